@@ -1,0 +1,1 @@
+"""The store server: identity, presence, pickup alerts and the staff tablet."""

@@ -1,0 +1,40 @@
+"""The application factory: the one place that wires settings, database, blueprints and Socket.IO."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from sqlalchemy import select
+
+from store_server import auth, ingest, pages, pickup
+from store_server.db import Database
+from store_server.errors import register_error_handlers
+from store_server.identity import DeviceKey, EidResolver
+from store_server.models import Device
+from store_server.realtime import init_realtime
+from store_server.settings import StoreSettings
+
+
+def create_app(settings: StoreSettings | None = None) -> Flask:
+    """Build a store server app; the schema must already be migrated (`store-server migrate`)."""
+    settings = settings or StoreSettings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes,
+                      JSON_SORT_KEYS=False)
+    db = Database(settings.database_url)
+    app.extensions["store_settings"] = settings
+    app.extensions["store_db"] = db
+    app.extensions["store_eid_resolver"] = EidResolver(lambda: _device_keys(db))
+    register_error_handlers(app)
+    for blueprint in (auth.bp, ingest.bp, pickup.bp, pages.bp):
+        app.register_blueprint(blueprint)
+    init_realtime(app)
+    return app
+
+
+def _device_keys(db: Database) -> list[DeviceKey]:
+    with db.sessions() as session:
+        rows = session.execute(select(Device.id, Device.identity_key, Device.rotation_exponent))
+        return [DeviceKey(device_id, bytes(key), k) for device_id, key, k in rows]

@@ -1,0 +1,109 @@
+"""The demo store: layout, gateways, beacons, three opted-in shoppers, staff and a manager."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from store_server.auth import hash_password, token_digest
+from store_server.db import Database
+from store_server.models import (
+    Beacon,
+    Consent,
+    Device,
+    Gateway,
+    PickupOrder,
+    Shopper,
+    StaffUser,
+    Store,
+    Zone,
+)
+
+# A new EID every 1,024 s: the Eddystone default range, short enough to stop tracking.
+DEMO_ROTATION_EXPONENT = 10
+DEMO_ZONES = [
+    ("entrance", "entrance", "front door"),
+    ("dresses", "zone", "dresses"),
+    ("shoes", "zone", "shoes"),
+    ("bay-1", "bay", "curbside bay 1"),
+]
+# Gateway ids match the simulated store's gateways (firmware_sim's built-in scenarios).
+DEMO_GATEWAYS = [("gw-entrance", "entrance"), ("gw-floor", "dresses")]
+DEMO_BEACONS = [
+    ("ibeacon", "fda50693-a4e2-4fb1-afcf-c6eb07647825:1:1", "entrance"),
+    ("ibeacon", "fda50693-a4e2-4fb1-afcf-c6eb07647825:1:2", "dresses"),
+    ("eddystone_uid", "12345678901234678901:000000000003", "shoes"),
+]
+# (scenario person, first name, e-mail, order status or None)
+DEMO_SHOPPERS = [
+    ("maria", "Maria", "maria@example.com", "ready"),
+    ("leo", "Leo", "leo@example.com", None),
+    ("ana", "Ana", "ana@example.com", "placed"),
+]
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    """What the demo launcher needs: tokens for the gateways, keys for the phones, log-ins."""
+
+    store_id: int
+    gateway_tokens: dict[str, str]
+    phones: list[dict[str, Any]]
+    accounts: list[dict[str, str]]
+
+    def as_json(self) -> dict[str, Any]:
+        """The seed as JSON (written to var/, never logged)."""
+        return {"store_id": self.store_id, "gateway_tokens": self.gateway_tokens,
+                "phones": self.phones, "accounts": self.accounts}
+
+
+def seed_demo(db: Database, now: float) -> DemoSeed:
+    """Create the demo store in an empty, migrated database."""
+    gateway_tokens: dict[str, str] = {}
+    phones: list[dict[str, Any]] = []
+    accounts: list[dict[str, str]] = []
+    with db.transaction() as session:
+        store = Store(name="Demo Store, High Street", timezone="Europe/London")
+        session.add(store)
+        session.flush()
+        zones = {name: Zone(store_id=store.id, name=name, kind=kind, label=label)
+                 for name, kind, label in DEMO_ZONES}
+        session.add_all(zones.values())
+        session.flush()
+        for gateway_id, zone_name in DEMO_GATEWAYS:
+            token = secrets.token_urlsafe(24)
+            gateway_tokens[gateway_id] = token
+            session.add(Gateway(id=gateway_id, store_id=store.id, zone_id=zones[zone_name].id,
+                                token_sha256=token_digest(token), rssi_offset_db=0.0))
+        for kind, identifier, zone_name in DEMO_BEACONS:
+            session.add(Beacon(store_id=store.id, zone_id=zones[zone_name].id, kind=kind,
+                               identifier=identifier))
+        for index, (person, first_name, email, order_status) in enumerate(DEMO_SHOPPERS, 1):
+            shopper = Shopper(first_name=first_name, email=email, timezone="Europe/London",
+                              created_at=now)
+            session.add(shopper)
+            session.flush()
+            for purpose in ("arrival", "offers"):
+                session.add(Consent(shopper_id=shopper.id, store_id=store.id, purpose=purpose,
+                                    channel="app", granted_at=now))
+            key = secrets.token_bytes(16)
+            session.add(Device(shopper_id=shopper.id, identity_key=key,
+                               rotation_exponent=DEMO_ROTATION_EXPONENT, created_at=now))
+            phones.append({"person": person, "identity_key": key.hex(),
+                           "rotation_exponent": DEMO_ROTATION_EXPONENT})
+            if order_status:
+                session.add(PickupOrder(
+                    store_id=store.id, shopper_id=shopper.id, external_id=f"demo-{index}",
+                    number=f"10{index:02d}", status=order_status, updated_at=now,
+                    items=[{"sku": "DR-204", "name": "Linen summer dress", "qty": 1},
+                           {"sku": "SC-11", "name": "Silk scarf", "qty": 2}]))
+        for email, name, role in (("sam@demo.store", "Sam", "staff"),
+                                  ("morgan@demo.store", "Morgan", "manager")):
+            password = secrets.token_urlsafe(9)
+            session.add(StaffUser(store_id=store.id, email=email, name=name, role=role,
+                                  password_hash=hash_password(password), active=True))
+            accounts.append({"email": email, "password": password, "role": role})
+        session.flush()
+        store_id = store.id
+    return DemoSeed(store_id, gateway_tokens, phones, accounts)

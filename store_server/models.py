@@ -1,0 +1,217 @@
+"""SQLAlchemy 2.x models. Times are Unix seconds (float, UTC): portable and what the pure core takes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names so Alembic migrations read the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Store(Base):
+    """One physical store."""
+
+    __tablename__ = "stores"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+
+
+class Zone(Base):
+    """A named place in a store: the entrance, a department, a curbside bay."""
+
+    __tablename__ = "zones"
+    __table_args__ = (UniqueConstraint("store_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # entrance | zone | bay
+    label: Mapped[str] = mapped_column(String(200))  # what staff read: "front door", "bay 1"
+
+
+class Gateway(Base):
+    """A scanning box in a store, with the secret it authenticates with (kept as a digest)."""
+
+    __tablename__ = "gateways"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
+    token_sha256: Mapped[str] = mapped_column(String(64))
+    rssi_offset_db: Mapped[float] = mapped_column(Double, default=0.0)
+
+
+class Beacon(Base):
+    """A fixed beacon of the store."""
+
+    __tablename__ = "beacons"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))  # ibeacon | altbeacon | eddystone_uid
+    identifier: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class Shopper(Base):
+    """An opted-in shopper. Staff see the first name only."""
+
+    __tablename__ = "shoppers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class Consent(Base):
+    """One purpose and channel a shopper said yes to, at one store."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("shopper_id", "store_id", "purpose", "channel"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))  # arrival | offers
+    channel: Mapped[str] = mapped_column(String(20))  # app | push | sms | email
+    granted_at: Mapped[float] = mapped_column(Double)
+
+
+class Device(Base):
+    """A shopper's phone: the Eddystone-EID identity key the server issued at opt-in."""
+
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
+    identity_key: Mapped[bytes] = mapped_column(LargeBinary(16))
+    rotation_exponent: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class StaffUser(Base):
+    """A staffer or manager of one store."""
+
+    __tablename__ = "staff_users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))  # staff | manager
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class StaffSession(Base):
+    """A logged-in tablet; the bearer token is kept only as a digest."""
+
+    __tablename__ = "staff_sessions"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    created_at: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float] = mapped_column(Double)
+
+
+class PickupOrder(Base):
+    """A click-and-collect order."""
+
+    __tablename__ = "pickup_orders"
+    __table_args__ = (UniqueConstraint("store_id", "external_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20))  # placed|ready|arrived|handed_over|cancelled
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+class GatewayBatch(Base):
+    """A batch id already received from a gateway: the idempotency key of ingest."""
+
+    __tablename__ = "gateway_batches"
+    __table_args__ = (UniqueConstraint("gateway_id", "batch_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.id", ondelete="CASCADE"))
+    batch_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[float] = mapped_column(Double)
+    observation_count: Mapped[int] = mapped_column(Integer)
+
+
+class Observation(Base):
+    """A gateway heard an opted-in shopper's device. Unknown devices are never stored."""
+
+    __tablename__ = "observations"
+    __table_args__ = (Index("ix_observations_device_seen", "device_id", "seen_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.id", ondelete="CASCADE"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    rssi: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[float] = mapped_column(Double)
+
+
+class Visit(Base):
+    """A shopper's time in a store, from entry until unheard for the visit timeout."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        # At most one open visit per shopper and store, enforced by the database so two
+        # gateways' batches arriving at once cannot open two visits.
+        Index(
+            "uq_visits_open",
+            "store_id",
+            "shopper_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
+    started_at: Mapped[float] = mapped_column(Double)
+    last_seen_at: Mapped[float] = mapped_column(Double)
+    ended_at: Mapped[float | None] = mapped_column(Double)
+    entry_zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
+
+
+class PickupAlert(Base):
+    """Staff must go to the door: a shopper with a ready order arrived."""
+
+    __tablename__ = "pickup_alerts"
+    __table_args__ = (UniqueConstraint("order_id", "visit_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("pickup_orders.id", ondelete="CASCADE"))
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))  # raised
+    raised_at: Mapped[float] = mapped_column(Double)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
+    confidence: Mapped[float] = mapped_column(Double)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

@@ -1,0 +1,80 @@
+"""Socket.IO: authenticated staff connections in per-store rooms, and a background emitter.
+
+In threading mode the request that emits waits for the whole fan-out, so ingest never emits:
+it queues the event and a background task emits it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from typing import Any
+
+from flask import Flask
+from flask_socketio import SocketIO, join_room
+
+from store_server.auth import staff_for_token
+
+log = logging.getLogger(__name__)
+socketio = SocketIO()
+
+
+def staff_room(store_id: int) -> str:
+    """The room every staff tablet of a store joins."""
+    return f"store:{store_id}:staff"
+
+
+class Broadcaster:
+    """Queues events from request handlers; one background task emits them."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[str, dict[str, Any], str] | None] = queue.Queue()
+        self._started = False
+
+    def start(self) -> None:
+        """Start the emitting task once per process."""
+        if not self._started:
+            self._started = True
+            socketio.start_background_task(self._run)
+
+    def publish(self, event: str, payload: dict[str, Any], room: str) -> None:
+        """Queue an event for a room; returns at once."""
+        self._queue.put((event, payload, room))
+
+    def stop(self) -> None:
+        """Ask the emitting task to finish."""
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            event, payload, room = item
+            try:
+                socketio.emit(event, payload, to=room)
+            except Exception:  # noqa: BLE001 - one failed emit must not stop the emitter
+                log.exception("event=emit_failed name=%s room=%s", event, room)
+
+
+def init_realtime(app: Flask) -> None:
+    """Bind Socket.IO to the app and register the connection handlers."""
+    settings = app.extensions["store_settings"]
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=settings.socketio_message_queue or None,
+    )
+    broadcaster = Broadcaster()
+    broadcaster.start()
+    app.extensions["store_broadcaster"] = broadcaster
+
+
+@socketio.on("connect")
+def _on_connect(auth: dict[str, Any] | None = None) -> bool:
+    token = auth.get("token") if isinstance(auth, dict) else None
+    identity = staff_for_token(token if isinstance(token, str) else None, time.time())
+    if identity is None:
+        log.info("event=socket_refused reason=unauthorized")
+        return False
+    join_room(staff_room(identity.store_id))
+    log.info("event=socket_joined store=%s staff=%s", identity.store_id, identity.staff_id)
+    return True

@@ -1,0 +1,72 @@
+"""The store server's one settings object, read from `STORE_`-prefixed environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# An entrance gateway hears a phone carried through the door at about -55 to -65 dBm (RSSI at
+# 1 m is about -59 dBm); -70 dBm is roughly 3.5 m away in free space, far enough to catch the
+# door, near enough that people on the pavement beyond it rarely reach it.
+DEFAULT_ENTRY_RSSI_DBM = -70
+# A visit ends when the shopper has not been heard for this long; a later entry is a new visit.
+DEFAULT_VISIT_TIMEOUT_S = 600.0
+# A gateway sends a batch at least every second; 5,000 observations is far above what one
+# gateway hears in a second in a busy store and keeps a request under the 1 MiB body limit.
+DEFAULT_MAX_BATCH_OBSERVATIONS = 5000
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# A tablet stays logged in for a long shift.
+DEFAULT_SESSION_TTL_S = 12 * 3600.0
+
+
+class SettingsError(ValueError):
+    """A setting is missing or has a bad value; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Everything the store server can be told, one field per `STORE_` variable."""
+
+    database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'store.db'}"
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    host: str = "127.0.0.1"
+    port: int = 5000
+    entry_rssi_dbm: int = DEFAULT_ENTRY_RSSI_DBM
+    visit_timeout_s: float = DEFAULT_VISIT_TIMEOUT_S
+    max_batch_observations: int = DEFAULT_MAX_BATCH_OBSERVATIONS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    session_ttl_s: float = DEFAULT_SESSION_TTL_S
+    socketio_message_queue: str = ""
+    vendor_dir: str = str(REPO_ROOT / "node_modules")
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> StoreSettings:
+        """Build settings from `STORE_<FIELD>` variables; explicit overrides win."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = f"STORE_{f.name.upper()}"
+            if f.name in overrides:
+                values[f.name] = overrides[f.name]
+            elif name in environ:
+                values[f.name] = _convert(name, environ[name], f.type)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _convert(name: str, raw: str, type_name: object) -> object:
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number") from exc
+    if not raw and name in ("STORE_DATABASE_URL", "STORE_SECRET_KEY"):
+        raise SettingsError(f"{name} must not be empty")
+    return raw
