@@ -1,4 +1,4 @@
-"""The application factory: the one place that wires settings, database, blueprints and Socket.IO."""
+"""The application factory: the one place that wires settings, database, blueprints, Socket.IO."""
 
 from __future__ import annotations
 
@@ -19,10 +19,17 @@ from store_server.settings import StoreSettings
 def create_app(settings: StoreSettings | None = None) -> Flask:
     """Build a store server app; the schema must already be migrated (`store-server migrate`)."""
     settings = settings or StoreSettings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes,
-                      JSON_SORT_KEYS=False)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    # An API client gets a JSON 404 for `a//b`, not an HTML redirect to `a/b`.
+    app.url_map.merge_slashes = False
     db = Database(settings.database_url)
     app.extensions["store_settings"] = settings
     app.extensions["store_db"] = db

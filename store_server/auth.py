@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import delete, select
 
 from store_server.errors import ApiError
@@ -86,7 +86,7 @@ def require_staff(store_id: int | None = None) -> StaffIdentity:
 
 
 @bp.post("/login")
-def login() -> tuple[object, int]:
+def login() -> tuple[Response, int]:
     """Exchange e-mail and password for a bearer token."""
     body = parse_body(LoginIn, request.get_json(silent=True))
     db = current_app.extensions["store_db"]
@@ -105,24 +105,33 @@ def login() -> tuple[object, int]:
         token = secrets.token_urlsafe(32)
         expires_at = now + settings.session_ttl_s
         session.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
-        session.add(StaffSession(token_sha256=token_digest(token), staff_id=user.id,
-                                 created_at=now, expires_at=expires_at))
+        session.add(
+            StaffSession(
+                token_sha256=token_digest(token),
+                staff_id=user.id,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
         out = LoginOut(
             token=token,
             expires_at=expires_at,
-            staff=StaffOut(id=user.id, name=user.name, role=user.role,  # type: ignore[arg-type]
-                           store_id=store.id, store_name=store.name),
+            staff=StaffOut(
+                id=user.id, name=user.name, role=user.role, store_id=store.id, store_name=store.name
+            ),
         )
     return jsonify(out.model_dump()), 200
 
 
 @bp.post("/logout")
-def logout() -> tuple[object, int]:
+def logout() -> tuple[Response, int]:
     """End the presented session."""
     token = bearer_token(request.headers.get("Authorization"))
     if token:
         with current_app.extensions["store_db"].transaction() as session:
-            session.execute(delete(StaffSession).where(StaffSession.token_sha256 == token_digest(token)))
+            session.execute(
+                delete(StaffSession).where(StaffSession.token_sha256 == token_digest(token))
+            )
     return jsonify({"logged_out": True}), 200
 
 

@@ -18,16 +18,26 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create or upgrade the database schema")
     seed = commands.add_parser("seed-demo", help="create the demo store in an empty database")
-    seed.add_argument("--out", type=Path, required=True,
-                      help="directory for seed.json (tokens, log-ins) and phones.json (sim keys)")
+    seed.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="directory for seed.json (tokens, log-ins) and phones.json (sim keys)",
+    )
     run = commands.add_parser("run", help="serve HTTP and Socket.IO")
     run.add_argument("--host", help="overrides STORE_HOST")
     run.add_argument("--port", type=int, help="overrides STORE_PORT")
     args = parser.parse_args(argv)
 
     try:
-        overrides = {k: v for k, v in (("host", getattr(args, "host", None)),
-                                       ("port", getattr(args, "port", None))) if v is not None}
+        overrides = {
+            k: v
+            for k, v in (
+                ("host", getattr(args, "host", None)),
+                ("port", getattr(args, "port", None)),
+            )
+            if v is not None
+        }
         settings = StoreSettings.from_env(**overrides)
     except SettingsError as exc:
         print(f"store-server: {exc}", file=sys.stderr)
@@ -45,7 +55,9 @@ def _migrate(settings: StoreSettings) -> int:
     from store_server.migrate import upgrade
 
     if settings.database_url.startswith("sqlite:///"):
-        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
     db = Database(settings.database_url)
     upgrade(db.engine)
     db.dispose()
@@ -76,8 +88,14 @@ def _run(settings: StoreSettings) -> int:
     app = create_app(settings)
     print(f"store server listening on http://{settings.host}:{settings.port}", flush=True)
     # Werkzeug serves the demo and the tests; docs/decisions.md says what production uses.
-    socketio.run(app, host=settings.host, port=settings.port, allow_unsafe_werkzeug=True,
-                 use_reloader=False, log_output=False)
+    socketio.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        allow_unsafe_werkzeug=True,
+        use_reloader=False,
+        log_output=False,
+    )
     return 0
 
 

@@ -54,8 +54,12 @@ class DemoSeed:
 
     def as_json(self) -> dict[str, Any]:
         """The seed as JSON (written to var/, never logged)."""
-        return {"store_id": self.store_id, "gateway_tokens": self.gateway_tokens,
-                "phones": self.phones, "accounts": self.accounts}
+        return {
+            "store_id": self.store_id,
+            "gateway_tokens": self.gateway_tokens,
+            "phones": self.phones,
+            "accounts": self.accounts,
+        }
 
 
 def seed_demo(db: Database, now: float) -> DemoSeed:
@@ -67,42 +71,92 @@ def seed_demo(db: Database, now: float) -> DemoSeed:
         store = Store(name="Demo Store, High Street", timezone="Europe/London")
         session.add(store)
         session.flush()
-        zones = {name: Zone(store_id=store.id, name=name, kind=kind, label=label)
-                 for name, kind, label in DEMO_ZONES}
+        zones = {
+            name: Zone(store_id=store.id, name=name, kind=kind, label=label)
+            for name, kind, label in DEMO_ZONES
+        }
         session.add_all(zones.values())
         session.flush()
         for gateway_id, zone_name in DEMO_GATEWAYS:
             token = secrets.token_urlsafe(24)
             gateway_tokens[gateway_id] = token
-            session.add(Gateway(id=gateway_id, store_id=store.id, zone_id=zones[zone_name].id,
-                                token_sha256=token_digest(token), rssi_offset_db=0.0))
+            session.add(
+                Gateway(
+                    id=gateway_id,
+                    store_id=store.id,
+                    zone_id=zones[zone_name].id,
+                    token_sha256=token_digest(token),
+                    rssi_offset_db=0.0,
+                )
+            )
         for kind, identifier, zone_name in DEMO_BEACONS:
-            session.add(Beacon(store_id=store.id, zone_id=zones[zone_name].id, kind=kind,
-                               identifier=identifier))
+            session.add(
+                Beacon(
+                    store_id=store.id, zone_id=zones[zone_name].id, kind=kind, identifier=identifier
+                )
+            )
         for index, (person, first_name, email, order_status) in enumerate(DEMO_SHOPPERS, 1):
-            shopper = Shopper(first_name=first_name, email=email, timezone="Europe/London",
-                              created_at=now)
+            shopper = Shopper(
+                first_name=first_name, email=email, timezone="Europe/London", created_at=now
+            )
             session.add(shopper)
             session.flush()
             for purpose in ("arrival", "offers"):
-                session.add(Consent(shopper_id=shopper.id, store_id=store.id, purpose=purpose,
-                                    channel="app", granted_at=now))
+                session.add(
+                    Consent(
+                        shopper_id=shopper.id,
+                        store_id=store.id,
+                        purpose=purpose,
+                        channel="app",
+                        granted_at=now,
+                    )
+                )
             key = secrets.token_bytes(16)
-            session.add(Device(shopper_id=shopper.id, identity_key=key,
-                               rotation_exponent=DEMO_ROTATION_EXPONENT, created_at=now))
-            phones.append({"person": person, "identity_key": key.hex(),
-                           "rotation_exponent": DEMO_ROTATION_EXPONENT})
+            session.add(
+                Device(
+                    shopper_id=shopper.id,
+                    identity_key=key,
+                    rotation_exponent=DEMO_ROTATION_EXPONENT,
+                    created_at=now,
+                )
+            )
+            phones.append(
+                {
+                    "person": person,
+                    "identity_key": key.hex(),
+                    "rotation_exponent": DEMO_ROTATION_EXPONENT,
+                }
+            )
             if order_status:
-                session.add(PickupOrder(
-                    store_id=store.id, shopper_id=shopper.id, external_id=f"demo-{index}",
-                    number=f"10{index:02d}", status=order_status, updated_at=now,
-                    items=[{"sku": "DR-204", "name": "Linen summer dress", "qty": 1},
-                           {"sku": "SC-11", "name": "Silk scarf", "qty": 2}]))
-        for email, name, role in (("sam@demo.store", "Sam", "staff"),
-                                  ("morgan@demo.store", "Morgan", "manager")):
+                session.add(
+                    PickupOrder(
+                        store_id=store.id,
+                        shopper_id=shopper.id,
+                        external_id=f"demo-{index}",
+                        number=f"10{index:02d}",
+                        status=order_status,
+                        updated_at=now,
+                        items=[
+                            {"sku": "DR-204", "name": "Linen summer dress", "qty": 1},
+                            {"sku": "SC-11", "name": "Silk scarf", "qty": 2},
+                        ],
+                    )
+                )
+        for email, name, role in (
+            ("sam@demo.store", "Sam", "staff"),
+            ("morgan@demo.store", "Morgan", "manager"),
+        ):
             password = secrets.token_urlsafe(9)
-            session.add(StaffUser(store_id=store.id, email=email, name=name, role=role,
-                                  password_hash=hash_password(password), active=True))
+            session.add(
+                StaffUser(
+                    store_id=store.id,
+                    email=email,
+                    name=name,
+                    role=role,
+                    password_hash=hash_password(password),
+                    active=True,
+                )
+            )
             accounts.append({"email": email, "password": password, "role": role})
         session.flush()
         store_id = store.id

@@ -27,7 +27,8 @@ def _aes128(key: bytes, block: bytes) -> bytes:
 def eddystone_eid(identity_key: bytes, rotation_exponent: int, time_counter: int) -> bytes:
     """The 8-byte EID of an identity key at a time counter (Eddystone spec, eid-computation)."""
     temporary_key = _aes128(
-        identity_key, bytes(11) + b"\xff" + bytes(2) + struct.pack(">H", (time_counter >> 16) & 0xFFFF)
+        identity_key,
+        bytes(11) + b"\xff" + bytes(2) + struct.pack(">H", (time_counter >> 16) & 0xFFFF),
     )
     quantised = (time_counter >> rotation_exponent) << rotation_exponent
     block = bytes(11) + bytes([rotation_exponent]) + struct.pack(">I", quantised & 0xFFFFFFFF)

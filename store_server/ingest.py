@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -44,7 +44,7 @@ class ResolvedReading:
 
 
 @bp.post("/<gateway_id>/batches")
-def upload_batch(gateway_id: str) -> tuple[object, int]:
+def upload_batch(gateway_id: str) -> tuple[Response, int]:
     """Store a batch of observations once; later copies of the same batch id get 409."""
     db = current_app.extensions["store_db"]
     settings = current_app.extensions["store_settings"]
@@ -61,47 +61,86 @@ def upload_batch(gateway_id: str) -> tuple[object, int]:
         raise ApiError(401, "unauthorized", "missing or wrong gateway token")
     batch = parse_body(BatchIn, request.get_json(silent=True))
     if len(batch.observations) > settings.max_batch_observations:
-        raise ApiError(413, "batch_too_large",
-                       f"at most {settings.max_batch_observations} observations per batch")
+        raise ApiError(
+            413,
+            "batch_too_large",
+            f"at most {settings.max_batch_observations} observations per batch",
+        )
 
     at_entrance = zone is not None and zone.kind == "entrance"
     readings: dict[int, ResolvedReading] = {}
     observations: list[Observation] = []
     with db.transaction() as session:
-        session.add(GatewayBatch(gateway_id=gateway.id, batch_id=batch.batch_id, received_at=now,
-                                 observation_count=len(batch.observations)))
+        session.add(
+            GatewayBatch(
+                gateway_id=gateway.id,
+                batch_id=batch.batch_id,
+                received_at=now,
+                observation_count=len(batch.observations),
+            )
+        )
         try:
             session.flush()
         except IntegrityError as exc:
-            raise ApiError(409, "duplicate_batch",
-                           f"batch {batch.batch_id} was already received") from exc
+            raise ApiError(
+                409, "duplicate_batch", f"batch {batch.batch_id} was already received"
+            ) from exc
         consented = _consented_devices(session, gateway.store_id)
         for obs in batch.observations:
             device_id = resolver.resolve(bytes.fromhex(obs.frame.eid), obs.seen_at)
             if device_id is None or device_id not in consented:
                 continue  # unknown or unconsented: never stored
-            observations.append(Observation(store_id=gateway.store_id, gateway_id=gateway.id,
-                                            device_id=device_id, rssi=obs.rssi, seen_at=obs.seen_at))
+            observations.append(
+                Observation(
+                    store_id=gateway.store_id,
+                    gateway_id=gateway.id,
+                    device_id=device_id,
+                    rssi=obs.rssi,
+                    seen_at=obs.seen_at,
+                )
+            )
             best = readings.get(device_id)
             if best is None or obs.rssi > best.reading.rssi:
-                readings[device_id] = ResolvedReading(device_id, consented[device_id], Reading(
-                    gateway_id=gateway.id, at_entrance=at_entrance, rssi=obs.rssi,
-                    rssi_offset_db=gateway.rssi_offset_db, seen_at=obs.seen_at))
+                readings[device_id] = ResolvedReading(
+                    device_id,
+                    consented[device_id],
+                    Reading(
+                        gateway_id=gateway.id,
+                        at_entrance=at_entrance,
+                        rssi=obs.rssi,
+                        rssi_offset_db=gateway.rssi_offset_db,
+                        seen_at=obs.seen_at,
+                    ),
+                )
         session.add_all(observations)
         entered = [
-            visit for resolved in readings.values()
+            visit
+            for resolved in readings.values()
             if (visit := _advance_visit(session, gateway.store_id, zone, resolved, now)) is not None
         ]
-        alerts = raise_pickup_alerts(session, gateway.store_id, entered, zone, readings_by_shopper={
-            r.shopper_id: r.reading for r in readings.values()}, now=now)
+        alerts = raise_pickup_alerts(
+            session,
+            gateway.store_id,
+            entered,
+            zone,
+            readings_by_shopper={r.shopper_id: r.reading for r in readings.values()},
+            now=now,
+        )
 
     broadcaster = current_app.extensions["store_broadcaster"]
     for room, payload in alerts:
         broadcaster.publish("arrival", payload, room)
-    log.info("event=batch_stored gateway=%s observations=%d resolved=%d entries=%d alerts=%d",
-             gateway.id, len(batch.observations), len(observations), len(entered), len(alerts))
-    out = BatchAccepted(batch_id=batch.batch_id, accepted=len(batch.observations),
-                        resolved=len(observations))
+    log.info(
+        "event=batch_stored gateway=%s observations=%d resolved=%d entries=%d alerts=%d",
+        gateway.id,
+        len(batch.observations),
+        len(observations),
+        len(entered),
+        len(alerts),
+    )
+    out = BatchAccepted(
+        batch_id=batch.batch_id, accepted=len(batch.observations), resolved=len(observations)
+    )
     return jsonify(out.model_dump()), 202
 
 
@@ -122,11 +161,19 @@ def _advance_visit(
     """Extend the open visit or open a new one; return the visit only when it is new."""
     settings = current_app.extensions["store_settings"]
     visit = session.scalars(
-        select(Visit).where(Visit.store_id == store_id, Visit.shopper_id == resolved.shopper_id,
-                            Visit.ended_at.is_(None))
+        select(Visit).where(
+            Visit.store_id == store_id,
+            Visit.shopper_id == resolved.shopper_id,
+            Visit.ended_at.is_(None),
+        )
     ).first()
-    step = visit_step(resolved.reading, visit.last_seen_at if visit else None,
-                      settings.entry_rssi_dbm, settings.visit_timeout_s, now)
+    step = visit_step(
+        resolved.reading,
+        visit.last_seen_at if visit else None,
+        settings.entry_rssi_dbm,
+        settings.visit_timeout_s,
+        now,
+    )
     if step is Step.EXTEND and visit is not None:
         visit.last_seen_at = max(visit.last_seen_at, resolved.reading.seen_at)
         return None
@@ -134,9 +181,13 @@ def _advance_visit(
         return None
     if visit is not None:  # stale: it ended when the shopper was last heard
         visit.ended_at = visit.last_seen_at
-    new_visit = Visit(store_id=store_id, shopper_id=resolved.shopper_id,
-                      started_at=resolved.reading.seen_at, last_seen_at=resolved.reading.seen_at,
-                      entry_zone_id=zone.id if zone else None)
+    new_visit = Visit(
+        store_id=store_id,
+        shopper_id=resolved.shopper_id,
+        started_at=resolved.reading.seen_at,
+        last_seen_at=resolved.reading.seen_at,
+        entry_zone_id=zone.id if zone else None,
+    )
     try:
         with session.begin_nested():
             session.add(new_visit)

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2.x models. Times are Unix seconds (float, UTC): portable and what the pure core takes."""
+"""SQLAlchemy 2.x models. Times are Unix seconds (float, UTC): portable, and what the core takes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The web pages (staff tablet), their vendored browser libraries, health and the OpenAPI document."""
+"""Web pages (the staff tablet), vendored browser libraries, health and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, send_from_directory
+from pydantic import BaseModel
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
@@ -57,8 +58,14 @@ def openapi() -> tuple[Response, int]:
 
 def openapi_document() -> dict[str, Any]:
     """Build the OpenAPI document from the same models that validate requests."""
-    models = [schemas.BatchIn, schemas.BatchAccepted, schemas.LoginIn, schemas.LoginOut,
-              schemas.ArrivalsOut, schemas.ErrorOut]
+    models: list[type[BaseModel]] = [
+        schemas.BatchIn,
+        schemas.BatchAccepted,
+        schemas.LoginIn,
+        schemas.LoginOut,
+        schemas.ArrivalsOut,
+        schemas.ErrorOut,
+    ]
     components: dict[str, Any] = {}
     for model in models:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -66,7 +73,9 @@ def openapi_document() -> dict[str, Any]:
         components[model.__name__] = schema
 
     def ref(name: str) -> dict[str, Any]:
-        return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
+        return {
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+        }
 
     error = {"description": "error", **ref("ErrorOut")}
     return {
@@ -78,26 +87,59 @@ def openapi_document() -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
         "paths": {
-            "/api/v1/gateways/{gateway_id}/batches": {"post": {
-                "summary": "Upload a gateway's batch of observations (docs/protocol.md)",
-                "parameters": [{"name": "gateway_id", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
-                "requestBody": {"required": True, **ref("BatchIn")},
-                "responses": {"202": {"description": "stored", **ref("BatchAccepted")},
-                              **{s: error for s in ("400", "401", "404", "409", "413")}},
-            }},
-            "/api/v1/auth/login": {"post": {
-                "summary": "Log a staffer in", "security": [],
-                "requestBody": {"required": True, **ref("LoginIn")},
-                "responses": {"200": {"description": "logged in", **ref("LoginOut")},
-                              "400": error, "401": error},
-            }},
-            "/api/v1/stores/{store_id}/arrivals": {"get": {
-                "summary": "Open pickup arrivals of a store",
-                "parameters": [{"name": "store_id", "in": "path", "required": True,
-                                "schema": {"type": "integer"}}],
-                "responses": {"200": {"description": "arrivals", **ref("ArrivalsOut")},
-                              "401": error, "403": error},
-            }},
+            "/api/v1/gateways/{gateway_id}/batches": {
+                "post": {
+                    "summary": "Upload a gateway's batch of observations (docs/protocol.md)",
+                    "parameters": [
+                        {
+                            "name": "gateway_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "requestBody": {"required": True, **ref("BatchIn")},
+                    "responses": {
+                        "202": {"description": "stored", **ref("BatchAccepted")},
+                        **{s: error for s in ("400", "401", "404", "409", "413")},
+                    },
+                }
+            },
+            "/api/v1/auth/login": {
+                "post": {
+                    "summary": "Log a staffer in",
+                    "security": [],
+                    "requestBody": {"required": True, **ref("LoginIn")},
+                    "responses": {
+                        "200": {"description": "logged in", **ref("LoginOut")},
+                        "400": error,
+                        "401": error,
+                    },
+                }
+            },
+            "/api/v1/auth/logout": {
+                "post": {
+                    "summary": "End the presented staff session",
+                    "responses": {"200": {"description": "logged out"}},
+                }
+            },
+            "/api/v1/stores/{store_id}/arrivals": {
+                "get": {
+                    "summary": "Open pickup arrivals of a store",
+                    "parameters": [
+                        {
+                            "name": "store_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "arrivals", **ref("ArrivalsOut")},
+                        "401": error,
+                        "403": error,
+                    },
+                }
+            },
         },
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,18 +33,25 @@ def raise_pickup_alerts(
     events: list[tuple[str, dict[str, Any]]] = []
     for visit in entered:
         orders = session.scalars(
-            select(PickupOrder).where(PickupOrder.store_id == store_id,
-                                      PickupOrder.shopper_id == visit.shopper_id,
-                                      PickupOrder.status == "ready")
+            select(PickupOrder).where(
+                PickupOrder.store_id == store_id,
+                PickupOrder.shopper_id == visit.shopper_id,
+                PickupOrder.status == "ready",
+            )
         ).all()
         reading = readings_by_shopper[visit.shopper_id]
         for order in orders:
             alert = PickupAlert(
-                store_id=store_id, order_id=order.id, visit_id=visit.id, status="raised",
-                raised_at=now, zone_id=zone.id if zone else None,
+                store_id=store_id,
+                order_id=order.id,
+                visit_id=visit.id,
+                status="raised",
+                raised_at=now,
+                zone_id=zone.id if zone else None,
                 confidence=entry_confidence(reading, settings.entry_rssi_dbm),
-                reasons=[{"signal": "eddystone_eid", "gateway": reading.gateway_id,
-                          "rssi": reading.rssi}],
+                reasons=[
+                    {"signal": "eddystone_eid", "gateway": reading.gateway_id, "rssi": reading.rssi}
+                ],
             )
             session.add(alert)
             session.flush()
@@ -75,7 +82,7 @@ def arrival_out(
 
 
 @bp.get("/<int:store_id>/arrivals")
-def list_arrivals(store_id: int) -> tuple[object, int]:
+def list_arrivals(store_id: int) -> tuple[Response, int]:
     """The store's open pickup arrivals, oldest first (a tablet loads and re-syncs with this)."""
     require_staff(store_id)
     with current_app.extensions["store_db"].sessions() as session:

@@ -68,7 +68,7 @@ def init_realtime(app: Flask) -> None:
     app.extensions["store_broadcaster"] = broadcaster
 
 
-@socketio.on("connect")
+@socketio.on("connect")  # type: ignore[untyped-decorator]
 def _on_connect(auth: dict[str, Any] | None = None) -> bool:
     token = auth.get("token") if isinstance(auth, dict) else None
     identity = staff_for_token(token if isinstance(token, str) else None, time.time())

@@ -114,7 +114,9 @@ def parse_body(model: type[M], payload: Any) -> M:
             {"loc": list(err["loc"]), "msg": err["msg"]}
             for err in exc.errors(include_url=False, include_input=False)
         ]
-        raise ApiError(400, "invalid_body", "the request body is not valid", {"fields": fields}) from exc
+        raise ApiError(
+            400, "invalid_body", "the request body is not valid", {"fields": fields}
+        ) from exc
 
 
 class ErrorBody(BaseModel):

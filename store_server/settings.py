@@ -46,7 +46,9 @@ class StoreSettings:
     log_level: str = "INFO"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> StoreSettings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: object
+    ) -> StoreSettings:
         """Build settings from `STORE_<FIELD>` variables; explicit overrides win."""
         environ = os.environ if environ is None else environ
         values: dict[str, object] = {}

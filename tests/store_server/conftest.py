@@ -1,0 +1,163 @@
+"""Store server fixtures: a migrated database (SQLite, or PostgreSQL via one setting) and the app.
+
+Set STORE_TEST_DATABASE_URL=postgresql+psycopg://127.0.0.1/test to run the whole server suite on
+PostgreSQL: each test then gets a database of its own, created and dropped on that server.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from store_server.app import create_app
+from store_server.auth import hash_password, token_digest
+from store_server.db import Database
+from store_server.demo import DemoSeed, seed_demo
+from store_server.identity import eddystone_eid
+from store_server.migrate import upgrade
+from store_server.models import Gateway, StaffUser, Store, Zone
+from store_server.settings import StoreSettings
+
+
+def fresh_postgres_database(admin_url: str) -> Iterator[str]:
+    """Create an empty database on the server of `admin_url`, yield its URL, then drop it."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Any) -> Iterator[str]:
+    """An empty database: SQLite in tmp_path, or PostgreSQL when STORE_TEST_DATABASE_URL is set."""
+    admin_url = os.environ.get("STORE_TEST_DATABASE_URL")
+    if admin_url:
+        yield from fresh_postgres_database(admin_url)
+    else:
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@dataclass
+class World:
+    """The migrated, seeded demo store plus a second store, and handles to reach them."""
+
+    app: Flask
+    db: Database
+    seed: DemoSeed
+    other_store_id: int
+    other_staff_password: str
+
+    def client(self) -> FlaskClient:
+        """A fresh HTTP test client."""
+        return self.app.test_client()
+
+    def phone_key(self, person: str) -> bytes:
+        """The identity key the demo issued to a scenario person's phone."""
+        return next(
+            bytes.fromhex(p["identity_key"]) for p in self.seed.phones if p["person"] == person
+        )
+
+    def eid_hex(self, person: str, at: float) -> str:
+        """The EID that person's phone advertises at time `at`."""
+        return eddystone_eid(self.phone_key(person), 10, int(at)).hex()
+
+    def password(self, email: str) -> str:
+        """A demo account's password."""
+        return next(a["password"] for a in self.seed.accounts if a["email"] == email)
+
+    def login(self, email: str = "sam@demo.store", password: str | None = None) -> dict[str, Any]:
+        """Log in and return the JSON answer (token and staff)."""
+        if password is None:
+            password = self.password(email) if "demo.store" in email else self.other_staff_password
+        response = self.client().post(
+            "/api/v1/auth/login", json={"email": email, "password": password}
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def upload(
+        self,
+        gateway_id: str,
+        observations: list[dict[str, Any]],
+        batch_id: str | None = None,
+        token: str | None = None,
+    ) -> Any:
+        """POST a batch as a gateway; returns the test response."""
+        token = token if token is not None else self.seed.gateway_tokens.get(gateway_id, "none")
+        body = {
+            "batch_id": batch_id or uuid.uuid4().hex,
+            "sent_at": time.time(),
+            "observations": observations,
+        }
+        return self.client().post(
+            f"/api/v1/gateways/{gateway_id}/batches",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+
+def observation(eid_hex: str, rssi: int, seen_at: float) -> dict[str, Any]:
+    """One observation in the wire shape of docs/protocol.md."""
+    return {
+        "seen_at": seen_at,
+        "rssi": rssi,
+        "frame": {"kind": "eddystone_eid", "eid": eid_hex, "tx_power": -20},
+    }
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[World]:
+    """A migrated database with the demo store and a second store with its own staffer."""
+    settings = StoreSettings(database_url=database_url, secret_key="test-secret")
+    db = Database(database_url)
+    upgrade(db.engine)
+    seed = seed_demo(db, time.time())
+    other_password = "other-store-pass"
+    with db.transaction() as session:
+        other = Store(name="Other Store", timezone="UTC")
+        session.add(other)
+        session.flush()
+        zone = Zone(store_id=other.id, name="entrance", kind="entrance", label="front door")
+        session.add(zone)
+        session.flush()
+        session.add(
+            Gateway(
+                id="gw-other",
+                store_id=other.id,
+                zone_id=zone.id,
+                token_sha256=token_digest("other-token"),
+                rssi_offset_db=0.0,
+            )
+        )
+        session.add(
+            StaffUser(
+                store_id=other.id,
+                email="kim@other.store",
+                name="Kim",
+                role="staff",
+                password_hash=hash_password(other_password),
+                active=True,
+            )
+        )
+        other_id = other.id
+    app = create_app(settings)
+    yield World(app, app.extensions["store_db"], seed, other_id, other_password)
+    app.extensions["store_broadcaster"].stop()
+    app.extensions["store_db"].dispose()
+    db.dispose()

@@ -1,0 +1,75 @@
+"""Staff log-in and sessions."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from store_server import auth
+from tests.store_server.conftest import World, observation
+
+
+def test_login_returns_token_and_staff_without_secrets(world: World) -> None:
+    body = world.login("sam@demo.store")
+    assert body["staff"] == {
+        "id": body["staff"]["id"],
+        "name": "Sam",
+        "role": "staff",
+        "store_id": world.seed.store_id,
+        "store_name": "Demo Store, High Street",
+    }
+    assert "password" not in str(body).lower()
+
+
+@pytest.mark.parametrize(
+    ("email", "password"), [("sam@demo.store", "wrong"), ("nobody@demo.store", "whatever")]
+)
+def test_wrong_credentials_are_401(world: World, email: str, password: str) -> None:
+    response = world.client().post(
+        "/api/v1/auth/login", json={"email": email, "password": password}
+    )
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "invalid_credentials"
+
+
+def test_password_is_stored_as_argon2_hash(world: World) -> None:
+    from sqlalchemy import select
+
+    from store_server.models import StaffUser
+
+    with world.db.sessions() as session:
+        hashes = session.scalars(select(StaffUser.password_hash)).all()
+    assert all(h.startswith("$argon2id$") for h in hashes)
+
+
+def test_arrivals_need_a_session_of_that_store(world: World) -> None:
+    now = time.time()
+    world.upload("gw-entrance", [observation(world.eid_hex("maria", now), -55, now)])
+    client = world.client()
+    url = f"/api/v1/stores/{world.seed.store_id}/arrivals"
+    assert client.get(url).status_code == 401
+    own = world.login("sam@demo.store")["token"]
+    arrivals = client.get(url, headers={"Authorization": f"Bearer {own}"}).get_json()["arrivals"]
+    assert [(a["first_name"], a["order_number"], a["where"]) for a in arrivals] == [
+        ("Maria", "1001", "front door")
+    ]
+    assert "email" not in arrivals[0]
+    other = world.login("kim@other.store")["token"]
+    response = client.get(url, headers={"Authorization": f"Bearer {other}"})
+    assert response.status_code == 403
+
+
+def test_expired_or_logged_out_session_is_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = world.login("sam@demo.store")["token"]
+    url = f"/api/v1/stores/{world.seed.store_id}/arrivals"
+    headers = {"Authorization": f"Bearer {token}"}
+    client = world.client()
+    assert client.get(url, headers=headers).status_code == 200
+    monkeypatch.setattr(auth, "WALL_CLOCK", lambda: time.time() + 13 * 3600)
+    assert client.get(url, headers=headers).status_code == 401
+    monkeypatch.undo()
+    assert client.post("/api/v1/auth/logout", headers=headers).status_code == 200
+    assert client.get(url, headers=headers).status_code == 401
