@@ -1,0 +1,1 @@
+"""The simulated radio world: beacons, phones, people, a radio channel and ground truth."""
