@@ -1,0 +1,149 @@
+"""Fixtures for the gateway tests: a real local HTTP server that records batch uploads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+DEADLINE_S = 10.0
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the server received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": None}}
+
+
+class RecordingServer:
+    """Records every request; answers from a script of status codes, then 202."""
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self._script: deque[int] = deque()
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def answer(self, *statuses: int) -> None:
+        """Answer the next requests with these statuses (then 202 again)."""
+        with self._lock:
+            self._script.extend(statuses)
+
+    def batch_ids(self) -> list[str]:
+        """The batch_id of every request, in order."""
+        with self._lock:
+            return [request.body["batch_id"] for request in self.requests]
+
+    def observations(self) -> list[dict[str, Any]]:
+        """Every observation received, in order."""
+        with self._lock:
+            return [o for request in self.requests for o in request.body["observations"]]
+
+    def wait_until(self, condition: Callable[[], bool], what: str) -> None:
+        """Poll ``condition`` until it holds or the deadline passes."""
+        deadline = time.monotonic() + DEADLINE_S
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            time.sleep(0.01)
+
+    async def await_until(self, condition: Callable[[], bool], what: str) -> None:
+        """Like ``wait_until`` but yields to the event loop while polling."""
+        deadline = time.monotonic() + DEADLINE_S
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.01)
+
+    def _respond(self, request: RecordedRequest) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.requests.append(request)
+            status = self._script.popleft() if self._script else 202
+        batch_id = request.body.get("batch_id") if isinstance(request.body, dict) else None
+        if status == 202:
+            accepted = len(request.body["observations"])
+            return status, {"batch_id": batch_id, "accepted": accepted, "resolved": 0}
+        if status == 409:
+            return status, _error("duplicate_batch", f"batch {batch_id} was already received")
+        if status == 400:
+            return status, _error("validation_error", "a field is missing or wrong")
+        return status, _error("server_error", "scripted failure")
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = raw
+                recorded = RecordedRequest(
+                    "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
+                status, answer = server._respond(recorded)
+                payload = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        return Handler
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(DEADLINE_S)
+
+
+@pytest.fixture
+def server() -> Iterator[RecordingServer]:
+    """A running RecordingServer on a free port."""
+    recording = RecordingServer()
+    recording.start()
+    try:
+        yield recording
+    finally:
+        recording.stop()
+
+
+@pytest.fixture
+def gateway_env(server: RecordingServer) -> dict[str, str]:
+    """Complete GATEWAY_* settings pointing at the recording server."""
+    return {
+        "GATEWAY_ID": "gw-test",
+        "GATEWAY_TOKEN": "secret-token",
+        "GATEWAY_SERVER_URL": server.url,
+    }

@@ -1,0 +1,116 @@
+"""GatewaySettings.from_env: defaults, parsing, and errors that name the variable."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from gateway import settings as settings_module
+from gateway.settings import GatewaySettings, SettingsError
+
+MINIMAL = {
+    "GATEWAY_ID": "gw-entrance",
+    "GATEWAY_TOKEN": "t0ken",
+    "GATEWAY_SERVER_URL": "http://127.0.0.1:5000/",
+}
+
+
+def test_minimal_environment_gives_documented_defaults() -> None:
+    settings = GatewaySettings.from_env(MINIMAL)
+    assert settings == GatewaySettings(
+        gateway_id="gw-entrance",
+        token="t0ken",
+        server_url="http://127.0.0.1:5000",
+        scanner_backend="",
+        adapter="",
+        scanning_mode="active",
+        batch_interval_s=0.5,
+        max_batch=500,
+        http_timeout_s=5.0,
+    )
+
+
+def test_every_variable_is_read() -> None:
+    environ = {
+        **MINIMAL,
+        "GATEWAY_SCANNER_BACKEND": "firmware_sim.backend:SimScanner",
+        "GATEWAY_ADAPTER": "hci1",
+        "GATEWAY_SCANNING_MODE": "Passive",
+        "GATEWAY_BATCH_INTERVAL_S": "0.25",
+        "GATEWAY_MAX_BATCH": "5000",
+        "GATEWAY_HTTP_TIMEOUT_S": "2.5",
+        "UNRELATED": "ignored",
+    }
+    settings = GatewaySettings.from_env(environ)
+    assert settings.scanner_backend == "firmware_sim.backend:SimScanner"
+    assert settings.adapter == "hci1"
+    assert settings.scanning_mode == "passive"
+    assert settings.batch_interval_s == 0.25
+    assert settings.max_batch == 5000
+    assert settings.http_timeout_s == 2.5
+
+
+@pytest.mark.parametrize("name", ["GATEWAY_ID", "GATEWAY_TOKEN", "GATEWAY_SERVER_URL"])
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_missing_required_variable_is_named(name: str, value: str | None) -> None:
+    environ = dict(MINIMAL)
+    if value is None:
+        del environ[name]
+    else:
+        environ[name] = value
+    with pytest.raises(SettingsError, match=name):
+        GatewaySettings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GATEWAY_ID", "gw entrance"),
+        ("GATEWAY_ID", "gw/../admin"),
+        ("GATEWAY_ID", "x" * 65),
+        ("GATEWAY_SERVER_URL", "localhost:5000"),
+        ("GATEWAY_SERVER_URL", "ftp://store.example"),
+        ("GATEWAY_SERVER_URL", "http://"),
+        ("GATEWAY_SCANNER_BACKEND", "no_colon_here"),
+        ("GATEWAY_SCANNER_BACKEND", "pkg.mod:"),
+        ("GATEWAY_ADAPTER", "hci0; rm -rf"),
+        ("GATEWAY_SCANNING_MODE", "aggressive"),
+        ("GATEWAY_BATCH_INTERVAL_S", "0"),
+        ("GATEWAY_BATCH_INTERVAL_S", "-1"),
+        ("GATEWAY_BATCH_INTERVAL_S", "half a second"),
+        ("GATEWAY_BATCH_INTERVAL_S", "nan"),
+        ("GATEWAY_BATCH_INTERVAL_S", "inf"),
+        ("GATEWAY_MAX_BATCH", "0"),
+        ("GATEWAY_MAX_BATCH", "5001"),
+        ("GATEWAY_MAX_BATCH", "1.5"),
+        ("GATEWAY_HTTP_TIMEOUT_S", "soon"),
+    ],
+)
+def test_bad_value_is_named(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        GatewaySettings.from_env({**MINIMAL, name: value})
+
+
+def test_repr_hides_the_token() -> None:
+    settings = GatewaySettings.from_env({**MINIMAL, "GATEWAY_TOKEN": "very-secret-value"})
+    assert "very-secret-value" not in repr(settings)
+    assert "gw-entrance" in repr(settings)
+
+
+def test_errors_do_not_echo_the_token() -> None:
+    with pytest.raises(SettingsError) as caught:
+        GatewaySettings.from_env({**MINIMAL, "GATEWAY_MAX_BATCH": "x"})
+    assert "t0ken" not in str(caught.value)
+
+
+def test_docstring_lists_exactly_the_settings() -> None:
+    """The README table is copied from the module docstring: it must not drift."""
+    documented = set(re.findall(r"``(GATEWAY_[A-Z_]+)``", settings_module.__doc__ or ""))
+    renamed = {"gateway_id": "ID"}
+    expected = {
+        "GATEWAY_" + renamed.get(f.name, f.name.upper())
+        for f in dataclasses.fields(GatewaySettings)
+    }
+    assert documented == expected
