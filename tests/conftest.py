@@ -6,6 +6,18 @@ import os
 
 import pytest
 
+# The live stack (server, sim, gateways as processes) for the e2e and browser tests.
+pytest_plugins = ["tests.live"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser tests last.
+
+    Playwright's sync API keeps an asyncio event loop running in the main thread from its
+    first use until the session ends; any `asyncio.run` after that fails.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail a CI run that skipped anything: a skipped test is not a passing test."""

@@ -1,0 +1,1 @@
+"""Measurements, and the launcher of the whole stack: the one package that imports all three."""

@@ -1,0 +1,219 @@
+"""The whole system as real processes on loopback: store server, simulated store, gateways.
+
+The demo, the end-to-end and browser tests and the latency bench all start the stack this way,
+so what they exercise is what an operator runs: the console scripts, configured by environment
+variables, talking HTTP, Socket.IO and the sim's radio link.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.error import URLError
+from urllib.request import urlopen
+
+BIN = Path(sys.executable).parent
+SIM_BACKEND = "firmware_sim.bleak_backend:SimBleakScanner"
+# Start-up budget per process: a cold Python start with Flask, SQLAlchemy and bleak imports
+# takes 1 to 3 s on this kind of machine; 30 s absorbs a busy CI neighbour.
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Proc:
+    """A child process whose output is copied to a log file and kept for `wait_for_line`."""
+
+    name: str
+    popen: subprocess.Popen[str]
+    log_path: Path
+    lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    def start_reader(self) -> None:
+        """Copy output to the log in a thread, keeping the lines."""
+
+        def pump() -> None:
+            assert self.popen.stdout is not None  # noqa: S101 - set by Stack._spawn
+            with self.log_path.open("a") as log:
+                for line in self.popen.stdout:
+                    self.lines.append(line.rstrip("\n"))
+                    log.write(line)
+                    log.flush()
+
+        self.reader = threading.Thread(target=pump, name=f"{self.name}-output", daemon=True)
+        self.reader.start()
+
+    def close(self) -> None:
+        """After the process ended: finish copying its output and close the pipe."""
+        if self.reader is not None:
+            self.reader.join(timeout=STOP_TIMEOUT_S)
+        if self.popen.stdout is not None:
+            self.popen.stdout.close()
+
+    def wait_for_line(self, prefix: str, timeout_s: float = START_TIMEOUT_S) -> str:
+        """The first output line starting with `prefix`; fails if the process dies or times out."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if line.startswith(prefix):
+                    return line
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.05)
+        tail = "\n".join(self.lines[-30:])
+        raise RuntimeError(
+            f"{self.name} did not print {prefix!r} (exit {self.popen.poll()}):\n{tail}"
+        )
+
+
+class Stack:
+    """Starts and stops the processes of one simulated store."""
+
+    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.database_url = f"sqlite:///{workdir / 'store.db'}"
+        self.procs: list[Proc] = []
+        self.seed: dict[str, Any] = {}
+        self.radio_address = ""
+
+    def _spawn(self, name: str, args: Sequence[str], env: dict[str, str] | None = None) -> Proc:
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        popen = subprocess.Popen(  # noqa: S603 - our own console scripts
+            list(args),
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # Ctrl-C in a terminal reaches the launcher only
+        )
+        proc = Proc(name, popen, self.workdir / f"{name}.log")
+        proc.start_reader()
+        self.procs.append(proc)
+        return proc
+
+    def server_env(self) -> dict[str, str]:
+        """The store server's settings for this stack."""
+        return {
+            "STORE_DATABASE_URL": self.database_url,
+            "STORE_PORT": str(self.port),
+            "STORE_HOST": "127.0.0.1",
+        }
+
+    def start_server(self, seed: Callable[[str, Path], None] | None = None) -> None:
+        """Migrate and seed a fresh database, then serve it; returns once /healthz answers.
+
+        Args:
+            seed: writes `seed.json` and `phones.json` into the workdir for a database URL;
+                the default is `store-server seed-demo`.
+        """
+        db_file = self.workdir / "store.db"
+        for stale in (db_file, db_file.with_suffix(".db-wal"), db_file.with_suffix(".db-shm")):
+            stale.unlink(missing_ok=True)
+        env = {**os.environ, **self.server_env()}
+        subprocess.run(
+            [str(BIN / "store-server"), "migrate"],
+            env=env,
+            check=True,  # noqa: S603
+            capture_output=True,
+            text=True,
+        )
+        if seed is None:
+            subprocess.run(
+                [str(BIN / "store-server"), "seed-demo", "--out", str(self.workdir)],  # noqa: S603
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+        else:
+            seed(self.database_url, self.workdir)
+        self.seed = json.loads((self.workdir / "seed.json").read_text())
+        server = self._spawn("store-server", [str(BIN / "store-server"), "run"], self.server_env())
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if server.popen.poll() is not None:
+                break
+            with contextlib.suppress(URLError, OSError):
+                with urlopen(f"{self.url}/healthz", timeout=1) as response:  # noqa: S310 - loopback
+                    if response.status == 200:
+                        return
+            time.sleep(0.05)
+        raise RuntimeError("store server did not become healthy:\n" + "\n".join(server.lines[-30:]))
+
+    def start_sim(self, scenario: str, *args: str) -> Proc:
+        """Run a scenario in real time with its radio link on a free port."""
+        sim = self._spawn(
+            "beacon-sim",
+            [
+                str(BIN / "beacon-sim"),
+                "run",
+                "--scenario",
+                scenario,
+                "--phones",
+                str(self.workdir / "phones.json"),
+                "--radio-listen",
+                "127.0.0.1:0",
+                *args,
+            ],
+        )
+        line = sim.wait_for_line("radio link listening on")
+        self.radio_address = line.rsplit(" ", 1)[-1]
+        return sim
+
+    def start_gateway(self, gateway_id: str, **settings: str) -> Proc:
+        """Start `beacon-gateway run` for a seeded gateway, scanning the sim's radio link."""
+        env = {
+            "GATEWAY_ID": gateway_id,
+            "GATEWAY_TOKEN": self.seed["gateway_tokens"][gateway_id],
+            "GATEWAY_SERVER_URL": self.url,
+            "GATEWAY_SCANNER_BACKEND": SIM_BACKEND,
+            "SIM_RADIO_URL": f"tcp://{self.radio_address}/{gateway_id}",
+            **{f"GATEWAY_{k.upper()}": v for k, v in settings.items()},
+        }
+        gateway = self._spawn(gateway_id, [str(BIN / "beacon-gateway"), "run"], env)
+        gateway.wait_for_line(f"gateway {gateway_id} scanning")
+        return gateway
+
+    def stop(self) -> None:
+        """SIGTERM every process (newest first), then SIGKILL what is still running."""
+        for proc in reversed(self.procs):
+            if proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for proc in reversed(self.procs):
+            try:
+                proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait()
+            proc.close()
+        self.procs.clear()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

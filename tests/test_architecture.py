@@ -1,0 +1,89 @@
+"""Dependency direction (docs/architecture.md), checked on every import statement of the tree.
+
+firmware_sim never imports gateway or store_server; gateway imports neither of the others;
+store_server imports neither gateway nor firmware_sim; only one module per package talks to
+bleak. bench (and tests) may import all three.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("firmware_sim", "gateway", "store_server")
+FORBIDDEN = {
+    "firmware_sim": {"gateway", "store_server"},
+    "gateway": {"firmware_sim", "store_server"},
+    "store_server": {"gateway", "firmware_sim"},
+}
+BLEAK_MODULES = {"gateway/scanner.py", "firmware_sim/bleak_backend.py"}
+
+
+def imported_top_levels(source: str) -> set[str]:
+    """The top-level packages a module's source imports (absolute imports, at any depth)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+        elif (  # importlib.import_module("pkg...") with a literal name
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute | ast.Name)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.add(node.args[0].value.split(".")[0])
+    return found
+
+
+def violations(package: str, relative: str, source: str) -> list[str]:
+    """Every rule a module of `package` breaks."""
+    imported = imported_top_levels(source)
+    found = [f"{relative} imports {name}" for name in sorted(imported & FORBIDDEN[package])]
+    if "bleak" in imported and relative not in BLEAK_MODULES:
+        found.append(f"{relative} imports bleak (only {sorted(BLEAK_MODULES)} may)")
+    return found
+
+
+def modules() -> list[tuple[str, Path]]:
+    return [
+        (package, path) for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
+    ]
+
+
+def test_every_package_has_modules() -> None:
+    assert {package for package, _ in modules()} == set(PACKAGES)
+
+
+@pytest.mark.parametrize(
+    ("package", "path"), modules(), ids=lambda v: str(v).split("/work/main/")[-1]
+)
+def test_module_respects_dependency_direction(package: str, path: Path) -> None:
+    relative = path.relative_to(ROOT).as_posix()
+    assert violations(package, relative, path.read_text()) == []
+
+
+@pytest.mark.parametrize(
+    ("package", "relative", "source"),
+    [
+        ("gateway", "gateway/uplink.py", "from store_server.models import Visit"),
+        ("gateway", "gateway/decode.py", "def f():\n    import firmware_sim.world\n"),
+        ("firmware_sim", "firmware_sim/world.py", "import gateway.decode as d"),
+        ("store_server", "store_server/app.py", "importlib.import_module('gateway.scanner')"),
+        ("gateway", "gateway/service.py", "from bleak import BleakScanner"),
+        ("firmware_sim", "firmware_sim/radio.py", "import bleak.backends.scanner"),
+    ],
+)
+def test_checker_catches_a_forbidden_import(package: str, relative: str, source: str) -> None:
+    assert violations(package, relative, source) != []
+
+
+def test_checker_allows_the_scanner_modules_and_own_package() -> None:
+    assert violations("gateway", "gateway/scanner.py", "import bleak\nimport gateway.decode") == []
+    assert violations("firmware_sim", "firmware_sim/bleak_backend.py", "from bleak import x") == []
