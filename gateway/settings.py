@@ -1,22 +1,6 @@
 """The gateway's settings, read once from ``GATEWAY_``-prefixed environment variables.
 
-Settings (name, default, meaning):
-
-- ``GATEWAY_ID`` (required): this gateway's id as registered on the store server, e.g.
-  ``gw-entrance``; 1 to 64 characters from ``A-Z a-z 0-9 . _ -``.
-- ``GATEWAY_TOKEN`` (required): the secret token the server issued for this gateway; sent as
-  ``Authorization: Bearer <token>``.
-- ``GATEWAY_SERVER_URL`` (required): base URL of the store server, e.g.
-  ``http://127.0.0.1:5000``.
-- ``GATEWAY_SCANNER_BACKEND`` (default empty): dotted path ``package.module:ClassName`` of a
-  bleak ``BaseBleakScanner`` subclass; empty means bleak's platform backend (BlueZ on Linux).
-- ``GATEWAY_ADAPTER`` (default empty): Bluetooth adapter to scan with, e.g. ``hci0``; empty means
-  BlueZ's default adapter.
-- ``GATEWAY_SCANNING_MODE`` (default ``active``): ``active`` or ``passive`` scanning.
-- ``GATEWAY_BATCH_INTERVAL_S`` (default ``0.5``): longest time an observation waits before it
-  is uploaded, in seconds.
-- ``GATEWAY_MAX_BATCH`` (default ``500``): most observations per uploaded batch (1 to 5,000).
-- ``GATEWAY_HTTP_TIMEOUT_S`` (default ``5``): timeout of one upload request, in seconds.
+The README's settings table documents every variable (a test keeps it in step with this file).
 """
 
 from __future__ import annotations

@@ -1,0 +1,26 @@
+"""`python -m bench NAME [ARGS]`: run one measurement."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHES = {
+    "latency": ("bench.latency", "arrival latency through the real processes (issue: skeleton)"),
+}
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch to a bench module's main()."""
+    if not argv or argv[0] not in BENCHES:
+        print("usage: python -m bench NAME [ARGS]\n")
+        for name, (_, about) in BENCHES.items():
+            print(f"  {name:<12} {about}")
+        return 2
+    module = importlib.import_module(BENCHES[argv[0]][0])
+    result: int = module.main(argv[1:])
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,236 @@
+"""Arrival latency through the real stack: first advert above the entry threshold -> staff event.
+
+Twenty shoppers with ready pickup orders walk to the door one after another; the simulator
+(real time) logs every advert a gateway hears, the gateway uploads through HTTP, and a real
+python-socketio client logged in as staff records when each arrival event reaches it.
+
+    python -m bench latency [--arrivals 20] [--spacing-s 4] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import secrets
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+import socketio
+
+from bench.stack import Stack
+from store_server.auth import hash_password, token_digest
+from store_server.db import Database
+from store_server.demo import DEMO_ZONES
+from store_server.models import (
+    Consent,
+    Device,
+    Gateway,
+    PickupOrder,
+    Shopper,
+    StaffUser,
+    Store,
+    Zone,
+)
+from store_server.settings import DEFAULT_ENTRY_RSSI_DBM
+
+ROTATION_EXPONENT = 10
+STAFF = ("bench@bench.store", "bench-password")
+STORE = {
+    "outline": {"x0": 0, "y0": 0, "x1": 20, "y1": 15},
+    "entrance": {"x": 10, "y": 0},
+    "zones": [],
+    "bays": [],
+    "gateways": [{"name": "gw-entrance", "x": 10, "y": 0.5}],
+}
+
+
+def person_name(index: int) -> str:
+    """The scenario person, phone and first name of the index-th shopper."""
+    return f"shopper-{index:02d}"
+
+
+def seed_store(arrivals: int) -> Any:
+    """A seeding function for Stack.start_server: one store, `arrivals` pickup shoppers."""
+
+    def seed(database_url: str, workdir: Path) -> None:
+        db = Database(database_url)
+        now = time.time()
+        token = secrets.token_urlsafe(24)
+        phones = []
+        with db.transaction() as session:
+            store = Store(name="Bench Store", timezone="UTC")
+            session.add(store)
+            session.flush()
+            zones = {
+                n: Zone(store_id=store.id, name=n, kind=k, label=lb) for n, k, lb in DEMO_ZONES
+            }
+            session.add_all(zones.values())
+            session.flush()
+            session.add(
+                Gateway(
+                    id="gw-entrance",
+                    store_id=store.id,
+                    zone_id=zones["entrance"].id,
+                    token_sha256=token_digest(token),
+                    rssi_offset_db=0.0,
+                )
+            )
+            session.add(
+                StaffUser(
+                    store_id=store.id,
+                    email=STAFF[0],
+                    name="Bench",
+                    role="staff",
+                    password_hash=hash_password(STAFF[1]),
+                    active=True,
+                )
+            )
+            for index in range(1, arrivals + 1):
+                name = person_name(index)
+                shopper = Shopper(first_name=name, email=None, timezone="UTC", created_at=now)
+                session.add(shopper)
+                session.flush()
+                session.add(
+                    Consent(
+                        shopper_id=shopper.id,
+                        store_id=store.id,
+                        purpose="arrival",
+                        channel="app",
+                        granted_at=now,
+                    )
+                )
+                key = secrets.token_bytes(16)
+                session.add(
+                    Device(
+                        shopper_id=shopper.id,
+                        identity_key=key,
+                        rotation_exponent=ROTATION_EXPONENT,
+                        created_at=now,
+                    )
+                )
+                session.add(
+                    PickupOrder(
+                        store_id=store.id,
+                        shopper_id=shopper.id,
+                        external_id=f"bench-{index}",
+                        number=f"B{index:03d}",
+                        status="ready",
+                        items=[{"name": "parcel", "qty": 1}],
+                        updated_at=now,
+                    )
+                )
+                phones.append(
+                    {
+                        "person": name,
+                        "identity_key": key.hex(),
+                        "rotation_exponent": ROTATION_EXPONENT,
+                    }
+                )
+        db.dispose()
+        (workdir / "seed.json").write_text(json.dumps({"gateway_tokens": {"gw-entrance": token}}))
+        (workdir / "phones.json").write_text(json.dumps({"phones": phones}))
+
+    return seed
+
+
+def scenario(arrivals: int, spacing_s: float) -> dict[str, Any]:
+    """Shoppers start 8 m out on the pavement, walk to the door, wait, and walk away."""
+    people = [
+        {
+            "name": person_name(i),
+            "phone": person_name(i),
+            "start_s": 2 + (i - 1) * spacing_s,
+            "speed_m_s": 1.2,
+            "waypoints": [
+                {"x": 10, "y": -8, "dwell_s": 0},
+                {"x": 10, "y": -0.5, "dwell_s": 8},
+                {"x": 30, "y": -8, "dwell_s": 0},
+            ],
+        }
+        for i in range(1, arrivals + 1)
+    ]
+    duration = 2 + arrivals * spacing_s + 30
+    return {
+        "name": "bench-arrivals",
+        "description": "staggered pickup arrivals",
+        "duration_s": duration,
+        "store": STORE,
+        "people": people,
+    }
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def run(arrivals: int, spacing_s: float) -> dict[str, Any]:
+    """Run the stack once and measure every arrival."""
+    with tempfile.TemporaryDirectory() as tmp, Stack(Path(tmp)) as stack:
+        stack.start_server(seed=seed_store(arrivals))
+        scenario_file = Path(tmp) / "scenario.json"
+        scenario_file.write_text(json.dumps(scenario(arrivals, spacing_s)))
+        air_log = Path(tmp) / "air.jsonl"
+        login = requests.post(
+            f"{stack.url}/api/v1/auth/login",
+            json={"email": STAFF[0], "password": STAFF[1]},
+            timeout=10,
+        ).json()
+        received: dict[str, float] = {}
+        lock = threading.Lock()
+        client = socketio.Client(reconnection=False)
+
+        @client.on("arrival")  # type: ignore[untyped-decorator]
+        def _arrival(payload: dict[str, Any]) -> None:
+            with lock:
+                received.setdefault(payload["first_name"], time.time())
+
+        client.connect(stack.url, auth={"token": login["token"]}, transports=["websocket"])
+        stack.start_sim(str(scenario_file), "--seed", "7", "--air-log", str(air_log))
+        stack.start_gateway("gw-entrance")
+        deadline = time.monotonic() + scenario(arrivals, spacing_s)["duration_s"] + 10
+        while time.monotonic() < deadline:
+            with lock:
+                if len(received) == arrivals:
+                    break
+            time.sleep(0.2)
+        client.disconnect()
+        first_above: dict[str, float] = {}
+        for line in air_log.read_text().splitlines():
+            record = json.loads(line)
+            if record["gateway"] == "gw-entrance" and record["rssi"] >= DEFAULT_ENTRY_RSSI_DBM:
+                first_above.setdefault(record["person"], record["t"])
+    latencies = [received[p] - first_above[p] for p in received if p in first_above]
+    return {
+        "arrivals": arrivals,
+        "detected": len(received),
+        "missed": arrivals - len(received),
+        "latency_p50_s": round(percentile(latencies, 0.50), 3) if latencies else None,
+        "latency_p95_s": round(percentile(latencies, 0.95), 3) if latencies else None,
+        "latency_max_s": round(max(latencies), 3) if latencies else None,
+        "latency_mean_s": round(statistics.fmean(latencies), 3) if latencies else None,
+        "entry_threshold_dbm": DEFAULT_ENTRY_RSSI_DBM,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure and print the figures."""
+    parser = argparse.ArgumentParser(prog="python -m bench latency", description=__doc__)
+    parser.add_argument("--arrivals", type=int, default=20)
+    parser.add_argument("--spacing-s", type=float, default=4.0)
+    parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    args = parser.parse_args(argv)
+    result = run(args.arrivals, args.spacing_s)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>22}: {value}")
+    return 0 if result["missed"] == 0 else 1

@@ -1,0 +1,32 @@
+"""Docs that cannot drift: the README's settings tables list exactly the settings the code reads."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+from gateway.settings import GatewaySettings
+from store_server.settings import StoreSettings
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def documented(prefix: str) -> set[str]:
+    """Variables named in the first column of the README's tables."""
+    return set(re.findall(rf"^\| `({prefix}[A-Z0-9_]+)` \|", README, flags=re.MULTILINE))
+
+
+def test_store_settings_table_matches_the_settings_object() -> None:
+    assert documented("STORE_") == {f"STORE_{f.name.upper()}" for f in fields(StoreSettings)}
+
+
+def test_gateway_settings_table_matches_the_settings_object() -> None:
+    # The field `gateway_id` is read from GATEWAY_ID.
+    names = {f"GATEWAY_{f.name.upper().removeprefix('GATEWAY_')}" for f in fields(GatewaySettings)}
+    assert documented("GATEWAY_") == names
+
+
+def test_readme_shows_the_two_commands_first() -> None:
+    first_block = README.split("```")[1]
+    assert "make demo" in first_block and "make test" in first_block
