@@ -29,7 +29,9 @@ unit: setup
 	$(BIN)/pytest -m "not e2e and not browser" $(PYTEST_ARGS)
 
 bench: setup
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench latency
+	$(BIN)/python -m bench decode
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq python3-venv; }

@@ -6,7 +6,8 @@ import importlib
 import sys
 
 BENCHES = {
-    "latency": ("bench.latency", "arrival latency through the real processes (issue: skeleton)"),
+    "latency": ("bench.latency", "arrival latency through the real processes"),
+    "decode": ("bench.decode_throughput", "decoder adverts/s against peer parsers"),
 }
 
 

@@ -11,6 +11,8 @@ class Counters:
 
     adverts_seen: int = 0
     frames_decoded: int = 0
+    # Recognised frames the server's protocol v1 does not carry (all but Eddystone-EID).
+    frames_not_uploaded: int = 0
     # Adverts with no recognised frame: not ours (or not yet supported), dropped and counted.
     undecodable_dropped: int = 0
     # Batches the server has (202, or 409 duplicate_batch: received earlier).

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 
 from gateway.counters import Counters
-from gateway.decode import decode_advert
+from gateway.decode import EddystoneEid, decode_advert
 from gateway.logs import log_event
 from gateway.scanner import Advert, Scanner, load_backend
 from gateway.settings import GatewaySettings
@@ -22,7 +22,7 @@ STATS_INTERVAL_S = 30.0
 
 
 def handle_advert(advert: Advert, counters: Counters, uplink: Uplink) -> None:
-    """Decode one advert, count it, and submit each recognised frame as an observation."""
+    """Decode one advert, count it, and submit each EID frame as an observation."""
     counters.adverts_seen += 1
     frames = decode_advert(advert.manufacturer_data, advert.service_data)
     if not frames:
@@ -30,6 +30,10 @@ def handle_advert(advert: Advert, counters: Counters, uplink: Uplink) -> None:
         return
     for frame in frames:
         counters.frames_decoded += 1
+        if not isinstance(frame, EddystoneEid):
+            # Protocol v1 (docs/protocol.md) accepts only eddystone_eid frames.
+            counters.frames_not_uploaded += 1
+            continue
         observation = make_observation(advert.received_at, advert.rssi, frame.to_wire())
         if observation is None:
             counters.observations_dropped += 1

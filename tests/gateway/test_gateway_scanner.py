@@ -194,6 +194,7 @@ def test_gateway_uploads_eid_frames_and_counts_garbage(
     assert counters.snapshot() == {
         "adverts_seen": 6,
         "frames_decoded": 4,
+        "frames_not_uploaded": 0,
         "undecodable_dropped": 2,  # the garbage EID frame and the short iBeacon
         "batches_sent": counters.batches_sent,
         "batches_dropped": 0,
