@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 from sqlalchemy import select
 
-from store_server import auth, ingest, pages, pickup
+from store_server import auth, gateways, ingest, pages, pickup
 from store_server.db import Database
 from store_server.errors import register_error_handlers
 from store_server.identity import DeviceKey, EidResolver
@@ -35,7 +35,7 @@ def create_app(settings: StoreSettings | None = None) -> Flask:
     app.extensions["store_db"] = db
     app.extensions["store_eid_resolver"] = EidResolver(lambda: _device_keys(db))
     register_error_handlers(app)
-    for blueprint in (auth.bp, ingest.bp, pickup.bp, pages.bp):
+    for blueprint in (auth.bp, gateways.bp, ingest.bp, pickup.bp, pages.bp):
         app.register_blueprint(blueprint)
     init_realtime(app)
     return app

@@ -14,12 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store_server.auth import bearer_token, tokens_match
 from store_server.errors import ApiError
+from store_server.gateways import authenticate_gateway, record_beacon_sightings
 from store_server.models import (
     Consent,
     Device,
-    Gateway,
     GatewayBatch,
     Observation,
     Visit,
@@ -27,7 +26,7 @@ from store_server.models import (
 )
 from store_server.pickup import raise_pickup_alerts
 from store_server.presence import Reading, Step, visit_step
-from store_server.schemas import BatchAccepted, BatchIn, parse_body
+from store_server.schemas import BatchAccepted, BatchIn, EddystoneEidFrame, parse_body
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ingest", __name__, url_prefix="/api/v1/gateways")
@@ -51,14 +50,9 @@ def upload_batch(gateway_id: str) -> tuple[Response, int]:
     resolver = current_app.extensions["store_eid_resolver"]
     now = WALL_CLOCK()
 
+    gateway = authenticate_gateway(gateway_id)
     with db.sessions() as session:
-        gateway = session.get(Gateway, gateway_id)
-        zone = session.get(Zone, gateway.zone_id) if gateway and gateway.zone_id else None
-    if gateway is None:
-        raise ApiError(404, "unknown_gateway", f"no gateway {gateway_id!r} is registered")
-    token = bearer_token(request.headers.get("Authorization"))
-    if token is None or not tokens_match(token, gateway.token_sha256):
-        raise ApiError(401, "unauthorized", "missing or wrong gateway token")
+        zone = session.get(Zone, gateway.zone_id) if gateway.zone_id else None
     batch = parse_body(BatchIn, request.get_json(silent=True))
     if len(batch.observations) > settings.max_batch_observations:
         raise ApiError(
@@ -86,7 +80,10 @@ def upload_batch(gateway_id: str) -> tuple[Response, int]:
                 409, "duplicate_batch", f"batch {batch.batch_id} was already received"
             ) from exc
         consented = _consented_devices(session, gateway.store_id)
+        record_beacon_sightings(session, gateway, batch.observations)
         for obs in batch.observations:
+            if not isinstance(obs.frame, EddystoneEidFrame):
+                continue
             device_id = resolver.resolve(bytes.fromhex(obs.frame.eid), obs.seen_at)
             if device_id is None or device_id not in consented:
                 continue  # unknown or unconsented: never stored

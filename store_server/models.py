@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Double,
     ForeignKey,
@@ -65,6 +66,8 @@ class Gateway(Base):
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
     token_sha256: Mapped[str] = mapped_column(String(64))
     rssi_offset_db: Mapped[float] = mapped_column(Double, default=0.0)
+    last_heartbeat_at: Mapped[float | None] = mapped_column(Double)
+    last_heartbeat: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Beacon(Base):
@@ -76,6 +79,14 @@ class Beacon(Base):
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(20))  # ibeacon | altbeacon | eddystone_uid
     identifier: Mapped[str] = mapped_column(String(100), unique=True)
+    last_seen_at: Mapped[float | None] = mapped_column(Double)
+    last_rssi: Mapped[int | None] = mapped_column(Integer)
+    last_seen_by: Mapped[str | None] = mapped_column(String(64))
+    battery_mv: Mapped[int | None] = mapped_column(Integer)
+    temperature_c: Mapped[float | None] = mapped_column(Double)
+    adv_count: Mapped[int | None] = mapped_column(BigInteger)  # a u32 counter
+    uptime_s: Mapped[float | None] = mapped_column(Double)
+    telemetry_at: Mapped[float | None] = mapped_column(Double)
 
 
 class Shopper(Base):

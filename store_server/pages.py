@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,28 +58,112 @@ def openapi() -> tuple[Response, int]:
     return jsonify(openapi_document()), 200
 
 
+@dataclass(frozen=True)
+class Route:
+    """One documented API operation."""
+
+    method: str
+    path: str
+    summary: str
+    body: type[BaseModel] | None
+    status: int
+    answer: type[BaseModel] | None
+    errors: tuple[int, ...]
+    public: bool = False
+
+
+GATEWAY_ERRORS = (400, 401, 404)
+ROUTES = [
+    Route(
+        "post",
+        "/api/v1/gateways/{gateway_id}/batches",
+        "Upload a gateway's batch of observations (docs/protocol.md)",
+        schemas.BatchIn,
+        202,
+        schemas.BatchAccepted,
+        (*GATEWAY_ERRORS, 409, 413),
+    ),
+    Route(
+        "get",
+        "/api/v1/gateways/{gateway_id}/config",
+        "The store's registered beacons and tags",
+        None,
+        200,
+        schemas.GatewayConfigOut,
+        (401, 404),
+    ),
+    Route(
+        "post",
+        "/api/v1/gateways/{gateway_id}/heartbeat",
+        "A gateway's health report",
+        schemas.HeartbeatIn,
+        202,
+        None,
+        GATEWAY_ERRORS,
+    ),
+    Route(
+        "post",
+        "/api/v1/auth/login",
+        "Log a staffer in",
+        schemas.LoginIn,
+        200,
+        schemas.LoginOut,
+        (400, 401),
+        public=True,
+    ),
+    Route("post", "/api/v1/auth/logout", "End the presented staff session", None, 200, None, ()),
+    Route(
+        "get",
+        "/api/v1/stores/{store_id}/arrivals",
+        "Open pickup arrivals of a store",
+        None,
+        200,
+        schemas.ArrivalsOut,
+        (401, 403),
+    ),
+]
+
+
 def openapi_document() -> dict[str, Any]:
     """Build the OpenAPI document from the same models that validate requests."""
-    models: list[type[BaseModel]] = [
-        schemas.BatchIn,
-        schemas.BatchAccepted,
-        schemas.LoginIn,
-        schemas.LoginOut,
-        schemas.ArrivalsOut,
-        schemas.ErrorOut,
-    ]
+    models = {m for r in ROUTES for m in (r.body, r.answer) if m is not None} | {schemas.ErrorOut}
     components: dict[str, Any] = {}
-    for model in models:
+    for model in sorted(models, key=lambda m: m.__name__):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(schema.pop("$defs", {}))
         components[model.__name__] = schema
 
-    def ref(name: str) -> dict[str, Any]:
-        return {
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
-        }
+    def content(model: type[BaseModel]) -> dict[str, Any]:
+        ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+        return {"content": {"application/json": {"schema": ref}}}
 
-    error = {"description": "error", **ref("ErrorOut")}
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        operation: dict[str, Any] = {"summary": route.summary}
+        parameters = [
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer" if name == "store_id" else "string"},
+            }
+            for name in re.findall(r"{(\w+)}", route.path)
+        ]
+        if parameters:
+            operation["parameters"] = parameters
+        if route.public:
+            operation["security"] = []
+        if route.body is not None:
+            operation["requestBody"] = {"required": True, **content(route.body)}
+        answer = {"description": "success", **(content(route.answer) if route.answer else {})}
+        operation["responses"] = {
+            str(route.status): answer,
+            **{
+                str(code): {"description": "error", **content(schemas.ErrorOut)}
+                for code in route.errors
+            },
+        }
+        paths.setdefault(route.path, {})[route.method] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "Store server API", "version": "1"},
@@ -86,60 +172,5 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
-        "paths": {
-            "/api/v1/gateways/{gateway_id}/batches": {
-                "post": {
-                    "summary": "Upload a gateway's batch of observations (docs/protocol.md)",
-                    "parameters": [
-                        {
-                            "name": "gateway_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        }
-                    ],
-                    "requestBody": {"required": True, **ref("BatchIn")},
-                    "responses": {
-                        "202": {"description": "stored", **ref("BatchAccepted")},
-                        **{s: error for s in ("400", "401", "404", "409", "413")},
-                    },
-                }
-            },
-            "/api/v1/auth/login": {
-                "post": {
-                    "summary": "Log a staffer in",
-                    "security": [],
-                    "requestBody": {"required": True, **ref("LoginIn")},
-                    "responses": {
-                        "200": {"description": "logged in", **ref("LoginOut")},
-                        "400": error,
-                        "401": error,
-                    },
-                }
-            },
-            "/api/v1/auth/logout": {
-                "post": {
-                    "summary": "End the presented staff session",
-                    "responses": {"200": {"description": "logged out"}},
-                }
-            },
-            "/api/v1/stores/{store_id}/arrivals": {
-                "get": {
-                    "summary": "Open pickup arrivals of a store",
-                    "parameters": [
-                        {
-                            "name": "store_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "integer"},
-                        }
-                    ],
-                    "responses": {
-                        "200": {"description": "arrivals", **ref("ArrivalsOut")},
-                        "401": error,
-                        "403": error,
-                    },
-                }
-            },
-        },
+        "paths": paths,
     }

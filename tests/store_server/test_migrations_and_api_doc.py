@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from store_server.db import Database
@@ -23,6 +25,16 @@ def check_round_trip(url: str) -> None:
     assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
     upgrade(db.engine)
     db.dispose()
+
+
+def test_models_and_migrations_agree(database_url: str) -> None:
+    """A model change without its migration (or the reverse) fails here."""
+    db = Database(database_url)
+    upgrade(db.engine)
+    with db.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    db.dispose()
+    assert diff == []
 
 
 def test_migrations_round_trip_on_sqlite(tmp_path: object) -> None:
