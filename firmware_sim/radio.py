@@ -1,4 +1,4 @@
-"""The radio channel from a transmitter to a gateway: path loss, shadowing, loss, sensitivity."""
+"""The radio channel: path loss, shadowing, fading, walls, loss, scan duty cycle, sensitivity."""
 
 from __future__ import annotations
 
@@ -6,24 +6,36 @@ import math
 import random
 from dataclasses import dataclass
 
-# Free-space propagation; indoor retail floors measure 1.8-3.0. A placeholder until we
-# calibrate against captures from a real store.
+# Free-space propagation; indoor retail floors measure 1.8-3.0 (the "harsh retail" figure the
+# project cites is 2.2). A placeholder until we calibrate against captures from a real store.
 DEFAULT_PATH_LOSS_EXPONENT = 2.0
 # The calibrated 1 m power most iBeacon-class transmitters and phones advertise (-59 dBm);
 # consistent with the phone's Eddystone tx_power of -20 dBm at 0 m minus ~41 dB to 1 m.
 DEFAULT_RSSI_AT_1M_DBM = -59
-# Log-normal shadowing spread; indoor BLE measurements report 3-6 dB. Placeholder midpoint.
+# Per-packet log-normal spread; indoor BLE measurements report 3-6 dB (the "harsh retail"
+# figure the project cites is 8.7 dB). Placeholder midpoint.
 DEFAULT_SHADOWING_SIGMA_DB = 4.0
-# Share of adverts lost to collisions and scan-window gaps; a placeholder, real channels
-# under load lose 5-30 %.
+# Share of adverts lost to collisions; a placeholder, real channels under load lose 5-30 %.
+# Scan-window gaps are modelled separately by the duty cycle below.
 DEFAULT_PACKET_LOSS = 0.05
 # Typical BLE 1M PHY receiver sensitivity of a Raspberry Pi class adapter.
 DEFAULT_SENSITIVITY_DBM = -100
+# Rician K factor (linear) of per-packet fast fading: 0 is Rayleigh (no line of sight), large
+# K approaches no fading. Placeholder: a modest line-of-sight component across an open shop
+# floor (K = 2, about 3 dB), until calibrated on captures. None turns fast fading off.
+DEFAULT_RICIAN_K: float | None = 2.0
+# BlueZ discovery (bleak's StartDiscovery) scans with the LE General Discovery parameters,
+# interval = window = 0x0012 x 0.625 ms = 11.25 ms: a 100 % duty cycle
+# (Linux include/net/bluetooth/hci_core.h, DISCOV_LE_SCAN_INT / DISCOV_LE_SCAN_WIN).
+DEFAULT_SCAN_INTERVAL_S = 0.01125
+DEFAULT_SCAN_WINDOW_S = 0.01125
 # log10(0) is undefined: closer than this the transmitter is treated as touching the antenna.
 MIN_DISTANCE_M = 0.1
 # The RSSI range a BLE controller reports (HCI LE Advertising Report: -127..+20 dBm).
 MIN_REPORTED_RSSI = -127
 MAX_REPORTED_RSSI = 20
+# A deep fade of exactly zero power has no dB value: floor it far below any sensitivity.
+MIN_FADING_POWER = 1e-12
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,9 @@ class ChannelParams:
     shadowing_sigma_db: float = DEFAULT_SHADOWING_SIGMA_DB
     packet_loss: float = DEFAULT_PACKET_LOSS
     sensitivity_dbm: int = DEFAULT_SENSITIVITY_DBM
+    rician_k: float | None = DEFAULT_RICIAN_K
+    scan_interval_s: float = DEFAULT_SCAN_INTERVAL_S
+    scan_window_s: float = DEFAULT_SCAN_WINDOW_S
 
     def __post_init__(self) -> None:
         if self.path_loss_exponent <= 0:
@@ -43,19 +58,65 @@ class ChannelParams:
             raise ValueError("shadowing_sigma_db must be >= 0")
         if not 0.0 <= self.packet_loss <= 1.0:
             raise ValueError("packet_loss must be in [0, 1]")
+        if self.rician_k is not None and self.rician_k < 0:
+            raise ValueError("rician_k must be >= 0 (or None for no fast fading)")
+        if self.scan_interval_s <= 0 or not 0 < self.scan_window_s <= self.scan_interval_s:
+            raise ValueError("need 0 < scan_window_s <= scan_interval_s")
+
+    @property
+    def duty_cycle(self) -> float:
+        """Share of the time the scanner listens."""
+        return self.scan_window_s / self.scan_interval_s
 
 
-def mean_rssi(params: ChannelParams, distance_m: float) -> float:
+def mean_rssi(
+    params: ChannelParams, distance_m: float, rssi_at_1m_dbm: float | None = None
+) -> float:
     """Mean received power at `distance_m` by the log-distance path loss model."""
+    reference = params.rssi_at_1m_dbm if rssi_at_1m_dbm is None else rssi_at_1m_dbm
     distance = max(distance_m, MIN_DISTANCE_M)
-    return params.rssi_at_1m_dbm - 10.0 * params.path_loss_exponent * math.log10(distance)
+    return reference - 10.0 * params.path_loss_exponent * math.log10(distance)
 
 
-def received_rssi(params: ChannelParams, distance_m: float, rng: random.Random) -> int | None:
-    """RSSI of one advert heard at `distance_m`, or None when the gateway does not hear it."""
+def fading_db(rician_k: float | None, rng: random.Random) -> float:
+    """One draw of Rician fast fading in dB (unit mean power); 0 when fading is off."""
+    if rician_k is None:
+        return 0.0
+    line_of_sight = math.sqrt(rician_k / (rician_k + 1.0))
+    scatter = math.sqrt(1.0 / (2.0 * (rician_k + 1.0)))
+    in_phase = line_of_sight + scatter * rng.gauss(0.0, 1.0)
+    quadrature = scatter * rng.gauss(0.0, 1.0)
+    return 10.0 * math.log10(max(in_phase * in_phase + quadrature * quadrature, MIN_FADING_POWER))
+
+
+def in_scan_window(params: ChannelParams, t: float, phase_s: float = 0.0) -> bool:
+    """Whether a scanner whose windows start at `phase_s` (mod interval) listens at time `t`."""
+    if params.scan_window_s >= params.scan_interval_s:
+        return True
+    return (t - phase_s) % params.scan_interval_s < params.scan_window_s
+
+
+def received_rssi(
+    params: ChannelParams,
+    distance_m: float,
+    rng: random.Random,
+    rssi_at_1m_dbm: float | None = None,
+    wall_loss_db: float = 0.0,
+) -> int | None:
+    """RSSI of one advert heard at `distance_m`, or None when the receiver does not hear it.
+
+    Args:
+        rssi_at_1m_dbm: the transmitter's own mean RSSI at 1 m (default: the channel's).
+        wall_loss_db: attenuation of the walls between transmitter and receiver.
+    """
     if rng.random() < params.packet_loss:
         return None
-    rssi = round(mean_rssi(params, distance_m) + rng.gauss(0.0, params.shadowing_sigma_db))
+    rssi = round(
+        mean_rssi(params, distance_m, rssi_at_1m_dbm)
+        - wall_loss_db
+        + rng.gauss(0.0, params.shadowing_sigma_db)
+        + fading_db(params.rician_k, rng)
+    )
     if rssi < params.sensitivity_dbm:
         return None
     return min(max(rssi, MIN_REPORTED_RSSI), MAX_REPORTED_RSSI)

@@ -3,13 +3,51 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from firmware_sim.beacons import (
+    BEACON_KINDS,
+    DEFAULT_ADV_INTERVAL_S,
+    DEFAULT_BEACON_TX_POWER_DBM,
+    DEFAULT_TEMPERATURE_C,
+    FRAME_ALTBEACON,
+    FRAME_EID,
+    FRAME_IBEACON,
+    FRAME_NAMES,
+    FRAME_UID,
+    FRAME_URL,
+    KIND_ALTBEACON,
+    KIND_IBEACON,
+    MAX_ADV_INTERVAL_S,
+    MIN_ADV_INTERVAL_S,
+    BatterySpec,
+    BeaconIds,
+    BeaconSpec,
+    frames_supported,
+)
+from firmware_sim.eddystone import IDENTITY_KEY_LENGTH, MAX_ROTATION_EXPONENT
+from firmware_sim.frames import (
+    RADIUS_NETWORKS_COMPANY_ID,
+    UID_INSTANCE_LENGTH,
+    UID_NAMESPACE_LENGTH,
+    encode_url,
+)
+
 # A brisk adult walking pace; used when a person's script gives no speed.
 DEFAULT_WALKING_SPEED_M_S = 1.2
+MS_PER_S = 1000.0
+
+# The store app's state on a person's phone (docs/scenarios.md, "people[].app_state").
+APP_FOREGROUND = "foreground"
+# Android, app in the background: advertises and scans at a reduced rate.
+APP_BACKGROUND = "background"
+# iOS, app in the background: cannot advertise service data at all; still hears iBeacons.
+APP_IOS_BACKGROUND = "ios-background"
+APP_STATES = (APP_FOREGROUND, APP_BACKGROUND, APP_IOS_BACKGROUND)
 
 
 class ScenarioError(ValueError):
@@ -55,14 +93,34 @@ class GatewayPlacement:
 
 
 @dataclass(frozen=True)
+class Wall:
+    """A straight wall from `a` to `b`; a door is a wall segment people may walk through."""
+
+    a: Point
+    b: Point
+    attenuation_db: float
+    door: bool = False
+
+
+@dataclass(frozen=True)
+class BeaconPlacement:
+    """A fixed store beacon and where it is mounted."""
+
+    spec: BeaconSpec
+    position: Point
+
+
+@dataclass(frozen=True)
 class FloorPlan:
-    """The store outline, its entrance, zones, curbside bays and gateways."""
+    """The store outline, its entrance, zones, curbside bays, gateways, walls and beacons."""
 
     outline: Rect
     entrance: Point
     zones: tuple[Area, ...]
     bays: tuple[Area, ...]
     gateways: tuple[GatewayPlacement, ...]
+    walls: tuple[Wall, ...] = ()
+    beacons: tuple[BeaconPlacement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +141,9 @@ class Person:
     speed_m_s: float
     phone: str | None
     walk_by: bool
+    staff: bool = False
+    app_state: str = APP_FOREGROUND
+    tag: BeaconSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +168,50 @@ def _number(obj: Mapping[str, Any], key: str, where: str, default: float | None 
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ScenarioError(f"{where}: {key!r} must be a number")
     return float(value)
+
+
+def _integer(obj: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
+    value = obj.get(key, default) if default is not None else _field(obj, key, where)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScenarioError(f"{where}: {key!r} must be an integer")
+    return value
+
+
+def _flag(obj: Mapping[str, Any], key: str, where: str) -> bool:
+    value = obj.get(key, False)
+    if not isinstance(value, bool):
+        raise ScenarioError(f"{where}: {key!r} must be true or false")
+    return value
+
+
+def _optional_string(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = obj.get(key)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ScenarioError(f"{where}: {key!r} must be a non-empty string or null")
+    return value
+
+
+def _hex(obj: Mapping[str, Any], key: str, where: str, length: int) -> str | None:
+    value = _optional_string(obj, key, where)
+    if value is None:
+        return None
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: {key!r} must be hex") from exc
+    if len(raw) != length:
+        raise ScenarioError(f"{where}: {key!r} must be {length} bytes")
+    return raw.hex()
+
+
+def _uuid(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = _optional_string(obj, key, where)
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: {key!r} must be a UUID") from exc
 
 
 def _string(obj: Mapping[str, Any], key: str, where: str) -> str:
@@ -152,6 +257,129 @@ def _gateway(value: Any, where: str) -> GatewayPlacement:
     return GatewayPlacement(_string(obj, "name", where), _point(obj, where))
 
 
+def _wall(value: Any, where: str) -> Wall:
+    obj = _mapping(value, where)
+    x0, y0, x1, y1 = (_number(obj, key, where) for key in ("x0", "y0", "x1", "y1"))
+    if (x0, y0) == (x1, y1):
+        raise ScenarioError(f"{where}: a wall needs two distinct ends")
+    attenuation = _number(obj, "attenuation_db", where)
+    if attenuation < 0:
+        raise ScenarioError(f"{where}: attenuation_db must be >= 0")
+    return Wall(Point(x0, y0), Point(x1, y1), attenuation, _flag(obj, "door", where))
+
+
+def _uint16(obj: Mapping[str, Any], key: str, where: str) -> int:
+    value = _integer(obj, key, where, 0)
+    if not 0 <= value <= 0xFFFF:
+        raise ScenarioError(f"{where}: {key!r} must be 0..65535")
+    return value
+
+
+def _beacon_ids(obj: Mapping[str, Any], where: str) -> BeaconIds:
+    url = _optional_string(obj, "url", where)
+    if url is not None:
+        try:
+            encode_url(url)
+        except ValueError as exc:
+            raise ScenarioError(f"{where}: 'url': {exc}") from exc
+    identity_key = _hex(obj, "identity_key", where, IDENTITY_KEY_LENGTH)
+    exponent = _integer(obj, "rotation_exponent", where, 10)
+    if not 0 <= exponent <= MAX_ROTATION_EXPONENT:
+        raise ScenarioError(f"{where}: 'rotation_exponent' must be 0..{MAX_ROTATION_EXPONENT}")
+    return BeaconIds(
+        uuid=_uuid(obj, "uuid", where),
+        major=_uint16(obj, "major", where),
+        minor=_uint16(obj, "minor", where),
+        company_id=_integer(obj, "company_id", where, RADIUS_NETWORKS_COMPANY_ID),
+        id1=_uuid(obj, "id1", where),
+        id2=_uint16(obj, "id2", where),
+        id3=_uint16(obj, "id3", where),
+        namespace=_hex(obj, "namespace", where, UID_NAMESPACE_LENGTH),
+        instance=_hex(obj, "instance", where, UID_INSTANCE_LENGTH),
+        url=url,
+        identity_key=bytes.fromhex(identity_key) if identity_key is not None else None,
+        rotation_exponent=exponent,
+        clock_offset_s=_number(obj, "clock_offset_s", where, 0.0),
+    )
+
+
+def _default_frames(kind: str, ids: BeaconIds) -> tuple[str, ...]:
+    if kind == KIND_IBEACON:
+        return (FRAME_IBEACON,)
+    if kind == KIND_ALTBEACON:
+        return (FRAME_ALTBEACON,)
+    if ids.identity_key is not None:
+        return (FRAME_EID,)
+    return (FRAME_URL,) if ids.namespace is None else (FRAME_UID,)
+
+
+def _battery(value: Any, where: str) -> BatterySpec:
+    obj = _mapping(value, where)
+    default = BatterySpec()
+    capacity = _number(obj, "capacity_mah", where, default.capacity_mah)
+    battery = BatterySpec(
+        capacity_mah=capacity,
+        remaining_mah=_number(obj, "remaining_mah", where, capacity),
+        advert_charge_uc=_number(obj, "advert_charge_uc", where, default.advert_charge_uc),
+        sleep_current_ua=_number(obj, "sleep_current_ua", where, default.sleep_current_ua),
+    )
+    if battery.capacity_mah <= 0 or not 0 <= battery.remaining_mah <= battery.capacity_mah:
+        raise ScenarioError(f"{where}: needs capacity_mah > 0 and 0 <= remaining_mah <= capacity")
+    if battery.advert_charge_uc < 0 or battery.sleep_current_ua < 0:
+        raise ScenarioError(f"{where}: charges and currents must be >= 0")
+    return battery
+
+
+def beacon_spec(value: Any, where: str, default_name: str | None = None) -> BeaconSpec:
+    """Parse one beacon object (a fixed store beacon, or a tag a person carries)."""
+    obj = _mapping(value, where)
+    name = _string(obj, "name", where) if default_name is None or "name" in obj else default_name
+    kind = _string(obj, "kind", where)
+    if kind not in BEACON_KINDS:
+        raise ScenarioError(f"{where}: 'kind' must be one of {', '.join(BEACON_KINDS)}")
+    ids = _beacon_ids(obj, where)
+    raw_frames = obj.get("frames")
+    if raw_frames is None:
+        frames = _default_frames(kind, ids)
+    elif isinstance(raw_frames, list) and raw_frames and all(f in FRAME_NAMES for f in raw_frames):
+        frames = tuple(raw_frames)
+    else:
+        raise ScenarioError(f"{where}: 'frames' must be a non-empty list of {FRAME_NAMES}")
+    missing = set(frames) - set(frames_supported(ids))
+    if missing:
+        raise ScenarioError(f"{where}: no identifiers for frames {sorted(missing)}")
+    interval_s = _number(obj, "interval_ms", where, DEFAULT_ADV_INTERVAL_S * MS_PER_S) / MS_PER_S
+    if not MIN_ADV_INTERVAL_S <= interval_s <= MAX_ADV_INTERVAL_S:
+        raise ScenarioError(f"{where}: 'interval_ms' must be 20..10240")
+    tx_power = _integer(obj, "tx_power_dbm", where, DEFAULT_BEACON_TX_POWER_DBM)
+    if not -40 <= tx_power <= 20:
+        raise ScenarioError(f"{where}: 'tx_power_dbm' must be -40..20")
+    temperature = obj.get("temperature_c", DEFAULT_TEMPERATURE_C)
+    if temperature is not None and (
+        isinstance(temperature, bool) or not isinstance(temperature, int | float)
+    ):
+        raise ScenarioError(f"{where}: 'temperature_c' must be a number or null")
+    uptime = _number(obj, "uptime_s", where, 0.0)
+    if uptime < 0:
+        raise ScenarioError(f"{where}: 'uptime_s' must be >= 0")
+    return BeaconSpec(
+        name=name,
+        kind=kind,
+        frames=frames,
+        ids=ids,
+        interval_s=interval_s,
+        tx_power_dbm=tx_power,
+        battery=_battery(obj.get("battery", {}), f"{where}.battery"),
+        temperature_c=float(temperature) if temperature is not None else None,
+        uptime_s=uptime,
+        address=_optional_string(obj, "address", where),
+    )
+
+
+def _beacon_placement(value: Any, where: str) -> BeaconPlacement:
+    return BeaconPlacement(beacon_spec(value, where), _point(value, where))
+
+
 def _floor_plan(value: Any) -> FloorPlan:
     obj = _mapping(value, "store")
     gateways = tuple(
@@ -167,10 +395,18 @@ def _floor_plan(value: Any) -> FloorPlan:
         ),
         bays=tuple(_area(b, f"store.bays[{i}]") for i, b in enumerate(_list(obj, "bays", "store"))),
         gateways=gateways,
+        walls=tuple(
+            _wall(w, f"store.walls[{i}]") for i, w in enumerate(_list(obj, "walls", "store"))
+        ),
+        beacons=tuple(
+            _beacon_placement(b, f"store.beacons[{i}]")
+            for i, b in enumerate(_list(obj, "beacons", "store"))
+        ),
     )
     names = [a.name for a in plan.zones + plan.bays] + [g.name for g in plan.gateways]
+    names += [b.spec.name for b in plan.beacons]
     if len(names) != len(set(names)):
-        raise ScenarioError("store: zone, bay and gateway names must be unique")
+        raise ScenarioError("store: zone, bay, gateway and beacon names must be unique")
     return plan
 
 
@@ -192,16 +428,21 @@ def _person(value: Any, where: str) -> Person:
     phone = obj.get("phone")
     if phone is not None and (not isinstance(phone, str) or not phone):
         raise ScenarioError(f"{where}: 'phone' must be a non-empty string or null")
-    walk_by = obj.get("walk_by", False)
-    if not isinstance(walk_by, bool):
-        raise ScenarioError(f"{where}: 'walk_by' must be true or false")
+    app_state = obj.get("app_state", APP_FOREGROUND)
+    if app_state not in APP_STATES:
+        raise ScenarioError(f"{where}: 'app_state' must be one of {', '.join(APP_STATES)}")
+    name = _string(obj, "name", where)
+    tag = obj.get("tag")
     return Person(
-        name=_string(obj, "name", where),
+        name=name,
         waypoints=waypoints,
         start_s=_number(obj, "start_s", where, 0.0),
         speed_m_s=speed,
         phone=phone,
-        walk_by=walk_by,
+        walk_by=_flag(obj, "walk_by", where),
+        staff=_flag(obj, "staff", where),
+        app_state=app_state,
+        tag=beacon_spec(tag, f"{where}.tag", f"{name}-tag") if tag is not None else None,
     )
 
 
@@ -216,6 +457,9 @@ def scenario_from_dict(data: Any) -> Scenario:
     )
     if len({p.name for p in people}) != len(people):
         raise ScenarioError("scenario: person names must be unique")
+    floor_plan = _floor_plan(_field(obj, "store", "scenario"))
+    if {p.name for p in people} & {b.spec.name for b in floor_plan.beacons}:
+        raise ScenarioError("scenario: a person and a beacon cannot share a name")
     description = obj.get("description", "")
     if not isinstance(description, str):
         raise ScenarioError("scenario: 'description' must be a string")
@@ -223,7 +467,7 @@ def scenario_from_dict(data: Any) -> Scenario:
         name=_string(obj, "name", "scenario"),
         description=description,
         duration_s=duration,
-        floor_plan=_floor_plan(_field(obj, "store", "scenario")),
+        floor_plan=floor_plan,
         people=people,
     )
 
