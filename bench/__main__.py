@@ -8,6 +8,8 @@ import sys
 BENCHES = {
     "latency": ("bench.latency", "arrival latency through the real processes"),
     "decode": ("bench.decode_throughput", "decoder adverts/s against peer parsers"),
+    "bluez": ("bench.bluez_throughput", "advert updates/s through the virtual BlueZ adapter"),
+    "sim": ("bench.sim_throughput", "simulator adverts/s on the virtual clock (busy-saturday)"),
 }
 
 

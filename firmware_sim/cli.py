@@ -14,12 +14,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from firmware_sim.bluez import BluezError, BluezSettings, VirtualBluez
 from firmware_sim.builtin_scenarios import (
     BUILTIN_SCENARIO_DOCUMENTS,
     builtin_scenario,
     builtin_scenario_names,
 )
 from firmware_sim.clock import Clock, ScaledClock, VirtualClock
+from firmware_sim.dbus_daemon import DbusDaemon, DbusDaemonError
 from firmware_sim.phones import PhoneKey, PhonesFileError, load_phones_file
 from firmware_sim.radio import (
     DEFAULT_PACKET_LOSS,
@@ -38,6 +40,7 @@ logger = logging.getLogger("firmware_sim")
 DEFAULT_SEED = 0
 EXIT_OK = 0
 EXIT_USAGE = 2
+EXIT_FAILURE = 1
 
 
 def _speed(value: str) -> float | None:
@@ -96,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shadowing-db", type=float, default=DEFAULT_SHADOWING_SIGMA_DB, metavar="Y")
     run.add_argument("--packet-loss", type=float, default=DEFAULT_PACKET_LOSS, metavar="P")
     run.add_argument("--loop", action="store_true", help="restart the scenario when it ends")
+    run.add_argument(
+        "--bluez",
+        action="store_true",
+        help="export org.bluez (one adapter per gateway) on a private dbus-daemon",
+    )
     return parser
 
 
@@ -133,15 +141,31 @@ async def _run(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     link: RadioLinkServer | None = None
+    daemon: DbusDaemon | None = None
+    bluez: VirtualBluez | None = None
     with _output_file(args.air_log) as air_log, _output_file(args.ground_truth) as ground_truth:
         try:
             if args.radio_listen is not None:
                 link = RadioLinkServer()
                 host, port = await link.start(*args.radio_listen)
                 print(f"radio link listening on {host}:{port}", flush=True)
+            if args.bluez:
+                daemon = DbusDaemon()
+                bus_address = await daemon.start()
+                gateways = [gateway.name for gateway in scenario.floor_plan.gateways]
+                bluez = VirtualBluez(bus_address, gateways, BluezSettings.from_env())
+                await bluez.start()
+                print(f"bluez bus at {bus_address}", flush=True)
+                for adapter, gateway in bluez.adapters().items():
+                    print(f"adapter {adapter} = {gateway}", flush=True)
             world = build_world(scenario, phones, channel, clock.now(), rng)
             duration = args.duration if args.duration is not None else scenario.duration_s
-            outputs = RunOutputs(link=link, air_log=air_log, ground_truth=ground_truth)
+            outputs = RunOutputs(
+                link=link,
+                sinks=() if bluez is None else (bluez,),
+                air_log=air_log,
+                ground_truth=ground_truth,
+            )
             running = asyncio.create_task(
                 run_scenario_loop(world, clock, rng, duration, outputs, args.loop)
             )
@@ -161,6 +185,17 @@ async def _run(
                     counters.dropped_slow_client,
                 )
                 await link.close()
+            if bluez is not None:
+                counters_bluez = bluez.counters
+                logger.info(
+                    "bluez.totals published=%d dropped_not_scanning=%d signals_sent=%d",
+                    counters_bluez.published,
+                    counters_bluez.dropped_not_scanning,
+                    counters_bluez.signals_sent,
+                )
+                await bluez.close()
+            if daemon is not None:
+                await daemon.stop()
     logger.info("beacon_sim.stopped signal=%s", stop.is_set())
 
 
@@ -187,5 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ScenarioError, PhonesFileError, ValueError) as exc:
         print(f"beacon-sim: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    asyncio.run(_run(args, scenario, phones, channel))
+    try:
+        asyncio.run(_run(args, scenario, phones, channel))
+    except (DbusDaemonError, BluezError, OSError) as exc:
+        print(f"beacon-sim: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK

@@ -7,10 +7,11 @@ import logging
 import math
 import random
 from dataclasses import dataclass, replace
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from firmware_sim.clock import Clock
 from firmware_sim.radio_link import RadioLinkServer
+from firmware_sim.wire import AdvertJson
 from firmware_sim.world import World, adverts_at, ground_truth_at
 
 logger = logging.getLogger(__name__)
@@ -25,11 +26,19 @@ class RunCounters:
     adverts_heard: int = 0
 
 
+class AdvertSink(Protocol):
+    """Something that shows gateways what they hear: the radio link, the virtual BlueZ."""
+
+    def publish(self, gateway: str, advert: AdvertJson) -> None:
+        """Hand over one advert heard by `gateway`; must not block."""
+
+
 @dataclass(frozen=True)
 class RunOutputs:
     """Where a run sends what it produces; None means not wanted."""
 
     link: RadioLinkServer | None = None
+    sinks: tuple[AdvertSink, ...] = ()
     air_log: TextIO | None = None
     ground_truth: TextIO | None = None
 
@@ -68,6 +77,8 @@ async def run_world(
             counters.adverts_heard += 1
             if outputs.link is not None:
                 outputs.link.publish(advert.gateway, advert.advert)
+            for sink in outputs.sinks:
+                sink.publish(advert.gateway, advert.advert)
             if outputs.air_log is not None:
                 record = {
                     "t": advert.unix_time,
