@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 from sqlalchemy import select
 
-from store_server import auth, gateways, ingest, pages, pickup
+from store_server import auth, coupons, gateways, ingest, orders, pages, pickup, shoppers
 from store_server.db import Database
 from store_server.errors import register_error_handlers
 from store_server.identity import DeviceKey, EidResolver
@@ -34,8 +34,19 @@ def create_app(settings: StoreSettings | None = None) -> Flask:
     app.extensions["store_settings"] = settings
     app.extensions["store_db"] = db
     app.extensions["store_eid_resolver"] = EidResolver(lambda: _device_keys(db))
+    app.extensions["store_redemption_limiter"] = coupons.redemption_limiter()
     register_error_handlers(app)
-    for blueprint in (auth.bp, gateways.bp, ingest.bp, pickup.bp, pages.bp):
+    blueprints = (
+        auth.bp,
+        gateways.bp,
+        ingest.bp,
+        orders.bp,
+        pickup.bp,
+        coupons.bp,
+        shoppers.bp,
+        pages.bp,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     init_realtime(app)
     return app

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import delete, select
 
 from store_server.errors import ApiError
-from store_server.models import StaffSession, StaffUser, Store
+from store_server.models import Device, IntegrationToken, StaffSession, StaffUser, Store
 from store_server.schemas import LoginIn, LoginOut, StaffOut, parse_body
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
@@ -48,6 +48,46 @@ class StaffIdentity:
     store_id: int
     name: str
     role: str
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    """The shopper's app behind a device token."""
+
+    device_id: int
+    shopper_id: int
+
+
+def device_for_token(token: str | None) -> DeviceIdentity | None:
+    """The device a shopper app's token belongs to, or None."""
+    if not token:
+        return None
+    with current_app.extensions["store_db"].sessions() as session:
+        row = session.execute(
+            select(Device.id, Device.shopper_id).where(Device.token_sha256 == token_digest(token))
+        ).first()
+    return DeviceIdentity(row[0], row[1]) if row else None
+
+
+def require_device() -> DeviceIdentity:
+    """The request's shopper device (401 without a valid device token)."""
+    device = device_for_token(bearer_token(request.headers.get("Authorization")))
+    if device is None:
+        raise ApiError(401, "unauthorized", "this app is not registered (or was erased)")
+    return device
+
+
+def require_integration(store_id: int) -> None:
+    """The request comes from a system the store registered (its order system)."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        raise ApiError(401, "unauthorized", "missing integration token")
+    with current_app.extensions["store_db"].sessions() as session:
+        row = session.get(IntegrationToken, token_digest(token))
+    if row is None:
+        raise ApiError(401, "unauthorized", "unknown integration token")
+    if row.store_id != store_id:
+        raise ApiError(403, "forbidden", "this token belongs to another store")
 
 
 def bearer_token(header: str | None) -> str | None:

@@ -13,6 +13,7 @@ from store_server.models import (
     Consent,
     Device,
     Gateway,
+    IntegrationToken,
     PickupOrder,
     Shopper,
     StaffUser,
@@ -51,6 +52,8 @@ class DemoSeed:
     gateway_tokens: dict[str, str]
     phones: list[dict[str, Any]]
     accounts: list[dict[str, str]]
+    device_tokens: dict[str, str]
+    integration_token: str
 
     def as_json(self) -> dict[str, Any]:
         """The seed as JSON (written to var/, never logged)."""
@@ -59,6 +62,8 @@ class DemoSeed:
             "gateway_tokens": self.gateway_tokens,
             "phones": self.phones,
             "accounts": self.accounts,
+            "device_tokens": self.device_tokens,
+            "integration_token": self.integration_token,
         }
 
 
@@ -67,6 +72,8 @@ def seed_demo(db: Database, now: float) -> DemoSeed:
     gateway_tokens: dict[str, str] = {}
     phones: list[dict[str, Any]] = []
     accounts: list[dict[str, str]] = []
+    device_tokens: dict[str, str] = {}
+    integration_token = secrets.token_urlsafe(24)
     with db.transaction() as session:
         store = Store(name="Demo Store, High Street", timezone="Europe/London")
         session.add(store)
@@ -112,12 +119,14 @@ def seed_demo(db: Database, now: float) -> DemoSeed:
                     )
                 )
             key = secrets.token_bytes(16)
+            device_tokens[person] = secrets.token_urlsafe(24)
             session.add(
                 Device(
                     shopper_id=shopper.id,
                     identity_key=key,
                     rotation_exponent=DEMO_ROTATION_EXPONENT,
                     created_at=now,
+                    token_sha256=token_digest(device_tokens[person]),
                 )
             )
             phones.append(
@@ -158,6 +167,14 @@ def seed_demo(db: Database, now: float) -> DemoSeed:
                 )
             )
             accounts.append({"email": email, "password": password, "role": role})
+        session.add(
+            IntegrationToken(
+                token_sha256=token_digest(integration_token),
+                store_id=store.id,
+                name="demo order system",
+                created_at=now,
+            )
+        )
         session.flush()
         store_id = store.id
-    return DemoSeed(store_id, gateway_tokens, phones, accounts)
+    return DemoSeed(store_id, gateway_tokens, phones, accounts, device_tokens, integration_token)

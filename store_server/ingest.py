@@ -24,9 +24,10 @@ from store_server.models import (
     Visit,
     Zone,
 )
-from store_server.pickup import raise_pickup_alerts
-from store_server.presence import Reading, Step, visit_step
+from store_server.pickup import publish, raise_pickup_alerts
+from store_server.presence import Reading, Step, entry_confidence, visit_step
 from store_server.schemas import BatchAccepted, BatchIn, EddystoneEidFrame, parse_body
+from store_server.visits import open_visit, start_visit
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ingest", __name__, url_prefix="/api/v1/gateways")
@@ -115,18 +116,22 @@ def upload_batch(gateway_id: str) -> tuple[Response, int]:
             for resolved in readings.values()
             if (visit := _advance_visit(session, gateway.store_id, zone, resolved, now)) is not None
         ]
-        alerts = raise_pickup_alerts(
-            session,
-            gateway.store_id,
-            entered,
-            zone,
-            readings_by_shopper={r.shopper_id: r.reading for r in readings.values()},
-            now=now,
-        )
+        why = {
+            r.shopper_id: (
+                entry_confidence(r.reading, settings.entry_rssi_dbm),
+                [
+                    {
+                        "signal": "eddystone_eid",
+                        "gateway": r.reading.gateway_id,
+                        "rssi": r.reading.rssi,
+                    }
+                ],
+            )
+            for r in readings.values()
+        }
+        alerts = raise_pickup_alerts(session, gateway.store_id, entered, zone, why, now)
 
-    broadcaster = current_app.extensions["store_broadcaster"]
-    for room, payload in alerts:
-        broadcaster.publish("arrival", payload, room)
+    publish(alerts)
     log.info(
         "event=batch_stored gateway=%s observations=%d resolved=%d entries=%d alerts=%d",
         gateway.id,
@@ -157,13 +162,7 @@ def _advance_visit(
 ) -> Visit | None:
     """Extend the open visit or open a new one; return the visit only when it is new."""
     settings = current_app.extensions["store_settings"]
-    visit = session.scalars(
-        select(Visit).where(
-            Visit.store_id == store_id,
-            Visit.shopper_id == resolved.shopper_id,
-            Visit.ended_at.is_(None),
-        )
-    ).first()
+    visit = open_visit(session, store_id, resolved.shopper_id)
     step = visit_step(
         resolved.reading,
         visit.last_seen_at if visit else None,
@@ -176,18 +175,6 @@ def _advance_visit(
         return None
     if step is Step.IGNORE:
         return None
-    if visit is not None:  # stale: it ended when the shopper was last heard
-        visit.ended_at = visit.last_seen_at
-    new_visit = Visit(
-        store_id=store_id,
-        shopper_id=resolved.shopper_id,
-        started_at=resolved.reading.seen_at,
-        last_seen_at=resolved.reading.seen_at,
-        entry_zone_id=zone.id if zone else None,
+    return start_visit(
+        session, store_id, resolved.shopper_id, zone, resolved.reading.seen_at, stale=visit
     )
-    try:
-        with session.begin_nested():
-            session.add(new_visit)
-    except IntegrityError:
-        return None  # another gateway's batch opened the visit a moment ago
-    return new_visit

@@ -43,6 +43,20 @@ class Store(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # A pickup alert nobody acknowledged escalates to the managers after this long, and again
+    # after the second limit (both counted from when it was raised).
+    ack_limit_s: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+    second_escalation_s: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
+
+
+class IntegrationToken(Base):
+    """A store system (its order system) allowed to push data, e.g. pickup orders."""
+
+    __tablename__ = "integration_tokens"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Double)
 
 
 class Zone(Base):
@@ -122,6 +136,8 @@ class Device(Base):
     identity_key: Mapped[bytes] = mapped_column(LargeBinary(16))
     rotation_exponent: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[float] = mapped_column(Double)
+    # The app's bearer token for the shopper API (digest only).
+    token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class StaffUser(Base):
@@ -154,12 +170,30 @@ class PickupOrder(Base):
     __table_args__ = (UniqueConstraint("store_id", "external_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
-    shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
+    # None: the customer has not opted in; the order is kept but never matched to an arrival.
+    shopper_id: Mapped[int | None] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(64))
     number: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(20))  # placed|ready|arrived|handed_over|cancelled
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     updated_at: Mapped[float] = mapped_column(Double)
+    pickup_from: Mapped[float | None] = mapped_column(Double)
+    pickup_until: Mapped[float | None] = mapped_column(Double)
+
+
+class OrderExchange(Base):
+    """An exchange or return recorded against an order at handover."""
+
+    __tablename__ = "order_exchanges"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("pickup_orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # exchange | return
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(String(500))
+    recorded_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    recorded_at: Mapped[float] = mapped_column(Double)
 
 
 class GatewayBatch(Base):
@@ -221,8 +255,54 @@ class PickupAlert(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     order_id: Mapped[int] = mapped_column(ForeignKey("pickup_orders.id", ondelete="CASCADE"))
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(20))  # raised
+    status: Mapped[str] = mapped_column(String(20))  # raised|acknowledged|handed_over|expired
     raised_at: Mapped[float] = mapped_column(Double)
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
     confidence: Mapped[float] = mapped_column(Double)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    acknowledged_at: Mapped[float | None] = mapped_column(Double)
+    acknowledged_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    handed_over_at: Mapped[float | None] = mapped_column(Double)
+    handed_over_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    closed_at: Mapped[float | None] = mapped_column(Double)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalated_at: Mapped[float | None] = mapped_column(Double)
+
+
+class Coupon(Base):
+    """A shopper's time-limited offer; redeemed at most once, never after `expires_at`."""
+
+    __tablename__ = "coupons"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    source: Mapped[str] = mapped_column(String(40))  # pickup_thanks | campaign
+    offer: Mapped[str] = mapped_column(String(200))
+    percent_off: Mapped[int | None] = mapped_column(Integer)
+    issued_at: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float] = mapped_column(Double)
+    redeemed_at: Mapped[float | None] = mapped_column(Double)
+    redeemed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+
+
+class Survey(Base):
+    """The one-question survey (0 to 10) after a pickup or visit."""
+
+    __tablename__ = "surveys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pickup_orders.id", ondelete="SET NULL")
+    )
+    sent_at: Mapped[float] = mapped_column(Double)
+    answered_at: Mapped[float | None] = mapped_column(Double)
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(String(1000))

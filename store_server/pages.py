@@ -73,6 +73,7 @@ class Route:
 
 
 GATEWAY_ERRORS = (400, 401, 404)
+STRING_PARAMS = {"gateway_id", "external_id"}
 ROUTES = [
     Route(
         "post",
@@ -121,6 +122,81 @@ ROUTES = [
         schemas.ArrivalsOut,
         (401, 403),
     ),
+    Route(
+        "put",
+        "/api/v1/stores/{store_id}/orders/{external_id}",
+        "Create or update a pickup order (the store's order system; idempotent)",
+        schemas.OrderIn,
+        200,
+        schemas.OrderOut,
+        (400, 401, 403, 409),
+    ),
+    Route(
+        "post",
+        "/api/v1/stores/{store_id}/alerts/{alert_id}/acknowledge",
+        "A staffer is on the way (first wins; 409 names who did)",
+        None,
+        200,
+        schemas.ArrivalOut,
+        (401, 403, 404, 409),
+    ),
+    Route(
+        "post",
+        "/api/v1/stores/{store_id}/alerts/{alert_id}/handover",
+        "Hand the order over (optionally recording an exchange or return)",
+        schemas.HandoverIn,
+        200,
+        schemas.ArrivalOut,
+        (400, 401, 403, 404, 409),
+    ),
+    Route(
+        "post",
+        "/api/v1/stores/{store_id}/orders/{order_id}/exchanges",
+        "Record an exchange or return against an order",
+        schemas.ExchangeIn,
+        201,
+        None,
+        (400, 401, 403, 404, 409),
+    ),
+    Route(
+        "post",
+        "/api/v1/stores/{store_id}/redemptions",
+        "Redeem a coupon code at the till (exactly once, never after expiry)",
+        schemas.RedeemIn,
+        200,
+        schemas.RedemptionOut,
+        (400, 401, 403, 404, 409, 410, 429),
+    ),
+    Route(
+        "post",
+        "/api/v1/me/checkin",
+        'The shopper says "I\'m here" (optionally at a bay)',
+        schemas.CheckinIn,
+        200,
+        None,
+        (400, 401, 403),
+    ),
+    Route(
+        "get",
+        "/api/v1/me/pickups",
+        "The shopper's open pickup orders",
+        None,
+        200,
+        schemas.PickupsOut,
+        (401,),
+    ),
+    Route(
+        "get", "/api/v1/me/coupons", "The shopper's coupons", None, 200, schemas.CouponsOut, (401,)
+    ),
+    Route(
+        "post",
+        "/api/v1/me/surveys/{survey_id}",
+        "Answer the one-question survey",
+        schemas.SurveyAnswerIn,
+        200,
+        None,
+        (400, 401, 404, 409),
+    ),
 ]
 
 
@@ -145,7 +221,7 @@ def openapi_document() -> dict[str, Any]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer" if name == "store_id" else "string"},
+                "schema": {"type": "string" if name in STRING_PARAMS else "integer"},
             }
             for name in re.findall(r"{(\w+)}", route.path)
         ]

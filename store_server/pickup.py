@@ -1,37 +1,60 @@
-"""Pickup matching: a shopper with a ready order entered, so staff get an arrival alert."""
+"""Pickup: matching arrivals to ready orders, and the alert lifecycle staff drive from tablets.
+
+raised -> acknowledged ("on my way") -> handed_over, or expired. Every transition is one
+conditional UPDATE, so two tablets acting at once cannot both win.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Sequence
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
 
-from store_server.auth import require_staff
-from store_server.models import PickupAlert, PickupOrder, Shopper, Visit, Zone
-from store_server.presence import Reading, entry_confidence
-from store_server.realtime import staff_room
-from store_server.schemas import ArrivalOut, ArrivalsOut, Reason
+from store_server.auth import StaffIdentity, require_staff
+from store_server.coupons import coupon_out, issue_coupon
+from store_server.errors import ApiError
+from store_server.lifecycle import OPEN_STATES
+from store_server.models import (
+    OrderExchange,
+    PickupAlert,
+    PickupOrder,
+    Shopper,
+    StaffUser,
+    Survey,
+    Visit,
+    Zone,
+)
+from store_server.realtime import shopper_room, staff_room
+from store_server.schemas import ArrivalOut, ArrivalsOut, ExchangeIn, HandoverIn, Reason, parse_body
 
 bp = Blueprint("pickup", __name__, url_prefix="/api/v1/stores")
-# Alerts in these states still need a staffer.
-OPEN_ALERT_STATES = ("raised",)
+WALL_CLOCK = time.time
+THANKS_OFFER = "10 % off your next visit: thank you for collecting with us"
+THANKS_PERCENT_OFF = 10
+
+Event = tuple[str, dict[str, Any], str]  # (event name, payload, room)
 
 
 def raise_pickup_alerts(
     session: Session,
     store_id: int,
-    entered: Sequence[Visit],
+    visits: Sequence[Visit],
     zone: Zone | None,
-    readings_by_shopper: Mapping[int, Reading],
+    reasons: dict[int, tuple[float, list[dict[str, Any]]]],
     now: float,
-) -> list[tuple[str, dict[str, Any]]]:
-    """Raise one alert per ready order of each shopper who just entered; return the events."""
-    settings = current_app.extensions["store_settings"]
-    events: list[tuple[str, dict[str, Any]]] = []
-    for visit in entered:
+) -> list[Event]:
+    """Raise one alert per ready order of each visiting shopper, at most one per order and visit.
+
+    Args:
+        reasons: per shopper id, the confidence and the reasons behind the arrival.
+    """
+    events: list[Event] = []
+    for visit in visits:
         orders = session.scalars(
             select(PickupOrder).where(
                 PickupOrder.store_id == store_id,
@@ -39,7 +62,7 @@ def raise_pickup_alerts(
                 PickupOrder.status == "ready",
             )
         ).all()
-        reading = readings_by_shopper[visit.shopper_id]
+        confidence, why = reasons[visit.shopper_id]
         for order in orders:
             alert = PickupAlert(
                 store_id=store_id,
@@ -48,37 +71,67 @@ def raise_pickup_alerts(
                 status="raised",
                 raised_at=now,
                 zone_id=zone.id if zone else None,
-                confidence=entry_confidence(reading, settings.entry_rssi_dbm),
-                reasons=[
-                    {"signal": "eddystone_eid", "gateway": reading.gateway_id, "rssi": reading.rssi}
-                ],
+                confidence=confidence,
+                reasons=why,
+                escalation_level=0,
             )
-            session.add(alert)
+            try:
+                with session.begin_nested():
+                    session.add(alert)
+            except IntegrityError:
+                continue  # this order was already alerted during this visit
+            order.status = "arrived"
+            order.updated_at = now
             session.flush()
-            shopper = session.get(Shopper, visit.shopper_id)
-            assert shopper is not None  # noqa: S101 - the foreign key guarantees it
-            payload = arrival_out(alert, order, shopper, visit, zone).model_dump()
-            events.append((staff_room(store_id), payload))
+            events.append(
+                ("arrival", arrival(session, alert.id).model_dump(), staff_room(store_id))
+            )
     return events
 
 
-def arrival_out(
-    alert: PickupAlert, order: PickupOrder, shopper: Shopper, visit: Visit, zone: Zone | None
-) -> ArrivalOut:
-    """What a staff tablet shows of an arrival: first name, order, items, where, since when."""
-    return ArrivalOut(
-        alert_id=alert.id,
-        store_id=alert.store_id,
-        visit_id=visit.id,
-        first_name=shopper.first_name,
-        order_number=order.number,
-        items=order.items,
-        where=zone.label if zone else "in the store",
-        arrived_at=visit.started_at,
-        status=alert.status,
-        confidence=alert.confidence,
-        reasons=[Reason.model_validate(r) for r in alert.reasons],
-    )
+def _arrivals(session: Session, *conditions: ColumnElement[bool]) -> list[ArrivalOut]:
+    acknowledger = aliased(StaffUser)
+    rows = session.execute(
+        select(PickupAlert, PickupOrder, Shopper, Visit, Zone, acknowledger.name)
+        .join(PickupOrder, PickupOrder.id == PickupAlert.order_id)
+        .join(Shopper, Shopper.id == PickupOrder.shopper_id)
+        .join(Visit, Visit.id == PickupAlert.visit_id)
+        .outerjoin(Zone, Zone.id == PickupAlert.zone_id)
+        .outerjoin(acknowledger, acknowledger.id == PickupAlert.acknowledged_by)
+        .where(*conditions)
+        .order_by(PickupAlert.raised_at, PickupAlert.id)
+    ).all()
+    return [
+        ArrivalOut(
+            alert_id=alert.id,
+            store_id=alert.store_id,
+            visit_id=visit.id,
+            first_name=shopper.first_name,
+            order_number=order.number,
+            items=order.items,
+            where=zone.label if zone else "in the store",
+            arrived_at=alert.raised_at,
+            status=alert.status,  # type: ignore[arg-type]  # a checked string column
+            acknowledged_by=ack_name,
+            acknowledged_at=alert.acknowledged_at,
+            escalation_level=alert.escalation_level,
+            confidence=alert.confidence,
+            reasons=[Reason.model_validate(r) for r in alert.reasons],
+        )
+        for alert, order, shopper, visit, zone, ack_name in rows
+    ]
+
+
+def arrival(session: Session, alert_id: int) -> ArrivalOut:
+    """One alert as staff see it: first name, order, items, where, since when, who is going."""
+    return _arrivals(session, PickupAlert.id == alert_id)[0]
+
+
+def publish(events: Sequence[Event]) -> None:
+    """Queue events for the background emitter (never emit inside a request)."""
+    broadcaster = current_app.extensions["store_broadcaster"]
+    for name, payload, room in events:
+        broadcaster.publish(name, payload, room)
 
 
 @bp.get("/<int:store_id>/arrivals")
@@ -86,14 +139,172 @@ def list_arrivals(store_id: int) -> tuple[Response, int]:
     """The store's open pickup arrivals, oldest first (a tablet loads and re-syncs with this)."""
     require_staff(store_id)
     with current_app.extensions["store_db"].sessions() as session:
-        rows = session.execute(
-            select(PickupAlert, PickupOrder, Shopper, Visit, Zone)
-            .join(PickupOrder, PickupOrder.id == PickupAlert.order_id)
-            .join(Shopper, Shopper.id == PickupOrder.shopper_id)
-            .join(Visit, Visit.id == PickupAlert.visit_id)
-            .outerjoin(Zone, Zone.id == PickupAlert.zone_id)
-            .where(PickupAlert.store_id == store_id, PickupAlert.status.in_(OPEN_ALERT_STATES))
-            .order_by(PickupAlert.raised_at, PickupAlert.id)
-        ).all()
-        out = ArrivalsOut(arrivals=[arrival_out(*row) for row in rows])
+        out = ArrivalsOut(
+            arrivals=_arrivals(
+                session, PickupAlert.store_id == store_id, PickupAlert.status.in_(OPEN_STATES)
+            )
+        )
     return jsonify(out.model_dump()), 200
+
+
+def _explain_refusal(session: Session, store_id: int, alert_id: int) -> ApiError:
+    """Why a conditional update changed nothing: unknown alert, or who got there first."""
+    alert = session.get(PickupAlert, alert_id)
+    if alert is None or alert.store_id != store_id:
+        return ApiError(404, "unknown_alert", f"no alert {alert_id} in this store")
+    if alert.status == "acknowledged":
+        by = session.get(StaffUser, alert.acknowledged_by) if alert.acknowledged_by else None
+        return ApiError(
+            409,
+            "already_acknowledged",
+            f"{by.name if by else 'someone'} is on the way",
+            {"acknowledged_by": by.name if by else None, "acknowledged_at": alert.acknowledged_at},
+        )
+    return ApiError(
+        409, f"alert_{alert.status}", f"this alert is already {alert.status.replace('_', ' ')}"
+    )
+
+
+@bp.post("/<int:store_id>/alerts/<int:alert_id>/acknowledge")
+def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
+    """ "On my way": the first staffer wins; the shopper is told who is coming."""
+    staff = require_staff(store_id)
+    now = WALL_CLOCK()
+    with current_app.extensions["store_db"].transaction() as session:
+        result = session.execute(
+            update(PickupAlert)
+            .where(
+                PickupAlert.id == alert_id,
+                PickupAlert.store_id == store_id,
+                PickupAlert.status == "raised",
+            )
+            .values(status="acknowledged", acknowledged_at=now, acknowledged_by=staff.staff_id)
+        )
+        if result.rowcount != 1:
+            raise _explain_refusal(session, store_id, alert_id)
+        out = arrival(session, alert_id)
+        shopper_id = _shopper_of(session, alert_id)
+    publish(
+        [
+            ("alert_updated", out.model_dump(), staff_room(store_id)),
+            (
+                "pickup_update",
+                {
+                    "order_number": out.order_number,
+                    "status": "on_the_way",
+                    "staff_first_name": staff.name,
+                },
+                shopper_room(shopper_id),
+            ),
+        ]
+    )
+    return jsonify(out.model_dump()), 200
+
+
+@bp.post("/<int:store_id>/alerts/<int:alert_id>/handover")
+def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
+    """The order changed hands: close the alert, thank the shopper with a coupon and a survey."""
+    staff = require_staff(store_id)
+    body = parse_body(HandoverIn, request.get_json(silent=True) or {})
+    settings = current_app.extensions["store_settings"]
+    now = WALL_CLOCK()
+    with current_app.extensions["store_db"].transaction() as session:
+        alert = session.get(PickupAlert, alert_id)
+        if alert is None or alert.store_id != store_id:
+            raise ApiError(404, "unknown_alert", f"no alert {alert_id} in this store")
+        order_updated = session.execute(
+            update(PickupOrder)
+            .where(PickupOrder.id == alert.order_id, PickupOrder.status != "cancelled")
+            .values(status="handed_over", updated_at=now)
+        )
+        if order_updated.rowcount != 1:
+            raise ApiError(409, "order_cancelled", "this order was cancelled: nothing to hand over")
+        result = session.execute(
+            update(PickupAlert)
+            .where(PickupAlert.id == alert_id, PickupAlert.status.in_(OPEN_STATES))
+            .values(
+                status="handed_over",
+                handed_over_at=now,
+                handed_over_by=staff.staff_id,
+                closed_at=now,
+            )
+        )
+        if result.rowcount != 1:
+            raise _explain_refusal(session, store_id, alert_id)
+        if body.exchange is not None:
+            _record_exchange(session, alert.order_id, body.exchange, staff, now)
+        shopper_id = _shopper_of(session, alert_id)
+        coupon = issue_coupon(
+            session,
+            store_id,
+            shopper_id,
+            "pickup_thanks",
+            THANKS_OFFER,
+            THANKS_PERCENT_OFF,
+            now,
+            settings.thanks_coupon_valid_s,
+        )
+        survey = Survey(
+            store_id=store_id, shopper_id=shopper_id, order_id=alert.order_id, sent_at=now
+        )
+        session.add(survey)
+        session.flush()
+        out = arrival(session, alert_id)
+        thanks = {
+            "order_number": out.order_number,
+            "status": "handed_over",
+            "coupon": coupon_out(coupon).model_dump(),
+            "survey": {
+                "id": survey.id,
+                "question": "How likely are you to recommend us to a friend? (0 to 10)",
+            },
+        }
+    publish(
+        [
+            ("alert_updated", out.model_dump(), staff_room(store_id)),
+            ("pickup_update", thanks, shopper_room(shopper_id)),
+        ]
+    )
+    return jsonify(out.model_dump()), 200
+
+
+@bp.post("/<int:store_id>/orders/<int:order_id>/exchanges")
+def record_exchange(store_id: int, order_id: int) -> tuple[Response, int]:
+    """Record an exchange or return against an order of this store."""
+    staff = require_staff(store_id)
+    body = parse_body(ExchangeIn, request.get_json(silent=True))
+    with current_app.extensions["store_db"].transaction() as session:
+        order = session.get(PickupOrder, order_id)
+        if order is None or order.store_id != store_id:
+            raise ApiError(404, "unknown_order", f"no order {order_id} in this store")
+        if order.status == "cancelled":
+            raise ApiError(409, "order_cancelled", "this order was cancelled")
+        exchange = _record_exchange(session, order_id, body, staff, WALL_CLOCK())
+        session.flush()
+        exchange_id = exchange.id
+    return jsonify({"exchange_id": exchange_id, "order_id": order_id, "kind": body.kind}), 201
+
+
+def _record_exchange(
+    session: Session, order_id: int, body: ExchangeIn, staff: StaffIdentity, now: float
+) -> OrderExchange:
+    exchange = OrderExchange(
+        order_id=order_id,
+        kind=body.kind,
+        items=[i.model_dump() for i in body.items],
+        note=body.note,
+        recorded_by=staff.staff_id,
+        recorded_at=now,
+    )
+    session.add(exchange)
+    return exchange
+
+
+def _shopper_of(session: Session, alert_id: int) -> int:
+    shopper_id = session.scalar(
+        select(PickupOrder.shopper_id)
+        .join(PickupAlert, PickupAlert.order_id == PickupOrder.id)
+        .where(PickupAlert.id == alert_id)
+    )
+    assert shopper_id is not None  # noqa: S101 - alerts exist only for matched orders
+    return shopper_id

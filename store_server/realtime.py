@@ -14,15 +14,25 @@ from typing import Any
 from flask import Flask
 from flask_socketio import SocketIO, join_room
 
-from store_server.auth import staff_for_token
+from store_server.auth import device_for_token, staff_for_token
 
 log = logging.getLogger(__name__)
 socketio = SocketIO()
 
 
 def staff_room(store_id: int) -> str:
-    """The room every staff tablet of a store joins."""
+    """The room every staff tablet of a store joins (managers too)."""
     return f"store:{store_id}:staff"
+
+
+def managers_room(store_id: int) -> str:
+    """The room of a store's managers: escalations go here."""
+    return f"store:{store_id}:managers"
+
+
+def shopper_room(shopper_id: int) -> str:
+    """The room of one shopper's devices."""
+    return f"shopper:{shopper_id}"
 
 
 class Broadcaster:
@@ -70,11 +80,19 @@ def init_realtime(app: Flask) -> None:
 
 @socketio.on("connect")  # type: ignore[untyped-decorator]
 def _on_connect(auth: dict[str, Any] | None = None) -> bool:
-    token = auth.get("token") if isinstance(auth, dict) else None
-    identity = staff_for_token(token if isinstance(token, str) else None, time.time())
-    if identity is None:
-        log.info("event=socket_refused reason=unauthorized")
-        return False
-    join_room(staff_room(identity.store_id))
-    log.info("event=socket_joined store=%s staff=%s", identity.store_id, identity.staff_id)
-    return True
+    """Staff join their store's room (managers also the managers' room); shoppers their own."""
+    auth = auth if isinstance(auth, dict) else {}
+    token, device_token = auth.get("token"), auth.get("device_token")
+    now = time.time()
+    if isinstance(token, str) and (identity := staff_for_token(token, now)) is not None:
+        join_room(staff_room(identity.store_id))
+        if identity.role == "manager":
+            join_room(managers_room(identity.store_id))
+        log.info("event=socket_joined store=%s staff=%s", identity.store_id, identity.staff_id)
+        return True
+    if isinstance(device_token, str) and (device := device_for_token(device_token)) is not None:
+        join_room(shopper_room(device.shopper_id))
+        log.info("event=socket_joined device=%s", device.device_id)
+        return True
+    log.info("event=socket_refused reason=unauthorized")
+    return False

@@ -169,11 +169,12 @@ class LoginOut(BaseModel):
 
 
 class Reason(BaseModel):
-    """One signal behind an arrival."""
+    """One signal behind an arrival: which, heard by which gateway, how strong."""
 
     signal: str
-    gateway: str
-    rssi: int
+    gateway: str | None = None
+    rssi: int | None = None
+    detail: str | None = None
 
 
 class ArrivalOut(BaseModel):
@@ -187,7 +188,10 @@ class ArrivalOut(BaseModel):
     items: list[dict[str, Any]]
     where: str
     arrived_at: float
-    status: str
+    status: Literal["raised", "acknowledged", "handed_over", "expired"]
+    acknowledged_by: str | None = None
+    acknowledged_at: float | None = None
+    escalation_level: int = 0
     confidence: float
     reasons: list[Reason]
 
@@ -215,6 +219,114 @@ def parse_body(model: type[M], payload: Any) -> M:
         raise ApiError(
             400, "invalid_body", "the request body is not valid", {"fields": fields}
         ) from exc
+
+
+class ItemIn(_Strict):
+    """One line of an order."""
+
+    sku: Annotated[str, Field(max_length=64)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    qty: Annotated[int, Field(ge=1, le=10_000)] = 1
+
+
+class OrderIn(_Strict):
+    """A pickup order as the store's order system sends it (upsert by external id)."""
+
+    number: Annotated[str, Field(min_length=1, max_length=32)]
+    status: Literal["placed", "ready", "cancelled", "handed_over"]
+    items: Annotated[list[ItemIn], Field(min_length=1, max_length=200)]
+    customer_email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = (
+        None
+    )
+    pickup_from: Annotated[float, Field(gt=0)] | None = None
+    pickup_until: Annotated[float, Field(gt=0)] | None = None
+
+
+class OrderOut(BaseModel):
+    """An order as stored: no customer details, only whether it is matched to a shopper."""
+
+    id: int
+    store_id: int
+    external_id: str
+    number: str
+    status: str
+    items: list[dict[str, Any]]
+    matched_to_shopper: bool
+    pickup_from: float | None
+    pickup_until: float | None
+
+
+class ExchangeIn(_Strict):
+    """An exchange or return recorded against an order."""
+
+    kind: Literal["exchange", "return"]
+    items: Annotated[list[ItemIn], Field(max_length=200)] = []
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+class HandoverIn(_Strict):
+    """Handing an order over, optionally with an exchange or return."""
+
+    exchange: ExchangeIn | None = None
+
+
+class CouponOut(BaseModel):
+    """A coupon as its holder or the till sees it."""
+
+    code: str
+    offer: str
+    percent_off: int | None
+    issued_at: float
+    expires_at: float
+    redeemed_at: float | None
+
+
+class CouponsOut(BaseModel):
+    """A shopper's coupons."""
+
+    coupons: list[CouponOut]
+
+
+class RedemptionOut(BaseModel):
+    """A successful redemption."""
+
+    redeemed: bool
+    coupon: CouponOut
+
+
+class RedeemIn(_Strict):
+    """A code typed or scanned at the till."""
+
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class CheckinIn(_Strict):
+    """A shopper says "I'm here", optionally at a curbside bay."""
+
+    store_id: int
+    bay: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class SurveyAnswerIn(_Strict):
+    """The answer to "how likely are you to recommend us?" (0 to 10)."""
+
+    score: Annotated[int, Field(ge=0, le=10)]
+    comment: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class PickupOut(BaseModel):
+    """What the shopper sees of one of their pickup orders."""
+
+    order_number: str
+    store_id: int
+    status: str
+    staff_on_the_way: str | None
+
+
+class PickupsOut(BaseModel):
+    """A shopper's open pickups."""
+
+    pickups: list[PickupOut]
 
 
 class ErrorBody(BaseModel):

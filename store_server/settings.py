@@ -22,6 +22,14 @@ DEFAULT_MAX_BATCH_OBSERVATIONS = 5000
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # A tablet stays logged in for a long shift.
 DEFAULT_SESSION_TTL_S = 12 * 3600.0
+# A pickup alert nobody handed over is closed after an hour: the shopper has left or been served
+# without the tablet; it must not linger on every tablet all day.
+DEFAULT_ALERT_EXPIRY_S = 3600.0
+# The sweep escalates, expires and closes; correctness never depends on it running on time
+# (everything is derived from stored timestamps), so a few seconds is plenty.
+DEFAULT_SWEEP_INTERVAL_S = 5.0
+# A thank-you coupon after a pickup is valid for a month: long enough to plan a return visit.
+DEFAULT_THANKS_COUPON_VALID_S = 30 * 86400.0
 
 
 class SettingsError(ValueError):
@@ -41,6 +49,10 @@ class StoreSettings:
     max_batch_observations: int = DEFAULT_MAX_BATCH_OBSERVATIONS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     session_ttl_s: float = DEFAULT_SESSION_TTL_S
+    alert_expiry_s: float = DEFAULT_ALERT_EXPIRY_S
+    sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S
+    run_scheduler: bool = True
+    thanks_coupon_valid_s: float = DEFAULT_THANKS_COUPON_VALID_S
     socketio_message_queue: str = ""
     vendor_dir: str = str(REPO_ROOT / "node_modules")
     log_level: str = "INFO"
@@ -62,6 +74,12 @@ class StoreSettings:
 
 
 def _convert(name: str, raw: str, type_name: object) -> object:
+    if type_name == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name}={raw!r} is not a boolean (use 1 or 0)")
     try:
         if type_name == "int":
             return int(raw)

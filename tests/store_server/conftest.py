@@ -91,6 +91,25 @@ class World:
         assert response.status_code == 200, response.get_json()
         return response.get_json()
 
+    def staff_headers(self, email: str = "sam@demo.store") -> dict[str, str]:
+        """Authorization headers of a freshly logged-in staffer."""
+        return {"Authorization": f"Bearer {self.login(email)['token']}"}
+
+    def device_headers(self, person: str) -> dict[str, str]:
+        """Authorization headers of a demo shopper's app."""
+        return {"Authorization": f"Bearer {self.seed.device_tokens[person]}"}
+
+    def arrive(self, person: str = "maria", at: float | None = None) -> list[dict[str, Any]]:
+        """The person is heard strongly at the entrance; returns the store's open arrivals."""
+        at = time.time() if at is None else at
+        response = self.upload("gw-entrance", [observation(self.eid_hex(person, at), -55, at)])
+        assert response.status_code == 202, response.get_json()
+        arrivals = self.client().get(
+            f"/api/v1/stores/{self.seed.store_id}/arrivals", headers=self.staff_headers()
+        )
+        result: list[dict[str, Any]] = arrivals.get_json()["arrivals"]
+        return result
+
     def upload(
         self,
         gateway_id: str,

@@ -1,0 +1,125 @@
+"""The periodic sweep: escalate unacknowledged alerts, expire stale ones, close stale visits.
+
+Everything is derived from stored timestamps and each change is a conditional UPDATE, so a late
+or repeated run changes nothing twice: escalations go out exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+from sqlalchemy import select, update
+
+from store_server.db import Database
+from store_server.lifecycle import OPEN_STATES, due_escalation_level, is_expired
+from store_server.models import PickupAlert, Store, Visit
+from store_server.pickup import Event, arrival
+from store_server.realtime import managers_room, staff_room
+from store_server.settings import StoreSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What one sweep changed, and the events to emit."""
+
+    escalated: int
+    expired: int
+    visits_closed: int
+    events: list[Event]
+
+
+def sweep(db: Database, settings: StoreSettings, now: float) -> SweepResult:
+    """One pass over open alerts and visits at time `now`."""
+    events: list[Event] = []
+    escalated = expired = 0
+    with db.transaction() as session:
+        rows = session.execute(
+            select(
+                PickupAlert.id,
+                PickupAlert.store_id,
+                PickupAlert.status,
+                PickupAlert.raised_at,
+                PickupAlert.escalation_level,
+                Store.ack_limit_s,
+                Store.second_escalation_s,
+            )
+            .join(Store, Store.id == PickupAlert.store_id)
+            .where(PickupAlert.status.in_(OPEN_STATES))
+        ).all()
+        for alert_id, store_id, status, raised_at, level, ack_limit, second_limit in rows:
+            if is_expired(raised_at, now, settings.alert_expiry_s):
+                done = session.execute(
+                    update(PickupAlert)
+                    .where(PickupAlert.id == alert_id, PickupAlert.status.in_(OPEN_STATES))
+                    .values(status="expired", closed_at=now)
+                )
+                if done.rowcount == 1:  # type: ignore[attr-defined]
+                    expired += 1
+                    events.append(
+                        (
+                            "alert_updated",
+                            arrival(session, alert_id).model_dump(),
+                            staff_room(store_id),
+                        )
+                    )
+                continue
+            due = due_escalation_level(raised_at, now, ack_limit, second_limit)
+            if status != "raised" or due <= level:
+                continue
+            done = session.execute(
+                update(PickupAlert)
+                .where(
+                    PickupAlert.id == alert_id,
+                    PickupAlert.status == "raised",
+                    PickupAlert.escalation_level == level,
+                )
+                .values(escalation_level=due, escalated_at=now)
+            )
+            if done.rowcount == 1:  # type: ignore[attr-defined]
+                escalated += 1
+                payload = arrival(session, alert_id).model_dump()
+                events.append(("alert_escalated", payload, managers_room(store_id)))
+                events.append(("alert_updated", payload, staff_room(store_id)))
+        closed = session.execute(
+            update(Visit)
+            .where(Visit.ended_at.is_(None), Visit.last_seen_at < now - settings.visit_timeout_s)
+            .values(ended_at=Visit.last_seen_at)
+        )
+    result = SweepResult(escalated, expired, closed.rowcount, events)  # type: ignore[attr-defined]
+    if escalated or expired or result.visits_closed:
+        log.info(
+            "event=sweep escalated=%d expired=%d visits_closed=%d",
+            escalated,
+            expired,
+            result.visits_closed,
+        )
+    return result
+
+
+def start_scheduler(app: Flask) -> BackgroundScheduler:
+    """Run the sweep every few seconds in this process (exactly one process per deployment)."""
+    settings: StoreSettings = app.extensions["store_settings"]
+    db: Database = app.extensions["store_db"]
+    broadcaster = app.extensions["store_broadcaster"]
+
+    def job() -> None:
+        for name, payload, room in sweep(db, settings, time.time()).events:
+            broadcaster.publish(name, payload, room)
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        job,
+        "interval",
+        seconds=settings.sweep_interval_s,
+        id="sweep",
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.start()
+    return scheduler
