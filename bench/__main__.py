@@ -9,6 +9,7 @@ BENCHES = {
     "latency": ("bench.latency", "arrival latency through the real processes"),
     "decode": ("bench.decode_throughput", "decoder adverts/s against peer parsers"),
     "bluez": ("bench.bluez_throughput", "advert updates/s through the virtual BlueZ adapter"),
+    "gateway": ("bench.gateway_load", "gateway CPU and memory at a given advert rate"),
     "sim": ("bench.sim_throughput", "simulator adverts/s on the virtual clock (busy-saturday)"),
 }
 

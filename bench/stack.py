@@ -191,6 +191,10 @@ class Stack:
             "GATEWAY_SERVER_URL": self.url,
             "GATEWAY_SCANNER_BACKEND": SIM_BACKEND,
             "SIM_RADIO_URL": f"tcp://{self.radio_address}/{gateway_id}",
+            # Each run keeps its own outbox and cached config, and no two gateways fight for
+            # the metrics port.
+            "GATEWAY_STATE_DIR": str(self.workdir / "gateway-state"),
+            "GATEWAY_METRICS_PORT": "0",
             **{f"GATEWAY_{k.upper()}": v for k, v in settings.items()},
         }
         gateway = self._spawn(gateway_id, [str(BIN / "beacon-gateway"), "run"], env)

@@ -1,4 +1,4 @@
-"""What the gateway has done since it started, for the periodic stats line."""
+"""What the gateway has done since it started: the stats line, the heartbeat and /metrics."""
 
 from __future__ import annotations
 
@@ -11,20 +11,48 @@ class Counters:
 
     adverts_seen: int = 0
     frames_decoded: int = 0
-    # Recognised frames the server's protocol v1 does not carry (all but Eddystone-EID).
-    frames_not_uploaded: int = 0
     # Adverts with no recognised frame: not ours (or not yet supported), dropped and counted.
     undecodable_dropped: int = 0
+    # Adverts with recognised frames none of which may leave (unregistered beacons, URL, eTLM).
+    unregistered_dropped: int = 0
+    # Admitted readings the tracker did not turn into a report (a steady device, the rate bound).
+    readings_coalesced: int = 0
+    # Observations put into batches (first sighting, change, keep-alive).
+    reports: int = 0
+    # Devices not heard for the forget timeout (not uploaded in protocol v1, only counted).
+    devices_lost: int = 0
     # Batches the server has (202, or 409 duplicate_batch: received earlier).
     batches_sent: int = 0
-    # Batches rejected by the server (4xx other than 409 duplicate/429), evicted from a full
-    # queue, or still undelivered at shutdown.
+    observations_sent: int = 0
+    # Batches rejected by the server (4xx other than 409 duplicate/429) or dropped from a full
+    # outbox.
     batches_dropped: int = 0
-    # Observations lost: in dropped batches, or with an RSSI outside the protocol's range.
+    # Observations lost: in rejected batches, or with an RSSI outside the protocol's range.
     observations_dropped: int = 0
+    # Observations in batches dropped, oldest first, because the outbox was full.
+    outbox_full_dropped: int = 0
     # Failed upload attempts that will be retried (network error, timeout, 5xx, 429).
     upload_retries: int = 0
+    # Times the watchdog restarted the scanner (silence, or a failed start being retried).
+    scanner_restarts: int = 0
+    heartbeats_sent: int = 0
+    heartbeats_failed: int = 0
+    config_refreshes: int = 0
+    config_failures: int = 0
 
     def snapshot(self) -> dict[str, int]:
         """The counts as a plain dict (for logs and tests)."""
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStatus:
+    """The gateway's current levels (not counts): for the heartbeat and /metrics."""
+
+    adapter_state: str
+    devices_tracked: int
+    outbox_batches: int
+    outbox_observations: int
+    registered_ids: int
+    # Wall-clock Unix seconds of the last advert heard, None before the first.
+    last_advert_at: float | None

@@ -90,7 +90,7 @@ _URL_VALID_BYTES: Final = bytes(range(len(URL_EXPANSIONS))) + _URI_CHARACTERS.en
 _URL_EXPANSION_TABLE: Final = {code: text for code, text in enumerate(URL_EXPANSIONS)}
 
 
-def _uuid_text(raw: bytes) -> str:
+def uuid_text(raw: bytes) -> str:
     """16 bytes in the 8-4-4-4-12 hex form of a UUID."""
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -111,7 +111,7 @@ class IBeacon:
         """The frame as a JSON-ready dict."""
         return {
             "kind": self.kind,
-            "uuid": _uuid_text(self.uuid),
+            "uuid": uuid_text(self.uuid),
             "major": self.major,
             "minor": self.minor,
             "power": self.power,
@@ -136,7 +136,7 @@ class AltBeacon:
         return {
             "kind": self.kind,
             "company_id": self.company_id,
-            "id1": _uuid_text(self.id1),
+            "id1": uuid_text(self.id1),
             "id2": self.id2,
             "id3": self.id3,
             "ref_rssi": self.ref_rssi,

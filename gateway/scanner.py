@@ -8,6 +8,7 @@ is how the simulator's in-process backend and the tests' fake plug in.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import time
@@ -29,6 +30,10 @@ logger = logging.getLogger(__name__)
 WALL_TIME: Callable[[], float] = time.time
 
 BACKEND_VARIABLE = "GATEWAY_SCANNER_BACKEND"
+# BlueZ answers StartDiscovery/StopDiscovery in milliseconds; a D-Bus call still pending after
+# this is stuck on a daemon that went away (the watchdog then retries a fresh start).
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +82,11 @@ def load_backend(dotted: str) -> type[BaseBleakScanner] | None:
 
 
 class Scanner:
-    """Start and stop a bleak scan that feeds ``Advert`` records to a callback."""
+    """Start and stop a bleak scan that feeds ``Advert`` records to a callback.
+
+    Every start builds a fresh ``BleakScanner``: after the adapter or BlueZ went away, the old
+    one's backend state (D-Bus match rules, seen devices) is stale.
+    """
 
     def __init__(
         self,
@@ -89,10 +98,10 @@ class Scanner:
     ) -> None:
         self._on_advert = on_advert
         self._started = False
-        bluez: BlueZScannerArgs = {"adapter": adapter} if adapter else {}
-        self._bleak = BleakScanner(
-            self._detected, scanning_mode=scanning_mode, bluez=bluez, backend=backend
-        )
+        self._scanning_mode: Literal["active", "passive"] = scanning_mode
+        self._bluez: BlueZScannerArgs = {"adapter": adapter} if adapter else {}
+        self._backend = backend
+        self._bleak: BleakScanner | None = None
 
     @property
     def started(self) -> bool:
@@ -114,16 +123,29 @@ class Scanner:
     async def start(self) -> None:
         """Start scanning; raise ScannerError if bleak or the adapter refuses."""
         try:
-            await self._bleak.start()
-        except Exception as exc:  # bleak raises BleakError, D-Bus errors or OSError here
+            self._bleak = BleakScanner(
+                self._detected,
+                scanning_mode=self._scanning_mode,
+                bluez=self._bluez,
+                backend=self._backend,
+            )
+            async with asyncio.timeout(START_TIMEOUT_S):
+                await self._bleak.start()
+        except Exception as exc:
+            # BleakBluetoothNotAvailableError/BleakError without an adapter, D-Bus errors or
+            # OSError after a daemon restart, TimeoutError on a stuck call.
             raise ScannerError(f"cannot start scanning: {type(exc).__name__}: {exc}") from exc
         self._started = True
 
     async def stop(self) -> None:
         """Stop scanning; never raises, because the adapter may already be gone."""
         self._started = False
+        bleak, self._bleak = self._bleak, None
+        if bleak is None:
+            return
         try:
-            await self._bleak.stop()
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await bleak.stop()
         except Exception as exc:  # D-Bus errors or OSError once the adapter vanished
             log_event(
                 logger,

@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+import gateway.tracking as tracking
 from gateway.errors import SettingsError
 
 __all__ = ["GatewaySettings", "SettingsError"]
@@ -29,10 +30,38 @@ PROTOCOL_MAX_OBSERVATIONS = 5_000
 # and the batch retried within seconds.
 DEFAULT_HTTP_TIMEOUT_S = 5.0
 
+# Beside the working directory, like the store server's var/; systemd's StateDirectory= and
+# docs/beacon-gateway.service set /var/lib/beacon-gateway instead.
+DEFAULT_STATE_DIR = "./var/gateway"
+# About 150 bytes each on disk: at most ~150 MB, and at a busy store's ~200 reports per second
+# more than an hour of server outage (a quiet store: days) before the oldest are dropped.
+DEFAULT_OUTBOX_MAX_OBSERVATIONS = 1_000_000
+# The server keeps the latest heartbeat; 30 s shows a dead gateway on the dashboard within a
+# minute at one small request per interval (docs/protocol.md).
+DEFAULT_HEARTBEAT_INTERVAL_S = 30.0
+# A store's own registered beacons advertise every 0.1-1 s and phones several times a second,
+# so 20 s without a single advert means the adapter or BlueZ went away (bleak says nothing),
+# while a short lull never restarts a healthy scan.
+DEFAULT_SILENCE_RESTART_S = 20.0
+# Keep running and retrying when no adapter is there at start (a USB dongle enumerating late,
+# BlueZ still starting): the heartbeat reports "unavailable" instead of systemd restarting us.
+DEFAULT_EXIT_IF_NO_ADAPTER = False
+# The port registered for this exporter kind's neighbourhood (node_exporter is 9100); loopback
+# only by default: the endpoint has no authentication.
+DEFAULT_METRICS_PORT = 9108
+DEFAULT_METRICS_HOST = "127.0.0.1"
+
 # The id goes into the URL path: keep it to characters that need no escaping.
 _GATEWAY_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _BACKEND_PATTERN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 _ADAPTER_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_HOST_PATTERN = re.compile(r"[A-Za-z0-9.:_-]{1,253}")
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+# Sanity bounds of the tracking tunables: beyond them a value is a typo, not a choice.
+MAX_RSSI_WINDOW = 100
+MAX_PATH_LOSS_EXPONENT = 6.0
+MIN_PATH_LOSS_EXPONENT = 1.0
 
 ScanningMode = Literal["active", "passive"]
 
@@ -42,7 +71,7 @@ class GatewaySettings:
     """Everything the gateway needs to know, validated once at start-up."""
 
     gateway_id: str
-    token: str
+    token: str = field(repr=False)  # a secret: never in a log line through repr()
     server_url: str
     scanner_backend: str = ""
     adapter: str = ""
@@ -50,15 +79,31 @@ class GatewaySettings:
     batch_interval_s: float = DEFAULT_BATCH_INTERVAL_S
     max_batch: int = DEFAULT_MAX_BATCH
     http_timeout_s: float = DEFAULT_HTTP_TIMEOUT_S
+    state_dir: str = DEFAULT_STATE_DIR
+    outbox_max_observations: int = DEFAULT_OUTBOX_MAX_OBSERVATIONS
+    heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
+    silence_restart_s: float = DEFAULT_SILENCE_RESTART_S
+    exit_if_no_adapter: bool = DEFAULT_EXIT_IF_NO_ADAPTER
+    metrics_port: int = DEFAULT_METRICS_PORT
+    metrics_host: str = DEFAULT_METRICS_HOST
+    rssi_window: int = tracking.RSSI_WINDOW
+    rssi_window_s: float = tracking.RSSI_WINDOW_S
+    report_change_db: float = tracking.REPORT_CHANGE_DB
+    report_min_interval_s: float = tracking.REPORT_MIN_INTERVAL_S
+    report_keepalive_s: float = tracking.REPORT_KEEPALIVE_S
+    forget_after_s: float = tracking.FORGET_AFTER_S
+    path_loss_exponent: float = tracking.PATH_LOSS_EXPONENT
 
-    def __repr__(self) -> str:
-        # The token is a secret: never let it reach a log line through repr().
-        return (
-            f"GatewaySettings(gateway_id={self.gateway_id!r}, token='***', "
-            f"server_url={self.server_url!r}, scanner_backend={self.scanner_backend!r}, "
-            f"adapter={self.adapter!r}, scanning_mode={self.scanning_mode!r}, "
-            f"batch_interval_s={self.batch_interval_s!r}, max_batch={self.max_batch!r}, "
-            f"http_timeout_s={self.http_timeout_s!r})"
+    def tracking_params(self) -> tracking.TrackingParams:
+        """The per-device tracking tunables as the pure tracker takes them."""
+        return tracking.TrackingParams(
+            window=self.rssi_window,
+            window_s=self.rssi_window_s,
+            change_db=self.report_change_db,
+            min_interval_s=self.report_min_interval_s,
+            keepalive_s=self.report_keepalive_s,
+            forget_after_s=self.forget_after_s,
+            path_loss_exponent=self.path_loss_exponent,
         )
 
     @classmethod
@@ -76,6 +121,44 @@ class GatewaySettings:
                 environ, "MAX_BATCH", DEFAULT_MAX_BATCH, 1, PROTOCOL_MAX_OBSERVATIONS
             ),
             http_timeout_s=_positive_float(environ, "HTTP_TIMEOUT_S", DEFAULT_HTTP_TIMEOUT_S),
+            state_dir=_raw(environ, "STATE_DIR") or DEFAULT_STATE_DIR,
+            outbox_max_observations=_int_in_range(
+                environ,
+                "OUTBOX_MAX_OBSERVATIONS",
+                DEFAULT_OUTBOX_MAX_OBSERVATIONS,
+                PROTOCOL_MAX_OBSERVATIONS,
+                1_000_000_000,
+            ),
+            heartbeat_interval_s=_positive_float(
+                environ, "HEARTBEAT_INTERVAL_S", DEFAULT_HEARTBEAT_INTERVAL_S
+            ),
+            silence_restart_s=_positive_float(
+                environ, "SILENCE_RESTART_S", DEFAULT_SILENCE_RESTART_S
+            ),
+            exit_if_no_adapter=_boolean(environ, "EXIT_IF_NO_ADAPTER", DEFAULT_EXIT_IF_NO_ADAPTER),
+            metrics_port=_int_in_range(environ, "METRICS_PORT", DEFAULT_METRICS_PORT, 0, 65535),
+            metrics_host=_matching(environ, "METRICS_HOST", _HOST_PATTERN) or DEFAULT_METRICS_HOST,
+            rssi_window=_int_in_range(
+                environ, "RSSI_WINDOW", tracking.RSSI_WINDOW, 1, MAX_RSSI_WINDOW
+            ),
+            rssi_window_s=_positive_float(environ, "RSSI_WINDOW_S", tracking.RSSI_WINDOW_S),
+            report_change_db=_positive_float(
+                environ, "REPORT_CHANGE_DB", tracking.REPORT_CHANGE_DB, unit="dB"
+            ),
+            report_min_interval_s=_positive_float(
+                environ, "REPORT_MIN_INTERVAL_S", tracking.REPORT_MIN_INTERVAL_S
+            ),
+            report_keepalive_s=_positive_float(
+                environ, "REPORT_KEEPALIVE_S", tracking.REPORT_KEEPALIVE_S
+            ),
+            forget_after_s=_positive_float(environ, "FORGET_AFTER_S", tracking.FORGET_AFTER_S),
+            path_loss_exponent=_float_in_range(
+                environ,
+                "PATH_LOSS_EXPONENT",
+                tracking.PATH_LOSS_EXPONENT,
+                MIN_PATH_LOSS_EXPONENT,
+                MAX_PATH_LOSS_EXPONENT,
+            ),
         )
 
 
@@ -118,22 +201,49 @@ def _scanning_mode(environ: Mapping[str, str]) -> ScanningMode:
     raise SettingsError(f"{ENV_PREFIX}SCANNING_MODE={value!r} must be 'active' or 'passive'")
 
 
-def _positive_float(environ: Mapping[str, str], name: str, default: float) -> float:
+def _positive_float(
+    environ: Mapping[str, str], name: str, default: float, *, unit: str = "seconds"
+) -> float:
     text = _raw(environ, name)
     if not text:
         return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = _float(text)
     if not (math.isfinite(value) and value > 0):
-        raise SettingsError(f"{ENV_PREFIX}{name}={text!r} must be a positive number of seconds")
+        raise SettingsError(f"{ENV_PREFIX}{name}={text!r} must be a positive number of {unit}")
     return value
 
 
-def _int_in_range(
-    environ: Mapping[str, str], name: str, default: int, low: int, high: int
-) -> int:
+def _float_in_range(
+    environ: Mapping[str, str], name: str, default: float, low: float, high: float
+) -> float:
+    text = _raw(environ, name)
+    if not text:
+        return default
+    value = _float(text)
+    if not low <= value <= high:  # NaN fails every comparison
+        raise SettingsError(f"{ENV_PREFIX}{name}={text!r} must be a number from {low} to {high}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def _boolean(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    text = _raw(environ, name).lower()
+    if not text:
+        return default
+    if text in _TRUE_WORDS:
+        return True
+    if text in _FALSE_WORDS:
+        return False
+    raise SettingsError(f"{ENV_PREFIX}{name}={text!r} must be true or false (1/0, yes/no)")
+
+
+def _int_in_range(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     text = _raw(environ, name)
     if not text:
         return default

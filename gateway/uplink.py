@@ -3,8 +3,8 @@
 The pure core decides: ``make_observation`` validates, ``Batcher`` says when a batch must go
 (``flush_reason``), ``classify_answer`` reads the server's answer and ``retry_delay`` spaces
 retries. None of them reads a clock: ``now`` is passed in. The shell, ``Uploader`` and
-``Uplink``, owns the HTTP client, the clocks and the in-memory retry queue. A later issue
-replaces that queue with an on-disk outbox behind the same ``enqueue``/``deliver_due`` calls.
+``Uplink``, owns the HTTP client, the clocks and the on-disk outbox (gateway/outbox.py): a batch
+is stored there before its first attempt and leaves it only once the server has it.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import logging
 import random
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 
 from gateway.counters import Counters
 from gateway.logs import LogValue, log_event
+from gateway.outbox import Outbox, PendingBatch
 from gateway.settings import GatewaySettings
 
 logger = logging.getLogger(__name__)
@@ -38,16 +38,10 @@ JITTER: Callable[[], float] = random.random  # noqa: S311
 # whole batch refused with a 400, so such observations are dropped here instead.
 MIN_RSSI_DBM = -127
 MAX_RSSI_DBM = 20
-# A transmitter not heard for this long counts as newly heard again, so a shopper who comes
-# back is flushed at once; it also bounds the memory of the "heard" table, since EIDs rotate.
-FORGET_AFTER_S = 60.0
 # First retry after about half a second: a restarting server is often back that fast.
 RETRY_BASE_S = 0.5
 # Never wait longer than this between retries: an outage's end is noticed within 30 s.
 RETRY_CAP_S = 30.0
-# Bounds memory while the server is unreachable (roughly 20 MB on a Pi-class box); older
-# observations are dropped first because the newest say best who is in the store now.
-MAX_QUEUED_OBSERVATIONS = 100_000
 # Bounded wait for the last upload on shutdown: inside Docker's 10 s stop grace period.
 FINAL_FLUSH_TIMEOUT_S = 5.0
 
@@ -62,10 +56,18 @@ class Observation:
     seen_at: float
     rssi: int
     frame: WireFrame
+    beacon_id: str | None = None
 
     def to_wire(self) -> dict[str, object]:
         """The observation as the server expects it."""
-        return {"seen_at": self.seen_at, "rssi": self.rssi, "frame": dict(self.frame)}
+        wire: dict[str, object] = {
+            "seen_at": self.seen_at,
+            "rssi": self.rssi,
+            "frame": dict(self.frame),
+        }
+        if self.beacon_id is not None:
+            wire["beacon_id"] = self.beacon_id
+        return wire
 
 
 def make_observation(seen_at: float, rssi: int, frame: WireFrame) -> Observation | None:
@@ -98,8 +100,8 @@ def flush_reason(
     Args:
         pending: observations waiting in the open batch.
         opened_at: when the first of them was added (monotonic seconds), None if none.
-        first_heard: the last observation added is from a transmitter not heard recently;
-            it goes at once so an arrival is not delayed by the batch interval.
+        first_heard: the last observation added is of a device just heard for the first time
+            (the tracker says so); it goes at once so an arrival is not delayed by the interval.
     """
     if pending <= 0:
         return None
@@ -115,28 +117,19 @@ def flush_reason(
 class Batcher:
     """Collects observations and says when they must go; all times are passed in."""
 
-    def __init__(
-        self, *, interval_s: float, max_batch: int, forget_after_s: float = FORGET_AFTER_S
-    ) -> None:
+    def __init__(self, *, interval_s: float, max_batch: int) -> None:
         self._interval_s = interval_s
         self._max_batch = max_batch
-        self._forget_after_s = forget_after_s
         self._pending: list[Observation] = []
         self._opened_at: float | None = None
-        self._last_heard: dict[str, float] = {}
-        self._pruned_at = -float("inf")
 
     @property
     def pending(self) -> int:
         """How many observations wait in the open batch."""
         return len(self._pending)
 
-    def add(self, observation: Observation, identity: str, now: float) -> FlushReason | None:
-        """Add an observation of transmitter ``identity``; return a reason if it must go now."""
-        self._forget_quiet(now)
-        last = self._last_heard.get(identity)
-        first_heard = last is None or now - last >= self._forget_after_s
-        self._last_heard[identity] = now
+    def add(self, observation: Observation, now: float, *, first_heard: bool) -> FlushReason | None:
+        """Add an observation; return a reason if the batch must go now."""
         if not self._pending:
             self._opened_at = now
         self._pending.append(observation)
@@ -161,16 +154,6 @@ class Batcher:
         """Close the open batch and return its observations."""
         taken, self._pending, self._opened_at = self._pending, [], None
         return taken
-
-    def _forget_quiet(self, now: float) -> None:
-        if now - self._pruned_at < self._forget_after_s:
-            return
-        self._pruned_at = now
-        self._last_heard = {
-            key: heard
-            for key, heard in self._last_heard.items()
-            if now - heard < self._forget_after_s
-        }
 
 
 class Delivery(enum.Enum):
@@ -219,123 +202,144 @@ def _error_code(body: bytes) -> str | None:
     return code if isinstance(code, str) else None
 
 
-@dataclass(slots=True)
-class Batch:
-    """A closed batch; its id stays the same across every retry."""
+def observations_json(observations: list[Observation]) -> str:
+    """The observations as the JSON array of a batch body (compact)."""
+    return json.dumps([o.to_wire() for o in observations], separators=(",", ":"))
 
-    observations: list[Observation]
-    reason: FlushReason
-    batch_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    attempts: int = 0
+
+def batch_body(batch_id: str, sent_at: float, observations_json: str) -> bytes:
+    """A batch request body around an already-encoded observations array."""
+    return (
+        f'{{"batch_id":{json.dumps(batch_id)},"sent_at":{sent_at!r},'
+        f'"observations":{observations_json}}}'
+    ).encode()
 
 
 class Uploader:
-    """Keeps closed batches in order and posts them, retrying with backoff (in memory)."""
+    """Posts the outbox's batches oldest first, retrying with backoff; the outbox keeps them."""
 
     def __init__(
         self,
         settings: GatewaySettings,
         counters: Counters,
+        outbox: Outbox,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._counters = counters
+        self._outbox = outbox
         self._path = f"/api/v1/gateways/{settings.gateway_id}/batches"
         self._client = httpx.AsyncClient(
             base_url=settings.server_url,
-            headers={"Authorization": f"Bearer {settings.token}"},
+            headers={
+                "Authorization": f"Bearer {settings.token}",
+                "Content-Type": "application/json",
+            },
             timeout=settings.http_timeout_s,
             transport=transport,
         )
-        self._queue: deque[Batch] = deque()
-        self._queued_observations = 0
-        self._in_flight: Batch | None = None
         self._retry_at: float | None = None
+        # Attempts at the head batch; it is the only one ever attempted, so one number will do.
+        self._attempts = 0
 
     @property
     def queued_batches(self) -> int:
-        """How many batches wait for delivery."""
-        return len(self._queue)
+        """How many batches wait in the outbox."""
+        return self._outbox.batches
 
-    def enqueue(self, observations: list[Observation], reason: FlushReason) -> Batch:
-        """Queue a closed batch for upload, dropping the oldest if the queue is over its cap."""
-        batch = Batch(observations=observations, reason=reason)
-        self._queue.append(batch)
-        self._queued_observations += len(observations)
-        self._evict_over_cap()
-        return batch
+    @property
+    def queued_observations(self) -> int:
+        """How many observations wait in the outbox."""
+        return self._outbox.observations
+
+    def enqueue(self, observations: list[Observation], reason: FlushReason) -> str:
+        """Store a closed batch in the outbox (before any attempt); return its batch id."""
+        batch_id = str(uuid.uuid4())
+        dropped = self._outbox.add(
+            batch_id, observations_json(observations), len(observations), reason.value, WALL_TIME()
+        )
+        for batch in dropped:
+            self._counters.batches_dropped += 1
+            self._counters.outbox_full_dropped += batch.observation_count
+            log_event(
+                logger,
+                logging.ERROR,
+                "batch_dropped",
+                why="outbox_full",
+                batch_id=batch.batch_id,
+                observations=batch.observation_count,
+            )
+        return batch_id
 
     def next_attempt_at(self) -> float | None:
         """Monotonic time of the next upload attempt, or None if nothing is queued."""
-        if not self._queue:
+        if not self._outbox.batches:
             return None
         return self._retry_at if self._retry_at is not None else -float("inf")
 
     async def deliver_due(self) -> None:
-        """Post queued batches oldest first until the queue is empty or a retry is scheduled."""
-        while self._queue:
+        """Post stored batches oldest first until none is left or a retry is scheduled."""
+        while self._outbox.batches:
             if self._retry_at is not None and MONOTONIC_TIME() < self._retry_at:
                 return
-            if not await self._attempt(self._queue[0]):
+            if not await self._attempt_oldest():
                 return
 
     async def deliver_all_once(self) -> None:
-        """Try every queued batch once, ignoring backoff; stop at the first that fails."""
+        """Try stored batches once each, ignoring backoff; stop at the first that fails."""
         self._retry_at = None
-        while self._queue:
-            if not await self._attempt(self._queue[0]):
+        while self._outbox.batches:
+            if not await self._attempt_oldest():
                 return
 
-    def drop_all(self, why: str) -> None:
-        """Drop every queued batch, counting and logging it."""
-        while self._queue:
-            self._drop(self._queue[0], why)
-
     async def aclose(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP client (the outbox is its owner's to close)."""
         await self._client.aclose()
 
-    async def _attempt(self, batch: Batch) -> bool:
-        """Post one batch; True if it left the queue (delivered or rejected)."""
-        batch.attempts += 1
-        self._in_flight = batch
+    async def _attempt_oldest(self) -> bool:
+        """Post the oldest batch; True if it left the outbox (delivered or rejected)."""
+        batch = self._outbox.oldest()
+        if batch is None:
+            return True
+        self._attempts += 1
+        self._outbox.in_flight = batch.batch_id
         try:
             delivery, status = await self._post(batch)
         finally:
-            self._in_flight = None
+            self._outbox.in_flight = None
         fields: dict[str, LogValue] = {
             "batch_id": batch.batch_id,
-            "observations": len(batch.observations),
-            "attempt": batch.attempts,
+            "observations": batch.observation_count,
+            "attempt": self._attempts,
             "status": status,
-            "reason": batch.reason.value,
+            "reason": batch.reason,
         }
         if delivery is Delivery.RETRY:
             self._counters.upload_retries += 1
-            delay = retry_delay(batch.attempts, JITTER())
+            delay = retry_delay(self._attempts, JITTER())
             self._retry_at = MONOTONIC_TIME() + delay
             log_event(logger, logging.WARNING, "batch_retry", retry_in_s=round(delay, 2), **fields)
             return False
         self._retry_at = None
+        self._attempts = 0
+        self._outbox.remove(batch.batch_id)
         if delivery is Delivery.REJECTED:
-            self._drop(batch, "rejected", status=status)
+            self._counters.batches_dropped += 1
+            self._counters.observations_dropped += batch.observation_count
+            log_event(logger, logging.ERROR, "batch_dropped", why="rejected", **fields)
             return True
-        self._remove(batch)
         self._counters.batches_sent += 1
+        self._counters.observations_sent += batch.observation_count
         # DEBUG: two batches a second would flood the log; the stats line sums them up.
         log_event(
             logger, logging.DEBUG, "batch_sent", duplicate=delivery is Delivery.DUPLICATE, **fields
         )
         return True
 
-    async def _post(self, batch: Batch) -> tuple[Delivery, int | None]:
-        body = {
-            "batch_id": batch.batch_id,
-            "sent_at": WALL_TIME(),
-            "observations": [observation.to_wire() for observation in batch.observations],
-        }
+    async def _post(self, batch: PendingBatch) -> tuple[Delivery, int | None]:
+        body = batch_body(batch.batch_id, WALL_TIME(), batch.observations_json)
         try:
-            response = await self._client.post(self._path, json=body)
+            response = await self._client.post(self._path, content=body)
         except httpx.HTTPError as exc:  # connection refused, timeout, reset, bad answer...
             log_event(
                 logger,
@@ -347,33 +351,9 @@ class Uploader:
             return Delivery.RETRY, None
         return classify_answer(response.status_code, response.content), response.status_code
 
-    def _drop(self, batch: Batch, why: str, *, status: int | None = None) -> None:
-        self._remove(batch)
-        self._counters.batches_dropped += 1
-        self._counters.observations_dropped += len(batch.observations)
-        log_event(
-            logger,
-            logging.ERROR,
-            "batch_dropped",
-            why=why,
-            batch_id=batch.batch_id,
-            observations=len(batch.observations),
-            status=status,
-        )
-
-    def _remove(self, batch: Batch) -> None:
-        self._queue.remove(batch)
-        self._queued_observations -= len(batch.observations)
-
-    def _evict_over_cap(self) -> None:
-        while self._queued_observations > MAX_QUEUED_OBSERVATIONS and len(self._queue) > 1:
-            # Never evict the batch being posted: its answer is still to come.
-            oldest = self._queue[0] if self._queue[0] is not self._in_flight else self._queue[1]
-            self._drop(oldest, "queue_full")
-
 
 class Uplink:
-    """Feeds observations into batches and runs the upload loop until cancelled."""
+    """Feeds observations into batches, stores them in the outbox and runs the upload loop."""
 
     def __init__(self, settings: GatewaySettings, counters: Counters, uploader: Uploader) -> None:
         self._counters = counters
@@ -381,9 +361,14 @@ class Uplink:
         self._uploader = uploader
         self._wake = asyncio.Event()
 
-    def submit(self, observation: Observation, identity: str) -> None:
+    @property
+    def pending(self) -> int:
+        """Observations in the open batch (not yet in the outbox)."""
+        return self._batcher.pending
+
+    def submit(self, observation: Observation, *, first_heard: bool) -> None:
         """Add one observation; close the batch at once if it is full or a first sighting."""
-        reason = self._batcher.add(observation, identity, MONOTONIC_TIME())
+        reason = self._batcher.add(observation, MONOTONIC_TIME(), first_heard=first_heard)
         if reason is not None:
             self._close_batch(reason)
             self._wake.set()
@@ -401,7 +386,10 @@ class Uplink:
             await self._sleep_until_next_event()
 
     async def shutdown(self, timeout_s: float = FINAL_FLUSH_TIMEOUT_S) -> None:
-        """Close the open batch, try once to deliver everything within ``timeout_s``, close."""
+        """Store the open batch in the outbox, try once to deliver within ``timeout_s``, close.
+
+        What is not delivered stays in the outbox for the next start: nothing is lost.
+        """
         if self._batcher.pending:
             self._close_batch(FlushReason.SHUTDOWN)
         try:
@@ -409,19 +397,18 @@ class Uplink:
                 await self._uploader.deliver_all_once()
         except TimeoutError:
             log_event(logger, logging.WARNING, "final_flush_timeout", timeout_s=timeout_s)
-        # In memory only for now: what is left is lost (a later issue keeps it on disk).
-        self._uploader.drop_all("shutdown")
         await self._uploader.aclose()
 
     def _close_batch(self, reason: FlushReason) -> None:
-        batch = self._uploader.enqueue(self._batcher.take(), reason)
+        observations = self._batcher.take()
+        batch_id = self._uploader.enqueue(observations, reason)
         log_event(
             logger,
             logging.DEBUG,
             "batch_closed",
             reason=reason.value,
-            batch_id=batch.batch_id,
-            observations=len(batch.observations),
+            batch_id=batch_id,
+            observations=len(observations),
         )
 
     async def _sleep_until_next_event(self) -> None:

@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,13 +33,30 @@ def _error(code: str, message: str) -> dict[str, Any]:
 
 
 class RecordingServer:
-    """Records every request; answers from a script of status codes, then 202."""
+    """A stand-in store server on loopback.
 
-    def __init__(self) -> None:
+    Batch uploads are recorded in ``requests`` and answered from a script of status codes,
+    then 202; a batch id already stored gets 409 duplicate_batch, as from the real server.
+    ``GET .../config`` answers ``config`` (or ``config_status``); heartbeats are recorded in
+    ``heartbeats`` and answered 202.
+    """
+
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[RecordedRequest] = []
+        self.heartbeats: list[RecordedRequest] = []
+        self.config_requests = 0
+        self.config: dict[str, Any] = {
+            "gateway_id": "gw-test",
+            "store_id": 1,
+            "refresh_s": 300,
+            "registered": [],
+        }
+        self.config_status = 200
+        self.stored_batch_ids: set[str] = set()
+        self.answers: list[int] = []  # the status of each batch request, as in ``requests``
         self._script: deque[int] = deque()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
@@ -78,11 +96,30 @@ class RecordingServer:
                 raise AssertionError(f"timed out waiting for {what}")
             await asyncio.sleep(0.01)
 
+    def accepted_observations(self) -> list[dict[str, Any]]:
+        """Observations of the batches answered 202 (stored), in order."""
+        with self._lock:
+            return [
+                observation
+                for request, status in zip(self.requests, self.answers, strict=True)
+                if status == 202
+                for observation in request.body["observations"]
+            ]
+
     def _respond(self, request: RecordedRequest) -> tuple[int, dict[str, Any]]:
+        if request.path.endswith("/heartbeat"):
+            with self._lock:
+                self.heartbeats.append(request)
+            return 202, {"received": True}
+        batch_id = request.body.get("batch_id") if isinstance(request.body, dict) else None
         with self._lock:
             self.requests.append(request)
             status = self._script.popleft() if self._script else 202
-        batch_id = request.body.get("batch_id") if isinstance(request.body, dict) else None
+            if status == 202 and batch_id in self.stored_batch_ids:
+                status = 409
+            if status == 202:
+                self.stored_batch_ids.add(str(batch_id))
+            self.answers.append(status)
         if status == 202:
             accepted = len(request.body["observations"])
             return status, {"batch_id": batch_id, "accepted": accepted, "resolved": 0}
@@ -96,6 +133,22 @@ class RecordingServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                with server._lock:
+                    server.config_requests += 1
+                    status, answer = server.config_status, server.config
+                if status != 200:
+                    answer = _error("not_found", "no such gateway")
+                self._send(status, answer)
+
+            def _send(self, status: int, answer: dict[str, Any]) -> None:
+                payload = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
@@ -107,12 +160,7 @@ class RecordingServer:
                     "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body
                 )
                 status, answer = server._respond(recorded)
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self._send(status, answer)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
@@ -140,10 +188,12 @@ def server() -> Iterator[RecordingServer]:
 
 
 @pytest.fixture
-def gateway_env(server: RecordingServer) -> dict[str, str]:
-    """Complete GATEWAY_* settings pointing at the recording server."""
+def gateway_env(server: RecordingServer, tmp_path: Path) -> dict[str, str]:
+    """Complete GATEWAY_* settings pointing at the recording server, state in tmp_path."""
     return {
         "GATEWAY_ID": "gw-test",
         "GATEWAY_TOKEN": "secret-token",
         "GATEWAY_SERVER_URL": server.url,
+        "GATEWAY_STATE_DIR": str(tmp_path / "state"),
+        "GATEWAY_METRICS_PORT": "0",
     }

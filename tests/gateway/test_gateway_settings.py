@@ -25,6 +25,13 @@ def test_minimal_environment_gives_documented_defaults() -> None:
         batch_interval_s=0.5,
         max_batch=500,
         http_timeout_s=5.0,
+        state_dir="./var/gateway",
+        outbox_max_observations=1_000_000,
+        heartbeat_interval_s=30.0,
+        silence_restart_s=20.0,
+        exit_if_no_adapter=False,
+        metrics_port=9108,
+        metrics_host="127.0.0.1",
     )
 
 
@@ -37,6 +44,11 @@ def test_every_variable_is_read() -> None:
         "GATEWAY_BATCH_INTERVAL_S": "0.25",
         "GATEWAY_MAX_BATCH": "5000",
         "GATEWAY_HTTP_TIMEOUT_S": "2.5",
+        "GATEWAY_STATE_DIR": "/var/lib/beacon-gateway",
+        "GATEWAY_EXIT_IF_NO_ADAPTER": "yes",
+        "GATEWAY_METRICS_PORT": "0",
+        "GATEWAY_RSSI_WINDOW": "9",
+        "GATEWAY_PATH_LOSS_EXPONENT": "2.7",
         "UNRELATED": "ignored",
     }
     settings = GatewaySettings.from_env(environ)
@@ -46,6 +58,11 @@ def test_every_variable_is_read() -> None:
     assert settings.batch_interval_s == 0.25
     assert settings.max_batch == 5000
     assert settings.http_timeout_s == 2.5
+    assert settings.state_dir == "/var/lib/beacon-gateway"
+    assert settings.exit_if_no_adapter is True
+    assert settings.metrics_port == 0
+    assert settings.tracking_params().window == 9
+    assert settings.tracking_params().path_loss_exponent == 2.7
 
 
 @pytest.mark.parametrize("name", ["GATEWAY_ID", "GATEWAY_TOKEN", "GATEWAY_SERVER_URL"])
@@ -82,6 +99,19 @@ def test_missing_required_variable_is_named(name: str, value: str | None) -> Non
         ("GATEWAY_MAX_BATCH", "5001"),
         ("GATEWAY_MAX_BATCH", "1.5"),
         ("GATEWAY_HTTP_TIMEOUT_S", "soon"),
+        ("GATEWAY_OUTBOX_MAX_OBSERVATIONS", "10"),
+        ("GATEWAY_HEARTBEAT_INTERVAL_S", "0"),
+        ("GATEWAY_SILENCE_RESTART_S", "never"),
+        ("GATEWAY_EXIT_IF_NO_ADAPTER", "maybe"),
+        ("GATEWAY_METRICS_PORT", "65536"),
+        ("GATEWAY_METRICS_HOST", "0.0.0.0 ; x"),
+        ("GATEWAY_RSSI_WINDOW", "0"),
+        ("GATEWAY_RSSI_WINDOW_S", "-1"),
+        ("GATEWAY_REPORT_CHANGE_DB", "nan"),
+        ("GATEWAY_REPORT_MIN_INTERVAL_S", "0"),
+        ("GATEWAY_REPORT_KEEPALIVE_S", "x"),
+        ("GATEWAY_FORGET_AFTER_S", "inf"),
+        ("GATEWAY_PATH_LOSS_EXPONENT", "9"),
     ],
 )
 def test_bad_value_is_named(name: str, value: str) -> None:

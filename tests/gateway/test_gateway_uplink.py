@@ -8,12 +8,14 @@ import logging
 import re
 import socket
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from gateway import uplink
 from gateway.counters import Counters
+from gateway.outbox import Outbox
 from gateway.settings import GatewaySettings
 from gateway.uplink import (
     Batcher,
@@ -52,6 +54,12 @@ def _closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Outbox:
+    """An empty outbox file in tmp_path."""
+    return Outbox(tmp_path / "outbox.sqlite3", max_observations=1_000_000)
 
 
 @pytest.fixture(autouse=True)
@@ -98,32 +106,21 @@ def test_flush_reason(
 
 
 def test_batcher_flushes_first_sighting_at_once_then_by_interval() -> None:
-    batcher = Batcher(interval_s=0.5, max_batch=10, forget_after_s=60.0)
-    assert batcher.add(_observation(), "a", now=100.0) is FlushReason.FIRST_HEARD
+    batcher = Batcher(interval_s=0.5, max_batch=10)
+    assert batcher.add(_observation(), 100.0, first_heard=True) is FlushReason.FIRST_HEARD
     assert len(batcher.take()) == 1
-    assert batcher.add(_observation(), "a", now=100.1) is None
+    assert batcher.add(_observation(), 100.1, first_heard=False) is None
     assert batcher.due_at() == pytest.approx(100.6)
     assert batcher.due(now=100.5) is None
     assert batcher.due(now=100.6) is FlushReason.INTERVAL
-    assert batcher.add(_observation(EID_B), "b", now=100.2) is FlushReason.FIRST_HEARD
+    assert batcher.add(_observation(EID_B), 100.2, first_heard=True) is FlushReason.FIRST_HEARD
     assert len(batcher.take()) == 2
     assert batcher.due_at() is None
 
 
-def test_batcher_treats_a_long_quiet_transmitter_as_new() -> None:
-    batcher = Batcher(interval_s=0.5, max_batch=10, forget_after_s=60.0)
-    assert batcher.add(_observation(), "a", now=0.0) is FlushReason.FIRST_HEARD
-    batcher.take()
-    assert batcher.add(_observation(), "a", now=59.0) is None
-    batcher.take()
-    assert batcher.add(_observation(), "a", now=119.0) is FlushReason.FIRST_HEARD
-
-
 def test_batcher_closes_a_full_batch() -> None:
     batcher = Batcher(interval_s=HOUR_S, max_batch=3)
-    batcher.add(_observation(), "a", now=0.0)
-    batcher.take()
-    assert [batcher.add(_observation(), "a", now=1.0) for _ in range(3)] == [
+    assert [batcher.add(_observation(), 1.0, first_heard=False) for _ in range(3)] == [
         None,
         None,
         FlushReason.FULL,
@@ -170,18 +167,18 @@ async def _deliver(uploader: Uploader) -> None:
         await uploader.aclose()
 
 
-def test_delivered_batch_has_protocol_shape(server: RecordingServer) -> None:
+def test_delivered_batch_has_protocol_shape(server: RecordingServer, outbox: Outbox) -> None:
     counters = Counters()
-    uploader = Uploader(_settings(server.url), counters)
-    batch = uploader.enqueue([_observation(), _observation(EID_B, -70)], FlushReason.INTERVAL)
+    uploader = Uploader(_settings(server.url), counters, outbox)
+    batch_id = uploader.enqueue([_observation(), _observation(EID_B, -70)], FlushReason.INTERVAL)
     asyncio.run(_deliver(uploader))
 
     (request,) = server.requests
     assert request.path == "/api/v1/gateways/gw-test/batches"
     assert request.headers["authorization"] == "Bearer secret-token"
     assert request.headers["content-type"] == "application/json"
-    assert request.body["batch_id"] == batch.batch_id
-    assert uuid.UUID(batch.batch_id).version == 4
+    assert request.body["batch_id"] == batch_id
+    assert uuid.UUID(batch_id).version == 4
     assert isinstance(request.body["sent_at"], float)
     assert request.body["observations"] == [
         {"seen_at": 1764054000.215, "rssi": -58, "frame": EID_A},
@@ -191,12 +188,14 @@ def test_delivered_batch_has_protocol_shape(server: RecordingServer) -> None:
     assert uploader.queued_batches == 0
 
 
-def test_server_error_is_retried_with_the_same_batch_id(server: RecordingServer) -> None:
+def test_server_error_is_retried_with_the_same_batch_id(
+    server: RecordingServer, outbox: Outbox
+) -> None:
     server.answer(500, 503, 429)
     counters = Counters()
 
     async def scenario() -> None:
-        uploader = Uploader(_settings(server.url), counters)
+        uploader = Uploader(_settings(server.url), counters, outbox)
         uploader.enqueue([_observation()], FlushReason.INTERVAL)
         try:
             while uploader.queued_batches:  # bounded by the wait_for deadline below
@@ -214,10 +213,10 @@ def test_server_error_is_retried_with_the_same_batch_id(server: RecordingServer)
     assert counters.batches_dropped == 0
 
 
-def test_duplicate_batch_counts_as_delivered(server: RecordingServer) -> None:
+def test_duplicate_batch_counts_as_delivered(server: RecordingServer, outbox: Outbox) -> None:
     server.answer(409)
     counters = Counters()
-    uploader = Uploader(_settings(server.url), counters)
+    uploader = Uploader(_settings(server.url), counters, outbox)
     uploader.enqueue([_observation()], FlushReason.INTERVAL)
     asyncio.run(_deliver(uploader))
     assert len(server.requests) == 1
@@ -227,12 +226,14 @@ def test_duplicate_batch_counts_as_delivered(server: RecordingServer) -> None:
     assert counters.upload_retries == 0
 
 
-def test_client_error_drops_the_batch_without_retry(server: RecordingServer) -> None:
+def test_client_error_drops_the_batch_without_retry(
+    server: RecordingServer, outbox: Outbox
+) -> None:
     server.answer(400)
     counters = Counters()
 
     async def scenario() -> None:
-        uploader = Uploader(_settings(server.url), counters)
+        uploader = Uploader(_settings(server.url), counters, outbox)
         uploader.enqueue([_observation(), _observation()], FlushReason.INTERVAL)
         second = uploader.enqueue([_observation(EID_B)], FlushReason.INTERVAL)
         try:
@@ -240,7 +241,7 @@ def test_client_error_drops_the_batch_without_retry(server: RecordingServer) -> 
             await uploader.deliver_due()
         finally:
             await uploader.aclose()
-        assert server.batch_ids()[1] == second.batch_id
+        assert server.batch_ids()[1] == second
 
     asyncio.run(scenario())
     assert len(server.requests) == 2  # the rejected batch once, then the next batch
@@ -250,11 +251,11 @@ def test_client_error_drops_the_batch_without_retry(server: RecordingServer) -> 
     assert counters.upload_retries == 0
 
 
-def test_unreachable_server_keeps_the_batch() -> None:
+def test_unreachable_server_keeps_the_batch(outbox: Outbox) -> None:
     counters = Counters()
 
     async def scenario() -> None:
-        uploader = Uploader(_settings(_closed_port_url(), http_timeout_s=2.0), counters)
+        uploader = Uploader(_settings(_closed_port_url(), http_timeout_s=2.0), counters, outbox)
         uploader.enqueue([_observation()], FlushReason.INTERVAL)
         try:
             await uploader.deliver_due()
@@ -268,22 +269,6 @@ def test_unreachable_server_keeps_the_batch() -> None:
     assert counters.batches_dropped == 0
 
 
-def test_queue_over_cap_drops_oldest_batch(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setattr(uplink, "MAX_QUEUED_OBSERVATIONS", 5)
-    counters = Counters()
-    uploader = Uploader(_settings(_closed_port_url()), counters)
-    first = uploader.enqueue([_observation()] * 2, FlushReason.INTERVAL)
-    uploader.enqueue([_observation()] * 2, FlushReason.INTERVAL)
-    uploader.enqueue([_observation()] * 2, FlushReason.INTERVAL)
-    asyncio.run(uploader.aclose())
-    assert uploader.queued_batches == 2
-    assert counters.batches_dropped == 1
-    assert counters.observations_dropped == 2
-    assert f"why=queue_full batch_id={first.batch_id}" in caplog.text
-
-
 def _flush_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
     reasons = []
     for record in caplog.records:
@@ -294,21 +279,21 @@ def _flush_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_first_heard_is_uploaded_without_waiting_for_the_interval(
-    server: RecordingServer, caplog: pytest.LogCaptureFixture
+    server: RecordingServer, caplog: pytest.LogCaptureFixture, outbox: Outbox
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="gateway.uplink")
     counters = Counters()
 
     async def scenario() -> None:
         settings = _settings(server.url, batch_interval_s=HOUR_S)
-        link = Uplink(settings, counters, Uploader(settings, counters))
+        link = Uplink(settings, counters, Uploader(settings, counters, outbox))
         runner = asyncio.create_task(link.run())
-        link.submit(_observation(), "eid:a")
+        link.submit(_observation(), first_heard=True)
         await server.await_until(lambda: len(server.requests) == 1, "the first sighting")
-        link.submit(_observation(rssi=-60), "eid:a")  # heard before: waits for the interval
-        link.submit(_observation(EID_B), "eid:b")  # new: goes at once, with the waiting one
+        link.submit(_observation(rssi=-60), first_heard=False)  # waits for the interval
+        link.submit(_observation(EID_B), first_heard=True)  # goes at once, with the waiting one
         await server.await_until(lambda: len(server.requests) == 2, "the second sighting")
-        link.submit(_observation(rssi=-61), "eid:b")
+        link.submit(_observation(rssi=-61), first_heard=False)
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
         await link.shutdown(timeout_s=5.0)
@@ -321,17 +306,17 @@ def test_first_heard_is_uploaded_without_waiting_for_the_interval(
 
 
 def test_interval_closes_the_batch(
-    server: RecordingServer, caplog: pytest.LogCaptureFixture
+    server: RecordingServer, caplog: pytest.LogCaptureFixture, outbox: Outbox
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="gateway.uplink")
     counters = Counters()
 
     async def scenario() -> None:
         settings = _settings(server.url, batch_interval_s=0.05)
-        link = Uplink(settings, counters, Uploader(settings, counters))
+        link = Uplink(settings, counters, Uploader(settings, counters, outbox))
         runner = asyncio.create_task(link.run())
-        link.submit(_observation(), "eid:a")
-        link.submit(_observation(rssi=-60), "eid:a")
+        link.submit(_observation(), first_heard=True)
+        link.submit(_observation(rssi=-60), first_heard=False)
         await server.await_until(lambda: len(server.requests) == 2, "the interval batch")
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
@@ -341,17 +326,17 @@ def test_interval_closes_the_batch(
     assert _flush_reasons(caplog) == ["first_heard", "interval"]
 
 
-def test_shutdown_with_server_down_drops_and_counts() -> None:
+def test_shutdown_with_server_down_keeps_the_batches_in_the_outbox(outbox: Outbox) -> None:
     counters = Counters()
 
     async def scenario() -> None:
         settings = _settings(_closed_port_url(), batch_interval_s=HOUR_S)
-        link = Uplink(settings, counters, Uploader(settings, counters))
-        link.submit(_observation(), "eid:a")
-        link.submit(_observation(), "eid:a")
+        link = Uplink(settings, counters, Uploader(settings, counters, outbox))
+        link.submit(_observation(), first_heard=True)
+        link.submit(_observation(), first_heard=False)
         await link.shutdown(timeout_s=5.0)
 
     asyncio.run(asyncio.wait_for(scenario(), timeout=10))
-    assert counters.batches_dropped == 2
-    assert counters.observations_dropped == 2
+    assert (outbox.batches, outbox.observations) == (2, 2)
+    assert counters.batches_dropped == 0
     assert counters.batches_sent == 0

@@ -1,0 +1,116 @@
+"""Per-device tracking: first sighting, change threshold, rate bound, keep-alive, lost, median."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from gateway.tracking import (
+    ReportReason,
+    Tracker,
+    TrackingParams,
+    estimate_distance_m,
+    median,
+    rssi_at_1m,
+)
+
+PARAMS = TrackingParams(
+    window=7, window_s=5.0, change_db=3.0, min_interval_s=1.0, keepalive_s=10.0, forget_after_s=60.0
+)
+
+
+def test_first_heard_reports_at_once() -> None:
+    tracker = Tracker(PARAMS)
+    assert tracker.observe("eid:a", -60, now=0.0) is ReportReason.FIRST_HEARD
+    assert tracker.observe("eid:b", -70, now=0.0) is ReportReason.FIRST_HEARD
+    assert len(tracker) == 2
+
+
+def test_stationary_device_with_fading_noise_does_not_report_every_advert() -> None:
+    rng = random.Random(7)  # seeded: 4 dB shadowing plus the odd 15 dB deep fade
+    tracker = Tracker(PARAMS)
+    reports = []
+    adverts = 600  # ten adverts a second for a minute
+    for n in range(adverts):
+        rssi = round(-65 + rng.gauss(0, 4)) - (15 if rng.random() < 0.05 else 0)
+        reason = tracker.observe("eid:a", rssi, now=n * 0.1)
+        if reason is not None:
+            reports.append(reason)
+    assert reports[0] is ReportReason.FIRST_HEARD
+    assert len(reports) <= 60  # the rate bound: at most one a second
+    assert len(reports) < adverts / 10
+
+
+def test_rate_bound_holds_even_when_the_reading_jumps() -> None:
+    tracker = Tracker(PARAMS)
+    tracker.observe("eid:a", -80, now=0.0)
+    reasons = [tracker.observe("eid:a", -40, now=0.1 * n) for n in range(1, 10)]
+    assert reasons == [None] * 9  # within the first second: nothing, however large the change
+    assert tracker.observe("eid:a", -40, now=1.0) is ReportReason.CHANGED
+
+
+def test_change_threshold() -> None:
+    tracker = Tracker(PARAMS)
+    tracker.observe("eid:a", -60, now=0.0)
+    assert tracker.observe("eid:a", -61, now=1.0) is None  # median -60.5: under 3 dB
+    assert tracker.observe("eid:a", -66, now=1.1) is None  # median -61: under 3 dB
+    assert tracker.observe("eid:a", -66, now=1.2) is ReportReason.CHANGED  # median -63.5
+
+
+def test_keepalive_for_a_steady_device() -> None:
+    tracker = Tracker(PARAMS)
+    tracker.observe("eid:a", -60, now=0.0)
+    reasons = [tracker.observe("eid:a", -60, now=float(t)) for t in range(1, 11)]
+    assert reasons == [None] * 9 + [ReportReason.KEEPALIVE]
+
+
+def test_lost_after_the_forget_timeout_then_new_again() -> None:
+    tracker = Tracker(PARAMS)
+    tracker.observe("eid:a", -60, now=0.0)
+    tracker.observe("eid:b", -60, now=30.0)
+    assert tracker.expire(now=59.9) == []
+    assert tracker.expire(now=60.0) == ["eid:a"]
+    assert len(tracker) == 1
+    assert tracker.observe("eid:a", -60, now=61.0) is ReportReason.FIRST_HEARD
+
+
+def test_median_resists_a_single_outlier() -> None:
+    tracker = Tracker(PARAMS)
+    tracker.observe("eid:a", -60, now=0.0)
+    for n in range(1, 6):
+        tracker.observe("eid:a", -60, now=n * 0.1)
+    assert tracker.observe("eid:a", -95, now=1.0) is None  # a deep fade does not move it
+    track = tracker.get("eid:a")
+    assert track is not None
+    assert track.smoothed() == -60.0
+
+
+def test_old_readings_leave_the_window() -> None:
+    tracker = Tracker(PARAMS)
+    tracker.observe("eid:a", -60, now=0.0)
+    tracker.observe("eid:a", -60, now=0.5)
+    assert tracker.observe("eid:a", -75, now=6.0) is ReportReason.CHANGED
+
+
+@pytest.mark.parametrize(
+    ("kind", "power", "expected"),
+    [("eddystone_eid", -20, -61), ("eddystone_uid", -18, -59), ("ibeacon", -59, -59),
+     ("altbeacon", -56, -56)],
+)  # fmt: skip
+def test_calibrated_power_to_rssi_at_1m(kind: str, power: int, expected: int) -> None:
+    assert rssi_at_1m(kind, power) == expected
+
+
+def test_distance_estimate() -> None:
+    assert estimate_distance_m(-59, -59, 2.0) == pytest.approx(1.0)
+    assert estimate_distance_m(-79, -59, 2.0) == pytest.approx(10.0)
+    tracker = Tracker(PARAMS)
+    tracker.observe("eid:a", -79, now=0.0, rssi_at_1m=-59)
+    track = tracker.get("eid:a")
+    assert track is not None
+    assert track.distance_m(2.0) == pytest.approx(10.0)
+
+
+def test_median_of_even_count() -> None:
+    assert median([-60, -70]) == -65.0
