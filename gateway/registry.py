@@ -44,6 +44,8 @@ class GatewayConfig:
     store_id: int | None
     refresh_s: float
     registered: frozenset[RegisteredKey]
+    # Entrance gateways: readings crossing this upward are reported at once (docs/protocol.md).
+    entry_rssi_dbm: float | None = None
 
     @classmethod
     def empty(cls, gateway_id: str) -> GatewayConfig:
@@ -57,7 +59,12 @@ class GatewayConfig:
             return None
         gateway_id, store_id = document.get("gateway_id"), document.get("store_id")
         refresh_s = document.get("refresh_s", DEFAULT_REFRESH_S)
+        entry_rssi_dbm = document.get("entry_rssi_dbm")
         entries = document.get("registered", [])
+        if entry_rssi_dbm is not None and (
+            type(entry_rssi_dbm) not in (int, float) or not math.isfinite(entry_rssi_dbm)
+        ):
+            return None
         if not isinstance(gateway_id, str) or not isinstance(entries, list):
             return None
         if store_id is not None and type(store_id) is not int:
@@ -74,7 +81,8 @@ class GatewayConfig:
             if kind in REGISTERED_KINDS:  # a kind this gateway does not know is ignored
                 registered.add((kind, beacon_id.lower()))
         refresh = max(float(refresh_s), MIN_REFRESH_S)
-        return cls(gateway_id, store_id, refresh, frozenset(registered))
+        threshold = None if entry_rssi_dbm is None else float(entry_rssi_dbm)
+        return cls(gateway_id, store_id, refresh, frozenset(registered), threshold)
 
     def to_json(self) -> str:
         """The config as the server's JSON shape (for the on-disk cache)."""
@@ -83,6 +91,7 @@ class GatewayConfig:
                 "gateway_id": self.gateway_id,
                 "store_id": self.store_id,
                 "refresh_s": self.refresh_s,
+                "entry_rssi_dbm": self.entry_rssi_dbm,
                 "registered": [
                     {"kind": kind, "id": beacon_id} for kind, beacon_id in sorted(self.registered)
                 ],

@@ -195,6 +195,7 @@ class _Gateway:
         """Use a config from now on."""
         self.config = config
         self.admission.registered = config.registered
+        self.handler.tracker.entry_rssi_dbm = config.entry_rssi_dbm
         log_event(
             logger,
             logging.INFO,

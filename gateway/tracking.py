@@ -3,8 +3,9 @@
 Pure: nothing here reads a clock; ``now`` (monotonic seconds) is passed in. A *device* is what
 the admission filter calls an identity (an EID, a registered beacon id). A *report* is an
 observation that goes into a batch: when the device is first heard (the uplink sends it at
-once), when its smoothed reading moved by at least ``change_db`` (at most once per
-``min_interval_s``), and every ``keepalive_s`` otherwise, so the server keeps seeing a device
+once), when its smoothed reading moved by at least ``change_db`` from what was last reported,
+when a single reading *rose* that far above it (both at most once per ``min_interval_s``), and
+every ``keepalive_s`` otherwise, so the server keeps seeing a device
 that stands still. A device not heard for ``forget_after_s`` is *lost* (counted, not uploaded
 in protocol v1: the server times visits out itself).
 
@@ -13,6 +14,11 @@ median: BLE readings suffer fast fading, i.e. single adverts 10-20 dB below the 
 nulls) and the odd reflection above it. A median ignores up to half the window of such outliers
 outright, where an EWMA is dragged by every one and a Kalman filter needs noise variances we
 have not measured on real floors; sorting a handful of integers costs next to nothing.
+
+Why a rise in one reading is also reported: the median lags a walking shopper by half its window
+(seconds at a phone's 1-3 adverts per second), and an arrival is exactly a rising signal. Fading
+makes deep drops, not big rises (constructive interference adds a few dB at most), so a reading
+well above the last report is news; a reading well below it waits for the median.
 """
 
 from __future__ import annotations
@@ -50,7 +56,9 @@ class ReportReason(enum.StrEnum):
     """Why a reading of a device goes into the next batch."""
 
     FIRST_HEARD = "first_heard"
+    CROSSED = "crossed"
     CHANGED = "changed"
+    ROSE = "rose"
     KEEPALIVE = "keepalive"
 
 
@@ -74,7 +82,7 @@ class Track:
     first_heard_at: float
     last_heard_at: float
     last_report_at: float
-    reported_rssi: float
+    reported_rssi: float  # the reading last uploaded, i.e. what the server knows
     rssi_at_1m: int | None = None
     readings: deque[tuple[float, int]] = field(default_factory=deque)
 
@@ -127,13 +135,25 @@ def add_reading(track: Track, rssi: int, now: float, params: TrackingParams) -> 
     track.last_heard_at = now
 
 
-def report_reason(track: Track, now: float, params: TrackingParams) -> ReportReason | None:
-    """Whether the device's latest state (readings already added) is worth a report now."""
+def report_reason(
+    track: Track, rssi: int, now: float, params: TrackingParams, entry_rssi_dbm: float | None
+) -> ReportReason | None:
+    """Whether the device's latest reading ``rssi`` (already added) is worth a report now.
+
+    Args:
+        entry_rssi_dbm: the server's entry threshold for this gateway, if it is an entrance
+            one: an upward crossing is reported at once, ignoring the rate bound (it can only
+            recur after a lower reading was reported, so it stays rare).
+    """
+    if entry_rssi_dbm is not None and track.reported_rssi < entry_rssi_dbm <= rssi:
+        return ReportReason.CROSSED
     since_report = now - track.last_report_at
     if since_report < params.min_interval_s:
         return None
     if abs(track.smoothed() - track.reported_rssi) >= params.change_db:
         return ReportReason.CHANGED
+    if rssi - track.reported_rssi >= params.change_db:
+        return ReportReason.ROSE
     if since_report >= params.keepalive_s:
         return ReportReason.KEEPALIVE
     return None
@@ -145,6 +165,8 @@ class Tracker:
     def __init__(self, params: TrackingParams | None = None) -> None:
         self.params = params if params is not None else TrackingParams()
         self._tracks: dict[str, Track] = {}
+        # Set from the server's config (entrance gateways only); see ``report_reason``.
+        self.entry_rssi_dbm: float | None = None
 
     def __len__(self) -> int:
         return len(self._tracks)
@@ -171,10 +193,10 @@ class Tracker:
         add_reading(track, rssi, now, self.params)
         if rssi_at_1m is not None:
             track.rssi_at_1m = rssi_at_1m
-        reason = report_reason(track, now, self.params)
+        reason = report_reason(track, rssi, now, self.params, self.entry_rssi_dbm)
         if reason is not None:
             track.last_report_at = now
-            track.reported_rssi = track.smoothed()
+            track.reported_rssi = float(rssi)  # what the server now knows: the uploaded reading
         return reason
 
     def expire(self, now: float) -> list[str]:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from store_server.auth import bearer_token, tokens_match
 from store_server.errors import ApiError
-from store_server.models import Beacon, Gateway
+from store_server.models import Beacon, Gateway, Zone
 from store_server.schemas import (
     EddystoneTlmFrame,
     GatewayConfigOut,
@@ -45,7 +45,15 @@ def authenticate_gateway(gateway_id: str) -> Gateway:
 def config(gateway_id: str) -> tuple[Response, int]:
     """The store's registered beacons and tags, whose frames the gateway should upload."""
     gateway = authenticate_gateway(gateway_id)
+    settings = current_app.extensions["store_settings"]
     with current_app.extensions["store_db"].sessions() as session:
+        zone = session.get(Zone, gateway.zone_id) if gateway.zone_id else None
+        # The entry rule compares calibrated readings; the gateway sees raw ones.
+        entry_rssi_dbm = (
+            settings.entry_rssi_dbm - gateway.rssi_offset_db
+            if zone is not None and zone.kind == "entrance"
+            else None
+        )
         beacons = session.scalars(
             select(Beacon).where(Beacon.store_id == gateway.store_id).order_by(Beacon.id)
         ).all()
@@ -55,6 +63,7 @@ def config(gateway_id: str) -> tuple[Response, int]:
         store_id=gateway.store_id,
         refresh_s=CONFIG_REFRESH_S,
         registered=registered,
+        entry_rssi_dbm=entry_rssi_dbm,
     )
     return jsonify(out.model_dump()), 200
 

@@ -97,5 +97,10 @@ def test_config_document_parses_registered_ids_per_kind() -> None:
         ("eddystone_uid", "00112233445566778899:aabbccddeeff"),
     }
     assert GatewayConfig.parse(json.loads(config.to_json())) == config
+    assert config.entry_rssi_dbm is None
+    entrance = GatewayConfig.parse({"gateway_id": "g", "entry_rssi_dbm": -70, "registered": []})
+    assert entrance is not None and entrance.entry_rssi_dbm == -70.0
+    assert GatewayConfig.parse(json.loads(entrance.to_json())) == entrance
+    assert GatewayConfig.parse({"gateway_id": "g", "entry_rssi_dbm": "loud"}) is None
     assert GatewayConfig.parse({"gateway_id": "g", "registered": [{"kind": 1}]}) is None
     assert GatewayConfig.parse([]) is None

@@ -114,3 +114,39 @@ def test_distance_estimate() -> None:
 
 def test_median_of_even_count() -> None:
     assert median([-60, -70]) == -65.0
+
+
+def test_a_rising_reading_is_reported_before_the_median_catches_up() -> None:
+    tracker = Tracker()
+    assert tracker.observe("eid:walker", -80, 0.0) is ReportReason.FIRST_HEARD
+    for second, rssi in enumerate((-80, -79, -80, -79), start=1):
+        assert tracker.observe("eid:walker", rssi, float(second)) is None
+    # Two strong readings at the door: the median (of -80, -79, -80, -79, -66) has not moved,
+    # but the first one above the last report is news.
+    assert tracker.observe("eid:walker", -66, 5.0) is ReportReason.ROSE
+    assert tracker.observe("eid:walker", -64, 5.5) is None  # rate bound: at most once a second
+
+
+def test_a_single_deep_fade_is_not_reported() -> None:
+    tracker = Tracker()
+    tracker.observe("eid:still", -60, 0.0)
+    for second in range(1, 6):
+        tracker.observe("eid:still", -60, float(second))
+    assert tracker.observe("eid:still", -85, 6.0) is None
+    assert tracker.observe("eid:still", -60, 7.0) is None
+
+
+def test_crossing_the_entry_threshold_is_reported_at_once_even_inside_the_rate_bound() -> None:
+    tracker = Tracker()
+    tracker.entry_rssi_dbm = -70.0
+    tracker.observe("eid:maria", -75, 0.0)
+    assert tracker.observe("eid:maria", -71, 0.3) is None  # below the line, inside the bound
+    assert tracker.observe("eid:maria", -70, 0.6) is ReportReason.CROSSED
+    # Already reported above the line: staying above it is no new crossing.
+    assert tracker.observe("eid:maria", -65, 0.9) is None
+
+
+def test_without_an_entry_threshold_there_is_no_crossing_rule() -> None:
+    tracker = Tracker()
+    tracker.observe("eid:maria", -72, 0.0)
+    assert tracker.observe("eid:maria", -70, 0.5) is None

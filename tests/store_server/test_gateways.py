@@ -48,8 +48,23 @@ def test_config_lists_the_stores_registered_beacons(world: World) -> None:
     body = response.get_json()
     assert body["gateway_id"] == "gw-entrance"
     assert body["refresh_s"] > 0
+    assert body["entry_rssi_dbm"] == -70
     assert {"kind": "ibeacon", "id": REGISTERED_ID} in body["registered"]
     assert {d["kind"] for d in body["registered"]} == {"ibeacon", "eddystone_uid"}
+
+
+def test_entry_threshold_goes_to_entrance_gateways_with_their_calibration(world: World) -> None:
+    with world.db.transaction() as session:
+        gateway = session.get(Gateway, "gw-entrance")
+        assert gateway is not None
+        gateway.rssi_offset_db = 4.0  # this box hears 4 dB weaker than the reference
+    client = world.client()
+    entrance = client.get("/api/v1/gateways/gw-entrance/config", headers=gateway_headers(world))
+    assert entrance.get_json()["entry_rssi_dbm"] == -74
+    floor = client.get(
+        "/api/v1/gateways/gw-floor/config", headers=gateway_headers(world, "gw-floor")
+    )
+    assert floor.get_json()["entry_rssi_dbm"] is None
 
 
 def test_config_and_heartbeat_need_the_gateways_token(world: World) -> None:
