@@ -106,6 +106,7 @@ def _arrivals(session: Session, *conditions: ColumnElement[bool]) -> list[Arriva
             alert_id=alert.id,
             store_id=alert.store_id,
             visit_id=visit.id,
+            order_id=order.id,
             first_name=shopper.first_name,
             order_number=order.number,
             items=order.items,

@@ -127,6 +127,10 @@ class GatewayConfigOut(BaseModel):
     store_id: int
     refresh_s: int
     registered: list[RegisteredDevice]
+    entry_rssi_dbm: Annotated[
+        float | None,
+        Field(description="entrance gateways: a reading crossing this upward is reported at once"),
+    ] = None
 
 
 class HeartbeatIn(_Strict):
@@ -183,6 +187,7 @@ class ArrivalOut(BaseModel):
     alert_id: int
     store_id: int
     visit_id: int
+    order_id: int
     first_name: str
     order_number: str
     items: list[dict[str, Any]]

@@ -1,10 +1,12 @@
-// Staff tablet: log in, then show the store's pickup arrivals live over Socket.IO.
-// On every (re)connect it reloads the open arrivals, so a tablet that slept catches up.
+// Staff tablet: log in, then show the store's pickup arrivals live over Socket.IO, act on them,
+// and redeem coupons at the till. On every (re)connect it reloads the open arrivals, so a
+// tablet that slept catches up without duplicates.
 "use strict";
 
 const TOKEN_KEY = "staff-session";
+const OPEN = new Set(["raised", "acknowledged"]);
 const $ = (id) => document.getElementById(id);
-const cards = new Map(); // alert_id -> {li, arrivedAt}
+const cards = new Map(); // alert_id -> {li, arrival}
 let socket = null;
 
 function session() {
@@ -20,6 +22,7 @@ async function api(path, options = {}) {
   if (!response.ok) {
     const error = new Error(body.error ? body.error.message : response.statusText);
     error.status = response.status;
+    error.code = body.error && body.error.code;
     throw error;
   }
   return body;
@@ -43,13 +46,13 @@ function showBoard() {
   $("board").hidden = false;
   $("who").hidden = $("logout").hidden = $("link").hidden = false;
   $("who").textContent = `${s.staff.name} · ${s.staff.store_name}`;
+  $("scan").hidden = !("BarcodeDetector" in window && navigator.mediaDevices);
   connect();
 }
 
 function formatWait(seconds) {
   const s = Math.max(0, Math.floor(seconds));
-  const m = Math.floor(s / 60);
-  return `${m}:${String(s % 60).padStart(2, "0")}`;
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
 function beep() {
@@ -63,8 +66,17 @@ function beep() {
   } catch { /* no audio on this device: the flash still shows */ }
 }
 
-function addArrival(a, isNew) {
-  if (cards.has(a.alert_id)) return;
+function storePath(suffix) {
+  return `/api/v1/stores/${session().staff.store_id}${suffix}`;
+}
+
+function cardError(li, message) {
+  const el = li.querySelector(".card-error");
+  el.hidden = !message;
+  el.textContent = message || "";
+}
+
+function buildCard(a) {
   const li = $("arrival-card").content.firstElementChild.cloneNode(true);
   li.dataset.alertId = a.alert_id;
   li.querySelector(".name").textContent = a.first_name;
@@ -80,32 +92,99 @@ function addArrival(a, isNew) {
   const reasons = li.querySelector(".reasons");
   for (const r of a.reasons) {
     const el = document.createElement("li");
-    el.textContent = `${r.signal} heard by ${r.gateway} at ${r.rssi} dBm`;
+    el.textContent = r.gateway
+      ? `${r.signal} heard by ${r.gateway} at ${r.rssi} dBm`
+      : `${r.signal}${r.detail ? `: ${r.detail}` : ""}`;
     reasons.append(el);
   }
   conf.addEventListener("click", () => {
     reasons.hidden = !reasons.hidden;
     conf.setAttribute("aria-expanded", String(!reasons.hidden));
   });
-  if (isNew) { li.classList.add("new"); beep(); }
-  cards.set(a.alert_id, { li, arrivedAt: a.arrived_at });
-  $("arrivals").append(li);
+  li.querySelector(".ack").addEventListener("click", () => act(li, "acknowledge"));
+  li.querySelector(".handover").addEventListener("click", () => act(li, "handover"));
+  li.querySelector(".exchange-toggle").addEventListener("click", () => {
+    const form = li.querySelector(".exchange");
+    form.hidden = !form.hidden;
+  });
+  li.querySelector(".exchange").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const { order_id } = cards.get(Number(li.dataset.alertId)).arrival;
+    try {
+      await api(storePath(`/orders/${order_id}/exchanges`), {
+        method: "POST",
+        body: JSON.stringify({ kind: form.kind.value, note: form.note.value }),
+      });
+      form.hidden = true;
+      form.note.value = "";
+      cardError(li, "");
+    } catch (error) { cardError(li, error.message); }
+  });
+  return li;
+}
+
+function render(li, a) {
+  li.dataset.status = a.status;
+  li.dataset.escalated = String(a.escalation_level > 0);
+  li.querySelector(".escalated").hidden = a.escalation_level === 0;
+  const going = li.querySelector(".going");
+  going.hidden = a.status !== "acknowledged";
+  going.textContent = a.acknowledged_by ? `${a.acknowledged_by} is on the way` : "";
+  li.querySelector(".ack").hidden = a.status !== "raised";
+  li.querySelector(".handover").hidden = !OPEN.has(a.status);
+  li.querySelector(".exchange-toggle").hidden = !OPEN.has(a.status);
+}
+
+// One entry point for every arrival state we learn about, from events or from a reload.
+function upsert(a, isNew) {
+  const known = cards.get(a.alert_id);
+  if (!OPEN.has(a.status)) {
+    if (known) { known.li.remove(); cards.delete(a.alert_id); }
+    tick();
+    return;
+  }
+  if (known) {
+    known.arrival = a;
+    render(known.li, a);
+  } else {
+    const li = buildCard(a);
+    render(li, a);
+    if (isNew) { li.classList.add("new"); beep(); }
+    cards.set(a.alert_id, { li, arrival: a });
+    $("arrivals").append(li);
+  }
   tick();
+}
+
+async function act(li, action) {
+  const alertId = Number(li.dataset.alertId);
+  try {
+    upsert(await api(storePath(`/alerts/${alertId}/${action}`), { method: "POST", body: "{}" }), false);
+    cardError(li, "");
+  } catch (error) {
+    cardError(li, error.message);
+    if (error.status === 401) showLogin("Your session has ended. Please log in again.");
+    else catchUp();
+  }
 }
 
 function tick() {
   const now = Date.now() / 1000;
-  for (const { li, arrivedAt } of cards.values()) {
-    li.querySelector(".wait").textContent = formatWait(now - arrivedAt);
+  for (const { li, arrival } of cards.values()) {
+    li.querySelector(".wait").textContent = formatWait(now - arrival.arrived_at);
   }
   $("empty").hidden = cards.size > 0;
 }
 
 async function catchUp() {
-  const s = session();
   try {
-    const body = await api(`/api/v1/stores/${s.staff.store_id}/arrivals`);
-    for (const a of body.arrivals) addArrival(a, false);
+    const body = await api(storePath("/arrivals"));
+    const open = new Set(body.arrivals.map((a) => a.alert_id));
+    for (const [id, { li }] of cards) {
+      if (!open.has(id)) { li.remove(); cards.delete(id); }
+    }
+    for (const a of body.arrivals) upsert(a, false);
   } catch (error) {
     if (error.status === 401) showLogin("Your session has ended. Please log in again.");
   }
@@ -114,6 +193,7 @@ async function catchUp() {
 function connect() {
   const s = session();
   socket = io({ transports: ["websocket"], auth: { token: s.token } });
+  window.staffSocket = socket; // lets tests (and support staff) force a reconnect
   socket.on("connect", () => {
     $("link").dataset.state = "online";
     $("link").textContent = "live";
@@ -123,11 +203,41 @@ function connect() {
     $("link").dataset.state = "offline";
     $("link").textContent = "offline";
   });
-  socket.on("connect_error", () => {
-    // A refused connection may be an expired session: the API call tells us which.
-    catchUp();
-  });
-  socket.on("arrival", (a) => addArrival(a, true));
+  socket.on("connect_error", () => catchUp()); // an expired session shows as 401 there
+  socket.on("arrival", (a) => upsert(a, true));
+  socket.on("alert_updated", (a) => upsert(a, false));
+}
+
+async function redeem(raw) {
+  const result = $("redeem-result");
+  try {
+    const body = await api(storePath("/redemptions"), {
+      method: "POST", body: JSON.stringify({ code: raw }),
+    });
+    result.dataset.ok = "true";
+    result.textContent = `Redeemed: ${body.coupon.offer}`;
+    $("code").value = "";
+  } catch (error) {
+    result.dataset.ok = "false";
+    result.textContent = error.message;
+    if (error.status === 401) showLogin("Your session has ended. Please log in again.");
+  }
+  result.hidden = false;
+}
+
+async function scan() {
+  const video = $("camera");
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+  video.srcObject = stream;
+  video.hidden = false;
+  await video.play();
+  const detector = new BarcodeDetector({ formats: ["qr_code"] });
+  const stop = () => { stream.getTracks().forEach((t) => t.stop()); video.hidden = true; };
+  const look = async () => {
+    const codes = await detector.detect(video).catch(() => []);
+    if (codes.length) { stop(); redeem(codes[0].rawValue); } else if (!video.hidden) requestAnimationFrame(look);
+  };
+  look();
 }
 
 $("login").addEventListener("submit", async (event) => {
@@ -149,6 +259,13 @@ $("logout").addEventListener("click", async () => {
   await api("/api/v1/auth/logout", { method: "POST" }).catch(() => {});
   showLogin();
 });
+
+$("redeem").addEventListener("submit", (event) => { event.preventDefault(); redeem($("code").value); });
+$("scan").addEventListener("click", () => scan().catch((e) => {
+  $("redeem-result").hidden = false;
+  $("redeem-result").dataset.ok = "false";
+  $("redeem-result").textContent = `Camera unavailable: ${e.message}`;
+}));
 
 setInterval(tick, 1000);
 if (session()) showBoard(); else showLogin();
