@@ -450,7 +450,14 @@ BUILTIN_SCENARIO_DOCUMENTS: dict[str, dict[str, Any]] = {
         "name": "curbside",
         "description": "carla waits 5 min at bay-1 (car tag, iPhone silent); dan waits later",
         "duration_s": 720,
-        "store": STORE_WITH_BEACONS,
+        # A store that offers curbside pickup puts a gateway on the facade by its bays.
+        "store": {
+            **STORE_WITH_BEACONS,
+            "gateways": [
+                *STORE_WITH_BEACONS["gateways"],
+                {"name": "gw-curbside", "x": 25, "y": -2},
+            ],
+        },
         "people": [_CARLA_CURBSIDE, _DAN_CURBSIDE],
     },
     "staff": staff_document(),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from store_server.auth import bearer_token, tokens_match
 from store_server.errors import ApiError
-from store_server.models import Beacon, Gateway, Zone
+from store_server.models import Beacon, Consent, CustomerTag, Gateway, Zone
 from store_server.schemas import (
     EddystoneTlmFrame,
     GatewayConfigOut,
@@ -51,13 +51,23 @@ def config(gateway_id: str) -> tuple[Response, int]:
         # The entry rule compares calibrated readings; the gateway sees raw ones.
         entry_rssi_dbm = (
             settings.entry_rssi_dbm - gateway.rssi_offset_db
-            if zone is not None and zone.kind == "entrance"
+            if zone is not None and zone.kind in ("entrance", "bay")
             else None
         )
         beacons = session.scalars(
             select(Beacon).where(Beacon.store_id == gateway.store_id).order_by(Beacon.id)
         ).all()
-        registered = [RegisteredDevice(kind=b.kind, id=b.identifier) for b in beacons]
+        # Tags of shoppers who allow arrival detection here: a car tag is heard at the bay.
+        tags = session.execute(
+            select(CustomerTag.kind, CustomerTag.identifier)
+            .join(Consent, Consent.shopper_id == CustomerTag.shopper_id)
+            .where(Consent.store_id == gateway.store_id, Consent.purpose == "arrival")
+            .distinct()
+            .order_by(CustomerTag.identifier)
+        ).all()
+        registered = [RegisteredDevice(kind=b.kind, id=b.identifier) for b in beacons] + [
+            RegisteredDevice(kind=kind, id=identifier) for kind, identifier in tags
+        ]
     out = GatewayConfigOut(
         gateway_id=gateway.id,
         store_id=gateway.store_id,

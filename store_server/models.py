@@ -140,6 +140,18 @@ class Device(Base):
     token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
+class CustomerTag(Base):
+    """A key-fob or car tag registered to a shopper: heard at a bay or door, it names them."""
+
+    __tablename__ = "customer_tags"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # ibeacon | altbeacon | eddystone_uid
+    identifier: Mapped[str] = mapped_column(String(100), unique=True)
+    label: Mapped[str] = mapped_column(String(100))  # "car tag", "key fob"
+    created_at: Mapped[float] = mapped_column(Double)
+
+
 class StaffUser(Base):
     """A staffer or manager of one store."""
 
@@ -216,7 +228,9 @@ class Observation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.id", ondelete="CASCADE"))
-    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    # Exactly one of device_id (an app's EID) and tag_id (a registered tag) is set.
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    tag_id: Mapped[int | None] = mapped_column(ForeignKey("customer_tags.id", ondelete="CASCADE"))
     rssi: Mapped[int] = mapped_column(Integer)
     seen_at: Mapped[float] = mapped_column(Double)
 

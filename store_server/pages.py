@@ -177,6 +177,16 @@ ROUTES = [
         (400, 401, 403),
     ),
     Route(
+        "post",
+        "/api/v1/me/tags",
+        "Register a key-fob or car tag",
+        schemas.TagIn,
+        201,
+        schemas.TagOut,
+        (400, 401, 409),
+    ),
+    Route("delete", "/api/v1/me/tags/{tag_id}", "Forget a tag", None, 200, None, (401, 404)),
+    Route(
         "get",
         "/api/v1/me/pickups",
         "The shopper's open pickup orders",

@@ -24,7 +24,7 @@ class Reading:
     """The strongest reading of one device in one batch from one gateway."""
 
     gateway_id: str
-    at_entrance: bool
+    at_arrival_point: bool
     rssi: int
     rssi_offset_db: float
     seen_at: float
@@ -42,13 +42,13 @@ def visit_step(
     visit_timeout_s: float,
     now: float,
 ) -> Step:
-    """Strong enough at an entrance gateway = entered; any reading extends a live visit."""
+    """Strong enough at an arrival point (door, curbside bay) = arrived; any reading extends."""
     visit_is_live = (
         open_visit_last_seen is not None and now - open_visit_last_seen <= visit_timeout_s
     )
     if visit_is_live:
         return Step.EXTEND
-    if reading.at_entrance and reading.calibrated_rssi >= entry_rssi_dbm:
+    if reading.at_arrival_point and reading.calibrated_rssi >= entry_rssi_dbm:
         return Step.ENTER
     return Step.IGNORE
 

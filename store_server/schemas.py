@@ -312,6 +312,23 @@ class CheckinIn(_Strict):
     bay: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
+class TagIn(_Strict):
+    """A key-fob or car tag the shopper registers (its id as in docs/protocol.md)."""
+
+    kind: Literal["ibeacon", "altbeacon", "eddystone_uid"]
+    id: Annotated[str, Field(min_length=3, max_length=100)]
+    label: Annotated[str, Field(min_length=1, max_length=100)] = "tag"
+
+
+class TagOut(BaseModel):
+    """A registered tag."""
+
+    tag_id: int
+    kind: str
+    id: str
+    label: str
+
+
 class SurveyAnswerIn(_Strict):
     """The answer to "how likely are you to recommend us?" (0 to 10)."""
 

@@ -3,10 +3,12 @@ surveys."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from store_server.auth import require_device
@@ -16,6 +18,7 @@ from store_server.lifecycle import OPEN_STATES
 from store_server.models import (
     Consent,
     Coupon,
+    CustomerTag,
     PickupAlert,
     PickupOrder,
     StaffUser,
@@ -23,7 +26,7 @@ from store_server.models import (
     Zone,
 )
 from store_server.pickup import publish, raise_pickup_alerts
-from store_server.schemas import CheckinIn, PickupOut, SurveyAnswerIn, parse_body
+from store_server.schemas import CheckinIn, PickupOut, SurveyAnswerIn, TagIn, TagOut, parse_body
 from store_server.visits import open_visit, start_visit
 
 bp = Blueprint("shoppers", __name__, url_prefix="/api/v1/me")
@@ -65,6 +68,57 @@ def check_in() -> tuple[Response, int]:
         events = raise_pickup_alerts(session, body.store_id, [visit], zone, why, now)
     publish(events)
     return jsonify({"checked_in": True, "where": zone.label, "alerts": len(events)}), 200
+
+
+_TAG_ID_PATTERNS = {
+    "ibeacon": re.compile(
+        r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:\d{1,5}:\d{1,5}$"
+    ),
+    "altbeacon": re.compile(
+        r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:\d{1,5}:\d{1,5}$"
+    ),
+    "eddystone_uid": re.compile(r"^[0-9a-f]{20}:[0-9a-f]{12}$"),
+}
+
+
+@bp.post("/tags")
+def register_tag() -> tuple[Response, int]:
+    """Register a key-fob or car tag: heard at a door or bay, it announces the shopper."""
+    device = require_device()
+    body = parse_body(TagIn, request.get_json(silent=True))
+    identifier = body.id.strip().lower()
+    if not _TAG_ID_PATTERNS[body.kind].match(identifier):
+        raise ApiError(400, "invalid_tag_id", f"not a {body.kind} id (see docs/protocol.md)")
+    with current_app.extensions["store_db"].transaction() as session:
+        tag = CustomerTag(
+            shopper_id=device.shopper_id,
+            kind=body.kind,
+            identifier=identifier,
+            label=body.label,
+            created_at=WALL_CLOCK(),
+        )
+        try:
+            with session.begin_nested():
+                session.add(tag)
+        except IntegrityError as exc:
+            raise ApiError(409, "tag_taken", "this tag is already registered") from exc
+        out = TagOut(tag_id=tag.id, kind=tag.kind, id=tag.identifier, label=tag.label)
+    return jsonify(out.model_dump()), 201
+
+
+@bp.delete("/tags/<int:tag_id>")
+def remove_tag(tag_id: int) -> tuple[Response, int]:
+    """Forget one of the shopper's tags (and every sighting of it)."""
+    device = require_device()
+    with current_app.extensions["store_db"].transaction() as session:
+        deleted = session.execute(
+            delete(CustomerTag).where(
+                CustomerTag.id == tag_id, CustomerTag.shopper_id == device.shopper_id
+            )
+        )
+        if deleted.rowcount != 1:
+            raise ApiError(404, "unknown_tag", f"you have no tag {tag_id}")
+    return jsonify({"removed": True}), 200
 
 
 @bp.get("/pickups")

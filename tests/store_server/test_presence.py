@@ -11,9 +11,13 @@ TIMEOUT = 600.0
 NOW = 10_000.0
 
 
-def reading(rssi: int, at_entrance: bool = True, offset: float = 0.0) -> Reading:
+def reading(rssi: int, at_arrival_point: bool = True, offset: float = 0.0) -> Reading:
     return Reading(
-        gateway_id="gw", at_entrance=at_entrance, rssi=rssi, rssi_offset_db=offset, seen_at=NOW
+        gateway_id="gw",
+        at_arrival_point=at_arrival_point,
+        rssi=rssi,
+        rssi_offset_db=offset,
+        seen_at=NOW,
     )
 
 
@@ -24,9 +28,9 @@ def reading(rssi: int, at_entrance: bool = True, offset: float = 0.0) -> Reading
         (reading(-70), None, Step.ENTER),  # at the threshold counts
         (reading(-71), None, Step.IGNORE),
         (reading(-74, offset=5.0), None, Step.ENTER),  # calibration offset applies
-        (reading(-40, at_entrance=False), None, Step.IGNORE),  # only entrance gateways admit
+        (reading(-40, at_arrival_point=False), None, Step.IGNORE),  # only entrance gateways admit
         (reading(-90), NOW - 10, Step.EXTEND),  # a live visit goes on
-        (reading(-90, at_entrance=False), NOW - TIMEOUT, Step.EXTEND),
+        (reading(-90, at_arrival_point=False), NOW - TIMEOUT, Step.EXTEND),
         (reading(-60), NOW - TIMEOUT - 1, Step.ENTER),  # stale visit: this is a new one
         (reading(-90), NOW - TIMEOUT - 1, Step.IGNORE),
     ],
