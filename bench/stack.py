@@ -70,12 +70,15 @@ class Proc:
         if self.popen.stdout is not None:
             self.popen.stdout.close()
 
-    def wait_for_line(self, prefix: str, timeout_s: float = START_TIMEOUT_S) -> str:
-        """The first output line starting with `prefix`; fails if the process dies or times out."""
+    def wait_for_line(
+        self, prefix: str, timeout_s: float = START_TIMEOUT_S, suffix: str = ""
+    ) -> str:
+        """The first output line with `prefix` (and `suffix`); fails if the process dies or
+        times out."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for line in list(self.lines):
-                if line.startswith(prefix):
+                if line.startswith(prefix) and line.endswith(suffix):
                     return line
             if self.popen.poll() is not None:
                 break
@@ -86,10 +89,19 @@ class Proc:
         )
 
 
+# How the simulator reaches the gateways: "bluez" (a virtual BlueZ adapter on a private D-Bus,
+# scanned by bleak's real BlueZ backend, unchanged) or "link" (the simulator's own bleak
+# backend fed over a local TCP radio link; no D-Bus needed).
+FEEDS = ("bluez", "link")
+
+
 class Stack:
     """Starts and stops the processes of one simulated store."""
 
-    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, *, port: int | None = None, feed: str = "bluez") -> None:
+        if feed not in FEEDS:
+            raise ValueError(f"feed must be one of {FEEDS}")
+        self.feed = feed
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -98,6 +110,8 @@ class Stack:
         self.procs: list[Proc] = []
         self.seed: dict[str, Any] = {}
         self.radio_address = ""
+        self.bus_address = ""
+        self.sim: Proc | None = None
 
     def _spawn(self, name: str, args: Sequence[str], env: dict[str, str] | None = None) -> Proc:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -164,7 +178,8 @@ class Stack:
         raise RuntimeError("store server did not become healthy:\n" + "\n".join(server.lines[-30:]))
 
     def start_sim(self, scenario: str, *args: str) -> Proc:
-        """Run a scenario in real time with its radio link on a free port."""
+        """Run a scenario in real time, feeding the gateways the stack's way."""
+        feed_args = ["--bluez"] if self.feed == "bluez" else ["--radio-listen", "127.0.0.1:0"]
         sim = self._spawn(
             "beacon-sim",
             [
@@ -174,23 +189,42 @@ class Stack:
                 scenario,
                 "--phones",
                 str(self.workdir / "phones.json"),
-                "--radio-listen",
-                "127.0.0.1:0",
+                *feed_args,
                 *args,
             ],
         )
-        line = sim.wait_for_line("radio link listening on")
-        self.radio_address = line.rsplit(" ", 1)[-1]
+        self.sim = sim
+        if self.feed == "link":
+            self.radio_address = sim.wait_for_line("radio link listening on").rsplit(" ", 1)[-1]
+        else:
+            self.bus_address = sim.wait_for_line("bluez bus at ").removeprefix("bluez bus at ")
         return sim
 
+    def adapter_of(self, gateway_id: str) -> str:
+        """The virtual adapter (hciN) the simulator exports for a gateway."""
+        if self.sim is None:
+            raise RuntimeError("start the simulator before its gateways")
+        # The simulator prints one `adapter hciN = <gateway>` line per gateway after the bus.
+        line = self.sim.wait_for_line("adapter ", suffix=f" = {gateway_id}")
+        return line.split()[1]
+
     def start_gateway(self, gateway_id: str, **settings: str) -> Proc:
-        """Start `beacon-gateway run` for a seeded gateway, scanning the sim's radio link."""
+        """Start `beacon-gateway run` for a seeded gateway, scanning what the simulator feeds."""
+        if self.feed == "bluez":
+            feed = {
+                "DBUS_SYSTEM_BUS_ADDRESS": self.bus_address,
+                "GATEWAY_ADAPTER": self.adapter_of(gateway_id),
+            }
+        else:
+            feed = {
+                "GATEWAY_SCANNER_BACKEND": SIM_BACKEND,
+                "SIM_RADIO_URL": f"tcp://{self.radio_address}/{gateway_id}",
+            }
         env = {
             "GATEWAY_ID": gateway_id,
             "GATEWAY_TOKEN": self.seed["gateway_tokens"][gateway_id],
             "GATEWAY_SERVER_URL": self.url,
-            "GATEWAY_SCANNER_BACKEND": SIM_BACKEND,
-            "SIM_RADIO_URL": f"tcp://{self.radio_address}/{gateway_id}",
+            **feed,
             # Each run keeps its own outbox and cached config, and no two gateways fight for
             # the metrics port.
             "GATEWAY_STATE_DIR": str(self.workdir / "gateway-state"),

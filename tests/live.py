@@ -15,6 +15,7 @@ import socketio
 from bench.stack import Stack
 from store_server.auth import hash_password
 from store_server.db import Database
+from store_server.identity import eddystone_eid
 from store_server.models import StaffUser, Store
 
 OTHER_STAFF = ("kim@other.store", "other-store-pass")
@@ -50,39 +51,93 @@ def login(url: str, email: str, password: str) -> dict[str, Any]:
     return body
 
 
-class StaffClient:
-    """A real python-socketio client logged in as one staffer, recording `arrival` events."""
+class LiveClient:
+    """A real python-socketio client (staff: `token`; a shopper's app: `device_token`)."""
 
-    def __init__(self, url: str, token: str) -> None:
-        self.arrivals: list[dict[str, Any]] = []
+    def __init__(
+        self,
+        url: str,
+        auth: dict[str, str],
+        events: tuple[str, ...] = ("arrival", "alert_updated", "pickup_update"),
+    ) -> None:
+        self.received: dict[str, list[dict[str, Any]]] = {name: [] for name in events}
         self._lock = threading.Lock()
         self.sio = socketio.Client(reconnection=False)
-        self.sio.on("arrival", self._on_arrival)
-        self.sio.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
+        for name in events:
+            self.sio.on(name, self._recorder(name))
+        self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
 
-    def _on_arrival(self, payload: dict[str, Any]) -> None:
+    def _recorder(self, name: str) -> Any:
+        def record(payload: dict[str, Any]) -> None:
+            with self._lock:
+                self.received[name].append({**payload, "received_at": time.time()})
+
+        return record
+
+    @property
+    def arrivals(self) -> list[dict[str, Any]]:
+        """Every `arrival` event so far."""
         with self._lock:
-            self.arrivals.append({**payload, "received_at": time.time()})
+            return list(self.received["arrival"])
 
-    def wait_for_arrival(self, timeout_s: float) -> list[dict[str, Any]]:
-        """Poll until at least one arrival came in, or the deadline passes."""
+    def wait_for(self, name: str, timeout_s: float) -> list[dict[str, Any]]:
+        """Poll until at least one `name` event came in, or the deadline passes."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with self._lock:
-                if self.arrivals:
-                    return list(self.arrivals)
+                if self.received[name]:
+                    return list(self.received[name])
             time.sleep(0.05)
         return []
+
+    def wait_for_arrival(self, timeout_s: float) -> list[dict[str, Any]]:
+        """Poll until at least one arrival came in, or the deadline passes."""
+        return self.wait_for("arrival", timeout_s)
 
     def close(self) -> None:
         """Disconnect."""
         self.sio.disconnect()
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    """A running store server with the demo store and a second store; stopped afterwards."""
-    with Stack(tmp_path / "stack") as running:
+@pytest.fixture(params=["bluez"])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """A running store server with the demo store and a second store; stopped afterwards.
+
+    The simulator feeds gateways through the virtual BlueZ adapter unless a test asks for the
+    radio link (`@pytest.mark.parametrize("stack", ["link"], indirect=True)`).
+    """
+    with Stack(tmp_path / "stack", feed=request.param) as running:
         running.start_server()
         add_other_store(running.database_url)
         yield running
+
+
+def announce_arrival(stack: Stack, person: str = "maria", rssi: int = -55) -> None:
+    """Upload one strong entrance reading of a demo phone, as its gateway would."""
+    key = next(
+        bytes.fromhex(p["identity_key"]) for p in stack.seed["phones"] if p["person"] == person
+    )
+    now = time.time()
+    body = {
+        "batch_id": f"announce-{person}-{now}",
+        "sent_at": now,
+        "observations": [
+            {
+                "seen_at": now,
+                "rssi": rssi,
+                "frame": {
+                    "kind": "eddystone_eid",
+                    "eid": eddystone_eid(key, 10, int(now)).hex(),
+                    "tx_power": -20,
+                },
+            }
+        ],
+    }
+    token = stack.seed["gateway_tokens"]["gw-entrance"]
+    response = requests.post(
+        f"{stack.url}/api/v1/gateways/gw-entrance/batches",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    response.raise_for_status()

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bench.stack import Stack
 from store_server.db import Database
 from store_server.models import Visit
-from tests.live import OTHER_STAFF, StaffClient, login
+from tests.live import OTHER_STAFF, LiveClient, login
 
 pytestmark = pytest.mark.e2e
 # Maria reaches the door about 5 s into `pickup-door`; generous for a loaded CI machine.
@@ -32,11 +32,12 @@ def visit_extended_past(stack: Stack, when: float, timeout_s: float) -> bool:
         db.dispose()
 
 
+@pytest.mark.parametrize("stack", ["bluez", "link"], indirect=True)
 def test_pickup_arrival_reaches_own_store_staff_only(stack: Stack) -> None:
     sam = login(stack.url, "sam@demo.store", stack.seed["accounts"][0]["password"])
     kim = login(stack.url, *OTHER_STAFF)
-    own = StaffClient(stack.url, sam["token"])
-    other = StaffClient(stack.url, kim["token"])
+    own = LiveClient(stack.url, {"token": sam["token"]})
+    other = LiveClient(stack.url, {"token": kim["token"]})
     try:
         stack.start_sim("pickup-door", "--seed", "3")
         stack.start_gateway("gw-entrance")
