@@ -7,10 +7,12 @@ import sys
 
 BENCHES = {
     "latency": ("bench.latency", "arrival latency through the real processes"),
+    "fanout": ("bench.fanout", "pickup alert fan-out to 50 tablets vs a bare Flask-SocketIO app"),
     "decode": ("bench.decode_throughput", "decoder adverts/s against peer parsers"),
     "bluez": ("bench.bluez_throughput", "advert updates/s through the virtual BlueZ adapter"),
     "gateway": ("bench.gateway_load", "gateway CPU and memory at a given advert rate"),
     "sim": ("bench.sim_throughput", "simulator adverts/s on the virtual clock (busy-saturday)"),
+    "accuracy": ("bench.accuracy", "presence fusion against a scenario's ground truth"),
 }
 
 
