@@ -1,0 +1,149 @@
+"""The notification router's fallback, and the in-app sender."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from store_server.channels import Contact, DeliveryStatus, Notification, SendResult
+from store_server.channels.inapp import InAppSender
+from store_server.channels.router import Router
+from store_server.decide import Channel
+
+NOTE = Notification(
+    "msg-1",
+    "offer",
+    "20 % off",
+    "dresses, two hours",
+    url="https://s.example/r/X",
+    expires_at=1_700_000_000.0,
+    data={"code": "X"},
+)
+CONTACT = Contact(42, phone="+14155550123", email="maria@shopper.example")
+
+
+@dataclass
+class Scripted:
+    """A sender answering a fixed status, counting calls."""
+
+    channel: Channel
+    status: DeliveryStatus
+    calls: list[str] = field(default_factory=list)
+
+    def send(self, notification: Notification, contact: Contact) -> SendResult:
+        self.calls.append(notification.message_id)
+        return SendResult(self.channel, self.status, f"scripted {self.status}")
+
+
+class Exploding:
+    channel: Channel = "push"
+
+    def send(self, notification: Notification, contact: Contact) -> SendResult:
+        raise RuntimeError(f"cannot reach {contact.phone}")  # a careless library message
+
+
+def test_falls_back_along_the_order_and_stops_at_the_first_delivery() -> None:
+    push = Scripted("push", "failed_permanent")
+    sms = Scripted("sms", "failed_retryable")
+    email = Scripted("email", "delivered")
+    app = Scripted("app", "delivered")
+    result = Router([app, push, sms, email]).deliver(NOTE, CONTACT, ["push", "sms", "email", "app"])
+    assert [(a.channel, a.status) for a in result.attempts] == [
+        ("push", "failed_permanent"),
+        ("sms", "failed_retryable"),
+        ("email", "delivered"),
+    ]
+    assert (result.status, result.channel) == ("delivered", "email")
+    assert app.calls == []  # never tried after a delivery
+
+
+@pytest.mark.parametrize(
+    ("statuses", "overall"),
+    [
+        (("failed_permanent", "failed_permanent"), "failed_permanent"),
+        (("failed_permanent", "failed_retryable"), "failed_retryable"),
+        ((), "failed_permanent"),
+    ],
+)
+def test_overall_status_when_nothing_delivered(
+    statuses: tuple[DeliveryStatus, ...], overall: str
+) -> None:
+    channels: list[Channel] = ["push", "sms"][: len(statuses)]  # type: ignore[assignment]
+    senders = [Scripted(c, s) for c, s in zip(channels, statuses, strict=True)]
+    result = Router(senders).deliver(NOTE, CONTACT, channels)
+    assert result.status == overall
+    assert result.channel is None
+
+
+def test_a_channel_without_sender_is_a_permanent_attempt() -> None:
+    result = Router([Scripted("email", "delivered")]).deliver(NOTE, CONTACT, ["sms", "email"])
+    assert [(a.channel, a.status, a.reason) for a in result.attempts] == [
+        ("sms", "failed_permanent", "no sender configured"),
+        ("email", "delivered", "scripted delivered"),
+    ]
+
+
+def test_a_crashing_sender_is_wrapped_and_logged_without_personal_data(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    router = Router([Exploding(), Scripted("sms", "delivered")])
+    with caplog.at_level(logging.INFO):
+        result = router.deliver(NOTE, CONTACT, ["push", "sms"])
+    assert result.attempts[0].status == "failed_retryable"
+    assert result.attempts[0].reason == "sender error RuntimeError"
+    assert result.channel == "sms"
+    assert "+14155550123" not in caplog.text and "maria@" not in caplog.text
+    assert caplog.text.count("message=msg-1") == 2
+
+
+def test_router_lists_its_channels() -> None:
+    assert Router([Scripted("email", "delivered"), Scripted("app", "delivered")]).channels == (
+        "email",
+        "app",
+    )
+
+
+@dataclass
+class Room:
+    """Stands in for Broadcaster.publish and the live-connection registry."""
+
+    connected: set[int] = field(default_factory=set)
+    published: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
+
+    def publish(self, event: str, payload: dict[str, Any], room: str) -> None:
+        self.published.append((event, payload, room))
+
+
+def test_in_app_emits_to_the_shoppers_room_when_connected() -> None:
+    room = Room(connected={42})
+    result = InAppSender(room.publish, room.connected.__contains__).send(NOTE, CONTACT)
+    assert (result.channel, result.status) == ("app", "delivered")
+    assert room.published == [("offer", NOTE.payload(), "shopper:42")]
+    assert NOTE.payload()["expires_at"] == 1_700_000_000.0
+
+
+def test_in_app_without_a_live_page_is_permanent_and_emits_nothing() -> None:
+    room = Room(connected={7})
+    result = InAppSender(room.publish, room.connected.__contains__).send(NOTE, CONTACT)
+    assert result.status == "failed_permanent"
+    assert room.published == []
+
+
+def test_in_app_emitter_failure_is_a_result() -> None:
+    def broken(event: str, payload: dict[str, Any], room: str) -> None:
+        raise OSError("queue closed")
+
+    result = InAppSender(broken, lambda _: True).send(NOTE, CONTACT)
+    assert result.status == "failed_retryable"
+
+
+def test_in_app_falls_back_to_push_through_the_router() -> None:
+    room = Room()
+    push = Scripted("push", "delivered")
+    router = Router([InAppSender(room.publish, room.connected.__contains__), push])
+    result = router.deliver(NOTE, CONTACT, ["app", "push"])
+    assert [a.status for a in result.attempts] == ["failed_permanent", "delivered"]
+    assert result.channel == "push"
