@@ -112,6 +112,7 @@ class Stack:
         self.radio_address = ""
         self.bus_address = ""
         self.sim: Proc | None = None
+        self.server: Proc | None = None
 
     def _spawn(self, name: str, args: Sequence[str], env: dict[str, str] | None = None) -> Proc:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -165,7 +166,38 @@ class Stack:
         else:
             seed(self.database_url, self.workdir)
         self.seed = json.loads((self.workdir / "seed.json").read_text())
+        self._serve()
+
+    def stop_server(self) -> None:
+        """Stop the store server (SIGTERM), keeping its database for `restart_server`."""
+        if self.server is None:
+            raise RuntimeError("the store server is not running")
+        self.kill(self.server, signal.SIGTERM)
+        self.server = None
+
+    def restart_server(self) -> None:
+        """Serve the same database on the same port again; returns once /healthz answers."""
+        if self.server is not None:
+            raise RuntimeError("the store server is still running")
+        self._serve()
+
+    def kill(self, proc: Proc, signum: int = signal.SIGKILL) -> int:
+        """Send `signum` to one process, wait for it to end and return its exit status."""
+        if proc.popen.poll() is None:
+            proc.popen.send_signal(signum)
+        try:
+            status = proc.popen.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.popen.kill()
+            status = proc.popen.wait()
+        proc.close()
+        if proc in self.procs:
+            self.procs.remove(proc)
+        return status
+
+    def _serve(self) -> None:
         server = self._spawn("store-server", [str(BIN / "store-server"), "run"], self.server_env())
+        self.server = server
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if server.popen.poll() is not None:
@@ -208,8 +240,13 @@ class Stack:
         line = self.sim.wait_for_line("adapter ", suffix=f" = {gateway_id}")
         return line.split()[1]
 
-    def start_gateway(self, gateway_id: str, **settings: str) -> Proc:
-        """Start `beacon-gateway run` for a seeded gateway, scanning what the simulator feeds."""
+    def start_gateway(self, gateway_id: str, *args: str, **settings: str) -> Proc:
+        """Start `beacon-gateway run` for a seeded gateway, scanning what the simulator feeds.
+
+        Args:
+            args: extra command-line arguments (`--verbose`).
+            settings: `GATEWAY_<NAME>` environment variables, e.g. `heartbeat_interval_s="2"`.
+        """
         if self.feed == "bluez":
             feed = {
                 "DBUS_SYSTEM_BUS_ADDRESS": self.bus_address,
@@ -231,7 +268,7 @@ class Stack:
             "GATEWAY_METRICS_PORT": "0",
             **{f"GATEWAY_{k.upper()}": v for k, v in settings.items()},
         }
-        gateway = self._spawn(gateway_id, [str(BIN / "beacon-gateway"), "run"], env)
+        gateway = self._spawn(gateway_id, [str(BIN / "beacon-gateway"), "run", *args], env)
         gateway.wait_for_line(f"gateway {gateway_id} scanning")
         return gateway
 
@@ -249,6 +286,7 @@ class Stack:
                 proc.popen.wait()
             proc.close()
         self.procs.clear()
+        self.server = None
 
     def __enter__(self) -> Stack:
         return self

@@ -41,6 +41,9 @@ DEFAULT_SEED = 0
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+# With --bluez, these unplug and plug back every virtual adapter (recovery tests of a gateway).
+ADAPTERS_REMOVE_SIGNAL = signal.SIGUSR1
+ADAPTERS_RESTORE_SIGNAL = signal.SIGUSR2
 
 
 def _speed(value: str) -> float | None:
@@ -78,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="beacon-sim", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the built-in scenarios")
-    run = commands.add_parser("run", help="run a scenario")
+    run = commands.add_parser(
+        "run",
+        help="run a scenario",
+        description="Run a scenario. With --bluez, SIGUSR1 removes every virtual adapter "
+        "(printing 'adapters removed') and SIGUSR2 brings them back ('adapters restored').",
+    )
     run.add_argument("--scenario", required=True, help="built-in scenario name or JSON file")
     run.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     run.add_argument(
@@ -102,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--bluez",
         action="store_true",
-        help="export org.bluez (one adapter per gateway) on a private dbus-daemon",
+        help="export org.bluez (one adapter per gateway) on a private dbus-daemon; "
+        "SIGUSR1 removes the adapters, SIGUSR2 restores them",
     )
     return parser
 
@@ -143,6 +152,21 @@ async def _run(
     link: RadioLinkServer | None = None
     daemon: DbusDaemon | None = None
     bluez: VirtualBluez | None = None
+
+    def unplug_adapters(present: bool) -> None:
+        # Registered before the bus is up, so an early signal is reported instead of killing us.
+        if bluez is None:
+            print("no virtual adapters", flush=True)
+            return
+        for adapter in bluez.adapters():
+            if present:
+                bluez.restore_adapter(adapter)
+            else:
+                bluez.remove_adapter(adapter)
+        print("adapters restored" if present else "adapters removed", flush=True)
+
+    loop.add_signal_handler(ADAPTERS_REMOVE_SIGNAL, unplug_adapters, False)
+    loop.add_signal_handler(ADAPTERS_RESTORE_SIGNAL, unplug_adapters, True)
     with _output_file(args.air_log) as air_log, _output_file(args.ground_truth) as ground_truth:
         try:
             if args.radio_listen is not None:
