@@ -46,12 +46,18 @@ def main() -> int:
         accounts = stack.seed["accounts"]
         print()
         print("The demo store is running. Pages:")
+        store = stack.seed["store_id"]
+        maria = stack.seed["device_tokens"]["maria"]
         print(f"  staff tablet   {stack.url}/staff")
+        print(f"  Maria's phone  {stack.url}/app?store={store}#device={maria}")
+        print(f"  join the app   {stack.url}/app?store={store}  (open in a private window)")
         print(f"  API document   {stack.url}/api/v1/openapi.json")
         print("Demo log-ins (passwords are new on every run):")
         for account in accounts:
             print(f"  {account['role']:<8} {account['email']:<20} {account['password']}")
-        print("Maria arrives for her pickup order about 20 s after the start; the tablet shows it.")
+        print("Maria arrives for her pickup order about 20 s after the start; the tablet shows")
+        print("it. Tap 'On my way' and 'Handed over' there and watch her phone page.")
+        print("Gateways scan with bleak's BlueZ backend on the simulator's virtual adapter.")
         print(f"Logs: {DEMO_DIR}/*.log.  Ctrl-C stops everything.", flush=True)
         while all(p.popen.poll() is None for p in stack.procs):
             time.sleep(0.5)

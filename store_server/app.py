@@ -44,6 +44,7 @@ def create_app(settings: StoreSettings | None = None) -> Flask:
         pickup.bp,
         coupons.bp,
         shoppers.bp,
+        shoppers.optin_bp,
         pages.bp,
     )
     for blueprint in blueprints:

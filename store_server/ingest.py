@@ -1,12 +1,15 @@
-"""Gateway ingest: authenticate, dedupe on batch id, resolve identities, open visits, raise alerts.
+"""Gateway ingest: authenticate, dedupe on batch id, resolve identities, fuse, raise alerts.
 
-One transaction per batch. Only observations of opted-in shoppers are stored.
+One transaction per batch. Only observations of opted-in, unpaused shoppers are stored; each
+shopper's readings go through presence fusion (store_server.fusion) and its events are stored
+and, after the commit, emitted to the store's staff room.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,19 +19,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from store_server import fusion
 from store_server.errors import ApiError
 from store_server.gateways import authenticate_gateway, record_beacon_sightings
+from store_server.identity import RESOLVER_EXTENSION
 from store_server.models import (
     Consent,
     CustomerTag,
     Device,
     GatewayBatch,
     Observation,
-    Visit,
+    Shopper,
     Zone,
 )
 from store_server.pickup import publish, raise_pickup_alerts
-from store_server.presence import Reading, Step, entry_confidence, visit_step
+from store_server.presence import Reading, entry_confidence
 from store_server.schemas import (
     BatchAccepted,
     BatchIn,
@@ -37,7 +42,15 @@ from store_server.schemas import (
     ObservationIn,
     parse_body,
 )
-from store_server.visits import open_visit, start_visit
+from store_server.visits import (
+    FUSION_EXTENSION,
+    FusionStates,
+    apply_signals,
+    fusion_params,
+)
+from store_server.visits import (
+    current_state as _current_state,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ingest", __name__, url_prefix="/api/v1/gateways")
@@ -45,7 +58,10 @@ WALL_CLOCK = time.time
 
 
 # A strong reading at one of these means the shopper has arrived (door or curbside bay).
-ARRIVAL_ZONE_KINDS = ("entrance", "bay")
+ARRIVAL_ZONE_KINDS = fusion.ARRIVAL_KINDS
+# Reasons an observation is not used, besides fusion's (counted in the batch answer).
+IGNORED_UNRESOLVED = "unresolved"
+IGNORED_PAUSED = "detection_paused"
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,7 @@ def upload_batch(gateway_id: str) -> tuple[Response, int]:
     """Store a batch of observations once; later copies of the same batch id get 409."""
     db = current_app.extensions["store_db"]
     settings = current_app.extensions["store_settings"]
+    states: FusionStates = current_app.extensions.setdefault(FUSION_EXTENSION, FusionStates())
     now = WALL_CLOCK()
 
     gateway = authenticate_gateway(gateway_id)
@@ -91,8 +108,12 @@ def upload_batch(gateway_id: str) -> tuple[Response, int]:
         )
 
     at_arrival_point = zone is not None and zone.kind in ARRIVAL_ZONE_KINDS
+    place = fusion.Place(zone.kind, zone.name) if zone is not None else fusion.Place("floor")
+    params = fusion_params(settings)
     best: dict[int, ResolvedReading] = {}
+    signals: dict[int, list[fusion.Signal]] = defaultdict(list)
     observations: list[Observation] = []
+    ignored: Counter[str] = Counter()
     with db.transaction() as session:
         session.add(
             GatewayBatch(
@@ -109,11 +130,18 @@ def upload_batch(gateway_id: str) -> tuple[Response, int]:
                 409, "duplicate_batch", f"batch {batch.batch_id} was already received"
             ) from exc
         record_beacon_sightings(session, gateway, batch.observations)
-        identify = _identifier(session, gateway.store_id)
+        identify = _identifier(session, gateway.store_id, now)
         for obs in batch.observations:
             source = identify(obs)
+            if isinstance(source, str):
+                ignored[source] += 1
+                continue
             if source is None:
-                continue  # unknown or unconsented: never stored
+                continue  # a store beacon's frame: beacon health, not a person
+            skew = fusion.clock_skew_reason(obs.seen_at, now)
+            if skew is not None:
+                ignored[skew] += 1  # a broken clock or a replay is never an arrival
+                continue
             observations.append(
                 Observation(
                     store_id=gateway.store_id,
@@ -122,6 +150,11 @@ def upload_batch(gateway_id: str) -> tuple[Response, int]:
                     tag_id=source.tag_id,
                     rssi=obs.rssi,
                     seen_at=obs.seen_at,
+                )
+            )
+            signals[source.shopper_id].append(
+                fusion.GatewayReading(
+                    gateway.id, place, obs.rssi, gateway.rssi_offset_db, obs.seen_at, source.signal
                 )
             )
             current = best.get(source.shopper_id)
@@ -136,29 +169,39 @@ def upload_batch(gateway_id: str) -> tuple[Response, int]:
                         seen_at=obs.seen_at,
                     ),
                 )
+        # Restore missing fusion states before this batch's rows reach the session.
+        before = {
+            shopper_id: _current_state(session, states, gateway.store_id, shopper_id, params, now)
+            for shopper_id in signals
+        }
         session.add_all(observations)
-        entered = [
-            visit
-            for resolved in best.values()
-            if (visit := _advance_visit(session, gateway.store_id, zone, resolved, now)) is not None
-        ]
+        outcome = apply_signals(session, gateway.store_id, zone, before, signals, params, now)
+        ignored.update(outcome.ignored)
         why = {
             r.shopper_id: (entry_confidence(r.reading, settings.entry_rssi_dbm), [_reason(r)])
             for r in best.values()
         }
-        alerts = raise_pickup_alerts(session, gateway.store_id, entered, zone, why, now)
+        alerts = raise_pickup_alerts(session, gateway.store_id, outcome.entered, zone, why, now)
 
-    publish(alerts)
+    for shopper_id, state in outcome.states.items():
+        states.put(gateway.store_id, shopper_id, state)
+    publish(alerts + outcome.events)
     log.info(
-        "event=batch_stored gateway=%s observations=%d resolved=%d entries=%d alerts=%d",
+        "event=batch_stored gateway=%s observations=%d resolved=%d entries=%d alerts=%d "
+        "presence_events=%d ignored=%d",
         gateway.id,
         len(batch.observations),
         len(observations),
-        len(entered),
+        len(outcome.entered),
         len(alerts),
+        len(outcome.events),
+        sum(ignored.values()),
     )
     out = BatchAccepted(
-        batch_id=batch.batch_id, accepted=len(batch.observations), resolved=len(observations)
+        batch_id=batch.batch_id,
+        accepted=len(batch.observations),
+        resolved=len(observations),
+        ignored=dict(ignored),
     )
     return jsonify(out.model_dump()), 202
 
@@ -174,9 +217,19 @@ def _reason(resolved: ResolvedReading) -> dict[str, Any]:
     return reason
 
 
-def _identifier(session: Session, store_id: int) -> Callable[[ObservationIn], Source | None]:
-    """A function naming the opted-in shopper behind an observation, if any, at this store."""
-    resolver = current_app.extensions["store_eid_resolver"]
+def _identifier(
+    session: Session, store_id: int, now: float
+) -> Callable[[ObservationIn], Source | str | None]:
+    """A function naming the opted-in shopper behind an observation at this store.
+
+    It returns the source, a reason to ignore the observation (`unresolved`: an EID of no
+    consenting device, e.g. a revoked key; `detection_paused`), or None for a store beacon's
+    frame (beacon health, recorded elsewhere).
+    """
+    resolver = current_app.extensions[RESOLVER_EXTENSION]
+    paused = set(
+        session.scalars(select(Shopper.id).where(Shopper.detection_paused_until > now)).all()
+    )
     devices = dict(
         session.execute(
             select(Device.id, Device.shopper_id)
@@ -197,42 +250,23 @@ def _identifier(session: Session, store_id: int) -> Callable[[ObservationIn], So
         ).all()
     }
 
-    def identify(obs: ObservationIn) -> Source | None:
+    def identify(obs: ObservationIn) -> Source | str | None:
         frame = obs.frame
         if isinstance(frame, EddystoneEidFrame):
             device_id = resolver.resolve(bytes.fromhex(frame.eid), obs.seen_at)
             shopper_id = devices.get(device_id) if device_id is not None else None
             if shopper_id is None:
-                return None
+                return IGNORED_UNRESOLVED
+            if shopper_id in paused:
+                return IGNORED_PAUSED
             return Source(shopper_id, device_id, None, "eddystone_eid", None)
         if isinstance(frame, EddystoneTlmFrame):
             return None
         tag = tags.get(frame.registered_id())
         if tag is None:
             return None
+        if tag[1] in paused:
+            return IGNORED_PAUSED
         return Source(tag[1], None, tag[0], "customer_tag", tag[2])
 
     return identify
-
-
-def _advance_visit(
-    session: Session, store_id: int, zone: Zone | None, resolved: ResolvedReading, now: float
-) -> Visit | None:
-    """Extend the open visit or open a new one; return the visit only when it is new."""
-    settings = current_app.extensions["store_settings"]
-    visit = open_visit(session, store_id, resolved.shopper_id)
-    step = visit_step(
-        resolved.reading,
-        visit.last_seen_at if visit else None,
-        settings.entry_rssi_dbm,
-        settings.visit_timeout_s,
-        now,
-    )
-    if step is Step.EXTEND and visit is not None:
-        visit.last_seen_at = max(visit.last_seen_at, resolved.reading.seen_at)
-        return None
-    if step is Step.IGNORE:
-        return None
-    return start_visit(
-        session, store_id, resolved.shopper_id, zone, resolved.reading.seen_at, stale=visit
-    )

@@ -112,6 +112,8 @@ class Shopper(Base):
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[float] = mapped_column(Double)
+    # "Pause detection": until then the shopper's observations are neither stored nor fused.
+    detection_paused_until: Mapped[float | None] = mapped_column(Double)
 
 
 class Consent(Base):
@@ -258,6 +260,24 @@ class Visit(Base):
     last_seen_at: Mapped[float] = mapped_column(Double)
     ended_at: Mapped[float | None] = mapped_column(Double)
     entry_zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
+
+
+class PresenceEvent(Base):
+    """What presence fusion decided about a shopper: walk-by, entered, zone, curbside, exited."""
+
+    __tablename__ = "presence_events"
+    __table_args__ = (Index("ix_presence_events_store_at", "store_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"))
+    # walk_by | entered | zone_entered | zone_dwell | curbside | exited
+    kind: Mapped[str] = mapped_column(String(20))
+    zone: Mapped[str | None] = mapped_column(String(100))  # the zone's or bay's name
+    at: Mapped[float] = mapped_column(Double)
+    confidence: Mapped[float] = mapped_column(Double)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    dwell_s: Mapped[float | None] = mapped_column(Double)  # zone_dwell: time spent in the zone
 
 
 class PickupAlert(Base):

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from store_server import schemas
+from store_server.coupons import normalise_code
 from store_server.errors import ApiError
 
 bp = Blueprint("pages", __name__)
@@ -30,6 +31,18 @@ def index() -> Response:
 def staff_tablet() -> str:
     """The staff tablet page: log in, then arrivals live."""
     return render_template("staff.html")
+
+
+@bp.get("/app")
+def shopper_app() -> str:
+    """The shopper's phone page: join, pickups, coupons, survey, privacy."""
+    return render_template("app.html")
+
+
+@bp.get("/r/<code>")
+def redemption_link(code: str) -> str:
+    """Where a coupon's QR points: tells whoever opens it to show it at the till (no data)."""
+    return render_template("redeem.html", code=normalise_code(code))
 
 
 @bp.get("/vendor/<name>")
@@ -176,6 +189,55 @@ ROUTES = [
         None,
         (400, 401, 403),
     ),
+    Route(
+        "get",
+        "/api/v1/stores/{store_id}/info",
+        "A store's name and curbside bays",
+        None,
+        200,
+        None,
+        (404,),
+        public=True,
+    ),
+    Route(
+        "post",
+        "/api/v1/optin",
+        "Join a store's app with explicit consents",
+        schemas.OptInIn,
+        201,
+        schemas.OptInOut,
+        (400, 404, 409),
+        public=True,
+    ),
+    Route("get", "/api/v1/me", "What the store knows of me", None, 200, schemas.ProfileOut, (401,)),
+    Route(
+        "put",
+        "/api/v1/me/consents",
+        "Set my consents for one store",
+        schemas.ConsentsIn,
+        200,
+        None,
+        (400, 401),
+    ),
+    Route(
+        "post",
+        "/api/v1/me/pause",
+        "Pause arrival detection for a while",
+        schemas.PauseIn,
+        200,
+        None,
+        (400, 401),
+    ),
+    Route(
+        "get",
+        "/api/v1/me/export",
+        "Download everything that names me (JSON)",
+        None,
+        200,
+        None,
+        (401,),
+    ),
+    Route("delete", "/api/v1/me", "Erase everything that names me", None, 200, None, (401,)),
     Route(
         "post",
         "/api/v1/me/tags",

@@ -111,6 +111,29 @@ class BatchAccepted(BaseModel):
     batch_id: str
     accepted: int
     resolved: int
+    ignored: Annotated[
+        dict[str, int],
+        Field(
+            description="observations not used, per reason: unresolved, detection_paused, "
+            "future_timestamp, stale_timestamp, out_of_order"
+        ),
+    ] = Field(default_factory=dict)
+
+
+class PresenceEventOut(BaseModel):
+    """A presence event as staff tablets receive it (Socket.IO `presence`): first name only."""
+
+    id: int
+    store_id: int
+    shopper_id: int
+    first_name: str
+    visit_id: int | None
+    kind: Literal["walk_by", "entered", "zone_entered", "zone_dwell", "curbside", "exited"]
+    zone: str | None
+    at: float
+    confidence: float
+    reasons: list[dict[str, Any]]
+    dwell_s: float | None = None
 
 
 class RegisteredDevice(BaseModel):
@@ -310,6 +333,63 @@ class CheckinIn(_Strict):
 
     store_id: int
     bay: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+Purpose = Literal["arrival", "offers"]
+Channel = Literal["app", "push", "sms", "email"]
+
+
+class ConsentIn(_Strict):
+    """One thing a shopper says yes to: a purpose, through a channel."""
+
+    purpose: Purpose
+    channel: Channel
+
+
+class OptInIn(_Strict):
+    """Joining a store's app: nothing is kept without at least one consent."""
+
+    store_id: int
+    first_name: Annotated[str, Field(min_length=1, max_length=100)]
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    consents: Annotated[list[ConsentIn], Field(min_length=1, max_length=8)]
+
+
+class OptInOut(BaseModel):
+    """What the app keeps: its bearer token and the identity key it advertises EIDs from."""
+
+    device_token: str
+    identity_key: str
+    rotation_exponent: int
+    shopper_id: int
+
+
+class PauseIn(_Strict):
+    """Pause arrival detection for a number of minutes (0 resumes).
+
+    An hour is the usual ask; a day is the most, beyond which arrival alerts should rather be
+    switched off.
+    """
+
+    minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 60
+
+
+class ConsentsIn(_Strict):
+    """The full set of consents for one store (replaces the previous set)."""
+
+    store_id: int
+    consents: Annotated[list[ConsentIn], Field(max_length=8)]
+
+
+class ProfileOut(BaseModel):
+    """What the store knows of the shopper, as the shopper sees it."""
+
+    shopper_id: int
+    first_name: str
+    email: str | None
+    timezone: str
+    consents: list[dict[str, Any]]
 
 
 class TagIn(_Strict):

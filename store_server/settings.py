@@ -14,8 +14,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # 1 m is about -59 dBm); -70 dBm is roughly 3.5 m away in free space, far enough to catch the
 # door, near enough that people on the pavement beyond it rarely reach it.
 DEFAULT_ENTRY_RSSI_DBM = -70
-# A visit ends when the shopper has not been heard for this long; a later entry is a new visit.
-DEFAULT_VISIT_TIMEOUT_S = 600.0
 # A gateway sends a batch at least every second; 5,000 observations is far above what one
 # gateway hears in a second in a busy store and keeps a request under the 1 MiB body limit.
 DEFAULT_MAX_BATCH_OBSERVATIONS = 5000
@@ -45,7 +43,6 @@ class StoreSettings:
     host: str = "127.0.0.1"
     port: int = 5000
     entry_rssi_dbm: int = DEFAULT_ENTRY_RSSI_DBM
-    visit_timeout_s: float = DEFAULT_VISIT_TIMEOUT_S
     max_batch_observations: int = DEFAULT_MAX_BATCH_OBSERVATIONS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     session_ttl_s: float = DEFAULT_SESSION_TTL_S

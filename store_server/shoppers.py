@@ -4,33 +4,247 @@ surveys."""
 from __future__ import annotations
 
 import re
+import secrets
 import time
+from typing import Any
+from zoneinfo import available_timezones
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
-from store_server.auth import require_device
+from store_server.auth import require_device, token_digest
 from store_server.coupons import coupon_out
 from store_server.errors import ApiError
+from store_server.fusion import LOST_TIMEOUT_S
+from store_server.identity import invalidate_resolver
 from store_server.lifecycle import OPEN_STATES
 from store_server.models import (
+    Base,
     Consent,
     Coupon,
     CustomerTag,
+    Device,
+    Observation,
     PickupAlert,
     PickupOrder,
+    Shopper,
     StaffUser,
+    Store,
     Survey,
     Zone,
 )
 from store_server.pickup import publish, raise_pickup_alerts
-from store_server.schemas import CheckinIn, PickupOut, SurveyAnswerIn, TagIn, TagOut, parse_body
+from store_server.qr import coupon_qr_png_data_uri
+from store_server.schemas import (
+    CheckinIn,
+    ConsentsIn,
+    OptInIn,
+    OptInOut,
+    PauseIn,
+    PickupOut,
+    ProfileOut,
+    SurveyAnswerIn,
+    TagIn,
+    TagOut,
+    parse_body,
+)
 from store_server.visits import open_visit, start_visit
 
 bp = Blueprint("shoppers", __name__, url_prefix="/api/v1/me")
 WALL_CLOCK = time.time
+
+
+# A new EID every 1,024 s (Eddystone's usual range): short enough that a bystander cannot
+# follow a phone for long, long enough that the server's tables stay small.
+ROTATION_EXPONENT = 10
+optin_bp = Blueprint("optin", __name__, url_prefix="/api/v1")
+
+
+@optin_bp.get("/stores/<int:store_id>/info")
+def store_info(store_id: int) -> tuple[Response, int]:
+    """Public facts a shopper's page needs: the store's name and its curbside bays."""
+    with current_app.extensions["store_db"].sessions() as session:
+        store = session.get(Store, store_id)
+        if store is None:
+            raise ApiError(404, "unknown_store", f"no store {store_id}")
+        bays = session.scalars(
+            select(Zone).where(Zone.store_id == store_id, Zone.kind == "bay").order_by(Zone.name)
+        ).all()
+        out = {
+            "store_id": store.id,
+            "name": store.name,
+            "bays": [{"name": b.name, "label": b.label} for b in bays],
+        }
+    return jsonify(out), 200
+
+
+@optin_bp.post("/optin")
+def opt_in() -> tuple[Response, int]:
+    """Join a store's app with explicit consents; returns the app's token and identity key."""
+    body = parse_body(OptInIn, request.get_json(silent=True))
+    if body.timezone not in available_timezones():
+        raise ApiError(400, "invalid_timezone", f"unknown time zone {body.timezone!r}")
+    wants_email = any(c.channel == "email" for c in body.consents)
+    if wants_email and not body.email:
+        raise ApiError(400, "email_required", "e-mail messages need an e-mail address")
+    now = WALL_CLOCK()
+    token, key = secrets.token_urlsafe(32), secrets.token_bytes(16)
+    with current_app.extensions["store_db"].transaction() as session:
+        if session.get(Store, body.store_id) is None:
+            raise ApiError(404, "unknown_store", f"no store {body.store_id}")
+        # The address is kept only if the shopper chose e-mail as a channel.
+        email = body.email.strip().lower() if wants_email and body.email else None
+        if email and session.scalar(select(Shopper.id).where(Shopper.email == email)):
+            raise ApiError(409, "email_taken", "this e-mail address is already registered")
+        shopper = Shopper(
+            first_name=body.first_name.strip(), email=email, timezone=body.timezone, created_at=now
+        )
+        session.add(shopper)
+        session.flush()
+        for consent in {(c.purpose, c.channel) for c in body.consents}:
+            session.add(
+                Consent(
+                    shopper_id=shopper.id,
+                    store_id=body.store_id,
+                    purpose=consent[0],
+                    channel=consent[1],
+                    granted_at=now,
+                )
+            )
+        session.add(
+            Device(
+                shopper_id=shopper.id,
+                identity_key=key,
+                rotation_exponent=ROTATION_EXPONENT,
+                created_at=now,
+                token_sha256=token_digest(token),
+            )
+        )
+        shopper_id = shopper.id
+    invalidate_resolver(current_app.extensions)
+    out = OptInOut(
+        device_token=token,
+        identity_key=key.hex(),
+        rotation_exponent=ROTATION_EXPONENT,
+        shopper_id=shopper_id,
+    )
+    return jsonify(out.model_dump()), 201
+
+
+@bp.get("")
+def profile() -> tuple[Response, int]:
+    """What the store knows of me: name, e-mail (if given for e-mail messages), consents."""
+    device = require_device()
+    with current_app.extensions["store_db"].sessions() as session:
+        shopper = session.get(Shopper, device.shopper_id)
+        assert shopper is not None  # noqa: S101 - the device's foreign key
+        consents = session.scalars(
+            select(Consent).where(Consent.shopper_id == shopper.id).order_by(Consent.id)
+        ).all()
+        out = ProfileOut(
+            shopper_id=shopper.id,
+            first_name=shopper.first_name,
+            email=shopper.email,
+            timezone=shopper.timezone,
+            consents=[
+                {
+                    "store_id": c.store_id,
+                    "purpose": c.purpose,
+                    "channel": c.channel,
+                    "granted_at": c.granted_at,
+                }
+                for c in consents
+            ],
+        )
+    return jsonify(out.model_dump()), 200
+
+
+@bp.put("/consents")
+def replace_consents() -> tuple[Response, int]:
+    """Set exactly these consents for one store (an empty list withdraws all of them)."""
+    device = require_device()
+    body = parse_body(ConsentsIn, request.get_json(silent=True))
+    now = WALL_CLOCK()
+    with current_app.extensions["store_db"].transaction() as session:
+        shopper = session.get(Shopper, device.shopper_id)
+        assert shopper is not None  # noqa: S101 - the device's foreign key
+        if any(c.channel == "email" for c in body.consents) and not shopper.email:
+            raise ApiError(400, "email_required", "e-mail messages need an e-mail address")
+        session.execute(
+            delete(Consent).where(
+                Consent.shopper_id == device.shopper_id, Consent.store_id == body.store_id
+            )
+        )
+        for purpose, channel in {(c.purpose, c.channel) for c in body.consents}:
+            session.add(
+                Consent(
+                    shopper_id=device.shopper_id,
+                    store_id=body.store_id,
+                    purpose=purpose,
+                    channel=channel,
+                    granted_at=now,
+                )
+            )
+    return jsonify({"store_id": body.store_id, "consents": len(body.consents)}), 200
+
+
+@bp.post("/pause")
+def pause_detection() -> tuple[Response, int]:
+    """Stop being recognised for a while (0 minutes resumes at once)."""
+    device = require_device()
+    body = parse_body(PauseIn, request.get_json(silent=True) or {})
+    until = WALL_CLOCK() + body.minutes * 60 if body.minutes else None
+    with current_app.extensions["store_db"].transaction() as session:
+        session.execute(
+            update(Shopper)
+            .where(Shopper.id == device.shopper_id)
+            .values(detection_paused_until=until)
+        )
+    return jsonify({"paused_until": until}), 200
+
+
+@bp.get("/export")
+def export() -> tuple[Response, int]:
+    """Everything the store keeps that names me, as JSON (a download)."""
+    device = require_device()
+    with current_app.extensions["store_db"].sessions() as session:
+        document = shopper_export(session, device.shopper_id)
+    response = jsonify(document)
+    response.headers["Content-Disposition"] = "attachment; filename=my-data.json"
+    return response, 200
+
+
+@bp.delete("")
+def erase() -> tuple[Response, int]:
+    """Erase me: every row that names me goes, with my keys, so my phone is a stranger again."""
+    device = require_device()
+    with current_app.extensions["store_db"].transaction() as session:
+        session.execute(delete(Shopper).where(Shopper.id == device.shopper_id))
+    invalidate_resolver(current_app.extensions)
+    return jsonify({"erased": True}), 200
+
+
+def shopper_export(session: Session, shopper_id: int) -> dict[str, Any]:
+    """Every row naming the shopper, table by table (keys and token digests left out)."""
+    left_out = {"identity_key", "token_sha256"}
+    document: dict[str, Any] = {}
+    for table in Base.metadata.sorted_tables:
+        if "shopper_id" not in table.c and table.name != "shoppers":
+            continue
+        column = table.c.id if table.name == "shoppers" else table.c.shopper_id
+        rows = session.execute(select(table).where(column == shopper_id)).mappings().all()
+        document[table.name] = [{k: v for k, v in row.items() if k not in left_out} for row in rows]
+    device_ids = [d["id"] for d in document.get("devices", [])]
+    tag_ids = [t["id"] for t in document.get("customer_tags", [])]
+    sightings = session.execute(
+        select(Observation.gateway_id, Observation.rssi, Observation.seen_at)
+        .where(Observation.device_id.in_(device_ids) | Observation.tag_id.in_(tag_ids))
+        .order_by(Observation.seen_at)
+    ).all()
+    document["observations"] = [{"gateway_id": g, "rssi": r, "seen_at": t} for g, r, t in sightings]
+    return document
 
 
 @bp.post("/checkin")
@@ -38,7 +252,6 @@ def check_in() -> tuple[Response, int]:
     """ "I'm here" (optionally "at bay 3"): an arrival as sure as it gets."""
     device = require_device()
     body = parse_body(CheckinIn, request.get_json(silent=True))
-    settings = current_app.extensions["store_settings"]
     now = WALL_CLOCK()
     with current_app.extensions["store_db"].transaction() as session:
         consent = session.scalar(
@@ -57,7 +270,7 @@ def check_in() -> tuple[Response, int]:
         if zone is None or (body.bay is not None and zone.kind != "bay"):
             raise ApiError(400, "unknown_bay", f"this store has no bay {zone_name!r}")
         visit = open_visit(session, body.store_id, device.shopper_id)
-        if visit is not None and now - visit.last_seen_at <= settings.visit_timeout_s:
+        if visit is not None and now - visit.last_seen_at <= LOST_TIMEOUT_S:
             visit.last_seen_at = now
         else:
             visit = start_visit(session, body.store_id, device.shopper_id, zone, now, stale=visit)
@@ -159,7 +372,11 @@ def my_coupons() -> tuple[Response, int]:
             .where(Coupon.shopper_id == device.shopper_id)
             .order_by(Coupon.issued_at.desc())
         ).all()
-        out = [coupon_out(c).model_dump() for c in coupons]
+        base = request.url_root.rstrip("/")
+        out = [
+            {**coupon_out(c).model_dump(), "qr_png": coupon_qr_png_data_uri(base, c.code)}
+            for c in coupons
+        ]
     return jsonify({"coupons": out}), 200
 
 

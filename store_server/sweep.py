@@ -1,4 +1,4 @@
-"""The periodic sweep: escalate unacknowledged alerts, expire stale ones, close stale visits.
+"""The periodic sweep: escalate unacknowledged alerts, expire stale ones, close lost visits.
 
 Everything is derived from stored timestamps and each change is a conditional UPDATE, so a late
 or repeated run changes nothing twice: escalations go out exactly once.
@@ -13,15 +13,21 @@ from dataclasses import dataclass
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
+from store_server import fusion
 from store_server.db import Database
 from store_server.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.models import PickupAlert, Store, Visit
 from store_server.pickup import Event, arrival
 from store_server.realtime import managers_room, staff_room
 from store_server.settings import StoreSettings
+from store_server.visits import close_visit, record_event
 
 log = logging.getLogger(__name__)
+# Silence is weak evidence of leaving (a phone can die in the store): an exit by the lost timeout
+# is reported at even odds.
+LOST_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -86,12 +92,8 @@ def sweep(db: Database, settings: StoreSettings, now: float) -> SweepResult:
                 payload = arrival(session, alert_id).model_dump()
                 events.append(("alert_escalated", payload, managers_room(store_id)))
                 events.append(("alert_updated", payload, staff_room(store_id)))
-        closed = session.execute(
-            update(Visit)
-            .where(Visit.ended_at.is_(None), Visit.last_seen_at < now - settings.visit_timeout_s)
-            .values(ended_at=Visit.last_seen_at)
-        )
-    result = SweepResult(escalated, expired, closed.rowcount, events)  # type: ignore[attr-defined]
+        closed = close_lost_visits(session, now, events)
+    result = SweepResult(escalated, expired, closed, events)
     if escalated or expired or result.visits_closed:
         log.info(
             "event=sweep escalated=%d expired=%d visits_closed=%d",
@@ -100,6 +102,35 @@ def sweep(db: Database, settings: StoreSettings, now: float) -> SweepResult:
             result.visits_closed,
         )
     return result
+
+
+def close_lost_visits(session: Session, now: float, events: list[Event]) -> int:
+    """Close every visit unheard for fusion's lost timeout; record and queue `exited` for each.
+
+    The visit ends when the shopper was last heard. Each close is a conditional UPDATE, so a
+    batch closing the same visit at the same moment, or a repeated sweep, records one exit.
+    """
+    params = fusion.FusionParams()
+    lost = session.scalars(
+        select(Visit).where(
+            Visit.ended_at.is_(None), Visit.last_seen_at <= now - params.lost_timeout_s
+        )
+    ).all()
+    closed = 0
+    for visit in lost:
+        if not close_visit(session, visit, visit.last_seen_at):
+            continue
+        closed += 1
+        silent_s = round(now - visit.last_seen_at, 1)
+        exited = fusion.PresenceEvent(
+            fusion.EVENT_EXITED,
+            None,
+            visit.last_seen_at,
+            LOST_CONFIDENCE,
+            ({"signal": "lost", "silent_s": silent_s},),
+        )
+        events.append(record_event(session, visit.store_id, visit.shopper_id, visit, exited))
+    return closed
 
 
 def start_scheduler(app: Flask) -> BackgroundScheduler:

@@ -99,14 +99,14 @@ def test_pickup_door_round_trip_through_bleak(monkeypatch: pytest.MonkeyPatch) -
             loop=False,
         )
         heard = [json.loads(line) for line in air_log.getvalue().splitlines()]
-        at_entrance = [h for h in heard if h["gateway"] == "gw-entrance"]
-        assert len(at_entrance) >= 15
-        await poll(lambda: len(received) == len(at_entrance), "every advert delivered")
+        at_arrival_point = [h for h in heard if h["gateway"] == "gw-entrance"]
+        assert len(at_arrival_point) >= 15
+        await poll(lambda: len(received) == len(at_arrival_point), "every advert delivered")
 
         window_eids = {
             compute_eid(MARIA_KEY.identity_key, 10, int(unix_start) + k) for k in range(22)
         }
-        for (_device, advert), logged in zip(received, at_entrance, strict=True):
+        for (_device, advert), logged in zip(received, at_arrival_point, strict=True):
             assert eid_of(advert) in window_eids
             assert advert.rssi == logged["rssi"]
             assert advert.platform_data == ()

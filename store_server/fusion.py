@@ -1,0 +1,661 @@
+"""Presence fusion, pure: every signal about one person in one store, folded into one state.
+
+Nothing here reads a clock, a socket or the database: the caller passes the signals and `now`.
+The same functions run in the ingest request, in the sweep and, on a virtual clock, in the
+accuracy bench (`python -m bench accuracy`).
+
+Signals: gateway readings (with the gateway's calibration offset and the place it watches),
+the phone's reports of store beacons it heard (`BeaconReport`: the API that carries them comes
+later) and manual check-ins. Each source keeps one smoothed level; the raw estimate of where the
+person is comes from the fresh levels (`locate`), and a state machine with hysteresis, minimum
+dwell and a lost timeout turns raw estimates into states and events (`fuse`, `advance`).
+
+States: `outside`, `walk-by`, `entrance`, `inside`, `zone` (with the zone's name) and `bay`
+(with the bay's name). Events: `walk_by`, `entered`, `zone_entered`, `zone_dwell` (on leaving a
+zone, with the dwell time), `curbside`, `exited`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+# Place kinds a gateway or beacon watches (a store zone's `kind`; `floor`: in the store, no zone).
+KIND_ENTRANCE = "entrance"
+KIND_ZONE = "zone"
+KIND_BAY = "bay"
+KIND_FLOOR = "floor"
+ARRIVAL_KINDS = (KIND_ENTRANCE, KIND_BAY)
+
+STATE_OUTSIDE = "outside"
+STATE_WALK_BY = "walk-by"
+STATE_ENTRANCE = "entrance"
+STATE_INSIDE = "inside"
+STATE_ZONE = "zone"
+STATE_BAY = "bay"
+VISIT_STATES = (STATE_ENTRANCE, STATE_INSIDE, STATE_ZONE, STATE_BAY)
+
+EVENT_WALK_BY = "walk_by"
+EVENT_ENTERED = "entered"
+EVENT_ZONE_ENTERED = "zone_entered"
+EVENT_ZONE_DWELL = "zone_dwell"
+EVENT_CURBSIDE = "curbside"
+EVENT_EXITED = "exited"
+EVENT_KINDS = (
+    EVENT_WALK_BY,
+    EVENT_ENTERED,
+    EVENT_ZONE_ENTERED,
+    EVENT_ZONE_DWELL,
+    EVENT_CURBSIDE,
+    EVENT_EXITED,
+)
+
+# Reasons a signal is ignored (counted, returned in the batch answer).
+IGNORED_FUTURE = "future_timestamp"
+IGNORED_STALE = "stale_timestamp"
+IGNORED_OUT_OF_ORDER = "out_of_order"
+
+# The entry threshold (calibrated dBm) used when the caller passes none: the server's default
+# STORE_ENTRY_RSSI_DBM, about 3.5 m from an antenna in free space (see store_server/settings.py).
+DEFAULT_ENTRY_RSSI_DBM = -70.0
+# Arrival latency matters most (a pickup customer waits at the door), so one reading at the
+# threshold at a door or bay opens the visit at once, as before fusion (arrival bench p95 0.5 s).
+# This margin is where a reading alone is "sure"; below it one more strong reading, or in-store
+# evidence, within ENTRY_CONFIRM_WINDOW_S confirms. Pavement passers 2.5-3.8 m from the door
+# gateway read -67..-71 dBm at their closest, as strong as someone about to step in, so the
+# single reading at the threshold (margin 0) counted 96 % of passers as entries on
+# busy-saturday; 10 dB (-60 dBm, 1 m) lets ~4-10 % through and costs arrivals 1-2 s (bench
+# accuracy; docs/decisions.md). A shopper walking through a 2 m door passes within 0.6 m of it.
+ENTRY_SURE_MARGIN_DB = 10.0
+# Two readings this much below the "sure" level, close together, confirm each other.
+ENTRY_PAIR_RELIEF_DB = 4.0
+# Two readings must fall this close together to confirm each other: two adverts of a phone in
+# the foreground (1 s apart) plus a lost one.
+ENTRY_CONFIRM_WINDOW_S = 3.0
+# A later reading than this many seconds behind the person's last fused one is out of order:
+# it says where they were, not where they are. Two gateway batch periods (1 s each) of slack, so
+# interleaved batches of two gateways both count.
+REORDER_TOLERANCE_S = 2.0
+# Gateway and phone clocks are NTP-synchronised to well under a second; a reading more than five
+# minutes off the server's clock is a broken clock or a replay, never evidence of presence.
+MAX_CLOCK_SKEW_S = 300.0
+# A source's level is current for this long: a steady device is reported every 10 s (gateway
+# keepalive, gateway/tracking.py REPORT_KEEPALIVE_S), an Android app in the background
+# advertises every 5 s, and one lost advert must not make the person vanish: 10 + 5 + 5.
+EVIDENCE_TTL_S = 20.0
+# Smoothing of a source's level across its reports (the gateway sends single readings, picked
+# when they changed): each report moves the level half way, so one faded reading (-10 dB) moves
+# it 5 dB, two consistent ones 7.5 dB.
+LEVEL_SMOOTHING = 0.5
+# Not heard at all for this long: gone, whatever the last place. Bermuda's default is 30 s;
+# Home Assistant's iBeacon integration waits 180 s and iOS region exit takes 10-30 s (issue 6).
+# 30 s is above the longest normal silence of a present device (EVIDENCE_TTL_S + a keepalive).
+LOST_TIMEOUT_S = 30.0
+# Placed outside (weak at the door, no in-store evidence) for this long: left. Shorter than
+# the lost timeout because the evidence is positive (heard, and weak); long enough to ride out
+# a shopper's few seconds in the hysteresis band by the door.
+EXIT_AFTER_S = 4.0
+# Hysteresis of the door: a person whose visit is open counts as in the store until the door
+# reading falls this far below the entry threshold (8 dB: about 2.5x the distance, n = 2).
+EXIT_HYSTERESIS_DB = 8.0
+# An in-store (zone or floor) gateway places someone inside from this level up: the far corners
+# of the reference store read about -80 dBm at the floor gateway (11 m), the pavement -84 or
+# less through the glass front.
+INSIDE_MIN_DBM = -84.0
+# ... and only when the door gateway is not this much stronger: right outside the door the door
+# gateway reads 12 dB or more above the floor gateway, anywhere inside the floor less than 6 dB.
+DOOR_DOMINANCE_DB = 9.0
+# A phone that hears a zone's beacon this strongly is in that zone (about 4.5 m at n = 2 from a
+# -59 dBm at 1 m beacon: a zone of the reference store is 6 m across).
+BEACON_NEAR_DBM = -72.0
+# A zone gateway's own zone, from this level up (about 3 m from the antenna).
+ZONE_GATEWAY_DBM = -68.0
+# A zone (or the floor between zones) must hold this long before the state changes: a phone
+# lying still near a border hears both sides' beacons alternately stronger; five seconds is
+# several readings of either side. Entries and exits have their own rules above.
+MIN_DWELL_S = 5.0
+# Someone placed inside (in-store gateway, door not dominant) this long without a door reading
+# strong enough has still entered: a phone advertising every 5 s is heard once or not at all
+# while crossing the door. Four such adverts; at 10 s passers placed inside by chance got in.
+INSIDE_ENTRY_S = 20.0
+# A zone change also needs the new zone this much stronger than the current one (hysteresis).
+ZONE_SWITCH_MARGIN_DB = 3.0
+# A check-in ("I'm here, bay 3") places the shopper for this long unless later readings move them.
+CHECK_IN_TTL_S = 120.0
+# Heard at a door or bay gateway at least this strongly but never entering within
+# WALK_BY_DECIDE_S: a walk-by (about 14 m at n = 2: the pavement in front of the shop window).
+WALK_BY_MIN_DBM = -82.0
+# A passer walks past a 10 m shop front in about 8 s at 1.3 m/s; decide after that.
+WALK_BY_DECIDE_S = 8.0
+# Confidence of a placement from a single gateway: 0.5 at the threshold, 1.0 at 15 dB above.
+BASE_CONFIDENCE = 0.5
+FULL_CONFIDENCE_MARGIN_DB = 15.0
+# A manual check-in is the shopper's own word: high, but a phone can be tapped from afar.
+CHECK_IN_CONFIDENCE = 0.9
+# Several independent sources agreeing add this much confidence each (capped at 1).
+AGREEMENT_BONUS = 0.1
+
+
+@dataclass(frozen=True)
+class Place:
+    """What a gateway or beacon watches: its kind (entrance, zone, bay, floor) and zone name."""
+
+    kind: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class GatewayReading:
+    """One reading of a person's device (app EID or registered tag) by one gateway."""
+
+    gateway_id: str
+    place: Place
+    rssi: int
+    rssi_offset_db: float
+    seen_at: float
+    signal: str = "eddystone_eid"  # eddystone_eid | customer_tag
+
+    @property
+    def calibrated_rssi(self) -> float:
+        """RSSI corrected by the gateway's calibration offset."""
+        return self.rssi + self.rssi_offset_db
+
+
+@dataclass(frozen=True)
+class BeaconReport:
+    """The person's phone heard a store beacon (reported by the app)."""
+
+    beacon_id: str
+    place: Place
+    rssi: int
+    seen_at: float
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """The shopper said "I'm here" (optionally where: a bay) on the shopper page."""
+
+    place: Place
+    seen_at: float
+
+
+Signal = GatewayReading | BeaconReport | CheckIn
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The current, smoothed word of one source about a person."""
+
+    source: str  # gateway:<id> | beacon:<id> | check_in
+    signal: str  # eddystone_eid | customer_tag | phone_beacon | check_in
+    place: Place
+    level: float  # calibrated dBm (0 for a check-in)
+    last_rssi: float
+    at: float
+
+    def reason(self) -> dict[str, Any]:
+        """The evidence as a reason staff and the event log can read."""
+        out: dict[str, Any] = {"signal": self.signal, "rssi": round(self.last_rssi)}
+        if self.source.startswith("gateway:"):
+            out["gateway"] = self.source.removeprefix("gateway:")
+        elif self.source.startswith("beacon:"):
+            out["beacon"] = self.source.removeprefix("beacon:")
+        if self.place.name:
+            out["place"] = self.place.name
+        return out
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Where the evidence puts the person right now, before hysteresis."""
+
+    state: str
+    place: str | None
+    confidence: float
+    reasons: tuple[dict[str, Any], ...]
+    level: float = 0.0
+
+
+@dataclass(frozen=True)
+class PresenceEvent:
+    """Something staff, campaigns and the event log should know."""
+
+    kind: str
+    place: str | None
+    at: float
+    confidence: float
+    reasons: tuple[dict[str, Any], ...]
+    dwell_s: float | None = None
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """The tunables the caller may set; the module constants say why each default."""
+
+    entry_rssi_dbm: float = DEFAULT_ENTRY_RSSI_DBM
+    entry_sure_margin_db: float = ENTRY_SURE_MARGIN_DB
+    lost_timeout_s: float = LOST_TIMEOUT_S
+    exit_after_s: float = EXIT_AFTER_S
+    min_dwell_s: float = MIN_DWELL_S
+
+
+@dataclass(frozen=True)
+class PersonState:
+    """Everything fusion remembers of one person in one store."""
+
+    state: str = STATE_OUTSIDE
+    place: str | None = None
+    since: float = 0.0
+    visit_open: bool = False
+    entered_at: float | None = None
+    last_heard_at: float | None = None
+    evidence: tuple[Evidence, ...] = ()
+    confidence: float = 0.0
+    reasons: tuple[dict[str, Any], ...] = ()
+    pending: tuple[str, str | None, float] | None = None  # (state, place, since)
+    outside_since: float | None = None
+    strong_door_at: tuple[float, ...] = ()
+    near_door_since: float | None = None
+    walk_by_reported: bool = False
+
+
+@dataclass(frozen=True)
+class Fused:
+    """What folding signals in produced: the new state, its events, the ignored signals."""
+
+    state: PersonState
+    events: list[PresenceEvent]
+    ignored: Counter[str] = field(default_factory=Counter)
+
+
+def signal_time(signal: Signal) -> float:
+    """When a signal was observed."""
+    return signal.seen_at
+
+
+def _source(signal: Signal) -> str:
+    if isinstance(signal, GatewayReading):
+        return f"gateway:{signal.gateway_id}"
+    if isinstance(signal, BeaconReport):
+        return f"beacon:{signal.beacon_id}"
+    return "check_in"
+
+
+def clock_skew_reason(seen_at: float, now: float) -> str | None:
+    """Why a timestamp this far from the server's clock `now` must be ignored, or None."""
+    if seen_at > now + MAX_CLOCK_SKEW_S:
+        return IGNORED_FUTURE
+    if seen_at < now - MAX_CLOCK_SKEW_S:
+        return IGNORED_STALE
+    return None
+
+
+def check_signal(state: PersonState, signal: Signal, now: float) -> str | None:
+    """Why a signal must be ignored (far from the server clock, out of order), or None."""
+    at = signal.seen_at
+    skew = clock_skew_reason(at, now)
+    if skew is not None:
+        return skew
+    if state.last_heard_at is not None and at < state.last_heard_at - REORDER_TOLERANCE_S:
+        return IGNORED_OUT_OF_ORDER
+    source = _source(signal)
+    previous = next((e for e in state.evidence if e.source == source), None)
+    if previous is not None and at < previous.at:
+        return IGNORED_OUT_OF_ORDER
+    return None
+
+
+def _absorb(evidence: tuple[Evidence, ...], signal: Signal) -> tuple[Evidence, ...]:
+    source = _source(signal)
+    previous = next((e for e in evidence if e.source == source), None)
+    others = tuple(e for e in evidence if e.source != source)
+    if isinstance(signal, CheckIn):
+        return (*others, Evidence(source, "check_in", signal.place, 0.0, 0.0, signal.seen_at))
+    if isinstance(signal, GatewayReading):
+        rssi, kind = signal.calibrated_rssi, signal.signal
+    else:
+        rssi, kind = float(signal.rssi), "phone_beacon"
+    level = rssi
+    if previous is not None and signal.seen_at - previous.at <= EVIDENCE_TTL_S:
+        level = previous.level + LEVEL_SMOOTHING * (rssi - previous.level)
+    return (*others, Evidence(source, kind, signal.place, level, rssi, signal.seen_at))
+
+
+def _confidence(margin_db: float, sources: int = 1) -> float:
+    share = min(1.0, max(0.0, margin_db) / FULL_CONFIDENCE_MARGIN_DB)
+    value = BASE_CONFIDENCE + (1 - BASE_CONFIDENCE) * share + AGREEMENT_BONUS * (sources - 1)
+    return round(min(1.0, value), 2)
+
+
+def entry_confidence(calibrated_rssi: float, entry_rssi_dbm: float) -> float:
+    """0.5 at the entry threshold, rising to 1.0 at 15 dB above it."""
+    return _confidence(calibrated_rssi - entry_rssi_dbm)
+
+
+def locate(
+    evidence: Iterable[Evidence],
+    params: FusionParams,
+    now: float,
+    visit_open: bool,
+    current_zone: str | None = None,
+) -> Estimate:
+    """Where the fresh evidence puts the person at `now`.
+
+    Args:
+        current_zone: the zone the person is in now, if any: it holds until its evidence falls
+            ZONE_SWITCH_MARGIN_DB below the level that places someone in a zone (hysteresis).
+    """
+    fresh = [e for e in evidence if now - e.at <= EVIDENCE_TTL_S]
+    check_in = next(
+        (e for e in fresh if e.signal == "check_in" and now - e.at <= CHECK_IN_TTL_S), None
+    )
+    gateways = [e for e in fresh if e.source.startswith("gateway:")]
+    arrival = [e for e in gateways if e.place.kind in ARRIVAL_KINDS]
+    in_store = [e for e in gateways if e.place.kind not in ARRIVAL_KINDS]
+    beacons = [e for e in fresh if e.signal == "phone_beacon"]
+    door = max(arrival, key=lambda e: e.level, default=None)
+    floor = max(in_store, key=lambda e: e.level, default=None)
+    entry = params.entry_rssi_dbm
+    # The shopper's own word, until a gateway hears them anew.
+    if check_in is not None and all(e.at <= check_in.at for e in gateways):
+        state = {KIND_BAY: STATE_BAY, KIND_ZONE: STATE_ZONE}.get(
+            check_in.place.kind, STATE_ENTRANCE
+        )
+        return Estimate(state, check_in.place.name, CHECK_IN_CONFIDENCE, (check_in.reason(),))
+    # The door or a bay: the latest reading there is strong.
+    # Before a visit the latest reading decides (arrival latency); during one the smoothed level
+    # (hysteresis: one faded reading does not move the person).
+    strongest = None if door is None else (door.level if visit_open else door.last_rssi)
+    if door is not None and strongest is not None and strongest >= entry:
+        state = STATE_BAY if door.place.kind == KIND_BAY else STATE_ENTRANCE
+        return Estimate(
+            state, door.place.name, _confidence(strongest - entry), (door.reason(),), strongest
+        )
+
+    # A zone: the phone hears its beacon close by, or the zone's own gateway is close.
+    def relief(e: Evidence) -> float:
+        return ZONE_SWITCH_MARGIN_DB if e.place.name == current_zone else 0.0
+
+    near_zone = [
+        e
+        for e in beacons
+        if e.place.kind == KIND_ZONE and e.level >= BEACON_NEAR_DBM - relief(e) and e.place.name
+    ] + [
+        e for e in in_store if e.place.kind == KIND_ZONE and e.level >= ZONE_GATEWAY_DBM - relief(e)
+    ]
+    if near_zone:
+        best = max(near_zone, key=lambda e: e.level)
+        agree = [e for e in near_zone if e.place == best.place]
+        threshold = BEACON_NEAR_DBM if best.signal == "phone_beacon" else ZONE_GATEWAY_DBM
+        return Estimate(
+            STATE_ZONE,
+            best.place.name,
+            _confidence(best.level - threshold, len(agree)),
+            tuple(e.reason() for e in agree),
+            best.level,
+        )
+    # On the floor: an in-store gateway hears the person, and the door does not dominate.
+    door_level = door.level if door is not None else float("-inf")
+    if (
+        floor is not None
+        and floor.level >= INSIDE_MIN_DBM
+        and floor.level >= door_level - DOOR_DOMINANCE_DB
+    ):
+        reasons = (floor.reason(),) + ((door.reason(),) if door is not None else ())
+        return Estimate(
+            STATE_INSIDE, None, _confidence(floor.level - INSIDE_MIN_DBM), reasons, floor.level
+        )
+    # The door's hysteresis band: still in the store until the door reading clearly falls.
+    if visit_open and door is not None and door.level >= entry - EXIT_HYSTERESIS_DB:
+        margin = door.level - (entry - EXIT_HYSTERESIS_DB)
+        return Estimate(STATE_INSIDE, None, _confidence(margin), (door.reason(),), door.level)
+    reasons = tuple(e.reason() for e in (door, floor) if e is not None)
+    return Estimate(STATE_OUTSIDE, None, 0.5 if reasons else 0.0, reasons)
+
+
+def _event(
+    kind: str, estimate: Estimate, at: float, place: str | None = None, dwell_s: float | None = None
+) -> PresenceEvent:
+    return PresenceEvent(
+        kind,
+        place if place is not None else estimate.place,
+        at,
+        estimate.confidence,
+        estimate.reasons,
+        None if dwell_s is None else round(dwell_s, 1),
+    )
+
+
+def _leave_place(state: PersonState, estimate: Estimate, at: float) -> list[PresenceEvent]:
+    if state.state != STATE_ZONE:
+        return []
+    return [
+        _event(
+            EVENT_ZONE_DWELL, estimate, at, place=state.place, dwell_s=max(0.0, at - state.since)
+        )
+    ]
+
+
+def _enter_place(
+    state: PersonState, estimate: Estimate, at: float
+) -> tuple[PersonState, list[PresenceEvent]]:
+    events = _leave_place(state, estimate, at)
+    if estimate.state == STATE_ZONE:
+        events.append(_event(EVENT_ZONE_ENTERED, estimate, at))
+    elif estimate.state == STATE_BAY and state.state != STATE_BAY:
+        events.append(_event(EVENT_CURBSIDE, estimate, at))
+    moved = replace(
+        state,
+        state=estimate.state,
+        place=estimate.place,
+        since=at,
+        pending=None,
+        confidence=estimate.confidence,
+        reasons=estimate.reasons,
+    )
+    return moved, events
+
+
+def _exit(
+    state: PersonState, estimate: Estimate, at: float
+) -> tuple[PersonState, list[PresenceEvent]]:
+    events = _leave_place(state, estimate, at)
+    reasons = estimate.reasons or state.reasons
+    confidence = estimate.confidence if estimate.reasons else 0.5
+    events.append(PresenceEvent(EVENT_EXITED, None, at, confidence, reasons))
+    gone = replace(
+        state,
+        state=STATE_OUTSIDE,
+        place=None,
+        since=at,
+        visit_open=False,
+        entered_at=None,
+        pending=None,
+        outside_since=None,
+        strong_door_at=(),
+        near_door_since=None,
+        walk_by_reported=True,  # one pass, one story: they came out through the door
+        confidence=confidence,
+        reasons=reasons,
+    )
+    return gone, events
+
+
+def _entry_confirmed(state: PersonState, estimate: Estimate, params: FusionParams) -> bool:
+    if estimate.level >= params.entry_rssi_dbm + params.entry_sure_margin_db:
+        return True
+    return len(state.strong_door_at) >= 2
+
+
+def _step(
+    state: PersonState, params: FusionParams, t: float
+) -> tuple[PersonState, list[PresenceEvent]]:
+    """Apply the state machine at time `t` given the evidence already absorbed."""
+    zone = state.place if state.state == STATE_ZONE else None
+    estimate = locate(state.evidence, params, t, state.visit_open, zone)
+    if not state.visit_open:
+        return _step_outside(state, estimate, params, t)
+    if estimate.state == STATE_OUTSIDE:
+        since = state.outside_since if state.outside_since is not None else t
+        if t - since >= params.exit_after_s:
+            return _exit(state, estimate, t)
+        return replace(state, outside_since=since), []
+    state = replace(state, outside_since=None)
+    if (estimate.state, estimate.place) == (state.state, state.place):
+        return replace(
+            state, pending=None, confidence=estimate.confidence, reasons=estimate.reasons
+        ), []
+    if state.state == STATE_ZONE and estimate.state == STATE_ZONE:
+        current = _zone_level(state, t)
+        if current is not None and estimate.level < current + ZONE_SWITCH_MARGIN_DB:
+            return replace(state, pending=None), []
+    pending = state.pending
+    if pending is None or pending[:2] != (estimate.state, estimate.place):
+        pending = (estimate.state, estimate.place, t)
+    if t - pending[2] >= params.min_dwell_s:
+        return _enter_place(state, estimate, t)
+    return replace(state, pending=pending), []
+
+
+def _zone_level(state: PersonState, t: float) -> float | None:
+    levels = [
+        e.level
+        for e in state.evidence
+        if e.place.kind == KIND_ZONE and e.place.name == state.place and t - e.at <= EVIDENCE_TTL_S
+    ]
+    return max(levels, default=None)
+
+
+def _step_outside(
+    state: PersonState, estimate: Estimate, params: FusionParams, t: float
+) -> tuple[PersonState, list[PresenceEvent]]:
+    arrival = [
+        e for e in state.evidence if e.place.kind in ARRIVAL_KINDS and t - e.at <= EVIDENCE_TTL_S
+    ]
+    near = any(e.last_rssi >= WALK_BY_MIN_DBM for e in arrival)
+    if estimate.state in (STATE_ENTRANCE, STATE_BAY) and _entry_confirmed(state, estimate, params):
+        opened = replace(state, visit_open=True, entered_at=t, outside_since=None)
+        opened, events = _enter_place(opened, estimate, t)
+        return opened, [_event(EVENT_ENTERED, estimate, t), *events]
+    if estimate.state == STATE_INSIDE:
+        pending = state.pending
+        if pending is None or pending[0] != STATE_INSIDE:
+            pending = (STATE_INSIDE, None, t)
+        if t - pending[2] >= INSIDE_ENTRY_S:
+            opened = replace(state, visit_open=True, entered_at=t, outside_since=None)
+            opened, events = _enter_place(opened, estimate, t)
+            return opened, [_event(EVENT_ENTERED, estimate, t), *events]
+        state = replace(state, pending=pending)
+    elif state.pending is not None:
+        state = replace(state, pending=None)
+    if not near:
+        if state.near_door_since is not None and t - (state.last_heard_at or t) > EVIDENCE_TTL_S:
+            return replace(state, near_door_since=None, walk_by_reported=False), []
+        return state, []
+    since = state.near_door_since if state.near_door_since is not None else t
+    state = replace(state, near_door_since=since)
+    if not state.walk_by_reported and t - since >= WALK_BY_DECIDE_S:
+        event = _event(EVENT_WALK_BY, estimate, t)
+        return (
+            replace(
+                state,
+                state=STATE_WALK_BY,
+                since=t,
+                walk_by_reported=True,
+                confidence=estimate.confidence,
+                reasons=estimate.reasons,
+            ),
+            [event],
+        )
+    return state, []
+
+
+def fuse(
+    state: PersonState | None, signals: Iterable[Signal], params: FusionParams, now: float
+) -> Fused:
+    """Fold signals (any order) into a person's state at server time `now`."""
+    current = state if state is not None else PersonState()
+    events: list[PresenceEvent] = []
+    ignored: Counter[str] = Counter()
+    for signal in sorted(signals, key=signal_time):
+        why = check_signal(current, signal, now)
+        if why is not None:
+            ignored[why] += 1
+            continue
+        t = signal.seen_at
+        current, timed = _advance(current, params, t)
+        events += timed
+        strong = current.strong_door_at
+        if (
+            isinstance(signal, GatewayReading)
+            and signal.place.kind in ARRIVAL_KINDS
+            and signal.calibrated_rssi
+            >= params.entry_rssi_dbm + params.entry_sure_margin_db - ENTRY_PAIR_RELIEF_DB
+        ):
+            strong = (*(s for s in strong if t - s <= ENTRY_CONFIRM_WINDOW_S), t)
+        current = replace(
+            current,
+            evidence=_absorb(current.evidence, signal),
+            last_heard_at=max(t, current.last_heard_at or t),
+            strong_door_at=strong,
+        )
+        current, stepped = _step(current, params, t)
+        events += stepped
+    return Fused(current, events, ignored)
+
+
+def _advance(
+    state: PersonState, params: FusionParams, now: float
+) -> tuple[PersonState, list[PresenceEvent]]:
+    if state.visit_open and state.last_heard_at is not None:
+        if now - state.last_heard_at >= params.lost_timeout_s:
+            lost = Estimate(
+                STATE_OUTSIDE,
+                None,
+                0.5,
+                ({"signal": "lost", "silent_s": round(now - state.last_heard_at, 1)},),
+            )
+            return _exit(state, lost, state.last_heard_at + params.lost_timeout_s)
+        if state.outside_since is not None or state.pending is not None:
+            return _step(state, params, now)
+    return state, []
+
+
+def advance(state: PersonState, params: FusionParams, now: float) -> Fused:
+    """Apply what time alone decides at `now`: the lost timeout and a pending exit."""
+    new_state, events = _advance(state, params, now)
+    return Fused(new_state, events)
+
+
+def restore(
+    visit: tuple[float, float] | None, signals: Iterable[Signal], params: FusionParams
+) -> PersonState:
+    """Rebuild a person's state from stored facts, without events (they were emitted before).
+
+    Args:
+        visit: (started_at, last_seen_at) of the open visit, if there is one.
+        signals: the person's recent stored readings.
+    """
+    state = PersonState()
+    if visit is not None:
+        state = replace(
+            state,
+            state=STATE_INSIDE,
+            since=visit[0],
+            visit_open=True,
+            entered_at=visit[0],
+            last_heard_at=visit[1],
+        )
+    for signal in sorted(signals, key=signal_time):
+        state = replace(
+            state,
+            evidence=_absorb(state.evidence, signal),
+            last_heard_at=max(signal.seen_at, state.last_heard_at or signal.seen_at),
+        )
+    if visit is not None:
+        estimate = locate(state.evidence, params, state.last_heard_at or visit[1], True)
+        if estimate.state != STATE_OUTSIDE:
+            state = replace(state, state=estimate.state, place=estimate.place)
+    return state

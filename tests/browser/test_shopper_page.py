@@ -1,0 +1,81 @@
+"""The shopper's phone page in headless Chromium: join with explicit consents; Maria sees staff
+coming, gets her thank-you coupon with a countdown, answers the survey, and erases herself."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, expect
+
+from bench.stack import Stack
+from tests.live import announce_arrival, login
+
+pytestmark = pytest.mark.browser
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def phone_page(browser: Browser) -> Page:
+    return browser.new_context(**PHONE).new_page()
+
+
+def test_joining_needs_a_ticked_consent_and_keeps_the_choice(
+    browser: Browser, stack: Stack
+) -> None:
+    page = phone_page(browser)
+    page.goto(f"{stack.url}/app?store={stack.seed['store_id']}")
+    expect(page.locator("#store-name")).to_have_text("Demo Store, High Street")
+    for box in page.locator("input[name=consent]").all():
+        expect(box).not_to_be_checked()
+    page.get_by_label("First name").fill("Zoe")
+    page.get_by_role("button", name="Join").click()
+    expect(page.get_by_role("alert")).to_contain_text("Tick at least one box")
+    page.get_by_label("Tell the staff when I arrive to collect an order").check()
+    page.get_by_role("button", name="Join").click()
+    expect(page.locator("#hello-name")).to_have_text("Zoe")
+    expect(page.get_by_text("No order waiting for you.")).to_be_visible()
+
+
+def test_maria_sees_staff_coming_gets_a_coupon_answers_and_erases(
+    browser: Browser, stack: Stack
+) -> None:
+    page = phone_page(browser)
+    token = stack.seed["device_tokens"]["maria"]
+    page.goto(f"{stack.url}/app?store={stack.seed['store_id']}#device={token}")
+    expect(page.locator("#hello-name")).to_have_text("Maria")
+    assert token not in page.url  # the token left the address bar
+    expect(page.locator("#pickups li")).to_have_text("Order 1001: ready to collect")
+
+    announce_arrival(stack)
+    sam = login(stack.url, "sam@demo.store", stack.seed["accounts"][0]["password"])
+    staff = {"Authorization": f"Bearer {sam['token']}"}
+    arrivals = requests.get(
+        f"{stack.url}/api/v1/stores/{stack.seed['store_id']}/arrivals", headers=staff, timeout=10
+    ).json()["arrivals"]
+    base = f"{stack.url}/api/v1/stores/{stack.seed['store_id']}/alerts/{arrivals[0]['alert_id']}"
+    requests.post(f"{base}/acknowledge", headers=staff, timeout=10).raise_for_status()
+    expect(page.locator("#live")).to_have_text("Sam is on the way")
+    requests.post(f"{base}/handover", headers=staff, timeout=10).raise_for_status()
+
+    coupon = page.locator(".coupon")
+    expect(coupon.locator(".offer")).to_contain_text("10 % off your next visit")
+    expect(coupon.locator(".code")).to_have_text(re.compile(r"^[0-9A-Z]{5}-[0-9A-Z]{5}$"))
+    expect(coupon.locator(".countdown")).to_have_text(re.compile(r"valid for (29|30) days"))
+    expect(coupon.locator("img.qr")).to_be_visible()
+    coupon.locator("img.qr").evaluate("img => img.decode()")  # rejects if it is no image
+    assert coupon.locator("img.qr").evaluate("img => img.naturalWidth") > 100
+    qr_target = f"{stack.url}/r/{coupon.locator('.code').inner_text().replace('-', '')}"
+    assert "Show this code at the till" in requests.get(qr_target, timeout=10).text
+    page.locator(".scale button", has_text=re.compile(r"^9$")).click()
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_text("Thank you!")).to_be_visible()
+    page.screenshot(path=str(stack.workdir / "shopper-after-pickup.png"), full_page=True)
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Erase everything").click()
+    expect(page.get_by_role("alert")).to_have_text("Everything about you was erased.")
+    me = requests.get(
+        f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert me.status_code == 401

@@ -1,0 +1,176 @@
+"""The fusion core on constructed traces: no flapping, no walk-by entries, no ghosts, bad input."""
+
+from __future__ import annotations
+
+import random
+
+from store_server import fusion
+from store_server.fusion import (
+    BeaconReport,
+    CheckIn,
+    FusionParams,
+    GatewayReading,
+    PersonState,
+    Place,
+)
+
+PARAMS = FusionParams(entry_rssi_dbm=-70.0)
+DOOR = Place(fusion.KIND_ENTRANCE, "entrance")
+FLOOR = Place(fusion.KIND_FLOOR)
+DRESSES = Place(fusion.KIND_ZONE, "dresses")
+SHOES = Place(fusion.KIND_ZONE, "shoes")
+T0 = 1_764_054_000.0
+
+
+def door(rssi: int, at: float) -> GatewayReading:
+    return GatewayReading("gw-entrance", DOOR, rssi, 0.0, at)
+
+
+def floor(rssi: int, at: float) -> GatewayReading:
+    return GatewayReading("gw-floor", FLOOR, rssi, 0.0, at)
+
+
+def play(
+    signals: list[fusion.Signal], state: PersonState | None = None, until: float | None = None
+) -> tuple[PersonState, list[fusion.PresenceEvent]]:
+    """Feed signals one by one at their own time, then let time run to `until`."""
+    current = state or PersonState()
+    events: list[fusion.PresenceEvent] = []
+    for signal in sorted(signals, key=fusion.signal_time):
+        fused = fusion.fuse(current, [signal], PARAMS, signal.seen_at)
+        current, events = fused.state, events + fused.events
+    if until is not None:
+        t = current.last_heard_at or T0
+        while t < until:
+            t += 1.0
+            fused = fusion.advance(current, PARAMS, t)
+            current, events = fused.state, events + fused.events
+    return current, events
+
+
+def kinds(events: list[fusion.PresenceEvent]) -> list[str]:
+    return [e.kind for e in events]
+
+
+def entered(at: float = T0) -> PersonState:
+    state, events = play([door(-55, at)])
+    assert kinds(events) == ["entered"]
+    return state
+
+
+def test_one_strong_door_reading_enters_at_once_with_confidence_and_reasons() -> None:
+    state, events = play([door(-55, T0)])
+    assert kinds(events) == ["entered"]
+    event = events[0]
+    assert event.at == T0 and event.place == "entrance"
+    assert event.confidence == 1.0
+    assert event.reasons == (
+        {"signal": "eddystone_eid", "rssi": -55, "gateway": "gw-entrance", "place": "entrance"},
+    )
+    assert state.visit_open and state.state == fusion.STATE_ENTRANCE
+
+
+def test_calibration_offset_applies() -> None:
+    reading = GatewayReading("gw-entrance", DOOR, -66, 11.0, T0)  # a deaf antenna, corrected
+    assert kinds(play([reading])[1]) == ["entered"]
+
+
+def test_a_walk_by_past_the_door_is_never_an_entry() -> None:
+    rng = random.Random(7)
+    # Passing the door 3 m out at 1.3 m/s: -67 dBm at the closest, 4 dB of noise per advert.
+    signals: list[fusion.Signal] = []
+    for second in range(16):
+        x = -10 + 1.3 * second
+        distance = (x * x + 9) ** 0.5
+        mean = -59 - 20 * __import__("math").log10(distance)
+        signals.append(door(round(mean + rng.gauss(0, 3)), T0 + second))
+        signals.append(floor(round(-86 + rng.gauss(0, 2)), T0 + second + 0.5))
+    state, events = play(signals, until=T0 + 60)
+    assert "entered" not in kinds(events)
+    assert kinds(events) == ["walk_by"]
+    assert not state.visit_open
+
+
+def test_a_phone_lying_still_near_a_zone_border_does_not_flap() -> None:
+    state = entered()
+    rng = random.Random(3)
+    signals: list[fusion.Signal] = []
+    for second in range(1, 600):
+        t = T0 + 10 + second
+        # Both zones' beacons about equally strong, each reading 4 dB noisy.
+        signals.append(BeaconReport("bcn-dresses", DRESSES, round(-70 + rng.gauss(0, 4)), t))
+        signals.append(BeaconReport("bcn-shoes", SHOES, round(-71 + rng.gauss(0, 4)), t + 0.3))
+        if second % 10 == 0:
+            signals.append(floor(-74, t + 0.6))
+    state, events = play(signals, state)
+    changes = [e for e in events if e.kind in ("zone_entered", "zone_dwell")]
+    assert len(changes) <= 3  # settles once (entering a zone), then holds for ten minutes
+    assert state.state == fusion.STATE_ZONE
+
+
+def test_a_phone_that_goes_silent_leaves_within_the_lost_timeout() -> None:
+    state, events = play([door(-55, T0), floor(-75, T0 + 5), floor(-76, T0 + 15)], until=T0 + 60)
+    exits = [e for e in events if e.kind == "exited"]
+    assert len(exits) == 1
+    assert exits[0].at <= T0 + 15 + fusion.LOST_TIMEOUT_S
+    assert not state.visit_open
+
+
+def test_walking_out_through_the_door_exits_before_the_lost_timeout() -> None:
+    signals: list[fusion.Signal] = [door(-55, T0), floor(-74, T0 + 10), door(-58, T0 + 30)]
+    signals += [door(-72 - 3 * i, T0 + 31 + i) for i in range(6)]
+    signals += [floor(-88, T0 + 31), floor(-90, T0 + 35)]
+    state, events = play(signals, until=T0 + 45)
+    assert kinds(events)[0] == "entered" and kinds(events)[-1] == "exited"
+    assert events[-1].at < T0 + 31 + fusion.LOST_TIMEOUT_S
+
+
+def test_zone_dwell_reports_the_time_spent() -> None:
+    state = entered()
+    beacon = [BeaconReport("bcn-dresses", DRESSES, -62, T0 + 5 + s) for s in range(120)]
+    state, events = play([*beacon, floor(-74, T0 + 126)], state)
+    state, more = play([door(-55, T0 + 200)], state)
+    dwell = [e for e in events + more if e.kind == "zone_dwell"]
+    assert kinds(events)[:1] == ["zone_entered"]
+    assert len(dwell) == 1 and dwell[0].place == "dresses" and dwell[0].dwell_s is not None
+    assert dwell[0].dwell_s > 100
+
+
+def test_out_of_order_and_far_off_readings_are_ignored_with_a_reason() -> None:
+    state = entered(T0)
+    state, _ = play([floor(-74, T0 + 20)], state)
+    fused = fusion.fuse(
+        state,
+        [
+            door(-50, T0 + 10),  # older than the last fused reading: where she was, not is
+            door(-50, T0 + 20 + 3600),  # an hour in the future
+            door(-50, T0 + 20 - 3600),  # an hour in the past
+        ],
+        PARAMS,
+        T0 + 21,
+    )
+    assert fused.ignored == {
+        fusion.IGNORED_OUT_OF_ORDER: 1,
+        fusion.IGNORED_FUTURE: 1,
+        fusion.IGNORED_STALE: 1,
+    }
+    assert fused.events == [] and fused.state == state
+
+
+def test_far_future_reading_is_never_an_arrival() -> None:
+    fused = fusion.fuse(None, [door(-40, T0 + 3600)], PARAMS, T0)
+    assert fused.events == [] and not fused.state.visit_open
+
+
+def test_a_check_in_at_a_bay_is_placed_there() -> None:
+    state = entered()
+    bay = Place(fusion.KIND_BAY, "bay-3")
+    state, events = play([CheckIn(bay, T0 + 1)], state, until=T0 + 10)
+    assert state.state == fusion.STATE_BAY and state.place == "bay-3"
+    assert "curbside" in kinds(events)
+
+
+def test_restore_rebuilds_an_open_visit_without_events() -> None:
+    state = fusion.restore((T0, T0 + 5), [floor(-74, T0 + 4), floor(-73, T0 + 5)], PARAMS)
+    assert state.visit_open and state.state == fusion.STATE_INSIDE
+    assert fusion.fuse(state, [floor(-74, T0 + 6)], PARAMS, T0 + 6).events == []

@@ -1,0 +1,138 @@
+"""Presence fusion behind ingest and the sweep: events stored and emitted, bad input counted."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from store_server import fusion
+from store_server.identity import invalidate_resolver
+from store_server.models import Device, PickupAlert, PresenceEvent, Shopper, Visit
+from store_server.realtime import staff_room
+from store_server.sweep import sweep
+from tests.store_server.conftest import World, observation
+
+Published = list[tuple[str, dict[str, Any], str]]
+
+
+@pytest.fixture
+def published(world: World, monkeypatch: pytest.MonkeyPatch) -> Published:
+    """Every event ingest and the sweep queue for the Broadcaster."""
+    sent: Published = []
+    broadcaster = world.app.extensions["store_broadcaster"]
+    monkeypatch.setattr(
+        broadcaster, "publish", lambda name, payload, room: sent.append((name, payload, room))
+    )
+    return sent
+
+
+def events(world: World) -> list[PresenceEvent]:
+    with world.db.sessions() as session:
+        return list(session.scalars(select(PresenceEvent).order_by(PresenceEvent.id)).all())
+
+
+def maria_id(world: World) -> int:
+    with world.db.sessions() as session:
+        shopper_id = session.scalar(select(Shopper.id).where(Shopper.first_name == "Maria"))
+        assert shopper_id is not None
+        return shopper_id
+
+
+def test_an_entry_is_stored_as_an_event_and_emitted_to_the_staff_room_only(
+    world: World, published: Published
+) -> None:
+    world.arrive("maria")
+    stored = events(world)
+    assert [e.kind for e in stored] == ["entered"]
+    assert stored[0].visit_id is not None and stored[0].confidence == 1.0
+    assert stored[0].reasons[0]["gateway"] == "gw-entrance"
+    presence = [p for p in published if p[0] == "presence"]
+    assert len(presence) == 1
+    name, payload, room = presence[0]
+    assert room == staff_room(world.seed.store_id)
+    assert payload["kind"] == "entered" and payload["first_name"] == "Maria"
+    assert "email" not in payload
+    assert any(p[0] == "arrival" for p in published)  # the pickup alert, as before
+
+
+def test_the_sweep_closes_a_lost_visit_and_emits_exited_once(
+    world: World, published: Published
+) -> None:
+    now = time.time()
+    world.arrive("maria", at=now)
+    settings = world.app.extensions["store_settings"]
+    assert sweep(world.db, settings, now + fusion.LOST_TIMEOUT_S - 1).visits_closed == 0
+    late = sweep(world.db, settings, now + fusion.LOST_TIMEOUT_S + 300)  # the scheduler slept
+    assert late.visits_closed == 1
+    assert sweep(world.db, settings, now + fusion.LOST_TIMEOUT_S + 301).visits_closed == 0
+    with world.db.sessions() as session:
+        visit = session.scalars(select(Visit)).one()
+        assert visit.ended_at == pytest.approx(now)  # she was last heard then
+    assert [e.kind for e in events(world)] == ["entered", "exited"]
+    assert [p[1]["kind"] for p in late.events if p[0] == "presence"] == ["exited"]
+
+
+def test_a_paused_shopper_is_neither_stored_nor_fused(world: World) -> None:
+    now = time.time()
+    with world.db.transaction() as session:
+        session.execute(
+            update(Shopper)
+            .where(Shopper.id == maria_id(world))
+            .values(detection_paused_until=now + 3600)
+        )
+    response = world.upload("gw-entrance", [observation(world.eid_hex("maria", now), -50, now)])
+    assert response.get_json()["ignored"] == {"detection_paused": 1}
+    assert response.get_json()["resolved"] == 0
+    assert events(world) == []
+
+
+def test_a_revoked_device_is_not_resolved(world: World) -> None:
+    now = time.time()
+    world.upload("gw-floor", [observation(world.eid_hex("maria", now), -80, now)])  # table built
+    with world.db.transaction() as session:
+        session.execute(delete(Device).where(Device.shopper_id == maria_id(world)))
+    invalidate_resolver(world.app.extensions)
+    response = world.upload("gw-entrance", [observation(world.eid_hex("maria", now), -50, now)])
+    assert response.get_json()["resolved"] == 0
+    assert response.get_json()["ignored"] == {"unresolved": 1}
+    with world.db.sessions() as session:
+        assert session.scalars(select(PickupAlert)).all() == []
+
+
+def test_far_off_timestamps_are_ignored_with_a_reason_never_an_arrival(world: World) -> None:
+    now = time.time()
+    future, past = now + 3600, now - 3600
+    response = world.upload(
+        "gw-entrance",
+        [
+            observation(world.eid_hex("maria", future), -50, future),
+            observation(world.eid_hex("maria", past), -50, past),
+        ],
+    )
+    assert response.get_json()["ignored"] == {"future_timestamp": 1, "stale_timestamp": 1}
+    assert events(world) == []
+
+
+def test_an_out_of_order_reading_is_counted_and_moves_nothing(world: World) -> None:
+    now = time.time()
+    world.arrive("maria", at=now)
+    older = now - 10
+    response = world.upload("gw-entrance", [observation(world.eid_hex("maria", older), -40, older)])
+    assert response.get_json()["ignored"] == {"out_of_order": 1}
+    assert [e.kind for e in events(world)] == ["entered"]
+
+
+def test_state_is_rebuilt_from_the_database_when_the_process_forgot_it(world: World) -> None:
+    now = time.time()
+    world.arrive("maria", at=now)
+    world.app.extensions["store_fusion_states"] = type(
+        world.app.extensions["store_fusion_states"]
+    )()
+    later = now + 2
+    world.upload("gw-entrance", [observation(world.eid_hex("maria", later), -50, later)])
+    assert [e.kind for e in events(world)] == ["entered"]  # the open visit goes on
+    with world.db.sessions() as session:
+        assert len(session.scalars(select(Visit)).all()) == 1
