@@ -57,6 +57,7 @@ class ReportReason(enum.StrEnum):
 
     FIRST_HEARD = "first_heard"
     CROSSED = "crossed"
+    AT_DOOR = "at_door"
     CHANGED = "changed"
     ROSE = "rose"
     KEEPALIVE = "keepalive"
@@ -143,13 +144,18 @@ def report_reason(
     Args:
         entry_rssi_dbm: the server's entry threshold for this gateway, if it is an entrance
             one: an upward crossing is reported at once, ignoring the rate bound (it can only
-            recur after a lower reading was reported, so it stays rare).
+            recur after a lower reading was reported, so it stays rare); above it, every
+            reading is reported within the rate bound.
     """
     if entry_rssi_dbm is not None and track.reported_rssi < entry_rssi_dbm <= rssi:
         return ReportReason.CROSSED
     since_report = now - track.last_report_at
     if since_report < params.min_interval_s:
         return None
+    if entry_rssi_dbm is not None and rssi >= entry_rssi_dbm:
+        # Right at the door the server decides "entered or walking past" from consecutive
+        # readings, so none is held back here (still at most one per second).
+        return ReportReason.AT_DOOR
     if abs(track.smoothed() - track.reported_rssi) >= params.change_db:
         return ReportReason.CHANGED
     if rssi - track.reported_rssi >= params.change_db:

@@ -150,3 +150,16 @@ def test_without_an_entry_threshold_there_is_no_crossing_rule() -> None:
     tracker = Tracker()
     tracker.observe("eid:maria", -72, 0.0)
     assert tracker.observe("eid:maria", -70, 0.5) is None
+
+
+def test_every_reading_above_the_entry_line_is_reported_within_the_rate_bound() -> None:
+    tracker = Tracker()
+    tracker.entry_rssi_dbm = -70.0
+    tracker.observe("eid:door", -66, 0.0)
+    # Steady at the door: no change, no rise, yet each second's reading goes to the server,
+    # which needs consecutive readings to tell a shopper walking in from one walking past.
+    assert tracker.observe("eid:door", -66, 1.0) is ReportReason.AT_DOOR
+    assert tracker.observe("eid:door", -65, 1.5) is None
+    assert tracker.observe("eid:door", -66, 2.0) is ReportReason.AT_DOOR
+    tracker.entry_rssi_dbm = None  # an in-store gateway: steady readings wait for keepalive
+    assert tracker.observe("eid:door", -66, 3.0) is None
