@@ -9,7 +9,8 @@ from pathlib import Path
 from gateway.settings import GatewaySettings
 from store_server.settings import StoreSettings
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
 
 
 def documented(prefix: str) -> set[str]:
@@ -30,3 +31,8 @@ def test_gateway_settings_table_matches_the_settings_object() -> None:
 def test_readme_shows_the_two_commands_first() -> None:
     first_block = README.split("```")[1]
     assert "make demo" in first_block and "make test" in first_block
+
+
+def test_simulator_settings_table_matches_the_variables_the_simulator_reads() -> None:
+    source = " ".join(p.read_text() for p in (ROOT / "firmware_sim").rglob("*.py"))
+    assert documented("SIM_") == set(re.findall(r'"(SIM_[A-Z0-9_]+)"', source))
