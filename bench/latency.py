@@ -25,14 +25,10 @@ import socketio
 from bench.stack import Stack
 from store_server.auth import hash_password, token_digest
 from store_server.db import Database
-from store_server.demo import DEMO_ZONES
+from store_server.demo import DEMO_ZONES, DemoOrder, add_opted_in_shopper
 from store_server.fusion import ENTRY_SURE_MARGIN_DB
 from store_server.models import (
-    Consent,
-    Device,
     Gateway,
-    PickupOrder,
-    Shopper,
     StaffUser,
     Store,
     Zone,
@@ -98,45 +94,13 @@ def seed_store(arrivals: int) -> Any:
             )
             for index in range(1, arrivals + 1):
                 name = person_name(index)
-                shopper = Shopper(first_name=name, email=None, timezone="UTC", created_at=now)
-                session.add(shopper)
-                session.flush()
-                session.add(
-                    Consent(
-                        shopper_id=shopper.id,
-                        store_id=store.id,
-                        purpose="arrival",
-                        channel="app",
-                        granted_at=now,
-                    )
+                order = DemoOrder(
+                    f"bench-{index}", f"B{index:03d}", "ready", [{"name": "parcel", "qty": 1}]
                 )
-                key = secrets.token_bytes(16)
-                session.add(
-                    Device(
-                        shopper_id=shopper.id,
-                        identity_key=key,
-                        rotation_exponent=ROTATION_EXPONENT,
-                        created_at=now,
-                    )
+                added = add_opted_in_shopper(
+                    session, store.id, name, now, purposes=("arrival",), order=order
                 )
-                session.add(
-                    PickupOrder(
-                        store_id=store.id,
-                        shopper_id=shopper.id,
-                        external_id=f"bench-{index}",
-                        number=f"B{index:03d}",
-                        status="ready",
-                        items=[{"name": "parcel", "qty": 1}],
-                        updated_at=now,
-                    )
-                )
-                phones.append(
-                    {
-                        "person": name,
-                        "identity_key": key.hex(),
-                        "rotation_exponent": ROTATION_EXPONENT,
-                    }
-                )
+                phones.append(added.phone(name))
         db.dispose()
         (workdir / "seed.json").write_text(json.dumps({"gateway_tokens": {"gw-entrance": token}}))
         (workdir / "phones.json").write_text(json.dumps({"phones": phones}))

@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from store_server.auth import hash_password, token_digest
 from store_server.db import Database
 from store_server.models import (
@@ -42,6 +44,90 @@ DEMO_SHOPPERS = [
     ("leo", "Leo", "leo@example.com", None),
     ("ana", "Ana", "ana@example.com", "placed"),
 ]
+
+
+DEMO_ITEMS = [
+    {"sku": "DR-204", "name": "Linen summer dress", "qty": 1},
+    {"sku": "SC-11", "name": "Silk scarf", "qty": 2},
+]
+
+
+@dataclass(frozen=True)
+class DemoOrder:
+    """A pickup order to give a seeded shopper."""
+
+    external_id: str
+    number: str
+    status: str
+    items: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SeededShopper:
+    """An opted-in shopper made for a demo, a test or a bench, and what their phone keeps."""
+
+    shopper_id: int
+    identity_key: bytes
+    device_token: str
+    rotation_exponent: int
+
+    def phone(self, person: str) -> dict[str, Any]:
+        """The entry of the simulator's phones file for the scenario person carrying it."""
+        return {
+            "person": person,
+            "identity_key": self.identity_key.hex(),
+            "rotation_exponent": self.rotation_exponent,
+        }
+
+
+def add_opted_in_shopper(
+    session: Session,
+    store_id: int,
+    first_name: str,
+    now: float,
+    *,
+    email: str | None = None,
+    timezone: str = "UTC",
+    purposes: tuple[str, ...] = ("arrival", "offers"),
+    order: DemoOrder | None = None,
+) -> SeededShopper:
+    """A shopper who opted in through the app (in-app channel), with a device and maybe an order."""
+    shopper = Shopper(first_name=first_name, email=email, timezone=timezone, created_at=now)
+    session.add(shopper)
+    session.flush()
+    for purpose in purposes:
+        session.add(
+            Consent(
+                shopper_id=shopper.id,
+                store_id=store_id,
+                purpose=purpose,
+                channel="app",
+                granted_at=now,
+            )
+        )
+    key, token = secrets.token_bytes(16), secrets.token_urlsafe(24)
+    session.add(
+        Device(
+            shopper_id=shopper.id,
+            identity_key=key,
+            rotation_exponent=DEMO_ROTATION_EXPONENT,
+            created_at=now,
+            token_sha256=token_digest(token),
+        )
+    )
+    if order is not None:
+        session.add(
+            PickupOrder(
+                store_id=store_id,
+                shopper_id=shopper.id,
+                external_id=order.external_id,
+                number=order.number,
+                status=order.status,
+                items=order.items,
+                updated_at=now,
+            )
+        )
+    return SeededShopper(shopper.id, key, token, DEMO_ROTATION_EXPONENT)
 
 
 @dataclass(frozen=True)
@@ -103,54 +189,20 @@ def seed_demo(db: Database, now: float) -> DemoSeed:
                 )
             )
         for index, (person, first_name, email, order_status) in enumerate(DEMO_SHOPPERS, 1):
-            shopper = Shopper(
-                first_name=first_name, email=email, timezone="Europe/London", created_at=now
-            )
-            session.add(shopper)
-            session.flush()
-            for purpose in ("arrival", "offers"):
-                session.add(
-                    Consent(
-                        shopper_id=shopper.id,
-                        store_id=store.id,
-                        purpose=purpose,
-                        channel="app",
-                        granted_at=now,
-                    )
-                )
-            key = secrets.token_bytes(16)
-            device_tokens[person] = secrets.token_urlsafe(24)
-            session.add(
-                Device(
-                    shopper_id=shopper.id,
-                    identity_key=key,
-                    rotation_exponent=DEMO_ROTATION_EXPONENT,
-                    created_at=now,
-                    token_sha256=token_digest(device_tokens[person]),
-                )
-            )
-            phones.append(
-                {
-                    "person": person,
-                    "identity_key": key.hex(),
-                    "rotation_exponent": DEMO_ROTATION_EXPONENT,
-                }
-            )
+            order = None
             if order_status:
-                session.add(
-                    PickupOrder(
-                        store_id=store.id,
-                        shopper_id=shopper.id,
-                        external_id=f"demo-{index}",
-                        number=f"10{index:02d}",
-                        status=order_status,
-                        updated_at=now,
-                        items=[
-                            {"sku": "DR-204", "name": "Linen summer dress", "qty": 1},
-                            {"sku": "SC-11", "name": "Silk scarf", "qty": 2},
-                        ],
-                    )
-                )
+                order = DemoOrder(f"demo-{index}", f"10{index:02d}", order_status, DEMO_ITEMS)
+            added = add_opted_in_shopper(
+                session,
+                store.id,
+                first_name,
+                now,
+                email=email,
+                timezone="Europe/London",
+                order=order,
+            )
+            device_tokens[person] = added.device_token
+            phones.append(added.phone(person))
         for email, name, role in (
             ("sam@demo.store", "Sam", "staff"),
             ("morgan@demo.store", "Morgan", "manager"),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import secrets
 import signal
 import sqlite3
 import threading
@@ -33,6 +32,7 @@ from sqlalchemy import select
 from bench.stack import Proc, Stack
 from firmware_sim.builtin_scenarios import STORE_UUID, STORE_WITH_BEACONS
 from store_server.db import Database
+from store_server.demo import add_opted_in_shopper
 from store_server.identity import eddystone_eid
 from store_server.models import (
     Beacon,
@@ -41,7 +41,6 @@ from store_server.models import (
     Gateway,
     GatewayBatch,
     Observation,
-    Shopper,
     Store,
 )
 
@@ -167,34 +166,10 @@ def add_opted_in_shoppers(stack: Stack, count: int) -> list[str]:
             store_id = session.scalars(select(Store.id).order_by(Store.id)).first()
             assert store_id == stack.seed["store_id"]
             for i in range(count):
-                shopper = Shopper(first_name=f"Extra{i}", email=None, created_at=now)
-                session.add(shopper)
-                session.flush()
-                session.add(
-                    Consent(
-                        shopper_id=shopper.id,
-                        store_id=store_id,
-                        purpose="arrival",
-                        channel="app",
-                        granted_at=now,
-                    )
+                added = add_opted_in_shopper(
+                    session, store_id, f"Extra{i}", now, purposes=("arrival",)
                 )
-                key = secrets.token_bytes(16)
-                session.add(
-                    Device(
-                        shopper_id=shopper.id,
-                        identity_key=key,
-                        rotation_exponent=ROTATION_EXPONENT,
-                        created_at=now,
-                    )
-                )
-                phones["phones"].append(
-                    {
-                        "person": f"extra-{i}",
-                        "identity_key": key.hex(),
-                        "rotation_exponent": ROTATION_EXPONENT,
-                    }
-                )
+                phones["phones"].append(added.phone(f"extra-{i}"))
     finally:
         db.dispose()
     phones_path.write_text(json.dumps(phones))

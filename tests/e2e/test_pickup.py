@@ -12,13 +12,10 @@ from sqlalchemy import select
 from bench.stack import Stack
 from store_server.auth import token_digest
 from store_server.db import Database
+from store_server.demo import DemoOrder, add_opted_in_shopper
 from store_server.models import (
-    Consent,
     CustomerTag,
-    Device,
     Gateway,
-    PickupOrder,
-    Shopper,
     Zone,
 )
 from tests.live import LiveClient, login
@@ -63,7 +60,6 @@ def add_carla(stack: Stack) -> str:
     db = Database(stack.database_url)
     now = time.time()
     gateway_token = secrets.token_urlsafe(16)
-    device_token = secrets.token_urlsafe(16)
     with db.transaction() as session:
         store_id = stack.seed["store_id"]
         bay = session.scalars(
@@ -78,52 +74,27 @@ def add_carla(stack: Stack) -> str:
                 rssi_offset_db=0.0,
             )
         )
-        carla = Shopper(
-            first_name="Carla", email="carla@example.com", timezone="UTC", created_at=now
-        )
-        session.add(carla)
-        session.flush()
-        session.add(
-            Consent(
-                shopper_id=carla.id,
-                store_id=store_id,
-                purpose="arrival",
-                channel="app",
-                granted_at=now,
-            )
-        )
-        session.add(
-            Device(
-                shopper_id=carla.id,
-                identity_key=secrets.token_bytes(16),
-                rotation_exponent=10,
-                created_at=now,
-                token_sha256=token_digest(device_token),
-            )
+        carla = add_opted_in_shopper(
+            session,
+            store_id,
+            "Carla",
+            now,
+            email="carla@example.com",
+            purposes=("arrival",),
+            order=DemoOrder("curb-1", "2042", "ready", [{"name": "Garden chair", "qty": 2}]),
         )
         session.add(
             CustomerTag(
-                shopper_id=carla.id,
+                shopper_id=carla.shopper_id,
                 kind="ibeacon",
                 identifier=CARLA_TAG,
                 label="car tag",
                 created_at=now,
             )
         )
-        session.add(
-            PickupOrder(
-                store_id=store_id,
-                shopper_id=carla.id,
-                external_id="curb-1",
-                number="2042",
-                status="ready",
-                updated_at=now,
-                items=[{"name": "Garden chair", "qty": 2}],
-            )
-        )
     db.dispose()
     stack.seed["gateway_tokens"]["gw-curbside"] = gateway_token
-    return device_token
+    return carla.device_token
 
 
 def test_curbside_car_tag_alerts_staff_and_her_app_hears_who_is_coming(stack: Stack) -> None:
