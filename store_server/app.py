@@ -7,7 +7,17 @@ import logging
 from flask import Flask
 from sqlalchemy import select
 
-from store_server import auth, coupons, gateways, ingest, orders, pages, pickup, shoppers
+from store_server import (
+    auth,
+    campaigns,
+    coupons,
+    gateways,
+    ingest,
+    orders,
+    pages,
+    pickup,
+    shoppers,
+)
 from store_server.db import Database
 from store_server.errors import register_error_handlers
 from store_server.identity import DeviceKey, EidResolver
@@ -43,6 +53,7 @@ def create_app(settings: StoreSettings | None = None) -> Flask:
         orders.bp,
         pickup.bp,
         coupons.bp,
+        campaigns.bp,
         shoppers.bp,
         shoppers.optin_bp,
         pages.bp,

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store_server import fusion
+from store_server import engagement, fusion
 from store_server.errors import ApiError
 from store_server.gateways import authenticate_gateway, record_beacon_sightings
 from store_server.identity import RESOLVER_EXTENSION
@@ -182,19 +182,24 @@ def upload_batch(gateway_id: str) -> tuple[Response, int]:
             for r in best.values()
         }
         alerts = raise_pickup_alerts(session, gateway.store_id, outcome.entered, zone, why, now)
+        # After the alerts: a shopper whose order just became `arrived` gets no promotion.
+        offers = engagement.on_presence_events(
+            session, gateway.store_id, outcome.events, now, base_url=request.url_root
+        )
 
     for shopper_id, state in outcome.states.items():
         states.put(gateway.store_id, shopper_id, state)
-    publish(alerts + outcome.events)
+    publish(alerts + outcome.events + offers)
     log.info(
         "event=batch_stored gateway=%s observations=%d resolved=%d entries=%d alerts=%d "
-        "presence_events=%d ignored=%d",
+        "presence_events=%d offers=%d ignored=%d",
         gateway.id,
         len(batch.observations),
         len(observations),
         len(outcome.entered),
         len(alerts),
         len(outcome.events),
+        len(offers),
         sum(ignored.values()),
     )
     out = BatchAccepted(

@@ -324,6 +324,11 @@ class Coupon(Base):
     redeemed_by: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL")
     )
+    # The campaign version that issued it (None for pickup thanks): an edit makes a new
+    # version, so a coupon keeps the terms it was issued under.
+    campaign_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign_versions.id", ondelete="SET NULL")
+    )
 
 
 class Survey(Base):
@@ -340,3 +345,63 @@ class Survey(Base):
     answered_at: Mapped[float | None] = mapped_column(Double)
     score: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(String(1000))
+
+
+class Campaign(Base):
+    """A store's campaign: its stable identity (holdout, caps); the terms live in versions."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class CampaignVersion(Base):
+    """One edit of a campaign's terms; the highest version is current, older ones stay."""
+
+    __tablename__ = "campaign_versions"
+    __table_args__ = (UniqueConstraint("campaign_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    # walk_by | entered | zone_dwell | exited | pickup_handed_over
+    trigger: Mapped[str] = mapped_column(String(30))
+    zone: Mapped[str | None] = mapped_column(String(100))  # zone_dwell: the zone's name
+    min_dwell_s: Mapped[float | None] = mapped_column(Double)
+    offer_text: Mapped[str] = mapped_column(String(200))
+    percent_off: Mapped[int | None] = mapped_column(Integer)
+    # Exactly one of the two: minutes from issue, or a fixed end (Unix seconds).
+    valid_minutes: Mapped[int | None] = mapped_column(Integer)
+    valid_until: Mapped[float | None] = mapped_column(Double)
+    starts_at: Mapped[float] = mapped_column(Double)
+    ends_at: Mapped[float | None] = mapped_column(Double)
+    channels: Mapped[list[str]] = mapped_column(JSON)  # preference order
+    holdout_share: Mapped[float] = mapped_column(Double, default=0.0)
+    max_per_shopper: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class CampaignDecision(Base):
+    """Every decision about a campaign and a shopper, with its outcome and reason."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        Index("ix_decisions_shopper_outcome_at", "shopper_id", "outcome", "decided_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    campaign_version_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_versions.id", ondelete="CASCADE")
+    )
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"))
+    trigger: Mapped[str] = mapped_column(String(30))
+    outcome: Mapped[str] = mapped_column(String(20))  # one of decide.OUTCOMES
+    channel: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(300))
+    decided_at: Mapped[float] = mapped_column(Double)
+    hold_until: Mapped[float | None] = mapped_column(Double)
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id", ondelete="SET NULL"))

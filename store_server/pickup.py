@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from store_server import engagement
 from store_server.auth import StaffIdentity, require_staff
 from store_server.coupons import coupon_out, issue_coupon
 from store_server.errors import ApiError
@@ -250,6 +251,15 @@ def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
         )
         session.add(survey)
         session.flush()
+        offers = engagement.on_trigger(
+            session,
+            store_id,
+            shopper_id,
+            "pickup_handed_over",
+            now,
+            visit_id=alert.visit_id,
+            base_url=request.url_root,
+        )
         out = arrival(session, alert_id)
         thanks = {
             "order_number": out.order_number,
@@ -264,6 +274,7 @@ def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
         [
             ("alert_updated", out.model_dump(), staff_room(store_id)),
             ("pickup_update", thanks, shopper_room(shopper_id)),
+            *offers,
         ]
     )
     return jsonify(out.model_dump()), 200

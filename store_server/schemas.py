@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from store_server.errors import ApiError
 
@@ -443,3 +443,94 @@ class ErrorOut(BaseModel):
     """Every 4xx and 5xx answer of the API."""
 
     error: ErrorBody
+
+
+Trigger = Literal["walk_by", "entered", "zone_dwell", "exited", "pickup_handed_over"]
+# A coupon valid for more than a year is a standing discount, not a campaign's offer.
+MAX_VALID_MINUTES = 366 * 24 * 60
+# Above half the audience held out, the campaign reaches fewer people than it measures.
+MAX_HOLDOUT_SHARE = 0.5
+
+
+class CampaignIn(_Strict):
+    """A campaign's terms; creating or editing it (an edit makes a new version).
+
+    Times are Unix seconds. Exactly one of `valid_minutes` (from issue) and `valid_until`.
+    """
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    trigger: Trigger
+    zone: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    min_dwell_s: Annotated[float, Field(ge=0)] | None = None
+    offer_text: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    percent_off: Annotated[int, Field(ge=1, le=100)] | None = None
+    valid_minutes: Annotated[int, Field(ge=1, le=MAX_VALID_MINUTES)] | None = None
+    valid_until: Annotated[float, Field(gt=0)] | None = None
+    starts_at: Annotated[float, Field(gt=0)] | None = None
+    ends_at: Annotated[float, Field(gt=0)] | None = None
+    channels: Annotated[list[Channel], Field(min_length=1, max_length=4)]
+    holdout_share: Annotated[float, Field(ge=0.0, le=MAX_HOLDOUT_SHARE)] = 0.0
+    max_per_shopper: Annotated[int, Field(ge=1)] | None = None
+
+    def field_problems(self) -> list[dict[str, Any]]:
+        """What is wrong across fields, in `parse_body`'s shape (empty when nothing is)."""
+        problems: list[dict[str, Any]] = []
+        if self.trigger == "zone_dwell":
+            if self.zone is None:
+                problems.append({"loc": ["zone"], "msg": "zone_dwell needs the zone's name"})
+            if self.min_dwell_s is None:
+                problems.append({"loc": ["min_dwell_s"], "msg": "zone_dwell needs a minimum"})
+        if (self.valid_minutes is None) == (self.valid_until is None):
+            problems.append(
+                {"loc": ["valid_minutes"], "msg": "give exactly one of valid_minutes, valid_until"}
+            )
+        if len(set(self.channels)) != len(self.channels):
+            problems.append({"loc": ["channels"], "msg": "a channel is listed twice"})
+        if self.starts_at is not None and self.ends_at is not None:
+            if self.ends_at <= self.starts_at:
+                problems.append({"loc": ["ends_at"], "msg": "the campaign ends before it starts"})
+        if self.valid_until is not None and self.starts_at is not None:
+            if self.valid_until <= self.starts_at:
+                problems.append(
+                    {"loc": ["valid_until"], "msg": "coupons would expire before it starts"}
+                )
+        return problems
+
+
+class CampaignVersionOut(BaseModel):
+    """One version of a campaign's terms."""
+
+    id: int
+    version: int
+    trigger: Trigger
+    zone: str | None
+    min_dwell_s: float | None
+    offer_text: str
+    percent_off: int | None
+    valid_minutes: int | None
+    valid_until: float | None
+    starts_at: float
+    ends_at: float | None
+    channels: list[Channel]
+    holdout_share: float
+    max_per_shopper: int | None
+    created_at: float
+
+
+class CampaignOut(BaseModel):
+    """A campaign with its current version."""
+
+    id: int
+    store_id: int
+    name: str
+    active: bool
+    created_at: float
+    current: CampaignVersionOut
+
+
+class CampaignsOut(BaseModel):
+    """A store's campaigns."""
+
+    campaigns: list[CampaignOut]
