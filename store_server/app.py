@@ -16,6 +16,7 @@ from store_server import (
     orders,
     pages,
     pickup,
+    reports,
     shoppers,
 )
 from store_server.db import Database
@@ -56,6 +57,7 @@ def create_app(settings: StoreSettings | None = None) -> Flask:
         campaigns.bp,
         shoppers.bp,
         shoppers.optin_bp,
+        reports.bp,
         pages.bp,
     )
     for blueprint in blueprints:

@@ -254,6 +254,15 @@ ROUTES = [
         (400, 404, 409),
         public=True,
     ),
+    Route(
+        "get",
+        "/api/v1/stores/{store_id}/report",
+        "Managers: campaigns (funnel, lift), pickups, care score, beacon and gateway health",
+        None,
+        200,
+        None,
+        (401, 403),
+    ),
     Route("get", "/api/v1/me", "What the store knows of me", None, 200, schemas.ProfileOut, (401,)),
     Route(
         "put",
