@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--packet-loss", type=float, default=DEFAULT_PACKET_LOSS, metavar="P")
     run.add_argument("--loop", action="store_true", help="restart the scenario when it ends")
     run.add_argument(
+        "--progress",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="a progress bar on stderr; auto: on a terminal, for runs of a minute or more",
+    )
+    run.add_argument(
         "--bluez",
         action="store_true",
         help="export org.bluez (one adapter per gateway) on a private dbus-daemon; "
@@ -184,11 +190,15 @@ async def _run(
                     print(f"adapter {adapter} = {gateway}", flush=True)
             world = build_world(scenario, phones, channel, clock.now(), rng)
             duration = args.duration if args.duration is not None else scenario.duration_s
+            show_progress = args.progress == "on" or (
+                args.progress == "auto" and sys.stderr.isatty() and duration >= PROGRESS_MIN_S
+            )
             outputs = RunOutputs(
                 link=link,
                 sinks=() if bluez is None else (bluez,),
                 air_log=air_log,
                 ground_truth=ground_truth,
+                progress=_print_progress if show_progress else None,
             )
             running = asyncio.create_task(
                 run_scenario_loop(world, clock, rng, duration, outputs, args.loop)
@@ -221,6 +231,23 @@ async def _run(
             if daemon is not None:
                 await daemon.stop()
     logger.info("beacon_sim.stopped signal=%s", stop.is_set())
+
+
+# Short runs finish before a bar would tell anyone anything.
+PROGRESS_MIN_S = 60.0
+PROGRESS_WIDTH = 30
+
+
+def progress_bar(done: int, total: int, width: int = PROGRESS_WIDTH) -> str:
+    """A one-line text bar: `[#####.........]  120/3600 s  3 %`."""
+    share = done / total if total else 1.0
+    filled = min(width, int(share * width))
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done:>5}/{total} s {share:4.0%}"
+
+
+def _print_progress(done: int, total: int) -> None:
+    end = "\n" if done >= total else ""
+    print(f"\r{progress_bar(done, total)}", end=end, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol, TextIO
 
@@ -41,6 +42,7 @@ class RunOutputs:
     sinks: tuple[AdvertSink, ...] = ()
     air_log: TextIO | None = None
     ground_truth: TextIO | None = None
+    progress: Callable[[int, int], None] | None = None  # (seconds played, seconds in the run)
 
 
 def ground_truth_lines(world: World, second: int) -> list[str]:
@@ -90,6 +92,8 @@ async def run_world(
         if outputs.air_log is not None:
             outputs.air_log.flush()
         counters.seconds += 1
+        if outputs.progress is not None:
+            outputs.progress(second + 1, math.ceil(duration_s))
     await clock.sleep_until(world.unix_start + duration_s)
     logger.info(
         "runner.scenario_finished scenario=%s adverts_heard=%d",

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bleak import BleakScanner
-from bleak.args.bluez import BlueZScannerArgs
+from bleak.args.bluez import BlueZScannerArgs, OrPattern
+from bleak.assigned_numbers import AdvertisementDataType
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 
@@ -81,6 +82,17 @@ def load_backend(dotted: str) -> type[BaseBleakScanner] | None:
     return backend
 
 
+# Passive scanning on BlueZ hears only adverts matching one of these (bleak requires them):
+# every Eddystone frame (service data for 0xFEAA), iBeacon (Apple's company id then 02 15),
+# and AltBeacon (BE AC after any company id). Nothing else is decoded, so nothing else is
+# worth waking the gateway for.
+PASSIVE_OR_PATTERNS = [
+    OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, b"\xaa\xfe"),
+    OrPattern(0, AdvertisementDataType.MANUFACTURER_SPECIFIC_DATA, b"\x4c\x00\x02\x15"),
+    OrPattern(2, AdvertisementDataType.MANUFACTURER_SPECIFIC_DATA, b"\xbe\xac"),
+]
+
+
 class Scanner:
     """Start and stop a bleak scan that feeds ``Advert`` records to a callback.
 
@@ -100,6 +112,8 @@ class Scanner:
         self._started = False
         self._scanning_mode: Literal["active", "passive"] = scanning_mode
         self._bluez: BlueZScannerArgs = {"adapter": adapter} if adapter else {}
+        if scanning_mode == "passive":
+            self._bluez["or_patterns"] = list(PASSIVE_OR_PATTERNS)
         self._backend = backend
         self._bleak: BleakScanner | None = None
 

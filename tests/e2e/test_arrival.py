@@ -60,3 +60,16 @@ def test_pickup_arrival_reaches_own_store_staff_only(stack: Stack) -> None:
     finally:
         own.close()
         other.close()
+
+
+def test_passive_scanning_through_bluez_hears_the_arrival(stack: Stack) -> None:
+    """Passive mode registers BlueZ advertisement monitors with the gateway's or_patterns."""
+    sam = login(stack.url, "sam@demo.store", stack.seed["accounts"][0]["password"])
+    own = LiveClient(stack.url, {"token": sam["token"]})
+    try:
+        stack.start_sim("pickup-door", "--seed", "8")
+        stack.start_gateway("gw-entrance", scanning_mode="passive")
+        arrivals = own.wait_for_arrival(ARRIVAL_DEADLINE_S)
+        assert [(a["first_name"], a["order_number"]) for a in arrivals] == [("Maria", "1001")]
+    finally:
+        own.close()

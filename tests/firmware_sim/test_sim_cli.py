@@ -117,3 +117,36 @@ def test_module_entry_point_lists_scenarios() -> None:
     )
     assert result.returncode == 0
     assert result.stdout.splitlines()[0].startswith("pickup-door\t")
+
+
+def test_progress_bar_text() -> None:
+    from firmware_sim.cli import progress_bar
+
+    assert progress_bar(0, 3600, width=10) == "[..........]     0/3600 s   0%"
+    assert progress_bar(1800, 3600, width=10) == "[#####.....]  1800/3600 s  50%"
+    assert progress_bar(3600, 3600, width=10) == "[##########]  3600/3600 s 100%"
+
+
+def test_progress_on_draws_the_bar_on_stderr() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "firmware_sim",
+            "run",
+            "--scenario",
+            "walk-by",
+            "--speed",
+            "max",
+            "--duration",
+            "20",
+            "--progress",
+            "on",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "20/20 s 100%" in result.stderr
+    assert "[" not in result.stdout
