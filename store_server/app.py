@@ -23,6 +23,7 @@ from store_server.db import Database
 from store_server.errors import register_error_handlers
 from store_server.identity import DeviceKey, EidResolver
 from store_server.models import Device
+from store_server.notify import Outbound, outbound_router
 from store_server.realtime import init_realtime
 from store_server.settings import StoreSettings
 
@@ -46,6 +47,7 @@ def create_app(settings: StoreSettings | None = None) -> Flask:
     app.extensions["store_db"] = db
     app.extensions["store_eid_resolver"] = EidResolver(lambda: _device_keys(db))
     app.extensions["store_redemption_limiter"] = coupons.redemption_limiter()
+    app.extensions["store_outbound"] = Outbound(outbound_router(settings))
     register_error_handlers(app)
     blueprints = (
         auth.bp,

@@ -110,6 +110,8 @@ class Shopper(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     first_name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    # Kept only while the shopper allows SMS (E.164, e.g. +447700900123).
+    phone: Mapped[str | None] = mapped_column(String(20))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[float] = mapped_column(Double)
     # "Pause detection": until then the shopper's observations are neither stored nor fused.

@@ -30,6 +30,7 @@ from store_server.models import (
     Visit,
     Zone,
 )
+from store_server.notify import urgent_sms
 from store_server.realtime import shopper_room, staff_room
 from store_server.schemas import ArrivalOut, ArrivalsOut, ExchangeIn, HandoverIn, Reason, parse_body
 
@@ -186,6 +187,15 @@ def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
             raise _explain_refusal(session, store_id, alert_id)
         out = arrival(session, alert_id)
         shopper_id = _shopper_of(session, alert_id)
+        text = urgent_sms(
+            session,
+            shopper_id,
+            store_id,
+            "pickup_update",
+            f"Order {out.order_number}",
+            f"{staff.name} is on the way",
+        )
+    current_app.extensions["store_outbound"].submit(text)
     publish(
         [
             ("alert_updated", out.model_dump(), staff_room(store_id)),

@@ -353,6 +353,7 @@ class OptInIn(_Strict):
     first_name: Annotated[str, Field(min_length=1, max_length=100)]
     email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    phone: Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")] | None = None
     consents: Annotated[list[ConsentIn], Field(min_length=1, max_length=8)]
 
 
@@ -388,6 +389,7 @@ class ProfileOut(BaseModel):
     shopper_id: int
     first_name: str
     email: str | None
+    phone: str | None
     timezone: str
     consents: list[dict[str, Any]]
 

@@ -50,6 +50,10 @@ class StoreSettings:
     sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S
     run_scheduler: bool = True
     thanks_coupon_valid_s: float = DEFAULT_THANKS_COUPON_VALID_S
+    sms_base_url: str = ""
+    sms_account_sid: str = ""
+    sms_auth_token: str = field(default="", repr=False)
+    sms_from: str = ""
     socketio_message_queue: str = ""
     vendor_dir: str = str(REPO_ROOT / "node_modules")
     log_level: str = "INFO"

@@ -89,6 +89,9 @@ def opt_in() -> tuple[Response, int]:
     wants_email = any(c.channel == "email" for c in body.consents)
     if wants_email and not body.email:
         raise ApiError(400, "email_required", "e-mail messages need an e-mail address")
+    wants_sms = any(c.channel == "sms" for c in body.consents)
+    if wants_sms and not body.phone:
+        raise ApiError(400, "phone_required", "text messages need a phone number")
     now = WALL_CLOCK()
     token, key = secrets.token_urlsafe(32), secrets.token_bytes(16)
     with current_app.extensions["store_db"].transaction() as session:
@@ -99,7 +102,11 @@ def opt_in() -> tuple[Response, int]:
         if email and session.scalar(select(Shopper.id).where(Shopper.email == email)):
             raise ApiError(409, "email_taken", "this e-mail address is already registered")
         shopper = Shopper(
-            first_name=body.first_name.strip(), email=email, timezone=body.timezone, created_at=now
+            first_name=body.first_name.strip(),
+            email=email,
+            timezone=body.timezone,
+            phone=body.phone if wants_sms else None,  # kept only for text messages
+            created_at=now,
         )
         session.add(shopper)
         session.flush()
@@ -147,6 +154,7 @@ def profile() -> tuple[Response, int]:
             shopper_id=shopper.id,
             first_name=shopper.first_name,
             email=shopper.email,
+            phone=shopper.phone,
             timezone=shopper.timezone,
             consents=[
                 {
@@ -172,6 +180,8 @@ def replace_consents() -> tuple[Response, int]:
         assert shopper is not None  # noqa: S101 - the device's foreign key
         if any(c.channel == "email" for c in body.consents) and not shopper.email:
             raise ApiError(400, "email_required", "e-mail messages need an e-mail address")
+        if any(c.channel == "sms" for c in body.consents) and not shopper.phone:
+            raise ApiError(400, "phone_required", "text messages need a phone number")
         session.execute(
             delete(Consent).where(
                 Consent.shopper_id == device.shopper_id, Consent.store_id == body.store_id

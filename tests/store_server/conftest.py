@@ -178,5 +178,6 @@ def world(database_url: str) -> Iterator[World]:
     app = create_app(settings)
     yield World(app, app.extensions["store_db"], seed, other_id, other_password)
     app.extensions["store_broadcaster"].stop()
+    app.extensions["store_outbound"].stop()
     app.extensions["store_db"].dispose()
     db.dispose()

@@ -1,0 +1,119 @@
+"""Urgent pickup updates by SMS, through a real local peer speaking the Twilio Messages API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from flask import Flask
+from sqlalchemy import update
+
+from store_server.app import create_app
+from store_server.models import PickupOrder
+from tests.store_server.conftest import World
+from tests.store_server.test_channels_sms import FROM, PHONE, SID, TOKEN, Provider, provider
+
+__all__ = ["provider"]  # the fixture, imported for this module's tests
+
+
+@pytest.fixture
+def sms_app(world: World, provider: Provider) -> Iterator[Flask]:
+    """The world's database served by an app that can send SMS through the local provider."""
+    settings = replace(
+        world.app.extensions["store_settings"],
+        sms_base_url=provider.base_url,
+        sms_account_sid=SID,
+        sms_auth_token=TOKEN,
+        sms_from=FROM,
+    )
+    app = create_app(settings)
+    yield app
+    app.extensions["store_outbound"].stop()
+    app.extensions["store_broadcaster"].stop()
+    app.extensions["store_db"].dispose()
+
+
+def wait_for_messages(
+    provider: Provider, count: int, deadline_s: float = 10.0
+) -> list[dict[str, str]]:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end and len(provider.messages) < count:
+        time.sleep(0.02)
+    return list(provider.messages)
+
+
+def test_on_my_way_goes_by_sms_to_a_shopper_who_chose_it(
+    world: World, provider: Provider, sms_app: Flask
+) -> None:
+    client = sms_app.test_client()
+    joined = client.post(
+        "/api/v1/optin",
+        json={
+            "store_id": world.seed.store_id,
+            "first_name": "Tess",
+            "phone": PHONE,
+            "consents": [{"purpose": "arrival", "channel": "sms"}],
+        },
+    ).get_json()
+    tess = {"Authorization": f"Bearer {joined['device_token']}"}
+    assert client.get("/api/v1/me", headers=tess).get_json()["phone"] == PHONE
+    # Her order arrives from the order system; she checks in; Sam taps "on my way".
+    client.put(
+        f"/api/v1/stores/{world.seed.store_id}/orders/pos-77",
+        headers={"Authorization": f"Bearer {world.seed.integration_token}"},
+        json={"number": "77", "status": "ready", "items": [{"name": "Lamp"}]},
+    )
+    with world.db.transaction() as session:
+        session.execute(
+            update(PickupOrder)
+            .where(PickupOrder.external_id == "pos-77")
+            .values(shopper_id=joined["shopper_id"])
+        )
+    client.post("/api/v1/me/checkin", json={"store_id": world.seed.store_id}, headers=tess)
+    [alert] = client.get(
+        f"/api/v1/stores/{world.seed.store_id}/arrivals", headers=world.staff_headers()
+    ).get_json()["arrivals"]
+    response = client.post(
+        f"/api/v1/stores/{world.seed.store_id}/alerts/{alert['alert_id']}/acknowledge",
+        headers=world.staff_headers(),
+    )
+    assert response.status_code == 200
+    [message] = wait_for_messages(provider, 1)
+    assert (message["To"], message["From"]) == (PHONE, FROM)
+    assert "Sam is on the way" in message["Body"] and "STOP" in message["Body"]
+
+
+def test_no_sms_without_that_choice_and_no_phone_kept_without_it(
+    world: World, provider: Provider, sms_app: Flask
+) -> None:
+    client = sms_app.test_client()
+    joined = client.post(
+        "/api/v1/optin",
+        json={
+            "store_id": world.seed.store_id,
+            "first_name": "Uma",
+            "phone": PHONE,
+            "consents": [{"purpose": "arrival", "channel": "app"}],
+        },
+    ).get_json()
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {joined['device_token']}"})
+    assert me.get_json()["phone"] is None
+    needs = client.post(
+        "/api/v1/optin",
+        json={
+            "store_id": world.seed.store_id,
+            "first_name": "Vic",
+            "consents": [{"purpose": "arrival", "channel": "sms"}],
+        },
+    )
+    assert needs.status_code == 400 and needs.get_json()["error"]["code"] == "phone_required"
+    # Maria chose the app only: Sam's acknowledgement sends no text.
+    [alert] = world.arrive("maria")
+    client.post(
+        f"/api/v1/stores/{world.seed.store_id}/alerts/{alert['alert_id']}/acknowledge",
+        headers=world.staff_headers(),
+    )
+    sms_app.extensions["store_outbound"].stop()  # drains the queue: anything queued is sent now
+    assert provider.messages == []
