@@ -120,18 +120,19 @@ async def parent(seconds: float, devices: int) -> dict[str, Any]:
         await daemon.stop()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--devices", type=int, default=500)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         asyncio.run(child(args.seconds))
-        return
+        return 0
     print(json.dumps(asyncio.run(parent(args.seconds, args.devices))), flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

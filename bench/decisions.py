@@ -160,7 +160,7 @@ def run(shoppers: int, rounds: int, seed: int) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench.decisions", description=__doc__)
     parser.add_argument("--shoppers", type=int, default=DEFAULT_SHOPPERS)
