@@ -68,14 +68,13 @@ SCENARIO_S = 60
 # Enough batches on the server that the gateways are in full swing before anything fails.
 WARM_UP_BATCHES = 5
 WARM_UP_TIMEOUT_S = 30.0
-# The issue asks for a minute of server outage; 30 s already spans six or seven upload retries
-# (backoff doubling from 0.5 s) and thirty-odd batches per gateway, and keeps this file under
-# two minutes (a minute would push the retry backoff to its 30 s cap and double the test).
-SERVER_OUTAGE_S = 30.0
+# A minute, as the issue asks: long enough for the retry backoff to reach its 30 s cap, so the
+# test also shows the gateway coming back from the longest wait it ever takes.
+SERVER_OUTAGE_S = 60.0
 # Long enough for the outbox to hold batches when the gateway is killed.
 SHORT_OUTAGE_S = 6.0
-# After an outage the retry backoff may be at 16 s (its cap is 30 s); the backlog then goes in
-# well under a second.
+# After a minute's outage the retry backoff is at its 30 s cap; the backlog then goes in well
+# under a second.
 DRAIN_TIMEOUT_S = 45.0
 # From the issue: the adapter is away for 30 s, and scanning resumes within 5 s of its return.
 ADAPTER_OUTAGE_S = 30.0
@@ -309,8 +308,7 @@ def outboxes_empty(stack: Stack) -> bool:
 
 
 def test_server_outage_every_observation_stored_exactly_once(busy: Stack) -> None:
-    """(a) The server is down for 30 s (the issue says a minute; see SERVER_OUTAGE_S) in the
-    middle of a busy store, then back on the same database and port: every batch each gateway
+    """(a) The server is down for a minute in the middle of a busy store, then back on the same database and port: every batch each gateway
     made is on the server once, with its observation count, the outboxes are empty and the
     server's sum equals what the gateways reported making."""
     stack = busy

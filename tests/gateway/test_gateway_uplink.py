@@ -269,6 +269,53 @@ def test_unreachable_server_keeps_the_batch(outbox: Outbox) -> None:
     assert counters.batches_dropped == 0
 
 
+@pytest.mark.parametrize(
+    "answer", [b"HELLO? \x00\xff not http at all\r\n\r\n", None], ids=["garbage", "hangs"]
+)
+def test_a_server_answering_garbage_or_hanging_is_timed_out_and_retried(
+    outbox: Outbox, answer: bytes | None
+) -> None:
+    counters = Counters()
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+        handlers: list[asyncio.Task[None]] = []
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(65536)
+            if answer is None:  # never answer: only the gateway's timeout ends its wait
+                await release.wait()
+            else:
+                writer.write(answer)
+                await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+
+        def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            handlers.append(asyncio.create_task(serve(reader, writer)))
+
+        server = await asyncio.start_server(peer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        uploader = Uploader(
+            _settings(f"http://127.0.0.1:{port}", http_timeout_s=0.5), counters, outbox
+        )
+        uploader.enqueue([_observation()], FlushReason.INTERVAL)
+        try:
+            await uploader.deliver_due()
+            assert uploader.queued_batches == 1  # kept for the next try, not dropped
+            assert uploader.next_attempt_at() is not None
+        finally:
+            await uploader.aclose()
+            release.set()
+            await asyncio.gather(*handlers, return_exceptions=True)
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=10))
+    assert counters.upload_retries == 1
+    assert counters.batches_dropped == 0
+
+
 def _flush_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
     reasons = []
     for record in caplog.records:
