@@ -308,9 +308,10 @@ def outboxes_empty(stack: Stack) -> bool:
 
 
 def test_server_outage_every_observation_stored_exactly_once(busy: Stack) -> None:
-    """(a) The server is down for a minute in the middle of a busy store, then back on the same database and port: every batch each gateway
-    made is on the server once, with its observation count, the outboxes are empty and the
-    server's sum equals what the gateways reported making."""
+    """(a) The server is down for a minute in the middle of a busy store, then back on the
+    same database and port: every batch each gateway made is on the server once, with its
+    observation count, the outboxes are empty and the server's sum equals what the gateways
+    reported making."""
     stack = busy
     sim = start_busy_sim(stack)
     gateways = {g: stack.start_gateway(g, "--verbose") for g in GATEWAYS}
