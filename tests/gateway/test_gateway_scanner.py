@@ -15,7 +15,7 @@ from bleak.exc import BleakError
 
 from gateway import scanner as scanner_module
 from gateway.counters import Counters
-from gateway.scanner import Advert, Scanner, ScannerError, load_backend
+from gateway.scanner import PASSIVE_OR_PATTERNS, Advert, Scanner, ScannerError, load_backend
 from gateway.service import run_gateway
 from gateway.settings import GatewaySettings, SettingsError
 
@@ -179,7 +179,12 @@ def test_scanner_hands_plain_records_with_gateway_time(monkeypatch: pytest.Monke
     asyncio.run(scan())
     (backend,) = FakeBackend.created
     assert backend.scanning_mode == "passive"
-    assert backend.bluez == {"adapter": "hci7"}
+    # Passive scanning on BlueZ hears only what matches these: Eddystone, iBeacon, AltBeacon.
+    assert backend.bluez == {"adapter": "hci7", "or_patterns": PASSIVE_OR_PATTERNS}
+    assert [
+        (p.start_position, p.ad_data_type, p.content_of_pattern)
+        for p in backend.bluez["or_patterns"]
+    ] == [(0, 0x16, b"\xaa\xfe"), (0, 0xFF, b"\x4c\x00\x02\x15"), (2, 0xFF, b"\xbe\xac")]
     assert backend.stopped
     assert [advert.address for advert in heard] == [a[0] for a in FAKE_ADVERTS]
     assert heard[0] == Advert(
