@@ -294,6 +294,15 @@ ROUTES = [
     Route("delete", "/api/v1/me", "Erase everything that names me", None, 200, None, (401,)),
     Route(
         "post",
+        "/api/v1/me/sightings",
+        "Store beacons the app heard (fused with gateways)",
+        schemas.SightingsIn,
+        200,
+        None,
+        (400, 401, 403),
+    ),
+    Route(
+        "post",
         "/api/v1/me/tags",
         "Register a key-fob or car tag",
         schemas.TagIn,

@@ -394,6 +394,21 @@ class ProfileOut(BaseModel):
     consents: list[dict[str, Any]]
 
 
+class SightingIn(_Strict):
+    """The app heard one of the store's beacons."""
+
+    beacon: Annotated[str, Field(min_length=3, max_length=100, description="its registered id")]
+    rssi: Annotated[int, Field(ge=-127, le=20)]
+    seen_at: Annotated[float, Field(gt=0, description="the phone's clock, Unix seconds")]
+
+
+class SightingsIn(_Strict):
+    """Store beacons the app heard since its last report."""
+
+    store_id: int
+    sightings: Annotated[list[SightingIn], Field(min_length=1, max_length=200)]
+
+
 class TagIn(_Strict):
     """A key-fob or car tag the shopper registers (its id as in docs/protocol.md)."""
 

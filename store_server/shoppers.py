@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections import Counter
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -14,6 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from store_server import engagement, fusion
 from store_server.auth import require_device, token_digest
 from store_server.coupons import coupon_out
 from store_server.errors import ApiError
@@ -22,6 +24,7 @@ from store_server.identity import invalidate_resolver
 from store_server.lifecycle import OPEN_STATES
 from store_server.models import (
     Base,
+    Beacon,
     Consent,
     Coupon,
     CustomerTag,
@@ -45,12 +48,21 @@ from store_server.schemas import (
     PauseIn,
     PickupOut,
     ProfileOut,
+    SightingsIn,
     SurveyAnswerIn,
     TagIn,
     TagOut,
     parse_body,
 )
-from store_server.visits import open_visit, start_visit
+from store_server.visits import (
+    FUSION_EXTENSION,
+    FusionStates,
+    apply_signals,
+    current_state,
+    fusion_params,
+    open_visit,
+    start_visit,
+)
 
 bp = Blueprint("shoppers", __name__, url_prefix="/api/v1/me")
 WALL_CLOCK = time.time
@@ -255,6 +267,91 @@ def shopper_export(session: Session, shopper_id: int) -> dict[str, Any]:
     ).all()
     document["observations"] = [{"gateway_id": g, "rssi": r, "seen_at": t} for g, r, t in sightings]
     return document
+
+
+@bp.post("/sightings")
+def report_sightings() -> tuple[Response, int]:
+    """The app heard the store's beacons: fused with the gateways' readings to place the shopper."""
+    device = require_device()
+    body = parse_body(SightingsIn, request.get_json(silent=True))
+    settings = current_app.extensions["store_settings"]
+    states: FusionStates = current_app.extensions.setdefault(FUSION_EXTENSION, FusionStates())
+    params = fusion_params(settings)
+    now = WALL_CLOCK()
+    ignored: Counter[str] = Counter()
+    with current_app.extensions["store_db"].transaction() as session:
+        if not _has_arrival_consent(session, device.shopper_id, body.store_id):
+            raise ApiError(403, "no_consent", "arrival alerts are not switched on for this store")
+        shopper = session.get(Shopper, device.shopper_id)
+        assert shopper is not None  # noqa: S101 - the device's foreign key
+        if shopper.detection_paused_until is not None and shopper.detection_paused_until > now:
+            ignored["detection_paused"] = len(body.sightings)
+            return jsonify(
+                {"accepted": len(body.sightings), "used": 0, "ignored": dict(ignored)}
+            ), 200
+        wanted = {s.beacon.strip().lower() for s in body.sightings}
+        places = {
+            identifier: fusion.Place(kind or "floor", name)
+            for identifier, kind, name in session.execute(
+                select(Beacon.identifier, Zone.kind, Zone.name)
+                .outerjoin(Zone, Zone.id == Beacon.zone_id)
+                .where(Beacon.store_id == body.store_id, Beacon.identifier.in_(wanted))
+            )
+        }
+        reports: list[fusion.BeaconReport] = []
+        for sighting in body.sightings:
+            place = places.get(sighting.beacon.strip().lower())
+            if place is None:
+                ignored["unregistered_beacon"] += 1
+                continue
+            reports.append(
+                fusion.BeaconReport(
+                    sighting.beacon.strip().lower(), place, sighting.rssi, sighting.seen_at
+                )
+            )
+        if not reports:
+            return jsonify(
+                {"accepted": len(body.sightings), "used": 0, "ignored": dict(ignored)}
+            ), 200
+        before = {
+            device.shopper_id: current_state(
+                session, states, body.store_id, device.shopper_id, params, now
+            )
+        }
+        outcome = apply_signals(
+            session,
+            body.store_id,
+            None,
+            before,
+            {device.shopper_id: list[fusion.Signal](reports)},
+            params,
+            now,
+        )
+        ignored.update(outcome.ignored)
+        why = {
+            device.shopper_id: (1.0, [{"signal": "phone_beacon", "detail": reports[-1].beacon_id}])
+        }
+        alerts = raise_pickup_alerts(session, body.store_id, outcome.entered, None, why, now)
+        offers = engagement.on_presence_events(
+            session, body.store_id, outcome.events, now, base_url=request.url_root
+        )
+    states.put(body.store_id, device.shopper_id, outcome.states[device.shopper_id])
+    publish(alerts + outcome.events + offers)
+    used = len(reports) - sum(outcome.ignored.values())
+    return jsonify({"accepted": len(body.sightings), "used": used, "ignored": dict(ignored)}), 200
+
+
+def _has_arrival_consent(session: Session, shopper_id: int, store_id: int) -> bool:
+    return (
+        session.scalar(
+            select(Consent.id).where(
+                Consent.shopper_id == shopper_id,
+                Consent.store_id == store_id,
+                Consent.purpose == "arrival",
+            )
+        )
+        is not None
+    )
 
 
 @bp.post("/checkin")
