@@ -174,7 +174,11 @@ class _Gateway:
         self._on_ready = on_ready
         self._announced = False
         self.watchdog = Watchdog(
-            self.scanner, counters, silence_s=settings.silence_restart_s, on_scanning=self._ready
+            self.scanner,
+            counters,
+            silence_s=settings.silence_restart_s,
+            refresh_s=settings.scanner_refresh_s,
+            on_scanning=self._ready,
         )
         self.metrics = MetricsServer(
             settings.metrics_host, settings.metrics_port, GatewayCollector(counters, self.status)

@@ -43,6 +43,10 @@ DEFAULT_HEARTBEAT_INTERVAL_S = 30.0
 # so 20 s without a single advert means the adapter or BlueZ went away (bleak says nothing),
 # while a short lull never restarts a healthy scan.
 DEFAULT_SILENCE_RESTART_S = 20.0
+# bleak keeps every address it has seen until its scanner is started again, and phones rotate
+# their addresses every ~15 minutes: a fresh scanner every hour bounds that table to an hour's
+# worth of addresses, at the cost of a few milliseconds without scanning.
+DEFAULT_SCANNER_REFRESH_S = 3600.0
 # Keep running and retrying when no adapter is there at start (a USB dongle enumerating late,
 # BlueZ still starting): the heartbeat reports "unavailable" instead of systemd restarting us.
 DEFAULT_EXIT_IF_NO_ADAPTER = False
@@ -83,6 +87,7 @@ class GatewaySettings:
     outbox_max_observations: int = DEFAULT_OUTBOX_MAX_OBSERVATIONS
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
     silence_restart_s: float = DEFAULT_SILENCE_RESTART_S
+    scanner_refresh_s: float = DEFAULT_SCANNER_REFRESH_S
     exit_if_no_adapter: bool = DEFAULT_EXIT_IF_NO_ADAPTER
     metrics_port: int = DEFAULT_METRICS_PORT
     metrics_host: str = DEFAULT_METRICS_HOST
@@ -134,6 +139,9 @@ class GatewaySettings:
             ),
             silence_restart_s=_positive_float(
                 environ, "SILENCE_RESTART_S", DEFAULT_SILENCE_RESTART_S
+            ),
+            scanner_refresh_s=_positive_float(
+                environ, "SCANNER_REFRESH_S", DEFAULT_SCANNER_REFRESH_S
             ),
             exit_if_no_adapter=_boolean(environ, "EXIT_IF_NO_ADAPTER", DEFAULT_EXIT_IF_NO_ADAPTER),
             metrics_port=_int_in_range(environ, "METRICS_PORT", DEFAULT_METRICS_PORT, 0, 65535),

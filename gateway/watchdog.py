@@ -60,6 +60,11 @@ def restart_backoff(attempt: int) -> float:
     return float(min(RESTART_BACKOFF_CAP_S, RESTART_BACKOFF_BASE_S * 2.0**exponent))
 
 
+def refresh_due(started_at: float, now: float, refresh_s: float) -> bool:
+    """Whether a healthy scan has run long enough to be started afresh (0 = never)."""
+    return refresh_s > 0 and now - started_at >= refresh_s
+
+
 def is_silent(last_advert_at: float, now: float, silence_s: float) -> bool:
     """Whether no advert arrived for ``silence_s`` (all monotonic seconds)."""
     return now - last_advert_at >= silence_s
@@ -79,11 +84,14 @@ class Watchdog:
         counters: Counters,
         *,
         silence_s: float,
+        refresh_s: float = 0.0,
         on_scanning: Callable[[], None] | None = None,
     ) -> None:
         self._scanner = scanner
         self._counters = counters
         self._silence_s = silence_s
+        self._refresh_s = refresh_s
+        self.started_at = MONOTONIC_TIME()
         self._on_scanning = on_scanning
         self.state = AdapterState.UNAVAILABLE
         self.last_advert_at = MONOTONIC_TIME()
@@ -107,7 +115,15 @@ class Watchdog:
             if is_silent(self.last_advert_at, now, self._silence_s):
                 await self.restart("silence")
                 continue
+            if refresh_due(self.started_at, now, self._refresh_s):
+                # bleak keeps every address it ever saw until the scanner is started again;
+                # a fresh one every so often bounds that memory on a box that runs for months.
+                await self._stop_quietly()
+                await self._start_with_backoff()
+                continue
             wait = self.last_advert_at + self._silence_s - now
+            if self._refresh_s > 0:
+                wait = min(wait, self.started_at + self._refresh_s - now)
             await asyncio.sleep(min(max(wait, 0.0), MAX_CHECK_INTERVAL_S))
 
     async def restart(self, why: str) -> None:
@@ -153,7 +169,7 @@ class Watchdog:
                 )
             return False
         # A fresh start gets a full silence period before it is judged.
-        self.last_advert_at = MONOTONIC_TIME()
+        self.last_advert_at = self.started_at = MONOTONIC_TIME()
         self.state = AdapterState.SCANNING
         log_event(logger, logging.INFO, "scanner_started", attempt=attempt)
         if self._on_scanning is not None:

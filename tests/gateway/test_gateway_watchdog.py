@@ -11,7 +11,7 @@ from test_gateway_scanner import FakeBackend, FlakyBackend, VanishedAdapterBacke
 from gateway import watchdog as watchdog_module
 from gateway.counters import Counters
 from gateway.scanner import Scanner
-from gateway.watchdog import AdapterState, Watchdog, is_silent, restart_backoff
+from gateway.watchdog import AdapterState, Watchdog, is_silent, refresh_due, restart_backoff
 
 DEADLINE_S = 10.0
 REAL_BACKOFF_CAP_S = watchdog_module.RESTART_BACKOFF_CAP_S  # read before any patching
@@ -47,11 +47,19 @@ def test_is_silent() -> None:
     assert is_silent(100.0, 120.0, 20.0)
 
 
-def _run(backend: type[FakeBackend], counters: Counters, scenario: object) -> None:
+def test_refresh_due() -> None:
+    assert not refresh_due(100.0, 3699.9, 3600.0)
+    assert refresh_due(100.0, 3700.0, 3600.0)
+    assert not refresh_due(100.0, 10**9, 0.0)  # 0: never
+
+
+def _run(
+    backend: type[FakeBackend], counters: Counters, scenario: object, **dog_settings: float
+) -> None:
     async def main() -> None:
         dogs: list[Watchdog] = []
         scanner = Scanner(lambda advert: dogs[0].heard(time.monotonic()), backend=backend)
-        dog = Watchdog(scanner, counters, silence_s=0.2)
+        dog = Watchdog(scanner, counters, **{"silence_s": 0.2, **dog_settings})
         dogs.append(dog)
         await dog.start()
         runner = asyncio.create_task(dog.run())
@@ -76,6 +84,19 @@ def test_silent_backend_is_restarted() -> None:
     _run(FakeBackend, counters, scenario)
     assert len(FakeBackend.created) >= 2  # a fresh bleak scanner per start
     assert FakeBackend.created[0].stopped
+
+
+def test_a_healthy_scan_is_refreshed_without_counting_a_restart() -> None:
+    counters = Counters()
+
+    async def scenario(dog: Watchdog) -> None:
+        await _until(lambda: len(FakeBackend.created) >= 3, "two refreshes")
+        await _until(lambda: dog.state is AdapterState.SCANNING, "scanning")
+
+    # Silence would take 60 s here; the refresh every 0.05 s comes first.
+    _run(FakeBackend, counters, scenario, silence_s=60.0, refresh_s=0.05)
+    assert FakeBackend.created[0].stopped and FakeBackend.created[1].stopped
+    assert counters.scanner_restarts == 0
 
 
 def test_failing_start_backs_off_and_resumes(caplog: pytest.LogCaptureFixture) -> None:
