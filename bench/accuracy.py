@@ -86,6 +86,7 @@ from firmware_sim.world import (
 )
 from gateway.tracking import Tracker
 from store_server import fusion
+from store_server.analytics import percentile
 from store_server.settings import DEFAULT_ENTRY_RSSI_DBM
 
 # The virtual run starts at a fixed Unix time so runs are reproducible.
@@ -109,14 +110,6 @@ class Track:
     state: fusion.PersonState = field(default_factory=fusion.PersonState)
     events: list[tuple[float, fusion.PresenceEvent]] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
-
-
-def percentile(values: list[float], share: float) -> float | None:
-    """Nearest-rank percentile; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def _inside(rect: Any, point: Point) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import socketio
 
 from bench.latency import STAFF, person_name, seed_store
 from bench.stack import Stack, free_port
+from store_server.analytics import percentile
 from store_server.identity import eddystone_eid
 
 # Arrivals are spaced so one fan-out is over before the next starts: we measure latency, not
@@ -77,17 +77,14 @@ class Tablets:
             client.disconnect()
 
 
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
 def summary(latencies: list[float], expected: int) -> dict[str, Any]:
     """p50/p99 in milliseconds and how many deliveries were missing."""
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    if p50 is None or p99 is None:
+        raise RuntimeError("no tablet received any event")
     return {
-        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
-        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        "p50_ms": round(p50 * 1000, 2),
+        "p99_ms": round(p99 * 1000, 2),
         "deliveries": len(latencies),
         "missing": expected - len(latencies),
     }

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import secrets
 import tempfile
 import threading
@@ -23,6 +22,7 @@ import requests
 import socketio
 
 from bench.stack import Stack
+from store_server.analytics import percentile
 from store_server.auth import hash_password, token_digest
 from store_server.db import Database
 from store_server.demo import DEMO_ZONES, DemoOrder, add_opted_in_shopper
@@ -134,12 +134,6 @@ def scenario(arrivals: int, spacing_s: float) -> dict[str, Any]:
     }
 
 
-def percentile(values: list[float], share: float) -> float:
-    """The nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
 def run(arrivals: int, spacing_s: float) -> dict[str, Any]:
     """Run the stack once and measure every arrival."""
     with tempfile.TemporaryDirectory() as tmp, Stack(Path(tmp)) as stack:
@@ -189,8 +183,8 @@ def run(arrivals: int, spacing_s: float) -> dict[str, Any]:
     for name, starts in (("from_threshold", first_above), ("from_sure_reading", first_sure)):
         latencies = [received[p] - starts[p] for p in received if p in starts]
         if latencies:
-            result[f"{name}_p50_s"] = round(percentile(latencies, 0.50), 3)
-            result[f"{name}_p95_s"] = round(percentile(latencies, 0.95), 3)
+            result[f"{name}_p50_s"] = round(percentile(latencies, 0.50) or 0.0, 3)
+            result[f"{name}_p95_s"] = round(percentile(latencies, 0.95) or 0.0, 3)
             result[f"{name}_max_s"] = round(max(latencies), 3)
     result["entry_threshold_dbm"] = DEFAULT_ENTRY_RSSI_DBM
     result["sure_entry_dbm"] = SURE_ENTRY_DBM
