@@ -12,19 +12,15 @@ from store_server.auth import hash_password, token_digest
 from store_server.db import Database
 from store_server.models import (
     Beacon,
-    Consent,
-    Device,
     Gateway,
     IntegrationToken,
     PickupOrder,
-    Shopper,
     StaffUser,
     Store,
     Zone,
 )
+from store_server.shoppers import enrol_shopper
 
-# A new EID every 1,024 s: the Eddystone default range, short enough to stop tracking.
-DEMO_ROTATION_EXPONENT = 10
 DEMO_ZONES = [
     ("entrance", "entrance", "front door"),
     ("dresses", "zone", "dresses"),
@@ -92,34 +88,20 @@ def add_opted_in_shopper(
     order: DemoOrder | None = None,
 ) -> SeededShopper:
     """A shopper who opted in through the app (in-app channel), with a device and maybe an order."""
-    shopper = Shopper(first_name=first_name, email=email, timezone=timezone, created_at=now)
-    session.add(shopper)
-    session.flush()
-    for purpose in purposes:
-        session.add(
-            Consent(
-                shopper_id=shopper.id,
-                store_id=store_id,
-                purpose=purpose,
-                channel="app",
-                granted_at=now,
-            )
-        )
-    key, token = secrets.token_bytes(16), secrets.token_urlsafe(24)
-    session.add(
-        Device(
-            shopper_id=shopper.id,
-            identity_key=key,
-            rotation_exponent=DEMO_ROTATION_EXPONENT,
-            created_at=now,
-            token_sha256=token_digest(token),
-        )
+    enrolled = enrol_shopper(
+        session,
+        store_id,
+        first_name,
+        now,
+        email=email,
+        timezone=timezone,
+        consents=[(purpose, "app") for purpose in purposes],
     )
     if order is not None:
         session.add(
             PickupOrder(
                 store_id=store_id,
-                shopper_id=shopper.id,
+                shopper_id=enrolled.shopper_id,
                 external_id=order.external_id,
                 number=order.number,
                 status=order.status,
@@ -127,7 +109,12 @@ def add_opted_in_shopper(
                 updated_at=now,
             )
         )
-    return SeededShopper(shopper.id, key, token, DEMO_ROTATION_EXPONENT)
+    return SeededShopper(
+        enrolled.shopper_id,
+        enrolled.identity_key,
+        enrolled.device_token,
+        enrolled.rotation_exponent,
+    )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ import re
 import secrets
 import time
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -74,6 +76,56 @@ ROTATION_EXPONENT = 10
 optin_bp = Blueprint("optin", __name__, url_prefix="/api/v1")
 
 
+@dataclass(frozen=True)
+class Enrolment:
+    """A new shopper's app: what it keeps to advertise EIDs and to call the API."""
+
+    shopper_id: int
+    identity_key: bytes
+    device_token: str
+    rotation_exponent: int
+
+
+def enrol_shopper(
+    session: Session,
+    store_id: int,
+    first_name: str,
+    now: float,
+    *,
+    consents: Iterable[tuple[str, str]],
+    email: str | None = None,
+    phone: str | None = None,
+    timezone: str = "UTC",
+) -> Enrolment:
+    """Create a shopper with these (purpose, channel) consents and their app's device."""
+    shopper = Shopper(
+        first_name=first_name, email=email, phone=phone, timezone=timezone, created_at=now
+    )
+    session.add(shopper)
+    session.flush()
+    for purpose, channel in set(consents):
+        session.add(
+            Consent(
+                shopper_id=shopper.id,
+                store_id=store_id,
+                purpose=purpose,
+                channel=channel,
+                granted_at=now,
+            )
+        )
+    token, key = secrets.token_urlsafe(32), secrets.token_bytes(16)
+    session.add(
+        Device(
+            shopper_id=shopper.id,
+            identity_key=key,
+            rotation_exponent=ROTATION_EXPONENT,
+            created_at=now,
+            token_sha256=token_digest(token),
+        )
+    )
+    return Enrolment(shopper.id, key, token, ROTATION_EXPONENT)
+
+
 @optin_bp.get("/stores/<int:store_id>/info")
 def store_info(store_id: int) -> tuple[Response, int]:
     """Public facts a shopper's page needs: the store's name and its curbside bays."""
@@ -105,7 +157,6 @@ def opt_in() -> tuple[Response, int]:
     if wants_sms and not body.phone:
         raise ApiError(400, "phone_required", "text messages need a phone number")
     now = WALL_CLOCK()
-    token, key = secrets.token_urlsafe(32), secrets.token_bytes(16)
     with current_app.extensions["store_db"].transaction() as session:
         if session.get(Store, body.store_id) is None:
             raise ApiError(404, "unknown_store", f"no store {body.store_id}")
@@ -113,41 +164,22 @@ def opt_in() -> tuple[Response, int]:
         email = body.email.strip().lower() if wants_email and body.email else None
         if email and session.scalar(select(Shopper.id).where(Shopper.email == email)):
             raise ApiError(409, "email_taken", "this e-mail address is already registered")
-        shopper = Shopper(
-            first_name=body.first_name.strip(),
+        enrolled = enrol_shopper(
+            session,
+            body.store_id,
+            body.first_name.strip(),
+            now,
             email=email,
             timezone=body.timezone,
             phone=body.phone if wants_sms else None,  # kept only for text messages
-            created_at=now,
+            consents=[(c.purpose, c.channel) for c in body.consents],
         )
-        session.add(shopper)
-        session.flush()
-        for consent in {(c.purpose, c.channel) for c in body.consents}:
-            session.add(
-                Consent(
-                    shopper_id=shopper.id,
-                    store_id=body.store_id,
-                    purpose=consent[0],
-                    channel=consent[1],
-                    granted_at=now,
-                )
-            )
-        session.add(
-            Device(
-                shopper_id=shopper.id,
-                identity_key=key,
-                rotation_exponent=ROTATION_EXPONENT,
-                created_at=now,
-                token_sha256=token_digest(token),
-            )
-        )
-        shopper_id = shopper.id
     invalidate_resolver(current_app.extensions)
     out = OptInOut(
-        device_token=token,
-        identity_key=key.hex(),
-        rotation_exponent=ROTATION_EXPONENT,
-        shopper_id=shopper_id,
+        device_token=enrolled.device_token,
+        identity_key=enrolled.identity_key.hex(),
+        rotation_exponent=enrolled.rotation_exponent,
+        shopper_id=enrolled.shopper_id,
     )
     return jsonify(out.model_dump()), 201
 
