@@ -12,19 +12,23 @@ from store_server import (
     campaigns,
     coupons,
     gateways,
+    inbound,
     ingest,
+    layout,
     orders,
     pages,
     pickup,
+    push,
     reports,
     shoppers,
 )
+from store_server.channels.router import Router
 from store_server.db import Database
 from store_server.errors import register_error_handlers
 from store_server.identity import DeviceKey, EidResolver
 from store_server.models import Device
-from store_server.notify import Outbound, outbound_router
-from store_server.realtime import init_realtime
+from store_server.notify import Outbound, Reach, build_senders
+from store_server.realtime import connections, init_realtime
 from store_server.settings import StoreSettings
 
 
@@ -47,7 +51,6 @@ def create_app(settings: StoreSettings | None = None) -> Flask:
     app.extensions["store_db"] = db
     app.extensions["store_eid_resolver"] = EidResolver(lambda: _device_keys(db))
     app.extensions["store_redemption_limiter"] = coupons.redemption_limiter()
-    app.extensions["store_outbound"] = Outbound(outbound_router(settings))
     register_error_handlers(app)
     blueprints = (
         auth.bp,
@@ -60,11 +63,21 @@ def create_app(settings: StoreSettings | None = None) -> Flask:
         shoppers.bp,
         shoppers.optin_bp,
         reports.bp,
+        layout.bp,
+        push.bp,
+        inbound.bp,
         pages.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     init_realtime(app)
+    senders = build_senders(
+        settings, app.extensions["store_broadcaster"].publish, connections.is_connected
+    )
+    reach = Reach(
+        frozenset(s.channel for s in senders), connections.is_connected, settings.base_url
+    )
+    app.extensions["store_outbound"] = Outbound(Router(senders), reach, db)
     return app
 
 

@@ -50,6 +50,8 @@ def issue_coupon(
     percent_off: int | None,
     now: float,
     valid_s: float,
+    amount_off_cents: int | None = None,
+    product_scope: str | None = None,
 ) -> Coupon:
     """Create a coupon with a unique code (a collision, vanishingly rare, draws again)."""
     while True:
@@ -60,6 +62,8 @@ def issue_coupon(
             source=source,
             offer=offer,
             percent_off=percent_off,
+            amount_off_cents=amount_off_cents,
+            product_scope=product_scope,
             issued_at=now,
             expires_at=now + valid_s,
         )
@@ -77,6 +81,8 @@ def coupon_out(coupon: Coupon) -> CouponOut:
         code=coupon.code,
         offer=coupon.offer,
         percent_off=coupon.percent_off,
+        amount_off_cents=coupon.amount_off_cents,
+        product_scope=coupon.product_scope,
         issued_at=coupon.issued_at,
         expires_at=coupon.expires_at,
         redeemed_at=coupon.redeemed_at,

@@ -183,13 +183,13 @@ def upload_batch(gateway_id: str) -> tuple[Response, int]:
         }
         alerts = raise_pickup_alerts(session, gateway.store_id, outcome.entered, zone, why, now)
         # After the alerts: a shopper whose order just became `arrived` gets no promotion.
-        offers = engagement.on_presence_events(
-            session, gateway.store_id, outcome.events, now, base_url=request.url_root
-        )
+        outbound = current_app.extensions["store_outbound"]
+        offers = engagement.on_presence_events(session, outcome.events, now, outbound.reach)
 
     for shopper_id, state in outcome.states.items():
         states.put(gateway.store_id, shopper_id, state)
-    publish(alerts + outcome.events + offers)
+    publish(alerts + outcome.events)
+    outbound.submit_all(offers)
     log.info(
         "event=batch_stored gateway=%s observations=%d resolved=%d entries=%d alerts=%d "
         "presence_events=%d offers=%d ignored=%d",

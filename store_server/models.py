@@ -47,6 +47,8 @@ class Store(Base):
     # after the second limit (both counted from when it was raised).
     ack_limit_s: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
     second_escalation_s: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
+    # ISO 4217; amount-off offers are in this currency's minor units (cents, pence).
+    currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
 
 
 class IntegrationToken(Base):
@@ -116,6 +118,12 @@ class Shopper(Base):
     created_at: Mapped[float] = mapped_column(Double)
     # "Pause detection": until then the shopper's observations are neither stored nor fused.
     detection_paused_until: Mapped[float | None] = mapped_column(Double)
+    # Profile attributes the store's systems set (e.g. {"tier": "gold"}): campaign audiences.
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Names the shopper in e-mail unsubscribe links (never the address); made on first e-mail.
+    unsubscribe_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # What a texted STOP revoked, as [[store_id, purpose], ...], so START restores exactly that.
+    sms_stopped: Mapped[list[list[Any]] | None] = mapped_column(JSON)
 
 
 class Consent(Base):
@@ -142,6 +150,18 @@ class Device(Base):
     created_at: Mapped[float] = mapped_column(Double)
     # The app's bearer token for the shopper API (digest only).
     token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class WebPushSubscription(Base):
+    """A browser's Web Push subscription for the shopper page (RFC 8030 endpoint and keys)."""
+
+    __tablename__ = "push_subscriptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
+    endpoint: Mapped[str] = mapped_column(String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Double)
 
 
 class CustomerTag(Base):
@@ -320,6 +340,8 @@ class Coupon(Base):
     source: Mapped[str] = mapped_column(String(40))  # pickup_thanks | campaign
     offer: Mapped[str] = mapped_column(String(200))
     percent_off: Mapped[int | None] = mapped_column(Integer)
+    amount_off_cents: Mapped[int | None] = mapped_column(Integer)  # in the store's currency
+    product_scope: Mapped[str | None] = mapped_column(String(200))  # None: the whole store
     issued_at: Mapped[float] = mapped_column(Double)
     expires_at: Mapped[float] = mapped_column(Double)
     redeemed_at: Mapped[float | None] = mapped_column(Double)
@@ -368,17 +390,26 @@ class CampaignVersion(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
-    # walk_by | entered | zone_dwell | exited | pickup_handed_over
+    # walk_by | entered | zone_dwell | exited | pickup_handed_over | survey_answered
     trigger: Mapped[str] = mapped_column(String(30))
     zone: Mapped[str | None] = mapped_column(String(100))  # zone_dwell: the zone's name
     min_dwell_s: Mapped[float | None] = mapped_column(Double)
+    # Who may get it (schemas.AudienceIn as JSON); None: every opted-in shopper.
+    audience: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     offer_text: Mapped[str] = mapped_column(String(200))
     percent_off: Mapped[int | None] = mapped_column(Integer)
+    amount_off_cents: Mapped[int | None] = mapped_column(Integer)  # in the store's currency
+    product_scope: Mapped[str | None] = mapped_column(String(200))  # None: the whole store
     # Exactly one of the two: minutes from issue, or a fixed end (Unix seconds).
     valid_minutes: Mapped[int | None] = mapped_column(Integer)
     valid_until: Mapped[float | None] = mapped_column(Double)
     starts_at: Mapped[float] = mapped_column(Double)
     ends_at: Mapped[float | None] = mapped_column(Double)
+    # Within start and end, only these ISO weekdays (1 = Monday) and this daily window, both
+    # in the store's time zone; None: every day, all day ("HH:MM", end exclusive).
+    days: Mapped[list[int] | None] = mapped_column(JSON)
+    daily_start: Mapped[str | None] = mapped_column(String(5))
+    daily_end: Mapped[str | None] = mapped_column(String(5))
     channels: Mapped[list[str]] = mapped_column(JSON)  # preference order
     holdout_share: Mapped[float] = mapped_column(Double, default=0.0)
     max_per_shopper: Mapped[int | None] = mapped_column(Integer)
@@ -406,4 +437,26 @@ class CampaignDecision(Base):
     reason: Mapped[str] = mapped_column(String(300))
     decided_at: Mapped[float] = mapped_column(Double)
     hold_until: Mapped[float | None] = mapped_column(Double)
+    # A quiet_hours decision is re-decided once when they end: this marks it done.
+    released_at: Mapped[float | None] = mapped_column(Double)
     coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id", ondelete="SET NULL"))
+
+
+class Delivery(Base):
+    """One message to one shopper through the channel router: attempts, outcome and "seen"."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Opaque, in the payload: the device reports "seen" with it.
+    message_id: Mapped[str] = mapped_column(String(32), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(30))  # coupon | pickup
+    # queued | delivered | failed_permanent | failed_retryable (channels.DeliveryStatus)
+    status: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str | None] = mapped_column(String(20))  # the one that delivered
+    attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # channel, status, reason
+    created_at: Mapped[float] = mapped_column(Double)
+    delivered_at: Mapped[float | None] = mapped_column(Double)
+    seen_at: Mapped[float | None] = mapped_column(Double)

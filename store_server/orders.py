@@ -18,7 +18,7 @@ from store_server.auth import require_integration
 from store_server.errors import ApiError
 from store_server.lifecycle import merged_order_status
 from store_server.models import PickupOrder, Shopper
-from store_server.schemas import OrderIn, OrderOut, parse_body
+from store_server.schemas import CustomerAttributesIn, OrderIn, OrderOut, parse_body
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1/stores")
 WALL_CLOCK = time.time
@@ -106,6 +106,24 @@ def put_order(store_id: int, external_id: str) -> tuple[Response, int]:
         session.flush()
         out = order_out(order)
     return jsonify(out.model_dump()), 201 if created else 200
+
+
+@bp.put("/<int:store_id>/customers/attributes")
+def put_customer_attributes(store_id: int) -> tuple[Response, int]:
+    """Set the profile attributes campaign audiences filter on (e.g. a loyalty tier).
+
+    Like orders, the customer is named by e-mail, which finds an opted-in shopper and is never
+    stored; for anyone else nothing is kept and `matched` is false.
+    """
+    require_integration(store_id)
+    body = parse_body(CustomerAttributesIn, request.get_json(silent=True))
+    with current_app.extensions["store_db"].transaction() as session:
+        shopper = session.scalars(
+            select(Shopper).where(Shopper.email == body.customer_email.strip().lower())
+        ).first()
+        if shopper is not None:
+            shopper.attributes = dict(body.attributes)
+    return jsonify({"matched": shopper is not None}), 200
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,7 @@ def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
             "pickup_update",
             f"Order {out.order_number}",
             f"{staff.name} is on the way",
+            now,
         )
     current_app.extensions["store_outbound"].submit(text)
     publish(
@@ -261,14 +262,14 @@ def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
         )
         session.add(survey)
         session.flush()
+        outbound = current_app.extensions["store_outbound"]
         offers = engagement.on_trigger(
             session,
             store_id,
             shopper_id,
-            "pickup_handed_over",
+            engagement.Trigger("pickup_handed_over", alert.visit_id),
             now,
-            visit_id=alert.visit_id,
-            base_url=request.url_root,
+            outbound.reach,
         )
         out = arrival(session, alert_id)
         thanks = {
@@ -284,9 +285,9 @@ def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
         [
             ("alert_updated", out.model_dump(), staff_room(store_id)),
             ("pickup_update", thanks, shopper_room(shopper_id)),
-            *offers,
         ]
     )
+    outbound.submit_all(offers)
     return jsonify(out.model_dump()), 200
 
 

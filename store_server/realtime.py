@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_socketio import SocketIO, join_room
 
 from store_server.auth import device_for_token, staff_for_token
@@ -33,6 +34,45 @@ def managers_room(store_id: int) -> str:
 def shopper_room(shopper_id: int) -> str:
     """The room of one shopper's devices."""
     return f"shopper:{shopper_id}"
+
+
+class ShopperConnections:
+    """Which shoppers have a page connected to this process (the in-app channel's reach).
+
+    Per process: with several processes behind a message queue, a shopper connected to
+    another one counts as not connected here, and the router falls back to the next channel.
+    """
+
+    def __init__(self) -> None:
+        self._by_sid: dict[str, int] = {}
+        self._counts: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, sid: str, shopper_id: int) -> None:
+        """A page of the shopper connected with this Socket.IO session id."""
+        with self._lock:
+            if sid not in self._by_sid:
+                self._by_sid[sid] = shopper_id
+                self._counts[shopper_id] = self._counts.get(shopper_id, 0) + 1
+
+    def remove(self, sid: str) -> None:
+        """The connection with this session id ended (unknown ids are ignored)."""
+        with self._lock:
+            shopper_id = self._by_sid.pop(sid, None)
+            if shopper_id is None:
+                return
+            left = self._counts[shopper_id] - 1
+            if left:
+                self._counts[shopper_id] = left
+            else:
+                del self._counts[shopper_id]
+
+    def is_connected(self, shopper_id: int) -> bool:
+        """Whether at least one page of the shopper is connected now."""
+        return shopper_id in self._counts
+
+
+connections = ShopperConnections()
 
 
 class Broadcaster:
@@ -92,7 +132,14 @@ def _on_connect(auth: dict[str, Any] | None = None) -> bool:
         return True
     if isinstance(device_token, str) and (device := device_for_token(device_token)) is not None:
         join_room(shopper_room(device.shopper_id))
+        connections.add(request.sid, device.shopper_id)  # type: ignore[attr-defined]
         log.info("event=socket_joined device=%s", device.device_id)
         return True
     log.info("event=socket_refused reason=unauthorized")
     return False
+
+
+@socketio.on("disconnect")  # type: ignore[untyped-decorator]
+def _on_disconnect(*_args: Any) -> None:
+    """Forget a shopper page's connection (staff connections are not tracked)."""
+    connections.remove(request.sid)  # type: ignore[attr-defined]

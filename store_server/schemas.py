@@ -304,6 +304,8 @@ class CouponOut(BaseModel):
     code: str
     offer: str
     percent_off: int | None
+    amount_off_cents: int | None
+    product_scope: str | None
     issued_at: float
     expires_at: float
     redeemed_at: float | None
@@ -462,31 +464,79 @@ class ErrorOut(BaseModel):
     error: ErrorBody
 
 
-Trigger = Literal["walk_by", "entered", "zone_dwell", "exited", "pickup_handed_over"]
+Trigger = Literal[
+    "walk_by", "entered", "zone_dwell", "exited", "pickup_handed_over", "survey_answered"
+]
 # A coupon valid for more than a year is a standing discount, not a campaign's offer.
 MAX_VALID_MINUTES = 366 * 24 * 60
 # Above half the audience held out, the campaign reaches fewer people than it measures.
 MAX_HOLDOUT_SHARE = 0.5
 
 
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# A profile attribute's value, as a store system sets it and an audience filters on it.
+AttributeValue = Annotated[str, StringConstraints(max_length=100)] | int | bool
+# "HH:MM", 00:00 to 23:59, in the store's time zone.
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+# One offer is worth at most this much off (in minor units: $10,000.00).
+MAX_AMOUNT_OFF_CENTS = 1_000_000
+
+
+class AudienceIn(_Strict):
+    """Who a campaign may reach, among the shoppers who opted in to offers; every given
+    condition must hold (all omitted: everyone).
+
+    Args:
+        min_past_visits: at least this many earlier visits to this store.
+        bought: a product name (case-insensitive, part of a name matches) on one of their
+            collected pickup orders at this store, e.g. "ice cream".
+        visited_zone: they spent time in this zone on an earlier visit.
+        attributes: profile attributes the store's systems set, each equal, e.g.
+            {"tier": "gold"}.
+    """
+
+    min_past_visits: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    bought: Name | None = None
+    visited_zone: Name | None = None
+    attributes: Annotated[dict[Name, AttributeValue], Field(max_length=10)] | None = None
+
+
+class CustomerAttributesIn(_Strict):
+    """A store system's profile attributes of a customer, named by e-mail (replaces them all)."""
+
+    customer_email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+    attributes: Annotated[dict[Name, AttributeValue], Field(max_length=20)]
+
+
 class CampaignIn(_Strict):
     """A campaign's terms; creating or editing it (an edit makes a new version).
 
-    Times are Unix seconds. Exactly one of `valid_minutes` (from issue) and `valid_until`.
+    Times are Unix seconds. Exactly one of `valid_minutes` (from issue) and `valid_until`;
+    at most one of `percent_off` and `amount_off_cents` (neither: the text is the offer, e.g.
+    "a free coffee"). `days` (ISO weekdays, 1 = Monday) and `daily_start`/`daily_end` narrow
+    the schedule in the store's time zone.
     """
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     trigger: Trigger
     zone: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     min_dwell_s: Annotated[float, Field(ge=0)] | None = None
+    audience: AudienceIn | None = None
     offer_text: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
     ]
     percent_off: Annotated[int, Field(ge=1, le=100)] | None = None
+    amount_off_cents: Annotated[int, Field(ge=1, le=MAX_AMOUNT_OFF_CENTS)] | None = None
+    product_scope: Name | None = None
     valid_minutes: Annotated[int, Field(ge=1, le=MAX_VALID_MINUTES)] | None = None
     valid_until: Annotated[float, Field(gt=0)] | None = None
     starts_at: Annotated[float, Field(gt=0)] | None = None
     ends_at: Annotated[float, Field(gt=0)] | None = None
+    days: (
+        Annotated[list[Annotated[int, Field(ge=1, le=7)]], Field(min_length=1, max_length=7)] | None
+    ) = None
+    daily_start: ClockTime | None = None
+    daily_end: ClockTime | None = None
     channels: Annotated[list[Channel], Field(min_length=1, max_length=4)]
     holdout_share: Annotated[float, Field(ge=0.0, le=MAX_HOLDOUT_SHARE)] = 0.0
     max_per_shopper: Annotated[int, Field(ge=1)] | None = None
@@ -505,6 +555,21 @@ class CampaignIn(_Strict):
             )
         if len(set(self.channels)) != len(self.channels):
             problems.append({"loc": ["channels"], "msg": "a channel is listed twice"})
+        if self.percent_off is not None and self.amount_off_cents is not None:
+            problems.append(
+                {
+                    "loc": ["amount_off_cents"],
+                    "msg": "give percent_off or amount_off_cents, not both",
+                }
+            )
+        if self.days is not None and len(set(self.days)) != len(self.days):
+            problems.append({"loc": ["days"], "msg": "a day is listed twice"})
+        if (self.daily_start is None) != (self.daily_end is None):
+            problems.append(
+                {"loc": ["daily_end"], "msg": "give both daily_start and daily_end, or neither"}
+            )
+        elif self.daily_start is not None and self.daily_start == self.daily_end:
+            problems.append({"loc": ["daily_end"], "msg": "the daily window is empty"})
         if self.starts_at is not None and self.ends_at is not None:
             if self.ends_at <= self.starts_at:
                 problems.append({"loc": ["ends_at"], "msg": "the campaign ends before it starts"})
@@ -524,12 +589,18 @@ class CampaignVersionOut(BaseModel):
     trigger: Trigger
     zone: str | None
     min_dwell_s: float | None
+    audience: AudienceIn | None
     offer_text: str
     percent_off: int | None
+    amount_off_cents: int | None
+    product_scope: str | None
     valid_minutes: int | None
     valid_until: float | None
     starts_at: float
     ends_at: float | None
+    days: list[int] | None
+    daily_start: str | None
+    daily_end: str | None
     channels: list[Channel]
     holdout_share: float
     max_per_shopper: int | None
@@ -551,3 +622,204 @@ class CampaignsOut(BaseModel):
     """A store's campaigns."""
 
     campaigns: list[CampaignOut]
+
+
+# base64url as browsers give it (unpadded), padding tolerated; the decoded lengths are checked
+# by the push blueprint.
+_BASE64URL = r"^[A-Za-z0-9_-]+={0,2}$"
+
+
+class PushKeysIn(_Strict):
+    """A subscription's keys, base64url as `PushSubscription.toJSON()` gives them."""
+
+    p256dh: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            pattern=_BASE64URL,
+            description="the browser's ECDH share: a 65-byte uncompressed P-256 point",
+        ),
+    ]
+    auth: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=100,
+            pattern=_BASE64URL,
+            description="the 16-byte authentication secret",
+        ),
+    ]
+
+
+class PushSubscriptionIn(_Strict):
+    """The browser's `PushSubscription.toJSON()`: the push service's endpoint and the keys."""
+
+    endpoint: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=1000,
+            description="https (plain http only for a push service on 127.0.0.1 or localhost)",
+        ),
+    ]
+    expiration_time: Annotated[float | None, Field(alias="expirationTime")] = None
+    keys: PushKeysIn
+
+
+class PushUnsubscribeIn(_Strict):
+    """The endpoint of a subscription to forget."""
+
+    endpoint: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class PushKeyOut(BaseModel):
+    """The server's VAPID public key: `applicationServerKey` for `pushManager.subscribe()`."""
+
+    application_server_key: str
+
+
+class PushSubscribedOut(BaseModel):
+    """A stored subscription (the endpoint is not echoed back: it is a capability)."""
+
+    subscribed: bool
+    created: bool
+
+
+ZoneKind = Literal["entrance", "zone", "bay"]
+# Calibration corrects how differently two boxes of the same model hear (antenna, enclosure,
+# mounting): a few dB. 20 dB is ten times the distance at n = 2; a box that far off is faulty
+# or badly placed, and an offset would only hide it.
+MAX_RSSI_OFFSET_DB = 20.0
+RssiOffset = Annotated[
+    float,
+    Field(
+        ge=-MAX_RSSI_OFFSET_DB,
+        le=MAX_RSSI_OFFSET_DB,
+        allow_inf_nan=False,
+        description="dB added to every reading of this gateway (calibration)",
+    ),
+]
+GatewayId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+    Field(description="letters, digits, dot, dash, underscore; up to 64"),
+]
+BeaconKind = Literal["ibeacon", "altbeacon", "eddystone_uid"]
+
+
+class ZoneIn(_Strict):
+    """A place in the store: its name (what campaigns and events use), kind and label."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    kind: ZoneKind
+    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ZoneOut(BaseModel):
+    """A zone of the store."""
+
+    id: int
+    name: str
+    kind: ZoneKind
+    label: str
+
+
+class ZoneChangeOut(BaseModel):
+    """A renamed or deleted zone, and the campaigns still naming its old name."""
+
+    zone: ZoneOut | None
+    stale_campaigns: Annotated[
+        list[str],
+        Field(description="campaigns whose current version names the old zone: edit them"),
+    ]
+
+
+class GatewayPlaceIn(_Strict):
+    """Where a gateway is (a zone of its store, or none: the floor) and its calibration."""
+
+    zone_id: int | None
+    rssi_offset_db: RssiOffset
+
+
+class GatewayRegisterIn(_Strict):
+    """A new gateway of the store."""
+
+    id: GatewayId
+    zone_id: int | None = None
+    rssi_offset_db: RssiOffset = 0.0
+
+
+class HeartbeatSummary(BaseModel):
+    """The gist of a gateway's latest heartbeat."""
+
+    version: str | None
+    adapter_state: str | None
+    adverts_per_s: float | None
+    devices_tracked: int | None
+    outbox_depth: int | None
+    scanner_restarts: int | None
+
+
+class GatewayOut(BaseModel):
+    """A gateway as the manager sees it (never its token)."""
+
+    id: str
+    zone_id: int | None
+    zone: str | None
+    rssi_offset_db: float
+    last_heartbeat_at: float | None
+    status: Annotated[
+        Literal["online", "silent", "never_heard"],
+        Field(description="silent: no heartbeat for three periods"),
+    ]
+    heartbeat: HeartbeatSummary | None
+
+
+class GatewayRegisteredOut(BaseModel):
+    """A registered gateway and its token: shown once, only its digest is kept."""
+
+    gateway: GatewayOut
+    token: str
+
+
+class BeaconIn(_Strict):
+    """A fixed beacon of the store, by its registered id (docs/protocol.md)."""
+
+    kind: BeaconKind
+    identifier: Annotated[
+        str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=100)
+    ]
+    zone_id: int | None = None
+
+
+class BeaconPlaceIn(_Strict):
+    """Where a beacon hangs: a zone of its store, or none."""
+
+    zone_id: int | None
+
+
+class BeaconOut(BaseModel):
+    """A beacon with its health."""
+
+    id: int
+    kind: str
+    identifier: str
+    zone_id: int | None
+    zone: str | None
+    last_seen_at: float | None
+    last_rssi: int | None
+    last_seen_by: str | None
+    battery_mv: int | None
+    temperature_c: float | None
+    telemetry_at: float | None
+    health: Literal["ok", "low_battery", "silent", "never_heard"]
+
+
+class LayoutOut(BaseModel):
+    """A store's zones, gateways and beacons."""
+
+    store_id: int
+    zones: list[ZoneOut]
+    gateways: list[GatewayOut]
+    beacons: list[BeaconOut]

@@ -50,13 +50,28 @@ class StoreSettings:
     sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S
     run_scheduler: bool = True
     thanks_coupon_valid_s: float = DEFAULT_THANKS_COUPON_VALID_S
+    var_dir: str = str(REPO_ROOT / "var")
+    public_url: str = ""
+    vapid_subject: str = ""
     sms_base_url: str = ""
     sms_account_sid: str = ""
     sms_auth_token: str = field(default="", repr=False)
     sms_from: str = ""
+    sms_help_contact: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    mail_from: str = ""
     socketio_message_queue: str = ""
     vendor_dir: str = str(REPO_ROOT / "node_modules")
     log_level: str = "INFO"
+
+    @property
+    def base_url(self) -> str:
+        """Where shoppers reach this server: links in messages, QR codes, unsubscribe URLs."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @classmethod
     def from_env(

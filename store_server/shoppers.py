@@ -224,8 +224,10 @@ def replace_consents() -> tuple[Response, int]:
         assert shopper is not None  # noqa: S101 - the device's foreign key
         if any(c.channel == "email" for c in body.consents) and not shopper.email:
             raise ApiError(400, "email_required", "e-mail messages need an e-mail address")
-        if any(c.channel == "sms" for c in body.consents) and not shopper.phone:
-            raise ApiError(400, "phone_required", "text messages need a phone number")
+        if any(c.channel == "sms" for c in body.consents):
+            if not shopper.phone:
+                raise ApiError(400, "phone_required", "text messages need a phone number")
+            shopper.sms_stopped = None  # ticking SMS again in the app overrides a texted STOP
         session.execute(
             delete(Consent).where(
                 Consent.shopper_id == device.shopper_id, Consent.store_id == body.store_id
@@ -364,11 +366,11 @@ def report_sightings() -> tuple[Response, int]:
             device.shopper_id: (1.0, [{"signal": "phone_beacon", "detail": reports[-1].beacon_id}])
         }
         alerts = raise_pickup_alerts(session, body.store_id, outcome.entered, None, why, now)
-        offers = engagement.on_presence_events(
-            session, body.store_id, outcome.events, now, base_url=request.url_root
-        )
+        outbound = current_app.extensions["store_outbound"]
+        offers = engagement.on_presence_events(session, outcome.events, now, outbound.reach)
     states.put(body.store_id, device.shopper_id, outcome.states[device.shopper_id])
-    publish(alerts + outcome.events + offers)
+    publish(alerts + outcome.events)
+    outbound.submit_all(offers)
     used = len(reports) - sum(outcome.ignored.values())
     return jsonify({"accepted": len(body.sightings), "used": used, "ignored": dict(ignored)}), 200
 
@@ -524,6 +526,8 @@ def answer_survey(survey_id: int) -> tuple[Response, int]:
     """Answer the one-question survey, once."""
     device = require_device()
     body = parse_body(SurveyAnswerIn, request.get_json(silent=True))
+    now = WALL_CLOCK()
+    outbound = current_app.extensions["store_outbound"]
     with current_app.extensions["store_db"].transaction() as session:
         result = session.execute(
             update(Survey)
@@ -532,11 +536,20 @@ def answer_survey(survey_id: int) -> tuple[Response, int]:
                 Survey.shopper_id == device.shopper_id,
                 Survey.answered_at.is_(None),
             )
-            .values(score=body.score, comment=body.comment, answered_at=WALL_CLOCK())
+            .values(score=body.score, comment=body.comment, answered_at=now)
         )
-        if result.rowcount != 1:
-            survey = session.get(Survey, survey_id)
+        survey = session.get(Survey, survey_id)
+        if result.rowcount != 1 or survey is None:
             if survey is None or survey.shopper_id != device.shopper_id:
                 raise ApiError(404, "unknown_survey", f"no survey {survey_id} for you")
             raise ApiError(409, "already_answered", "this survey was already answered")
+        offers = engagement.on_trigger(
+            session,
+            survey.store_id,
+            device.shopper_id,
+            engagement.Trigger("survey_answered"),
+            now,
+            outbound.reach,
+        )
+    outbound.submit_all(offers)
     return jsonify({"answered": True}), 200

@@ -1,4 +1,5 @@
-"""The periodic sweep: escalate unacknowledged alerts, expire stale ones, close lost visits.
+"""The periodic sweep: escalate unacknowledged alerts, expire stale ones, close lost visits,
+decide campaigns on those exits and release offers held for quiet hours.
 
 Everything is derived from stored timestamps and each change is a conditional UPDATE, so a late
 or repeated run changes nothing twice: escalations go out exactly once.
@@ -8,17 +9,18 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from store_server import fusion
+from store_server import engagement, fusion
 from store_server.db import Database
 from store_server.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.models import PickupAlert, Store, Visit
+from store_server.notify import NO_REACH, Job, Reach
 from store_server.pickup import Event, arrival
 from store_server.realtime import managers_room, staff_room
 from store_server.settings import StoreSettings
@@ -38,10 +40,18 @@ class SweepResult:
     expired: int
     visits_closed: int
     events: list[Event]
+    jobs: list[Job] = field(default_factory=list)  # deliveries to submit after the commit
 
 
-def sweep(db: Database, settings: StoreSettings, now: float) -> SweepResult:
-    """One pass over open alerts and visits at time `now`."""
+def sweep(
+    db: Database, settings: StoreSettings, now: float, reach: Reach = NO_REACH
+) -> SweepResult:
+    """One pass over open alerts, visits and held offers at time `now`.
+
+    Args:
+        reach: the channels that can carry offers (the app's `Outbound.reach`); the default
+            reaches nobody, so offers are decided and logged but none is sent.
+    """
     events: list[Event] = []
     escalated = expired = 0
     with db.transaction() as session:
@@ -92,8 +102,12 @@ def sweep(db: Database, settings: StoreSettings, now: float) -> SweepResult:
                 payload = arrival(session, alert_id).model_dump()
                 events.append(("alert_escalated", payload, managers_room(store_id)))
                 events.append(("alert_updated", payload, staff_room(store_id)))
-        closed = close_lost_visits(session, now, events)
-    result = SweepResult(escalated, expired, closed, events)
+        exits: list[Event] = []
+        closed = close_lost_visits(session, now, exits)
+        events += exits
+        jobs = engagement.on_presence_events(session, exits, now, reach)
+        jobs += engagement.release_held(session, now, reach)
+    result = SweepResult(escalated, expired, closed, events, jobs)
     if escalated or expired or result.visits_closed:
         log.info(
             "event=sweep escalated=%d expired=%d visits_closed=%d",
@@ -139,9 +153,13 @@ def start_scheduler(app: Flask) -> BackgroundScheduler:
     db: Database = app.extensions["store_db"]
     broadcaster = app.extensions["store_broadcaster"]
 
+    outbound = app.extensions["store_outbound"]
+
     def job() -> None:
-        for name, payload, room in sweep(db, settings, time.time()).events:
+        result = sweep(db, settings, time.time(), outbound.reach)
+        for name, payload, room in result.events:
             broadcaster.publish(name, payload, room)
+        outbound.submit_all(result.jobs)
 
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(

@@ -84,6 +84,8 @@ class SendResult:
     reason: str = ""
     provider_id: str | None = None  # the provider's id (SMS sid, SMTP Message-ID)
     retry_after_s: float | None = None
+    # The address itself is dead (a push subscription the service says is gone): forget it.
+    contact_gone: bool = False
 
     @property
     def delivered(self) -> bool:

@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from html import escape
 from typing import Literal
+from urllib.parse import urlsplit
 
 from store_server.channels import Contact, DeliveryStatus, Notification, SendResult
 from store_server.decide import Channel
@@ -25,6 +26,9 @@ DEFAULT_TIMEOUT_S = 15.0
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058 section 3.1, the exact POST body
 # Tokens go into URLs and a header: URL-safe characters only (no header or URL injection).
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,128}")
+# Plain http is accepted only for a server on this machine (a demo or a test): no mailbox
+# provider reaches it, so nothing depends on it being https.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,10 @@ class EmailConfig:
     timeout_s: float = DEFAULT_TIMEOUT_S
 
     def __post_init__(self) -> None:
-        if not self.unsubscribe_url.startswith("https://"):
+        parts = urlsplit(self.unsubscribe_url)
+        if parts.scheme != "https" and not (
+            parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        ):
             raise ValueError("RFC 8058 one-click unsubscribe needs an https URL")
 
 

@@ -167,7 +167,9 @@ def _result(response: requests.Response) -> SendResult:
     if 200 <= status < 300:  # RFC 8030 says 201; some services answered 200 or 202
         return SendResult("push", "delivered", "accepted by the push service")
     if status in GONE_STATUSES:
-        return SendResult("push", "failed_permanent", f"subscription gone ({status})")
+        return SendResult(
+            "push", "failed_permanent", f"subscription gone ({status})", contact_gone=True
+        )
     if status in PERMANENT_STATUSES:
         return SendResult("push", "failed_permanent", f"refused ({status})")
     retry = response.headers.get("Retry-After", "")

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_socketio import SocketIOTestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -26,6 +28,7 @@ from store_server.demo import DemoSeed, seed_demo
 from store_server.identity import eddystone_eid
 from store_server.migrate import upgrade
 from store_server.models import Gateway, StaffUser, Store, Zone
+from store_server.realtime import socketio
 from store_server.settings import StoreSettings
 
 
@@ -62,10 +65,20 @@ class World:
     seed: DemoSeed
     other_store_id: int
     other_staff_password: str
+    pages: list[SocketIOTestClient] = field(default_factory=list)
 
     def client(self) -> FlaskClient:
         """A fresh HTTP test client."""
         return self.app.test_client()
+
+    def open_page(self, person: str) -> SocketIOTestClient:
+        """The person's shopper page, connected over Socket.IO (in-app messages reach it)."""
+        page = socketio.test_client(
+            self.app, auth={"device_token": self.seed.device_tokens[person]}
+        )
+        assert page.is_connected()
+        self.pages.append(page)
+        return page
 
     def phone_key(self, person: str) -> bytes:
         """The identity key the demo issued to a scenario person's phone."""
@@ -102,7 +115,14 @@ class World:
     def arrive(self, person: str = "maria", at: float | None = None) -> list[dict[str, Any]]:
         """The person is heard strongly at the entrance; returns the store's open arrivals."""
         at = time.time() if at is None else at
-        response = self.upload("gw-entrance", [observation(self.eid_hex(person, at), -55, at)])
+        # Two adverts a second apart in the doorway: enough for any entry rule fusion has had.
+        response = self.upload(
+            "gw-entrance",
+            [
+                observation(self.eid_hex(person, at - 1.0), -55, at - 1.0),
+                observation(self.eid_hex(person, at), -55, at),
+            ],
+        )
         assert response.status_code == 202, response.get_json()
         arrivals = self.client().get(
             f"/api/v1/stores/{self.seed.store_id}/arrivals", headers=self.staff_headers()
@@ -141,9 +161,11 @@ def observation(eid_hex: str, rssi: int, seen_at: float) -> dict[str, Any]:
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[World]:
+def world(database_url: str, tmp_path: Path) -> Iterator[World]:
     """A migrated database with the demo store and a second store with its own staffer."""
-    settings = StoreSettings(database_url=database_url, secret_key="test-secret")
+    settings = StoreSettings(
+        database_url=database_url, secret_key="test-secret", var_dir=str(tmp_path / "var")
+    )
     db = Database(database_url)
     upgrade(db.engine)
     seed = seed_demo(db, time.time())
@@ -176,7 +198,11 @@ def world(database_url: str) -> Iterator[World]:
         )
         other_id = other.id
     app = create_app(settings)
-    yield World(app, app.extensions["store_db"], seed, other_id, other_password)
+    world = World(app, app.extensions["store_db"], seed, other_id, other_password)
+    yield world
+    for page in world.pages:
+        if page.is_connected():
+            page.disconnect()
     app.extensions["store_broadcaster"].stop()
     app.extensions["store_outbound"].stop()
     app.extensions["store_db"].dispose()

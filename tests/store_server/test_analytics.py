@@ -66,6 +66,7 @@ def test_care_score_weeks_follow_the_stores_time_zone() -> None:
 def test_the_report_is_for_managers_and_names_no_shopper(world: World) -> None:
     move_shoppers_to_daytime(world)
     create(world)
+    world.open_page("leo")
     world.arrive("leo")  # the campaign sends him a coupon
     [alert] = world.arrive("maria")
     client = world.client()

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from store_server import decide, engagement
-from store_server.models import CampaignDecision, CampaignVersion, Coupon, Shopper
-from store_server.realtime import socketio
+from store_server.models import CampaignDecision, CampaignVersion, Coupon, Delivery, Shopper
+from store_server.notify import Reach
 from tests.store_server.conftest import World
 from tests.store_server.test_pickup_lifecycle import events
 from tests.store_server.test_privacy import every_row
@@ -22,6 +22,8 @@ LONDON = ZoneInfo("Europe/London")
 # default quiet hours (21:00-09:00) whenever the suite runs.
 DAYTIME_HOUR = 13
 HOUR_S = 3600.0
+# The engine called directly: every shopper's page counts as open.
+PAGE_OPEN = Reach(frozenset({"app"}), lambda _shopper_id: True)
 
 
 def campaign(**changes: Any) -> dict[str, Any]:
@@ -79,11 +81,18 @@ def night_in_london() -> float:
     return datetime(2026, 1, 15, 23, 30, tzinfo=LONDON).timestamp()
 
 
-def trigger(world: World, person: str, now: float, **kwargs: Any) -> list[Any]:
-    """Call the engine directly at `now` in one transaction."""
+def trigger(
+    world: World, person: str, now: float, visit_id: int | None = None, name: str = "entered"
+) -> list[Any]:
+    """Call the engine directly at `now` in one transaction; returns the queued deliveries."""
     with world.db.transaction() as session:
         return engagement.on_trigger(
-            session, world.seed.store_id, shopper_id(world, person), "entered", now, **kwargs
+            session,
+            world.seed.store_id,
+            shopper_id(world, person),
+            engagement.Trigger(name, visit_id),
+            now,
+            PAGE_OPEN,
         )
 
 
@@ -116,7 +125,18 @@ def test_only_managers_of_the_store_manage_campaigns(world: World) -> None:
         ({"valid_until": 2_000_000_000.0}, "valid_minutes"),
         ({"valid_minutes": None}, "valid_minutes"),
         ({"holdout_share": 0.6}, "holdout_share"),
-        ({"trigger": "survey_answered"}, "trigger"),
+        ({"trigger": "birthday"}, "trigger"),
+        ({"amount_off_cents": 500}, "amount_off_cents"),  # with percent_off too
+        ({"percent_off": None, "amount_off_cents": 0}, "amount_off_cents"),
+        ({"days": [1, 8]}, "days"),
+        ({"days": [2, 2]}, "days"),
+        ({"days": []}, "days"),
+        ({"daily_start": "10:00"}, "daily_end"),
+        ({"daily_start": "10:00", "daily_end": "24:00"}, "daily_end"),
+        ({"daily_start": "10:00", "daily_end": "10:00"}, "daily_end"),
+        ({"audience": {"bought_before": "ice cream"}}, "audience"),
+        ({"audience": {"min_past_visits": 0}}, "audience"),
+        ({"product_scope": "  "}, "product_scope"),
     ],
 )
 def test_bad_campaigns_are_rejected_naming_the_field(
@@ -174,20 +194,26 @@ def test_entry_sends_a_coupon_to_the_shoppers_page_and_logs_it(world: World) -> 
     move_shoppers_to_daytime(world)
     created = create(world)
     leo = shopper_id(world, "Leo")
-    page = socketio.test_client(world.app, auth={"device_token": world.seed.device_tokens["leo"]})
-    assert page.is_connected()
+    page = world.open_page("leo")
     world.arrive("leo")
-    [coupon] = events(page, "coupon")
-    assert coupon["offer"] == campaign()["offer_text"] and coupon["percent_off"] == 20
+    [message] = events(page, "coupon")
+    coupon = message["data"]
+    assert message["title"] == campaign()["offer_text"] and coupon["percent_off"] == 20
+    assert message["body"] == f"20% off. Show code {coupon['code']} at the till."
+    assert message["url"].endswith(f"/r/{coupon['code']}")
     assert coupon["expires_at"] == pytest.approx(coupon["issued_at"] + 120 * 60)
-    assert coupon["qr_png"].startswith("data:image/png;base64,")
+    assert message["expires_at"] == coupon["expires_at"]
     [decision] = decisions(world, leo)
     assert (decision.outcome, decision.trigger, decision.channel) == ("sent", "entered", "app")
     assert decision.campaign_id == created["id"] and decision.visit_id is not None
+    assert world.app.extensions["store_outbound"].wait_idle(5.0)
     with world.db.sessions() as session:
         stored = session.scalars(select(Coupon).where(Coupon.code == coupon["code"])).one()
         assert stored.campaign_version_id == created["current"]["id"]
         assert decision.coupon_id == stored.id
+        delivery = session.scalars(select(Delivery)).one()
+        assert (delivery.message_id, delivery.decision_id) == (message["id"], decision.id)
+        assert (delivery.status, delivery.channel, delivery.seen_at) == ("delivered", "app", None)
     mine = world.client().get("/api/v1/me/coupons", headers=world.device_headers("leo"))
     assert [c["code"] for c in mine.get_json()["coupons"]] == [coupon["code"]]
 
@@ -195,6 +221,7 @@ def test_entry_sends_a_coupon_to_the_shoppers_page_and_logs_it(world: World) -> 
 def test_an_edit_leaves_issued_coupons_on_their_version(world: World) -> None:
     move_shoppers_to_daytime(world)
     created = create(world)
+    world.open_page("leo")
     world.arrive("leo")
     world.client().put(
         f"/api/v1/stores/{world.seed.store_id}/campaigns/{created['id']}",
@@ -213,6 +240,7 @@ def test_a_second_entry_in_the_same_visit_is_capped(world: World) -> None:
     move_shoppers_to_daytime(world)
     create(world)
     leo = shopper_id(world, "Leo")
+    world.open_page("leo")
     world.arrive("leo")
     [sent] = decisions(world, leo)
     assert sent.outcome == "sent" and sent.visit_id is not None
@@ -236,15 +264,15 @@ def test_a_shopper_on_a_pickup_trip_gets_no_promotion(world: World) -> None:
 def test_handover_triggers_pickup_handed_over_campaigns(world: World) -> None:
     move_shoppers_to_daytime(world)
     create(world, trigger="pickup_handed_over", offer_text="A coffee on us")
-    page = socketio.test_client(world.app, auth={"device_token": world.seed.device_tokens["maria"]})
+    page = world.open_page("maria")
     [alert] = world.arrive("maria")
     handover = world.client().post(
         f"/api/v1/stores/{world.seed.store_id}/alerts/{alert['alert_id']}/handover",
         headers=world.staff_headers(),
     )
     assert handover.status_code == 200
-    [coupon] = events(page, "coupon")
-    assert coupon["offer"] == "A coffee on us"
+    [message] = events(page, "coupon")
+    assert message["title"] == message["data"]["offer"] == "A coffee on us"
     [decision] = decisions(world, shopper_id(world, "Maria"))
     assert (decision.outcome, decision.trigger) == ("sent", "pickup_handed_over")
 
@@ -332,7 +360,12 @@ def test_zone_dwell_needs_the_zone_and_the_minimum(world: World) -> None:
         with world.db.transaction() as session:
             return len(
                 engagement.on_trigger(
-                    session, world.seed.store_id, leo, "zone_dwell", day, zone=zone, dwell_s=dwell_s
+                    session,
+                    world.seed.store_id,
+                    leo,
+                    engagement.Trigger("zone_dwell", None, zone, dwell_s),
+                    day,
+                    PAGE_OPEN,
                 )
             )
 
@@ -344,6 +377,7 @@ def test_zone_dwell_needs_the_zone_and_the_minimum(world: World) -> None:
 def test_erasure_removes_decisions_and_campaign_coupons(world: World) -> None:
     move_shoppers_to_daytime(world)
     create(world)
+    world.open_page("leo")
     world.arrive("leo")
     leo = shopper_id(world, "Leo")
     assert [d.outcome for d in decisions(world, leo)] == ["sent"]
