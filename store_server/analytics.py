@@ -4,7 +4,7 @@ holdout, pickup wait and staff response times, and the care score per week."""
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +34,8 @@ class DecisionRow:
     outcome: str
     decided_at: float
     redeemed: bool
+    delivered_by: str | None = None  # the channel that carried a sent offer, if any did
+    seen: bool = False
 
 
 def campaign_funnel(
@@ -60,6 +62,9 @@ def campaign_funnel(
         report[campaign_id] = {
             "outcomes": dict(outcomes),
             "sent": len(sent),
+            "delivered": sum(r.delivered_by is not None for r in sent),
+            "delivered_by": dict(Counter(r.delivered_by for r in sent if r.delivered_by)),
+            "seen": sum(r.seen for r in sent),
             "redeemed": sum(r.redeemed for r in sent),
             "redemption_rate": round(sum(r.redeemed for r in sent) / len(sent), 3)
             if sent

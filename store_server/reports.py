@@ -20,6 +20,7 @@ from store_server.models import (
     Campaign,
     CampaignDecision,
     Coupon,
+    Delivery,
     Gateway,
     PickupAlert,
     Store,
@@ -38,16 +39,35 @@ def report(store_id: int) -> tuple[Response, int]:
         store = session.get(Store, store_id)
         assert store is not None  # noqa: S101 - require_manager found a staffer of it
         decisions = [
-            DecisionRow(campaign_id, shopper_id, outcome, decided_at, redeemed_at is not None)
-            for campaign_id, shopper_id, outcome, decided_at, redeemed_at in session.execute(
+            DecisionRow(
+                campaign_id,
+                shopper_id,
+                outcome,
+                decided_at,
+                redeemed_at is not None,
+                delivered_by,
+                seen_at is not None,
+            )
+            for (
+                campaign_id,
+                shopper_id,
+                outcome,
+                decided_at,
+                redeemed_at,
+                delivered_by,
+                seen_at,
+            ) in session.execute(
                 select(
                     CampaignDecision.campaign_id,
                     CampaignDecision.shopper_id,
                     CampaignDecision.outcome,
                     CampaignDecision.decided_at,
                     Coupon.redeemed_at,
+                    Delivery.channel,
+                    Delivery.seen_at,
                 )
                 .outerjoin(Coupon, Coupon.id == CampaignDecision.coupon_id)
+                .outerjoin(Delivery, Delivery.decision_id == CampaignDecision.id)
                 .where(CampaignDecision.store_id == store_id)
             )
         ]

@@ -83,6 +83,11 @@ def test_the_report_is_for_managers_and_names_no_shopper(world: World) -> None:
     report = client.get(path, headers=world.staff_headers("morgan@demo.store")).get_json()
     [campaign] = report["campaigns"]
     assert campaign["name"] == "Welcome" and campaign["sent"] >= 1
+    assert world.app.extensions["store_outbound"].wait_idle(5.0)
+    report = client.get(path, headers=world.staff_headers("morgan@demo.store")).get_json()
+    [campaign] = report["campaigns"]
+    assert campaign["delivered"] == 1 and campaign["delivered_by"] == {"app": 1}
+    assert campaign["seen"] == 0
     assert report["pickups"]["alerts"] == 1 and report["pickups"]["wait_p50_s"] is not None
     assert {b["id"] for b in report["beacons"]} >= {"fda50693-a4e2-4fb1-afcf-c6eb07647825:1:1"}
     assert [g["id"] for g in report["gateways"]] == ["gw-entrance", "gw-floor"]
