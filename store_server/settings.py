@@ -30,6 +30,10 @@ DEFAULT_SWEEP_INTERVAL_S = 5.0
 DEFAULT_THANKS_COUPON_VALID_S = 30 * 86400.0
 
 
+# starttls: submission on 587; tls: implicit TLS on 465; plain: a relay on the same host.
+SMTP_SECURITY = ("starttls", "tls", "plain")
+
+
 class SettingsError(ValueError):
     """A setting is missing or has a bad value; the message names the variable."""
 
@@ -67,6 +71,13 @@ class StoreSettings:
     socketio_message_queue: str = ""
     vendor_dir: str = str(REPO_ROOT / "node_modules")
     log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.smtp_security not in SMTP_SECURITY:
+            raise SettingsError(
+                f"STORE_SMTP_SECURITY={self.smtp_security!r} must be one of "
+                f"{', '.join(SMTP_SECURITY)}"
+            )
 
     @property
     def base_url(self) -> str:
