@@ -135,6 +135,7 @@ class Stack:
             "STORE_DATABASE_URL": self.database_url,
             "STORE_PORT": str(self.port),
             "STORE_HOST": "127.0.0.1",
+            "STORE_VAR_DIR": str(self.workdir / "var"),
         }
 
     def start_server(self, seed: Callable[[str, Path], None] | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Iterable
 
@@ -10,7 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store_server.auth import bearer_token, tokens_match
+from store_server.auth import bearer_token, token_digest, tokens_match
 from store_server.errors import ApiError
 from store_server.models import Beacon, Consent, CustomerTag, Gateway, Zone
 from store_server.schemas import (
@@ -27,6 +28,30 @@ bp = Blueprint("gateways", __name__, url_prefix="/api/v1/gateways")
 WALL_CLOCK = time.time
 # Beacons are added a few times a year; five minutes bounds how long a new one goes unheard.
 CONFIG_REFRESH_S = 300
+# 24 random bytes (192 bits, 32 URL-safe characters): unguessable, short enough to type into a
+# gateway's settings file by hand.
+GATEWAY_TOKEN_BYTES = 24
+
+
+def register_gateway(
+    session: Session,
+    gateway_id: str,
+    store_id: int,
+    zone_id: int | None,
+    rssi_offset_db: float = 0.0,
+) -> str:
+    """Add a gateway with a fresh token and return the token (only its digest is stored)."""
+    token = secrets.token_urlsafe(GATEWAY_TOKEN_BYTES)
+    session.add(
+        Gateway(
+            id=gateway_id,
+            store_id=store_id,
+            zone_id=zone_id,
+            token_sha256=token_digest(token),
+            rssi_offset_db=rssi_offset_db,
+        )
+    )
+    return token
 
 
 def authenticate_gateway(gateway_id: str) -> Gateway:

@@ -33,6 +33,12 @@ def staff_tablet() -> str:
     return render_template("staff.html")
 
 
+@bp.get("/console")
+def manager_console() -> str:
+    """The manager's console: campaigns, results, store layout, live presence and escalations."""
+    return render_template("console.html")
+
+
 @bp.get("/app")
 def shopper_app() -> str:
     """The shopper's phone page: join, pickups, coupons, survey, privacy."""
@@ -43,6 +49,29 @@ def shopper_app() -> str:
 def redemption_link(code: str) -> str:
     """Where a coupon's QR points: tells whoever opens it to show it at the till (no data)."""
     return render_template("redeem.html", code=normalise_code(code))
+
+
+@bp.get("/sw.js")
+def service_worker() -> Response:
+    """The shopper page's service worker, from the root so its scope is the whole site."""
+    response = send_from_directory(
+        current_app.static_folder or "static", "sw.js", mimetype="text/javascript", max_age=0
+    )
+    response.headers["Cache-Control"] = "no-cache"  # a new version takes over at once
+    return response
+
+
+@bp.get("/manifest.webmanifest")
+def web_app_manifest() -> Response:
+    """The shopper page's web app manifest (installable as an app)."""
+    response = send_from_directory(
+        current_app.static_folder or "static",
+        "manifest.webmanifest",
+        mimetype="application/manifest+json",
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.get("/vendor/<name>")
@@ -86,7 +115,7 @@ class Route:
 
 
 GATEWAY_ERRORS = (400, 401, 404)
-STRING_PARAMS = {"gateway_id", "external_id"}
+STRING_PARAMS = {"gateway_id", "external_id", "message_id"}
 ROUTES = [
     Route(
         "post",
@@ -263,6 +292,87 @@ ROUTES = [
         None,
         (401, 403),
     ),
+    Route(
+        "get",
+        "/api/v1/stores/{store_id}/layout",
+        "The store's zones, gateways (place, calibration, health) and beacons (managers)",
+        None,
+        200,
+        schemas.LayoutOut,
+        (401, 403),
+    ),
+    Route(
+        "post",
+        "/api/v1/stores/{store_id}/zones",
+        "Add a zone; names are unique in a store (managers)",
+        schemas.ZoneIn,
+        201,
+        schemas.ZoneOut,
+        (400, 401, 403, 409),
+    ),
+    Route(
+        "put",
+        "/api/v1/stores/{store_id}/zones/{zone_id}",
+        "Edit a zone; lists campaigns still naming its old name (managers)",
+        schemas.ZoneIn,
+        200,
+        schemas.ZoneChangeOut,
+        (400, 401, 403, 404, 409),
+    ),
+    Route(
+        "delete",
+        "/api/v1/stores/{store_id}/zones/{zone_id}",
+        "Delete a zone; what was placed there loses its zone (managers)",
+        None,
+        200,
+        schemas.ZoneChangeOut,
+        (401, 403, 404),
+    ),
+    Route(
+        "post",
+        "/api/v1/stores/{store_id}/gateways",
+        "Register a gateway; its token is in this answer only (managers)",
+        schemas.GatewayRegisterIn,
+        201,
+        schemas.GatewayRegisteredOut,
+        (400, 401, 403, 409),
+    ),
+    Route(
+        "put",
+        "/api/v1/stores/{store_id}/gateways/{gateway_id}",
+        "Set a gateway's zone and calibration offset (managers)",
+        schemas.GatewayPlaceIn,
+        200,
+        schemas.GatewayOut,
+        (400, 401, 403, 404),
+    ),
+    Route(
+        "post",
+        "/api/v1/stores/{store_id}/beacons",
+        "Register a fixed beacon by its registered id (managers)",
+        schemas.BeaconIn,
+        201,
+        schemas.BeaconOut,
+        (400, 401, 403, 409),
+    ),
+    Route(
+        "put",
+        "/api/v1/stores/{store_id}/beacons/{beacon_id}",
+        "Move a beacon to another zone (managers)",
+        schemas.BeaconPlaceIn,
+        200,
+        schemas.BeaconOut,
+        (400, 401, 403, 404),
+    ),
+    Route(
+        "delete",
+        "/api/v1/stores/{store_id}/beacons/{beacon_id}",
+        "Forget a beacon (managers)",
+        None,
+        200,
+        None,
+        (401, 403, 404),
+    ),
     Route("get", "/api/v1/me", "What the store knows of me", None, 200, schemas.ProfileOut, (401,)),
     Route(
         "put",
@@ -322,6 +432,64 @@ ROUTES = [
     ),
     Route(
         "get", "/api/v1/me/coupons", "The shopper's coupons", None, 200, schemas.CouponsOut, (401,)
+    ),
+    Route(
+        "get",
+        "/api/v1/push/key",
+        "The VAPID public key to subscribe to Web Push with",
+        None,
+        200,
+        schemas.PushKeyOut,
+        (503,),
+        public=True,
+    ),
+    Route(
+        "post",
+        "/api/v1/me/push-subscriptions",
+        "Store this browser's Web Push subscription (upsert by endpoint; 200 if it existed)",
+        schemas.PushSubscriptionIn,
+        201,
+        schemas.PushSubscribedOut,
+        (400, 401),
+    ),
+    Route(
+        "delete",
+        "/api/v1/me/push-subscriptions",
+        "Forget a Web Push subscription (idempotent)",
+        schemas.PushUnsubscribeIn,
+        200,
+        None,
+        (400, 401),
+    ),
+    Route(
+        "post",
+        "/api/v1/messages/{message_id}/seen",
+        "Record that a message was shown (no login: the random message id is the capability)",
+        None,
+        200,
+        None,
+        (404,),
+        public=True,
+    ),
+    Route(
+        "post",
+        "/api/v1/sms/inbound",
+        "The SMS provider's inbound webhook: STOP/START/HELP (form fields, X-Twilio-Signature); "
+        "answers TwiML",
+        None,
+        200,
+        None,
+        (403, 404),
+        public=True,
+    ),
+    Route(
+        "put",
+        "/api/v1/stores/{store_id}/customers/attributes",
+        "Set a customer's profile attributes, named by e-mail, for campaign audiences",
+        schemas.CustomerAttributesIn,
+        200,
+        None,
+        (400, 401),
     ),
     Route(
         "post",

@@ -1,11 +1,17 @@
 // The shopper's page: join with explicit consents, then pickups ("Sam is on the way"), "I'm
-// here", coupons with a live countdown, the survey, and download / stop / erase.
+// here", coupons with a live countdown, the survey, notifications (Web Push through /sw.js),
+// and download / stop / erase.
 // The device token arrives in the URL fragment (never sent to a server log) or from joining.
 "use strict";
 
 const TOKEN_KEY = "shopper-device";
+const MESSAGE_ID = /^[0-9a-f]{32}$/;
 const $ = (id) => document.getElementById(id);
 const storeId = Number(new URLSearchParams(location.search).get("store") || 1);
+// Service workers need a secure context (https, or http on localhost); without one, or on a
+// browser without the Push API, the page works as before without notifications.
+const pushSupported = "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+let currency = null; // ISO 4217, when the store says
 let coupons = [];
 let survey = null;
 let score = null;
@@ -52,6 +58,24 @@ function remaining(seconds) {
   return `expires in ${h ? `${h} h ` : ""}${m} min ${String(s).padStart(2, "0")} s`;
 }
 
+// Amounts are in the currency's minor units; without a known currency, a plain number.
+function money(minorUnits) {
+  if (currency) {
+    try {
+      const format = new Intl.NumberFormat(undefined, { style: "currency", currency });
+      return format.format(minorUnits / 10 ** format.resolvedOptions().maximumFractionDigits);
+    } catch { /* an unknown currency code */ }
+  }
+  return (minorUnits / 100).toFixed(2);
+}
+
+function couponTerms(c) {
+  const parts = [];
+  if (c.amount_off_cents) parts.push(`${money(c.amount_off_cents)} off`);
+  if (c.product_scope) parts.push(c.product_scope);
+  return parts.join(" · ");
+}
+
 function couponState(c, now) {
   return c.redeemed_at ? "used" : (c.expires_at <= now ? "expired" : "live");
 }
@@ -64,6 +88,9 @@ function renderCoupons() {
   for (const c of coupons) {
     const li = $("coupon-card").content.firstElementChild.cloneNode(true);
     li.querySelector(".offer").textContent = c.offer;
+    const terms = couponTerms(c);
+    li.querySelector(".terms").textContent = terms;
+    li.querySelector(".terms").hidden = !terms;
     li.querySelector(".code").textContent = `${c.code.slice(0, 5)}-${c.code.slice(5)}`;
     if (c.qr_png && couponState(c, now) === "live") {
       li.querySelector(".qr").src = c.qr_png;
@@ -123,12 +150,127 @@ function connect() {
     }
     loadPickups();
   });
-  socket.on("coupon", (c) => { coupons = [c, ...coupons]; renderCoupons(); });
+  socket.on("coupon", async (message) => {
+    // The event is the message, not the coupon: the list has the QR codes.
+    try { await loadCoupons(); } catch { return; }
+    const code = message && message.data ? message.data.code : null;
+    if (message && (!code || coupons.some((c) => c.code === code))) markSeen(message.id);
+  });
+}
+
+// Fire and forget: "seen" only feeds the store's statistics.
+function markSeen(messageId) {
+  if (typeof messageId !== "string" || !MESSAGE_ID.test(messageId)) return;
+  fetch(`/api/v1/messages/${messageId}/seen`, { method: "POST" }).catch(() => {});
+}
+
+function base64urlBytes(text) {
+  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4));
+  return Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+}
+
+function sameBytes(buffer, bytes) {
+  const a = new Uint8Array(buffer);
+  return a.length === bytes.length && a.every((value, index) => value === bytes[index]);
+}
+
+function pushStatus(text) {
+  $("push-status").textContent = text;
+  $("push-status").hidden = !text;
+}
+
+function hasPushConsent(consents) { return consents.some((c) => c.channel === "push"); }
+
+function showPushConsents(consents) {
+  for (const box of document.querySelectorAll("input[name=push-consent]")) {
+    const [purpose] = box.value.split(":");
+    box.checked = consents.some((c) => c.store_id === storeId && c.purpose === purpose && c.channel === "push");
+  }
+}
+
+// Must run inside the tap that asked for notifications: browsers only prompt on a user gesture.
+async function notificationsAllowed() {
+  if (Notification.permission === "granted") return true;
+  if (Notification.permission === "denied") return false;
+  return (await Notification.requestPermission()) === "granted";
+}
+
+// Subscribe this browser (or reuse its subscription) and give it to the store.
+async function pushSubscribe() {
+  const registration = await navigator.serviceWorker.ready;
+  const { application_server_key: key } = await api("/api/v1/push/key");
+  const serverKey = base64urlBytes(key);
+  let subscription = await registration.pushManager.getSubscription();
+  if (subscription && subscription.options && subscription.options.applicationServerKey
+      && !sameBytes(subscription.options.applicationServerKey, serverKey)) {
+    await subscription.unsubscribe(); // made for the server's previous key: useless now
+    subscription = null;
+  }
+  if (!subscription) {
+    subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: serverKey });
+  }
+  await api("/api/v1/me/push-subscriptions", { method: "POST", body: JSON.stringify(subscription.toJSON()) });
+}
+
+// Unsubscribe this browser; `tellServer` false once the shopper is erased (nothing to tell).
+async function pushUnsubscribe(tellServer = true) {
+  if (!pushSupported) return;
+  const registration = await navigator.serviceWorker.getRegistration("/");
+  const subscription = registration ? await registration.pushManager.getSubscription() : null;
+  if (!subscription) return;
+  const { endpoint } = subscription;
+  await subscription.unsubscribe().catch(() => {});
+  if (tellServer) {
+    await api("/api/v1/me/push-subscriptions", { method: "DELETE", body: JSON.stringify({ endpoint }) });
+  }
+}
+
+// Make this browser's subscription match the shopper's push consents (in any store).
+async function syncPush(consents) {
+  if (!pushSupported) return;
+  try {
+    if (!hasPushConsent(consents)) {
+      await pushUnsubscribe();
+      pushStatus("");
+    } else if (Notification.permission === "granted") {
+      await pushSubscribe();
+      pushStatus("Notifications are on for this phone.");
+    } else if (Notification.permission === "denied") {
+      pushStatus("Notifications are blocked for this page: allow them in the browser's settings.");
+    } else {
+      pushStatus("Notifications are not allowed on this phone yet.");
+      $("push-allow").hidden = false;
+      return;
+    }
+    $("push-allow").hidden = true;
+  } catch (error) {
+    pushStatus(`Notifications could not be switched on here: ${error.message}`);
+  }
+}
+
+async function changePushConsent(box) {
+  const [purpose, channel] = box.value.split(":");
+  const wanted = box.checked;
+  if (wanted && !(await notificationsAllowed())) {
+    box.checked = false;
+    pushStatus("Notifications are blocked for this page: allow them in the browser's settings.");
+    return;
+  }
+  const me = await api("/api/v1/me");
+  const keep = me.consents
+    .filter((c) => c.store_id === storeId && !(c.purpose === purpose && c.channel === channel))
+    .map((c) => ({ purpose: c.purpose, channel: c.channel }));
+  if (wanted) keep.push({ purpose, channel });
+  await api("/api/v1/me/consents", { method: "PUT", body: JSON.stringify({ store_id: storeId, consents: keep }) });
+  const after = await api("/api/v1/me");
+  showPushConsents(after.consents);
+  await syncPush(after.consents);
 }
 
 async function showMe() {
+  let me;
   try {
-    const me = await api("/api/v1/me");
+    me = await api("/api/v1/me");
     $("hello-name").textContent = me.first_name;
   } catch (error) {
     if (error.status === 401) { forget("This phone is no longer registered."); return; }
@@ -136,14 +278,18 @@ async function showMe() {
   }
   $("join").hidden = true;
   $("me").hidden = false;
+  showPushConsents(me.consents);
   await Promise.all([loadPickups(), loadCoupons()]);
   connect();
+  // Re-sent on every visit: the browser may have renewed its subscription meanwhile.
+  await syncPush(me.consents);
 }
 
 async function loadStore() {
   try {
     const info = await api(`/api/v1/stores/${storeId}/info`);
     $("store-name").textContent = info.name;
+    currency = info.currency || null;
     for (const bay of info.bays) {
       const option = document.createElement("option");
       option.value = bay.name;
@@ -157,11 +303,19 @@ $("offers-email").addEventListener("change", (e) => { $("email-row").hidden = !e
 
 $("join").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const consents = [...document.querySelectorAll("input[name=consent]:checked")].map((box) => {
+  let consents = [...document.querySelectorAll("input[name=consent]:checked")].map((box) => {
     const [purpose, channel] = box.value.split(":");
     return { purpose, channel };
   });
   if (!consents.length) { forget("Tick at least one box: without it we keep nothing about you."); return; }
+  // Asked now, inside the tap on "Join": a browser only prompts on a user gesture.
+  if (hasPushConsent(consents) && !(await notificationsAllowed())) {
+    consents = consents.filter((c) => c.channel !== "push");
+    if (!consents.length) {
+      forget("Notifications are blocked for this page: allow them in the browser's settings, or tick another box.");
+      return;
+    }
+  }
   try {
     const body = await api("/api/v1/optin", {
       method: "POST",
@@ -236,13 +390,38 @@ $("stop-arrival").addEventListener("click", async () => {
   await api("/api/v1/me/consents", { method: "PUT", body: JSON.stringify({ store_id: storeId, consents: keep }) });
   $("privacy-result").textContent = "Arrival alerts are off: the store no longer recognises your phone.";
   $("privacy-result").hidden = false;
+  const after = await api("/api/v1/me");
+  showPushConsents(after.consents);
+  await syncPush(after.consents);
 });
+
+$("push-allow").addEventListener("click", async () => {
+  if (!(await notificationsAllowed())) {
+    pushStatus("Notifications are blocked for this page: allow them in the browser's settings.");
+    return;
+  }
+  syncPush((await api("/api/v1/me")).consents);
+});
+
+for (const box of document.querySelectorAll("input[name=push-consent]")) {
+  box.addEventListener("change", () => {
+    changePushConsent(box).catch((error) => pushStatus(error.message));
+  });
+}
 
 $("erase").addEventListener("click", async () => {
   if (!confirm("Erase everything the store keeps about you? This cannot be undone.")) return;
   await api("/api/v1/me", { method: "DELETE" });
+  await pushUnsubscribe(false).catch(() => {}); // the store already forgot it
   forget("Everything about you was erased.");
 });
+
+// The service worker makes the page installable and shows pushed messages.
+if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
+if (!pushSupported) {
+  for (const box of document.querySelectorAll(".push-only")) box.disabled = true;
+  for (const line of document.querySelectorAll(".push-unavailable")) line.hidden = false;
+}
 
 setInterval(tickCoupons, 1000);
 adoptFragmentToken();

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest

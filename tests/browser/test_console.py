@@ -1,0 +1,180 @@
+"""The manager console in headless Chromium: campaigns through the form (with the API's field
+errors shown next to the fields), pause, the report, gateway calibration, and the live feed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect
+from sqlalchemy import update
+
+from bench.stack import Stack
+from store_server.db import Database
+from store_server.models import Store
+from tests.live import announce_arrival, login
+
+pytestmark = pytest.mark.browser
+# The sweep runs every 5 s on the live server; an escalation shows within one run or two.
+ESCALATION_TIMEOUT_MS = 20_000
+
+
+def manager_account(stack: Stack) -> tuple[str, str]:
+    account = next(a for a in stack.seed["accounts"] if a["role"] == "manager")
+    return account["email"], account["password"]
+
+
+def log_in(page: Page, stack: Stack, email: str, password: str) -> None:
+    page.goto(f"{stack.url}/console")
+    page.get_by_label("E-mail", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def api_get(stack: Stack, path: str, token: str) -> Any:
+    response = requests.get(
+        f"{stack.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def test_staff_cannot_use_the_console(page: Page, stack: Stack) -> None:
+    staff = next(a for a in stack.seed["accounts"] if a["role"] == "staff")
+    log_in(page, stack, staff["email"], staff["password"])
+    expect(page.locator("#login-error")).to_contain_text("for managers")
+    expect(page.locator("#campaigns")).to_be_hidden()
+
+
+def test_manager_creates_pauses_reads_results_and_calibrates(
+    page: Page, stack: Stack, tmp_path: Path
+) -> None:
+    log_in(page, stack, *manager_account(stack))
+    expect(page.locator("#link")).to_have_text("live")
+    expect(page.get_by_role("tab", name="Campaigns")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_text("No campaigns yet")).to_be_visible()
+
+    # A dwell campaign with two mistakes: a holdout above 50 %, and no zone.
+    page.get_by_role("button", name="New campaign").click()
+    form = page.locator("#campaign-form")
+    page.get_by_label("Campaign name").fill("Dresses dwell")
+    page.locator("#c-trigger").select_option("zone_dwell")
+    page.get_by_label("At least this many minutes").fill("2")
+    page.get_by_label("Offer text the shopper reads").fill("20 % off dresses for two hours")
+    page.locator("#c-discount-kind").select_option("percent")
+    page.locator("#c-discount-value").fill("20")
+    page.get_by_label("Sat", exact=True).check()
+    page.get_by_label("Sun", exact=True).check()
+    page.locator('#c-channels li[data-channel="push"] input').check()
+    page.get_by_role("button", name="Move push notification up").click()
+    page.get_by_label("Hold out this % of shoppers").fill("60")
+    page.get_by_role("button", name="Save campaign").click()
+
+    # The API checks each field first, then the fields together: one mistake at a time.
+    holdout_error = form.locator('.field-error[data-for="holdout_share"]')
+    expect(holdout_error).to_contain_text("less than or equal to 0.5")
+    expect(form.locator('.field-error[data-for="name"]')).to_be_hidden()
+    page.get_by_label("Hold out this % of shoppers").fill("10")
+    page.get_by_role("button", name="Save campaign").click()
+    zone_error = form.locator('.field-error[data-for="zone"]')
+    expect(zone_error).to_have_text("zone_dwell needs the zone's name")
+    expect(holdout_error).to_be_hidden()
+    expect(page.get_by_text("No campaigns yet")).to_be_visible()  # nothing was created
+
+    page.locator("#c-zone").select_option("dresses")
+    page.get_by_role("button", name="Save campaign").click()
+    expect(form).to_be_hidden()
+
+    row = page.locator("#campaign-table tbody tr", has_text="Dresses dwell")
+    expect(row).to_have_count(1)
+    expect(row.locator(".status")).to_have_text("running")
+    expect(row.locator(".version")).to_have_text("v1")
+    expect(row.locator(".trigger")).to_have_text("someone spends 2 min or more in dresses")
+    expect(row.locator(".offer")).to_have_text("20 % off: 20 % off dresses for two hours")
+    expect(row.locator(".channels")).to_have_text("push → app")
+
+    # What the API stored is what the form said, in the API's units.
+    email, password = manager_account(stack)
+    token = login(stack.url, email, password)["token"]
+    store_id = stack.seed["store_id"]
+    stored = api_get(stack, f"/api/v1/stores/{store_id}/campaigns", token)["campaigns"][0]
+    current = stored["current"]
+    assert (current["zone"], current["min_dwell_s"], current["holdout_share"]) == (
+        "dresses",
+        120,
+        0.1,
+    )
+    assert (current["days"], current["channels"], current["valid_minutes"]) == (
+        [6, 7],
+        ["push", "app"],
+        120,
+    )
+
+    # Editing makes version 2 from the form as it was filled.
+    row.get_by_role("button", name="Edit").click()
+    expect(page.get_by_label("At least this many minutes")).to_have_value("2")
+    page.get_by_label("At least this many minutes").fill("5")
+    page.get_by_role("button", name="Save campaign").click()
+    expect(row.locator(".version")).to_have_text("v2")
+    expect(row.locator(".trigger")).to_have_text("someone spends 5 min or more in dresses")
+
+    row.get_by_role("button", name="Pause").click()
+    expect(row.locator(".status")).to_have_text("paused")
+    expect(row.get_by_role("button", name="Resume")).to_be_visible()
+    page.reload()  # paused on the server, not only on the page
+    expect(page.locator("#campaign-table tbody tr .status")).to_have_text("paused")
+
+    page.get_by_role("tab", name="Results").click()
+    expect(page.locator("#report-pickups")).to_contain_text("Pickup arrivals")
+    expect(page.locator("#report-campaigns")).to_contain_text("No campaign has decided")
+    expect(page.locator("#report-care")).to_contain_text("No survey answers yet")
+    expect(page.locator("#report-gateways tbody tr")).to_have_count(2)
+    expect(page.locator("#report-beacons tbody tr")).to_have_count(3)
+
+    page.get_by_role("tab", name="Layout").click()
+    gateway = page.locator('#gateway-table tr[data-gateway-id="gw-entrance"]')
+    offset = gateway.get_by_label("Calibration of gw-entrance in dB")
+    expect(offset).to_have_value("0")
+    offset.fill("30")
+    gateway.get_by_role("button", name="Save").click()
+    expect(gateway.locator(".row-error")).to_contain_text("rssi_offset_db")
+    offset.fill("4.5")
+    gateway.get_by_role("button", name="Save").click()
+    expect(gateway.locator(".saved")).to_have_text("saved")
+    expect(gateway.locator(".row-error")).to_be_hidden()
+    page.screenshot(path=str(tmp_path / "console-layout.png"), full_page=True)
+
+    layout = api_get(stack, f"/api/v1/stores/{store_id}/layout", token)
+    entrance = next(g for g in layout["gateways"] if g["id"] == "gw-entrance")
+    assert entrance["rssi_offset_db"] == 4.5
+    gateway_token = stack.seed["gateway_tokens"]["gw-entrance"]
+    config = api_get(stack, "/api/v1/gateways/gw-entrance/config", gateway_token)
+    assert config["entry_rssi_dbm"] == -74.5
+    page.reload()
+    expect(page.get_by_label("Calibration of gw-entrance in dB")).to_have_value("4.5")
+
+
+def test_live_feed_shows_presence_and_escalations(page: Page, stack: Stack) -> None:
+    db = Database(stack.database_url)
+    with db.transaction() as session:  # escalate at the sweep's next run
+        session.execute(update(Store).values(ack_limit_s=1))
+    db.dispose()
+    log_in(page, stack, *manager_account(stack))
+    expect(page.locator("#link")).to_have_text("live")
+
+    announce_arrival(stack, rssi=-45)  # close to the door: an entry however fusion is tuned
+    expect(page.locator("#live-badge")).to_have_text("1", timeout=ESCALATION_TIMEOUT_MS)
+    page.get_by_role("tab", name="Live").click()
+    expect(page.locator("#live-badge")).to_be_hidden()
+    expect(page.locator('#presence li[data-kind="entered"] .what')).to_have_text("Maria entered")
+    expect(page.locator('#presence li[data-kind="arrival"] .what')).to_have_text(
+        re.compile(r"^Maria arrived for pickup #1001 at front door$")
+    )
+    escalation = page.locator("#escalations li")
+    expect(escalation).to_have_count(1)
+    expect(escalation.locator(".what")).to_have_text(
+        "Nobody has gone to Maria (order #1001) at front door"
+    )
