@@ -60,19 +60,48 @@ IGNORED_OUT_OF_ORDER = "out_of_order"
 # The entry threshold (calibrated dBm) used when the caller passes none: the server's default
 # STORE_ENTRY_RSSI_DBM, about 3.5 m from an antenna in free space (see store_server/settings.py).
 DEFAULT_ENTRY_RSSI_DBM = -70.0
-# Arrival latency matters most (a pickup customer waits at the door), so one reading at the
-# threshold at a door or bay opens the visit at once, as before fusion (arrival bench p95 0.5 s).
-# This margin is where a reading alone is "sure"; below it one more strong reading, or in-store
-# evidence, within ENTRY_CONFIRM_WINDOW_S confirms. Pavement passers 2.5-3.8 m from the door
-# gateway read -67..-71 dBm at their closest, as strong as someone about to step in, so the
-# single reading at the threshold (margin 0) counted 96 % of passers as entries on
-# busy-saturday; 10 dB (-60 dBm, 1 m) lets ~4-10 % through and costs arrivals 1-2 s (bench
-# accuracy; docs/decisions.md). A shopper walking through a 2 m door passes within 0.6 m of it.
-ENTRY_SURE_MARGIN_DB = 10.0
-# Two readings this much below the "sure" level, close together, confirm each other.
-ENTRY_PAIR_RELIEF_DB = 4.0
-# Two readings must fall this close together to confirm each other: two adverts of a phone in
-# the foreground (1 s apart) plus a lost one.
+# Arrival latency matters most (a pickup customer waits at the door), but a single reading
+# cannot tell a shopper stepping in from a passer on the pavement: passers 2.5-3.8 m from the
+# door gateway read -67..-71 dBm at their closest, and per-advert noise (4 dB of shadowing plus
+# fading; 8.7 dB on a harsh floor) lifts one advert in ten or twenty by 7 dB or more. One reading
+# 10 dB above the threshold counted 8-16 % of the passers on busy-saturday as entries (45-57 %
+# on a harsh channel). So each reading at the door adds its excess over a reference level
+# to a running sum (a CUSUM, the classic detector of a level that has risen), and the sum opens
+# the visit at ENTRY_EVIDENCE_DB: an advert far above the reference does it alone, two or three
+# moderately above it do it together, and a passer's readings, mostly below the reference,
+# keep pulling the sum back to 0. The reference sits between the two populations: a shopper
+# walking through the 2 m door passes within 0.6 m of its antenna (-55 dBm and up), a passer
+# stays 2.5 m or more away (-67 and down); entry + 4 dB is -66, where a passer's reading must
+# already be lucky.
+ENTRY_REFERENCE_MARGIN_DB = 4.0
+# One reading this far above the threshold is sure by itself (reference + evidence: -50 dBm,
+# 0.3 m). One reading at +10 dB (-60) let 8-16 % of passers in, at +12 dB still 3-5 %.
+ENTRY_SURE_MARGIN_DB = 20.0
+# The evidence the sum must reach: 16 dB is one advert at -50 dBm (0.3 m), two at -58 (1 m) or
+# three at -61 within ENTRY_CONFIRM_WINDOW_S. On busy-saturday it lets 0-1 % of advertising
+# passers through on the default channel and 10-18 % on a harsh one, at an arrival p95 of
+# 2-3 s (bench accuracy; docs/decisions.md); 14 dB let 0-1 % and 17-29 % through, 20 dB
+# pushed the arrival p95 past 3 s.
+ENTRY_EVIDENCE_DB = 16.0
+# The phone's own sightings of the beacon at the door add to the same sum: an entrance
+# beacon advertises several times a second and a foreground app hears nearly every advert, so
+# many readings, each weaker evidence than a gateway's (the beacon hangs beside the door, not
+# in it): a shopper in the doorway hears it at about -66 dBm, a passer through the glass front
+# at -72 to -78. Midway, -70, is the reference; each dB counts half a gateway's (its spread is
+# wider, 6-7 dB against 5, and the two populations lie closer: about 7 dB apart against 12).
+ENTRANCE_BEACON_REFERENCE_DBM = -70.0
+ENTRANCE_BEACON_WEIGHT = 0.5
+# A bay is a parking space several metres across, watched by a gateway on the facade: a parked
+# car reads about the threshold for minutes while passers on the pavement walk right under the
+# gateway, so the doorway's reference does not fit. Bays keep the rule doors had before: one
+# reading this far above the threshold is sure, two BAY_PAIR_MARGIN_DB above it within
+# ENTRY_CONFIRM_WINDOW_S confirm each other (each counts half the evidence), until a curbside
+# scenario in the accuracy bench measures a better one.
+BAY_SURE_MARGIN_DB = 10.0
+BAY_PAIR_MARGIN_DB = 6.0
+# Readings further apart than this do not add up: the sum restarts. Three adverts of a phone in
+# the foreground (1 s apart), enough to bridge a lost one; a passer takes longer than that to
+# walk past a door.
 ENTRY_CONFIRM_WINDOW_S = 3.0
 # A later reading than this many seconds behind the person's last fused one is out of order:
 # it says where they were, not where they are. Two gateway batch periods (1 s each) of slack, so
@@ -107,6 +136,13 @@ INSIDE_MIN_DBM = -84.0
 # ... and only when the door gateway is not this much stronger: right outside the door the door
 # gateway reads 12 dB or more above the floor gateway, anywhere inside the floor less than 6 dB.
 DOOR_DOMINANCE_DB = 9.0
+# During a visit the door places someone at the entrance only from this far above the entry
+# threshold: the entrance is the doorway, within 2 m of the door gateway (-65 dBm), while the
+# threshold reaches 3.5 m, into the front of the store where shoppers browse (placed at the
+# entrance there, they flapped between it and the floor). Once at the entrance they stay until
+# the level falls to the threshold (hysteresis of 6 dB, 1.5 times its spread). Bays keep the
+# threshold: a bay is a parking space several metres across, its gateway on the facade.
+AT_DOOR_MARGIN_DB = 6.0
 # A phone that hears a zone's beacon this strongly is in that zone (about 4.5 m at n = 2 from a
 # -59 dBm at 1 m beacon: a zone of the reference store is 6 m across).
 BEACON_NEAR_DBM = -72.0
@@ -120,8 +156,13 @@ MIN_DWELL_S = 5.0
 # strong enough has still entered: a phone advertising every 5 s is heard once or not at all
 # while crossing the door. Four such adverts; at 10 s passers placed inside by chance got in.
 INSIDE_ENTRY_S = 20.0
-# A zone change also needs the new zone this much stronger than the current one (hysteresis).
-ZONE_SWITCH_MARGIN_DB = 3.0
+# A zone change also needs the new zone this much stronger than the current one, and the
+# current zone holds until its evidence falls this far below the level that places someone in
+# a zone (hysteresis). A smoothed beacon level of a phone lying still spreads 2-3 dB (4 dB per
+# reading, each report moving the level half way), so 3 dB let shoppers standing at a zone's
+# edge flap in and out of it (7-11 flaps per stationary hour on busy-saturday); 5 dB halves
+# that at the cost of a second or two of lag when they walk off (bench accuracy).
+ZONE_SWITCH_MARGIN_DB = 5.0
 # A check-in ("I'm here, bay 3") places the shopper for this long unless later readings move them.
 CHECK_IN_TTL_S = 120.0
 # Heard at a door or bay gateway at least this strongly but never entering within
@@ -256,7 +297,8 @@ class PersonState:
     reasons: tuple[dict[str, Any], ...] = ()
     pending: tuple[str, str | None, float] | None = None  # (state, place, since)
     outside_since: float | None = None
-    strong_door_at: tuple[float, ...] = ()
+    door_evidence: float = 0.0  # dB of excess summed over recent door readings (ENTRY_*)
+    door_evidence_at: float | None = None
     near_door_since: float | None = None
     walk_by_reported: bool = False
 
@@ -340,12 +382,15 @@ def locate(
     now: float,
     visit_open: bool,
     current_zone: str | None = None,
+    at_entrance: bool = False,
 ) -> Estimate:
     """Where the fresh evidence puts the person at `now`.
 
     Args:
         current_zone: the zone the person is in now, if any: it holds until its evidence falls
             ZONE_SWITCH_MARGIN_DB below the level that places someone in a zone (hysteresis).
+        at_entrance: whether the person is placed at the entrance now: they stay there until
+            the door's level falls to the entry threshold (AT_DOOR_MARGIN_DB of hysteresis).
     """
     fresh = [e for e in evidence if now - e.at <= EVIDENCE_TTL_S]
     check_in = next(
@@ -368,7 +413,10 @@ def locate(
     # Before a visit the latest reading decides (arrival latency); during one the smoothed level
     # (hysteresis: one faded reading does not move the person).
     strongest = None if door is None else (door.level if visit_open else door.last_rssi)
-    if door is not None and strongest is not None and strongest >= entry:
+    door_entry = entry
+    if visit_open and not at_entrance and door is not None and door.place.kind == KIND_ENTRANCE:
+        door_entry = entry + AT_DOOR_MARGIN_DB
+    if door is not None and strongest is not None and strongest >= door_entry:
         state = STATE_BAY if door.place.kind == KIND_BAY else STATE_ENTRANCE
         return Estimate(
             state, door.place.name, _confidence(strongest - entry), (door.reason(),), strongest
@@ -474,7 +522,8 @@ def _exit(
         entered_at=None,
         pending=None,
         outside_since=None,
-        strong_door_at=(),
+        door_evidence=0.0,
+        door_evidence_at=None,
         near_door_since=None,
         walk_by_reported=True,  # one pass, one story: they came out through the door
         confidence=confidence,
@@ -483,10 +532,52 @@ def _exit(
     return gone, events
 
 
-def _entry_confirmed(state: PersonState, estimate: Estimate, params: FusionParams) -> bool:
-    if estimate.level >= params.entry_rssi_dbm + params.entry_sure_margin_db:
-        return True
-    return len(state.strong_door_at) >= 2
+def _door_excess(signal: Signal, params: FusionParams) -> float | None:
+    """The dB by which a reading at a door or bay says "stepping in", or None if it says nothing."""
+    if signal.place.kind not in ARRIVAL_KINDS:
+        return None
+    entry = params.entry_rssi_dbm
+    if isinstance(signal, GatewayReading) and signal.place.kind == KIND_BAY:
+        rssi = signal.calibrated_rssi
+        if rssi >= entry + BAY_SURE_MARGIN_DB:
+            return ENTRY_EVIDENCE_DB
+        return ENTRY_EVIDENCE_DB / 2 if rssi >= entry + BAY_PAIR_MARGIN_DB else None
+    if isinstance(signal, GatewayReading):
+        rssi = signal.calibrated_rssi
+        if rssi >= entry + params.entry_sure_margin_db:
+            return ENTRY_EVIDENCE_DB  # sure by itself
+        return rssi - (entry + ENTRY_REFERENCE_MARGIN_DB)
+    if isinstance(signal, BeaconReport) and signal.place.kind == KIND_ENTRANCE:
+        return ENTRANCE_BEACON_WEIGHT * (signal.rssi - ENTRANCE_BEACON_REFERENCE_DBM)
+    return None
+
+
+def _add_door_evidence(state: PersonState, signal: Signal, params: FusionParams) -> PersonState:
+    excess = _door_excess(signal, params)
+    if excess is None or state.visit_open:
+        return state
+    t = signal.seen_at
+    recent = state.door_evidence_at is not None and t - state.door_evidence_at <= (
+        ENTRY_CONFIRM_WINDOW_S
+    )
+    total = max(0.0, (state.door_evidence if recent else 0.0) + excess)
+    return replace(state, door_evidence=total, door_evidence_at=t)
+
+
+def _arrival_estimate(state: PersonState, estimate: Estimate, t: float) -> Estimate | None:
+    """Where an entry confirmed by the door evidence places the person, or None if unconfirmed."""
+    if state.door_evidence < ENTRY_EVIDENCE_DB:
+        return None
+    if estimate.state in (STATE_ENTRANCE, STATE_BAY):
+        return estimate
+    arrival = [
+        e for e in state.evidence if e.place.kind in ARRIVAL_KINDS and t - e.at <= EVIDENCE_TTL_S
+    ]
+    latest = max(arrival, key=lambda e: e.at, default=None)
+    if latest is None:
+        return None
+    where = STATE_BAY if latest.place.kind == KIND_BAY else STATE_ENTRANCE
+    return Estimate(where, latest.place.name, _confidence(state.door_evidence), (latest.reason(),))
 
 
 def _step(
@@ -494,7 +585,8 @@ def _step(
 ) -> tuple[PersonState, list[PresenceEvent]]:
     """Apply the state machine at time `t` given the evidence already absorbed."""
     zone = state.place if state.state == STATE_ZONE else None
-    estimate = locate(state.evidence, params, t, state.visit_open, zone)
+    at_entrance = state.state == STATE_ENTRANCE
+    estimate = locate(state.evidence, params, t, state.visit_open, zone, at_entrance)
     if not state.visit_open:
         return _step_outside(state, estimate, params, t)
     if estimate.state == STATE_OUTSIDE:
@@ -534,12 +626,14 @@ def _step_outside(
     arrival = [
         e for e in state.evidence if e.place.kind in ARRIVAL_KINDS and t - e.at <= EVIDENCE_TTL_S
     ]
-    near = any(e.last_rssi >= WALK_BY_MIN_DBM for e in arrival)
-    if estimate.state in (STATE_ENTRANCE, STATE_BAY) and _entry_confirmed(state, estimate, params):
+    near = any(e.last_rssi >= WALK_BY_MIN_DBM for e in arrival if e.source.startswith("gateway:"))
+    arrived = _arrival_estimate(state, estimate, t)
+    if arrived is not None:
         opened = replace(state, visit_open=True, entered_at=t, outside_since=None)
-        opened, events = _enter_place(opened, estimate, t)
-        return opened, [_event(EVENT_ENTERED, estimate, t), *events]
-    if estimate.state == STATE_INSIDE:
+        opened, events = _enter_place(opened, arrived, t)
+        return opened, [_event(EVENT_ENTERED, arrived, t), *events]
+    if estimate.state in (STATE_INSIDE, STATE_ZONE):
+        # Placed in the store (on the floor or in a zone) for long enough: in, whatever the door.
         pending = state.pending
         if pending is None or pending[0] != STATE_INSIDE:
             pending = (STATE_INSIDE, None, t)
@@ -587,19 +681,10 @@ def fuse(
         t = signal.seen_at
         current, timed = _advance(current, params, t)
         events += timed
-        strong = current.strong_door_at
-        if (
-            isinstance(signal, GatewayReading)
-            and signal.place.kind in ARRIVAL_KINDS
-            and signal.calibrated_rssi
-            >= params.entry_rssi_dbm + params.entry_sure_margin_db - ENTRY_PAIR_RELIEF_DB
-        ):
-            strong = (*(s for s in strong if t - s <= ENTRY_CONFIRM_WINDOW_S), t)
         current = replace(
-            current,
+            _add_door_evidence(current, signal, params),
             evidence=_absorb(current.evidence, signal),
             last_heard_at=max(t, current.last_heard_at or t),
-            strong_door_at=strong,
         )
         current, stepped = _step(current, params, t)
         events += stepped

@@ -163,3 +163,14 @@ def test_every_reading_above_the_entry_line_is_reported_within_the_rate_bound() 
     assert tracker.observe("eid:door", -66, 2.0) is ReportReason.AT_DOOR
     tracker.entry_rssi_dbm = None  # an in-store gateway: steady readings wait for keepalive
     assert tracker.observe("eid:door", -66, 3.0) is None
+
+
+def test_a_phone_advertising_once_a_second_with_jitter_is_reported_at_every_advert() -> None:
+    tracker = Tracker()
+    tracker.entry_rssi_dbm = -70.0
+    # Adverts one second apart give or take 0.1 s (advDelay plus the OS's scheduling slack):
+    # intervals of 0.9 s must not fall under the rate bound, or the door loses every other one.
+    times = [second + (0.1 if second % 2 == 0 else 0.0) for second in range(20)]
+    reasons = [tracker.observe("eid:door", -60, now) for now in times]
+    assert reasons[0] is ReportReason.FIRST_HEARD
+    assert all(reason is ReportReason.AT_DOOR for reason in reasons[1:])

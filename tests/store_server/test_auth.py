@@ -45,7 +45,7 @@ def test_password_is_stored_as_argon2_hash(world: World) -> None:
 
 def test_arrivals_need_a_session_of_that_store(world: World) -> None:
     now = time.time()
-    world.upload("gw-entrance", [observation(world.eid_hex("maria", now), -55, now)])
+    world.upload("gw-entrance", [observation(world.eid_hex("maria", now), -50, now)])
     client = world.client()
     url = f"/api/v1/stores/{world.seed.store_id}/arrivals"
     assert client.get(url).status_code == 401

@@ -18,13 +18,13 @@ def count(world: World, model: type) -> int:
 
 def test_strong_reading_at_the_entrance_raises_one_alert_for_the_ready_order(world: World) -> None:
     now = time.time()
-    response = world.upload("gw-entrance", [observation(world.eid_hex("maria", now), -58, now)])
+    response = world.upload("gw-entrance", [observation(world.eid_hex("maria", now), -50, now)])
     assert response.status_code == 202
     assert response.get_json()["resolved"] == 1
     with world.db.sessions() as session:
         alert = session.scalars(select(PickupAlert)).one()
         assert alert.status == "raised"
-        assert alert.reasons == [{"signal": "eddystone_eid", "gateway": "gw-entrance", "rssi": -58}]
+        assert alert.reasons == [{"signal": "eddystone_eid", "gateway": "gw-entrance", "rssi": -50}]
     # She is still at the door a second later: the same visit, no second alert.
     later = now + 1
     world.upload("gw-entrance", [observation(world.eid_hex("maria", later), -55, later)])
@@ -69,7 +69,7 @@ def test_unknown_devices_are_never_stored(world: World) -> None:
 
 def test_duplicate_batch_is_409_and_stored_once(world: World) -> None:
     now = time.time()
-    obs = [observation(world.eid_hex("maria", now), -55, now)]
+    obs = [observation(world.eid_hex("maria", now), -50, now)]
     assert world.upload("gw-entrance", obs, batch_id="b-1").status_code == 202
     again = world.upload("gw-entrance", obs, batch_id="b-1")
     assert again.status_code == 409

@@ -34,7 +34,7 @@ def test_arrival_reaches_own_store_staff_only(world: World) -> None:
     other = socketio.test_client(world.app, auth={"token": world.login("kim@other.store")["token"]})
     assert own.is_connected() and other.is_connected()
     now = time.time()
-    world.upload("gw-entrance", [observation(world.eid_hex("maria", now), -58, now)])
+    world.upload("gw-entrance", [observation(world.eid_hex("maria", now), -50, now)])
     arrivals = received(own, "arrival")
     assert [(a["first_name"], a["order_number"]) for a in arrivals] == [("Maria", "1001")]
     # The event was emitted once, to one room: by now the other store would have it too.
