@@ -5,8 +5,8 @@ The same functions run in the ingest request, in the sweep and, on a virtual clo
 accuracy bench (`python -m bench accuracy`).
 
 Signals: gateway readings (with the gateway's calibration offset and the place it watches),
-the phone's reports of store beacons it heard (`BeaconReport`: the API that carries them comes
-later) and manual check-ins. Each source keeps one smoothed level; the raw estimate of where the
+the phone's reports of store beacons it heard (`BeaconReport`, from `POST /api/v1/me/sightings`)
+and manual check-ins. Each source keeps one smoothed level; the raw estimate of where the
 person is comes from the fresh levels (`locate`), and a state machine with hysteresis, minimum
 dwell and a lost timeout turns raw estimates into states and events (`fuse`, `advance`).
 
@@ -603,10 +603,12 @@ def _step(
         current = _zone_level(state, t)
         if current is not None and estimate.level < current + ZONE_SWITCH_MARGIN_DB:
             return replace(state, pending=None), []
-    pending = state.pending
-    if pending is None or pending[:2] != (estimate.state, estimate.place):
-        pending = (estimate.state, estimate.place, t)
-    if t - pending[2] >= params.min_dwell_s:
+    # The dwell counts from when the person stopped being placed where they are, wherever the
+    # evidence has put them since: someone walking out of a zone passes the floor, the doorway
+    # and the pavement, and each of those must not restart the clock.
+    since = state.pending[2] if state.pending is not None else t
+    pending = (estimate.state, estimate.place, since)
+    if t - since >= params.min_dwell_s:
         return _enter_place(state, estimate, t)
     return replace(state, pending=pending), []
 

@@ -205,6 +205,29 @@ def test_walking_out_through_the_door_exits_before_the_lost_timeout() -> None:
     assert events[-1].at < T0 + 31 + fusion.LOST_TIMEOUT_S
 
 
+def test_walking_out_of_a_zone_leaves_it_after_the_dwell_wherever_the_evidence_wavers() -> None:
+    # In the dresses zone for a minute, then by the door: the estimate goes doorway, floor,
+    # doorway, floor... two seconds each. The zone is left MIN_DWELL_S after the
+    # zone's evidence went, not when one of those places has held for MIN_DWELL_S.
+    state = entered()
+    zone = [BeaconReport("bcn-dresses", DRESSES, -62, T0 + 5 + s) for s in range(60)]
+    state, events = play([*zone, floor(-74, T0 + 60)], state)
+    assert state.state == fusion.STATE_ZONE and state.place == "dresses"
+    left = T0 + 65
+    walk: list[fusion.Signal] = []
+    for i in range(12):
+        t = left + i
+        walk.append(BeaconReport("bcn-dresses", DRESSES, -90, t))
+        walk.append(floor(-74, t + 0.2))
+        # In the doorway for two seconds, then by it for two, and so on.
+        walk.append(door(-40 if i % 4 < 2 else -92, t + 0.5))
+    state, events = play(walk, state)
+    moved = [e for e in events if e.kind == "zone_dwell"]
+    assert len(moved) == 1
+    assert moved[0].at <= left + 1 + fusion.MIN_DWELL_S + 1
+    assert state.state != fusion.STATE_ZONE
+
+
 def test_zone_dwell_reports_the_time_spent() -> None:
     state = entered()
     beacon = [BeaconReport("bcn-dresses", DRESSES, -62, T0 + 5 + s) for s in range(120)]
