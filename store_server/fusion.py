@@ -143,9 +143,12 @@ DOOR_DOMINANCE_DB = 9.0
 # the level falls to the threshold (hysteresis of 6 dB, 1.5 times its spread). Bays keep the
 # threshold: a bay is a parking space several metres across, its gateway on the facade.
 AT_DOOR_MARGIN_DB = 6.0
-# A phone that hears a zone's beacon this strongly is in that zone (about 4.5 m at n = 2 from a
-# -59 dBm at 1 m beacon: a zone of the reference store is 6 m across).
-BEACON_NEAR_DBM = -72.0
+# A phone that hears a zone's beacon this strongly is in that zone: about 3.5 m at n = 2 from a
+# -59 dBm at 1 m beacon, a zone of the reference store being 6 m across with its beacon in the
+# middle (3 m to an edge, 4.2 m to a corner). At -72 (4.5 m) shoppers browsing just outside a
+# zone counted as in it; -70 raised zone accuracy on busy-saturday by 1-2 points on the default
+# channel and cost under one on a harsh one (docs/decisions.md).
+BEACON_NEAR_DBM = -70.0
 # A zone gateway's own zone, from this level up (about 3 m from the antenna).
 ZONE_GATEWAY_DBM = -68.0
 # A zone (or the floor between zones) must hold this long before the state changes: a phone
@@ -160,9 +163,10 @@ INSIDE_ENTRY_S = 20.0
 # current zone holds until its evidence falls this far below the level that places someone in
 # a zone (hysteresis). A smoothed beacon level of a phone lying still spreads 2-3 dB (4 dB per
 # reading, each report moving the level half way), so 3 dB let shoppers standing at a zone's
-# edge flap in and out of it (7-11 flaps per stationary hour on busy-saturday); 5 dB halves
-# that at the cost of a second or two of lag when they walk off (bench accuracy).
-ZONE_SWITCH_MARGIN_DB = 5.0
+# edge flap in and out of it (7-11 flaps per stationary hour on busy-saturday); 7 dB, with the
+# zone entered at BEACON_NEAR_DBM, brings that to 2-3 on the default channel and 12-14 on a
+# harsh one, at the cost of a second or two of lag when they walk off (bench accuracy).
+ZONE_SWITCH_MARGIN_DB = 7.0
 # A check-in ("I'm here, bay 3") places the shopper for this long unless later readings move them.
 CHECK_IN_TTL_S = 120.0
 # Heard at a door or bay gateway at least this strongly but never entering within
