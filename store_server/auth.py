@@ -125,6 +125,14 @@ def require_staff(store_id: int | None = None) -> StaffIdentity:
     return identity
 
 
+def require_manager(store_id: int) -> StaffIdentity:
+    """The request's staffer, who must be a manager of that store (403 `managers_only`)."""
+    staff = require_staff(store_id)
+    if staff.role != "manager":
+        raise ApiError(403, "managers_only", "only a manager of this store can do this")
+    return staff
+
+
 @bp.post("/login")
 def login() -> tuple[Response, int]:
     """Exchange e-mail and password for a bearer token."""

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store_server.auth import StaffIdentity, require_staff
+from store_server.auth import require_manager
 from store_server.errors import ApiError
 from store_server.models import Campaign, CampaignVersion
 from store_server.schemas import (
@@ -24,14 +24,6 @@ from store_server.schemas import (
 
 bp = Blueprint("campaigns", __name__, url_prefix="/api/v1/stores")
 WALL_CLOCK = time.time
-
-
-def require_manager(store_id: int) -> StaffIdentity:
-    """The request's staffer, who must be a manager of that store (403 `managers_only`)."""
-    staff = require_staff(store_id)
-    if staff.role != "manager":
-        raise ApiError(403, "managers_only", "only a manager of this store can change campaigns")
-    return staff
 
 
 def parse_campaign(payload: Any) -> CampaignIn:

@@ -9,7 +9,6 @@ entry threshold (its offset) or new beacons at its next configuration refresh
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
@@ -18,7 +17,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store_server.campaigns import current_version, require_manager
+from store_server.auth import require_manager
+from store_server.campaigns import current_version
 from store_server.errors import ApiError
 from store_server.gateways import register_gateway
 from store_server.models import Beacon, Campaign, Gateway, Zone
@@ -36,6 +36,7 @@ from store_server.schemas import (
     ZoneIn,
     ZoneOut,
     parse_body,
+    registered_id_problem,
 )
 
 bp = Blueprint("layout", __name__, url_prefix="/api/v1/stores")
@@ -51,30 +52,6 @@ BEACON_SILENT_AFTER_S = 300.0
 # A CR2032 holds near 3 V for most of its life; 2.6 V is past the knee of its discharge curve,
 # about 5 % left (firmware_sim/beacons.py VOLTAGE_CURVE): replace it within days.
 LOW_BATTERY_MV = 2600
-
-_U16_TEXT = r"(?:0|[1-9][0-9]{0,4})"
-_UUID_TEXT = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-# Registered ids as docs/protocol.md spells them (schemas' frames build them: `registered_id()`).
-REGISTERED_ID_PATTERNS = {
-    "ibeacon": re.compile(rf"^{_UUID_TEXT}:{_U16_TEXT}:{_U16_TEXT}$"),
-    "altbeacon": re.compile(rf"^{_UUID_TEXT}:{_U16_TEXT}:{_U16_TEXT}$"),
-    "eddystone_uid": re.compile(r"^[0-9a-f]{20}:[0-9a-f]{12}$"),
-}
-_REGISTERED_ID_SHAPES = {
-    "ibeacon": "uuid:major:minor",
-    "altbeacon": "id1:id2:id3 (id1 a uuid)",
-    "eddystone_uid": "namespace (20 hex digits):instance (12 hex digits)",
-}
-
-
-def registered_id_problem(kind: str, identifier: str) -> str | None:
-    """Why `identifier` is not a registered id of that kind, or None when it is one."""
-    pattern = REGISTERED_ID_PATTERNS.get(kind)
-    if pattern is None or not pattern.match(identifier):
-        return f"not a {kind} id: expected {_REGISTERED_ID_SHAPES.get(kind, 'a known kind')}"
-    if kind != "eddystone_uid" and any(int(n) > 0xFFFF for n in identifier.split(":")[1:]):
-        return "major and minor are at most 65535"
-    return None
 
 
 def gateway_status(last_heartbeat_at: float | None, now: float) -> str:

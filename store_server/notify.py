@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from store_server.channels import Contact, Notification, PushSubscription, Sender
@@ -226,15 +226,14 @@ def record_result(db: Database, job: Job, result: RouteResult, now: float) -> No
 
 def mark_seen(session: Session, message_id: str, now: float) -> bool:
     """Record that the shopper saw the message (the first time counts); False if unknown."""
-    exists = session.scalar(select(Delivery.id).where(Delivery.message_id == message_id))
-    if exists is None:
-        return False
-    session.execute(
+    # One statement: the row matches whenever the message is known, and keeps its first time.
+    result = session.execute(
         update(Delivery)
-        .where(Delivery.message_id == message_id, Delivery.seen_at.is_(None))
-        .values(seen_at=now)
+        .where(Delivery.message_id == message_id)
+        .values(seen_at=func.coalesce(Delivery.seen_at, now))
+        .execution_options(synchronize_session=False)
     )
-    return True
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 class Outbound:

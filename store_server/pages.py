@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, send_from_directory
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+)
 from pydantic import BaseModel
 from sqlalchemy import text
 from werkzeug.wrappers import Response
@@ -41,8 +50,8 @@ def manager_console() -> str:
 
 @bp.get("/app")
 def shopper_app() -> str:
-    """The shopper's phone page: join, pickups, coupons, survey, privacy."""
-    return render_template("app.html")
+    """The shopper's phone page (`?store=`): join, pickups, coupons, survey, privacy."""
+    return render_template("app.html", store_id=_store_param())
 
 
 @bp.get("/r/<code>")
@@ -63,15 +72,22 @@ def service_worker() -> Response:
 
 @bp.get("/manifest.webmanifest")
 def web_app_manifest() -> Response:
-    """The shopper page's web app manifest (installable as an app)."""
-    response = send_from_directory(
-        current_app.static_folder or "static",
-        "manifest.webmanifest",
-        mimetype="application/manifest+json",
-        max_age=0,
-    )
+    """The shopper page's web app manifest (installable as an app); with `?store=`, the
+    installed app opens that store's page."""
+    path = Path(current_app.static_folder or "static", "manifest.webmanifest")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if (store_id := _store_param()) is not None:
+        manifest["start_url"] = f"/app?store={store_id}"
+    response = Response(json.dumps(manifest), mimetype="application/manifest+json")
     response.headers["Cache-Control"] = "no-cache"
-    return response
+    response.add_etag()  # "no-cache" revalidates: an unchanged manifest is a 304
+    return response.make_conditional(request)
+
+
+def _store_param() -> int | None:
+    """The request's `?store=` (the shopper page's store), or None if absent or not an id."""
+    store_id = request.args.get("store", type=int)
+    return store_id if store_id is not None and store_id > 0 else None
 
 
 @bp.get("/vendor/<name>")

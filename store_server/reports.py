@@ -14,7 +14,7 @@ from store_server.analytics import (
     care_score_by_week,
     pickup_times,
 )
-from store_server.campaigns import require_manager
+from store_server.auth import require_manager
 from store_server.models import (
     Beacon,
     Campaign,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -21,7 +22,8 @@ class EddystoneEidFrame(_Strict):
     tx_power: Annotated[int, Field(ge=-128, le=127, description="calibrated power at 0 m, dBm")]
 
 
-_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_UUID_TEXT = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_UUID = rf"^{_UUID_TEXT}$"
 _U16 = Annotated[int, Field(ge=0, le=0xFFFF)]
 _I8 = Annotated[int, Field(ge=-128, le=127)]
 
@@ -67,6 +69,31 @@ class EddystoneUidFrame(_Strict):
     def registered_id(self) -> str:
         """The id the store registered this beacon under."""
         return f"{self.namespace}:{self.instance}"
+
+
+# Registered ids as the frames above build them (`registered_id()`) and docs/protocol.md spells
+# them: what a store registers its beacons under and a shopper their key-fob or car tag.
+_U16_TEXT = r"(?:0|[1-9][0-9]{0,4})"
+REGISTERED_ID_PATTERNS = {
+    "ibeacon": re.compile(rf"^{_UUID_TEXT}:{_U16_TEXT}:{_U16_TEXT}$"),
+    "altbeacon": re.compile(rf"^{_UUID_TEXT}:{_U16_TEXT}:{_U16_TEXT}$"),
+    "eddystone_uid": re.compile(r"^[0-9a-f]{20}:[0-9a-f]{12}$"),
+}
+_REGISTERED_ID_SHAPES = {
+    "ibeacon": "uuid:major:minor",
+    "altbeacon": "id1:id2:id3 (id1 a uuid)",
+    "eddystone_uid": "namespace (20 hex digits):instance (12 hex digits)",
+}
+
+
+def registered_id_problem(kind: str, identifier: str) -> str | None:
+    """Why `identifier` is not a registered id of that kind, or None when it is one."""
+    pattern = REGISTERED_ID_PATTERNS.get(kind)
+    if pattern is None or not pattern.match(identifier):
+        return f"not a {kind} id: expected {_REGISTERED_ID_SHAPES.get(kind, 'a known kind')}"
+    if kind != "eddystone_uid" and any(int(n) > 0xFFFF for n in identifier.split(":")[1:]):
+        return "major and minor are at most 65535"
+    return None
 
 
 class EddystoneTlmFrame(_Strict):

@@ -3,7 +3,6 @@ surveys."""
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from collections import Counter
@@ -55,6 +54,7 @@ from store_server.schemas import (
     TagIn,
     TagOut,
     parse_body,
+    registered_id_problem,
 )
 from store_server.visits import (
     FUSION_EXTENSION,
@@ -424,24 +424,13 @@ def check_in() -> tuple[Response, int]:
     return jsonify({"checked_in": True, "where": zone.label, "alerts": len(events)}), 200
 
 
-_TAG_ID_PATTERNS = {
-    "ibeacon": re.compile(
-        r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:\d{1,5}:\d{1,5}$"
-    ),
-    "altbeacon": re.compile(
-        r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:\d{1,5}:\d{1,5}$"
-    ),
-    "eddystone_uid": re.compile(r"^[0-9a-f]{20}:[0-9a-f]{12}$"),
-}
-
-
 @bp.post("/tags")
 def register_tag() -> tuple[Response, int]:
     """Register a key-fob or car tag: heard at a door or bay, it announces the shopper."""
     device = require_device()
     body = parse_body(TagIn, request.get_json(silent=True))
     identifier = body.id.strip().lower()
-    if not _TAG_ID_PATTERNS[body.kind].match(identifier):
+    if registered_id_problem(body.kind, identifier) is not None:
         raise ApiError(400, "invalid_tag_id", f"not a {body.kind} id (see docs/protocol.md)")
     with current_app.extensions["store_db"].transaction() as session:
         tag = CustomerTag(

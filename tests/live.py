@@ -112,7 +112,7 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
         yield running
 
 
-def announce_arrival(stack: Stack, person: str = "maria", rssi: int = -55) -> None:
+def announce_arrival(stack: Stack, person: str = "maria", rssi: int = -50) -> None:
     """Upload one strong entrance reading of a demo phone, as its gateway would."""
     key = next(
         bytes.fromhex(p["identity_key"]) for p in stack.seed["phones"] if p["person"] == person

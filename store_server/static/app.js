@@ -11,6 +11,9 @@ const storeId = Number(new URLSearchParams(location.search).get("store") || 1);
 // Service workers need a secure context (https, or http on localhost); without one, or on a
 // browser without the Push API, the page works as before without notifications.
 const pushSupported = "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+// Where the service worker finds the device token (sw.js reads the same names).
+const WORKER_CACHE = "shopper";
+const WORKER_TOKEN_ENTRY = "/sw/device-token";
 let currency = null; // ISO 4217, when the store says
 let coupons = [];
 let survey = null;
@@ -18,19 +21,7 @@ let score = null;
 let socket = null;
 
 function token() { return localStorage.getItem(TOKEN_KEY); }
-
-async function api(path, options = {}) {
-  const headers = { "Content-Type": "application/json", ...(options.headers || {}) };
-  if (token()) headers.Authorization = `Bearer ${token()}`;
-  const response = await fetch(path, { ...options, headers });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const error = new Error(body.error ? body.error.message : response.statusText);
-    error.status = response.status;
-    throw error;
-  }
-  return body;
-}
+apiAuth.bearer = token; // api.js sends the device token as it is stored
 
 function adoptFragmentToken() {
   const match = location.hash.match(/device=([\w-]+)/);
@@ -42,6 +33,7 @@ function adoptFragmentToken() {
 
 function forget(message) {
   localStorage.removeItem(TOKEN_KEY);
+  if (pushSupported) shareTokenWithWorker(null).catch(() => {});
   if (socket) { socket.disconnect(); socket = null; }
   $("me").hidden = true;
   $("join").hidden = false;
@@ -188,6 +180,14 @@ function showPushConsents(consents) {
   }
 }
 
+// The service worker cannot read localStorage: when the browser renews this phone's
+// subscription it reads the device token here (sw.js, "pushsubscriptionchange").
+function shareTokenWithWorker(value) {
+  return caches.open(WORKER_CACHE).then((cache) => (value
+    ? cache.put(WORKER_TOKEN_ENTRY, new Response(value))
+    : cache.delete(WORKER_TOKEN_ENTRY)));
+}
+
 // Must run inside the tap that asked for notifications: browsers only prompt on a user gesture.
 async function notificationsAllowed() {
   if (Notification.permission === "granted") return true;
@@ -210,11 +210,13 @@ async function pushSubscribe() {
     subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: serverKey });
   }
   await api("/api/v1/me/push-subscriptions", { method: "POST", body: JSON.stringify(subscription.toJSON()) });
+  await shareTokenWithWorker(token());
 }
 
 // Unsubscribe this browser; `tellServer` false once the shopper is erased (nothing to tell).
 async function pushUnsubscribe(tellServer = true) {
   if (!pushSupported) return;
+  await shareTokenWithWorker(null);
   const registration = await navigator.serviceWorker.getRegistration("/");
   const subscription = registration ? await registration.pushManager.getSubscription() : null;
   if (!subscription) return;

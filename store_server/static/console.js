@@ -39,26 +39,10 @@ const PRESENCE = {
 
 // ---------- plumbing ----------
 
-function session() {
-  try { return JSON.parse(localStorage.getItem(TOKEN_KEY)); } catch { return null; }
-}
-
-async function api(path, options = {}) {
-  const s = session();
-  const headers = { "Content-Type": "application/json", ...(options.headers || {}) };
-  if (s) headers.Authorization = `Bearer ${s.token}`;
-  const response = await fetch(path, { ...options, headers });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const error = new Error(body.error ? body.error.message : response.statusText);
-    error.status = response.status;
-    error.code = body.error && body.error.code;
-    error.fields = (body.error && body.error.details && body.error.details.fields) || [];
-    if (response.status === 401) showLogin("Your session has ended. Please log in again.");
-    throw error;
-  }
-  return body;
-}
+// api.js's session() and api() use the console's log-in; a request that finds it ended asks
+// for a new one.
+apiAuth.sessionKey = TOKEN_KEY;
+apiAuth.onUnauthorized = () => showLogin("Your session has ended. Please log in again.");
 
 function storePath(suffix) {
   return `/api/v1/stores/${session().staff.store_id}${suffix}`;

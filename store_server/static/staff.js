@@ -8,25 +8,7 @@ const OPEN = new Set(["raised", "acknowledged"]);
 const $ = (id) => document.getElementById(id);
 const cards = new Map(); // alert_id -> {li, arrival}
 let socket = null;
-
-function session() {
-  try { return JSON.parse(localStorage.getItem(TOKEN_KEY)); } catch { return null; }
-}
-
-async function api(path, options = {}) {
-  const s = session();
-  const headers = { "Content-Type": "application/json", ...(options.headers || {}) };
-  if (s) headers.Authorization = `Bearer ${s.token}`;
-  const response = await fetch(path, { ...options, headers });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const error = new Error(body.error ? body.error.message : response.statusText);
-    error.status = response.status;
-    error.code = body.error && body.error.code;
-    throw error;
-  }
-  return body;
-}
+apiAuth.sessionKey = TOKEN_KEY; // for api.js's session() and api()
 
 function showLogin(message) {
   localStorage.removeItem(TOKEN_KEY);

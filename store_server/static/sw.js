@@ -1,11 +1,15 @@
 // The shopper page's service worker: shows Web Push messages as notifications and, on a tap,
-// tells the store the message was seen and opens where it leads.
+// tells the store the message was seen and opens where it leads; renews the subscription when
+// the browser's push service changes it.
 // A push payload is the server's notification JSON:
 //   {id, kind, title, body, url, expires_at, data}   (expires_at in Unix seconds, or null)
 "use strict";
 
 const MESSAGE_ID = /^[0-9a-f]{32}$/;
 const ICON = "/static/icons/icon-192.png";
+// Where the shopper page leaves the device token for this worker (app.js, shareTokenWithWorker).
+const WORKER_CACHE = "shopper";
+const WORKER_TOKEN_ENTRY = "/sw/device-token";
 
 // A new version takes over at once instead of waiting for every tab to close.
 self.addEventListener("install", () => self.skipWaiting());
@@ -61,3 +65,21 @@ self.addEventListener("notificationclick", (event) => {
   event.notification.close();
   event.waitUntil(Promise.all([openOrFocus(target(payload)), markSeen(payload)]));
 });
+
+// The push service replaced or dropped the subscription: subscribe again with the store's key
+// and give the store the new one, as the page does. No token left by the page: nobody here
+// wants notifications, nothing to renew.
+async function renewSubscription() {
+  const stored = await caches.match(WORKER_TOKEN_ENTRY, { cacheName: WORKER_CACHE });
+  if (!stored) return;
+  const token = await stored.text();
+  const { application_server_key: key } = await (await fetch("/api/v1/push/key")).json();
+  const subscription = await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+  await fetch("/api/v1/me/push-subscriptions", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify(subscription.toJSON()),
+  });
+}
+
+self.addEventListener("pushsubscriptionchange", (event) => event.waitUntil(renewSubscription()));

@@ -1,6 +1,7 @@
 """The shopper page as an installable app with Web Push, in headless Chromium: the manifest and
-icons, the service worker, pushed messages shown (and expired ones not), the page subscribing
-and unsubscribing with the shopper's consent, and the new in-app coupon message."""
+icons (starting at the page's store), the service worker, pushed messages shown (and expired
+ones not), the page subscribing and unsubscribing with the shopper's consent, the worker renewing
+a subscription the browser changed, and the new in-app coupon message."""
 
 from __future__ import annotations
 
@@ -94,15 +95,18 @@ def test_the_manifest_is_linked_parses_and_its_icons_load(
     phone: BrowserContext, stack: Stack
 ) -> None:
     page, _ = open_app(phone, app_url(stack))
+    store_id = stack.seed["store_id"]
     href = page.locator("link[rel=manifest]").get_attribute("href")
-    assert href == "/manifest.webmanifest"
+    assert href == f"/manifest.webmanifest?store={store_id}"
     theme = page.locator("meta[name=theme-color]").get_attribute("content")
 
     answer = page.request.get(f"{stack.url}{href}")
     assert answer.ok
     assert answer.headers["content-type"].startswith("application/manifest+json")
     manifest = answer.json()
-    assert manifest["start_url"] == "/app" and manifest["display"] == "standalone"
+    # The installed app opens the store whose page it was installed from.
+    assert manifest["start_url"] == f"/app?store={store_id}"
+    assert manifest["display"] == "standalone"
     assert manifest["name"] and manifest["short_name"]
     assert manifest["theme_color"] == theme
     sizes = set()
@@ -118,8 +122,8 @@ def test_the_manifest_is_linked_parses_and_its_icons_load(
     # profile stands between the page and "Install app".
     cdp: CDPSession = phone.new_cdp_session(page)
     parsed = cdp.send("Page.getAppManifest")
-    assert parsed["url"].endswith("/manifest.webmanifest") and parsed["errors"] == []
-    assert parsed["manifest"]["startUrl"] == f"{stack.url}/app"
+    assert parsed["url"] == f"{stack.url}{href}" and parsed["errors"] == []
+    assert parsed["manifest"]["startUrl"] == f"{stack.url}/app?store={store_id}"
     errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
     assert {e["errorId"] for e in errors} <= {"in-incognito"}
 
@@ -285,12 +289,30 @@ def wait_for_subscriptions(stack: Stack, page: Page, token: str, count: int) -> 
     )
 
 
+# The worker's PushManager as the browser's push service leaves it after rotating a
+# subscription: subscribing again gives a new endpoint. As FAKE_PUSH_MANAGER for the page.
+FAKE_WORKER_PUSH_MANAGER = """(rotated) => {
+  self.__subscribed = [];
+  PushManager.prototype.subscribe = async function (options) {
+    self.__subscribed.push({
+      userVisibleOnly: options.userVisibleOnly, key: options.applicationServerKey,
+    });
+    return { endpoint: rotated.endpoint, toJSON: () => rotated };
+  };
+}"""
+
+
+def rotated_subscription() -> dict[str, Any]:
+    """A push subscription as the push service hands out after rotating one."""
+    return {"endpoint": f"{FAKE_ENDPOINT}-rotated", "expirationTime": None, "keys": browser_keys()}
+
+
 def test_ticking_push_subscribes_and_unticking_unsubscribes(
     phone: BrowserContext, stack: Stack
 ) -> None:
     keys = browser_keys()
     phone.add_init_script(FAKE_PUSH_MANAGER % {**keys, "endpoint": FAKE_ENDPOINT})
-    page, _ = open_app(phone, app_url(stack))
+    page, worker = open_app(phone, app_url(stack))
     page.get_by_label("First name").fill("Nia")
     page.get_by_label("Send offers to this phone as notifications").check()
     page.get_by_role("button", name="Join").click()
@@ -321,6 +343,37 @@ def test_ticking_push_subscribes_and_unticking_unsubscribes(
         f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
     ).json()
     assert [c for c in me["consents"] if c["channel"] == "push"] == []
+    # Nor does the service worker subscribe this phone again when the browser rotates it.
+    worker.evaluate(FAKE_WORKER_PUSH_MANAGER, rotated_subscription())
+    worker.evaluate("renewSubscription()")
+    assert worker.evaluate("self.__subscribed") == []
+    assert push_subscriptions(stack, token) == []
+
+
+def test_the_service_worker_renews_a_subscription_the_browser_changed(
+    phone: BrowserContext, stack: Stack
+) -> None:
+    phone.add_init_script(FAKE_PUSH_MANAGER % {**browser_keys(), "endpoint": FAKE_ENDPOINT})
+    page, worker = open_app(phone, app_url(stack))
+    page.get_by_label("First name").fill("Nia")
+    page.get_by_label("Send offers to this phone as notifications").check()
+    page.get_by_role("button", name="Join").click()
+    expect(page.locator("#push-status")).to_have_text("Notifications are on for this phone.")
+    token = page.evaluate("localStorage.getItem('shopper-device')")
+    wait_for_subscriptions(stack, page, token, 1)
+
+    rotated = rotated_subscription()
+    worker.evaluate(FAKE_WORKER_PUSH_MANAGER, rotated)
+    # Dispatched here: DevTools cannot make the browser fire it.
+    worker.evaluate('self.dispatchEvent(new ExtendableEvent("pushsubscriptionchange"))')
+    rows = wait_for_subscriptions(stack, page, token, 2)
+    by_endpoint = {r["endpoint"]: (r["p256dh"], r["auth"]) for r in rows}
+    assert by_endpoint.keys() == {FAKE_ENDPOINT, rotated["endpoint"]}
+    assert by_endpoint[rotated["endpoint"]] == (rotated["keys"]["p256dh"], rotated["keys"]["auth"])
+    server_key = requests.get(f"{stack.url}/api/v1/push/key", timeout=10).json()
+    assert worker.evaluate("self.__subscribed") == [
+        {"userVisibleOnly": True, "key": server_key["application_server_key"]}
+    ]
 
 
 def test_without_the_push_api_the_page_says_so(browser: Browser, stack: Stack) -> None:

@@ -95,6 +95,20 @@ def test_tags_are_validated_unique_and_removable(world: World) -> None:
     )
 
 
+def test_a_tag_id_no_frame_can_carry_is_refused(world: World) -> None:
+    # Frames name a tag with 16-bit major and minor, written without leading zeros
+    # (`registered_id()`): a tag registered otherwise would never be recognised.
+    client, uuid = world.client(), CAR_TAG["uuid"]
+    for identifier in (f"{uuid}:70000:1", f"{uuid}:007:1"):
+        answer = client.post(
+            "/api/v1/me/tags",
+            json={"kind": "ibeacon", "id": identifier},
+            headers=world.device_headers("maria"),
+        )
+        assert answer.status_code == 400, identifier
+        assert answer.get_json()["error"]["code"] == "invalid_tag_id"
+
+
 def test_an_unregistered_tag_names_nobody(world: World) -> None:
     headers = add_curbside_gateway(world)
     now = time.time()
