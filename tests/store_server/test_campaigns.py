@@ -41,6 +41,7 @@ def campaign(**changes: Any) -> dict[str, Any]:
 
 
 def create(world: World, **changes: Any) -> dict[str, Any]:
+    """Create a campaign through the managers' API, in the database every app of the test uses."""
     response = world.client().post(
         f"/api/v1/stores/{world.seed.store_id}/campaigns",
         json=campaign(**changes),

@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
@@ -25,6 +23,7 @@ from store_server.channels.sms import (
     twiml_reply,
     valid_signature,
 )
+from tests.store_server.conftest import QuietHandler, loopback_server
 
 SID = "AC0123456789abcdef0123456789abcdef"
 TOKEN = "test-auth-token"
@@ -49,7 +48,7 @@ class Provider:
 def provider() -> Iterator[Provider]:
     state = Provider()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             expected_auth = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
@@ -84,26 +83,9 @@ def provider() -> Iterator[Provider]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with loopback_server(Handler) as port:
+        state.port = port
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-@pytest.fixture
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as s:
-        s.trust_env = False
-        yield s
 
 
 def sender(provider: Provider, session: requests.Session, token: str = TOKEN) -> SmsSender:
@@ -115,8 +97,10 @@ NOTE = Notification(
 )
 
 
-def test_sms_is_posted_to_the_messages_api(provider: Provider, session: requests.Session) -> None:
-    result = sender(provider, session).send(NOTE, Contact(1, phone=PHONE))
+def test_sms_is_posted_to_the_messages_api(
+    provider: Provider, http_session: requests.Session
+) -> None:
+    result = sender(provider, http_session).send(NOTE, Contact(1, phone=PHONE))
     assert (result.channel, result.status) == ("sms", "delivered"), result.reason
     assert result.provider_id == f"SM{0:032x}"
     assert "queued" in result.reason
@@ -150,7 +134,7 @@ def test_sms_is_posted_to_the_messages_api(provider: Provider, session: requests
 )
 def test_provider_answers_map_to_results(
     provider: Provider,
-    session: requests.Session,
+    http_session: requests.Session,
     status: int,
     body: dict[str, object],
     headers: dict[str, str],
@@ -158,37 +142,39 @@ def test_provider_answers_map_to_results(
     retry_after: float | None,
 ) -> None:
     provider.script.append((status, body, headers))
-    result = sender(provider, session).send(NOTE, Contact(1, phone=PHONE))
+    result = sender(provider, http_session).send(NOTE, Contact(1, phone=PHONE))
     assert (result.status, result.retry_after_s) == (expected, retry_after)
     assert PHONE not in result.reason  # the provider's message quotes the number: not kept
 
 
-def test_wrong_credentials_are_permanent(provider: Provider, session: requests.Session) -> None:
-    result = sender(provider, session, token="wrong").send(NOTE, Contact(1, phone=PHONE))
+def test_wrong_credentials_are_permanent(
+    provider: Provider, http_session: requests.Session
+) -> None:
+    result = sender(provider, http_session, token="wrong").send(NOTE, Contact(1, phone=PHONE))
     assert result.status == "failed_permanent"
     assert "401" in result.reason and "20003" in result.reason
     assert provider.messages == []
 
 
 def test_no_phone_is_permanent_and_nothing_is_posted(
-    provider: Provider, session: requests.Session
+    provider: Provider, http_session: requests.Session
 ) -> None:
-    assert sender(provider, session).send(NOTE, Contact(1)).status == "failed_permanent"
+    assert sender(provider, http_session).send(NOTE, Contact(1)).status == "failed_permanent"
     assert provider.messages == []
 
 
 def test_long_text_is_cut_to_the_provider_limit(
-    provider: Provider, session: requests.Session
+    provider: Provider, http_session: requests.Session
 ) -> None:
     long = Notification("m", "offer", "Offer", "x" * 3000, url="https://s.example/r/ABC")
-    assert sender(provider, session).send(long, Contact(1, phone=PHONE)).delivered
+    assert sender(provider, http_session).send(long, Contact(1, phone=PHONE)).delivered
     text = provider.messages[0]["Body"]
     assert len(text) == MAX_BODY_CHARS
     assert text.endswith(f"… https://s.example/r/ABC {OPT_OUT_FOOTER}")
 
 
 def test_router_falls_back_from_a_refused_sms_and_logs_no_number(
-    provider: Provider, session: requests.Session, caplog: pytest.LogCaptureFixture
+    provider: Provider, http_session: requests.Session, caplog: pytest.LogCaptureFixture
 ) -> None:
     provider.script.append((400, {"code": 21211, "message": f"'To' {PHONE} invalid"}, {}))
 
@@ -200,7 +186,7 @@ def test_router_falls_back_from_a_refused_sms_and_logs_no_number(
 
             return SendResult("email", "delivered", "accepted")
 
-    router = Router([sender(provider, session), Email()])  # type: ignore[list-item]
+    router = Router([sender(provider, http_session), Email()])  # type: ignore[list-item]
     with caplog.at_level(logging.INFO):
         result = router.deliver(
             NOTE, Contact(1, phone=PHONE, email="m@x.example"), ["sms", "email"]

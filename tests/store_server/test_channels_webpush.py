@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import stat
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from store_server.channels.webpush import (
     ensure_vapid_keys,
     load_vapid_keys,
 )
+from tests.store_server.conftest import QuietHandler, loopback_server
 
 SUBJECT = "mailto:ops@store.example"
 
@@ -64,7 +64,7 @@ class PushService:
 def push_service() -> Iterator[PushService]:
     service = PushService(port=0)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             service.received.append(
@@ -77,26 +77,9 @@ def push_service() -> Iterator[PushService]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    service.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with loopback_server(Handler) as port:
+        service.port = port
         yield service
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-@pytest.fixture
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as s:
-        s.trust_env = False  # a proxy from the environment must not intercept 127.0.0.1
-        yield s
 
 
 @dataclass
@@ -160,9 +143,9 @@ def verify_vapid(authorization: str, expected_public_key: str) -> dict[str, obje
 
 
 def test_push_is_signed_with_vapid_and_decrypts_to_the_payload(
-    push_service: PushService, browser: Browser, keys: VapidKeys, session: requests.Session
+    push_service: PushService, browser: Browser, keys: VapidKeys, http_session: requests.Session
 ) -> None:
-    sender = WebPushSender(keys, SUBJECT, session=session)
+    sender = WebPushSender(keys, SUBJECT, session=http_session)
     notification = coupon()
     contact = Contact(shopper_id=1, push=browser.subscription(push_service.endpoint()))
 
@@ -190,11 +173,11 @@ def test_push_is_signed_with_vapid_and_decrypts_to_the_payload(
 
 
 def test_a_tampered_token_fails_verification(
-    push_service: PushService, browser: Browser, keys: VapidKeys, session: requests.Session
+    push_service: PushService, browser: Browser, keys: VapidKeys, http_session: requests.Session
 ) -> None:
     from cryptography.exceptions import InvalidSignature
 
-    WebPushSender(keys, SUBJECT, session=session).send(
+    WebPushSender(keys, SUBJECT, session=http_session).send(
         coupon(), Contact(1, push=browser.subscription(push_service.endpoint()))
     )
     auth = push_service.received[0].headers["authorization"]
@@ -222,14 +205,14 @@ def test_push_service_answers_map_to_results(
     push_service: PushService,
     browser: Browser,
     keys: VapidKeys,
-    session: requests.Session,
+    http_session: requests.Session,
     status: int,
     headers: dict[str, str],
     expected: str,
     retry_after: float | None,
 ) -> None:
     push_service.script.append((status, headers))
-    result = WebPushSender(keys, SUBJECT, session=session).send(
+    result = WebPushSender(keys, SUBJECT, session=http_session).send(
         coupon(), Contact(1, push=browser.subscription(push_service.endpoint()))
     )
     assert (result.status, result.retry_after_s) == (expected, retry_after)
@@ -237,11 +220,11 @@ def test_push_service_answers_map_to_results(
 
 
 def test_unreachable_push_service_is_retryable(
-    browser: Browser, keys: VapidKeys, session: requests.Session
+    browser: Browser, keys: VapidKeys, http_session: requests.Session
 ) -> None:
     with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as closed:
         port = closed.server_address[1]  # bound, then closed below: nobody listens there
-    result = WebPushSender(keys, SUBJECT, timeout_s=2.0, session=session).send(
+    result = WebPushSender(keys, SUBJECT, timeout_s=2.0, session=http_session).send(
         coupon(), Contact(1, push=browser.subscription(f"http://127.0.0.1:{port}/x"))
     )
     assert result.status == "failed_retryable"
@@ -249,9 +232,9 @@ def test_unreachable_push_service_is_retryable(
 
 
 def test_nothing_is_posted_without_subscription_or_after_expiry(
-    push_service: PushService, browser: Browser, keys: VapidKeys, session: requests.Session
+    push_service: PushService, browser: Browser, keys: VapidKeys, http_session: requests.Session
 ) -> None:
-    sender = WebPushSender(keys, SUBJECT, session=session)
+    sender = WebPushSender(keys, SUBJECT, session=http_session)
     assert sender.send(coupon(), Contact(1)).status == "failed_permanent"
     expired = sender.send(
         coupon(expires_in_s=-1), Contact(1, push=browser.subscription(push_service.endpoint()))

@@ -39,9 +39,9 @@ from store_server.sweep import sweep
 from tests.store_server.conftest import World, observation
 from tests.store_server.test_campaigns import (
     LONDON,
-    MANAGER,
     PAGE_OPEN,
     campaign,
+    create,
     decisions,
     move_shoppers_to_daytime,
     night_in_london,
@@ -87,17 +87,6 @@ def channels_app(world: World, provider: Provider, smtp: tuple[Mailbox, int]) ->
     app.extensions["store_outbound"].stop()
     app.extensions["store_broadcaster"].stop()
     app.extensions["store_db"].dispose()
-
-
-def create(app: Flask, world: World, **changes: Any) -> dict[str, Any]:
-    response = app.test_client().post(
-        f"/api/v1/stores/{world.seed.store_id}/campaigns",
-        json=campaign(**changes),
-        headers=world.staff_headers(MANAGER),
-    )
-    assert response.status_code == 201, response.get_json()
-    result: dict[str, Any] = response.get_json()
-    return result
 
 
 def consent(app: Flask, world: World, person: str, *pairs: tuple[str, str]) -> None:
@@ -156,7 +145,7 @@ def test_offer_goes_by_push_when_the_page_is_closed_and_seen_is_recorded(
     world: World, channels_app: Flask, push_service: PushService, phone_browser: Browser
 ) -> None:
     move_shoppers_to_daytime(world)
-    create(channels_app, world, channels=["app", "push"])
+    create(world, channels=["app", "push"])
     consent(channels_app, world, "leo", ("arrival", "app"), ("offers", "app"), ("offers", "push"))
     subscribe(world, "leo", phone_browser, push_service.endpoint())
     arrive(channels_app, world, "leo")  # no page open: the app channel cannot carry it
@@ -201,7 +190,7 @@ def test_a_gone_push_subscription_is_forgotten_and_sms_takes_over(
     provider: Provider,
 ) -> None:
     move_shoppers_to_daytime(world)
-    create(channels_app, world, channels=["push", "sms"])
+    create(world, channels=["push", "sms"])
     with world.db.transaction() as session:
         session.execute(update(Shopper).where(Shopper.first_name == "Leo").values(phone=PHONE))
     consent(channels_app, world, "leo", ("arrival", "app"), ("offers", "push"), ("offers", "sms"))
@@ -226,7 +215,7 @@ def test_e_mail_offer_carries_one_click_unsubscribe_that_works(
     world: World, channels_app: Flask, smtp: tuple[Mailbox, int]
 ) -> None:
     move_shoppers_to_daytime(world)
-    create(channels_app, world, channels=["email"])
+    create(world, channels=["email"])
     consent(channels_app, world, "leo", ("arrival", "app"), ("offers", "email"))
     arrive(channels_app, world, "leo")
 
@@ -314,14 +303,13 @@ def test_an_offer_held_overnight_is_sent_when_quiet_hours_end_if_still_valid(
     night = night_in_london()
     morning = datetime(2026, 1, 16, 9, 0, tzinfo=LONDON).timestamp()
     create(
-        world.app,
         world,
         starts_at=1.0,
         valid_minutes=None,
         valid_until=morning + 86400,
         name="Lasting",
     )
-    create(world.app, world, starts_at=1.0, valid_minutes=120, name="Two hours")
+    create(world, starts_at=1.0, valid_minutes=120, name="Two hours")
     assert trigger(world, "leo", night) == []
     assert trigger(world, "ana", night) == []
     settings = world.app.extensions["store_settings"]
@@ -343,7 +331,7 @@ def test_an_offer_held_overnight_is_sent_when_quiet_hours_end_if_still_valid(
 
 def test_an_exit_closed_by_the_sweep_triggers_exited_campaigns(world: World) -> None:
     move_shoppers_to_daytime(world)
-    create(world.app, world, trigger="exited", offer_text="Come back tomorrow")
+    create(world, trigger="exited", offer_text="Come back tomorrow")
     world.arrive("leo")
     with world.db.sessions() as session:
         [visit] = session.scalars(select(Visit)).all()
@@ -358,7 +346,7 @@ def test_an_exit_closed_by_the_sweep_triggers_exited_campaigns(world: World) -> 
 
 def test_answering_the_survey_triggers_survey_answered_campaigns(world: World) -> None:
     move_shoppers_to_daytime(world)
-    create(world.app, world, trigger="survey_answered", offer_text="Thanks: 10 % off")
+    create(world, trigger="survey_answered", offer_text="Thanks: 10 % off")
     page = world.open_page("leo")
     with world.db.transaction() as session:
         survey = Survey(
@@ -440,7 +428,7 @@ def test_audiences_filter_on_attributes_past_visits_purchases_and_zones(world: W
     }
     names = {}
     for name, audience in audiences.items():
-        created = create(world.app, world, starts_at=1.0, name=name, audience=audience)
+        created = create(world, starts_at=1.0, name=name, audience=audience)
         names[created["id"]] = name
     trigger(world, "leo", day)
     decided = {names[d.campaign_id] for d in decisions(world, leo)}
@@ -485,7 +473,6 @@ def test_days_and_daily_hours_follow_the_stores_clock(
 def test_amount_off_and_product_scope_reach_the_coupon_and_the_words(world: World) -> None:
     move_shoppers_to_daytime(world)
     create(
-        world.app,
         world,
         percent_off=None,
         amount_off_cents=500,

@@ -9,15 +9,10 @@ from urllib.parse import quote
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from tests.store_server import json_strategies
 from tests.store_server.conftest import World
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
-    ),
-    max_leaves=20,
-)
+json_values = json_strategies.json_values()
 # Bodies that look almost right reach deeper than random JSON does.
 near_batches = st.fixed_dictionaries(
     {

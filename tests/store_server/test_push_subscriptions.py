@@ -22,6 +22,7 @@ from store_server import push
 from store_server.channels.webpush import VAPID_PRIVATE_KEY_FILE, load_vapid_keys
 from store_server.models import WebPushSubscription
 from store_server.push import MAX_SUBSCRIPTIONS_PER_SHOPPER
+from tests.store_server import json_strategies
 from tests.store_server.conftest import World
 
 URL = "/api/v1/me/push-subscriptions"
@@ -262,13 +263,7 @@ def test_logs_never_name_the_endpoint_or_keys(
         assert secret not in caplog.text
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
-    ),
-    max_leaves=20,
-)
+json_values = json_strategies.json_values()
 # Bodies that look almost right reach the decoding and the URL checks.
 near_subscriptions = st.fixed_dictionaries(
     {
