@@ -299,7 +299,9 @@ class PersonState:
     evidence: tuple[Evidence, ...] = ()
     confidence: float = 0.0
     reasons: tuple[dict[str, Any], ...] = ()
-    pending: tuple[str, str | None, float] | None = None  # (state, place, since)
+    # Since when the evidence has placed the person somewhere else than `state` (during a visit)
+    # or in the store (before one): the minimum dwell and INSIDE_ENTRY_S count from it.
+    placed_elsewhere_since: float | None = None
     outside_since: float | None = None
     door_evidence: float = 0.0  # dB of excess summed over recent door readings (ENTRY_*)
     door_evidence_at: float | None = None
@@ -503,7 +505,7 @@ def _enter_place(
         state=estimate.state,
         place=estimate.place,
         since=at,
-        pending=None,
+        placed_elsewhere_since=None,
         confidence=estimate.confidence,
         reasons=estimate.reasons,
     )
@@ -524,7 +526,7 @@ def _exit(
         since=at,
         visit_open=False,
         entered_at=None,
-        pending=None,
+        placed_elsewhere_since=None,
         outside_since=None,
         door_evidence=0.0,
         door_evidence_at=None,
@@ -601,20 +603,22 @@ def _step(
     state = replace(state, outside_since=None)
     if (estimate.state, estimate.place) == (state.state, state.place):
         return replace(
-            state, pending=None, confidence=estimate.confidence, reasons=estimate.reasons
+            state,
+            placed_elsewhere_since=None,
+            confidence=estimate.confidence,
+            reasons=estimate.reasons,
         ), []
     if state.state == STATE_ZONE and estimate.state == STATE_ZONE:
         current = _zone_level(state, t)
         if current is not None and estimate.level < current + ZONE_SWITCH_MARGIN_DB:
-            return replace(state, pending=None), []
+            return replace(state, placed_elsewhere_since=None), []
     # The dwell counts from when the person stopped being placed where they are, wherever the
     # evidence has put them since: someone walking out of a zone passes the floor, the doorway
     # and the pavement, and each of those must not restart the clock.
-    since = state.pending[2] if state.pending is not None else t
-    pending = (estimate.state, estimate.place, since)
+    since = state.placed_elsewhere_since if state.placed_elsewhere_since is not None else t
     if t - since >= params.min_dwell_s:
         return _enter_place(state, estimate, t)
-    return replace(state, pending=pending), []
+    return replace(state, placed_elsewhere_since=since), []
 
 
 def _zone_level(state: PersonState, t: float) -> float | None:
@@ -640,16 +644,14 @@ def _step_outside(
         return opened, [_event(EVENT_ENTERED, arrived, t), *events]
     if estimate.state in (STATE_INSIDE, STATE_ZONE):
         # Placed in the store (on the floor or in a zone) for long enough: in, whatever the door.
-        pending = state.pending
-        if pending is None or pending[0] != STATE_INSIDE:
-            pending = (STATE_INSIDE, None, t)
-        if t - pending[2] >= INSIDE_ENTRY_S:
+        since = state.placed_elsewhere_since if state.placed_elsewhere_since is not None else t
+        if t - since >= INSIDE_ENTRY_S:
             opened = replace(state, visit_open=True, entered_at=t, outside_since=None)
             opened, events = _enter_place(opened, estimate, t)
             return opened, [_event(EVENT_ENTERED, estimate, t), *events]
-        state = replace(state, pending=pending)
-    elif state.pending is not None:
-        state = replace(state, pending=None)
+        state = replace(state, placed_elsewhere_since=since)
+    elif state.placed_elsewhere_since is not None:
+        state = replace(state, placed_elsewhere_since=None)
     if not near:
         if state.near_door_since is not None and t - (state.last_heard_at or t) > EVIDENCE_TTL_S:
             return replace(state, near_door_since=None, walk_by_reported=False), []
@@ -709,7 +711,7 @@ def _advance(
                 ({"signal": "lost", "silent_s": round(now - state.last_heard_at, 1)},),
             )
             return _exit(state, lost, state.last_heard_at + params.lost_timeout_s)
-        if state.outside_since is not None or state.pending is not None:
+        if state.outside_since is not None or state.placed_elsewhere_since is not None:
             return _step(state, params, now)
     return state, []
 
