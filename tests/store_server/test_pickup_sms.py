@@ -8,7 +8,9 @@ from dataclasses import replace
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import update
+from werkzeug.test import TestResponse
 
 from store_server.app import create_app
 from store_server.models import PickupOrder
@@ -44,19 +46,25 @@ def wait_for_messages(
     return list(provider.messages)
 
 
+def opt_in(
+    client: FlaskClient, world: World, first_name: str, channel: str, phone: str | None = PHONE
+) -> TestResponse:
+    """Join the store's app with arrival alerts by `channel` (no phone number if None)."""
+    body = {
+        "store_id": world.seed.store_id,
+        "first_name": first_name,
+        "consents": [{"purpose": "arrival", "channel": channel}],
+    }
+    if phone is not None:
+        body["phone"] = phone
+    return client.post("/api/v1/optin", json=body)
+
+
 def test_on_my_way_goes_by_sms_to_a_shopper_who_chose_it(
     world: World, provider: Provider, sms_app: Flask
 ) -> None:
     client = sms_app.test_client()
-    joined = client.post(
-        "/api/v1/optin",
-        json={
-            "store_id": world.seed.store_id,
-            "first_name": "Tess",
-            "phone": PHONE,
-            "consents": [{"purpose": "arrival", "channel": "sms"}],
-        },
-    ).get_json()
+    joined = opt_in(client, world, "Tess", "sms").get_json()
     tess = {"Authorization": f"Bearer {joined['device_token']}"}
     assert client.get("/api/v1/me", headers=tess).get_json()["phone"] == PHONE
     # Her order arrives from the order system; she checks in; Sam taps "on my way".
@@ -89,25 +97,10 @@ def test_no_sms_without_that_choice_and_no_phone_kept_without_it(
     world: World, provider: Provider, sms_app: Flask
 ) -> None:
     client = sms_app.test_client()
-    joined = client.post(
-        "/api/v1/optin",
-        json={
-            "store_id": world.seed.store_id,
-            "first_name": "Uma",
-            "phone": PHONE,
-            "consents": [{"purpose": "arrival", "channel": "app"}],
-        },
-    ).get_json()
+    joined = opt_in(client, world, "Uma", "app").get_json()
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {joined['device_token']}"})
     assert me.get_json()["phone"] is None
-    needs = client.post(
-        "/api/v1/optin",
-        json={
-            "store_id": world.seed.store_id,
-            "first_name": "Vic",
-            "consents": [{"purpose": "arrival", "channel": "sms"}],
-        },
-    )
+    needs = opt_in(client, world, "Vic", "sms", phone=None)
     assert needs.status_code == 400 and needs.get_json()["error"]["code"] == "phone_required"
     # Maria chose the app only: Sam's acknowledgement sends no text.
     [alert] = world.arrive("maria")
