@@ -570,15 +570,18 @@ def _add_door_evidence(state: PersonState, signal: Signal, params: FusionParams)
     return replace(state, door_evidence=total, door_evidence_at=t)
 
 
-def _arrival_estimate(state: PersonState, estimate: Estimate, t: float) -> Estimate | None:
-    """Where an entry confirmed by the door evidence places the person, or None if unconfirmed."""
+def _arrival_estimate(
+    state: PersonState, estimate: Estimate, arrival: list[Evidence]
+) -> Estimate | None:
+    """Where an entry confirmed by the door evidence places the person, or None if unconfirmed.
+
+    Args:
+        arrival: the fresh evidence from doors and bays.
+    """
     if state.door_evidence < ENTRY_EVIDENCE_DB:
         return None
     if estimate.state in (STATE_ENTRANCE, STATE_BAY):
         return estimate
-    arrival = [
-        e for e in state.evidence if e.place.kind in ARRIVAL_KINDS and t - e.at <= EVIDENCE_TTL_S
-    ]
     latest = max(arrival, key=lambda e: e.at, default=None)
     if latest is None:
         return None
@@ -637,7 +640,7 @@ def _step_outside(
         e for e in state.evidence if e.place.kind in ARRIVAL_KINDS and t - e.at <= EVIDENCE_TTL_S
     ]
     near = any(e.last_rssi >= WALK_BY_MIN_DBM for e in arrival if e.source.startswith("gateway:"))
-    arrived = _arrival_estimate(state, estimate, t)
+    arrived = _arrival_estimate(state, estimate, arrival)
     if arrived is not None:
         opened = replace(state, visit_open=True, entered_at=t, outside_since=None)
         opened, events = _enter_place(opened, arrived, t)
