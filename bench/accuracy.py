@@ -7,7 +7,8 @@ The simulator's world (`firmware_sim.world.air_at`) makes what each gateway and 
 second by second; each gateway's adverts go through the gateway's tracking core
 (`gateway.tracking.Tracker`, `entry_rssi_dbm` set on door and bay gateways, as the server's
 config does) and each report, with the phones' beacon sightings, through the server's fusion
-core (`store_server.fusion.fuse`, `advance` once a second, as ingest and the sweep call them).
+core (`store_server.presence.fusion.fuse`, `advance` once a second, as ingest and the sweep
+call them).
 EID resolution is skipped: a report names the scenario person directly. Batching and HTTP
 delay are not modelled (the `latency` bench measures those through the real processes).
 
@@ -85,8 +86,8 @@ from firmware_sim.world import (
     state_at,
 )
 from gateway.tracking import Tracker
-from store_server import fusion
-from store_server.analytics import percentile
+from store_server.presence import fusion
+from store_server.reporting.analytics import percentile
 from store_server.settings import DEFAULT_ENTRY_RSSI_DBM
 
 # The virtual run starts at a fixed Unix time so runs are reproducible.

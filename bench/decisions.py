@@ -1,4 +1,4 @@
-"""Decisions per second of the decision point (`store_server.decide`) over a synthetic audience.
+"""Decisions per second of the decision point (`engagement.decide`) over a synthetic audience.
 
     python -m bench.decisions [--shoppers 100000] [--rounds 3] [--seed 8] [--json]
 
@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from store_server.decide import (
+from store_server.engagement.decide import (
     CHANNELS,
     Channel,
     Message,

@@ -25,8 +25,8 @@ import socketio
 
 from bench.latency import STAFF, person_name, seed_store
 from bench.stack import Stack, free_port
-from store_server.analytics import percentile
-from store_server.identity import eddystone_eid
+from store_server.presence.identity import eddystone_eid
+from store_server.reporting.analytics import percentile
 
 # Arrivals are spaced so one fan-out is over before the next starts: we measure latency, not
 # throughput.

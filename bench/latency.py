@@ -22,22 +22,22 @@ import requests
 import socketio
 
 from bench.stack import Stack
-from store_server.analytics import percentile
-from store_server.auth import hash_password, token_digest
-from store_server.db import Database
-from store_server.demo import DEMO_ZONES, DemoOrder, add_opted_in_shopper
-from store_server.fusion import ENTRY_SURE_MARGIN_DB
-from store_server.models import (
+from store_server.accounts.auth import hash_password, token_digest
+from store_server.db.database import Database
+from store_server.db.models import (
     Gateway,
     StaffUser,
     Store,
     Zone,
 )
+from store_server.demo import DEMO_ZONES, DemoOrder, add_opted_in_shopper
+from store_server.presence.fusion import ENTRY_SURE_MARGIN_DB
+from store_server.reporting.analytics import percentile
 from store_server.settings import DEFAULT_ENTRY_RSSI_DBM
 
-# One reading this strong at the door is an entry by itself (store_server.fusion). Latency from
-# the first such advert is the pipeline's own delay; from the first advert above the entry
-# threshold it also includes the walk from ~3.5 m to ~1 m that fusion waits for, so that
+# One reading this strong at the door is an entry by itself (store_server.presence.fusion).
+# Latency from the first such advert is the pipeline's own delay; from the first advert above
+# the entry threshold it also includes the walk from ~3.5 m to ~1 m that fusion waits for, so that
 # people passing the door on the pavement are not taken for shoppers walking in.
 SURE_ENTRY_DBM = DEFAULT_ENTRY_RSSI_DBM + ENTRY_SURE_MARGIN_DB
 ROTATION_EXPONENT = 10

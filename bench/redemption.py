@@ -20,10 +20,10 @@ import requests
 from sqlalchemy import select
 
 from bench.stack import Stack
-from store_server.analytics import percentile
-from store_server.coupons import issue_coupon
-from store_server.db import Database
-from store_server.models import Shopper
+from store_server.db.database import Database
+from store_server.db.models import Shopper
+from store_server.engagement.coupons import issue_coupon
+from store_server.reporting.analytics import percentile
 
 THANKS_VALID_S = 3600.0
 

@@ -7,29 +7,24 @@ import logging
 from flask import Flask
 from sqlalchemy import select
 
-from store_server import (
-    auth,
-    campaigns,
-    coupons,
-    gateways,
-    inbound,
-    ingest,
-    layout,
-    orders,
-    pages,
-    pickup,
-    push,
-    reports,
-    shoppers,
-)
-from store_server.channels.router import Router
-from store_server.db import Database
-from store_server.errors import register_error_handlers
-from store_server.identity import DeviceKey, EidResolver
-from store_server.models import Device
-from store_server.notify import Outbound, Reach, build_senders
-from store_server.realtime import connections, init_realtime
+from store_server.accounts import auth
+from store_server.db.database import Database
+from store_server.db.models import Device
+from store_server.engagement import campaigns, coupons
+from store_server.layout import plan as layout
+from store_server.messaging import inbound, push
+from store_server.messaging.channels.router import Router
+from store_server.messaging.outbound import Outbound, Reach, build_senders
+from store_server.pickup import alerts as pickup
+from store_server.pickup import orders
+from store_server.presence import gateways, ingest
+from store_server.presence.identity import DeviceKey, EidResolver
+from store_server.reporting import report as reports
 from store_server.settings import StoreSettings
+from store_server.shoppers import account as shoppers
+from store_server.web import pages
+from store_server.web.errors import register_error_handlers
+from store_server.web.realtime import connections, init_realtime
 
 
 def create_app(settings: StoreSettings | None = None) -> Flask:
@@ -38,7 +33,7 @@ def create_app(settings: StoreSettings | None = None) -> Flask:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from store_server.orders import CSV_COLUMNS
+from store_server.pickup.orders import CSV_COLUMNS
 from store_server.settings import SettingsError, StoreSettings
 
 
@@ -64,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _import_orders(settings: StoreSettings, store_id: int, path: Path) -> int:
-    from store_server.db import Database
-    from store_server.models import Store
-    from store_server.orders import describe, import_orders_csv
+    from store_server.db.database import Database
+    from store_server.db.models import Store
+    from store_server.pickup.orders import describe, import_orders_csv
 
     db = Database(settings.database_url)
     try:
@@ -90,9 +90,9 @@ def _import_orders(settings: StoreSettings, store_id: int, path: Path) -> int:
 def _add_integration(settings: StoreSettings, store_id: int, name: str) -> int:
     import secrets
 
-    from store_server.auth import token_digest
-    from store_server.db import Database
-    from store_server.models import IntegrationToken, Store
+    from store_server.accounts.auth import token_digest
+    from store_server.db.database import Database
+    from store_server.db.models import IntegrationToken, Store
 
     db = Database(settings.database_url)
     token = secrets.token_urlsafe(32)
@@ -114,8 +114,8 @@ def _add_integration(settings: StoreSettings, store_id: int, name: str) -> int:
 
 
 def _migrate(settings: StoreSettings) -> int:
-    from store_server.db import Database
-    from store_server.migrate import upgrade
+    from store_server.db.database import Database
+    from store_server.db.migrate import upgrade
 
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
@@ -129,7 +129,7 @@ def _migrate(settings: StoreSettings) -> int:
 
 
 def _seed_demo(settings: StoreSettings, out: Path) -> int:
-    from store_server.db import Database
+    from store_server.db.database import Database
     from store_server.demo import seed_demo
 
     db = Database(settings.database_url)
@@ -146,7 +146,7 @@ def _seed_demo(settings: StoreSettings, out: Path) -> int:
 
 def _run(settings: StoreSettings) -> int:
     from store_server.app import create_app
-    from store_server.realtime import socketio
+    from store_server.web.realtime import socketio
 
     app = create_app(settings)
     if settings.run_scheduler:

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from store_server.auth import hash_password, token_digest
-from store_server.db import Database
-from store_server.models import (
+from store_server.accounts.auth import hash_password, token_digest
+from store_server.db.database import Database
+from store_server.db.models import (
     Beacon,
     Gateway,
     IntegrationToken,
@@ -19,7 +19,7 @@ from store_server.models import (
     Store,
     Zone,
 )
-from store_server.shoppers import enrol_shopper
+from store_server.shoppers.account import enrol_shopper
 
 DEMO_ZONES = [
     ("entrance", "entrance", "front door"),

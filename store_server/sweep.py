@@ -16,15 +16,16 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from store_server import engagement, fusion
-from store_server.db import Database
-from store_server.lifecycle import OPEN_STATES, due_escalation_level, is_expired
-from store_server.models import PickupAlert, Store, Visit
-from store_server.notify import NO_REACH, Job, Reach
-from store_server.pickup import Event, arrival
-from store_server.realtime import managers_room, staff_room
+from store_server.db.database import Database
+from store_server.db.models import PickupAlert, Store, Visit
+from store_server.engagement import engine as engagement
+from store_server.messaging.outbound import NO_REACH, Job, Reach
+from store_server.pickup.alerts import Event, arrival
+from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
+from store_server.presence import fusion
+from store_server.presence.visits import close_visit, record_event
 from store_server.settings import StoreSettings
-from store_server.visits import close_visit, record_event
+from store_server.web.realtime import managers_room, staff_room
 
 log = logging.getLogger(__name__)
 # Silence is weak evidence of leaving (a phone can die in the store): an exit by the lost timeout

@@ -13,10 +13,10 @@ import requests
 import socketio
 
 from bench.stack import Stack
-from store_server.auth import hash_password
-from store_server.db import Database
-from store_server.identity import eddystone_eid
-from store_server.models import StaffUser, Store
+from store_server.accounts.auth import hash_password
+from store_server.db.database import Database
+from store_server.db.models import StaffUser, Store
+from store_server.presence.identity import eddystone_eid
 
 OTHER_STAFF = ("kim@other.store", "other-store-pass")
 

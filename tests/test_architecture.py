@@ -72,7 +72,7 @@ def test_module_respects_dependency_direction(package: str, path: Path) -> None:
 @pytest.mark.parametrize(
     ("package", "relative", "source"),
     [
-        ("gateway", "gateway/uplink.py", "from store_server.models import Visit"),
+        ("gateway", "gateway/uplink.py", "from store_server.db.models import Visit"),
         ("gateway", "gateway/decode.py", "def f():\n    import firmware_sim.world\n"),
         ("firmware_sim", "firmware_sim/world.py", "import gateway.decode as d"),
         ("store_server", "store_server/app.py", "importlib.import_module('gateway.scanner')"),

@@ -13,8 +13,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
 from bench.stack import Stack
-from store_server.db import Database
-from store_server.models import Store
+from store_server.db.database import Database
+from store_server.db.models import Store
 from tests.live import announce_arrival, login
 
 pytestmark = pytest.mark.browser

@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Worker, expect
 
 from bench.stack import Stack
-from store_server.coupons import issue_coupon
-from store_server.db import Database
-from store_server.models import Shopper
+from store_server.db.database import Database
+from store_server.db.models import Shopper
+from store_server.engagement.coupons import issue_coupon
 
 pytestmark = pytest.mark.browser
 PHONE: dict[str, Any] = {

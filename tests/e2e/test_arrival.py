@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.stack import Stack
-from store_server.db import Database
-from store_server.models import Visit
+from store_server.db.database import Database
+from store_server.db.models import Visit
 from tests.live import OTHER_STAFF, LiveClient, login
 
 pytestmark = pytest.mark.e2e

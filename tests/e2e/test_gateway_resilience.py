@@ -31,10 +31,8 @@ from sqlalchemy import select
 
 from bench.stack import Proc, Stack
 from firmware_sim.builtin_scenarios import STORE_UUID, STORE_WITH_BEACONS
-from store_server.db import Database
-from store_server.demo import add_opted_in_shopper
-from store_server.identity import eddystone_eid
-from store_server.models import (
+from store_server.db.database import Database
+from store_server.db.models import (
     Beacon,
     Consent,
     Device,
@@ -43,6 +41,8 @@ from store_server.models import (
     Observation,
     Store,
 )
+from store_server.demo import add_opted_in_shopper
+from store_server.presence.identity import eddystone_eid
 
 pytestmark = pytest.mark.e2e
 

@@ -10,14 +10,14 @@ import requests
 from sqlalchemy import select
 
 from bench.stack import Stack
-from store_server.auth import token_digest
-from store_server.db import Database
-from store_server.demo import DemoOrder, add_opted_in_shopper
-from store_server.models import (
+from store_server.accounts.auth import token_digest
+from store_server.db.database import Database
+from store_server.db.models import (
     CustomerTag,
     Gateway,
     Zone,
 )
+from store_server.demo import DemoOrder, add_opted_in_shopper
 from tests.live import LiveClient, login
 
 pytestmark = pytest.mark.e2e

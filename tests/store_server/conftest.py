@@ -25,15 +25,15 @@ from flask_socketio import SocketIOTestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from store_server.accounts.auth import hash_password, token_digest
 from store_server.app import create_app
-from store_server.auth import hash_password, token_digest
-from store_server.db import Database
+from store_server.db.database import Database
+from store_server.db.migrate import upgrade
+from store_server.db.models import Gateway, StaffUser, Store, Zone
 from store_server.demo import DemoSeed, seed_demo
-from store_server.identity import eddystone_eid
-from store_server.migrate import upgrade
-from store_server.models import Gateway, StaffUser, Store, Zone
-from store_server.realtime import socketio
+from store_server.presence.identity import eddystone_eid
 from store_server.settings import StoreSettings
+from store_server.web.realtime import socketio
 
 
 def fresh_postgres_database(admin_url: str) -> Iterator[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from store_server.analytics import (
+from store_server.reporting.analytics import (
     AlertRow,
     DecisionRow,
     campaign_funnel,

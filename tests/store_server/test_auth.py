@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from store_server import auth
+from store_server.accounts import auth
 from tests.store_server.conftest import World, observation
 
 
@@ -36,7 +36,7 @@ def test_wrong_credentials_are_401(world: World, email: str, password: str) -> N
 def test_password_is_stored_as_argon2_hash(world: World) -> None:
     from sqlalchemy import select
 
-    from store_server.models import StaffUser
+    from store_server.db.models import StaffUser
 
     with world.db.sessions() as session:
         hashes = session.scalars(select(StaffUser.password_hash)).all()

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from store_server import decide, engagement
-from store_server.models import CampaignDecision, CampaignVersion, Coupon, Delivery, Shopper
-from store_server.notify import Reach
+from store_server.db.models import CampaignDecision, CampaignVersion, Coupon, Delivery, Shopper
+from store_server.engagement import decide
+from store_server.engagement import engine as engagement
+from store_server.messaging.outbound import Reach
 from tests.store_server.conftest import World
 from tests.store_server.test_pickup_lifecycle import events
 from tests.store_server.test_privacy import every_row

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from store_server.channels import Contact, Notification
-from store_server.channels.email import EmailConfig, EmailSender, build_message
+from store_server.messaging.channels import Contact, Notification
+from store_server.messaging.channels.email import EmailConfig, EmailSender, build_message
 
 TOKEN = "u_3f9aKx81bQ"
 SHOPPER = "maria@shopper.example"

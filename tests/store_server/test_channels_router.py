@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from store_server.channels import Contact, DeliveryStatus, Notification, SendResult
-from store_server.channels.inapp import InAppSender
-from store_server.channels.router import Router
-from store_server.decide import Channel
+from store_server.engagement.decide import Channel
+from store_server.messaging.channels import Contact, DeliveryStatus, Notification, SendResult
+from store_server.messaging.channels.inapp import InAppSender
+from store_server.messaging.channels.router import Router
 
 NOTE = Notification(
     "msg-1",

@@ -12,9 +12,9 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from store_server.channels import Contact, Notification
-from store_server.channels.router import Router
-from store_server.channels.sms import (
+from store_server.messaging.channels import Contact, Notification
+from store_server.messaging.channels.router import Router
+from store_server.messaging.channels.sms import (
     MAX_BODY_CHARS,
     OPT_OUT_FOOTER,
     SmsConfig,
@@ -182,7 +182,7 @@ def test_router_falls_back_from_a_refused_sms_and_logs_no_number(
         channel = "email"
 
         def send(self, notification: Notification, contact: Contact) -> object:
-            from store_server.channels import SendResult
+            from store_server.messaging.channels import SendResult
 
             return SendResult("email", "delivered", "accepted")
 

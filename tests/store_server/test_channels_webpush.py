@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from store_server.channels import Contact, Notification, PushSubscription
-from store_server.channels.webpush import (
+from store_server.messaging.channels import Contact, Notification, PushSubscription
+from store_server.messaging.channels.webpush import (
     VAPID_PRIVATE_KEY_FILE,
     VapidKeyError,
     VapidKeys,

@@ -6,8 +6,8 @@ import time
 
 from sqlalchemy import select
 
-from store_server.auth import token_digest
-from store_server.models import Gateway, Zone
+from store_server.accounts.auth import token_digest
+from store_server.db.models import Gateway, Zone
 from tests.store_server.conftest import World
 
 CAR_TAG = {

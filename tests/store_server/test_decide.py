@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from store_server.decide import (
+from store_server.engagement.decide import (
     CHANNELS,
     DEFAULT_MIN_GAP_S,
     Channel,

@@ -21,9 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from sqlalchemy import select, update
 
-from store_server import engagement
-from store_server.channels.sms import expected_signature
-from store_server.models import (
+from store_server.db.models import (
     CampaignDecision,
     Consent,
     Coupon,
@@ -35,6 +33,8 @@ from store_server.models import (
     Visit,
     WebPushSubscription,
 )
+from store_server.engagement import engine as engagement
+from store_server.messaging.channels.sms import expected_signature
 from store_server.sweep import sweep
 from tests.store_server.conftest import World, observation
 from tests.store_server.test_campaigns import (
@@ -457,7 +457,7 @@ def test_audiences_filter_on_attributes_past_visits_purchases_and_zones(world: W
 def test_days_and_daily_hours_follow_the_stores_clock(
     local: tuple[int, ...], days: list[int] | None, window: tuple[str, str] | None, live: bool
 ) -> None:
-    from store_server.models import CampaignVersion
+    from store_server.db.models import CampaignVersion
 
     version = CampaignVersion(
         starts_at=1.0,

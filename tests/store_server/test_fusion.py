@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import random
 
-from store_server import fusion
-from store_server.fusion import (
+from store_server.presence import fusion
+from store_server.presence.fusion import (
     BeaconReport,
     CheckIn,
     FusionParams,

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, update
 
-from store_server import fusion
-from store_server.identity import invalidate_resolver
-from store_server.models import Device, PickupAlert, PresenceEvent, Shopper, Visit
-from store_server.realtime import staff_room
+from store_server.db.models import Device, PickupAlert, PresenceEvent, Shopper, Visit
+from store_server.presence import fusion
+from store_server.presence.identity import invalidate_resolver
 from store_server.sweep import sweep
+from store_server.web.realtime import staff_room
 from tests.store_server.conftest import World, observation
 
 Published = list[tuple[str, dict[str, Any], str]]

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from store_server.models import Beacon, Gateway
+from store_server.db.models import Beacon, Gateway
 from tests.store_server.conftest import World
 
 REGISTERED_IBEACON = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from store_server.identity import DeviceKey, EidResolver, build_eid_table, eddystone_eid
+from store_server.presence.identity import DeviceKey, EidResolver, build_eid_table, eddystone_eid
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "eid.json").read_text())["vectors"]
 KEY_A = bytes(range(16))

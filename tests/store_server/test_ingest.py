@@ -7,7 +7,7 @@ import time
 
 from sqlalchemy import func, select
 
-from store_server.models import GatewayBatch, Observation, PickupAlert, Visit
+from store_server.db.models import GatewayBatch, Observation, PickupAlert, Visit
 from tests.store_server.conftest import World, observation
 
 

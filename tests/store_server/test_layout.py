@@ -12,14 +12,14 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from store_server.layout import (
+from store_server.db.models import Beacon, Gateway, Zone
+from store_server.layout.plan import (
     BEACON_SILENT_AFTER_S,
     GATEWAY_SILENT_AFTER_S,
     LOW_BATTERY_MV,
     beacon_health,
     gateway_status,
 )
-from store_server.models import Beacon, Gateway, Zone
 from tests.store_server import json_strategies
 from tests.store_server.conftest import World, observation
 from tests.store_server.test_gateways import HEARTBEAT

@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from store_server.db import Database
-from store_server.migrate import downgrade, upgrade
-from store_server.models import Base
+from store_server.db.database import Database
+from store_server.db.migrate import downgrade, upgrade
+from store_server.db.models import Base
 from tests.store_server.conftest import World, fresh_postgres_database
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

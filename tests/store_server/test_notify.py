@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from store_server.channels import Contact, PushSubscription
-from store_server.channels.email import EmailConfig
-from store_server.notify import Reach, vapid_subject
-from store_server.realtime import ShopperConnections
+from store_server.messaging.channels import Contact, PushSubscription
+from store_server.messaging.channels.email import EmailConfig
+from store_server.messaging.outbound import Reach, vapid_subject
 from store_server.settings import SettingsError, StoreSettings
+from store_server.web.realtime import ShopperConnections
 
 
 def test_reach_is_the_configured_channels_the_shopper_has_an_address_for() -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from store_server.models import Coupon, PickupOrder, Survey
-from store_server.orders import import_orders_csv
+from store_server.db.models import Coupon, PickupOrder, Survey
+from store_server.pickup.orders import import_orders_csv
 from tests.store_server.conftest import World
 
 ORDER = {

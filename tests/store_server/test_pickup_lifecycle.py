@@ -10,10 +10,10 @@ import pytest
 from flask_socketio import SocketIOTestClient
 from sqlalchemy import func, select
 
-from store_server.models import Coupon, OrderExchange, PickupAlert, PickupOrder, Survey
-from store_server.realtime import socketio
+from store_server.db.models import Coupon, OrderExchange, PickupAlert, PickupOrder, Survey
 from store_server.settings import StoreSettings
 from store_server.sweep import sweep
+from store_server.web.realtime import socketio
 from tests.store_server.conftest import World
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from werkzeug.test import TestResponse
 
 from store_server.app import create_app
-from store_server.models import PickupOrder
+from store_server.db.models import PickupOrder
 from tests.store_server.conftest import World
 from tests.store_server.test_channels_sms import FROM, PHONE, SID, TOKEN, Provider, provider
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from store_server.presence import Reading, entry_confidence
+from store_server.presence.rules import Reading, entry_confidence
 
 THRESHOLD = -70
 NOW = 10_000.0

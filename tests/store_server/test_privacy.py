@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from store_server.identity import eddystone_eid
-from store_server.models import Base, Shopper
+from store_server.db.models import Base, Shopper
+from store_server.presence.identity import eddystone_eid
 from tests.store_server.conftest import World, observation
 
 OPT_IN = {

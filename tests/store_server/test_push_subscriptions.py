@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from store_server import push
-from store_server.channels.webpush import VAPID_PRIVATE_KEY_FILE, load_vapid_keys
-from store_server.models import WebPushSubscription
-from store_server.push import MAX_SUBSCRIPTIONS_PER_SHOPPER
+from store_server.db.models import WebPushSubscription
+from store_server.messaging import push
+from store_server.messaging.channels.webpush import VAPID_PRIVATE_KEY_FILE, load_vapid_keys
+from store_server.messaging.push import MAX_SUBSCRIPTIONS_PER_SHOPPER
 from tests.store_server import json_strategies
 from tests.store_server.conftest import World
 

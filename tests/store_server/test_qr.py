@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 import segno
 
-from store_server.coupons import new_code, normalise_code
-from store_server.qr import (
+from store_server.engagement.coupons import new_code, normalise_code
+from store_server.engagement.qr import (
     ERROR_LEVEL,
     QUIET_ZONE_MODULES,
     coupon_qr,

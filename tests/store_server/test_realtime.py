@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_socketio import SocketIOTestClient
 
-from store_server.realtime import socketio
+from store_server.web.realtime import socketio
 from tests.store_server.conftest import World, observation
 
 

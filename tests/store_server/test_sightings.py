@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from store_server.models import PresenceEvent
+from store_server.db.models import PresenceEvent
 from tests.store_server.conftest import World
 
 DRESSES_BEACON = "fda50693-a4e2-4fb1-afcf-c6eb07647825:1:2"  # registered in the dresses zone

@@ -1,0 +1,1 @@
+"""Accounts: staff passwords and sessions, device and integration tokens."""

@@ -1,0 +1,1 @@
+"""Engagement: campaigns, the one decision point for messages, coupons."""

@@ -1,0 +1,1 @@
+"""The store layout: zones, gateways, beacons."""

@@ -1,0 +1,1 @@
+"""Messaging: the outbound queue and the channels (in-app, Web Push, SMS, e-mail)."""

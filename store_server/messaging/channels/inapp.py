@@ -1,0 +1,35 @@
+"""In-app delivery: a Socket.IO event to the shopper's room, only while their page is connected."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from store_server.engagement.decide import Channel
+from store_server.messaging.channels import Contact, Notification, SendResult
+from store_server.web.realtime import shopper_room
+
+Publish = Callable[[str, dict[str, Any], str], None]  # (event, payload, room): Broadcaster.publish
+IsConnected = Callable[[int], bool]  # shopper id -> has a live Socket.IO connection
+
+
+class InAppSender:
+    """Emits the notification to `shopper:<id>` through the background emitter."""
+
+    channel: Channel = "app"
+
+    def __init__(self, publish: Publish, is_connected: IsConnected) -> None:
+        self._publish = publish
+        self._is_connected = is_connected
+
+    def send(self, notification: Notification, contact: Contact) -> SendResult:
+        """Delivered if the shopper's page is connected now; nobody listening is permanent."""
+        try:
+            if not self._is_connected(contact.shopper_id):
+                return SendResult("app", "failed_permanent", "shopper page not connected")
+            self._publish(
+                notification.kind, notification.payload(), shopper_room(contact.shopper_id)
+            )
+        except Exception as exc:  # noqa: BLE001 - the emitter's failure is a result, not a crash
+            return SendResult("app", "failed_retryable", f"emit failed {type(exc).__name__}")
+        return SendResult("app", "delivered", "emitted to the shopper's room")

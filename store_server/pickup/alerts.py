@@ -1,0 +1,340 @@
+"""Pickup: matching arrivals to ready orders, and the alert lifecycle staff drive from tablets.
+
+raised -> acknowledged ("on my way") -> handed_over, or expired. Every transition is one
+conditional UPDATE, so two tablets acting at once cannot both win.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from store_server.accounts.auth import StaffIdentity, require_staff
+from store_server.db.models import (
+    OrderExchange,
+    PickupAlert,
+    PickupOrder,
+    Shopper,
+    StaffUser,
+    Survey,
+    Visit,
+    Zone,
+)
+from store_server.engagement import engine as engagement
+from store_server.engagement.coupons import coupon_out, issue_coupon
+from store_server.messaging.outbound import urgent_sms
+from store_server.pickup.lifecycle import OPEN_STATES
+from store_server.web.errors import ApiError
+from store_server.web.realtime import shopper_room, staff_room
+from store_server.web.schemas import (
+    ArrivalOut,
+    ArrivalsOut,
+    ExchangeIn,
+    HandoverIn,
+    Reason,
+    parse_body,
+)
+
+bp = Blueprint("pickup", __name__, url_prefix="/api/v1/stores")
+WALL_CLOCK = time.time
+THANKS_OFFER = "10 % off your next visit: thank you for collecting with us"
+THANKS_PERCENT_OFF = 10
+
+Event = tuple[str, dict[str, Any], str]  # (event name, payload, room)
+
+
+def raise_pickup_alerts(
+    session: Session,
+    store_id: int,
+    visits: Sequence[Visit],
+    zone: Zone | None,
+    reasons: dict[int, tuple[float, list[dict[str, Any]]]],
+    now: float,
+) -> list[Event]:
+    """Raise one alert per ready order of each visiting shopper, at most one per order and visit.
+
+    Args:
+        reasons: per shopper id, the confidence and the reasons behind the arrival.
+    """
+    events: list[Event] = []
+    for visit in visits:
+        orders = session.scalars(
+            select(PickupOrder).where(
+                PickupOrder.store_id == store_id,
+                PickupOrder.shopper_id == visit.shopper_id,
+                PickupOrder.status == "ready",
+            )
+        ).all()
+        confidence, why = reasons[visit.shopper_id]
+        for order in orders:
+            alert = PickupAlert(
+                store_id=store_id,
+                order_id=order.id,
+                visit_id=visit.id,
+                status="raised",
+                raised_at=now,
+                zone_id=zone.id if zone else None,
+                confidence=confidence,
+                reasons=why,
+                escalation_level=0,
+            )
+            try:
+                with session.begin_nested():
+                    session.add(alert)
+            except IntegrityError:
+                continue  # this order was already alerted during this visit
+            order.status = "arrived"
+            order.updated_at = now
+            session.flush()
+            events.append(
+                ("arrival", arrival(session, alert.id).model_dump(), staff_room(store_id))
+            )
+    return events
+
+
+def _arrivals(session: Session, *conditions: ColumnElement[bool]) -> list[ArrivalOut]:
+    acknowledger = aliased(StaffUser)
+    rows = session.execute(
+        select(PickupAlert, PickupOrder, Shopper, Visit, Zone, acknowledger.name)
+        .join(PickupOrder, PickupOrder.id == PickupAlert.order_id)
+        .join(Shopper, Shopper.id == PickupOrder.shopper_id)
+        .join(Visit, Visit.id == PickupAlert.visit_id)
+        .outerjoin(Zone, Zone.id == PickupAlert.zone_id)
+        .outerjoin(acknowledger, acknowledger.id == PickupAlert.acknowledged_by)
+        .where(*conditions)
+        .order_by(PickupAlert.raised_at, PickupAlert.id)
+    ).all()
+    return [
+        ArrivalOut(
+            alert_id=alert.id,
+            store_id=alert.store_id,
+            visit_id=visit.id,
+            order_id=order.id,
+            first_name=shopper.first_name,
+            order_number=order.number,
+            items=order.items,
+            where=zone.label if zone else "in the store",
+            arrived_at=alert.raised_at,
+            status=alert.status,  # type: ignore[arg-type]  # a checked string column
+            acknowledged_by=ack_name,
+            acknowledged_at=alert.acknowledged_at,
+            escalation_level=alert.escalation_level,
+            confidence=alert.confidence,
+            reasons=[Reason.model_validate(r) for r in alert.reasons],
+        )
+        for alert, order, shopper, visit, zone, ack_name in rows
+    ]
+
+
+def arrival(session: Session, alert_id: int) -> ArrivalOut:
+    """One alert as staff see it: first name, order, items, where, since when, who is going."""
+    return _arrivals(session, PickupAlert.id == alert_id)[0]
+
+
+def publish(events: Sequence[Event]) -> None:
+    """Queue events for the background emitter (never emit inside a request)."""
+    broadcaster = current_app.extensions["store_broadcaster"]
+    for name, payload, room in events:
+        broadcaster.publish(name, payload, room)
+
+
+@bp.get("/<int:store_id>/arrivals")
+def list_arrivals(store_id: int) -> tuple[Response, int]:
+    """The store's open pickup arrivals, oldest first (a tablet loads and re-syncs with this)."""
+    require_staff(store_id)
+    with current_app.extensions["store_db"].sessions() as session:
+        out = ArrivalsOut(
+            arrivals=_arrivals(
+                session, PickupAlert.store_id == store_id, PickupAlert.status.in_(OPEN_STATES)
+            )
+        )
+    return jsonify(out.model_dump()), 200
+
+
+def _explain_refusal(session: Session, store_id: int, alert_id: int) -> ApiError:
+    """Why a conditional update changed nothing: unknown alert, or who got there first."""
+    alert = session.get(PickupAlert, alert_id)
+    if alert is None or alert.store_id != store_id:
+        return ApiError(404, "unknown_alert", f"no alert {alert_id} in this store")
+    if alert.status == "acknowledged":
+        by = session.get(StaffUser, alert.acknowledged_by) if alert.acknowledged_by else None
+        return ApiError(
+            409,
+            "already_acknowledged",
+            f"{by.name if by else 'someone'} is on the way",
+            {"acknowledged_by": by.name if by else None, "acknowledged_at": alert.acknowledged_at},
+        )
+    return ApiError(
+        409, f"alert_{alert.status}", f"this alert is already {alert.status.replace('_', ' ')}"
+    )
+
+
+@bp.post("/<int:store_id>/alerts/<int:alert_id>/acknowledge")
+def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
+    """ "On my way": the first staffer wins; the shopper is told who is coming."""
+    staff = require_staff(store_id)
+    now = WALL_CLOCK()
+    with current_app.extensions["store_db"].transaction() as session:
+        result = session.execute(
+            update(PickupAlert)
+            .where(
+                PickupAlert.id == alert_id,
+                PickupAlert.store_id == store_id,
+                PickupAlert.status == "raised",
+            )
+            .values(status="acknowledged", acknowledged_at=now, acknowledged_by=staff.staff_id)
+        )
+        if result.rowcount != 1:
+            raise _explain_refusal(session, store_id, alert_id)
+        out = arrival(session, alert_id)
+        shopper_id = _shopper_of(session, alert_id)
+        text = urgent_sms(
+            session,
+            shopper_id,
+            store_id,
+            "pickup_update",
+            f"Order {out.order_number}",
+            f"{staff.name} is on the way",
+            now,
+        )
+    current_app.extensions["store_outbound"].submit(text)
+    publish(
+        [
+            ("alert_updated", out.model_dump(), staff_room(store_id)),
+            (
+                "pickup_update",
+                {
+                    "order_number": out.order_number,
+                    "status": "on_the_way",
+                    "staff_first_name": staff.name,
+                },
+                shopper_room(shopper_id),
+            ),
+        ]
+    )
+    return jsonify(out.model_dump()), 200
+
+
+@bp.post("/<int:store_id>/alerts/<int:alert_id>/handover")
+def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
+    """The order changed hands: close the alert, thank the shopper with a coupon and a survey."""
+    staff = require_staff(store_id)
+    body = parse_body(HandoverIn, request.get_json(silent=True) or {})
+    settings = current_app.extensions["store_settings"]
+    now = WALL_CLOCK()
+    with current_app.extensions["store_db"].transaction() as session:
+        alert = session.get(PickupAlert, alert_id)
+        if alert is None or alert.store_id != store_id:
+            raise ApiError(404, "unknown_alert", f"no alert {alert_id} in this store")
+        order_updated = session.execute(
+            update(PickupOrder)
+            .where(PickupOrder.id == alert.order_id, PickupOrder.status != "cancelled")
+            .values(status="handed_over", updated_at=now)
+        )
+        if order_updated.rowcount != 1:
+            raise ApiError(409, "order_cancelled", "this order was cancelled: nothing to hand over")
+        result = session.execute(
+            update(PickupAlert)
+            .where(PickupAlert.id == alert_id, PickupAlert.status.in_(OPEN_STATES))
+            .values(
+                status="handed_over",
+                handed_over_at=now,
+                handed_over_by=staff.staff_id,
+                closed_at=now,
+            )
+        )
+        if result.rowcount != 1:
+            raise _explain_refusal(session, store_id, alert_id)
+        if body.exchange is not None:
+            _record_exchange(session, alert.order_id, body.exchange, staff, now)
+        shopper_id = _shopper_of(session, alert_id)
+        coupon = issue_coupon(
+            session,
+            store_id,
+            shopper_id,
+            "pickup_thanks",
+            THANKS_OFFER,
+            THANKS_PERCENT_OFF,
+            now,
+            settings.thanks_coupon_valid_s,
+        )
+        survey = Survey(
+            store_id=store_id, shopper_id=shopper_id, order_id=alert.order_id, sent_at=now
+        )
+        session.add(survey)
+        session.flush()
+        outbound = current_app.extensions["store_outbound"]
+        offers = engagement.on_trigger(
+            session,
+            store_id,
+            shopper_id,
+            engagement.Trigger("pickup_handed_over", alert.visit_id),
+            now,
+            outbound.reach,
+        )
+        out = arrival(session, alert_id)
+        thanks = {
+            "order_number": out.order_number,
+            "status": "handed_over",
+            "coupon": coupon_out(coupon).model_dump(),
+            "survey": {
+                "id": survey.id,
+                "question": "How likely are you to recommend us to a friend? (0 to 10)",
+            },
+        }
+    publish(
+        [
+            ("alert_updated", out.model_dump(), staff_room(store_id)),
+            ("pickup_update", thanks, shopper_room(shopper_id)),
+        ]
+    )
+    outbound.submit_all(offers)
+    return jsonify(out.model_dump()), 200
+
+
+@bp.post("/<int:store_id>/orders/<int:order_id>/exchanges")
+def record_exchange(store_id: int, order_id: int) -> tuple[Response, int]:
+    """Record an exchange or return against an order of this store."""
+    staff = require_staff(store_id)
+    body = parse_body(ExchangeIn, request.get_json(silent=True))
+    with current_app.extensions["store_db"].transaction() as session:
+        order = session.get(PickupOrder, order_id)
+        if order is None or order.store_id != store_id:
+            raise ApiError(404, "unknown_order", f"no order {order_id} in this store")
+        if order.status == "cancelled":
+            raise ApiError(409, "order_cancelled", "this order was cancelled")
+        exchange = _record_exchange(session, order_id, body, staff, WALL_CLOCK())
+        session.flush()
+        exchange_id = exchange.id
+    return jsonify({"exchange_id": exchange_id, "order_id": order_id, "kind": body.kind}), 201
+
+
+def _record_exchange(
+    session: Session, order_id: int, body: ExchangeIn, staff: StaffIdentity, now: float
+) -> OrderExchange:
+    exchange = OrderExchange(
+        order_id=order_id,
+        kind=body.kind,
+        items=[i.model_dump() for i in body.items],
+        note=body.note,
+        recorded_by=staff.staff_id,
+        recorded_at=now,
+    )
+    session.add(exchange)
+    return exchange
+
+
+def _shopper_of(session: Session, alert_id: int) -> int:
+    shopper_id = session.scalar(
+        select(PickupOrder.shopper_id)
+        .join(PickupAlert, PickupAlert.order_id == PickupOrder.id)
+        .where(PickupAlert.id == alert_id)
+    )
+    assert shopper_id is not None  # noqa: S101 - alerts exist only for matched orders
+    return shopper_id

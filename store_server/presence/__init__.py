@@ -1,0 +1,1 @@
+"""Presence: gateway batches and phone sightings resolved to shoppers, fused into who is where."""

@@ -1,0 +1,267 @@
+"""Visits and presence events in the database: the shell around the fusion core.
+
+Fusion states live in each process's memory (`FusionStates`), keyed by store and shopper, and are
+rebuilt from the open visit and the recent observations when missing or out of date.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from store_server.db.models import (
+    CustomerTag,
+    Device,
+    Gateway,
+    Observation,
+    PresenceEvent,
+    Shopper,
+    Visit,
+    Zone,
+)
+from store_server.pickup.alerts import Event
+from store_server.presence import fusion
+from store_server.settings import StoreSettings
+from store_server.web.realtime import staff_room
+from store_server.web.schemas import PresenceEventOut
+
+
+def open_visit(session: Session, store_id: int, shopper_id: int) -> Visit | None:
+    """The shopper's open visit at this store, if any (it may be stale)."""
+    return session.scalars(
+        select(Visit).where(
+            Visit.store_id == store_id, Visit.shopper_id == shopper_id, Visit.ended_at.is_(None)
+        )
+    ).first()
+
+
+def start_visit(
+    session: Session,
+    store_id: int,
+    shopper_id: int,
+    zone: Zone | None,
+    at: float,
+    stale: Visit | None,
+) -> Visit | None:
+    """Close a stale visit and open a new one; None if a concurrent request opened it first."""
+    if stale is not None:
+        stale.ended_at = stale.last_seen_at  # it ended when the shopper was last heard
+    visit = Visit(
+        store_id=store_id,
+        shopper_id=shopper_id,
+        started_at=at,
+        last_seen_at=at,
+        entry_zone_id=zone.id if zone else None,
+    )
+    try:
+        with session.begin_nested():  # the partial unique index uq_visits_open decides
+            session.add(visit)
+    except IntegrityError:
+        return None
+    return visit
+
+
+FUSION_EXTENSION = "store_fusion_states"
+# Fusion states kept per process; beyond this many the ones not heard longest go first (a
+# dropped state is rebuilt from the database when its shopper is heard again).
+MAX_FUSION_STATES = 50_000
+
+
+class FusionStates:
+    """Each shopper's fusion state at each store, in this process's memory."""
+
+    def __init__(self) -> None:
+        self._states: dict[tuple[int, int], fusion.PersonState] = {}
+        self._lock = threading.Lock()
+
+    def get(self, store_id: int, shopper_id: int) -> fusion.PersonState | None:
+        """The remembered state, or None (never seen by this process, or dropped)."""
+        with self._lock:
+            return self._states.get((store_id, shopper_id))
+
+    def put(self, store_id: int, shopper_id: int, state: fusion.PersonState) -> None:
+        """Remember a state (after its transaction committed)."""
+        with self._lock:
+            self._states[(store_id, shopper_id)] = state
+            if len(self._states) > MAX_FUSION_STATES:
+                oldest = sorted(self._states.items(), key=lambda kv: kv[1].last_heard_at or 0.0)
+                for key, _ in oldest[: len(self._states) - MAX_FUSION_STATES]:
+                    del self._states[key]
+
+    def forget(self, store_id: int, shopper_id: int) -> None:
+        """Drop a state (the shopper erased their data or paused detection)."""
+        with self._lock:
+            self._states.pop((store_id, shopper_id), None)
+
+
+def fusion_params(settings: StoreSettings) -> fusion.FusionParams:
+    """The fusion tunables this server runs with."""
+    return fusion.FusionParams(entry_rssi_dbm=float(settings.entry_rssi_dbm))
+
+
+def _place(kind: str | None, name: str | None) -> fusion.Place:
+    return fusion.Place(kind, name) if kind is not None else fusion.Place(fusion.KIND_FLOOR)
+
+
+def recent_readings(
+    session: Session, store_id: int, shopper_id: int, since: float
+) -> list[fusion.Signal]:
+    """The shopper's stored readings at this store since `since`, as fusion signals."""
+    rows = session.execute(
+        select(
+            Observation.gateway_id,
+            Observation.rssi,
+            Observation.seen_at,
+            Observation.tag_id,
+            Gateway.rssi_offset_db,
+            Zone.kind,
+            Zone.name,
+        )
+        .join(Gateway, Gateway.id == Observation.gateway_id)
+        .outerjoin(Zone, Zone.id == Gateway.zone_id)
+        .outerjoin(Device, Device.id == Observation.device_id)
+        .outerjoin(CustomerTag, CustomerTag.id == Observation.tag_id)
+        .where(
+            Observation.store_id == store_id,
+            Observation.seen_at >= since,
+            or_(Device.shopper_id == shopper_id, CustomerTag.shopper_id == shopper_id),
+        )
+        .order_by(Observation.seen_at)
+    ).all()
+    return [
+        fusion.GatewayReading(
+            gateway_id,
+            _place(kind, name),
+            rssi,
+            offset,
+            seen_at,
+            "customer_tag" if tag_id is not None else "eddystone_eid",
+        )
+        for gateway_id, rssi, seen_at, tag_id, offset, kind, name in rows
+    ]
+
+
+def current_state(
+    session: Session,
+    states: FusionStates,
+    store_id: int,
+    shopper_id: int,
+    params: fusion.FusionParams,
+    now: float,
+) -> fusion.PersonState:
+    """The shopper's fusion state: from memory when it agrees with the database, else rebuilt.
+
+    Another process (or the sweep) may have opened or closed the visit since this process last
+    fused: the database's open visit is the truth, and the state is rebuilt from it and the
+    readings of the last lost timeout.
+    """
+    visit = open_visit(session, store_id, shopper_id)
+    live = visit is not None and now - visit.last_seen_at < params.lost_timeout_s
+    remembered = states.get(store_id, shopper_id)
+    if remembered is not None and remembered.visit_open == live:
+        return remembered
+    readings = recent_readings(session, store_id, shopper_id, now - params.lost_timeout_s)
+    span = (visit.started_at, visit.last_seen_at) if visit is not None and live else None
+    return fusion.restore(span, readings, params)
+
+
+@dataclass
+class Outcome:
+    """What fusing one batch changed: new visits, events to emit, states to remember."""
+
+    entered: list[Visit] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    states: dict[int, fusion.PersonState] = field(default_factory=dict)
+    ignored: Counter[str] = field(default_factory=Counter)
+
+
+def apply_signals(
+    session: Session,
+    store_id: int,
+    zone: Zone | None,
+    before: dict[int, fusion.PersonState],
+    signals: dict[int, list[fusion.Signal]],
+    params: fusion.FusionParams,
+    now: float,
+) -> Outcome:
+    """Fuse each shopper's signals; persist visits and presence events; collect what to emit."""
+    outcome = Outcome()
+    for shopper_id, shopper_signals in signals.items():
+        fused = fusion.fuse(before[shopper_id], shopper_signals, params, now)
+        outcome.ignored.update(fused.ignored)
+        outcome.states[shopper_id] = fused.state
+        visit = open_visit(session, store_id, shopper_id)
+        for event in fused.events:
+            if event.kind == fusion.EVENT_ENTERED:
+                stale = visit
+                visit = start_visit(session, store_id, shopper_id, zone, event.at, stale=stale)
+                if visit is None:
+                    continue  # a concurrent batch opened it: that one reports the entry
+                outcome.entered.append(visit)
+            elif event.kind == fusion.EVENT_EXITED:
+                if visit is None or not close_visit(session, visit, event.at):
+                    continue
+            outcome.events.append(record_event(session, store_id, shopper_id, visit, event))
+            if event.kind == fusion.EVENT_EXITED:
+                visit = None
+        if visit is not None and fused.state.visit_open:
+            heard = max(s.seen_at for s in shopper_signals)
+            visit.last_seen_at = max(visit.last_seen_at, min(heard, now))
+    return outcome
+
+
+def close_visit(session: Session, visit: Visit, at: float) -> bool:
+    """End an open visit at `at`; False if someone (another batch, the sweep) ended it first."""
+    done = session.execute(
+        update(Visit)
+        .where(Visit.id == visit.id, Visit.ended_at.is_(None))
+        .values(ended_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.refresh(visit)
+    return True
+
+
+def record_event(
+    session: Session,
+    store_id: int,
+    shopper_id: int,
+    visit: Visit | None,
+    event: fusion.PresenceEvent,
+) -> Event:
+    """Store a presence event; return it as the `presence` Socket.IO event for the staff room."""
+    row = PresenceEvent(
+        store_id=store_id,
+        shopper_id=shopper_id,
+        visit_id=visit.id if visit is not None else None,
+        kind=event.kind,
+        zone=event.place,
+        at=event.at,
+        confidence=event.confidence,
+        reasons=list(event.reasons),
+        dwell_s=event.dwell_s,
+    )
+    session.add(row)
+    session.flush()
+    first_name = session.scalar(select(Shopper.first_name).where(Shopper.id == shopper_id)) or ""
+    out = PresenceEventOut(
+        id=row.id,
+        store_id=store_id,
+        shopper_id=shopper_id,
+        first_name=first_name,
+        visit_id=row.visit_id,
+        kind=event.kind,  # type: ignore[arg-type]  # one of fusion.EVENT_KINDS
+        zone=event.place,
+        at=event.at,
+        confidence=event.confidence,
+        reasons=list(event.reasons),
+        dwell_s=event.dwell_s,
+    )
+    return ("presence", out.model_dump(), staff_room(store_id))

@@ -1,0 +1,1 @@
+"""Reporting: what worked, from the funnel to the care score."""

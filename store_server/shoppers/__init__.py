@@ -1,0 +1,1 @@
+"""Shoppers: enrolment, consents, their own data."""

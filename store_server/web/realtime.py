@@ -1,0 +1,145 @@
+"""Socket.IO: authenticated staff connections in per-store rooms, and a background emitter.
+
+In threading mode the request that emits waits for the whole fan-out, so ingest never emits:
+it queues the event and a background task emits it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from flask import Flask, request
+from flask_socketio import SocketIO, join_room
+
+from store_server.accounts.auth import device_for_token, staff_for_token
+
+log = logging.getLogger(__name__)
+socketio = SocketIO()
+
+
+def staff_room(store_id: int) -> str:
+    """The room every staff tablet of a store joins (managers too)."""
+    return f"store:{store_id}:staff"
+
+
+def managers_room(store_id: int) -> str:
+    """The room of a store's managers: escalations go here."""
+    return f"store:{store_id}:managers"
+
+
+def shopper_room(shopper_id: int) -> str:
+    """The room of one shopper's devices."""
+    return f"shopper:{shopper_id}"
+
+
+class ShopperConnections:
+    """Which shoppers have a page connected to this process (the in-app channel's reach).
+
+    Per process: with several processes behind a message queue, a shopper connected to
+    another one counts as not connected here, and the router falls back to the next channel.
+    """
+
+    def __init__(self) -> None:
+        self._by_sid: dict[str, int] = {}
+        self._counts: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, sid: str, shopper_id: int) -> None:
+        """A page of the shopper connected with this Socket.IO session id."""
+        with self._lock:
+            if sid not in self._by_sid:
+                self._by_sid[sid] = shopper_id
+                self._counts[shopper_id] = self._counts.get(shopper_id, 0) + 1
+
+    def remove(self, sid: str) -> None:
+        """The connection with this session id ended (unknown ids are ignored)."""
+        with self._lock:
+            shopper_id = self._by_sid.pop(sid, None)
+            if shopper_id is None:
+                return
+            left = self._counts[shopper_id] - 1
+            if left:
+                self._counts[shopper_id] = left
+            else:
+                del self._counts[shopper_id]
+
+    def is_connected(self, shopper_id: int) -> bool:
+        """Whether at least one page of the shopper is connected now."""
+        return shopper_id in self._counts
+
+
+connections = ShopperConnections()
+
+
+class Broadcaster:
+    """Queues events from request handlers; one background task emits them."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[str, dict[str, Any], str] | None] = queue.Queue()
+        self._started = False
+
+    def start(self) -> None:
+        """Start the emitting task once per process."""
+        if not self._started:
+            self._started = True
+            socketio.start_background_task(self._run)
+
+    def publish(self, event: str, payload: dict[str, Any], room: str) -> None:
+        """Queue an event for a room; returns at once."""
+        self._queue.put((event, payload, room))
+
+    def stop(self) -> None:
+        """Ask the emitting task to finish."""
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            event, payload, room = item
+            try:
+                socketio.emit(event, payload, to=room)
+            except Exception:  # noqa: BLE001 - one failed emit must not stop the emitter
+                log.exception("event=emit_failed name=%s room=%s", event, room)
+
+
+def init_realtime(app: Flask) -> None:
+    """Bind Socket.IO to the app and register the connection handlers."""
+    settings = app.extensions["store_settings"]
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=settings.socketio_message_queue or None,
+    )
+    broadcaster = Broadcaster()
+    broadcaster.start()
+    app.extensions["store_broadcaster"] = broadcaster
+
+
+@socketio.on("connect")  # type: ignore[untyped-decorator]
+def _on_connect(auth: dict[str, Any] | None = None) -> bool:
+    """Staff join their store's room (managers also the managers' room); shoppers their own."""
+    auth = auth if isinstance(auth, dict) else {}
+    token, device_token = auth.get("token"), auth.get("device_token")
+    now = time.time()
+    if isinstance(token, str) and (identity := staff_for_token(token, now)) is not None:
+        join_room(staff_room(identity.store_id))
+        if identity.role == "manager":
+            join_room(managers_room(identity.store_id))
+        log.info("event=socket_joined store=%s staff=%s", identity.store_id, identity.staff_id)
+        return True
+    if isinstance(device_token, str) and (device := device_for_token(device_token)) is not None:
+        join_room(shopper_room(device.shopper_id))
+        connections.add(request.sid, device.shopper_id)  # type: ignore[attr-defined]
+        log.info("event=socket_joined device=%s", device.device_id)
+        return True
+    log.info("event=socket_refused reason=unauthorized")
+    return False
+
+
+@socketio.on("disconnect")  # type: ignore[untyped-decorator]
+def _on_disconnect(*_args: Any) -> None:
+    """Forget a shopper page's connection (staff connections are not tracked)."""
+    connections.remove(request.sid)  # type: ignore[attr-defined]
