@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from firmware_sim.bluez import VirtualBluez
+from firmware_sim.bluez.service import VirtualBluez
 from firmware_sim.dbus_daemon import DbusDaemon
 from firmware_sim.wire import AdvertJson
 

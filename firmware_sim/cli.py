@@ -14,7 +14,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from firmware_sim.bluez import BluezError, BluezSettings, VirtualBluez
+from firmware_sim.bluez.service import BluezError, VirtualBluez
+from firmware_sim.bluez.settings import BluezSettings
 from firmware_sim.builtin_scenarios import (
     BUILTIN_SCENARIO_DOCUMENTS,
     builtin_scenario,

@@ -2,7 +2,8 @@
 
 firmware_sim never imports gateway or store_server; gateway imports neither of the others;
 store_server imports neither gateway nor firmware_sim; only one module per package talks to
-bleak. bench (and tests) may import all three.
+bleak; the virtual BlueZ's pure modules import neither dbus_fast nor asyncio. bench (and tests)
+may import all three.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ FORBIDDEN = {
     "store_server": {"gateway", "firmware_sim"},
 }
 BLEAK_MODULES = {"gateway/scanner.py", "firmware_sim/bleak_backend.py"}
+# The virtual BlueZ's pure half (firmware_sim/bluez/): no D-Bus library and no event loop.
+PURE_BLUEZ_MODULES = (
+    "firmware_sim/bluez/model.py",
+    "firmware_sim/bluez/names.py",
+    "firmware_sim/bluez/settings.py",
+    "firmware_sim/bluez/introspection.py",
+)
+IMPURE = {"dbus_fast", "asyncio"}
 
 
 def imported_top_levels(source: str) -> set[str]:
@@ -87,3 +96,13 @@ def test_checker_catches_a_forbidden_import(package: str, relative: str, source:
 def test_checker_allows_the_scanner_modules_and_own_package() -> None:
     assert violations("gateway", "gateway/scanner.py", "import bleak\nimport gateway.decode") == []
     assert violations("firmware_sim", "firmware_sim/bleak_backend.py", "from bleak import x") == []
+
+
+@pytest.mark.parametrize("relative", PURE_BLUEZ_MODULES)
+def test_pure_bluez_module_imports_neither_dbus_fast_nor_asyncio(relative: str) -> None:
+    assert imported_top_levels((ROOT / relative).read_text()) & IMPURE == set()
+
+
+def test_pure_check_sees_dbus_fast_and_asyncio() -> None:
+    source = "import asyncio\nfrom dbus_fast.aio import MessageBus\n"
+    assert imported_top_levels(source) & IMPURE == IMPURE

@@ -20,29 +20,30 @@ import pytest
 from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
-from firmware_sim.bluez import (
-    ERROR_FAILED,
-    ERROR_IN_PROGRESS,
-    ERROR_INVALID_ARGUMENTS,
-    ERROR_NOT_SUPPORTED,
-    RSSI_THRESHOLD_DB,
-    BluezSettings,
+from firmware_sim.bluez.model import (
     DiscoveryFilter,
-    FilterError,
     ScanPolicy,
-    VirtualBluez,
     ad_structures,
     address_type,
     advert_from_json,
     device_path,
     device_properties,
     merge_advert,
-    parse_discovery_filter,
     patterns_match,
     policy_accepts,
     property_changes,
     scan_policy,
 )
+from firmware_sim.bluez.names import (
+    ERROR_FAILED,
+    ERROR_IN_PROGRESS,
+    ERROR_INVALID_ARGUMENTS,
+    ERROR_NOT_SUPPORTED,
+    RSSI_THRESHOLD_DB,
+)
+from firmware_sim.bluez.service import VirtualBluez
+from firmware_sim.bluez.settings import BluezSettings
+from firmware_sim.bluez.variants import FilterError, parse_discovery_filter
 from firmware_sim.builtin_scenarios import builtin_scenario
 from firmware_sim.clock import ScaledClock
 from firmware_sim.dbus_daemon import DbusDaemon

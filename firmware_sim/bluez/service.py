@@ -1,10 +1,10 @@
-"""A virtual BlueZ: org.bluez on a private D-Bus, fed with simulated adverts, scanned by bleak.
+"""The virtual BlueZ's shell: VirtualBluez, org.bluez on a private D-Bus connection.
 
-The pure part (top half) decides what BlueZ would show for a new advert: how advertising data
-merges into a device, which properties change, which filters and monitor patterns match. The
-shell (`VirtualBluez`) owns the D-Bus connection, answers method calls with a raw message
-handler (BlueZ keeps one discovery session per D-Bus sender, which dbus-fast's ServiceInterface
-cannot see) and writes signals with back-pressure: per device only the latest state is kept.
+It owns the dbus-fast connection and the org.bluez name, keeps the mutable adapters and devices,
+answers method calls with a raw message handler (BlueZ keeps one discovery session per D-Bus
+sender, which dbus-fast's ServiceInterface cannot see), runs the model on every published
+advert and writes signals with back-pressure: a single flusher sends each device's latest state
+only when the socket has room, so a slow bus coalesces updates instead of queueing them.
 """
 
 from __future__ import annotations
@@ -12,49 +12,74 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import select
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dbus_fast import BusType, Message, MessageFlag, MessageType, RequestNameReply, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusError
 
-from firmware_sim.wire import AdvertJson, ParsedAdvert
+from firmware_sim.bluez.introspection import (
+    ADAPTER_XML,
+    DEVICE_XML,
+    MONITOR_MANAGER_XML,
+    OBJECT_MANAGER_XML,
+    introspection_xml,
+)
+from firmware_sim.bluez.model import (
+    DeviceState,
+    DiscoveryFilter,
+    ScanPolicy,
+    advert_from_json,
+    device_path,
+    device_properties,
+    merge_advert,
+    or_patterns_from,
+    policy_accepts,
+    property_changes,
+    scan_policy,
+)
+from firmware_sim.bluez.names import (
+    ADAPTER_INTERFACE,
+    BLUEZ_ROOT,
+    BLUEZ_SERVICE,
+    DBUS_INVALID_ARGS,
+    DBUS_PROPERTY_READ_ONLY,
+    DBUS_UNKNOWN_METHOD,
+    DBUS_UNKNOWN_OBJECT,
+    DEVICE_INTERFACE,
+    ERROR_ALREADY_EXISTS,
+    ERROR_DOES_NOT_EXIST,
+    ERROR_FAILED,
+    ERROR_IN_PROGRESS,
+    ERROR_INVALID_ARGUMENTS,
+    ERROR_NOT_READY,
+    ERROR_NOT_SUPPORTED,
+    INTROSPECTABLE_INTERFACE,
+    MONITOR_INTERFACE,
+    MONITOR_MANAGER_INTERFACE,
+    OBJECT_MANAGER_INTERFACE,
+    PEER_INTERFACE,
+    PROPERTIES_INTERFACE,
+)
+from firmware_sim.bluez.settings import BluezSettings
+from firmware_sim.bluez.variants import (
+    ADAPTER_SIGNATURES,
+    DEVICE_SIGNATURES,
+    FILTER_KEYS,
+    MONITOR_MANAGER_PROPERTIES,
+    FilterError,
+    parse_discovery_filter,
+    to_variants,
+)
+from firmware_sim.wire import AdvertJson
 
-logger = logging.getLogger(__name__)
+# Log lines name the package (firmware_sim.bluez), as they did before it was split.
+logger = logging.getLogger("firmware_sim.bluez")
 
-BLUEZ_SERVICE = "org.bluez"
-BLUEZ_ROOT = "/org/bluez"
-ADAPTER_INTERFACE = "org.bluez.Adapter1"
-DEVICE_INTERFACE = "org.bluez.Device1"
-MONITOR_MANAGER_INTERFACE = "org.bluez.AdvertisementMonitorManager1"
-MONITOR_INTERFACE = "org.bluez.AdvertisementMonitor1"
-OBJECT_MANAGER_INTERFACE = "org.freedesktop.DBus.ObjectManager"
-PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
-INTROSPECTABLE_INTERFACE = "org.freedesktop.DBus.Introspectable"
-PEER_INTERFACE = "org.freedesktop.DBus.Peer"
-
-ERROR_IN_PROGRESS = "org.bluez.Error.InProgress"
-ERROR_FAILED = "org.bluez.Error.Failed"
-ERROR_NOT_READY = "org.bluez.Error.NotReady"
-ERROR_INVALID_ARGUMENTS = "org.bluez.Error.InvalidArguments"
-ERROR_DOES_NOT_EXIST = "org.bluez.Error.DoesNotExist"
-ERROR_ALREADY_EXISTS = "org.bluez.Error.AlreadyExists"
-ERROR_NOT_SUPPORTED = "org.bluez.Error.NotSupported"
-DBUS_INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
-DBUS_UNKNOWN_OBJECT = "org.freedesktop.DBus.Error.UnknownObject"
-DBUS_UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod"
-DBUS_PROPERTY_READ_ONLY = "org.freedesktop.DBus.Error.PropertyReadOnly"
-
-# BlueZ's RSSI_THRESHOLD (src/device.c): without a discovery filter an RSSI change smaller
-# than this is not stored nor signalled; with a filter every change is (delta 0).
-RSSI_THRESHOLD_DB = 8
-# BlueZ's TemporaryTimeout default (main.conf): unpaired devices go this long after discovery.
-DEFAULT_TEMPORARY_TIMEOUT_S = 30.0
 # Signals handed to the socket before waiting for it to drain: large enough to amortise the
 # wait, small enough that adverts published meanwhile coalesce into the next batch.
 FLUSH_BATCH = 512
@@ -68,506 +93,10 @@ MONITOR_READ_ATTEMPTS = 20
 MONITOR_READ_RETRY_S = 0.05
 # A full socket is polled this often until the daemon has read from it.
 WRITABLE_POLL_S = 0.001
-# Flags AD (LE General Discoverable, BR/EDR not supported) that phones and beacons send.
-ADVERTISING_FLAGS = b"\x06"
-# The Bluetooth SIG base UUID: 16-bit UUIDs are shorthand for 0000xxxx-<this suffix>.
-BASE_UUID_SUFFIX = "-0000-1000-8000-00805f9b34fb"
-# AD types (Bluetooth Assigned Numbers, "Common Data Types") the monitor patterns can match.
-AD_FLAGS = 0x01
-AD_UUID16_COMPLETE = 0x03
-AD_UUID128_COMPLETE = 0x07
-AD_NAME_COMPLETE = 0x09
-AD_TX_POWER = 0x0A
-AD_SERVICE_DATA16 = 0x16
-AD_SERVICE_DATA128 = 0x21
-AD_MANUFACTURER_DATA = 0xFF
-# What SetDiscoveryFilter accepts (org.bluez.Adapter.rst), with the D-Bus type of each value.
-FILTER_KEYS = {
-    "UUIDs": "as",
-    "RSSI": "n",
-    "Pathloss": "q",
-    "Transport": "s",
-    "DuplicateData": "b",
-    "Discoverable": "b",
-    "Pattern": "s",
-}
-TRANSPORTS = ("auto", "bredr", "le")
-
-# D-Bus type of every Device1 property the simulator shows.
-DEVICE_SIGNATURES = {
-    "Address": "s",
-    "AddressType": "s",
-    "Name": "s",
-    "Alias": "s",
-    "Paired": "b",
-    "Bonded": "b",
-    "Trusted": "b",
-    "Blocked": "b",
-    "LegacyPairing": "b",
-    "Connected": "b",
-    "ServicesResolved": "b",
-    "UUIDs": "as",
-    "Adapter": "o",
-    "RSSI": "n",
-    "TxPower": "n",
-    "ManufacturerData": "a{qv}",
-    "ServiceData": "a{sv}",
-    "AdvertisingFlags": "ay",
-}
-ADAPTER_SIGNATURES = {
-    "Address": "s",
-    "AddressType": "s",
-    "Name": "s",
-    "Alias": "s",
-    "Class": "u",
-    "Powered": "b",
-    "PowerState": "s",
-    "Discoverable": "b",
-    "DiscoverableTimeout": "u",
-    "Pairable": "b",
-    "PairableTimeout": "u",
-    "Discovering": "b",
-    "UUIDs": "as",
-    "Modalias": "s",
-    "Roles": "as",
-}
-MONITOR_MANAGER_PROPERTIES = {
-    "SupportedMonitorTypes": Variant("as", ["or_patterns"]),
-    "SupportedFeatures": Variant("as", []),
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure core
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BluezSettings:
-    """How the virtual BlueZ behaves where real BlueZ versions differ."""
-
-    # Some BlueZ versions signal RSSI on every advert even when unchanged, others only changes.
-    emit_unchanged_rssi: bool = False
-    # Seconds after discovery ends before unpaired devices are removed (InterfacesRemoved).
-    temporary_timeout_s: float = DEFAULT_TEMPORARY_TIMEOUT_S
-    # Export AdvertisementMonitorManager1 (BlueZ started with --experimental): passive scans.
-    passive_scanning: bool = True
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> BluezSettings:
-        """Settings from SIM_BLUEZ_* environment variables, defaults where unset."""
-        env = os.environ if environ is None else environ
-        default = cls()
-        return cls(
-            emit_unchanged_rssi=_env_flag(
-                env, "SIM_BLUEZ_EMIT_UNCHANGED_RSSI", default.emit_unchanged_rssi
-            ),
-            temporary_timeout_s=float(
-                env.get("SIM_BLUEZ_TEMPORARY_TIMEOUT_S", default.temporary_timeout_s)
-            ),
-            passive_scanning=_env_flag(env, "SIM_BLUEZ_PASSIVE", default.passive_scanning),
-        )
-
-
-def _env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = env.get(name)
-    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
-
-
-@dataclass(frozen=True)
-class DiscoveryFilter:
-    """One client's SetDiscoveryFilter arguments."""
-
-    uuids: frozenset[str] = frozenset()
-    rssi: int | None = None
-    pathloss: int | None = None
-    transport: str = "auto"
-    # BlueZ's documented default: a filtered client sees advertising data on every advert.
-    duplicate_data: bool = True
-    discoverable: bool = False
-    pattern: str = ""
-
-
-@dataclass(frozen=True)
-class ScanPolicy:
-    """The filters of every discovery session on an adapter, merged the way BlueZ merges them."""
-
-    scanning: bool = False
-    filtered: bool = False
-    uuids: frozenset[str] | None = None
-    rssi: int | None = None
-    duplicate_data: bool = False
-    patterns: tuple[tuple[int, int, bytes], ...] = ()
-    passive_only: bool = False
-
-
-@dataclass(frozen=True)
-class DeviceState:
-    """What BlueZ knows about one remote device; RSSI and TxPower are None when not scanning."""
-
-    address: str
-    address_type: str
-    name: str | None = None
-    rssi: int | None = None
-    tx_power: int | None = None
-    manufacturer_data: Mapping[int, bytes] = field(default_factory=dict)
-    service_data: Mapping[str, bytes] = field(default_factory=dict)
-    uuids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class AdvertUpdate:
-    """A device's state after an advert, and the properties to signal even if unchanged."""
-
-    state: DeviceState
-    forced: frozenset[str]
 
 
 class BluezError(Exception):
     """The virtual BlueZ could not start."""
-
-
-class FilterError(ValueError):
-    """SetDiscoveryFilter arguments BlueZ would reject."""
-
-
-def full_uuid(uuid: str) -> str:
-    """The 128-bit lower-case form of a 16-, 32- or 128-bit UUID string."""
-    uuid = uuid.lower()
-    if len(uuid) == 4:
-        return f"0000{uuid}{BASE_UUID_SUFFIX}"
-    if len(uuid) == 8:
-        return f"{uuid}{BASE_UUID_SUFFIX}"
-    return uuid
-
-
-def address_type(address: str) -> str:
-    """The address type: "random" when the top bits are 01 or 11 (private or static)."""
-    try:
-        top_bits = int(address[:2], 16) >> 6
-    except ValueError:
-        return "public"
-    return "random" if top_bits in (0b01, 0b11) else "public"
-
-
-def device_path(adapter_path: str, address: str) -> str:
-    """BlueZ's object path of a device: /org/bluez/hciN/dev_AA_BB_CC_DD_EE_FF."""
-    return f"{adapter_path}/dev_{address.upper().replace(':', '_')}"
-
-
-def advert_from_json(advert: AdvertJson) -> ParsedAdvert | None:
-    """The simulator's advert JSON with bytes values; None when a value is malformed."""
-    try:
-        return ParsedAdvert(
-            address=advert["address"].upper(),
-            rssi=int(advert["rssi"]),
-            local_name=advert.get("local_name"),
-            tx_power=advert.get("tx_power"),
-            manufacturer_data={
-                int(key): bytes.fromhex(value)
-                for key, value in advert.get("manufacturer_data", {}).items()
-            },
-            service_data={
-                full_uuid(key): bytes.fromhex(value)
-                for key, value in advert.get("service_data", {}).items()
-            },
-            service_uuids=[full_uuid(uuid) for uuid in advert.get("service_uuids", [])],
-        )
-    except (KeyError, ValueError, TypeError, AttributeError):
-        return None
-
-
-def parse_discovery_filter(arguments: Mapping[str, Any]) -> DiscoveryFilter | None:
-    """A DiscoveryFilter from SetDiscoveryFilter's a{sv}; None for an empty dict (no filter)."""
-    if not arguments:
-        return None
-    values: dict[str, Any] = {}
-    for key, variant in arguments.items():
-        expected = FILTER_KEYS.get(key)
-        if expected is None or not isinstance(variant, Variant):
-            raise FilterError(f"unknown filter {key!r}")
-        if variant.signature != expected:
-            raise FilterError(f"filter {key!r} must be of type {expected}")
-        values[key] = variant.value
-    if "RSSI" in values and "Pathloss" in values:
-        raise FilterError("RSSI and Pathloss cannot be combined")
-    transport = values.get("Transport", "auto")
-    if transport not in TRANSPORTS:
-        raise FilterError(f"unknown transport {transport!r}")
-    try:
-        uuids = frozenset(full_uuid(u) for u in values.get("UUIDs", []))
-    except AttributeError as exc:
-        raise FilterError("UUIDs must be strings") from exc
-    return DiscoveryFilter(
-        uuids=uuids,
-        rssi=values.get("RSSI"),
-        pathloss=values.get("Pathloss"),
-        transport=transport,
-        duplicate_data=values.get("DuplicateData", True),
-        discoverable=values.get("Discoverable", False),
-        pattern=values.get("Pattern", ""),
-    )
-
-
-def scan_policy(
-    sessions: Iterable[DiscoveryFilter | None],
-    monitor_patterns: Iterable[tuple[int, int, bytes]] = (),
-) -> ScanPolicy:
-    """Merge the filters of the active discovery sessions and the passive monitors' patterns."""
-    session_list = list(sessions)
-    patterns = tuple(monitor_patterns)
-    if not session_list:
-        return ScanPolicy(scanning=bool(patterns), patterns=patterns, passive_only=bool(patterns))
-    filters = [f for f in session_list if f is not None]
-    unfiltered = len(filters) < len(session_list)
-    # Any session without a UUID (or RSSI) restriction means nothing is restricted for anyone.
-    uuids: frozenset[str] | None = None
-    if not unfiltered and all(f.uuids for f in filters):
-        uuids = frozenset().union(*(f.uuids for f in filters))
-    rssis = [f.rssi for f in filters]
-    rssi = None if unfiltered or None in rssis else min(r for r in rssis if r is not None)
-    return ScanPolicy(
-        scanning=True,
-        filtered=bool(filters),
-        uuids=uuids,
-        rssi=rssi,
-        duplicate_data=any(f.duplicate_data for f in filters),
-        patterns=patterns,
-    )
-
-
-def ad_structures(advert: ParsedAdvert) -> list[tuple[int, bytes]]:
-    """The advertising data structures (AD type, data) an advert like this one carries on air."""
-    structures = [(AD_FLAGS, ADVERTISING_FLAGS)]
-    short = [u for u in advert.service_uuids if u.endswith(BASE_UUID_SUFFIX) and u[:4] == "0000"]
-    if short:
-        structures.append(
-            (AD_UUID16_COMPLETE, b"".join(int(u[4:8], 16).to_bytes(2, "little") for u in short))
-        )
-    long = [u for u in advert.service_uuids if u not in short]
-    if long:
-        structures.append(
-            (AD_UUID128_COMPLETE, b"".join(bytes.fromhex(u.replace("-", ""))[::-1] for u in long))
-        )
-    if advert.local_name:
-        structures.append((AD_NAME_COMPLETE, advert.local_name.encode()))
-    if advert.tx_power is not None:
-        structures.append((AD_TX_POWER, advert.tx_power.to_bytes(1, "little", signed=True)))
-    for uuid, data in advert.service_data.items():
-        if uuid.endswith(BASE_UUID_SUFFIX) and uuid[:4] == "0000":
-            structures.append((AD_SERVICE_DATA16, int(uuid[4:8], 16).to_bytes(2, "little") + data))
-        else:
-            uuid_bytes = bytes.fromhex(uuid.replace("-", ""))[::-1]
-            structures.append((AD_SERVICE_DATA128, uuid_bytes + data))
-    for company, data in advert.manufacturer_data.items():
-        structures.append((AD_MANUFACTURER_DATA, company.to_bytes(2, "little") + data))
-    return structures
-
-
-def patterns_match(
-    patterns: Iterable[tuple[int, int, bytes]], structures: Iterable[tuple[int, bytes]]
-) -> bool:
-    """Whether any or-pattern (start, AD type, content) matches any AD structure."""
-    structure_list = list(structures)
-    return any(
-        ad_type == kind and data[start : start + len(content)] == content
-        for start, kind, content in patterns
-        for ad_type, data in structure_list
-    )
-
-
-def policy_accepts(policy: ScanPolicy, advert: ParsedAdvert) -> bool:
-    """Whether a scan with this policy reports `advert` at all."""
-    if not policy.scanning:
-        return False
-    if policy.patterns and patterns_match(policy.patterns, ad_structures(advert)):
-        return True
-    if policy.passive_only:
-        return False
-    if policy.rssi is not None and advert.rssi < policy.rssi:
-        return False
-    if policy.uuids is not None:
-        advertised = set(advert.service_uuids) | set(advert.service_data)
-        return not policy.uuids.isdisjoint(advertised)
-    return True
-
-
-def merge_advert(
-    previous: DeviceState | None,
-    advert: ParsedAdvert,
-    policy: ScanPolicy,
-    emit_unchanged_rssi: bool = False,
-) -> AdvertUpdate:
-    """BlueZ's merge of an advert into a device (src/adapter.c update_found_devices).
-
-    Manufacturer data merges per company id and service data per UUID (older entries stay),
-    UUIDs accumulate, name and TX power are replaced when the advert carries them; RSSI follows
-    the filter's delta rule. With DuplicateData the advert's data is signalled even if equal.
-    """
-    state = previous or DeviceState(advert.address, address_type(advert.address))
-    forced: set[str] = set()
-    delta = 0 if policy.filtered else RSSI_THRESHOLD_DB
-    rssi = state.rssi
-    if rssi is None or abs(advert.rssi - rssi) >= max(delta, 1):
-        rssi = advert.rssi
-    elif advert.rssi == rssi and emit_unchanged_rssi:
-        forced.add("RSSI")
-    manufacturer_data = {**state.manufacturer_data, **advert.manufacturer_data}
-    service_data = {**state.service_data, **advert.service_data}
-    uuids = state.uuids + tuple(u for u in advert.service_uuids if u not in state.uuids)
-    if policy.duplicate_data:
-        if advert.manufacturer_data:
-            forced.add("ManufacturerData")
-        if advert.service_data:
-            forced.add("ServiceData")
-    new_state = replace(
-        state,
-        name=advert.local_name or state.name,
-        rssi=rssi,
-        tx_power=advert.tx_power if advert.tx_power is not None else state.tx_power,
-        manufacturer_data=manufacturer_data,
-        service_data=service_data,
-        uuids=uuids,
-    )
-    return AdvertUpdate(new_state, frozenset(forced))
-
-
-def device_properties(state: DeviceState, adapter_path: str) -> dict[str, Any]:
-    """The Device1 properties BlueZ shows for `state`, as plain Python values."""
-    props: dict[str, Any] = {
-        "Address": state.address,
-        "AddressType": state.address_type,
-        # Without a name BlueZ shows the address with dashes, which bleak maps back to None.
-        "Alias": state.name or state.address.replace(":", "-"),
-        "Paired": False,
-        "Bonded": False,
-        "Trusted": False,
-        "Blocked": False,
-        "LegacyPairing": False,
-        "Connected": False,
-        "ServicesResolved": False,
-        "UUIDs": list(state.uuids),
-        "Adapter": adapter_path,
-        "AdvertisingFlags": ADVERTISING_FLAGS,
-    }
-    if state.name is not None:
-        props["Name"] = state.name
-    if state.rssi is not None:
-        props["RSSI"] = state.rssi
-    if state.tx_power is not None:
-        props["TxPower"] = state.tx_power
-    if state.manufacturer_data:
-        props["ManufacturerData"] = dict(state.manufacturer_data)
-    if state.service_data:
-        props["ServiceData"] = dict(state.service_data)
-    return props
-
-
-def property_changes(
-    before: Mapping[str, Any], after: Mapping[str, Any], forced: Iterable[str] = ()
-) -> tuple[dict[str, Any], list[str]]:
-    """PropertiesChanged arguments from `before` to `after`: changed values, invalidated names."""
-    forced_set = set(forced)
-    changed = {
-        name: value
-        for name, value in after.items()
-        if name in forced_set or before.get(name, _MISSING) != value
-    }
-    invalidated = [name for name in before if name not in after]
-    return changed, invalidated
-
-
-_MISSING = object()
-
-
-def to_variants(props: Mapping[str, Any], signatures: Mapping[str, str]) -> dict[str, Variant]:
-    """Wrap plain property values in D-Bus variants of the right type."""
-    result: dict[str, Variant] = {}
-    for name, value in props.items():
-        signature = signatures[name]
-        if signature == "a{qv}":
-            value = {key: Variant("ay", data) for key, data in value.items()}
-        elif signature == "a{sv}":
-            value = {key: Variant("ay", data) for key, data in value.items()}
-        result[name] = Variant(signature, value)
-    return result
-
-
-def or_patterns_from(value: Any) -> tuple[tuple[int, int, bytes], ...]:
-    """Validated (start, AD type, content) triples from a monitor's Patterns property."""
-    patterns: list[tuple[int, int, bytes]] = []
-    for item in value if isinstance(value, list) else []:
-        if isinstance(item, list | tuple) and len(item) == 3:
-            start, kind, content = item
-            if isinstance(start, int) and isinstance(kind, int) and isinstance(content, bytes):
-                patterns.append((start, kind, content))
-    return tuple(patterns)
-
-
-# ---------------------------------------------------------------------------------------------
-# Introspection data (what `busctl introspect` shows; bleak itself never introspects)
-# ---------------------------------------------------------------------------------------------
-
-_INTROSPECTABLE_XML = """  <interface name="org.freedesktop.DBus.Introspectable">
-    <method name="Introspect"><arg name="xml" type="s" direction="out"/></method>
-  </interface>
-  <interface name="org.freedesktop.DBus.Properties">
-    <method name="Get"><arg name="interface" type="s" direction="in"/>
-      <arg name="name" type="s" direction="in"/><arg name="value" type="v" direction="out"/>
-    </method>
-    <method name="Set"><arg name="interface" type="s" direction="in"/>
-      <arg name="name" type="s" direction="in"/><arg name="value" type="v" direction="in"/>
-    </method>
-    <method name="GetAll"><arg name="interface" type="s" direction="in"/>
-      <arg name="properties" type="a{sv}" direction="out"/>
-    </method>
-    <signal name="PropertiesChanged"><arg name="interface" type="s"/>
-      <arg name="changed_properties" type="a{sv}"/><arg name="invalidated_properties" type="as"/>
-    </signal>
-  </interface>
-"""
-_OBJECT_MANAGER_XML = """  <interface name="org.freedesktop.DBus.ObjectManager">
-    <method name="GetManagedObjects">
-      <arg name="objects" type="a{oa{sa{sv}}}" direction="out"/>
-    </method>
-    <signal name="InterfacesAdded"><arg name="object" type="o"/>
-      <arg name="interfaces" type="a{sa{sv}}"/></signal>
-    <signal name="InterfacesRemoved"><arg name="object" type="o"/>
-      <arg name="interfaces" type="as"/></signal>
-  </interface>
-"""
-_ADAPTER_XML = """  <interface name="org.bluez.Adapter1">
-    <method name="StartDiscovery"/>
-    <method name="SetDiscoveryFilter"><arg name="properties" type="a{sv}" direction="in"/></method>
-    <method name="StopDiscovery"/>
-    <method name="RemoveDevice"><arg name="device" type="o" direction="in"/></method>
-    <method name="GetDiscoveryFilters"><arg name="filters" type="as" direction="out"/></method>
-  </interface>
-"""
-_MONITOR_MANAGER_XML = """  <interface name="org.bluez.AdvertisementMonitorManager1">
-    <method name="RegisterMonitor"><arg name="application" type="o" direction="in"/></method>
-    <method name="UnregisterMonitor"><arg name="application" type="o" direction="in"/></method>
-  </interface>
-"""
-_DEVICE_XML = """  <interface name="org.bluez.Device1">
-    <method name="Disconnect"/><method name="Connect"/><method name="Pair"/>
-    <method name="CancelPairing"/>
-  </interface>
-"""
-
-
-def _introspection(interfaces: str, children: Iterable[str]) -> str:
-    nodes = "".join(f'  <node name="{child}"/>\n' for child in children)
-    return (
-        '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"\n'
-        ' "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">\n'
-        f"<node>\n{_INTROSPECTABLE_XML}{interfaces}{nodes}</node>\n"
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Imperative shell
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -1102,16 +631,16 @@ class VirtualBluez:
 
     def _introspect(self, path: str, target: str | _Adapter | _Device) -> str:
         if isinstance(target, _Device):
-            return _introspection(_DEVICE_XML, [])
+            return introspection_xml(DEVICE_XML, [])
         if isinstance(target, _Adapter):
-            extra = _MONITOR_MANAGER_XML if self.settings.passive_scanning else ""
+            extra = MONITOR_MANAGER_XML if self.settings.passive_scanning else ""
             children = [d.path.rsplit("/", 1)[1] for d in target.devices.values() if d.announced]
-            return _introspection(_ADAPTER_XML + extra, children)
+            return introspection_xml(ADAPTER_XML + extra, children)
         if path == "/":
-            return _introspection(_OBJECT_MANAGER_XML, ["org"])
+            return introspection_xml(OBJECT_MANAGER_XML, ["org"])
         if path == "/org":
-            return _introspection("", ["bluez"])
-        return _introspection("", [a.name for a in self._adapters if a.present])
+            return introspection_xml("", ["bluez"])
+        return introspection_xml("", [a.name for a in self._adapters if a.present])
 
     def _interface_properties(
         self, target: str | _Adapter | _Device, interface: str
