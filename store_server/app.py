@@ -19,16 +19,23 @@ from store_server.pickup import alerts as pickup
 from store_server.pickup import orders
 from store_server.presence import gateways, ingest
 from store_server.presence.identity import DeviceKey, EidResolver
+from store_server.presence.visits import FusionStates
 from store_server.reporting import report as reports
+from store_server.services import WALL_CLOCK, Clock, Services
 from store_server.settings import StoreSettings
 from store_server.shoppers import account as shoppers
 from store_server.web import pages
+from store_server.web.context import EXTENSION as SERVICES_EXTENSION
 from store_server.web.errors import register_error_handlers
 from store_server.web.realtime import connections, init_realtime
 
 
-def create_app(settings: StoreSettings | None = None) -> Flask:
-    """Build a store server app; the schema must already be migrated (`store-server migrate`)."""
+def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK) -> Flask:
+    """Build a store server app; the schema must already be migrated (`store-server migrate`).
+
+    Args:
+        clock: the server's one wall clock (UNIX seconds); tests pass one they can set.
+    """
     settings = settings or StoreSettings.from_env()
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -42,10 +49,6 @@ def create_app(settings: StoreSettings | None = None) -> Flask:
     # An API client gets a JSON 404 for `a//b`, not an HTML redirect to `a/b`.
     app.url_map.merge_slashes = False
     db = Database(settings.database_url)
-    app.extensions["store_settings"] = settings
-    app.extensions["store_db"] = db
-    app.extensions["store_eid_resolver"] = EidResolver(lambda: _device_keys(db))
-    app.extensions["store_redemption_limiter"] = coupons.redemption_limiter()
     register_error_handlers(app)
     blueprints = (
         auth.bp,
@@ -65,14 +68,21 @@ def create_app(settings: StoreSettings | None = None) -> Flask:
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
-    init_realtime(app)
-    senders = build_senders(
-        settings, app.extensions["store_broadcaster"].publish, connections.is_connected
-    )
+    publisher = init_realtime(app, settings)
+    senders = build_senders(settings, publisher.publish, connections.is_connected, clock)
     reach = Reach(
         frozenset(s.channel for s in senders), connections.is_connected, settings.base_url
     )
-    app.extensions["store_outbound"] = Outbound(Router(senders), reach, db)
+    app.extensions[SERVICES_EXTENSION] = Services(
+        settings=settings,
+        db=db,
+        clock=clock,
+        resolver=EidResolver(lambda: _device_keys(db)),
+        fusion_states=FusionStates(),
+        outbound=Outbound(Router(senders), reach, db, clock),
+        publisher=publisher,
+        redemption_limiter=coupons.redemption_limiter(),
+    )
     return app
 
 

@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 from store_server.db.database import Database
 from store_server.db.models import PickupAlert, Store, Visit
 from store_server.engagement import engine as engagement
+from store_server.events import Audience, Event
 from store_server.messaging.outbound import NO_REACH, Job, Reach
-from store_server.pickup.alerts import Event, arrival
+from store_server.pickup.alerts import arrival
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.presence import fusion
 from store_server.presence.visits import close_visit, record_event
 from store_server.settings import StoreSettings
-from store_server.web.realtime import managers_room, staff_room
+from store_server.web.context import services
 
 log = logging.getLogger(__name__)
 # Silence is weak evidence of leaving (a phone can die in the store): an exit by the lost timeout
@@ -79,10 +80,10 @@ def sweep(
                 if done.rowcount == 1:  # type: ignore[attr-defined]
                     expired += 1
                     events.append(
-                        (
+                        Event(
                             "alert_updated",
                             arrival(session, alert_id).model_dump(),
-                            staff_room(store_id),
+                            Audience.staff(store_id),
                         )
                     )
                 continue
@@ -101,8 +102,8 @@ def sweep(
             if done.rowcount == 1:  # type: ignore[attr-defined]
                 escalated += 1
                 payload = arrival(session, alert_id).model_dump()
-                events.append(("alert_escalated", payload, managers_room(store_id)))
-                events.append(("alert_updated", payload, staff_room(store_id)))
+                events.append(Event("alert_escalated", payload, Audience.managers(store_id)))
+                events.append(Event("alert_updated", payload, Audience.staff(store_id)))
         exits: list[Event] = []
         closed = close_lost_visits(session, now, exits)
         events += exits
@@ -150,16 +151,15 @@ def close_lost_visits(session: Session, now: float, events: list[Event]) -> int:
 
 def start_scheduler(app: Flask) -> BackgroundScheduler:
     """Run the sweep every few seconds in this process (exactly one process per deployment)."""
-    settings: StoreSettings = app.extensions["store_settings"]
-    db: Database = app.extensions["store_db"]
-    broadcaster = app.extensions["store_broadcaster"]
+    settings: StoreSettings = services(app).settings
+    db: Database = services(app).db
+    broadcaster = services(app).publisher
 
-    outbound = app.extensions["store_outbound"]
+    outbound = services(app).outbound
 
     def job() -> None:
         result = sweep(db, settings, time.time(), outbound.reach)
-        for name, payload, room in result.events:
-            broadcaster.publish(name, payload, room)
+        broadcaster.publish(result.events)
         outbound.submit_all(result.jobs)
 
     scheduler = BackgroundScheduler(timezone="UTC")

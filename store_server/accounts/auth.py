@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import delete, select
 
 from store_server.db.models import Device, IntegrationToken, StaffSession, StaffUser, Store
+from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.schemas import LoginIn, LoginOut, StaffOut, parse_body
 
@@ -22,7 +22,6 @@ password_hasher = PasswordHasher()
 # Verifying against this keeps a login for an unknown e-mail as slow as a wrong password.
 _DUMMY_HASH = password_hasher.hash(secrets.token_hex(16))
 # Sessions expire by wall-clock time; tests patch this alias.
-WALL_CLOCK = time.time
 
 
 def hash_password(password: str) -> str:
@@ -62,7 +61,7 @@ def device_for_token(token: str | None) -> DeviceIdentity | None:
     """The device a shopper app's token belongs to, or None."""
     if not token:
         return None
-    with current_app.extensions["store_db"].sessions() as session:
+    with services().db.sessions() as session:
         row = session.execute(
             select(Device.id, Device.shopper_id).where(Device.token_sha256 == token_digest(token))
         ).first()
@@ -82,7 +81,7 @@ def require_integration(store_id: int) -> None:
     token = bearer_token(request.headers.get("Authorization"))
     if token is None:
         raise ApiError(401, "unauthorized", "missing integration token")
-    with current_app.extensions["store_db"].sessions() as session:
+    with services().db.sessions() as session:
         row = session.get(IntegrationToken, token_digest(token))
     if row is None:
         raise ApiError(401, "unauthorized", "unknown integration token")
@@ -102,7 +101,7 @@ def staff_for_token(token: str | None, now: float) -> StaffIdentity | None:
     """Look up a live session; None for a missing, unknown or expired token."""
     if not token:
         return None
-    db = current_app.extensions["store_db"]
+    db = services().db
     with db.sessions() as session:
         row = session.execute(
             select(StaffUser, StaffSession.expires_at)
@@ -117,7 +116,8 @@ def staff_for_token(token: str | None, now: float) -> StaffIdentity | None:
 
 def require_staff(store_id: int | None = None) -> StaffIdentity:
     """The request's staffer (401 without a valid session; 403 for another store)."""
-    identity = staff_for_token(bearer_token(request.headers.get("Authorization")), WALL_CLOCK())
+    token = bearer_token(request.headers.get("Authorization"))
+    identity = staff_for_token(token, services().clock())
     if identity is None:
         raise ApiError(401, "unauthorized", "log in again: the session is missing or expired")
     if store_id is not None and identity.store_id != store_id:
@@ -137,9 +137,9 @@ def require_manager(store_id: int) -> StaffIdentity:
 def login() -> tuple[Response, int]:
     """Exchange e-mail and password for a bearer token."""
     body = parse_body(LoginIn, request.get_json(silent=True))
-    db = current_app.extensions["store_db"]
-    settings = current_app.extensions["store_settings"]
-    now = WALL_CLOCK()
+    db = services().db
+    settings = services().settings
+    now = services().clock()
     with db.transaction() as session:
         row = session.execute(
             select(StaffUser, Store)
@@ -165,7 +165,11 @@ def login() -> tuple[Response, int]:
             token=token,
             expires_at=expires_at,
             staff=StaffOut(
-                id=user.id, name=user.name, role=user.role, store_id=store.id, store_name=store.name
+                id=user.id,
+                name=user.name,
+                role=user.role,  # type: ignore[arg-type]  # a checked string column
+                store_id=store.id,
+                store_name=store.name,
             ),
         )
     return jsonify(out.model_dump()), 200
@@ -176,7 +180,7 @@ def logout() -> tuple[Response, int]:
     """End the presented session."""
     token = bearer_token(request.headers.get("Authorization"))
     if token:
-        with current_app.extensions["store_db"].transaction() as session:
+        with services().db.transaction() as session:
             session.execute(
                 delete(StaffSession).where(StaffSession.token_sha256 == token_digest(token))
             )

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store_server.accounts.auth import require_manager
 from store_server.db.models import Campaign, CampaignVersion
+from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.schemas import (
     AudienceIn,
@@ -23,7 +23,6 @@ from store_server.web.schemas import (
 )
 
 bp = Blueprint("campaigns", __name__, url_prefix="/api/v1/stores")
-WALL_CLOCK = time.time
 
 
 def parse_campaign(payload: Any) -> CampaignIn:
@@ -126,8 +125,8 @@ def create_campaign(store_id: int) -> tuple[Response, int]:
     """Create a campaign with its first version (active at once)."""
     require_manager(store_id)
     body = parse_campaign(request.get_json(silent=True))
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].transaction() as session:
+    now = services().clock()
+    with services().db.transaction() as session:
         campaign = Campaign(store_id=store_id, name=body.name, active=True, created_at=now)
         session.add(campaign)
         session.flush()
@@ -141,8 +140,8 @@ def edit_campaign(store_id: int, campaign_id: int) -> tuple[Response, int]:
     """Edit a campaign: a new version; coupons already issued keep theirs."""
     require_manager(store_id)
     body = parse_campaign(request.get_json(silent=True))
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].transaction() as session:
+    now = services().clock()
+    with services().db.transaction() as session:
         campaign = _campaign_of(session, store_id, campaign_id)
         campaign.name = body.name
         latest = session.scalar(
@@ -164,7 +163,7 @@ def edit_campaign(store_id: int, campaign_id: int) -> tuple[Response, int]:
 def list_campaigns(store_id: int) -> tuple[Response, int]:
     """The store's campaigns with their current versions, oldest first."""
     require_manager(store_id)
-    with current_app.extensions["store_db"].sessions() as session:
+    with services().db.sessions() as session:
         campaigns = session.scalars(
             select(Campaign).where(Campaign.store_id == store_id).order_by(Campaign.id)
         ).all()
@@ -174,7 +173,7 @@ def list_campaigns(store_id: int) -> tuple[Response, int]:
 
 def _set_active(store_id: int, campaign_id: int, active: bool) -> tuple[Response, int]:
     require_manager(store_id)
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         campaign = _campaign_of(session, store_id, campaign_id)
         campaign.active = active
         out = campaign_out(session, campaign)

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import secrets
-import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store_server.accounts.auth import require_staff
+from store_server.db.database import rows_changed
 from store_server.db.models import Coupon
+from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.schemas import CouponOut, RedeemIn, parse_body
 
 bp = Blueprint("coupons", __name__, url_prefix="/api/v1/stores")
-WALL_CLOCK = time.time
 # Crockford's base32 without I, L, O, U: easy to read out and type at a till.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # 10 characters = 50 random bits: guessing one live code among millions takes ~10^8 tries,
@@ -118,12 +118,12 @@ def redemption_limiter() -> FailureLimiter:
 def redeem(store_id: int) -> tuple[Response, int]:
     """Redeem a code at the till: one conditional update decides, so it succeeds exactly once."""
     staff = require_staff(store_id)
-    now = WALL_CLOCK()
-    limiter: FailureLimiter = current_app.extensions["store_redemption_limiter"]
+    now = services().clock()
+    limiter: FailureLimiter = services().redemption_limiter
     if not limiter.allowed(staff.staff_id, now):
         raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute")
     code = normalise_code(parse_body(RedeemIn, request.get_json(silent=True)).code)
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         result = session.execute(
             update(Coupon)
             .where(
@@ -137,7 +137,7 @@ def redeem(store_id: int) -> tuple[Response, int]:
         coupon = session.scalars(
             select(Coupon).where(Coupon.code == code, Coupon.store_id == store_id)
         ).one_or_none()
-        if result.rowcount == 1 and coupon is not None:
+        if rows_changed(result) == 1 and coupon is not None:
             return jsonify({"redeemed": True, "coupon": coupon_out(coupon).model_dump()}), 200
     if coupon is None:
         limiter.failed(staff.staff_id, now)  # only unknown codes look like guessing

@@ -36,12 +36,12 @@ from store_server.db.models import (
 from store_server.engagement import decide
 from store_server.engagement.coupons import coupon_out, issue_coupon
 from store_server.engagement.qr import redemption_url
+from store_server.events import Event
 from store_server.messaging.channels import Contact, Notification
 from store_server.messaging.outbound import Job, Reach, contact_for, new_message_id, queue_delivery
 
 log = logging.getLogger(__name__)
 
-Event = tuple[str, dict[str, Any], str]  # (event name, payload, room), as pickup.publish takes
 
 # Presence events (store_server.presence.fusion kinds) that can trigger a campaign.
 PRESENCE_TRIGGERS = frozenset({"walk_by", "entered", "zone_dwell", "exited"})
@@ -485,7 +485,7 @@ def on_presence_events(
 ) -> list[Job]:
     """Run `on_trigger` for each stored presence event (the `presence` events fusion emits)."""
     jobs: list[Job] = []
-    for name, payload, _room in presence:
+    for name, payload, _audience in presence:
         if name != "presence" or payload["kind"] not in PRESENCE_TRIGGERS:
             continue
         trigger = Trigger(payload["kind"], payload["visit_id"], payload["zone"], payload["dwell_s"])

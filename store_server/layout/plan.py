@@ -9,10 +9,9 @@ entry threshold (its offset) or new beacons at its next configuration refresh
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,6 +20,7 @@ from store_server.accounts.auth import require_manager
 from store_server.db.models import Beacon, Campaign, Gateway, Zone
 from store_server.engagement.campaigns import current_version
 from store_server.presence.gateways import register_gateway
+from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.schemas import (
     BeaconIn,
@@ -40,7 +40,6 @@ from store_server.web.schemas import (
 )
 
 bp = Blueprint("layout", __name__, url_prefix="/api/v1/stores")
-WALL_CLOCK = time.time
 
 # Gateways send a heartbeat every 30 s (schemas.HeartbeatIn); three missed ones is not a
 # hiccup on the store network but a box that is off, unplugged or stuck.
@@ -193,8 +192,8 @@ def _flush_or_conflict(session: Session, code: str, message: str) -> None:
 def get_layout(store_id: int) -> tuple[Response, int]:
     """The store's zones, gateways (place, calibration, health) and beacons (place, health)."""
     require_manager(store_id)
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].sessions() as session:
+    now = services().clock()
+    with services().db.sessions() as session:
         zones = _zones(session, store_id)
         gateways = session.scalars(
             select(Gateway).where(Gateway.store_id == store_id).order_by(Gateway.id)
@@ -216,7 +215,7 @@ def create_zone(store_id: int) -> tuple[Response, int]:
     """Add a zone; its name is unique in the store (409 `zone_name_taken`)."""
     require_manager(store_id)
     body = parse_body(ZoneIn, request.get_json(silent=True))
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         zone = Zone(store_id=store_id, name=body.name, kind=body.kind, label=body.label)
         session.add(zone)
         _flush_or_conflict(session, "zone_name_taken", f"a zone is already named {body.name!r}")
@@ -229,7 +228,7 @@ def edit_zone(store_id: int, zone_id: int) -> tuple[Response, int]:
     """Rename, relabel or change the kind of a zone; lists campaigns naming its old name."""
     require_manager(store_id)
     body = parse_body(ZoneIn, request.get_json(silent=True))
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         zone = _zone_of(session, store_id, zone_id)
         old_name = zone.name
         zone.name, zone.kind, zone.label = body.name, body.kind, body.label
@@ -243,7 +242,7 @@ def edit_zone(store_id: int, zone_id: int) -> tuple[Response, int]:
 def delete_zone(store_id: int, zone_id: int) -> tuple[Response, int]:
     """Delete a zone: gateways, beacons, visits and alerts placed there lose their zone."""
     require_manager(store_id)
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         name = _zone_of(session, store_id, zone_id).name
         # The foreign keys say ON DELETE SET NULL: the database clears the references.
         session.execute(delete(Zone).where(Zone.id == zone_id, Zone.store_id == store_id))
@@ -256,8 +255,8 @@ def create_gateway(store_id: int) -> tuple[Response, int]:
     """Register a gateway; the answer carries its token, which is never shown again."""
     require_manager(store_id)
     body = parse_body(GatewayRegisterIn, request.get_json(silent=True))
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].transaction() as session:
+    now = services().clock()
+    with services().db.transaction() as session:
         _check_zone_id(session, store_id, body.zone_id)
         if session.get(Gateway, body.id) is not None:
             raise ApiError(409, "gateway_exists", f"a gateway is already registered as {body.id!r}")
@@ -277,8 +276,8 @@ def place_gateway(store_id: int, gateway_id: str) -> tuple[Response, int]:
     """Set a gateway's zone and calibration offset (used from its next batch on)."""
     require_manager(store_id)
     body = parse_body(GatewayPlaceIn, request.get_json(silent=True))
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].transaction() as session:
+    now = services().clock()
+    with services().db.transaction() as session:
         gateway = _gateway_of(session, store_id, gateway_id)
         _check_zone_id(session, store_id, body.zone_id)
         gateway.zone_id = body.zone_id
@@ -295,8 +294,8 @@ def create_beacon(store_id: int) -> tuple[Response, int]:
     body = parse_body(BeaconIn, request.get_json(silent=True))
     if (problem := registered_id_problem(body.kind, body.identifier)) is not None:
         raise _invalid("identifier", problem)
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].transaction() as session:
+    now = services().clock()
+    with services().db.transaction() as session:
         _check_zone_id(session, store_id, body.zone_id)
         beacon = Beacon(
             store_id=store_id, zone_id=body.zone_id, kind=body.kind, identifier=body.identifier
@@ -312,8 +311,8 @@ def place_beacon(store_id: int, beacon_id: int) -> tuple[Response, int]:
     """Move a beacon to another zone (or none)."""
     require_manager(store_id)
     body = parse_body(BeaconPlaceIn, request.get_json(silent=True))
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].transaction() as session:
+    now = services().clock()
+    with services().db.transaction() as session:
         beacon = _beacon_of(session, store_id, beacon_id)
         _check_zone_id(session, store_id, body.zone_id)
         beacon.zone_id = body.zone_id
@@ -326,7 +325,7 @@ def place_beacon(store_id: int, beacon_id: int) -> tuple[Response, int]:
 def delete_beacon(store_id: int, beacon_id: int) -> tuple[Response, int]:
     """Forget a beacon (gateways stop uploading its frames at their next refresh)."""
     require_manager(store_id)
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         _beacon_of(session, store_id, beacon_id)
         session.execute(delete(Beacon).where(Beacon.id == beacon_id, Beacon.store_id == store_id))
     return jsonify({"deleted": beacon_id}), 200

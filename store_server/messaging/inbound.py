@@ -14,13 +14,13 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from store_server.db.database import rows_changed
 from store_server.db.models import Consent, Shopper, Store
 from store_server.messaging.channels.email import ONE_CLICK, TOKEN_PATTERN
 from store_server.messaging.channels.sms import (
@@ -31,11 +31,11 @@ from store_server.messaging.channels.sms import (
 )
 from store_server.messaging.outbound import mark_seen
 from store_server.settings import StoreSettings
+from store_server.web.context import services
 from store_server.web.errors import ApiError
 
 bp = Blueprint("inbound", __name__)
 log = logging.getLogger(__name__)
-WALL_CLOCK = time.time
 SMS_WEBHOOK_PATH = "/api/v1/sms/inbound"
 TWIML = "text/xml; charset=utf-8"
 MESSAGE_ID_LENGTH = 32
@@ -88,7 +88,7 @@ def _program_name(session: Session) -> str:
 @bp.post(SMS_WEBHOOK_PATH)
 def sms_inbound() -> Response:
     """The SMS provider's inbound webhook: consent keywords, answered in TwiML."""
-    settings: StoreSettings = current_app.extensions["store_settings"]
+    settings: StoreSettings = services().settings
     if not settings.sms_base_url or not settings.sms_auth_token:
         raise ApiError(404, "sms_not_configured", "this server sends no text messages")
     form = request.form
@@ -98,8 +98,8 @@ def sms_inbound() -> Response:
         settings.sms_auth_token, url, form.items(multi=True), signature
     ):
         raise ApiError(403, "bad_signature", "the request is not signed by the SMS provider")
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].transaction() as session:
+    now = services().clock()
+    with services().db.transaction() as session:
         change = parse_inbound(
             form.to_dict(), _program_name(session), settings.sms_help_contact or settings.base_url
         )
@@ -124,7 +124,7 @@ def _shopper_by_token(session: Session, token: str) -> Shopper:
 @bp.get("/u/<token>")
 def unsubscribe_page(token: str) -> str:
     """A page with one button: unsubscribe from e-mails (the GET itself changes nothing)."""
-    with current_app.extensions["store_db"].sessions() as session:
+    with services().db.sessions() as session:
         _shopper_by_token(session, token)
     return render_template("unsubscribe.html", token=token, done=False)
 
@@ -133,11 +133,13 @@ def unsubscribe_page(token: str) -> str:
 def unsubscribe(token: str) -> str:
     """Withdraw every e-mail consent of the link's shopper (RFC 8058 one-click or the page)."""
     one_click = request.form.get("List-Unsubscribe") == ONE_CLICK.split("=", 1)[1]
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         shopper = _shopper_by_token(session, token)
-        revoked = session.execute(
-            delete(Consent).where(Consent.shopper_id == shopper.id, Consent.channel == "email")
-        ).rowcount
+        revoked = rows_changed(
+            session.execute(
+                delete(Consent).where(Consent.shopper_id == shopper.id, Consent.channel == "email")
+            )
+        )
     log.info("event=email_unsubscribed one_click=%s consents=%d", one_click, revoked)
     return render_template("unsubscribe.html", token=token, done=True)
 
@@ -147,8 +149,8 @@ def message_seen(message_id: str) -> tuple[Response, int]:
     """Record that a message was shown to its shopper (the first report counts)."""
     known = False
     if len(message_id) == MESSAGE_ID_LENGTH and all(c in "0123456789abcdef" for c in message_id):
-        with current_app.extensions["store_db"].transaction() as session:
-            known = mark_seen(session, message_id, WALL_CLOCK())
+        with services().db.transaction() as session:
+            known = mark_seen(session, message_id, services().clock())
     if not known:
         raise ApiError(404, "unknown_message", "no such message")
     body: dict[str, Any] = {"seen": True}

@@ -34,7 +34,6 @@ from store_server.settings import StoreSettings
 
 log = logging.getLogger(__name__)
 IsConnected = Callable[[int], bool]
-WALL_CLOCK = time.time
 # 32 bytes of randomness, base64url: an unsubscribe link cannot be guessed from another.
 UNSUBSCRIBE_TOKEN_BYTES = 32
 
@@ -77,13 +76,16 @@ NO_REACH = Reach(frozenset(), lambda _shopper_id: False)
 
 
 def build_senders(
-    settings: StoreSettings, publish: Publish, is_connected: IsConnected
+    settings: StoreSettings,
+    publish: Publish,
+    is_connected: IsConnected,
+    clock: Callable[[], float] = time.time,
 ) -> list[Sender]:
     """A sender for every channel this server is configured for (in-app and push always)."""
     keys = ensure_vapid_keys(Path(settings.var_dir))
     senders: list[Sender] = [
         InAppSender(publish, is_connected),
-        WebPushSender(keys, vapid_subject(settings)),
+        WebPushSender(keys, vapid_subject(settings), clock=clock),
     ]
     if settings.sms_base_url:
         senders.append(
@@ -239,8 +241,15 @@ def mark_seen(session: Session, message_id: str, now: float) -> bool:
 class Outbound:
     """One worker thread delivering queued jobs through the router, oldest first."""
 
-    def __init__(self, router: Router, reach: Reach, db: Database | None = None) -> None:
+    def __init__(
+        self,
+        router: Router,
+        reach: Reach,
+        db: Database | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         """Args: db: where outcomes are recorded (None: not recorded, e.g. a bench)."""
+        self._clock = clock
         self.router = router
         self.reach = reach
         self._db = db
@@ -284,7 +293,7 @@ class Outbound:
             try:
                 result = self.router.deliver(job.notification, job.contact, job.channels)
                 if self._db is not None:
-                    record_result(self._db, job, result, WALL_CLOCK())
+                    record_result(self._db, job, result, self._clock())
             except Exception:  # noqa: BLE001 - one failed message must not stop the queue
                 log.exception("event=outbound_failed message=%s", job.notification.message_id)
             finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,8 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store_server.accounts.auth import require_device
+from store_server.db.database import rows_changed
 from store_server.db.models import WebPushSubscription
 from store_server.messaging.channels.webpush import VapidKeyError, VapidKeys, ensure_vapid_keys
+from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.schemas import (
     PushKeyOut,
@@ -34,7 +35,6 @@ from store_server.web.schemas import (
 
 bp = Blueprint("push", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
-WALL_CLOCK = time.time
 VAPID_EXTENSION = "store_vapid_keys"
 
 # RFC 8291 section 3.1: the browser's ECDH share is an uncompressed P-256 point (0x04, X, Y);
@@ -104,7 +104,7 @@ def vapid_keys() -> VapidKeys:
     """The server's VAPID keys, generated under `var_dir` on first use (503 if unreadable)."""
     keys: VapidKeys | None = current_app.extensions.get(VAPID_EXTENSION)
     if keys is None:
-        var_dir = Path(current_app.extensions["store_settings"].var_dir)
+        var_dir = Path(services().settings.var_dir)
         try:
             keys = ensure_vapid_keys(var_dir)
         except (VapidKeyError, OSError) as exc:
@@ -131,8 +131,8 @@ def subscribe() -> tuple[Response, int]:
     body = parse_body(PushSubscriptionIn, request.get_json(silent=True))
     if problems := subscription_problems(body):
         raise ApiError(400, "invalid_body", "the request body is not valid", {"fields": problems})
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].transaction() as session:
+    now = services().clock()
+    with services().db.transaction() as session:
         created = _upsert(session, device.shopper_id, body, now)
         _drop_oldest(session, device.shopper_id)
     log.info("event=push_subscribed shopper=%s created=%s", device.shopper_id, created)
@@ -191,13 +191,13 @@ def unsubscribe() -> tuple[Response, int]:
     """Forget one of my browser's subscriptions (idempotent: an unknown endpoint is fine)."""
     device = require_device()
     body = parse_body(PushUnsubscribeIn, request.get_json(silent=True))
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         result = session.execute(
             delete(WebPushSubscription).where(
                 WebPushSubscription.endpoint == body.endpoint,
                 WebPushSubscription.shopper_id == device.shopper_id,
             )
         )
-        removed = result.rowcount > 0
+        removed = rows_changed(result) > 0
     log.info("event=push_unsubscribed shopper=%s removed=%s", device.shopper_id, removed)
     return jsonify({"removed": removed}), 200

@@ -6,16 +6,16 @@ conditional UPDATE, so two tablets acting at once cannot both win.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from store_server.accounts.auth import StaffIdentity, require_staff
+from store_server.db.database import rows_changed
 from store_server.db.models import (
     OrderExchange,
     PickupAlert,
@@ -28,10 +28,11 @@ from store_server.db.models import (
 )
 from store_server.engagement import engine as engagement
 from store_server.engagement.coupons import coupon_out, issue_coupon
+from store_server.events import Audience, Event
 from store_server.messaging.outbound import urgent_sms
 from store_server.pickup.lifecycle import OPEN_STATES
+from store_server.web.context import services
 from store_server.web.errors import ApiError
-from store_server.web.realtime import shopper_room, staff_room
 from store_server.web.schemas import (
     ArrivalOut,
     ArrivalsOut,
@@ -42,11 +43,8 @@ from store_server.web.schemas import (
 )
 
 bp = Blueprint("pickup", __name__, url_prefix="/api/v1/stores")
-WALL_CLOCK = time.time
 THANKS_OFFER = "10 % off your next visit: thank you for collecting with us"
 THANKS_PERCENT_OFF = 10
-
-Event = tuple[str, dict[str, Any], str]  # (event name, payload, room)
 
 
 def raise_pickup_alerts(
@@ -93,7 +91,7 @@ def raise_pickup_alerts(
             order.updated_at = now
             session.flush()
             events.append(
-                ("arrival", arrival(session, alert.id).model_dump(), staff_room(store_id))
+                Event("arrival", arrival(session, alert.id).model_dump(), Audience.staff(store_id))
             )
     return events
 
@@ -139,16 +137,14 @@ def arrival(session: Session, alert_id: int) -> ArrivalOut:
 
 def publish(events: Sequence[Event]) -> None:
     """Queue events for the background emitter (never emit inside a request)."""
-    broadcaster = current_app.extensions["store_broadcaster"]
-    for name, payload, room in events:
-        broadcaster.publish(name, payload, room)
+    services().publisher.publish(events)
 
 
 @bp.get("/<int:store_id>/arrivals")
 def list_arrivals(store_id: int) -> tuple[Response, int]:
     """The store's open pickup arrivals, oldest first (a tablet loads and re-syncs with this)."""
     require_staff(store_id)
-    with current_app.extensions["store_db"].sessions() as session:
+    with services().db.sessions() as session:
         out = ArrivalsOut(
             arrivals=_arrivals(
                 session, PickupAlert.store_id == store_id, PickupAlert.status.in_(OPEN_STATES)
@@ -179,8 +175,8 @@ def _explain_refusal(session: Session, store_id: int, alert_id: int) -> ApiError
 def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
     """ "On my way": the first staffer wins; the shopper is told who is coming."""
     staff = require_staff(store_id)
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].transaction() as session:
+    now = services().clock()
+    with services().db.transaction() as session:
         result = session.execute(
             update(PickupAlert)
             .where(
@@ -190,7 +186,7 @@ def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
             )
             .values(status="acknowledged", acknowledged_at=now, acknowledged_by=staff.staff_id)
         )
-        if result.rowcount != 1:
+        if rows_changed(result) != 1:
             raise _explain_refusal(session, store_id, alert_id)
         out = arrival(session, alert_id)
         shopper_id = _shopper_of(session, alert_id)
@@ -203,18 +199,18 @@ def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
             f"{staff.name} is on the way",
             now,
         )
-    current_app.extensions["store_outbound"].submit(text)
+    services().outbound.submit(text)
     publish(
         [
-            ("alert_updated", out.model_dump(), staff_room(store_id)),
-            (
+            Event("alert_updated", out.model_dump(), Audience.staff(store_id)),
+            Event(
                 "pickup_update",
                 {
                     "order_number": out.order_number,
                     "status": "on_the_way",
                     "staff_first_name": staff.name,
                 },
-                shopper_room(shopper_id),
+                Audience.shopper(shopper_id),
             ),
         ]
     )
@@ -226,9 +222,9 @@ def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
     """The order changed hands: close the alert, thank the shopper with a coupon and a survey."""
     staff = require_staff(store_id)
     body = parse_body(HandoverIn, request.get_json(silent=True) or {})
-    settings = current_app.extensions["store_settings"]
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].transaction() as session:
+    settings = services().settings
+    now = services().clock()
+    with services().db.transaction() as session:
         alert = session.get(PickupAlert, alert_id)
         if alert is None or alert.store_id != store_id:
             raise ApiError(404, "unknown_alert", f"no alert {alert_id} in this store")
@@ -237,7 +233,7 @@ def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
             .where(PickupOrder.id == alert.order_id, PickupOrder.status != "cancelled")
             .values(status="handed_over", updated_at=now)
         )
-        if order_updated.rowcount != 1:
+        if rows_changed(order_updated) != 1:
             raise ApiError(409, "order_cancelled", "this order was cancelled: nothing to hand over")
         result = session.execute(
             update(PickupAlert)
@@ -249,7 +245,7 @@ def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
                 closed_at=now,
             )
         )
-        if result.rowcount != 1:
+        if rows_changed(result) != 1:
             raise _explain_refusal(session, store_id, alert_id)
         if body.exchange is not None:
             _record_exchange(session, alert.order_id, body.exchange, staff, now)
@@ -269,7 +265,7 @@ def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
         )
         session.add(survey)
         session.flush()
-        outbound = current_app.extensions["store_outbound"]
+        outbound = services().outbound
         offers = engagement.on_trigger(
             session,
             store_id,
@@ -290,8 +286,8 @@ def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
         }
     publish(
         [
-            ("alert_updated", out.model_dump(), staff_room(store_id)),
-            ("pickup_update", thanks, shopper_room(shopper_id)),
+            Event("alert_updated", out.model_dump(), Audience.staff(store_id)),
+            Event("pickup_update", thanks, Audience.shopper(shopper_id)),
         ]
     )
     outbound.submit_all(offers)
@@ -303,13 +299,13 @@ def record_exchange(store_id: int, order_id: int) -> tuple[Response, int]:
     """Record an exchange or return against an order of this store."""
     staff = require_staff(store_id)
     body = parse_body(ExchangeIn, request.get_json(silent=True))
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         order = session.get(PickupOrder, order_id)
         if order is None or order.store_id != store_id:
             raise ApiError(404, "unknown_order", f"no order {order_id} in this store")
         if order.status == "cancelled":
             raise ApiError(409, "order_cancelled", "this order was cancelled")
-        exchange = _record_exchange(session, order_id, body, staff, WALL_CLOCK())
+        exchange = _record_exchange(session, order_id, body, staff, services().clock())
         session.flush()
         exchange_id = exchange.id
     return jsonify({"exchange_id": exchange_id, "order_id": order_id, "kind": body.kind}), 201

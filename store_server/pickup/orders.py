@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,11 +16,11 @@ from sqlalchemy.orm import Session
 from store_server.accounts.auth import require_integration
 from store_server.db.models import PickupOrder, Shopper
 from store_server.pickup.lifecycle import merged_order_status
+from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.schemas import CustomerAttributesIn, OrderIn, OrderOut, parse_body
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1/stores")
-WALL_CLOCK = time.time
 CSV_COLUMNS = (
     "external_id",
     "number",
@@ -101,8 +100,8 @@ def put_order(store_id: int, external_id: str) -> tuple[Response, int]:
     if not 1 <= len(external_id) <= 64:
         raise ApiError(400, "invalid_external_id", "the order id must be 1 to 64 characters")
     body = parse_body(OrderIn, request.get_json(silent=True))
-    with current_app.extensions["store_db"].transaction() as session:
-        order, created = upsert_order(session, store_id, external_id, body, WALL_CLOCK())
+    with services().db.transaction() as session:
+        order, created = upsert_order(session, store_id, external_id, body, services().clock())
         session.flush()
         out = order_out(order)
     return jsonify(out.model_dump()), 201 if created else 200
@@ -117,7 +116,7 @@ def put_customer_attributes(store_id: int) -> tuple[Response, int]:
     """
     require_integration(store_id)
     body = parse_body(CustomerAttributesIn, request.get_json(silent=True))
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         shopper = session.scalars(
             select(Shopper).where(Shopper.email == body.customer_email.strip().lower())
         ).first()

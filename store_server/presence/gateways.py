@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Iterable
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store_server.accounts.auth import bearer_token, token_digest, tokens_match
 from store_server.db.models import Beacon, Consent, CustomerTag, Gateway, Zone
+from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.schemas import (
     EddystoneTlmFrame,
@@ -25,7 +25,6 @@ from store_server.web.schemas import (
 
 log = logging.getLogger(__name__)
 bp = Blueprint("gateways", __name__, url_prefix="/api/v1/gateways")
-WALL_CLOCK = time.time
 # Beacons are added a few times a year; five minutes bounds how long a new one goes unheard.
 CONFIG_REFRESH_S = 300
 # 24 random bytes (192 bits, 32 URL-safe characters): unguessable, short enough to type into a
@@ -56,7 +55,7 @@ def register_gateway(
 
 def authenticate_gateway(gateway_id: str) -> Gateway:
     """The gateway named in the path, if the request carries its token (404 / 401 otherwise)."""
-    with current_app.extensions["store_db"].sessions() as session:
+    with services().db.sessions() as session:
         gateway: Gateway | None = session.get(Gateway, gateway_id)
     if gateway is None:
         raise ApiError(404, "unknown_gateway", f"no gateway {gateway_id!r} is registered")
@@ -70,8 +69,8 @@ def authenticate_gateway(gateway_id: str) -> Gateway:
 def config(gateway_id: str) -> tuple[Response, int]:
     """The store's registered beacons and tags, whose frames the gateway should upload."""
     gateway = authenticate_gateway(gateway_id)
-    settings = current_app.extensions["store_settings"]
-    with current_app.extensions["store_db"].sessions() as session:
+    settings = services().settings
+    with services().db.sessions() as session:
         zone = session.get(Zone, gateway.zone_id) if gateway.zone_id else None
         # The entry rule compares calibrated readings; the gateway sees raw ones.
         entry_rssi_dbm = (
@@ -90,8 +89,13 @@ def config(gateway_id: str) -> tuple[Response, int]:
             .distinct()
             .order_by(CustomerTag.identifier)
         ).all()
-        registered = [RegisteredDevice(kind=b.kind, id=b.identifier) for b in beacons] + [
-            RegisteredDevice(kind=kind, id=identifier) for kind, identifier in tags
+        # kinds are checked string columns (the same vocabulary as the wire model)
+        registered = [
+            RegisteredDevice(kind=b.kind, id=b.identifier)  # type: ignore[arg-type]
+            for b in beacons
+        ] + [
+            RegisteredDevice(kind=kind, id=identifier)  # type: ignore[arg-type]
+            for kind, identifier in tags
         ]
     out = GatewayConfigOut(
         gateway_id=gateway.id,
@@ -108,10 +112,10 @@ def heartbeat(gateway_id: str) -> tuple[Response, int]:
     """Keep the gateway's latest health report."""
     gateway = authenticate_gateway(gateway_id)
     body = parse_body(HeartbeatIn, request.get_json(silent=True))
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         row = session.get(Gateway, gateway.id)
         assert row is not None  # noqa: S101 - authenticated a moment ago
-        row.last_heartbeat_at = WALL_CLOCK()
+        row.last_heartbeat_at = services().clock()
         row.last_heartbeat = body.model_dump()
     log.info(
         "event=heartbeat gateway=%s adapter=%s outbox=%d",

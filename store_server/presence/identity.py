@@ -90,17 +90,3 @@ class EidResolver:
         if table is None or not table.valid_from <= now < table.valid_until:
             table = self._table = build_eid_table(self._load_devices(), now)
         return table.by_eid.get(eid)
-
-
-RESOLVER_EXTENSION = "store_eid_resolver"
-
-
-def invalidate_resolver(extensions: dict[str, object]) -> None:
-    """Make the app's resolver rebuild its tables: call after a device is created or deleted.
-
-    Args:
-        extensions: the Flask app's `extensions` (`current_app.extensions` in a request).
-    """
-    resolver = extensions.get(RESOLVER_EXTENSION)
-    if isinstance(resolver, EidResolver):
-        resolver.invalidate()

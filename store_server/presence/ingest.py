@@ -8,13 +8,12 @@ and, after the commit, emitted to the store's staff room.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,10 +31,8 @@ from store_server.engagement import engine as engagement
 from store_server.pickup.alerts import publish, raise_pickup_alerts
 from store_server.presence import fusion
 from store_server.presence.gateways import authenticate_gateway, record_beacon_sightings
-from store_server.presence.identity import RESOLVER_EXTENSION
 from store_server.presence.rules import Reading, entry_confidence
 from store_server.presence.visits import (
-    FUSION_EXTENSION,
     FusionStates,
     apply_signals,
     fusion_params,
@@ -43,6 +40,7 @@ from store_server.presence.visits import (
 from store_server.presence.visits import (
     current_state as _current_state,
 )
+from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.schemas import (
     BatchAccepted,
@@ -55,7 +53,6 @@ from store_server.web.schemas import (
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ingest", __name__, url_prefix="/api/v1/gateways")
-WALL_CLOCK = time.time
 
 
 # A strong reading at one of these means the shopper has arrived (door or curbside bay).
@@ -92,10 +89,10 @@ class ResolvedReading:
 @bp.post("/<gateway_id>/batches")
 def upload_batch(gateway_id: str) -> tuple[Response, int]:
     """Store a batch of observations once; later copies of the same batch id get 409."""
-    db = current_app.extensions["store_db"]
-    settings = current_app.extensions["store_settings"]
-    states: FusionStates = current_app.extensions.setdefault(FUSION_EXTENSION, FusionStates())
-    now = WALL_CLOCK()
+    db = services().db
+    settings = services().settings
+    states: FusionStates = services().fusion_states
+    now = services().clock()
 
     gateway = authenticate_gateway(gateway_id)
     with db.sessions() as session:
@@ -184,7 +181,7 @@ def upload_batch(gateway_id: str) -> tuple[Response, int]:
         }
         alerts = raise_pickup_alerts(session, gateway.store_id, outcome.entered, zone, why, now)
         # After the alerts: a shopper whose order just became `arrived` gets no promotion.
-        outbound = current_app.extensions["store_outbound"]
+        outbound = services().outbound
         offers = engagement.on_presence_events(session, outcome.events, now, outbound.reach)
 
     for shopper_id, state in outcome.states.items():
@@ -232,7 +229,7 @@ def _identifier(
     consenting device, e.g. a revoked key; `detection_paused`), or None for a store beacon's
     frame (beacon health, recorded elsewhere).
     """
-    resolver = current_app.extensions[RESOLVER_EXTENSION]
+    resolver = services().resolver
     paused = set(
         session.scalars(select(Shopper.id).where(Shopper.detection_paused_until > now)).all()
     )

@@ -24,10 +24,9 @@ from store_server.db.models import (
     Visit,
     Zone,
 )
-from store_server.pickup.alerts import Event
+from store_server.events import Audience, Event
 from store_server.presence import fusion
 from store_server.settings import StoreSettings
-from store_server.web.realtime import staff_room
 from store_server.web.schemas import PresenceEventOut
 
 
@@ -66,7 +65,6 @@ def start_visit(
     return visit
 
 
-FUSION_EXTENSION = "store_fusion_states"
 # Fusion states kept per process; beyond this many the ones not heard longest go first (a
 # dropped state is rebuilt from the database when its shopper is heard again).
 MAX_FUSION_STATES = 50_000
@@ -264,4 +262,4 @@ def record_event(
         reasons=list(event.reasons),
         dwell_s=event.dwell_s,
     )
-    return ("presence", out.model_dump(), staff_room(store_id))
+    return Event("presence", out.model_dump(), Audience.staff(store_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 
 from store_server.accounts.auth import require_manager
@@ -27,6 +27,7 @@ from store_server.reporting.analytics import (
     care_score_by_week,
     pickup_times,
 )
+from store_server.web.context import services
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1/stores")
 
@@ -35,7 +36,7 @@ bp = Blueprint("reports", __name__, url_prefix="/api/v1/stores")
 def report(store_id: int) -> tuple[Response, int]:
     """What happened in this store: aggregates only, no shopper is named."""
     require_manager(store_id)
-    with current_app.extensions["store_db"].sessions() as session:
+    with services().db.sessions() as session:
         store = session.get(Store, store_id)
         assert store is not None  # noqa: S101 - require_manager found a staffer of it
         decisions = [
@@ -113,7 +114,9 @@ def report(store_id: int) -> tuple[Response, int]:
                 for cid, figures in sorted(funnel.items())
             ],
             "pickups": pickup_times(alerts),
-            "care_score": care_score_by_week(((a, s) for a, s in answers), store.timezone),
+            "care_score": care_score_by_week(
+                ((a, s) for a, s in answers if a is not None and s is not None), store.timezone
+            ),
             "beacons": [
                 {
                     "id": b.identifier,

@@ -4,19 +4,19 @@ surveys."""
 from __future__ import annotations
 
 import secrets
-import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import available_timezones
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from store_server.accounts.auth import require_device, token_digest
+from store_server.db.database import rows_changed
 from store_server.db.models import (
     Base,
     Beacon,
@@ -40,9 +40,7 @@ from store_server.pickup.alerts import publish, raise_pickup_alerts
 from store_server.pickup.lifecycle import OPEN_STATES
 from store_server.presence import fusion
 from store_server.presence.fusion import LOST_TIMEOUT_S
-from store_server.presence.identity import invalidate_resolver
 from store_server.presence.visits import (
-    FUSION_EXTENSION,
     FusionStates,
     apply_signals,
     current_state,
@@ -50,6 +48,7 @@ from store_server.presence.visits import (
     open_visit,
     start_visit,
 )
+from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.schemas import (
     CheckinIn,
@@ -68,7 +67,6 @@ from store_server.web.schemas import (
 )
 
 bp = Blueprint("shoppers", __name__, url_prefix="/api/v1/me")
-WALL_CLOCK = time.time
 
 
 # A new EID every 1,024 s (Eddystone's usual range): short enough that a bystander cannot
@@ -130,7 +128,7 @@ def enrol_shopper(
 @optin_bp.get("/stores/<int:store_id>/info")
 def store_info(store_id: int) -> tuple[Response, int]:
     """Public facts a shopper's page needs: the store's name and its curbside bays."""
-    with current_app.extensions["store_db"].sessions() as session:
+    with services().db.sessions() as session:
         store = session.get(Store, store_id)
         if store is None:
             raise ApiError(404, "unknown_store", f"no store {store_id}")
@@ -157,8 +155,8 @@ def opt_in() -> tuple[Response, int]:
     wants_sms = any(c.channel == "sms" for c in body.consents)
     if wants_sms and not body.phone:
         raise ApiError(400, "phone_required", "text messages need a phone number")
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].transaction() as session:
+    now = services().clock()
+    with services().db.transaction() as session:
         if session.get(Store, body.store_id) is None:
             raise ApiError(404, "unknown_store", f"no store {body.store_id}")
         # The address is kept only if the shopper chose e-mail as a channel.
@@ -175,7 +173,7 @@ def opt_in() -> tuple[Response, int]:
             phone=body.phone if wants_sms else None,  # kept only for text messages
             consents=[(c.purpose, c.channel) for c in body.consents],
         )
-    invalidate_resolver(current_app.extensions)
+    services().resolver.invalidate()
     out = OptInOut(
         device_token=enrolled.device_token,
         identity_key=enrolled.identity_key.hex(),
@@ -189,7 +187,7 @@ def opt_in() -> tuple[Response, int]:
 def profile() -> tuple[Response, int]:
     """What the store knows of me: name, e-mail (if given for e-mail messages), consents."""
     device = require_device()
-    with current_app.extensions["store_db"].sessions() as session:
+    with services().db.sessions() as session:
         shopper = session.get(Shopper, device.shopper_id)
         assert shopper is not None  # noqa: S101 - the device's foreign key
         consents = session.scalars(
@@ -219,8 +217,8 @@ def replace_consents() -> tuple[Response, int]:
     """Set exactly these consents for one store (an empty list withdraws all of them)."""
     device = require_device()
     body = parse_body(ConsentsIn, request.get_json(silent=True))
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].transaction() as session:
+    now = services().clock()
+    with services().db.transaction() as session:
         shopper = session.get(Shopper, device.shopper_id)
         assert shopper is not None  # noqa: S101 - the device's foreign key
         if any(c.channel == "email" for c in body.consents) and not shopper.email:
@@ -252,8 +250,8 @@ def pause_detection() -> tuple[Response, int]:
     """Stop being recognised for a while (0 minutes resumes at once)."""
     device = require_device()
     body = parse_body(PauseIn, request.get_json(silent=True) or {})
-    until = WALL_CLOCK() + body.minutes * 60 if body.minutes else None
-    with current_app.extensions["store_db"].transaction() as session:
+    until = services().clock() + body.minutes * 60 if body.minutes else None
+    with services().db.transaction() as session:
         session.execute(
             update(Shopper)
             .where(Shopper.id == device.shopper_id)
@@ -266,7 +264,7 @@ def pause_detection() -> tuple[Response, int]:
 def export() -> tuple[Response, int]:
     """Everything the store keeps that names me, as JSON (a download)."""
     device = require_device()
-    with current_app.extensions["store_db"].sessions() as session:
+    with services().db.sessions() as session:
         document = shopper_export(session, device.shopper_id)
     response = jsonify(document)
     response.headers["Content-Disposition"] = "attachment; filename=my-data.json"
@@ -277,9 +275,9 @@ def export() -> tuple[Response, int]:
 def erase() -> tuple[Response, int]:
     """Erase me: every row that names me goes, with my keys, so my phone is a stranger again."""
     device = require_device()
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         session.execute(delete(Shopper).where(Shopper.id == device.shopper_id))
-    invalidate_resolver(current_app.extensions)
+    services().resolver.invalidate()
     return jsonify({"erased": True}), 200
 
 
@@ -309,12 +307,12 @@ def report_sightings() -> tuple[Response, int]:
     """The app heard the store's beacons: fused with the gateways' readings to place the shopper."""
     device = require_device()
     body = parse_body(SightingsIn, request.get_json(silent=True))
-    settings = current_app.extensions["store_settings"]
-    states: FusionStates = current_app.extensions.setdefault(FUSION_EXTENSION, FusionStates())
+    settings = services().settings
+    states: FusionStates = services().fusion_states
     params = fusion_params(settings)
-    now = WALL_CLOCK()
+    now = services().clock()
     ignored: Counter[str] = Counter()
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         if not _has_arrival_consent(session, device.shopper_id, body.store_id):
             raise ApiError(403, "no_consent", "arrival alerts are not switched on for this store")
         shopper = session.get(Shopper, device.shopper_id)
@@ -367,7 +365,7 @@ def report_sightings() -> tuple[Response, int]:
             device.shopper_id: (1.0, [{"signal": "phone_beacon", "detail": reports[-1].beacon_id}])
         }
         alerts = raise_pickup_alerts(session, body.store_id, outcome.entered, None, why, now)
-        outbound = current_app.extensions["store_outbound"]
+        outbound = services().outbound
         offers = engagement.on_presence_events(session, outcome.events, now, outbound.reach)
     states.put(body.store_id, device.shopper_id, outcome.states[device.shopper_id])
     publish(alerts + outcome.events)
@@ -394,8 +392,8 @@ def check_in() -> tuple[Response, int]:
     """ "I'm here" (optionally "at bay 3"): an arrival as sure as it gets."""
     device = require_device()
     body = parse_body(CheckinIn, request.get_json(silent=True))
-    now = WALL_CLOCK()
-    with current_app.extensions["store_db"].transaction() as session:
+    now = services().clock()
+    with services().db.transaction() as session:
         consent = session.scalar(
             select(Consent.id).where(
                 Consent.shopper_id == device.shopper_id,
@@ -433,13 +431,13 @@ def register_tag() -> tuple[Response, int]:
     identifier = body.id.strip().lower()
     if registered_id_problem(body.kind, identifier) is not None:
         raise ApiError(400, "invalid_tag_id", f"not a {body.kind} id (see docs/protocol.md)")
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         tag = CustomerTag(
             shopper_id=device.shopper_id,
             kind=body.kind,
             identifier=identifier,
             label=body.label,
-            created_at=WALL_CLOCK(),
+            created_at=services().clock(),
         )
         try:
             with session.begin_nested():
@@ -454,13 +452,13 @@ def register_tag() -> tuple[Response, int]:
 def remove_tag(tag_id: int) -> tuple[Response, int]:
     """Forget one of the shopper's tags (and every sighting of it)."""
     device = require_device()
-    with current_app.extensions["store_db"].transaction() as session:
+    with services().db.transaction() as session:
         deleted = session.execute(
             delete(CustomerTag).where(
                 CustomerTag.id == tag_id, CustomerTag.shopper_id == device.shopper_id
             )
         )
-        if deleted.rowcount != 1:
+        if rows_changed(deleted) != 1:
             raise ApiError(404, "unknown_tag", f"you have no tag {tag_id}")
     return jsonify({"removed": True}), 200
 
@@ -470,7 +468,7 @@ def my_pickups() -> tuple[Response, int]:
     """The shopper's open pickup orders and who, if anyone, is on the way."""
     device = require_device()
     staffer = aliased(StaffUser)
-    with current_app.extensions["store_db"].sessions() as session:
+    with services().db.sessions() as session:
         rows = session.execute(
             select(PickupOrder, PickupAlert.status, staffer.name)
             .outerjoin(
@@ -497,7 +495,7 @@ def my_pickups() -> tuple[Response, int]:
 def my_coupons() -> tuple[Response, int]:
     """The shopper's coupons, newest first."""
     device = require_device()
-    with current_app.extensions["store_db"].sessions() as session:
+    with services().db.sessions() as session:
         coupons = session.scalars(
             select(Coupon)
             .where(Coupon.shopper_id == device.shopper_id)
@@ -516,9 +514,9 @@ def answer_survey(survey_id: int) -> tuple[Response, int]:
     """Answer the one-question survey, once."""
     device = require_device()
     body = parse_body(SurveyAnswerIn, request.get_json(silent=True))
-    now = WALL_CLOCK()
-    outbound = current_app.extensions["store_outbound"]
-    with current_app.extensions["store_db"].transaction() as session:
+    now = services().clock()
+    outbound = services().outbound
+    with services().db.transaction() as session:
         result = session.execute(
             update(Survey)
             .where(
@@ -529,7 +527,7 @@ def answer_survey(survey_id: int) -> tuple[Response, int]:
             .values(score=body.score, comment=body.comment, answered_at=now)
         )
         survey = session.get(Survey, survey_id)
-        if result.rowcount != 1 or survey is None:
+        if rows_changed(result) != 1 or survey is None:
             if survey is None or survey.shopper_id != device.shopper_id:
                 raise ApiError(404, "unknown_survey", f"no survey {survey_id} for you")
             raise ApiError(409, "already_answered", "this survey was already answered")

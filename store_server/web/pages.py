@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 
 from store_server.engagement.coupons import normalise_code
 from store_server.web import schemas
+from store_server.web.context import services
 from store_server.web.errors import ApiError
 
 bp = Blueprint("pages", __name__)
@@ -96,7 +97,7 @@ def vendor(name: str) -> Response:
     relative = VENDOR_FILES.get(name)
     if relative is None:
         raise ApiError(404, "not_found", f"no vendored file {name!r}")
-    path = Path(current_app.extensions["store_settings"].vendor_dir) / relative
+    path = Path(services().settings.vendor_dir) / relative
     if not path.is_file():
         raise ApiError(404, "not_installed", f"{relative} is missing: run `make setup`")
     return send_from_directory(path.parent, path.name, max_age=3600)
@@ -105,7 +106,7 @@ def vendor(name: str) -> Response:
 @bp.get("/healthz")
 def health() -> tuple[Response, int]:
     """Liveness and database reachability."""
-    with current_app.extensions["store_db"].sessions() as session:
+    with services().db.sessions() as session:
         session.execute(text("SELECT 1"))
     return jsonify({"status": "ok"}), 200
 

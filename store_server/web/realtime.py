@@ -10,12 +10,15 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask, request
 from flask_socketio import SocketIO, join_room
 
 from store_server.accounts.auth import device_for_token, staff_for_token
+from store_server.events import Audience, AudienceKind, Event
+from store_server.settings import StoreSettings
 
 log = logging.getLogger(__name__)
 socketio = SocketIO()
@@ -34,6 +37,18 @@ def managers_room(store_id: int) -> str:
 def shopper_room(shopper_id: int) -> str:
     """The room of one shopper's devices."""
     return f"shopper:{shopper_id}"
+
+
+ROOMS = {
+    AudienceKind.STAFF: staff_room,
+    AudienceKind.MANAGERS: managers_room,
+    AudienceKind.SHOPPER: shopper_room,
+}
+
+
+def room_of(audience: Audience) -> str:
+    """The Socket.IO room an audience listens in."""
+    return ROOMS[audience.kind](audience.id)
 
 
 class ShopperConnections:
@@ -88,9 +103,10 @@ class Broadcaster:
             self._started = True
             socketio.start_background_task(self._run)
 
-    def publish(self, event: str, payload: dict[str, Any], room: str) -> None:
-        """Queue an event for a room; returns at once."""
-        self._queue.put((event, payload, room))
+    def publish(self, events: Sequence[Event]) -> None:
+        """Queue events for their audiences' rooms; returns at once."""
+        for event in events:
+            self._queue.put((event.name, event.payload, room_of(event.audience)))
 
     def stop(self) -> None:
         """Ask the emitting task to finish."""
@@ -105,9 +121,8 @@ class Broadcaster:
                 log.exception("event=emit_failed name=%s room=%s", event, room)
 
 
-def init_realtime(app: Flask) -> None:
-    """Bind Socket.IO to the app and register the connection handlers."""
-    settings = app.extensions["store_settings"]
+def init_realtime(app: Flask, settings: StoreSettings) -> Broadcaster:
+    """Bind Socket.IO to the app; returns the started background emitter."""
     socketio.init_app(
         app,
         async_mode="threading",
@@ -115,7 +130,7 @@ def init_realtime(app: Flask) -> None:
     )
     broadcaster = Broadcaster()
     broadcaster.start()
-    app.extensions["store_broadcaster"] = broadcaster
+    return broadcaster
 
 
 @socketio.on("connect")  # type: ignore[untyped-decorator]

@@ -10,7 +10,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +33,7 @@ from store_server.db.models import Gateway, StaffUser, Store, Zone
 from store_server.demo import DemoSeed, seed_demo
 from store_server.presence.identity import eddystone_eid
 from store_server.settings import StoreSettings
+from store_server.web.context import services
 from store_server.web.realtime import socketio
 
 
@@ -60,6 +61,16 @@ def database_url(tmp_path: Any) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'store.db'}"
 
 
+class SettableClock:
+    """The server's one clock in tests: real time until a test sets `now` to something else."""
+
+    def __init__(self) -> None:
+        self.now: Callable[[], float] = time.time
+
+    def __call__(self) -> float:
+        return self.now()
+
+
 @dataclass
 class World:
     """The migrated, seeded demo store plus a second store, and handles to reach them."""
@@ -69,6 +80,7 @@ class World:
     seed: DemoSeed
     other_store_id: int
     other_staff_password: str
+    clock: SettableClock
     pages: list[SocketIOTestClient] = field(default_factory=list)
 
     def client(self) -> FlaskClient:
@@ -201,15 +213,16 @@ def world(database_url: str, tmp_path: Path) -> Iterator[World]:
             )
         )
         other_id = other.id
-    app = create_app(settings)
-    world = World(app, app.extensions["store_db"], seed, other_id, other_password)
+    clock = SettableClock()
+    app = create_app(settings, clock)
+    world = World(app, services(app).db, seed, other_id, other_password, clock)
     yield world
     for page in world.pages:
         if page.is_connected():
             page.disconnect()
-    app.extensions["store_broadcaster"].stop()
-    app.extensions["store_outbound"].stop()
-    app.extensions["store_db"].dispose()
+    services(app).publisher.stop()
+    services(app).outbound.stop()
+    services(app).db.dispose()
     db.dispose()
 
 

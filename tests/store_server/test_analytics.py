@@ -12,6 +12,7 @@ from store_server.reporting.analytics import (
     care_score_by_week,
     pickup_times,
 )
+from store_server.web.context import services
 from tests.store_server.conftest import World
 from tests.store_server.test_campaigns import create, move_shoppers_to_daytime
 
@@ -83,7 +84,7 @@ def test_the_report_is_for_managers_and_names_no_shopper(world: World) -> None:
     report = client.get(path, headers=world.staff_headers("morgan@demo.store")).get_json()
     [campaign] = report["campaigns"]
     assert campaign["name"] == "Welcome" and campaign["sent"] >= 1
-    assert world.app.extensions["store_outbound"].wait_idle(5.0)
+    assert services(world.app).outbound.wait_idle(5.0)
     report = client.get(path, headers=world.staff_headers("morgan@demo.store")).get_json()
     [campaign] = report["campaigns"]
     assert campaign["delivered"] == 1 and campaign["delivered_by"] == {"app": 1}

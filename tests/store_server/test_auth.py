@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from store_server.accounts import auth
 from tests.store_server.conftest import World, observation
 
 
@@ -68,8 +67,8 @@ def test_expired_or_logged_out_session_is_refused(
     headers = {"Authorization": f"Bearer {token}"}
     client = world.client()
     assert client.get(url, headers=headers).status_code == 200
-    monkeypatch.setattr(auth, "WALL_CLOCK", lambda: time.time() + 13 * 3600)
+    world.clock.now = lambda: time.time() + 13 * 3600
     assert client.get(url, headers=headers).status_code == 401
-    monkeypatch.undo()
+    world.clock.now = time.time
     assert client.post("/api/v1/auth/logout", headers=headers).status_code == 200
     assert client.get(url, headers=headers).status_code == 401

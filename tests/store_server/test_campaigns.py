@@ -13,6 +13,7 @@ from store_server.db.models import CampaignDecision, CampaignVersion, Coupon, De
 from store_server.engagement import decide
 from store_server.engagement import engine as engagement
 from store_server.messaging.outbound import Reach
+from store_server.web.context import services
 from tests.store_server.conftest import World
 from tests.store_server.test_pickup_lifecycle import events
 from tests.store_server.test_privacy import every_row
@@ -208,7 +209,7 @@ def test_entry_sends_a_coupon_to_the_shoppers_page_and_logs_it(world: World) -> 
     [decision] = decisions(world, leo)
     assert (decision.outcome, decision.trigger, decision.channel) == ("sent", "entered", "app")
     assert decision.campaign_id == created["id"] and decision.visit_id is not None
-    assert world.app.extensions["store_outbound"].wait_idle(5.0)
+    assert services(world.app).outbound.wait_idle(5.0)
     with world.db.sessions() as session:
         stored = session.scalars(select(Coupon).where(Coupon.code == coupon["code"])).one()
         assert stored.campaign_version_id == created["current"]["id"]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from store_server.engagement.decide import Channel
+from store_server.events import Event
 from store_server.messaging.channels import Contact, DeliveryStatus, Notification, SendResult
 from store_server.messaging.channels.inapp import InAppSender
 from store_server.messaging.channels.router import Router
+from store_server.web.realtime import room_of
 
 NOTE = Notification(
     "msg-1",
@@ -113,8 +116,8 @@ class Room:
     connected: set[int] = field(default_factory=set)
     published: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
 
-    def publish(self, event: str, payload: dict[str, Any], room: str) -> None:
-        self.published.append((event, payload, room))
+    def publish(self, events: Sequence[Event]) -> None:
+        self.published += [(e.name, e.payload, room_of(e.audience)) for e in events]
 
 
 def test_in_app_emits_to_the_shoppers_room_when_connected() -> None:

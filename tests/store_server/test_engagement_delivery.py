@@ -36,6 +36,7 @@ from store_server.db.models import (
 from store_server.engagement import engine as engagement
 from store_server.messaging.channels.sms import expected_signature
 from store_server.sweep import sweep
+from store_server.web.context import services
 from tests.store_server.conftest import World, observation
 from tests.store_server.test_campaigns import (
     LONDON,
@@ -69,7 +70,7 @@ def phone_browser() -> Browser:
 def channels_app(world: World, provider: Provider, smtp: tuple[Mailbox, int]) -> Iterator[Flask]:
     """The world's database served by an app with every channel configured on loopback."""
     settings = replace(
-        world.app.extensions["store_settings"],
+        services(world.app).settings,
         public_url=PUBLIC_URL,
         sms_base_url=provider.base_url,
         sms_account_sid=SID,
@@ -84,9 +85,9 @@ def channels_app(world: World, provider: Provider, smtp: tuple[Mailbox, int]) ->
 
     app = create_app(settings)
     yield app
-    app.extensions["store_outbound"].stop()
-    app.extensions["store_broadcaster"].stop()
-    app.extensions["store_db"].dispose()
+    services(app).outbound.stop()
+    services(app).publisher.stop()
+    services(app).db.dispose()
 
 
 def consent(app: Flask, world: World, person: str, *pairs: tuple[str, str]) -> None:
@@ -120,7 +121,7 @@ def arrive(app: Flask, world: World, person: str) -> None:
 
 
 def delivered(app: Flask, world: World) -> list[Delivery]:
-    assert app.extensions["store_outbound"].wait_idle(15.0), "the outbound queue did not drain"
+    assert services(app).outbound.wait_idle(15.0), "the outbound queue did not drain"
     with world.db.sessions() as session:
         rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
         session.expunge_all()
@@ -312,7 +313,7 @@ def test_an_offer_held_overnight_is_sent_when_quiet_hours_end_if_still_valid(
     create(world, starts_at=1.0, valid_minutes=120, name="Two hours")
     assert trigger(world, "leo", night) == []
     assert trigger(world, "ana", night) == []
-    settings = world.app.extensions["store_settings"]
+    settings = services(world.app).settings
     assert sweep(world.db, settings, morning - 1, PAGE_OPEN).jobs == []
 
     released = sweep(world.db, settings, morning + 5, PAGE_OPEN)
@@ -336,7 +337,7 @@ def test_an_exit_closed_by_the_sweep_triggers_exited_campaigns(world: World) -> 
     with world.db.sessions() as session:
         [visit] = session.scalars(select(Visit)).all()
         last_seen = visit.last_seen_at
-    result = sweep(world.db, world.app.extensions["store_settings"], last_seen + 60, PAGE_OPEN)
+    result = sweep(world.db, services(world.app).settings, last_seen + 60, PAGE_OPEN)
     assert result.visits_closed == 1
     [job] = result.jobs
     assert job.notification.title == "Come back tomorrow"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,9 +11,11 @@ from sqlalchemy import delete, select, update
 
 from store_server.db.models import Device, PickupAlert, PresenceEvent, Shopper, Visit
 from store_server.presence import fusion
-from store_server.presence.identity import invalidate_resolver
+from store_server.presence.visits import FusionStates
 from store_server.sweep import sweep
-from store_server.web.realtime import staff_room
+from store_server.web.context import EXTENSION as SERVICES_EXTENSION
+from store_server.web.context import services
+from store_server.web.realtime import room_of, staff_room
 from tests.store_server.conftest import World, observation
 
 Published = list[tuple[str, dict[str, Any], str]]
@@ -22,9 +25,11 @@ Published = list[tuple[str, dict[str, Any], str]]
 def published(world: World, monkeypatch: pytest.MonkeyPatch) -> Published:
     """Every event ingest and the sweep queue for the Broadcaster."""
     sent: Published = []
-    broadcaster = world.app.extensions["store_broadcaster"]
+    broadcaster = services(world.app).publisher
     monkeypatch.setattr(
-        broadcaster, "publish", lambda name, payload, room: sent.append((name, payload, room))
+        broadcaster,
+        "publish",
+        lambda events: sent.extend((e.name, e.payload, room_of(e.audience)) for e in events),
     )
     return sent
 
@@ -63,7 +68,7 @@ def test_the_sweep_closes_a_lost_visit_and_emits_exited_once(
 ) -> None:
     now = time.time()
     world.arrive("maria", at=now)
-    settings = world.app.extensions["store_settings"]
+    settings = services(world.app).settings
     assert sweep(world.db, settings, now + fusion.LOST_TIMEOUT_S - 1).visits_closed == 0
     late = sweep(world.db, settings, now + fusion.LOST_TIMEOUT_S + 300)  # the scheduler slept
     assert late.visits_closed == 1
@@ -94,7 +99,7 @@ def test_a_revoked_device_is_not_resolved(world: World) -> None:
     world.upload("gw-floor", [observation(world.eid_hex("maria", now), -80, now)])  # table built
     with world.db.transaction() as session:
         session.execute(delete(Device).where(Device.shopper_id == maria_id(world)))
-    invalidate_resolver(world.app.extensions)
+    services(world.app).resolver.invalidate()
     response = world.upload("gw-entrance", [observation(world.eid_hex("maria", now), -50, now)])
     assert response.get_json()["resolved"] == 0
     assert response.get_json()["ignored"] == {"unresolved": 1}
@@ -128,9 +133,8 @@ def test_an_out_of_order_reading_is_counted_and_moves_nothing(world: World) -> N
 def test_state_is_rebuilt_from_the_database_when_the_process_forgot_it(world: World) -> None:
     now = time.time()
     world.arrive("maria", at=now)
-    world.app.extensions["store_fusion_states"] = type(
-        world.app.extensions["store_fusion_states"]
-    )()
+    forgetful = replace(services(world.app), fusion_states=FusionStates())
+    world.app.extensions[SERVICES_EXTENSION] = forgetful
     later = now + 2
     world.upload("gw-entrance", [observation(world.eid_hex("maria", later), -50, later)])
     assert [e.kind for e in events(world)] == ["entered"]  # the open visit goes on

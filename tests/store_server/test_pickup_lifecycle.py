@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from store_server.db.models import Coupon, OrderExchange, PickupAlert, PickupOrder, Survey
 from store_server.settings import StoreSettings
 from store_server.sweep import sweep
-from store_server.web.realtime import socketio
+from store_server.web.context import services
+from store_server.web.realtime import room_of, socketio
 from tests.store_server.conftest import World
 
 
@@ -167,7 +168,7 @@ def test_handing_over_a_cancelled_order_is_refused_and_changes_nothing(world: Wo
 
 
 def settings_for(world: World) -> StoreSettings:
-    return world.app.extensions["store_settings"]  # type: ignore[no-any-return]
+    return services(world.app).settings  # type: ignore[no-any-return]
 
 
 def test_escalation_happens_at_the_limit_not_before_and_exactly_once(world: World) -> None:
@@ -184,7 +185,7 @@ def test_escalation_happens_at_the_limit_not_before_and_exactly_once(world: Worl
     assert sweep(world.db, settings, raised_at + 119.9).escalated == 0
     first = sweep(world.db, settings, raised_at + 120)
     assert first.escalated == 1
-    assert [(name, room) for name, _, room in first.events] == [
+    assert [(name, room_of(audience)) for name, _, audience in first.events] == [
         ("alert_escalated", f"store:{world.seed.store_id}:managers"),
         ("alert_updated", f"store:{world.seed.store_id}:staff"),
     ]
@@ -194,8 +195,7 @@ def test_escalation_happens_at_the_limit_not_before_and_exactly_once(world: Worl
     assert second.escalated == 1 and second.events[0][1]["escalation_level"] == 2
     assert sweep(world.db, settings, raised_at + 1000).escalated == 0
     # Through the real emitter: only managers hear escalations.
-    for name, payload, room in first.events:
-        world.app.extensions["store_broadcaster"].publish(name, payload, room)
+    services(world.app).publisher.publish(first.events)
     assert [e["escalation_level"] for e in events(manager, "alert_escalated")] == [1]
     assert [m for m in staff.get_received() if m["name"] == "alert_escalated"] == []
 

@@ -14,6 +14,7 @@ from werkzeug.test import TestResponse
 
 from store_server.app import create_app
 from store_server.db.models import PickupOrder
+from store_server.web.context import services
 from tests.store_server.conftest import World
 from tests.store_server.test_channels_sms import FROM, PHONE, SID, TOKEN, Provider, provider
 
@@ -24,7 +25,7 @@ __all__ = ["provider"]  # the fixture, imported for this module's tests
 def sms_app(world: World, provider: Provider) -> Iterator[Flask]:
     """The world's database served by an app that can send SMS through the local provider."""
     settings = replace(
-        world.app.extensions["store_settings"],
+        services(world.app).settings,
         sms_base_url=provider.base_url,
         sms_account_sid=SID,
         sms_auth_token=TOKEN,
@@ -32,9 +33,9 @@ def sms_app(world: World, provider: Provider) -> Iterator[Flask]:
     )
     app = create_app(settings)
     yield app
-    app.extensions["store_outbound"].stop()
-    app.extensions["store_broadcaster"].stop()
-    app.extensions["store_db"].dispose()
+    services(app).outbound.stop()
+    services(app).publisher.stop()
+    services(app).db.dispose()
 
 
 def wait_for_messages(
@@ -108,5 +109,5 @@ def test_no_sms_without_that_choice_and_no_phone_kept_without_it(
         f"/api/v1/stores/{world.seed.store_id}/alerts/{alert['alert_id']}/acknowledge",
         headers=world.staff_headers(),
     )
-    sms_app.extensions["store_outbound"].stop()  # drains the queue: anything queued is sent now
+    services(sms_app).outbound.stop()  # drains the queue: anything queued is sent now
     assert provider.messages == []

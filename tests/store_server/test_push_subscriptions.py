@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from store_server.db.models import WebPushSubscription
-from store_server.messaging import push
 from store_server.messaging.channels.webpush import VAPID_PRIVATE_KEY_FILE, load_vapid_keys
 from store_server.messaging.push import MAX_SUBSCRIPTIONS_PER_SHOPPER
+from store_server.web.context import services
 from tests.store_server import json_strategies
 from tests.store_server.conftest import World
 
@@ -50,7 +50,7 @@ def subscription(endpoint: str = ENDPOINT, **keys: str) -> dict[str, Any]:
 
 def var_dir(world: World) -> Path:
     """Where this world's server keeps its VAPID keys (under the test's tmp_path)."""
-    return Path(world.app.extensions["store_settings"].var_dir)
+    return Path(services(world.app).settings.var_dir)
 
 
 def stored(world: World) -> list[tuple[int, str, str, str]]:
@@ -234,7 +234,7 @@ def test_only_the_most_recently_sent_subscriptions_of_a_shopper_are_kept(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ticks = itertools.count(1_700_000_000.0)
-    monkeypatch.setattr(push, "WALL_CLOCK", lambda: next(ticks))  # one second per request
+    world.clock.now = lambda: next(ticks)  # one second per request
     client, headers = world.client(), world.device_headers("maria")
     for n in range(MAX_SUBSCRIPTIONS_PER_SHOPPER):
         response = client.post(URL, json=subscription(f"{ENDPOINT}-{n}"), headers=headers)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from store_server.engagement.decide import Channel
+from store_server.events import Audience, Event
 from store_server.messaging.channels import Contact, Notification, SendResult
-from store_server.web.realtime import shopper_room
 
-Publish = Callable[[str, dict[str, Any], str], None]  # (event, payload, room): Broadcaster.publish
+Publish = Callable[[Sequence[Event]], None]  # the app's publisher: queues, returns at once
 IsConnected = Callable[[int], bool]  # shopper id -> has a live Socket.IO connection
 
 
@@ -27,9 +26,8 @@ class InAppSender:
         try:
             if not self._is_connected(contact.shopper_id):
                 return SendResult("app", "failed_permanent", "shopper page not connected")
-            self._publish(
-                notification.kind, notification.payload(), shopper_room(contact.shopper_id)
-            )
+            audience = Audience.shopper(contact.shopper_id)
+            self._publish([Event(notification.kind, notification.payload(), audience)])
         except Exception as exc:  # noqa: BLE001 - the emitter's failure is a result, not a crash
             return SendResult("app", "failed_retryable", f"emit failed {type(exc).__name__}")
         return SendResult("app", "delivered", "emitted to the shopper's room")

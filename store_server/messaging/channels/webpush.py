@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,8 +23,6 @@ from pywebpush import WebPusher, WebPushException
 
 from store_server.engagement.decide import Channel
 from store_server.messaging.channels import Contact, Notification, SendResult
-
-WALL_CLOCK = time.time
 
 VAPID_PRIVATE_KEY_FILE = "vapid_private.pem"
 VAPID_PUBLIC_KEY_FILE = "vapid_public.txt"  # base64url of the uncompressed P-256 point
@@ -113,8 +112,10 @@ class WebPushSender:
         subject: str,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Args: subject: a `mailto:` or `https:` contact for the push service (RFC 8292)."""
+        self._clock = clock
         self._vapid = _read_private_key(keys.private_key_path)
         self._subject = subject
         self._timeout_s = timeout_s
@@ -128,7 +129,7 @@ class WebPushSender:
         body = json.dumps(notification.payload(), separators=(",", ":")).encode()
         if len(body) > MAX_PLAINTEXT_BYTES:
             return SendResult("push", "failed_permanent", f"payload {len(body)} bytes too large")
-        now = WALL_CLOCK()
+        now = self._clock()
         ttl = MAX_TTL_S
         if notification.expires_at is not None:
             ttl = int(min(MAX_TTL_S, notification.expires_at - now))

@@ -1,0 +1,15 @@
+"""The one accessor for the app's service container inside a request or an app context."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from store_server.services import Services
+
+EXTENSION = "store_services"
+
+
+def services(app: Flask | None = None) -> Services:
+    """The container `create_app` built for this app (the current app by default)."""
+    found: Services = (app or current_app).extensions[EXTENSION]
+    return found
