@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from store_server.db.models import Device, IntegrationToken, StaffSession, StaffUser, Store
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
 from store_server.web.schemas import LoginIn, LoginOut, StaffOut, parse_body
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
@@ -134,6 +135,7 @@ def require_manager(store_id: int) -> StaffIdentity:
 
 
 @bp.post("/login")
+@documented("Log a staffer in", body=LoginIn, answer=LoginOut, errors=(400, 401), public=True)
 def login() -> tuple[Response, int]:
     """Exchange e-mail and password for a bearer token."""
     body = parse_body(LoginIn, request.get_json(silent=True))
@@ -176,6 +178,7 @@ def login() -> tuple[Response, int]:
 
 
 @bp.post("/logout")
+@documented("End the presented staff session")
 def logout() -> tuple[Response, int]:
     """End the presented session."""
     token = bearer_token(request.headers.get("Authorization"))

@@ -13,6 +13,7 @@ from store_server.accounts.auth import require_manager
 from store_server.db.models import Campaign, CampaignVersion
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
 from store_server.web.schemas import (
     AudienceIn,
     CampaignIn,
@@ -121,6 +122,13 @@ def _campaign_of(session: Session, store_id: int, campaign_id: int) -> Campaign:
 
 
 @bp.post("/<int:store_id>/campaigns")
+@documented(
+    "Create a campaign with its first version (managers)",
+    body=CampaignIn,
+    answer=CampaignOut,
+    status=201,
+    errors=(400, 401, 403),
+)
 def create_campaign(store_id: int) -> tuple[Response, int]:
     """Create a campaign with its first version (active at once)."""
     require_manager(store_id)
@@ -136,6 +144,12 @@ def create_campaign(store_id: int) -> tuple[Response, int]:
 
 
 @bp.put("/<int:store_id>/campaigns/<int:campaign_id>")
+@documented(
+    "Edit a campaign: a new version; issued coupons keep theirs (managers)",
+    body=CampaignIn,
+    answer=CampaignOut,
+    errors=(400, 401, 403, 404, 409),
+)
 def edit_campaign(store_id: int, campaign_id: int) -> tuple[Response, int]:
     """Edit a campaign: a new version; coupons already issued keep theirs."""
     require_manager(store_id)
@@ -160,6 +174,11 @@ def edit_campaign(store_id: int, campaign_id: int) -> tuple[Response, int]:
 
 
 @bp.get("/<int:store_id>/campaigns")
+@documented(
+    "The store's campaigns with their current versions (managers)",
+    answer=CampaignsOut,
+    errors=(401, 403),
+)
 def list_campaigns(store_id: int) -> tuple[Response, int]:
     """The store's campaigns with their current versions, oldest first."""
     require_manager(store_id)
@@ -181,12 +200,14 @@ def _set_active(store_id: int, campaign_id: int, active: bool) -> tuple[Response
 
 
 @bp.post("/<int:store_id>/campaigns/<int:campaign_id>/pause")
+@documented("Pause a campaign (managers)", answer=CampaignOut, errors=(401, 403, 404))
 def pause_campaign(store_id: int, campaign_id: int) -> tuple[Response, int]:
     """Stop deciding for this campaign until resumed (issued coupons stay valid)."""
     return _set_active(store_id, campaign_id, False)
 
 
 @bp.post("/<int:store_id>/campaigns/<int:campaign_id>/resume")
+@documented("Resume a paused campaign (managers)", answer=CampaignOut, errors=(401, 403, 404))
 def resume_campaign(store_id: int, campaign_id: int) -> tuple[Response, int]:
     """Decide for this campaign again."""
     return _set_active(store_id, campaign_id, True)

@@ -16,7 +16,8 @@ from store_server.db.database import rows_changed
 from store_server.db.models import Coupon
 from store_server.web.context import services
 from store_server.web.errors import ApiError
-from store_server.web.schemas import CouponOut, RedeemIn, parse_body
+from store_server.web.openapi import documented
+from store_server.web.schemas import CouponOut, RedeemIn, RedemptionOut, parse_body
 
 bp = Blueprint("coupons", __name__, url_prefix="/api/v1/stores")
 # Crockford's base32 without I, L, O, U: easy to read out and type at a till.
@@ -115,6 +116,12 @@ def redemption_limiter() -> FailureLimiter:
 
 
 @bp.post("/<int:store_id>/redemptions")
+@documented(
+    "Redeem a coupon code at the till (exactly once, never after expiry)",
+    body=RedeemIn,
+    answer=RedemptionOut,
+    errors=(400, 401, 403, 404, 409, 410, 429),
+)
 def redeem(store_id: int) -> tuple[Response, int]:
     """Redeem a code at the till: one conditional update decides, so it succeeds exactly once."""
     staff = require_staff(store_id)

@@ -22,6 +22,7 @@ from store_server.engagement.campaigns import current_version
 from store_server.presence.gateways import register_gateway
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
 from store_server.web.schemas import (
     BeaconIn,
     BeaconOut,
@@ -189,6 +190,11 @@ def _flush_or_conflict(session: Session, code: str, message: str) -> None:
 
 
 @bp.get("/<int:store_id>/layout")
+@documented(
+    "The store's zones, gateways (place, calibration, health) and beacons (managers)",
+    answer=LayoutOut,
+    errors=(401, 403),
+)
 def get_layout(store_id: int) -> tuple[Response, int]:
     """The store's zones, gateways (place, calibration, health) and beacons (place, health)."""
     require_manager(store_id)
@@ -211,6 +217,13 @@ def get_layout(store_id: int) -> tuple[Response, int]:
 
 
 @bp.post("/<int:store_id>/zones")
+@documented(
+    "Add a zone; names are unique in a store (managers)",
+    body=ZoneIn,
+    answer=ZoneOut,
+    status=201,
+    errors=(400, 401, 403, 409),
+)
 def create_zone(store_id: int) -> tuple[Response, int]:
     """Add a zone; its name is unique in the store (409 `zone_name_taken`)."""
     require_manager(store_id)
@@ -224,6 +237,12 @@ def create_zone(store_id: int) -> tuple[Response, int]:
 
 
 @bp.put("/<int:store_id>/zones/<int:zone_id>")
+@documented(
+    "Edit a zone; lists campaigns still naming its old name (managers)",
+    body=ZoneIn,
+    answer=ZoneChangeOut,
+    errors=(400, 401, 403, 404, 409),
+)
 def edit_zone(store_id: int, zone_id: int) -> tuple[Response, int]:
     """Rename, relabel or change the kind of a zone; lists campaigns naming its old name."""
     require_manager(store_id)
@@ -239,6 +258,11 @@ def edit_zone(store_id: int, zone_id: int) -> tuple[Response, int]:
 
 
 @bp.delete("/<int:store_id>/zones/<int:zone_id>")
+@documented(
+    "Delete a zone; what was placed there loses its zone (managers)",
+    answer=ZoneChangeOut,
+    errors=(401, 403, 404),
+)
 def delete_zone(store_id: int, zone_id: int) -> tuple[Response, int]:
     """Delete a zone: gateways, beacons, visits and alerts placed there lose their zone."""
     require_manager(store_id)
@@ -251,6 +275,13 @@ def delete_zone(store_id: int, zone_id: int) -> tuple[Response, int]:
 
 
 @bp.post("/<int:store_id>/gateways")
+@documented(
+    "Register a gateway; its token is in this answer only (managers)",
+    body=GatewayRegisterIn,
+    answer=GatewayRegisteredOut,
+    status=201,
+    errors=(400, 401, 403, 409),
+)
 def create_gateway(store_id: int) -> tuple[Response, int]:
     """Register a gateway; the answer carries its token, which is never shown again."""
     require_manager(store_id)
@@ -272,6 +303,12 @@ def create_gateway(store_id: int) -> tuple[Response, int]:
 
 
 @bp.put("/<int:store_id>/gateways/<gateway_id>")
+@documented(
+    "Set a gateway's zone and calibration offset (managers)",
+    body=GatewayPlaceIn,
+    answer=GatewayOut,
+    errors=(400, 401, 403, 404),
+)
 def place_gateway(store_id: int, gateway_id: str) -> tuple[Response, int]:
     """Set a gateway's zone and calibration offset (used from its next batch on)."""
     require_manager(store_id)
@@ -288,6 +325,13 @@ def place_gateway(store_id: int, gateway_id: str) -> tuple[Response, int]:
 
 
 @bp.post("/<int:store_id>/beacons")
+@documented(
+    "Register a fixed beacon by its registered id (managers)",
+    body=BeaconIn,
+    answer=BeaconOut,
+    status=201,
+    errors=(400, 401, 403, 409),
+)
 def create_beacon(store_id: int) -> tuple[Response, int]:
     """Register a fixed beacon by its registered id (409 `beacon_exists` if already known)."""
     require_manager(store_id)
@@ -307,6 +351,12 @@ def create_beacon(store_id: int) -> tuple[Response, int]:
 
 
 @bp.put("/<int:store_id>/beacons/<int:beacon_id>")
+@documented(
+    "Move a beacon to another zone (managers)",
+    body=BeaconPlaceIn,
+    answer=BeaconOut,
+    errors=(400, 401, 403, 404),
+)
 def place_beacon(store_id: int, beacon_id: int) -> tuple[Response, int]:
     """Move a beacon to another zone (or none)."""
     require_manager(store_id)
@@ -322,6 +372,7 @@ def place_beacon(store_id: int, beacon_id: int) -> tuple[Response, int]:
 
 
 @bp.delete("/<int:store_id>/beacons/<int:beacon_id>")
+@documented("Forget a beacon (managers)", errors=(401, 403, 404))
 def delete_beacon(store_id: int, beacon_id: int) -> tuple[Response, int]:
     """Forget a beacon (gateways stop uploading its frames at their next refresh)."""
     require_manager(store_id)

@@ -33,6 +33,7 @@ from store_server.messaging.outbound import mark_seen
 from store_server.settings import StoreSettings
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
 
 bp = Blueprint("inbound", __name__)
 log = logging.getLogger(__name__)
@@ -86,6 +87,12 @@ def _program_name(session: Session) -> str:
 
 
 @bp.post(SMS_WEBHOOK_PATH)
+@documented(
+    "The SMS provider's inbound webhook: STOP/START/HELP (form fields, X-Twilio-Signature); "
+    "answers TwiML",
+    errors=(403, 404),
+    public=True,
+)
 def sms_inbound() -> Response:
     """The SMS provider's inbound webhook: consent keywords, answered in TwiML."""
     settings: StoreSettings = services().settings
@@ -145,6 +152,11 @@ def unsubscribe(token: str) -> str:
 
 
 @bp.post("/api/v1/messages/<message_id>/seen")
+@documented(
+    "Record that a message was shown (no login: the random message id is the capability)",
+    errors=(404,),
+    public=True,
+)
 def message_seen(message_id: str) -> tuple[Response, int]:
     """Record that a message was shown to its shopper (the first report counts)."""
     known = False

@@ -25,6 +25,7 @@ from store_server.db.models import WebPushSubscription
 from store_server.messaging.channels.webpush import VapidKeyError, VapidKeys, ensure_vapid_keys
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
 from store_server.web.schemas import (
     PushKeyOut,
     PushSubscribedOut,
@@ -117,6 +118,12 @@ def vapid_keys() -> VapidKeys:
 
 
 @bp.get("/push/key")
+@documented(
+    "The VAPID public key to subscribe to Web Push with",
+    answer=PushKeyOut,
+    errors=(503,),
+    public=True,
+)
 def application_server_key() -> tuple[Response, int]:
     """The VAPID public key the page subscribes with (public: it is published by design)."""
     out = PushKeyOut(application_server_key=vapid_keys().application_server_key)
@@ -124,6 +131,13 @@ def application_server_key() -> tuple[Response, int]:
 
 
 @bp.post("/me/push-subscriptions")
+@documented(
+    "Store this browser's Web Push subscription (upsert by endpoint; 200 if it existed)",
+    body=PushSubscriptionIn,
+    answer=PushSubscribedOut,
+    status=201,
+    errors=(400, 401),
+)
 def subscribe() -> tuple[Response, int]:
     """Store this browser's subscription for me (upsert by endpoint; a browser that changed
     hands moves to its new shopper)."""
@@ -187,6 +201,9 @@ def _drop_oldest(session: Session, shopper_id: int) -> None:
 
 
 @bp.delete("/me/push-subscriptions")
+@documented(
+    "Forget a Web Push subscription (idempotent)", body=PushUnsubscribeIn, errors=(400, 401)
+)
 def unsubscribe() -> tuple[Response, int]:
     """Forget one of my browser's subscriptions (idempotent: an unknown endpoint is fine)."""
     device = require_device()

@@ -33,6 +33,7 @@ from store_server.messaging.outbound import urgent_sms
 from store_server.pickup.lifecycle import OPEN_STATES
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
 from store_server.web.schemas import (
     ArrivalOut,
     ArrivalsOut,
@@ -141,6 +142,7 @@ def publish(events: Sequence[Event]) -> None:
 
 
 @bp.get("/<int:store_id>/arrivals")
+@documented("Open pickup arrivals of a store", answer=ArrivalsOut, errors=(401, 403))
 def list_arrivals(store_id: int) -> tuple[Response, int]:
     """The store's open pickup arrivals, oldest first (a tablet loads and re-syncs with this)."""
     require_staff(store_id)
@@ -172,6 +174,11 @@ def _explain_refusal(session: Session, store_id: int, alert_id: int) -> ApiError
 
 
 @bp.post("/<int:store_id>/alerts/<int:alert_id>/acknowledge")
+@documented(
+    "A staffer is on the way (first wins; 409 names who did)",
+    answer=ArrivalOut,
+    errors=(401, 403, 404, 409),
+)
 def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
     """ "On my way": the first staffer wins; the shopper is told who is coming."""
     staff = require_staff(store_id)
@@ -218,6 +225,12 @@ def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
 
 
 @bp.post("/<int:store_id>/alerts/<int:alert_id>/handover")
+@documented(
+    "Hand the order over (optionally recording an exchange or return)",
+    body=HandoverIn,
+    answer=ArrivalOut,
+    errors=(400, 401, 403, 404, 409),
+)
 def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
     """The order changed hands: close the alert, thank the shopper with a coupon and a survey."""
     staff = require_staff(store_id)
@@ -295,6 +308,12 @@ def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
 
 
 @bp.post("/<int:store_id>/orders/<int:order_id>/exchanges")
+@documented(
+    "Record an exchange or return against an order",
+    body=ExchangeIn,
+    status=201,
+    errors=(400, 401, 403, 404, 409),
+)
 def record_exchange(store_id: int, order_id: int) -> tuple[Response, int]:
     """Record an exchange or return against an order of this store."""
     staff = require_staff(store_id)

@@ -18,6 +18,7 @@ from store_server.db.models import PickupOrder, Shopper
 from store_server.pickup.lifecycle import merged_order_status
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
 from store_server.web.schemas import CustomerAttributesIn, OrderIn, OrderOut, parse_body
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1/stores")
@@ -94,6 +95,12 @@ def upsert_order(
 
 
 @bp.put("/<int:store_id>/orders/<external_id>")
+@documented(
+    "Create or update a pickup order (the store's order system; idempotent)",
+    body=OrderIn,
+    answer=OrderOut,
+    errors=(400, 401, 403, 409),
+)
 def put_order(store_id: int, external_id: str) -> tuple[Response, int]:
     """Create or replace an order; sending the same order twice changes nothing."""
     require_integration(store_id)
@@ -108,6 +115,11 @@ def put_order(store_id: int, external_id: str) -> tuple[Response, int]:
 
 
 @bp.put("/<int:store_id>/customers/attributes")
+@documented(
+    "Set a customer's profile attributes, named by e-mail, for campaign audiences",
+    body=CustomerAttributesIn,
+    errors=(400, 401),
+)
 def put_customer_attributes(store_id: int) -> tuple[Response, int]:
     """Set the profile attributes campaign audiences filter on (e.g. a loyalty tier).
 

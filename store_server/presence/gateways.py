@@ -14,6 +14,7 @@ from store_server.accounts.auth import bearer_token, token_digest, tokens_match
 from store_server.db.models import Beacon, Consent, CustomerTag, Gateway, Zone
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
 from store_server.web.schemas import (
     EddystoneTlmFrame,
     GatewayConfigOut,
@@ -66,6 +67,7 @@ def authenticate_gateway(gateway_id: str) -> Gateway:
 
 
 @bp.get("/<gateway_id>/config")
+@documented("The store's registered beacons and tags", answer=GatewayConfigOut, errors=(401, 404))
 def config(gateway_id: str) -> tuple[Response, int]:
     """The store's registered beacons and tags, whose frames the gateway should upload."""
     gateway = authenticate_gateway(gateway_id)
@@ -108,6 +110,7 @@ def config(gateway_id: str) -> tuple[Response, int]:
 
 
 @bp.post("/<gateway_id>/heartbeat")
+@documented("A gateway's health report", body=HeartbeatIn, status=202, errors=(400, 401, 404))
 def heartbeat(gateway_id: str) -> tuple[Response, int]:
     """Keep the gateway's latest health report."""
     gateway = authenticate_gateway(gateway_id)

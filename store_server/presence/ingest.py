@@ -42,6 +42,7 @@ from store_server.presence.visits import (
 )
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
 from store_server.web.schemas import (
     BatchAccepted,
     BatchIn,
@@ -87,6 +88,13 @@ class ResolvedReading:
 
 
 @bp.post("/<gateway_id>/batches")
+@documented(
+    "Upload a gateway's batch of observations (docs/protocol.md)",
+    body=BatchIn,
+    answer=BatchAccepted,
+    status=202,
+    errors=(400, 401, 404, 409, 413),
+)
 def upload_batch(gateway_id: str) -> tuple[Response, int]:
     """Store a batch of observations once; later copies of the same batch id get 409."""
     db = services().db

@@ -28,11 +28,16 @@ from store_server.reporting.analytics import (
     pickup_times,
 )
 from store_server.web.context import services
+from store_server.web.openapi import documented
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1/stores")
 
 
 @bp.get("/<int:store_id>/report")
+@documented(
+    "Managers: campaigns (funnel, lift), pickups, care score, beacon and gateway health",
+    errors=(401, 403),
+)
 def report(store_id: int) -> tuple[Response, int]:
     """What happened in this store: aggregates only, no shopper is named."""
     require_manager(store_id)

@@ -50,13 +50,16 @@ from store_server.presence.visits import (
 )
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
 from store_server.web.schemas import (
     CheckinIn,
     ConsentsIn,
+    CouponsOut,
     OptInIn,
     OptInOut,
     PauseIn,
     PickupOut,
+    PickupsOut,
     ProfileOut,
     SightingsIn,
     SurveyAnswerIn,
@@ -126,6 +129,7 @@ def enrol_shopper(
 
 
 @optin_bp.get("/stores/<int:store_id>/info")
+@documented("A store's name and curbside bays", errors=(404,), public=True)
 def store_info(store_id: int) -> tuple[Response, int]:
     """Public facts a shopper's page needs: the store's name and its curbside bays."""
     with services().db.sessions() as session:
@@ -144,6 +148,14 @@ def store_info(store_id: int) -> tuple[Response, int]:
 
 
 @optin_bp.post("/optin")
+@documented(
+    "Join a store's app with explicit consents",
+    body=OptInIn,
+    answer=OptInOut,
+    status=201,
+    errors=(400, 404, 409),
+    public=True,
+)
 def opt_in() -> tuple[Response, int]:
     """Join a store's app with explicit consents; returns the app's token and identity key."""
     body = parse_body(OptInIn, request.get_json(silent=True))
@@ -184,6 +196,7 @@ def opt_in() -> tuple[Response, int]:
 
 
 @bp.get("")
+@documented("What the store knows of me", answer=ProfileOut, errors=(401,))
 def profile() -> tuple[Response, int]:
     """What the store knows of me: name, e-mail (if given for e-mail messages), consents."""
     device = require_device()
@@ -213,6 +226,7 @@ def profile() -> tuple[Response, int]:
 
 
 @bp.put("/consents")
+@documented("Set my consents for one store", body=ConsentsIn, errors=(400, 401))
 def replace_consents() -> tuple[Response, int]:
     """Set exactly these consents for one store (an empty list withdraws all of them)."""
     device = require_device()
@@ -246,6 +260,7 @@ def replace_consents() -> tuple[Response, int]:
 
 
 @bp.post("/pause")
+@documented("Pause arrival detection for a while", body=PauseIn, errors=(400, 401))
 def pause_detection() -> tuple[Response, int]:
     """Stop being recognised for a while (0 minutes resumes at once)."""
     device = require_device()
@@ -261,6 +276,7 @@ def pause_detection() -> tuple[Response, int]:
 
 
 @bp.get("/export")
+@documented("Download everything that names me (JSON)", errors=(401,))
 def export() -> tuple[Response, int]:
     """Everything the store keeps that names me, as JSON (a download)."""
     device = require_device()
@@ -272,6 +288,7 @@ def export() -> tuple[Response, int]:
 
 
 @bp.delete("")
+@documented("Erase everything that names me", errors=(401,))
 def erase() -> tuple[Response, int]:
     """Erase me: every row that names me goes, with my keys, so my phone is a stranger again."""
     device = require_device()
@@ -303,6 +320,9 @@ def shopper_export(session: Session, shopper_id: int) -> dict[str, Any]:
 
 
 @bp.post("/sightings")
+@documented(
+    "Store beacons the app heard (fused with gateways)", body=SightingsIn, errors=(400, 401, 403)
+)
 def report_sightings() -> tuple[Response, int]:
     """The app heard the store's beacons: fused with the gateways' readings to place the shopper."""
     device = require_device()
@@ -388,6 +408,9 @@ def _has_arrival_consent(session: Session, shopper_id: int, store_id: int) -> bo
 
 
 @bp.post("/checkin")
+@documented(
+    'The shopper says "I\'m here" (optionally at a bay)', body=CheckinIn, errors=(400, 401, 403)
+)
 def check_in() -> tuple[Response, int]:
     """ "I'm here" (optionally "at bay 3"): an arrival as sure as it gets."""
     device = require_device()
@@ -424,6 +447,9 @@ def check_in() -> tuple[Response, int]:
 
 
 @bp.post("/tags")
+@documented(
+    "Register a key-fob or car tag", body=TagIn, answer=TagOut, status=201, errors=(400, 401, 409)
+)
 def register_tag() -> tuple[Response, int]:
     """Register a key-fob or car tag: heard at a door or bay, it announces the shopper."""
     device = require_device()
@@ -449,6 +475,7 @@ def register_tag() -> tuple[Response, int]:
 
 
 @bp.delete("/tags/<int:tag_id>")
+@documented("Forget a tag", errors=(401, 404))
 def remove_tag(tag_id: int) -> tuple[Response, int]:
     """Forget one of the shopper's tags (and every sighting of it)."""
     device = require_device()
@@ -464,6 +491,7 @@ def remove_tag(tag_id: int) -> tuple[Response, int]:
 
 
 @bp.get("/pickups")
+@documented("The shopper's open pickup orders", answer=PickupsOut, errors=(401,))
 def my_pickups() -> tuple[Response, int]:
     """The shopper's open pickup orders and who, if anyone, is on the way."""
     device = require_device()
@@ -492,6 +520,7 @@ def my_pickups() -> tuple[Response, int]:
 
 
 @bp.get("/coupons")
+@documented("The shopper's coupons", answer=CouponsOut, errors=(401,))
 def my_coupons() -> tuple[Response, int]:
     """The shopper's coupons, newest first."""
     device = require_device()
@@ -510,6 +539,7 @@ def my_coupons() -> tuple[Response, int]:
 
 
 @bp.post("/surveys/<int:survey_id>")
+@documented("Answer the one-question survey", body=SurveyAnswerIn, errors=(400, 401, 404, 409))
 def answer_survey(survey_id: int) -> tuple[Response, int]:
     """Answer the one-question survey, once."""
     device = require_device()
