@@ -44,7 +44,6 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        JSON_SORT_KEYS=False,
     )
     # An API client gets a JSON 404 for `a//b`, not an HTML redirect to `a/b`.
     app.url_map.merge_slashes = False
