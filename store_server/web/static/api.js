@@ -1,22 +1,21 @@
-// The JSON API helpers the shopper page, the staff tablet and the manager console share. A plain
-// script: each page's template loads it before the page's own script, which then fills in
+// The JSON API helpers the shopper page, the staff tablet and the manager console share. An ES
+// module: each page's module imports it (`import { api } from "./api.js"`) and then fills in
 // `apiAuth` (where its credentials live, what a 401 means there).
-"use strict";
 
-const apiAuth = {
+export const apiAuth = {
   sessionKey: null, // where a staff page keeps its log-in ({token, staff}) in localStorage
   bearer: () => { const s = session(); return s ? s.token : null; }, // the token a request sends
   onUnauthorized: null, // called on a 401, before the error is thrown
 };
 
 // The staff log-in as /api/v1/auth/login answered it, or null.
-function session() {
+export function session() {
   try { return JSON.parse(localStorage.getItem(apiAuth.sessionKey)); } catch { return null; }
 }
 
 // A JSON request; an error answer throws an Error with the API's message, status, code and
 // field errors (`details.fields`).
-async function api(path, options = {}) {
+export async function api(path, options = {}) {
   const token = apiAuth.bearer();
   const headers = { "Content-Type": "application/json", ...(options.headers || {}) };
   if (token) headers.Authorization = `Bearer ${token}`;

@@ -2,7 +2,8 @@
 // here", coupons with a live countdown, the survey, notifications (Web Push through /sw.js),
 // and download / stop / erase.
 // The device token arrives in the URL fragment (never sent to a server log) or from joining.
-"use strict";
+// An ES module (modules are strict); Socket.IO's client is a classic script before it (window.io).
+import { api, apiAuth } from "./api.js";
 
 const TOKEN_KEY = "shopper-device";
 const MESSAGE_ID = /^[0-9a-f]{32}$/;
@@ -14,11 +15,19 @@ const pushSupported = "serviceWorker" in navigator && "PushManager" in window &&
 // Where the service worker finds the device token (sw.js reads the same names).
 const WORKER_CACHE = "shopper";
 const WORKER_TOKEN_ENTRY = "/sw/device-token";
-let currency = null; // ISO 4217, when the store says
-let coupons = [];
-let survey = null;
-let score = null;
-let socket = null;
+// What the page knows, in one place. `socket` is also window.socket (tests feed it events).
+const state = {
+  currency: null, // ISO 4217, when the store says
+  coupons: [],
+  survey: null, // the survey offered after a pickup
+  score: null, // the survey score picked
+  socket: null, // the live connection while joined
+};
+
+function setSocket(socket) {
+  state.socket = socket;
+  window.socket = socket;
+}
 
 function token() { return localStorage.getItem(TOKEN_KEY); }
 apiAuth.bearer = token; // api.js sends the device token as it is stored
@@ -34,7 +43,7 @@ function adoptFragmentToken() {
 function forget(message) {
   localStorage.removeItem(TOKEN_KEY);
   if (pushSupported) shareTokenWithWorker(null).catch(() => {});
-  if (socket) { socket.disconnect(); socket = null; }
+  if (state.socket) { state.socket.disconnect(); setSocket(null); }
   $("me").hidden = true;
   $("join").hidden = false;
   $("join-error").hidden = !message;
@@ -52,9 +61,9 @@ function remaining(seconds) {
 
 // Amounts are in the currency's minor units; without a known currency, a plain number.
 function money(minorUnits) {
-  if (currency) {
+  if (state.currency) {
     try {
-      const format = new Intl.NumberFormat(undefined, { style: "currency", currency });
+      const format = new Intl.NumberFormat(undefined, { style: "currency", currency: state.currency });
       return format.format(minorUnits / 10 ** format.resolvedOptions().maximumFractionDigits);
     } catch { /* an unknown currency code */ }
   }
@@ -77,7 +86,7 @@ function renderCoupons() {
   const list = $("coupons");
   list.replaceChildren();
   const now = Date.now() / 1000;
-  for (const c of coupons) {
+  for (const c of state.coupons) {
     const li = $("coupon-card").content.firstElementChild.cloneNode(true);
     li.querySelector(".offer").textContent = c.offer;
     const terms = couponTerms(c);
@@ -90,14 +99,14 @@ function renderCoupons() {
     }
     list.append(li);
   }
-  $("no-coupons").hidden = coupons.length > 0;
+  $("no-coupons").hidden = state.coupons.length > 0;
   tickCoupons();
 }
 
 function tickCoupons() {
   const now = Date.now() / 1000;
   const items = $("coupons").children;
-  coupons.forEach((c, index) => {
+  state.coupons.forEach((c, index) => {
     const state = couponState(c, now);
     items[index].dataset.state = state;
     items[index].querySelector(".countdown").textContent =
@@ -106,7 +115,7 @@ function tickCoupons() {
   });
 }
 
-async function loadCoupons() { coupons = (await api("/api/v1/me/coupons")).coupons; renderCoupons(); }
+async function loadCoupons() { state.coupons = (await api("/api/v1/me/coupons")).coupons; renderCoupons(); }
 
 function pickupText(p) {
   if (p.staff_on_the_way) return `Order ${p.order_number}: ${p.staff_on_the_way} is on the way`;
@@ -126,13 +135,14 @@ async function loadPickups() {
 }
 
 function showSurvey(s) {
-  survey = s;
+  state.survey = s;
   $("survey-question").textContent = s.question;
   $("survey").hidden = false;
 }
 
 function connect() {
-  socket = io({ transports: ["websocket"], auth: { device_token: token() } });
+  const socket = window.io({ transports: ["websocket"], auth: { device_token: token() } });
+  setSocket(socket);
   socket.on("pickup_update", (u) => {
     if (u.status === "on_the_way") $("live").textContent = `${u.staff_first_name} is on the way`;
     if (u.status === "handed_over") {
@@ -146,7 +156,7 @@ function connect() {
     // The event is the message, not the coupon: the list has the QR codes.
     try { await loadCoupons(); } catch { return; }
     const code = message && message.data ? message.data.code : null;
-    if (message && (!code || coupons.some((c) => c.code === code))) markSeen(message.id);
+    if (message && (!code || state.coupons.some((c) => c.code === code))) markSeen(message.id);
   });
 }
 
@@ -291,7 +301,7 @@ async function loadStore() {
   try {
     const info = await api(`/api/v1/stores/${storeId}/info`);
     $("store-name").textContent = info.name;
-    currency = info.currency || null;
+    state.currency = info.currency || null;
     for (const bay of info.bays) {
       const option = document.createElement("option");
       option.value = bay.name;
@@ -347,9 +357,9 @@ $("checkin").addEventListener("submit", async (event) => {
 
 $("survey").addEventListener("submit", async (event) => {
   event.preventDefault();
-  if (score === null || !survey) return;
-  await api(`/api/v1/me/surveys/${survey.id}`, {
-    method: "POST", body: JSON.stringify({ score, comment: $("survey-comment").value || null }),
+  if (state.score === null || !state.survey) return;
+  await api(`/api/v1/me/surveys/${state.survey.id}`, {
+    method: "POST", body: JSON.stringify({ score: state.score, comment: $("survey-comment").value || null }),
   }).catch(() => {});
   $("survey").hidden = true;
   $("survey-thanks").hidden = false;
@@ -362,7 +372,7 @@ for (let n = 0; n <= 10; n += 1) {
   button.setAttribute("role", "radio");
   button.setAttribute("aria-checked", "false");
   button.addEventListener("click", () => {
-    score = n;
+    state.score = n;
     for (const b of document.querySelectorAll(".scale button")) {
       b.setAttribute("aria-checked", String(b === button));
     }

@@ -1,18 +1,19 @@
 // Staff tablet: log in, then show the store's pickup arrivals live over Socket.IO, act on them,
 // and redeem coupons at the till. On every (re)connect it reloads the open arrivals, so a
 // tablet that slept catches up without duplicates.
-"use strict";
+// An ES module (modules are strict); Socket.IO's client is a classic script before it (window.io).
+import { api, apiAuth, session } from "./api.js";
 
 const TOKEN_KEY = "staff-session";
 const OPEN = new Set(["raised", "acknowledged"]);
 const $ = (id) => document.getElementById(id);
 const cards = new Map(); // alert_id -> {li, arrival}
-let socket = null;
+const state = { socket: null }; // the live connection while logged in
 apiAuth.sessionKey = TOKEN_KEY; // for api.js's session() and api()
 
 function showLogin(message) {
   localStorage.removeItem(TOKEN_KEY);
-  if (socket) { socket.disconnect(); socket = null; }
+  if (state.socket) { state.socket.disconnect(); state.socket = null; }
   cards.clear();
   $("arrivals").replaceChildren();
   $("board").hidden = true;
@@ -174,7 +175,8 @@ async function catchUp() {
 
 function connect() {
   const s = session();
-  socket = io({ transports: ["websocket"], auth: { token: s.token } });
+  const socket = window.io({ transports: ["websocket"], auth: { token: s.token } });
+  state.socket = socket;
   window.staffSocket = socket; // lets tests (and support staff) force a reconnect
   socket.on("connect", () => {
     $("link").dataset.state = "online";

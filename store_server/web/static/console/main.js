@@ -1,0 +1,89 @@
+// Manager console: campaigns (create, edit, pause), results (the report), the store layout
+// (zones, gateways with calibration, beacons), and a live feed of presence events and
+// escalations over Socket.IO. The API validates; this page only translates between plain words
+// and the API's fields, and shows each field's error next to it.
+// This module wires the parts together: log-in, tabs, and each part's own wiring.
+import { api, apiAuth, session } from "../api.js";
+import { loadCampaigns, wireCampaigns } from "./campaigns.js";
+import { loadLayout, wireLayout } from "./layout.js";
+import { connect, disconnect } from "./live.js";
+import { loadReport, wireReport } from "./report.js";
+import { state } from "./state.js";
+import { $, show } from "./util.js";
+
+const TOKEN_KEY = "console-session";
+
+// api.js's session() and api() use the console's log-in; a request that finds it ended asks
+// for a new one.
+apiAuth.sessionKey = TOKEN_KEY;
+apiAuth.onUnauthorized = () => showLogin("Your session has ended. Please log in again.");
+
+// ---------- login and tabs ----------
+
+function showLogin(message) {
+  localStorage.removeItem(TOKEN_KEY);
+  disconnect();
+  for (const panel of document.querySelectorAll(".panel")) panel.hidden = true;
+  $("tabs").hidden = $("who").hidden = $("logout").hidden = $("link").hidden = true;
+  $("login").hidden = false;
+  show($("login-error"), message);
+}
+
+function showConsole() {
+  const s = session();
+  $("login").hidden = true;
+  $("tabs").hidden = $("who").hidden = $("logout").hidden = $("link").hidden = false;
+  $("who").textContent = `${s.staff.name} · ${s.staff.store_name}`;
+  selectTab(location.hash.slice(1) || "campaigns");
+  loadLayout().then(loadCampaigns);
+  connect();
+}
+
+function selectTab(name) {
+  if (!$(`tab-${name}`)) name = "campaigns";
+  for (const tab of $("tabs").querySelectorAll("[role=tab]")) {
+    const selected = tab.id === `tab-${name}`;
+    tab.setAttribute("aria-selected", String(selected));
+    $(tab.getAttribute("aria-controls")).hidden = !selected;
+  }
+  if (location.hash.slice(1) !== name) history.replaceState(null, "", `#${name}`);
+  if (name === "results") loadReport();
+  // Not reloaded on every visit: a re-render would wipe what the manager is typing there.
+  if (name === "layout" && !state.layoutLoaded) loadLayout();
+  if (name === "live") show($("live-badge"), "");
+}
+
+for (const tab of document.querySelectorAll("#tabs [role=tab]")) {
+  tab.addEventListener("click", () => selectTab(tab.id.slice(4)));
+}
+
+$("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const body = await api("/api/v1/auth/login", {
+      method: "POST",
+      body: JSON.stringify({ email: $("email").value, password: $("password").value }),
+    });
+    $("password").value = "";
+    if (body.staff.role !== "manager") {
+      fetch("/api/v1/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${body.token}` } });
+      showLogin("This console is for managers; staff use the tablet page (/staff).");
+      return;
+    }
+    localStorage.setItem(TOKEN_KEY, JSON.stringify(body));
+    showConsole();
+  } catch (error) {
+    showLogin(error.message);
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  await api("/api/v1/auth/logout", { method: "POST" }).catch(() => {});
+  showLogin();
+});
+
+wireCampaigns();
+wireReport();
+wireLayout();
+window.addEventListener("hashchange", () => { if (session()) selectTab(location.hash.slice(1)); });
+if (session() && session().staff.role === "manager") showConsole(); else showLogin();
