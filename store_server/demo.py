@@ -19,7 +19,7 @@ from store_server.db.models import (
     Store,
     Zone,
 )
-from store_server.shoppers.account import enrol_shopper
+from store_server.shoppers.enrolment import enrol_shopper
 
 DEMO_ZONES = [
     ("entrance", "entrance", "front door"),

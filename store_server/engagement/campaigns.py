@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store_server.accounts.auth import require_manager
 from store_server.db.models import Campaign, CampaignVersion
+from store_server.web.auth import require_manager
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented

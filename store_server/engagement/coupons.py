@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store_server.accounts.auth import require_staff
 from store_server.db.database import rows_changed
 from store_server.db.models import Coupon
+from store_server.web.auth import require_staff
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented

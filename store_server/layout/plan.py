@@ -16,10 +16,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store_server.accounts.auth import require_manager
 from store_server.db.models import Beacon, Campaign, Gateway, Zone
 from store_server.engagement.campaigns import current_version
 from store_server.presence.gateways import register_gateway
+from store_server.web.auth import require_manager
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented

@@ -1,4 +1,4 @@
-"""Web Push for the shopper page: the VAPID public key and the browser's subscriptions.
+"""Web Push subscriptions: a browser's endpoint and keys, checked and stored for its shopper.
 
 An endpoint and its keys are a capability to send to someone's phone: they are never logged and
 never echoed back.
@@ -8,35 +8,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store_server.accounts.auth import require_device
 from store_server.db.database import rows_changed
 from store_server.db.models import WebPushSubscription
-from store_server.messaging.channels.webpush import VapidKeyError, VapidKeys, ensure_vapid_keys
-from store_server.web.context import services
-from store_server.web.errors import ApiError
-from store_server.web.openapi import documented
-from store_server.web.schemas import (
-    PushKeyOut,
-    PushSubscribedOut,
-    PushSubscriptionIn,
-    PushUnsubscribeIn,
-    parse_body,
-)
-
-bp = Blueprint("push", __name__, url_prefix="/api/v1")
-log = logging.getLogger(__name__)
-VAPID_EXTENSION = "store_vapid_keys"
+from store_server.problems import DomainError, Refusal
 
 # RFC 8291 section 3.1: the browser's ECDH share is an uncompressed P-256 point (0x04, X, Y);
 # section 3.2: its authentication secret is 16 random octets.
@@ -86,14 +69,14 @@ def _p256dh_problem(p256dh: str) -> str | None:
     return None
 
 
-def subscription_problems(body: PushSubscriptionIn) -> list[dict[str, Any]]:
+def subscription_problems(endpoint: str, p256dh: str, auth_secret: str) -> list[dict[str, Any]]:
     """What is wrong with a subscription beyond its shape, in `parse_body`'s field format."""
     problems: list[dict[str, Any]] = []
-    if why := _endpoint_problem(body.endpoint):
+    if why := _endpoint_problem(endpoint):
         problems.append({"loc": ["endpoint"], "msg": why})
-    if why := _p256dh_problem(body.keys.p256dh):
+    if why := _p256dh_problem(p256dh):
         problems.append({"loc": ["keys", "p256dh"], "msg": why})
-    auth = _base64url(body.keys.auth)
+    auth = _base64url(auth_secret)
     if auth is None or len(auth) != AUTH_SECRET_BYTES:
         problems.append(
             {"loc": ["keys", "auth"], "msg": f"must be {AUTH_SECRET_BYTES} bytes, base64url"}
@@ -101,60 +84,43 @@ def subscription_problems(body: PushSubscriptionIn) -> list[dict[str, Any]]:
     return problems
 
 
-def vapid_keys() -> VapidKeys:
-    """The server's VAPID keys, generated under `var_dir` on first use (503 if unreadable)."""
-    keys: VapidKeys | None = current_app.extensions.get(VAPID_EXTENSION)
-    if keys is None:
-        var_dir = Path(services().settings.var_dir)
-        try:
-            keys = ensure_vapid_keys(var_dir)
-        except (VapidKeyError, OSError) as exc:
-            log.error("event=vapid_keys_unavailable type=%s", type(exc).__name__)
-            raise ApiError(
-                503, "push_unavailable", "Web Push is not set up on this server"
-            ) from exc
-        current_app.extensions[VAPID_EXTENSION] = keys
-    return keys
+@dataclass(frozen=True)
+class Subscription:
+    """A browser's push subscription as `PushSubscription.toJSON()` gives it."""
+
+    endpoint: str
+    p256dh: str
+    auth: str
 
 
-@bp.get("/push/key")
-@documented(
-    "The VAPID public key to subscribe to Web Push with",
-    answer=PushKeyOut,
-    errors=(503,),
-    public=True,
-)
-def application_server_key() -> tuple[Response, int]:
-    """The VAPID public key the page subscribes with (public: it is published by design)."""
-    out = PushKeyOut(application_server_key=vapid_keys().application_server_key)
-    return jsonify(out.model_dump()), 200
+def subscribe(session: Session, shopper_id: int, subscription: Subscription, now: float) -> bool:
+    """Store this browser's subscription for the shopper; True if it was new.
+
+    An upsert by endpoint: a browser that changed hands moves to its new shopper; beyond
+    MAX_SUBSCRIPTIONS_PER_SHOPPER, the shopper's oldest subscriptions go.
+    """
+    problems = subscription_problems(subscription.endpoint, subscription.p256dh, subscription.auth)
+    if problems:
+        raise DomainError(
+            Refusal.INVALID, "invalid_body", "the request body is not valid", {"fields": problems}
+        )
+    created = _upsert(session, shopper_id, subscription, now)
+    _drop_oldest(session, shopper_id)
+    return created
 
 
-@bp.post("/me/push-subscriptions")
-@documented(
-    "Store this browser's Web Push subscription (upsert by endpoint; 200 if it existed)",
-    body=PushSubscriptionIn,
-    answer=PushSubscribedOut,
-    status=201,
-    errors=(400, 401),
-)
-def subscribe() -> tuple[Response, int]:
-    """Store this browser's subscription for me (upsert by endpoint; a browser that changed
-    hands moves to its new shopper)."""
-    device = require_device()
-    body = parse_body(PushSubscriptionIn, request.get_json(silent=True))
-    if problems := subscription_problems(body):
-        raise ApiError(400, "invalid_body", "the request body is not valid", {"fields": problems})
-    now = services().clock()
-    with services().db.transaction() as session:
-        created = _upsert(session, device.shopper_id, body, now)
-        _drop_oldest(session, device.shopper_id)
-    log.info("event=push_subscribed shopper=%s created=%s", device.shopper_id, created)
-    out = PushSubscribedOut(subscribed=True, created=created)
-    return jsonify(out.model_dump()), 201 if created else 200
+def unsubscribe(session: Session, shopper_id: int, endpoint: str) -> bool:
+    """Forget the shopper's subscription with this endpoint; True if there was one."""
+    result = session.execute(
+        delete(WebPushSubscription).where(
+            WebPushSubscription.endpoint == endpoint,
+            WebPushSubscription.shopper_id == shopper_id,
+        )
+    )
+    return rows_changed(result) > 0
 
 
-def _upsert(session: Session, shopper_id: int, body: PushSubscriptionIn, now: float) -> bool:
+def _upsert(session: Session, shopper_id: int, body: Subscription, now: float) -> bool:
     """Insert or update the subscription with this endpoint; True if it was new."""
     existing = session.scalar(
         select(WebPushSubscription).where(WebPushSubscription.endpoint == body.endpoint)
@@ -166,8 +132,8 @@ def _upsert(session: Session, shopper_id: int, body: PushSubscriptionIn, now: fl
                     WebPushSubscription(
                         shopper_id=shopper_id,
                         endpoint=body.endpoint,
-                        p256dh=body.keys.p256dh,
-                        auth=body.keys.auth,
+                        p256dh=body.p256dh,
+                        auth=body.auth,
                         created_at=now,
                     )
                 )
@@ -181,8 +147,8 @@ def _upsert(session: Session, shopper_id: int, body: PushSubscriptionIn, now: fl
     # A browser now someone else's (a shared tablet, a phone handed on) moves to them: the
     # previous shopper must not get its notifications any more.
     existing.shopper_id = shopper_id
-    existing.p256dh = body.keys.p256dh
-    existing.auth = body.keys.auth
+    existing.p256dh = body.p256dh
+    existing.auth = body.auth
     # The page re-sends its subscription on every visit: the newest is the browser in use,
     # which the router prefers and the per-shopper limit keeps.
     existing.created_at = now
@@ -198,23 +164,3 @@ def _drop_oldest(session: Session, shopper_id: int) -> None:
     ).all()
     if stale:
         session.execute(delete(WebPushSubscription).where(WebPushSubscription.id.in_(stale)))
-
-
-@bp.delete("/me/push-subscriptions")
-@documented(
-    "Forget a Web Push subscription (idempotent)", body=PushUnsubscribeIn, errors=(400, 401)
-)
-def unsubscribe() -> tuple[Response, int]:
-    """Forget one of my browser's subscriptions (idempotent: an unknown endpoint is fine)."""
-    device = require_device()
-    body = parse_body(PushUnsubscribeIn, request.get_json(silent=True))
-    with services().db.transaction() as session:
-        result = session.execute(
-            delete(WebPushSubscription).where(
-                WebPushSubscription.endpoint == body.endpoint,
-                WebPushSubscription.shopper_id == device.shopper_id,
-            )
-        )
-        removed = rows_changed(result) > 0
-    log.info("event=push_unsubscribed shopper=%s removed=%s", device.shopper_id, removed)
-    return jsonify({"removed": removed}), 200

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from store_server.accounts.auth import StaffIdentity, require_staff
+from store_server.accounts.auth import StaffIdentity
 from store_server.db.database import rows_changed
 from store_server.db.models import (
     OrderExchange,
@@ -31,6 +31,7 @@ from store_server.engagement.coupons import coupon_out, issue_coupon
 from store_server.events import Audience, Event
 from store_server.messaging.outbound import urgent_sms
 from store_server.pickup.lifecycle import OPEN_STATES
+from store_server.web.auth import require_staff
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented

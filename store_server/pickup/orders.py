@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store_server.accounts.auth import require_integration
 from store_server.db.models import PickupOrder, Shopper
 from store_server.pickup.lifecycle import merged_order_status
+from store_server.web.auth import require_integration
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented

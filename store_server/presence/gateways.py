@@ -10,8 +10,9 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store_server.accounts.auth import bearer_token, token_digest, tokens_match
+from store_server.accounts.auth import token_digest, tokens_match
 from store_server.db.models import Beacon, Consent, CustomerTag, Gateway, Zone
+from store_server.web.auth import bearer_token
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented

@@ -7,7 +7,6 @@ from collections import defaultdict
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 
-from store_server.accounts.auth import require_manager
 from store_server.db.models import (
     Beacon,
     Campaign,
@@ -27,6 +26,7 @@ from store_server.reporting.analytics import (
     care_score_by_week,
     pickup_times,
 )
+from store_server.web.auth import require_manager
 from store_server.web.context import services
 from store_server.web.openapi import documented
 

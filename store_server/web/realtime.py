@@ -19,6 +19,7 @@ from flask_socketio import SocketIO, join_room
 from store_server.accounts.auth import device_for_token, staff_for_token
 from store_server.events import Audience, AudienceKind, Event
 from store_server.settings import StoreSettings
+from store_server.web.context import services
 
 log = logging.getLogger(__name__)
 socketio = SocketIO()
@@ -139,13 +140,14 @@ def _on_connect(auth: dict[str, Any] | None = None) -> bool:
     auth = auth if isinstance(auth, dict) else {}
     token, device_token = auth.get("token"), auth.get("device_token")
     now = time.time()
-    if isinstance(token, str) and (identity := staff_for_token(token, now)) is not None:
+    db = services().db
+    if isinstance(token, str) and (identity := staff_for_token(db, token, now)) is not None:
         join_room(staff_room(identity.store_id))
         if identity.role == "manager":
             join_room(managers_room(identity.store_id))
         log.info("event=socket_joined store=%s staff=%s", identity.store_id, identity.staff_id)
         return True
-    if isinstance(device_token, str) and (device := device_for_token(device_token)) is not None:
+    if isinstance(device_token, str) and (device := device_for_token(db, device_token)) is not None:
         join_room(shopper_room(device.shopper_id))
         connections.add(request.sid, device.shopper_id)  # type: ignore[attr-defined]
         log.info("event=socket_joined device=%s", device.device_id)

@@ -197,31 +197,6 @@ class HeartbeatIn(_Strict):
     scanner_restarts: Annotated[int, Field(ge=0)] = 0
 
 
-class LoginIn(_Strict):
-    """Staff credentials."""
-
-    email: Annotated[str, Field(min_length=3, max_length=254)]
-    password: Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class StaffOut(BaseModel):
-    """Who is logged in (no password, no history)."""
-
-    id: int
-    name: str
-    role: Literal["staff", "manager"]
-    store_id: int
-    store_name: str
-
-
-class LoginOut(BaseModel):
-    """A bearer token for the API and the Socket.IO connection."""
-
-    token: str
-    expires_at: float
-    staff: StaffOut
-
-
 class Reason(BaseModel):
     """One signal behind an arrival: which, heard by which gateway, how strong."""
 
@@ -357,124 +332,8 @@ class RedeemIn(_Strict):
     code: Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class CheckinIn(_Strict):
-    """A shopper says "I'm here", optionally at a curbside bay."""
-
-    store_id: int
-    bay: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-
-
 Purpose = Literal["arrival", "offers"]
 Channel = Literal["app", "push", "sms", "email"]
-
-
-class ConsentIn(_Strict):
-    """One thing a shopper says yes to: a purpose, through a channel."""
-
-    purpose: Purpose
-    channel: Channel
-
-
-class OptInIn(_Strict):
-    """Joining a store's app: nothing is kept without at least one consent."""
-
-    store_id: int
-    first_name: Annotated[str, Field(min_length=1, max_length=100)]
-    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
-    phone: Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")] | None = None
-    consents: Annotated[list[ConsentIn], Field(min_length=1, max_length=8)]
-
-
-class OptInOut(BaseModel):
-    """What the app keeps: its bearer token and the identity key it advertises EIDs from."""
-
-    device_token: str
-    identity_key: str
-    rotation_exponent: int
-    shopper_id: int
-
-
-class PauseIn(_Strict):
-    """Pause arrival detection for a number of minutes (0 resumes).
-
-    An hour is the usual ask; a day is the most, beyond which arrival alerts should rather be
-    switched off.
-    """
-
-    minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 60
-
-
-class ConsentsIn(_Strict):
-    """The full set of consents for one store (replaces the previous set)."""
-
-    store_id: int
-    consents: Annotated[list[ConsentIn], Field(max_length=8)]
-
-
-class ProfileOut(BaseModel):
-    """What the store knows of the shopper, as the shopper sees it."""
-
-    shopper_id: int
-    first_name: str
-    email: str | None
-    phone: str | None
-    timezone: str
-    consents: list[dict[str, Any]]
-
-
-class SightingIn(_Strict):
-    """The app heard one of the store's beacons."""
-
-    beacon: Annotated[str, Field(min_length=3, max_length=100, description="its registered id")]
-    rssi: Annotated[int, Field(ge=-127, le=20)]
-    seen_at: Annotated[float, Field(gt=0, description="the phone's clock, Unix seconds")]
-
-
-class SightingsIn(_Strict):
-    """Store beacons the app heard since its last report."""
-
-    store_id: int
-    sightings: Annotated[list[SightingIn], Field(min_length=1, max_length=200)]
-
-
-class TagIn(_Strict):
-    """A key-fob or car tag the shopper registers (its id as in docs/protocol.md)."""
-
-    kind: Literal["ibeacon", "altbeacon", "eddystone_uid"]
-    id: Annotated[str, Field(min_length=3, max_length=100)]
-    label: Annotated[str, Field(min_length=1, max_length=100)] = "tag"
-
-
-class TagOut(BaseModel):
-    """A registered tag."""
-
-    tag_id: int
-    kind: str
-    id: str
-    label: str
-
-
-class SurveyAnswerIn(_Strict):
-    """The answer to "how likely are you to recommend us?" (0 to 10)."""
-
-    score: Annotated[int, Field(ge=0, le=10)]
-    comment: Annotated[str, Field(max_length=1000)] | None = None
-
-
-class PickupOut(BaseModel):
-    """What the shopper sees of one of their pickup orders."""
-
-    order_number: str
-    store_id: int
-    status: str
-    staff_on_the_way: str | None
-
-
-class PickupsOut(BaseModel):
-    """A shopper's open pickups."""
-
-    pickups: list[PickupOut]
 
 
 class ErrorBody(BaseModel):
@@ -649,68 +508,6 @@ class CampaignsOut(BaseModel):
     """A store's campaigns."""
 
     campaigns: list[CampaignOut]
-
-
-# base64url as browsers give it (unpadded), padding tolerated; the decoded lengths are checked
-# by the push blueprint.
-_BASE64URL = r"^[A-Za-z0-9_-]+={0,2}$"
-
-
-class PushKeysIn(_Strict):
-    """A subscription's keys, base64url as `PushSubscription.toJSON()` gives them."""
-
-    p256dh: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=200,
-            pattern=_BASE64URL,
-            description="the browser's ECDH share: a 65-byte uncompressed P-256 point",
-        ),
-    ]
-    auth: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=100,
-            pattern=_BASE64URL,
-            description="the 16-byte authentication secret",
-        ),
-    ]
-
-
-class PushSubscriptionIn(_Strict):
-    """The browser's `PushSubscription.toJSON()`: the push service's endpoint and the keys."""
-
-    endpoint: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=1000,
-            description="https (plain http only for a push service on 127.0.0.1 or localhost)",
-        ),
-    ]
-    expiration_time: Annotated[float | None, Field(alias="expirationTime")] = None
-    keys: PushKeysIn
-
-
-class PushUnsubscribeIn(_Strict):
-    """The endpoint of a subscription to forget."""
-
-    endpoint: Annotated[str, Field(min_length=1, max_length=1000)]
-
-
-class PushKeyOut(BaseModel):
-    """The server's VAPID public key: `applicationServerKey` for `pushManager.subscribe()`."""
-
-    application_server_key: str
-
-
-class PushSubscribedOut(BaseModel):
-    """A stored subscription (the endpoint is not echoed back: it is a capability)."""
-
-    subscribed: bool
-    created: bool
 
 
 ZoneKind = Literal["entrance", "zone", "bay"]

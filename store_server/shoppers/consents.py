@@ -1,0 +1,88 @@
+"""What a shopper has said yes to, per store, and the pause on being recognised."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from store_server.db.models import Consent, Shopper
+from store_server.problems import DomainError, Refusal
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the store knows of a shopper (the rows, read inside the caller's session)."""
+
+    shopper: Shopper
+    consents: Sequence[Consent]
+
+
+def profile(session: Session, shopper_id: int) -> Profile:
+    """The shopper and their consents, oldest first."""
+    shopper = session.get(Shopper, shopper_id)
+    assert shopper is not None  # noqa: S101 - the device's foreign key
+    consents = session.scalars(
+        select(Consent).where(Consent.shopper_id == shopper.id).order_by(Consent.id)
+    ).all()
+    return Profile(shopper, consents)
+
+
+def replace_consents(
+    session: Session,
+    shopper_id: int,
+    store_id: int,
+    consents: Sequence[tuple[str, str]],
+    now: float,
+) -> None:
+    """Set exactly these (purpose, channel) consents for one store (empty withdraws all)."""
+    shopper = session.get(Shopper, shopper_id)
+    assert shopper is not None  # noqa: S101 - the device's foreign key
+    if any(channel == "email" for _, channel in consents) and not shopper.email:
+        raise DomainError(
+            Refusal.INVALID, "email_required", "e-mail messages need an e-mail address"
+        )
+    if any(channel == "sms" for _, channel in consents):
+        if not shopper.phone:
+            raise DomainError(
+                Refusal.INVALID, "phone_required", "text messages need a phone number"
+            )
+        shopper.sms_stopped = None  # ticking SMS again in the app overrides a texted STOP
+    session.execute(
+        delete(Consent).where(Consent.shopper_id == shopper_id, Consent.store_id == store_id)
+    )
+    for purpose, channel in set(consents):
+        session.add(
+            Consent(
+                shopper_id=shopper_id,
+                store_id=store_id,
+                purpose=purpose,
+                channel=channel,
+                granted_at=now,
+            )
+        )
+
+
+def pause_detection(session: Session, shopper_id: int, minutes: int, now: float) -> float | None:
+    """Stop recognising the shopper for a while (0 minutes resumes); returns until when."""
+    until = now + minutes * 60 if minutes else None
+    session.execute(
+        update(Shopper).where(Shopper.id == shopper_id).values(detection_paused_until=until)
+    )
+    return until
+
+
+def has_arrival_consent(session: Session, shopper_id: int, store_id: int) -> bool:
+    """Whether the shopper switched arrival alerts on for this store."""
+    return (
+        session.scalar(
+            select(Consent.id).where(
+                Consent.shopper_id == shopper_id,
+                Consent.store_id == store_id,
+                Consent.purpose == "arrival",
+            )
+        )
+        is not None
+    )

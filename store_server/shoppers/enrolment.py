@@ -1,0 +1,140 @@
+"""Joining a store's app: a shopper with explicit consents and their app's device keys."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import available_timezones
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store_server.accounts.auth import token_digest
+from store_server.db.models import Consent, Device, Shopper, Store, Zone
+from store_server.problems import DomainError, Refusal
+
+# A new EID every 1,024 s (Eddystone's usual range): short enough that a bystander cannot
+# follow a phone for long, long enough that the server's tables stay small.
+ROTATION_EXPONENT = 10
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A new shopper's app: what it keeps to advertise EIDs and to call the API."""
+
+    shopper_id: int
+    identity_key: bytes
+    device_token: str
+    rotation_exponent: int
+
+
+@dataclass(frozen=True)
+class StoreFacts:
+    """Public facts a shopper's page needs: the store's name and its curbside bays."""
+
+    store_id: int
+    name: str
+    bays: list[tuple[str, str]]  # (name, label), by name
+
+
+def enrol_shopper(
+    session: Session,
+    store_id: int,
+    first_name: str,
+    now: float,
+    *,
+    consents: Iterable[tuple[str, str]],
+    email: str | None = None,
+    phone: str | None = None,
+    timezone: str = "UTC",
+) -> Enrolment:
+    """Create a shopper with these (purpose, channel) consents and their app's device."""
+    shopper = Shopper(
+        first_name=first_name, email=email, phone=phone, timezone=timezone, created_at=now
+    )
+    session.add(shopper)
+    session.flush()
+    for purpose, channel in set(consents):
+        session.add(
+            Consent(
+                shopper_id=shopper.id,
+                store_id=store_id,
+                purpose=purpose,
+                channel=channel,
+                granted_at=now,
+            )
+        )
+    token, key = secrets.token_urlsafe(32), secrets.token_bytes(16)
+    session.add(
+        Device(
+            shopper_id=shopper.id,
+            identity_key=key,
+            rotation_exponent=ROTATION_EXPONENT,
+            created_at=now,
+            token_sha256=token_digest(token),
+        )
+    )
+    return Enrolment(shopper.id, key, token, ROTATION_EXPONENT)
+
+
+def check_opt_in(
+    consents: Iterable[tuple[str, str]], email: str | None, phone: str | None, timezone: str
+) -> None:
+    """Refuse an opt-in whose channels lack their address, or with an unknown time zone."""
+    if timezone not in available_timezones():
+        raise DomainError(Refusal.INVALID, "invalid_timezone", f"unknown time zone {timezone!r}")
+    channels = {channel for _, channel in consents}
+    if "email" in channels and not email:
+        raise DomainError(
+            Refusal.INVALID, "email_required", "e-mail messages need an e-mail address"
+        )
+    if "sms" in channels and not phone:
+        raise DomainError(Refusal.INVALID, "phone_required", "text messages need a phone number")
+
+
+def opt_in(
+    session: Session,
+    store_id: int,
+    first_name: str,
+    now: float,
+    *,
+    consents: Sequence[tuple[str, str]],
+    email: str | None,
+    phone: str | None,
+    timezone: str,
+) -> Enrolment:
+    """Join a store's app with explicit consents (call `check_opt_in` first).
+
+    The e-mail address is kept only if the shopper chose e-mail as a channel, the phone number
+    only for text messages.
+    """
+    channels = {channel for _, channel in consents}
+    if session.get(Store, store_id) is None:
+        raise DomainError(Refusal.NOT_FOUND, "unknown_store", f"no store {store_id}")
+    kept_email = email.strip().lower() if "email" in channels and email else None
+    if kept_email and session.scalar(select(Shopper.id).where(Shopper.email == kept_email)):
+        raise DomainError(
+            Refusal.CONFLICT, "email_taken", "this e-mail address is already registered"
+        )
+    return enrol_shopper(
+        session,
+        store_id,
+        first_name.strip(),
+        now,
+        email=kept_email,
+        timezone=timezone,
+        phone=phone if "sms" in channels else None,
+        consents=consents,
+    )
+
+
+def store_facts(session: Session, store_id: int) -> StoreFacts:
+    """A store's name and its curbside bays (NOT_FOUND `unknown_store`)."""
+    store = session.get(Store, store_id)
+    if store is None:
+        raise DomainError(Refusal.NOT_FOUND, "unknown_store", f"no store {store_id}")
+    bays = session.scalars(
+        select(Zone).where(Zone.store_id == store_id, Zone.kind == "bay").order_by(Zone.name)
+    ).all()
+    return StoreFacts(store.id, store.name, [(b.name, b.label) for b in bays])

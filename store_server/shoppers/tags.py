@@ -1,0 +1,35 @@
+"""A shopper's key-fob and car tags: heard at a door or bay, a tag announces its shopper."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from store_server.db.database import rows_changed
+from store_server.db.models import CustomerTag
+from store_server.problems import DomainError, Refusal
+
+
+def register_tag(
+    session: Session, shopper_id: int, kind: str, identifier: str, label: str, now: float
+) -> CustomerTag:
+    """Register a tag by its normalised id (CONFLICT `tag_taken` if anyone has it already)."""
+    tag = CustomerTag(
+        shopper_id=shopper_id, kind=kind, identifier=identifier, label=label, created_at=now
+    )
+    try:
+        with session.begin_nested():
+            session.add(tag)
+    except IntegrityError as exc:
+        raise DomainError(Refusal.CONFLICT, "tag_taken", "this tag is already registered") from exc
+    return tag
+
+
+def remove_tag(session: Session, shopper_id: int, tag_id: int) -> None:
+    """Forget one of the shopper's tags and every sighting of it (NOT_FOUND `unknown_tag`)."""
+    deleted = session.execute(
+        delete(CustomerTag).where(CustomerTag.id == tag_id, CustomerTag.shopper_id == shopper_id)
+    )
+    if rows_changed(deleted) != 1:
+        raise DomainError(Refusal.NOT_FOUND, "unknown_tag", f"you have no tag {tag_id}")

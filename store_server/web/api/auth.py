@@ -1,0 +1,48 @@
+"""`/api/v1/auth`: staff log in for a bearer token and log out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from store_server.accounts.auth import log_in, log_out
+from store_server.web.auth import bearer_token
+from store_server.web.context import services
+from store_server.web.openapi import documented
+from store_server.web.schemas import parse_body
+from store_server.web.schemas.auth import LoginIn, LoginOut, StaffOut
+
+bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
+
+
+@bp.post("/login")
+@documented("Log a staffer in", body=LoginIn, answer=LoginOut, errors=(400, 401), public=True)
+def login() -> tuple[Response, int]:
+    """Exchange e-mail and password for a bearer token."""
+    body = parse_body(LoginIn, request.get_json(silent=True))
+    settings = services().settings
+    now = services().clock()
+    with services().db.transaction() as session:
+        done = log_in(session, body.email, body.password, now, settings.session_ttl_s)
+    out = LoginOut(
+        token=done.token,
+        expires_at=done.expires_at,
+        staff=StaffOut(
+            id=done.staff_id,
+            name=done.name,
+            role=done.role,  # type: ignore[arg-type]  # a checked string column
+            store_id=done.store_id,
+            store_name=done.store_name,
+        ),
+    )
+    return jsonify(out.model_dump()), 200
+
+
+@bp.post("/logout")
+@documented("End the presented staff session")
+def logout() -> tuple[Response, int]:
+    """End the presented session."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if token:
+        with services().db.transaction() as session:
+            log_out(session, token)
+    return jsonify({"logged_out": True}), 200

@@ -1,0 +1,271 @@
+"""`/api/v1/me`: the shopper's own API, authenticated by the app's device token.
+
+Profile and consents, pausing detection, export and erasure, beacon sightings and check-in,
+tags, pickups, coupons, surveys, and this browser's Web Push subscriptions.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+
+from store_server.engagement.coupons import coupon_out
+from store_server.engagement.qr import coupon_qr_png_data_uri
+from store_server.messaging import push
+from store_server.presence.visits import fusion_params
+from store_server.shoppers import checkin, consents, data, pickups, surveys, tags
+from store_server.shoppers.coupons import shopper_coupons
+from store_server.web.auth import require_device
+from store_server.web.context import services
+from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
+from store_server.web.schemas import CouponsOut, parse_body, registered_id_problem
+from store_server.web.schemas.me import (
+    CheckinIn,
+    ConsentsIn,
+    PauseIn,
+    PickupOut,
+    PickupsOut,
+    ProfileOut,
+    PushSubscribedOut,
+    PushSubscriptionIn,
+    PushUnsubscribeIn,
+    SightingsIn,
+    SurveyAnswerIn,
+    TagIn,
+    TagOut,
+)
+
+bp = Blueprint("me", __name__, url_prefix="/api/v1/me")
+# The push log lines keep the logger name they always had.
+push_log = logging.getLogger("store_server.messaging.push")
+
+
+@bp.get("")
+@documented("What the store knows of me", answer=ProfileOut, errors=(401,))
+def profile() -> tuple[Response, int]:
+    """What the store knows of me: name, e-mail (if given for e-mail messages), consents."""
+    device = require_device()
+    with services().db.sessions() as session:
+        found = consents.profile(session, device.shopper_id)
+        shopper = found.shopper
+        out = ProfileOut(
+            shopper_id=shopper.id,
+            first_name=shopper.first_name,
+            email=shopper.email,
+            phone=shopper.phone,
+            timezone=shopper.timezone,
+            consents=[
+                {
+                    "store_id": c.store_id,
+                    "purpose": c.purpose,
+                    "channel": c.channel,
+                    "granted_at": c.granted_at,
+                }
+                for c in found.consents
+            ],
+        )
+    return jsonify(out.model_dump()), 200
+
+
+@bp.put("/consents")
+@documented("Set my consents for one store", body=ConsentsIn, errors=(400, 401))
+def replace_consents() -> tuple[Response, int]:
+    """Set exactly these consents for one store (an empty list withdraws all of them)."""
+    device = require_device()
+    body = parse_body(ConsentsIn, request.get_json(silent=True))
+    now = services().clock()
+    wanted = [(c.purpose, c.channel) for c in body.consents]
+    with services().db.transaction() as session:
+        consents.replace_consents(session, device.shopper_id, body.store_id, wanted, now)
+    return jsonify({"store_id": body.store_id, "consents": len(body.consents)}), 200
+
+
+@bp.post("/pause")
+@documented("Pause arrival detection for a while", body=PauseIn, errors=(400, 401))
+def pause_detection() -> tuple[Response, int]:
+    """Stop being recognised for a while (0 minutes resumes at once)."""
+    device = require_device()
+    body = parse_body(PauseIn, request.get_json(silent=True) or {})
+    now = services().clock()
+    with services().db.transaction() as session:
+        until = consents.pause_detection(session, device.shopper_id, body.minutes, now)
+    return jsonify({"paused_until": until}), 200
+
+
+@bp.get("/export")
+@documented("Download everything that names me (JSON)", errors=(401,))
+def export() -> tuple[Response, int]:
+    """Everything the store keeps that names me, as JSON (a download)."""
+    device = require_device()
+    with services().db.sessions() as session:
+        document = data.shopper_export(session, device.shopper_id)
+    response = jsonify(document)
+    response.headers["Content-Disposition"] = "attachment; filename=my-data.json"
+    return response, 200
+
+
+@bp.delete("")
+@documented("Erase everything that names me", errors=(401,))
+def erase() -> tuple[Response, int]:
+    """Erase me: every row that names me goes, with my keys, so my phone is a stranger again."""
+    device = require_device()
+    with services().db.transaction() as session:
+        data.erase_shopper(session, device.shopper_id)
+    services().resolver.invalidate()
+    return jsonify({"erased": True}), 200
+
+
+@bp.post("/sightings")
+@documented(
+    "Store beacons the app heard (fused with gateways)", body=SightingsIn, errors=(400, 401, 403)
+)
+def report_sightings() -> tuple[Response, int]:
+    """The app heard the store's beacons: fused with the gateways' readings to place the shopper."""
+    device = require_device()
+    body = parse_body(SightingsIn, request.get_json(silent=True))
+    states = services().fusion_states
+    params = fusion_params(services().settings)
+    now = services().clock()
+    outbound = services().outbound
+    heard = [checkin.Sighting(s.beacon, s.rssi, s.seen_at) for s in body.sightings]
+    with services().db.transaction() as session:
+        outcome = checkin.report_sightings(
+            session, states, device.shopper_id, body.store_id, heard, params, now, outbound.reach
+        )
+    if outcome.state is not None:
+        states.put(body.store_id, device.shopper_id, outcome.state)
+        services().publisher.publish(outcome.events)
+        outbound.submit_all(outcome.offers)
+    answer = {"accepted": outcome.accepted, "used": outcome.used, "ignored": dict(outcome.ignored)}
+    return jsonify(answer), 200
+
+
+@bp.post("/checkin")
+@documented(
+    'The shopper says "I\'m here" (optionally at a bay)', body=CheckinIn, errors=(400, 401, 403)
+)
+def check_in() -> tuple[Response, int]:
+    """ "I'm here" (optionally "at bay 3"): an arrival as sure as it gets."""
+    device = require_device()
+    body = parse_body(CheckinIn, request.get_json(silent=True))
+    now = services().clock()
+    with services().db.transaction() as session:
+        done = checkin.check_in(session, device.shopper_id, body.store_id, body.bay, now)
+    services().publisher.publish(done.events)
+    return jsonify({"checked_in": True, "where": done.where, "alerts": len(done.events)}), 200
+
+
+@bp.post("/tags")
+@documented(
+    "Register a key-fob or car tag", body=TagIn, answer=TagOut, status=201, errors=(400, 401, 409)
+)
+def register_tag() -> tuple[Response, int]:
+    """Register a key-fob or car tag: heard at a door or bay, it announces the shopper."""
+    device = require_device()
+    body = parse_body(TagIn, request.get_json(silent=True))
+    identifier = body.id.strip().lower()
+    if registered_id_problem(body.kind, identifier) is not None:
+        raise ApiError(400, "invalid_tag_id", f"not a {body.kind} id (see docs/protocol.md)")
+    now = services().clock()
+    with services().db.transaction() as session:
+        tag = tags.register_tag(session, device.shopper_id, body.kind, identifier, body.label, now)
+        out = TagOut(tag_id=tag.id, kind=tag.kind, id=tag.identifier, label=tag.label)
+    return jsonify(out.model_dump()), 201
+
+
+@bp.delete("/tags/<int:tag_id>")
+@documented("Forget a tag", errors=(401, 404))
+def remove_tag(tag_id: int) -> tuple[Response, int]:
+    """Forget one of the shopper's tags (and every sighting of it)."""
+    device = require_device()
+    with services().db.transaction() as session:
+        tags.remove_tag(session, device.shopper_id, tag_id)
+    return jsonify({"removed": True}), 200
+
+
+@bp.get("/pickups")
+@documented("The shopper's open pickup orders", answer=PickupsOut, errors=(401,))
+def my_pickups() -> tuple[Response, int]:
+    """The shopper's open pickup orders and who, if anyone, is on the way."""
+    device = require_device()
+    with services().db.sessions() as session:
+        found = pickups.open_pickups(session, device.shopper_id)
+    out = [
+        PickupOut(
+            order_number=p.order_number,
+            store_id=p.store_id,
+            status=p.status,
+            staff_on_the_way=p.staff_on_the_way,
+        ).model_dump()
+        for p in found
+    ]
+    return jsonify({"pickups": out}), 200
+
+
+@bp.get("/coupons")
+@documented("The shopper's coupons", answer=CouponsOut, errors=(401,))
+def my_coupons() -> tuple[Response, int]:
+    """The shopper's coupons, newest first."""
+    device = require_device()
+    with services().db.sessions() as session:
+        coupons = shopper_coupons(session, device.shopper_id)
+        base = request.url_root.rstrip("/")
+        out = [
+            {**coupon_out(c).model_dump(), "qr_png": coupon_qr_png_data_uri(base, c.code)}
+            for c in coupons
+        ]
+    return jsonify({"coupons": out}), 200
+
+
+@bp.post("/surveys/<int:survey_id>")
+@documented("Answer the one-question survey", body=SurveyAnswerIn, errors=(400, 401, 404, 409))
+def answer_survey(survey_id: int) -> tuple[Response, int]:
+    """Answer the one-question survey, once."""
+    device = require_device()
+    body = parse_body(SurveyAnswerIn, request.get_json(silent=True))
+    now = services().clock()
+    outbound = services().outbound
+    with services().db.transaction() as session:
+        offers = surveys.answer_survey(
+            session, device.shopper_id, survey_id, body.score, body.comment, now, outbound.reach
+        )
+    outbound.submit_all(offers)
+    return jsonify({"answered": True}), 200
+
+
+@bp.post("/push-subscriptions")
+@documented(
+    "Store this browser's Web Push subscription (upsert by endpoint; 200 if it existed)",
+    body=PushSubscriptionIn,
+    answer=PushSubscribedOut,
+    status=201,
+    errors=(400, 401),
+)
+def subscribe_push() -> tuple[Response, int]:
+    """Store this browser's subscription for me (upsert by endpoint; a browser that changed
+    hands moves to its new shopper)."""
+    device = require_device()
+    body = parse_body(PushSubscriptionIn, request.get_json(silent=True))
+    subscription = push.Subscription(body.endpoint, body.keys.p256dh, body.keys.auth)
+    now = services().clock()
+    with services().db.transaction() as session:
+        created = push.subscribe(session, device.shopper_id, subscription, now)
+    push_log.info("event=push_subscribed shopper=%s created=%s", device.shopper_id, created)
+    out = PushSubscribedOut(subscribed=True, created=created)
+    return jsonify(out.model_dump()), 201 if created else 200
+
+
+@bp.delete("/push-subscriptions")
+@documented(
+    "Forget a Web Push subscription (idempotent)", body=PushUnsubscribeIn, errors=(400, 401)
+)
+def unsubscribe_push() -> tuple[Response, int]:
+    """Forget one of my browser's subscriptions (idempotent: an unknown endpoint is fine)."""
+    device = require_device()
+    body = parse_body(PushUnsubscribeIn, request.get_json(silent=True))
+    with services().db.transaction() as session:
+        removed = push.unsubscribe(session, device.shopper_id, body.endpoint)
+    push_log.info("event=push_unsubscribed shopper=%s removed=%s", device.shopper_id, removed)
+    return jsonify({"removed": removed}), 200

@@ -1,0 +1,101 @@
+"""The unauthenticated shopper-facing API: joining a store's app, a store's public facts, and
+the Web Push key."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from store_server.messaging.channels.webpush import VapidKeyError, VapidKeys, ensure_vapid_keys
+from store_server.shoppers.enrolment import check_opt_in, opt_in, store_facts
+from store_server.web.context import services
+from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
+from store_server.web.schemas import parse_body
+from store_server.web.schemas.public import OptInIn, OptInOut, PushKeyOut
+
+bp = Blueprint("public", __name__, url_prefix="/api/v1")
+# The log lines keep the logger name they always had.
+log = logging.getLogger("store_server.messaging.push")
+VAPID_EXTENSION = "store_vapid_keys"
+
+
+@bp.get("/stores/<int:store_id>/info")
+@documented("A store's name and curbside bays", errors=(404,), public=True)
+def store_info(store_id: int) -> tuple[Response, int]:
+    """Public facts a shopper's page needs: the store's name and its curbside bays."""
+    with services().db.sessions() as session:
+        facts = store_facts(session, store_id)
+    out = {
+        "store_id": facts.store_id,
+        "name": facts.name,
+        "bays": [{"name": name, "label": label} for name, label in facts.bays],
+    }
+    return jsonify(out), 200
+
+
+@bp.post("/optin")
+@documented(
+    "Join a store's app with explicit consents",
+    body=OptInIn,
+    answer=OptInOut,
+    status=201,
+    errors=(400, 404, 409),
+    public=True,
+)
+def join() -> tuple[Response, int]:
+    """Join a store's app with explicit consents; returns the app's token and identity key."""
+    body = parse_body(OptInIn, request.get_json(silent=True))
+    consents = [(c.purpose, c.channel) for c in body.consents]
+    check_opt_in(consents, body.email, body.phone, body.timezone)
+    now = services().clock()
+    with services().db.transaction() as session:
+        enrolled = opt_in(
+            session,
+            body.store_id,
+            body.first_name,
+            now,
+            consents=consents,
+            email=body.email,
+            phone=body.phone,
+            timezone=body.timezone,
+        )
+    services().resolver.invalidate()
+    out = OptInOut(
+        device_token=enrolled.device_token,
+        identity_key=enrolled.identity_key.hex(),
+        rotation_exponent=enrolled.rotation_exponent,
+        shopper_id=enrolled.shopper_id,
+    )
+    return jsonify(out.model_dump()), 201
+
+
+def vapid_keys() -> VapidKeys:
+    """The server's VAPID keys, generated under `var_dir` on first use (503 if unreadable)."""
+    keys: VapidKeys | None = current_app.extensions.get(VAPID_EXTENSION)
+    if keys is None:
+        var_dir = Path(services().settings.var_dir)
+        try:
+            keys = ensure_vapid_keys(var_dir)
+        except (VapidKeyError, OSError) as exc:
+            log.error("event=vapid_keys_unavailable type=%s", type(exc).__name__)
+            raise ApiError(
+                503, "push_unavailable", "Web Push is not set up on this server"
+            ) from exc
+        current_app.extensions[VAPID_EXTENSION] = keys
+    return keys
+
+
+@bp.get("/push/key")
+@documented(
+    "The VAPID public key to subscribe to Web Push with",
+    answer=PushKeyOut,
+    errors=(503,),
+    public=True,
+)
+def application_server_key() -> tuple[Response, int]:
+    """The VAPID public key the page subscribes with (public: it is published by design)."""
+    out = PushKeyOut(application_server_key=vapid_keys().application_server_key)
+    return jsonify(out.model_dump()), 200

@@ -1,0 +1,36 @@
+"""Models of the unauthenticated shopper-facing API: opt-in and the Web Push key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from store_server.web.schemas import _Strict
+from store_server.web.schemas.me import ConsentIn
+
+
+class OptInIn(_Strict):
+    """Joining a store's app: nothing is kept without at least one consent."""
+
+    store_id: int
+    first_name: Annotated[str, Field(min_length=1, max_length=100)]
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    phone: Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")] | None = None
+    consents: Annotated[list[ConsentIn], Field(min_length=1, max_length=8)]
+
+
+class OptInOut(BaseModel):
+    """What the app keeps: its bearer token and the identity key it advertises EIDs from."""
+
+    device_token: str
+    identity_key: str
+    rotation_exponent: int
+    shopper_id: int
+
+
+class PushKeyOut(BaseModel):
+    """The server's VAPID public key: `applicationServerKey` for `pushManager.subscribe()`."""
+
+    application_server_key: str
