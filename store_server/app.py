@@ -10,19 +10,17 @@ from sqlalchemy import select
 from store_server.db.database import Database
 from store_server.db.models import Device
 from store_server.engagement import campaigns, coupons
-from store_server.layout import plan as layout
 from store_server.messaging.channels.router import Router
 from store_server.messaging.outbound import Outbound, Reach, build_senders
 from store_server.pickup import alerts as pickup
 from store_server.pickup import orders
-from store_server.presence import gateways, ingest
 from store_server.presence.identity import DeviceKey, EidResolver
 from store_server.presence.visits import FusionStates
 from store_server.reporting import report as reports
 from store_server.services import WALL_CLOCK, Clock, Services
 from store_server.settings import StoreSettings
 from store_server.web import pages
-from store_server.web.api import auth, inbound, me, public
+from store_server.web.api import auth, gateways, inbound, layout, me, public
 from store_server.web.context import EXTENSION as SERVICES_EXTENSION
 from store_server.web.errors import register_error_handlers
 from store_server.web.realtime import connections, init_realtime
@@ -50,7 +48,6 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
     blueprints = (
         auth.bp,
         gateways.bp,
-        ingest.bp,
         orders.bp,
         pickup.bp,
         coupons.bp,

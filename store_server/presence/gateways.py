@@ -1,32 +1,23 @@
-"""Gateway-facing API besides batches: authentication, configuration, heartbeats, beacon health."""
+"""Gateways in the domain: registration, authentication, config, heartbeats, beacon health."""
 
 from __future__ import annotations
 
 import logging
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store_server.accounts.auth import token_digest, tokens_match
+from store_server.db.database import Database
 from store_server.db.models import Beacon, Consent, CustomerTag, Gateway, Zone
-from store_server.web.auth import bearer_token
-from store_server.web.context import services
-from store_server.web.errors import ApiError
-from store_server.web.openapi import documented
-from store_server.web.schemas import (
-    EddystoneTlmFrame,
-    GatewayConfigOut,
-    HeartbeatIn,
-    ObservationIn,
-    RegisteredDevice,
-    parse_body,
-)
+from store_server.presence.heard import EDDYSTONE_EID, Heard
+from store_server.problems import DomainError, Refusal
 
 log = logging.getLogger(__name__)
-bp = Blueprint("gateways", __name__, url_prefix="/api/v1/gateways")
 # Beacons are added a few times a year; five minutes bounds how long a new one goes unheard.
 CONFIG_REFRESH_S = 300
 # 24 random bytes (192 bits, 32 URL-safe characters): unguessable, short enough to type into a
@@ -55,93 +46,84 @@ def register_gateway(
     return token
 
 
-def authenticate_gateway(gateway_id: str) -> Gateway:
-    """The gateway named in the path, if the request carries its token (404 / 401 otherwise)."""
-    with services().db.sessions() as session:
+def authenticate_gateway(db: Database, gateway_id: str, token: str | None) -> Gateway:
+    """The gateway named `gateway_id`, if `token` is its token (not found / unauthorized)."""
+    with db.sessions() as session:
         gateway: Gateway | None = session.get(Gateway, gateway_id)
     if gateway is None:
-        raise ApiError(404, "unknown_gateway", f"no gateway {gateway_id!r} is registered")
-    token = bearer_token(request.headers.get("Authorization"))
+        raise DomainError(
+            Refusal.NOT_FOUND, "unknown_gateway", f"no gateway {gateway_id!r} is registered"
+        )
     if token is None or not tokens_match(token, gateway.token_sha256):
-        raise ApiError(401, "unauthorized", "missing or wrong gateway token")
+        raise DomainError(Refusal.UNAUTHORIZED, "unauthorized", "missing or wrong gateway token")
     return gateway
 
 
-@bp.get("/<gateway_id>/config")
-@documented("The store's registered beacons and tags", answer=GatewayConfigOut, errors=(401, 404))
-def config(gateway_id: str) -> tuple[Response, int]:
-    """The store's registered beacons and tags, whose frames the gateway should upload."""
-    gateway = authenticate_gateway(gateway_id)
-    settings = services().settings
-    with services().db.sessions() as session:
-        zone = session.get(Zone, gateway.zone_id) if gateway.zone_id else None
-        # The entry rule compares calibrated readings; the gateway sees raw ones.
-        entry_rssi_dbm = (
-            settings.entry_rssi_dbm - gateway.rssi_offset_db
-            if zone is not None and zone.kind in ("entrance", "bay")
-            else None
-        )
-        beacons = session.scalars(
-            select(Beacon).where(Beacon.store_id == gateway.store_id).order_by(Beacon.id)
-        ).all()
-        # Tags of shoppers who allow arrival detection here: a car tag is heard at the bay.
-        tags = session.execute(
-            select(CustomerTag.kind, CustomerTag.identifier)
-            .join(Consent, Consent.shopper_id == CustomerTag.shopper_id)
-            .where(Consent.store_id == gateway.store_id, Consent.purpose == "arrival")
-            .distinct()
-            .order_by(CustomerTag.identifier)
-        ).all()
-        # kinds are checked string columns (the same vocabulary as the wire model)
-        registered = [
-            RegisteredDevice(kind=b.kind, id=b.identifier)  # type: ignore[arg-type]
-            for b in beacons
-        ] + [
-            RegisteredDevice(kind=kind, id=identifier)  # type: ignore[arg-type]
-            for kind, identifier in tags
-        ]
-    out = GatewayConfigOut(
-        gateway_id=gateway.id,
-        store_id=gateway.store_id,
-        refresh_s=CONFIG_REFRESH_S,
-        registered=registered,
-        entry_rssi_dbm=entry_rssi_dbm,
+@dataclass(frozen=True)
+class GatewayConfig:
+    """What a gateway needs to know: the registered (kind, id) pairs whose frames it uploads."""
+
+    registered: list[tuple[str, str]]
+    entry_rssi_dbm: float | None
+    refresh_s: int = CONFIG_REFRESH_S
+
+
+def gateway_config(session: Session, gateway: Gateway, entry_rssi_dbm: float) -> GatewayConfig:
+    """The store's registered beacons and tags, and the entry threshold if at an arrival point."""
+    zone = session.get(Zone, gateway.zone_id) if gateway.zone_id else None
+    # The entry rule compares calibrated readings; the gateway sees raw ones.
+    threshold = (
+        entry_rssi_dbm - gateway.rssi_offset_db
+        if zone is not None and zone.kind in ("entrance", "bay")
+        else None
     )
-    return jsonify(out.model_dump()), 200
+    beacons = session.scalars(
+        select(Beacon).where(Beacon.store_id == gateway.store_id).order_by(Beacon.id)
+    ).all()
+    # Tags of shoppers who allow arrival detection here: a car tag is heard at the bay.
+    tags = session.execute(
+        select(CustomerTag.kind, CustomerTag.identifier)
+        .join(Consent, Consent.shopper_id == CustomerTag.shopper_id)
+        .where(Consent.store_id == gateway.store_id, Consent.purpose == "arrival")
+        .distinct()
+        .order_by(CustomerTag.identifier)
+    ).all()
+    registered = [(b.kind, b.identifier) for b in beacons] + [
+        (kind, identifier) for kind, identifier in tags
+    ]
+    return GatewayConfig(registered, threshold)
 
 
-@bp.post("/<gateway_id>/heartbeat")
-@documented("A gateway's health report", body=HeartbeatIn, status=202, errors=(400, 401, 404))
-def heartbeat(gateway_id: str) -> tuple[Response, int]:
-    """Keep the gateway's latest health report."""
-    gateway = authenticate_gateway(gateway_id)
-    body = parse_body(HeartbeatIn, request.get_json(silent=True))
-    with services().db.transaction() as session:
-        row = session.get(Gateway, gateway.id)
-        assert row is not None  # noqa: S101 - authenticated a moment ago
-        row.last_heartbeat_at = services().clock()
-        row.last_heartbeat = body.model_dump()
+def record_heartbeat(session: Session, gateway_id: str, report: dict[str, Any], now: float) -> None:
+    """Keep the gateway's latest health report (`report`: the heartbeat as the gateway sent it)."""
+    row = session.get(Gateway, gateway_id)
+    assert row is not None  # noqa: S101 - authenticated a moment ago
+    row.last_heartbeat_at = now
+    row.last_heartbeat = report
+
+
+def log_heartbeat(gateway_id: str, adapter_state: str, outbox_depth: int) -> None:
+    """The log line of a stored heartbeat (after its commit)."""
     log.info(
         "event=heartbeat gateway=%s adapter=%s outbox=%d",
-        gateway.id,
-        body.adapter_state,
-        body.outbox_depth,
+        gateway_id,
+        adapter_state,
+        outbox_depth,
     )
-    return jsonify({"received": True}), 202
 
 
 def record_beacon_sightings(
-    session: Session, gateway: Gateway, observations: Iterable[ObservationIn]
+    session: Session, gateway: Gateway, observations: Iterable[Heard]
 ) -> int:
     """Update the health of the store's registered beacons; return how many were matched."""
-    latest: dict[str, ObservationIn] = {}
-    telemetry: dict[str, ObservationIn] = {}
+    latest: dict[str, Heard] = {}
+    telemetry: dict[str, Heard] = {}
     for obs in observations:
-        if isinstance(obs.frame, EddystoneTlmFrame):
+        if obs.telemetry is not None:
             if obs.beacon_id:
                 telemetry[obs.beacon_id] = obs
-        elif obs.frame.kind != "eddystone_eid":
-            key = obs.frame.registered_id()
+        elif obs.kind != EDDYSTONE_EID and obs.registered_id is not None:
+            key = obs.registered_id
             if key not in latest or obs.seen_at >= latest[key].seen_at:
                 latest[key] = obs
     wanted = set(latest) | set(telemetry)
@@ -159,12 +141,10 @@ def record_beacon_sightings(
                 seen.rssi,
                 gateway.id,
             )
-        if (tlm := telemetry.get(beacon.identifier)) is not None and isinstance(
-            tlm.frame, EddystoneTlmFrame
-        ):
-            beacon.battery_mv = tlm.frame.battery_mv
-            beacon.temperature_c = tlm.frame.temperature_c
-            beacon.adv_count = tlm.frame.adv_count
-            beacon.uptime_s = tlm.frame.uptime_s
+        if (tlm := telemetry.get(beacon.identifier)) is not None and tlm.telemetry is not None:
+            beacon.battery_mv = tlm.telemetry.battery_mv
+            beacon.temperature_c = tlm.telemetry.temperature_c
+            beacon.adv_count = tlm.telemetry.adv_count
+            beacon.uptime_s = tlm.telemetry.uptime_s
             beacon.telemetry_at = tlm.seen_at
     return len(beacons)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
+from pydantic import BaseModel
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,7 +29,22 @@ from store_server.db.models import (
 from store_server.events import Audience, Event
 from store_server.presence import fusion
 from store_server.settings import StoreSettings
-from store_server.web.schemas import PresenceEventOut
+
+
+class PresenceEventOut(BaseModel):
+    """A presence event as staff tablets receive it (Socket.IO `presence`): first name only."""
+
+    id: int
+    store_id: int
+    shopper_id: int
+    first_name: str
+    visit_id: int | None
+    kind: Literal["walk_by", "entered", "zone_entered", "zone_dwell", "curbside", "exited"]
+    zone: str | None
+    at: float
+    confidence: float
+    reasons: list[dict[str, Any]]
+    dwell_s: float | None = None
 
 
 def open_visit(session: Session, store_id: int, shopper_id: int) -> Visit | None:

@@ -1,0 +1,116 @@
+"""`/api/v1/gateways/<id>/...`: a gateway's calls (docs/protocol.md): batches, config, heartbeat."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from store_server.db.models import Gateway
+from store_server.presence.gateways import (
+    authenticate_gateway,
+    gateway_config,
+    log_heartbeat,
+    record_heartbeat,
+)
+from store_server.presence.ingest import ingest_batch, log_stored
+from store_server.web.auth import bearer_token
+from store_server.web.context import services
+from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
+from store_server.web.schemas import parse_body
+from store_server.web.schemas.gateway_wire import (
+    BatchAccepted,
+    BatchIn,
+    GatewayConfigOut,
+    HeartbeatIn,
+    RegisteredDevice,
+)
+
+bp = Blueprint("gateways", __name__, url_prefix="/api/v1/gateways")
+
+
+def _authenticated(gateway_id: str) -> Gateway:
+    """The gateway in the path, if the request carries its token (404 / 401 otherwise)."""
+    token = bearer_token(request.headers.get("Authorization"))
+    return authenticate_gateway(services().db, gateway_id, token)
+
+
+@bp.get("/<gateway_id>/config")
+@documented("The store's registered beacons and tags", answer=GatewayConfigOut, errors=(401, 404))
+def config(gateway_id: str) -> tuple[Response, int]:
+    """The store's registered beacons and tags, whose frames the gateway should upload."""
+    gateway = _authenticated(gateway_id)
+    settings = services().settings
+    with services().db.sessions() as session:
+        found = gateway_config(session, gateway, settings.entry_rssi_dbm)
+    out = GatewayConfigOut(
+        gateway_id=gateway.id,
+        store_id=gateway.store_id,
+        refresh_s=found.refresh_s,
+        # kinds are checked string columns (the same vocabulary as the wire model)
+        registered=[
+            RegisteredDevice(kind=kind, id=identifier)  # type: ignore[arg-type]
+            for kind, identifier in found.registered
+        ],
+        entry_rssi_dbm=found.entry_rssi_dbm,
+    )
+    return jsonify(out.model_dump()), 200
+
+
+@bp.post("/<gateway_id>/heartbeat")
+@documented("A gateway's health report", body=HeartbeatIn, status=202, errors=(400, 401, 404))
+def heartbeat(gateway_id: str) -> tuple[Response, int]:
+    """Keep the gateway's latest health report."""
+    gateway = _authenticated(gateway_id)
+    body = parse_body(HeartbeatIn, request.get_json(silent=True))
+    with services().db.transaction() as session:
+        record_heartbeat(session, gateway.id, body.model_dump(), services().clock())
+    log_heartbeat(gateway.id, body.adapter_state, body.outbox_depth)
+    return jsonify({"received": True}), 202
+
+
+@bp.post("/<gateway_id>/batches")
+@documented(
+    "Upload a gateway's batch of observations (docs/protocol.md)",
+    body=BatchIn,
+    answer=BatchAccepted,
+    status=202,
+    errors=(400, 401, 404, 409, 413),
+)
+def upload_batch(gateway_id: str) -> tuple[Response, int]:
+    """Store a batch of observations once; later copies of the same batch id get 409."""
+    found = services()
+    settings = found.settings
+    now = found.clock()
+    gateway = _authenticated(gateway_id)
+    batch = parse_body(BatchIn, request.get_json(silent=True))
+    if len(batch.observations) > settings.max_batch_observations:
+        raise ApiError(
+            413,
+            "batch_too_large",
+            f"at most {settings.max_batch_observations} observations per batch",
+        )
+    heard = [obs.heard() for obs in batch.observations]
+    with found.db.transaction() as session:
+        done = ingest_batch(
+            session,
+            gateway,
+            batch.batch_id,
+            heard,
+            now,
+            states=found.fusion_states,
+            resolver=found.resolver,
+            settings=settings,
+            reach=found.outbound.reach,
+        )
+    for shopper_id, state in done.states.items():
+        found.fusion_states.put(gateway.store_id, shopper_id, state)
+    found.publisher.publish(done.alerts + done.events)
+    found.outbound.submit_all(done.offers)
+    log_stored(gateway.id, len(batch.observations), done)
+    out = BatchAccepted(
+        batch_id=batch.batch_id,
+        accepted=len(batch.observations),
+        resolved=done.resolved,
+        ignored=dict(done.ignored),
+    )
+    return jsonify(out.model_dump()), 202
