@@ -10,21 +10,19 @@ from sqlalchemy import select
 from store_server.accounts import auth
 from store_server.db.database import Database
 from store_server.db.models import Device
-from store_server.engagement import campaigns, coupons
+from store_server.engagement import coupons
 from store_server.layout import plan as layout
 from store_server.messaging import inbound, push
 from store_server.messaging.channels.router import Router
 from store_server.messaging.outbound import Outbound, Reach, build_senders
-from store_server.pickup import alerts as pickup
-from store_server.pickup import orders
 from store_server.presence import gateways, ingest
 from store_server.presence.identity import DeviceKey, EidResolver
 from store_server.presence.visits import FusionStates
-from store_server.reporting import report as reports
 from store_server.services import WALL_CLOCK, Clock, Services
 from store_server.settings import StoreSettings
 from store_server.shoppers import account as shoppers
 from store_server.web import pages
+from store_server.web.api import campaigns, integrations, pickup, redemptions, report
 from store_server.web.context import EXTENSION as SERVICES_EXTENSION
 from store_server.web.errors import register_error_handlers
 from store_server.web.realtime import connections, init_realtime
@@ -54,13 +52,13 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         auth.bp,
         gateways.bp,
         ingest.bp,
-        orders.bp,
+        integrations.bp,
         pickup.bp,
-        coupons.bp,
+        redemptions.bp,
         campaigns.bp,
         shoppers.bp,
         shoppers.optin_bp,
-        reports.bp,
+        report.bp,
         layout.bp,
         push.bp,
         inbound.bp,

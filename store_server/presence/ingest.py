@@ -28,7 +28,7 @@ from store_server.db.models import (
     Zone,
 )
 from store_server.engagement import engine as engagement
-from store_server.pickup.alerts import publish, raise_pickup_alerts
+from store_server.pickup.alerts import raise_pickup_alerts
 from store_server.presence import fusion
 from store_server.presence.gateways import authenticate_gateway, record_beacon_sightings
 from store_server.presence.rules import Reading, entry_confidence
@@ -40,7 +40,7 @@ from store_server.presence.visits import (
 from store_server.presence.visits import (
     current_state as _current_state,
 )
-from store_server.web.context import services
+from store_server.web.context import publish, services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
 from store_server.web.schemas import (

@@ -36,7 +36,7 @@ from store_server.db.models import (
 from store_server.engagement import engine as engagement
 from store_server.engagement.coupons import coupon_out
 from store_server.engagement.qr import coupon_qr_png_data_uri
-from store_server.pickup.alerts import publish, raise_pickup_alerts
+from store_server.pickup.alerts import raise_pickup_alerts
 from store_server.pickup.lifecycle import OPEN_STATES
 from store_server.presence import fusion
 from store_server.presence.fusion import LOST_TIMEOUT_S
@@ -48,7 +48,7 @@ from store_server.presence.visits import (
     open_visit,
     start_visit,
 )
-from store_server.web.context import services
+from store_server.web.context import publish, services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
 from store_server.web.schemas import (

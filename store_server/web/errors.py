@@ -8,6 +8,8 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from store_server.problems import DomainError, Refusal
+
 log = logging.getLogger(__name__)
 
 
@@ -20,6 +22,18 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.details = details
+
+
+STATUS_OF = {
+    Refusal.INVALID: 400,
+    Refusal.UNAUTHORIZED: 401,
+    Refusal.FORBIDDEN: 403,
+    Refusal.NOT_FOUND: 404,
+    Refusal.CONFLICT: 409,
+    Refusal.GONE: 410,
+    Refusal.TOO_MANY: 429,
+    Refusal.UNAVAILABLE: 503,
+}
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
@@ -35,6 +49,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError) -> Response:
+        return error_response(STATUS_OF[exc.refusal], exc.code, exc.message, exc.details)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
