@@ -9,18 +9,27 @@ from sqlalchemy import select
 
 from store_server.db.database import Database
 from store_server.db.models import Device
-from store_server.engagement import campaigns, coupons
+from store_server.engagement import coupons
 from store_server.messaging.channels.router import Router
 from store_server.messaging.outbound import Outbound, Reach, build_senders
-from store_server.pickup import alerts as pickup
-from store_server.pickup import orders
 from store_server.presence.identity import DeviceKey, EidResolver
 from store_server.presence.visits import FusionStates
-from store_server.reporting import report as reports
 from store_server.services import WALL_CLOCK, Clock, Services
 from store_server.settings import StoreSettings
 from store_server.web import pages
-from store_server.web.api import auth, gateways, inbound, layout, me, public
+from store_server.web.api import (
+    auth,
+    campaigns,
+    gateways,
+    inbound,
+    integrations,
+    layout,
+    me,
+    pickup,
+    public,
+    redemptions,
+    report,
+)
 from store_server.web.context import EXTENSION as SERVICES_EXTENSION
 from store_server.web.errors import register_error_handlers
 from store_server.web.realtime import connections, init_realtime
@@ -48,13 +57,13 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
     blueprints = (
         auth.bp,
         gateways.bp,
-        orders.bp,
+        integrations.bp,
         pickup.bp,
-        coupons.bp,
+        redemptions.bp,
         campaigns.bp,
         me.bp,
         public.bp,
-        reports.bp,
+        report.bp,
         layout.bp,
         inbound.bp,
         pages.bp,

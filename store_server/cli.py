@@ -151,8 +151,9 @@ def _run(settings: StoreSettings) -> int:
     app = create_app(settings)
     if settings.run_scheduler:
         from store_server.sweep import start_scheduler
+        from store_server.web.context import services
 
-        start_scheduler(app)
+        start_scheduler(services(app))
     print(f"store server listening on http://{settings.host}:{settings.port}", flush=True)
     # Werkzeug serves the demo and the tests; docs/decisions.md says what production uses.
     socketio.run(

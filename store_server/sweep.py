@@ -8,11 +8,9 @@ or repeated run changes nothing twice: escalations go out exactly once.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -25,8 +23,8 @@ from store_server.pickup.alerts import arrival
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.presence import fusion
 from store_server.presence.visits import close_visit, record_event
+from store_server.services import Services
 from store_server.settings import StoreSettings
-from store_server.web.context import services
 
 log = logging.getLogger(__name__)
 # Silence is weak evidence of leaving (a phone can die in the store): an exit by the lost timeout
@@ -149,16 +147,16 @@ def close_lost_visits(session: Session, now: float, events: list[Event]) -> int:
     return closed
 
 
-def start_scheduler(app: Flask) -> BackgroundScheduler:
+def start_scheduler(services: Services) -> BackgroundScheduler:
     """Run the sweep every few seconds in this process (exactly one process per deployment)."""
-    settings: StoreSettings = services(app).settings
-    db: Database = services(app).db
-    broadcaster = services(app).publisher
+    settings: StoreSettings = services.settings
+    db: Database = services.db
+    broadcaster = services.publisher
 
-    outbound = services(app).outbound
+    outbound = services.outbound
 
     def job() -> None:
-        result = sweep(db, settings, time.time(), outbound.reach)
+        result = sweep(db, settings, services.clock(), outbound.reach)
         broadcaster.publish(result.events)
         outbound.submit_all(result.jobs)
 

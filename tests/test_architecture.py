@@ -106,3 +106,88 @@ def test_pure_bluez_module_imports_neither_dbus_fast_nor_asyncio(relative: str) 
 def test_pure_check_sees_dbus_fast_and_asyncio() -> None:
     source = "import asyncio\nfrom dbus_fast.aio import MessageBus\n"
     assert imported_top_levels(source) & IMPURE == IMPURE
+
+
+# Inside the store server (docs/architecture.md, "Layers"): only the web layer and the app
+# factory speak HTTP and Socket.IO; the domain packages never import the web layer; the pure
+# modules read no clock, no database and no web framework.
+WEB_FRAMEWORKS = {"flask", "flask_socketio", "werkzeug"}
+WEB_MODULES_ALLOWED = ("store_server/web/", "store_server/app.py")
+PURE_SERVER_MODULES = (
+    "store_server/presence/fusion.py",
+    "store_server/presence/rules.py",
+    "store_server/presence/identity.py",
+    "store_server/engagement/decide.py",
+    "store_server/reporting/analytics.py",
+    "store_server/pickup/lifecycle.py",
+)
+IMPURE_FOR_PURE_SERVER = {"sqlalchemy", "time", "requests", "socket", *WEB_FRAMEWORKS}
+
+
+def imported_modules(source: str) -> set[str]:
+    """The full dotted names a module imports (absolute imports, at any depth)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def layer_violations(relative: str, source: str) -> list[str]:
+    """Every layering rule of the store server that a module breaks."""
+    found: list[str] = []
+    in_web = relative.startswith(WEB_MODULES_ALLOWED)
+    imported = imported_modules(source)
+    frameworks = sorted({name.split(".")[0] for name in imported} & WEB_FRAMEWORKS)
+    if frameworks and not in_web:
+        found.append(f"{relative} imports {frameworks} (only web/ and app.py may)")
+    if not in_web and relative not in ("store_server/cli.py", "store_server/__main__.py"):
+        web = sorted(
+            n for n in imported if n == "store_server.web" or n.startswith("store_server.web.")
+        )
+        if web:
+            found.append(f"{relative} imports the web layer {web}")
+    if relative in PURE_SERVER_MODULES:
+        impure = sorted({name.split(".")[0] for name in imported} & IMPURE_FOR_PURE_SERVER)
+        impure += sorted(
+            n for n in imported if n.startswith(("store_server.db", "store_server.web"))
+        )
+        if impure:
+            found.append(f"{relative} is pure but imports {impure}")
+    return found
+
+
+def server_modules() -> list[str]:
+    return sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "store_server").rglob("*.py"))
+
+
+@pytest.mark.parametrize("relative", server_modules())
+def test_server_module_respects_its_layer(relative: str) -> None:
+    assert layer_violations(relative, (ROOT / relative).read_text()) == []
+
+
+def test_every_pure_server_module_exists() -> None:
+    assert all((ROOT / relative).is_file() for relative in PURE_SERVER_MODULES)
+
+
+@pytest.mark.parametrize(
+    ("relative", "source"),
+    [
+        ("store_server/pickup/alerts.py", "from flask import request"),
+        ("store_server/presence/ingest.py", "from store_server.web.errors import ApiError"),
+        ("store_server/engagement/engine.py", "from store_server import web"),
+        ("store_server/presence/fusion.py", "import time"),
+        ("store_server/engagement/decide.py", "from sqlalchemy import select"),
+        ("store_server/reporting/analytics.py", "from store_server.db.models import Visit"),
+    ],
+)
+def test_layer_checker_catches_a_breach(relative: str, source: str) -> None:
+    assert layer_violations(relative, source) != []
+
+
+def test_layer_checker_allows_the_web_layer_and_the_app() -> None:
+    assert layer_violations("store_server/web/api/pickup.py", "from flask import request") == []
+    assert layer_violations("store_server/app.py", "from store_server.web import pages") == []

@@ -1,37 +1,16 @@
-"""The managers' campaign API: create, edit (a new version each time), list, pause, resume."""
+"""Campaigns as managers keep them: a campaign and its versions (an edit adds a version)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store_server.db.models import Campaign, CampaignVersion
-from store_server.web.auth import require_manager
-from store_server.web.context import services
-from store_server.web.errors import ApiError
-from store_server.web.openapi import documented
-from store_server.web.schemas import (
-    AudienceIn,
-    CampaignIn,
-    CampaignOut,
-    CampaignsOut,
-    CampaignVersionOut,
-    parse_body,
-)
-
-bp = Blueprint("campaigns", __name__, url_prefix="/api/v1/stores")
-
-
-def parse_campaign(payload: Any) -> CampaignIn:
-    """Validate a campaign body, field by field and across fields (400 naming each field)."""
-    body = parse_body(CampaignIn, payload)
-    if problems := body.field_problems():
-        raise ApiError(400, "invalid_body", "the request body is not valid", {"fields": problems})
-    return body
+from store_server.problems import DomainError, Refusal
 
 
 def current_version(session: Session, campaign_id: int) -> CampaignVersion:
@@ -44,170 +23,72 @@ def current_version(session: Session, campaign_id: int) -> CampaignVersion:
     ).one()
 
 
-def version_out(version: CampaignVersion) -> CampaignVersionOut:
-    """A version as the API shows it."""
-    return CampaignVersionOut(
-        id=version.id,
-        version=version.version,
-        trigger=version.trigger,  # type: ignore[arg-type]  # validated on the way in
-        zone=version.zone,
-        min_dwell_s=version.min_dwell_s,
-        audience=AudienceIn.model_validate(version.audience) if version.audience else None,
-        offer_text=version.offer_text,
-        percent_off=version.percent_off,
-        amount_off_cents=version.amount_off_cents,
-        product_scope=version.product_scope,
-        valid_minutes=version.valid_minutes,
-        valid_until=version.valid_until,
-        starts_at=version.starts_at,
-        ends_at=version.ends_at,
-        days=version.days,
-        daily_start=version.daily_start,
-        daily_end=version.daily_end,
-        channels=version.channels,  # type: ignore[arg-type]  # validated on the way in
-        holdout_share=version.holdout_share,
-        max_per_shopper=version.max_per_shopper,
-        created_at=version.created_at,
-    )
-
-
-def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
-    """A campaign with its current version."""
-    return CampaignOut(
-        id=campaign.id,
-        store_id=campaign.store_id,
-        name=campaign.name,
-        active=campaign.active,
-        created_at=campaign.created_at,
-        current=version_out(current_version(session, campaign.id)),
-    )
-
-
 def _add_version(
-    session: Session, campaign: Campaign, body: CampaignIn, number: int, now: float
+    session: Session, campaign: Campaign, terms: Mapping[str, Any], number: int, now: float
 ) -> None:
-    session.add(
-        CampaignVersion(
-            campaign_id=campaign.id,
-            version=number,
-            trigger=body.trigger,
-            zone=body.zone,
-            min_dwell_s=body.min_dwell_s,
-            audience=body.audience.model_dump(exclude_none=True) if body.audience else None,
-            offer_text=body.offer_text,
-            percent_off=body.percent_off,
-            amount_off_cents=body.amount_off_cents,
-            product_scope=body.product_scope,
-            valid_minutes=body.valid_minutes,
-            valid_until=body.valid_until,
-            starts_at=body.starts_at if body.starts_at is not None else now,
-            ends_at=body.ends_at,
-            days=sorted(body.days) if body.days else None,
-            daily_start=body.daily_start,
-            daily_end=body.daily_end,
-            channels=list(body.channels),
-            holdout_share=body.holdout_share,
-            max_per_shopper=body.max_per_shopper,
-            created_at=now,
-        )
-    )
+    session.add(CampaignVersion(campaign_id=campaign.id, version=number, created_at=now, **terms))
     session.flush()
 
 
-def _campaign_of(session: Session, store_id: int, campaign_id: int) -> Campaign:
+def campaign_of(session: Session, store_id: int, campaign_id: int) -> Campaign:
+    """A campaign of this store, or a refusal naming it unknown."""
     campaign = session.get(Campaign, campaign_id)
     if campaign is None or campaign.store_id != store_id:
-        raise ApiError(404, "unknown_campaign", f"no campaign {campaign_id} in this store")
+        raise DomainError(
+            Refusal.NOT_FOUND, "unknown_campaign", f"no campaign {campaign_id} in this store"
+        )
     return campaign
 
 
-@bp.post("/<int:store_id>/campaigns")
-@documented(
-    "Create a campaign with its first version (managers)",
-    body=CampaignIn,
-    answer=CampaignOut,
-    status=201,
-    errors=(400, 401, 403),
-)
-def create_campaign(store_id: int) -> tuple[Response, int]:
-    """Create a campaign with its first version (active at once)."""
-    require_manager(store_id)
-    body = parse_campaign(request.get_json(silent=True))
-    now = services().clock()
-    with services().db.transaction() as session:
-        campaign = Campaign(store_id=store_id, name=body.name, active=True, created_at=now)
-        session.add(campaign)
-        session.flush()
-        _add_version(session, campaign, body, 1, now)
-        out = campaign_out(session, campaign)
-    return jsonify(out.model_dump()), 201
+def create_campaign(
+    session: Session, store_id: int, name: str, terms: Mapping[str, Any], now: float
+) -> Campaign:
+    """Create a campaign with its first version (active at once).
+
+    Args:
+        terms: the version's columns (trigger, offer, schedule, channels, ...).
+    """
+    campaign = Campaign(store_id=store_id, name=name, active=True, created_at=now)
+    session.add(campaign)
+    session.flush()
+    _add_version(session, campaign, terms, 1, now)
+    return campaign
 
 
-@bp.put("/<int:store_id>/campaigns/<int:campaign_id>")
-@documented(
-    "Edit a campaign: a new version; issued coupons keep theirs (managers)",
-    body=CampaignIn,
-    answer=CampaignOut,
-    errors=(400, 401, 403, 404, 409),
-)
-def edit_campaign(store_id: int, campaign_id: int) -> tuple[Response, int]:
+def edit_campaign(
+    session: Session,
+    store_id: int,
+    campaign_id: int,
+    name: str,
+    terms: Mapping[str, Any],
+    now: float,
+) -> Campaign:
     """Edit a campaign: a new version; coupons already issued keep theirs."""
-    require_manager(store_id)
-    body = parse_campaign(request.get_json(silent=True))
-    now = services().clock()
-    with services().db.transaction() as session:
-        campaign = _campaign_of(session, store_id, campaign_id)
-        campaign.name = body.name
-        latest = session.scalar(
-            select(func.max(CampaignVersion.version)).where(
-                CampaignVersion.campaign_id == campaign_id
-            )
-        )
-        try:
-            _add_version(session, campaign, body, (latest or 0) + 1, now)
-        except IntegrityError as exc:  # two edits at once collide on (campaign, version)
-            raise ApiError(
-                409, "concurrent_edit", "someone else edited this campaign; reload and retry"
-            ) from exc
-        out = campaign_out(session, campaign)
-    return jsonify(out.model_dump()), 200
+    campaign = campaign_of(session, store_id, campaign_id)
+    campaign.name = name
+    latest = session.scalar(
+        select(func.max(CampaignVersion.version)).where(CampaignVersion.campaign_id == campaign_id)
+    )
+    try:
+        _add_version(session, campaign, terms, (latest or 0) + 1, now)
+    except IntegrityError as exc:  # two edits at once collide on (campaign, version)
+        raise DomainError(
+            Refusal.CONFLICT,
+            "concurrent_edit",
+            "someone else edited this campaign; reload and retry",
+        ) from exc
+    return campaign
 
 
-@bp.get("/<int:store_id>/campaigns")
-@documented(
-    "The store's campaigns with their current versions (managers)",
-    answer=CampaignsOut,
-    errors=(401, 403),
-)
-def list_campaigns(store_id: int) -> tuple[Response, int]:
-    """The store's campaigns with their current versions, oldest first."""
-    require_manager(store_id)
-    with services().db.sessions() as session:
-        campaigns = session.scalars(
-            select(Campaign).where(Campaign.store_id == store_id).order_by(Campaign.id)
-        ).all()
-        out = CampaignsOut(campaigns=[campaign_out(session, c) for c in campaigns])
-    return jsonify(out.model_dump()), 200
+def store_campaigns(session: Session, store_id: int) -> Sequence[Campaign]:
+    """The store's campaigns, oldest first."""
+    return session.scalars(
+        select(Campaign).where(Campaign.store_id == store_id).order_by(Campaign.id)
+    ).all()
 
 
-def _set_active(store_id: int, campaign_id: int, active: bool) -> tuple[Response, int]:
-    require_manager(store_id)
-    with services().db.transaction() as session:
-        campaign = _campaign_of(session, store_id, campaign_id)
-        campaign.active = active
-        out = campaign_out(session, campaign)
-    return jsonify(out.model_dump()), 200
-
-
-@bp.post("/<int:store_id>/campaigns/<int:campaign_id>/pause")
-@documented("Pause a campaign (managers)", answer=CampaignOut, errors=(401, 403, 404))
-def pause_campaign(store_id: int, campaign_id: int) -> tuple[Response, int]:
-    """Stop deciding for this campaign until resumed (issued coupons stay valid)."""
-    return _set_active(store_id, campaign_id, False)
-
-
-@bp.post("/<int:store_id>/campaigns/<int:campaign_id>/resume")
-@documented("Resume a paused campaign (managers)", answer=CampaignOut, errors=(401, 403, 404))
-def resume_campaign(store_id: int, campaign_id: int) -> tuple[Response, int]:
-    """Decide for this campaign again."""
-    return _set_active(store_id, campaign_id, True)
+def set_active(session: Session, store_id: int, campaign_id: int, active: bool) -> Campaign:
+    """Pause or resume a campaign."""
+    campaign = campaign_of(session, store_id, campaign_id)
+    campaign.active = active
+    return campaign

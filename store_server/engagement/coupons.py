@@ -6,20 +6,15 @@ import secrets
 from collections import deque
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store_server.db.database import rows_changed
 from store_server.db.models import Coupon
-from store_server.web.auth import require_staff
-from store_server.web.context import services
-from store_server.web.errors import ApiError
-from store_server.web.openapi import documented
-from store_server.web.schemas import CouponOut, RedeemIn, RedemptionOut, parse_body
+from store_server.problems import DomainError, Refusal
 
-bp = Blueprint("coupons", __name__, url_prefix="/api/v1/stores")
 # Crockford's base32 without I, L, O, U: easy to read out and type at a till.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # 10 characters = 50 random bits: guessing one live code among millions takes ~10^8 tries,
@@ -29,6 +24,19 @@ CODE_LENGTH = 10
 # for guessing.
 MAX_FAILED_REDEMPTIONS = 10
 FAILURE_WINDOW_S = 60.0
+
+
+class CouponOut(BaseModel):
+    """A coupon as its holder or the till sees it."""
+
+    code: str
+    offer: str
+    percent_off: int | None
+    amount_off_cents: int | None
+    product_scope: str | None
+    issued_at: float
+    expires_at: float
+    redeemed_at: float | None
 
 
 def new_code() -> str:
@@ -115,45 +123,45 @@ def redemption_limiter() -> FailureLimiter:
     return FailureLimiter(MAX_FAILED_REDEMPTIONS, FAILURE_WINDOW_S)
 
 
-@bp.post("/<int:store_id>/redemptions")
-@documented(
-    "Redeem a coupon code at the till (exactly once, never after expiry)",
-    body=RedeemIn,
-    answer=RedemptionOut,
-    errors=(400, 401, 403, 404, 409, 410, 429),
-)
-def redeem(store_id: int) -> tuple[Response, int]:
-    """Redeem a code at the till: one conditional update decides, so it succeeds exactly once."""
-    staff = require_staff(store_id)
-    now = services().clock()
-    limiter: FailureLimiter = services().redemption_limiter
-    if not limiter.allowed(staff.staff_id, now):
-        raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute")
-    code = normalise_code(parse_body(RedeemIn, request.get_json(silent=True)).code)
-    with services().db.transaction() as session:
-        result = session.execute(
-            update(Coupon)
-            .where(
-                Coupon.code == code,
-                Coupon.store_id == store_id,
-                Coupon.redeemed_at.is_(None),
-                Coupon.expires_at > now,
-            )
-            .values(redeemed_at=now, redeemed_by=staff.staff_id)
+def redeem(
+    session: Session,
+    store_id: int,
+    code: str,
+    staff_id: int,
+    now: float,
+    limiter: FailureLimiter,
+) -> CouponOut:
+    """Redeem a code at the till: one conditional update decides, so it succeeds exactly once.
+
+    An unknown code counts as a failure in `limiter` (only unknown codes look like guessing).
+    """
+    result = session.execute(
+        update(Coupon)
+        .where(
+            Coupon.code == code,
+            Coupon.store_id == store_id,
+            Coupon.redeemed_at.is_(None),
+            Coupon.expires_at > now,
         )
-        coupon = session.scalars(
-            select(Coupon).where(Coupon.code == code, Coupon.store_id == store_id)
-        ).one_or_none()
-        if rows_changed(result) == 1 and coupon is not None:
-            return jsonify({"redeemed": True, "coupon": coupon_out(coupon).model_dump()}), 200
+        .values(redeemed_at=now, redeemed_by=staff_id)
+    )
+    coupon = session.scalars(
+        select(Coupon).where(Coupon.code == code, Coupon.store_id == store_id)
+    ).one_or_none()
+    if rows_changed(result) == 1 and coupon is not None:
+        return coupon_out(coupon)
     if coupon is None:
-        limiter.failed(staff.staff_id, now)  # only unknown codes look like guessing
-        raise ApiError(404, "unknown_code", "no coupon of this store has that code")
+        limiter.failed(staff_id, now)
+        raise DomainError(
+            Refusal.NOT_FOUND, "unknown_code", "no coupon of this store has that code"
+        )
     if coupon.redeemed_at is not None:
-        raise ApiError(
-            409,
+        raise DomainError(
+            Refusal.CONFLICT,
             "already_redeemed",
             "this coupon was already used",
             {"redeemed_at": coupon.redeemed_at},
         )
-    raise ApiError(410, "expired", "this coupon has expired", {"expires_at": coupon.expires_at})
+    raise DomainError(
+        Refusal.GONE, "expired", "this coupon has expired", {"expires_at": coupon.expires_at}
+    )

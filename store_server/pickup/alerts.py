@@ -7,14 +7,13 @@ conditional UPDATE, so two tablets acting at once cannot both win.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from store_server.accounts.auth import StaffIdentity
 from store_server.db.database import rows_changed
 from store_server.db.models import (
     OrderExchange,
@@ -29,22 +28,11 @@ from store_server.db.models import (
 from store_server.engagement import engine as engagement
 from store_server.engagement.coupons import coupon_out, issue_coupon
 from store_server.events import Audience, Event
-from store_server.messaging.outbound import urgent_sms
+from store_server.messaging.outbound import Job, Reach, urgent_sms
 from store_server.pickup.lifecycle import OPEN_STATES
-from store_server.web.auth import require_staff
-from store_server.web.context import services
-from store_server.web.errors import ApiError
-from store_server.web.openapi import documented
-from store_server.web.schemas import (
-    ArrivalOut,
-    ArrivalsOut,
-    ExchangeIn,
-    HandoverIn,
-    Reason,
-    parse_body,
-)
+from store_server.pickup.views import ArrivalOut, Reason
+from store_server.problems import DomainError, Refusal
 
-bp = Blueprint("pickup", __name__, url_prefix="/api/v1/stores")
 THANKS_OFFER = "10 % off your next visit: thank you for collecting with us"
 THANKS_PERCENT_OFF = 10
 
@@ -137,213 +125,209 @@ def arrival(session: Session, alert_id: int) -> ArrivalOut:
     return _arrivals(session, PickupAlert.id == alert_id)[0]
 
 
-def publish(events: Sequence[Event]) -> None:
-    """Queue events for the background emitter (never emit inside a request)."""
-    services().publisher.publish(events)
+def open_arrivals(session: Session, store_id: int) -> list[ArrivalOut]:
+    """The store's open pickup arrivals, oldest first."""
+    return _arrivals(session, PickupAlert.store_id == store_id, PickupAlert.status.in_(OPEN_STATES))
 
 
-@bp.get("/<int:store_id>/arrivals")
-@documented("Open pickup arrivals of a store", answer=ArrivalsOut, errors=(401, 403))
-def list_arrivals(store_id: int) -> tuple[Response, int]:
-    """The store's open pickup arrivals, oldest first (a tablet loads and re-syncs with this)."""
-    require_staff(store_id)
-    with services().db.sessions() as session:
-        out = ArrivalsOut(
-            arrivals=_arrivals(
-                session, PickupAlert.store_id == store_id, PickupAlert.status.in_(OPEN_STATES)
-            )
-        )
-    return jsonify(out.model_dump()), 200
-
-
-def _explain_refusal(session: Session, store_id: int, alert_id: int) -> ApiError:
+def _explain_refusal(session: Session, store_id: int, alert_id: int) -> DomainError:
     """Why a conditional update changed nothing: unknown alert, or who got there first."""
     alert = session.get(PickupAlert, alert_id)
     if alert is None or alert.store_id != store_id:
-        return ApiError(404, "unknown_alert", f"no alert {alert_id} in this store")
+        return DomainError(Refusal.NOT_FOUND, "unknown_alert", f"no alert {alert_id} in this store")
     if alert.status == "acknowledged":
         by = session.get(StaffUser, alert.acknowledged_by) if alert.acknowledged_by else None
-        return ApiError(
-            409,
+        return DomainError(
+            Refusal.CONFLICT,
             "already_acknowledged",
             f"{by.name if by else 'someone'} is on the way",
             {"acknowledged_by": by.name if by else None, "acknowledged_at": alert.acknowledged_at},
         )
-    return ApiError(
-        409, f"alert_{alert.status}", f"this alert is already {alert.status.replace('_', ' ')}"
+    return DomainError(
+        Refusal.CONFLICT,
+        f"alert_{alert.status}",
+        f"this alert is already {alert.status.replace('_', ' ')}",
     )
 
 
-@bp.post("/<int:store_id>/alerts/<int:alert_id>/acknowledge")
-@documented(
-    "A staffer is on the way (first wins; 409 names who did)",
-    answer=ArrivalOut,
-    errors=(401, 403, 404, 409),
-)
-def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
+@dataclass(frozen=True)
+class Staffer:
+    """The staffer acting on an alert."""
+
+    staff_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class ExchangeLine:
+    """An exchange or return to record against an order (items as plain dicts)."""
+
+    kind: str
+    items: list[dict[str, Any]]
+    note: str
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    """An alert after a staffer's action, the events to publish and the jobs to submit."""
+
+    arrival: ArrivalOut
+    events: list[Event]
+    jobs: list[Job]
+
+
+def acknowledge(
+    session: Session, store_id: int, alert_id: int, staff: Staffer, now: float
+) -> AlertChange:
     """ "On my way": the first staffer wins; the shopper is told who is coming."""
-    staff = require_staff(store_id)
-    now = services().clock()
-    with services().db.transaction() as session:
-        result = session.execute(
-            update(PickupAlert)
-            .where(
-                PickupAlert.id == alert_id,
-                PickupAlert.store_id == store_id,
-                PickupAlert.status == "raised",
-            )
-            .values(status="acknowledged", acknowledged_at=now, acknowledged_by=staff.staff_id)
+    result = session.execute(
+        update(PickupAlert)
+        .where(
+            PickupAlert.id == alert_id,
+            PickupAlert.store_id == store_id,
+            PickupAlert.status == "raised",
         )
-        if rows_changed(result) != 1:
-            raise _explain_refusal(session, store_id, alert_id)
-        out = arrival(session, alert_id)
-        shopper_id = _shopper_of(session, alert_id)
-        text = urgent_sms(
-            session,
-            shopper_id,
-            store_id,
+        .values(status="acknowledged", acknowledged_at=now, acknowledged_by=staff.staff_id)
+    )
+    if rows_changed(result) != 1:
+        raise _explain_refusal(session, store_id, alert_id)
+    out = arrival(session, alert_id)
+    shopper_id = _shopper_of(session, alert_id)
+    text = urgent_sms(
+        session,
+        shopper_id,
+        store_id,
+        "pickup_update",
+        f"Order {out.order_number}",
+        f"{staff.name} is on the way",
+        now,
+    )
+    events = [
+        Event("alert_updated", out.model_dump(), Audience.staff(store_id)),
+        Event(
             "pickup_update",
-            f"Order {out.order_number}",
-            f"{staff.name} is on the way",
-            now,
-        )
-    services().outbound.submit(text)
-    publish(
-        [
-            Event("alert_updated", out.model_dump(), Audience.staff(store_id)),
-            Event(
-                "pickup_update",
-                {
-                    "order_number": out.order_number,
-                    "status": "on_the_way",
-                    "staff_first_name": staff.name,
-                },
-                Audience.shopper(shopper_id),
-            ),
-        ]
-    )
-    return jsonify(out.model_dump()), 200
-
-
-@bp.post("/<int:store_id>/alerts/<int:alert_id>/handover")
-@documented(
-    "Hand the order over (optionally recording an exchange or return)",
-    body=HandoverIn,
-    answer=ArrivalOut,
-    errors=(400, 401, 403, 404, 409),
-)
-def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
-    """The order changed hands: close the alert, thank the shopper with a coupon and a survey."""
-    staff = require_staff(store_id)
-    body = parse_body(HandoverIn, request.get_json(silent=True) or {})
-    settings = services().settings
-    now = services().clock()
-    with services().db.transaction() as session:
-        alert = session.get(PickupAlert, alert_id)
-        if alert is None or alert.store_id != store_id:
-            raise ApiError(404, "unknown_alert", f"no alert {alert_id} in this store")
-        order_updated = session.execute(
-            update(PickupOrder)
-            .where(PickupOrder.id == alert.order_id, PickupOrder.status != "cancelled")
-            .values(status="handed_over", updated_at=now)
-        )
-        if rows_changed(order_updated) != 1:
-            raise ApiError(409, "order_cancelled", "this order was cancelled: nothing to hand over")
-        result = session.execute(
-            update(PickupAlert)
-            .where(PickupAlert.id == alert_id, PickupAlert.status.in_(OPEN_STATES))
-            .values(
-                status="handed_over",
-                handed_over_at=now,
-                handed_over_by=staff.staff_id,
-                closed_at=now,
-            )
-        )
-        if rows_changed(result) != 1:
-            raise _explain_refusal(session, store_id, alert_id)
-        if body.exchange is not None:
-            _record_exchange(session, alert.order_id, body.exchange, staff, now)
-        shopper_id = _shopper_of(session, alert_id)
-        coupon = issue_coupon(
-            session,
-            store_id,
-            shopper_id,
-            "pickup_thanks",
-            THANKS_OFFER,
-            THANKS_PERCENT_OFF,
-            now,
-            settings.thanks_coupon_valid_s,
-        )
-        survey = Survey(
-            store_id=store_id, shopper_id=shopper_id, order_id=alert.order_id, sent_at=now
-        )
-        session.add(survey)
-        session.flush()
-        outbound = services().outbound
-        offers = engagement.on_trigger(
-            session,
-            store_id,
-            shopper_id,
-            engagement.Trigger("pickup_handed_over", alert.visit_id),
-            now,
-            outbound.reach,
-        )
-        out = arrival(session, alert_id)
-        thanks = {
-            "order_number": out.order_number,
-            "status": "handed_over",
-            "coupon": coupon_out(coupon).model_dump(),
-            "survey": {
-                "id": survey.id,
-                "question": "How likely are you to recommend us to a friend? (0 to 10)",
+            {
+                "order_number": out.order_number,
+                "status": "on_the_way",
+                "staff_first_name": staff.name,
             },
-        }
-    publish(
-        [
-            Event("alert_updated", out.model_dump(), Audience.staff(store_id)),
-            Event("pickup_update", thanks, Audience.shopper(shopper_id)),
-        ]
+            Audience.shopper(shopper_id),
+        ),
+    ]
+    return AlertChange(out, events, [text] if text is not None else [])
+
+
+def hand_over(
+    session: Session,
+    store_id: int,
+    alert_id: int,
+    staff: Staffer,
+    exchange: ExchangeLine | None,
+    now: float,
+    thanks_coupon_valid_s: float,
+    reach: Reach,
+) -> AlertChange:
+    """The order changed hands: close the alert, thank the shopper with a coupon and a survey.
+
+    Returns the offers the hand-over triggered as the jobs.
+    """
+    alert = session.get(PickupAlert, alert_id)
+    if alert is None or alert.store_id != store_id:
+        raise DomainError(Refusal.NOT_FOUND, "unknown_alert", f"no alert {alert_id} in this store")
+    order_updated = session.execute(
+        update(PickupOrder)
+        .where(PickupOrder.id == alert.order_id, PickupOrder.status != "cancelled")
+        .values(status="handed_over", updated_at=now)
     )
-    outbound.submit_all(offers)
-    return jsonify(out.model_dump()), 200
+    if rows_changed(order_updated) != 1:
+        raise DomainError(
+            Refusal.CONFLICT, "order_cancelled", "this order was cancelled: nothing to hand over"
+        )
+    result = session.execute(
+        update(PickupAlert)
+        .where(PickupAlert.id == alert_id, PickupAlert.status.in_(OPEN_STATES))
+        .values(
+            status="handed_over",
+            handed_over_at=now,
+            handed_over_by=staff.staff_id,
+            closed_at=now,
+        )
+    )
+    if rows_changed(result) != 1:
+        raise _explain_refusal(session, store_id, alert_id)
+    if exchange is not None:
+        _record_exchange(session, alert.order_id, exchange, staff.staff_id, now)
+    shopper_id = _shopper_of(session, alert_id)
+    coupon = issue_coupon(
+        session,
+        store_id,
+        shopper_id,
+        "pickup_thanks",
+        THANKS_OFFER,
+        THANKS_PERCENT_OFF,
+        now,
+        thanks_coupon_valid_s,
+    )
+    survey = Survey(store_id=store_id, shopper_id=shopper_id, order_id=alert.order_id, sent_at=now)
+    session.add(survey)
+    session.flush()
+    offers = engagement.on_trigger(
+        session,
+        store_id,
+        shopper_id,
+        engagement.Trigger("pickup_handed_over", alert.visit_id),
+        now,
+        reach,
+    )
+    out = arrival(session, alert_id)
+    thanks = {
+        "order_number": out.order_number,
+        "status": "handed_over",
+        "coupon": coupon_out(coupon).model_dump(),
+        "survey": {
+            "id": survey.id,
+            "question": "How likely are you to recommend us to a friend? (0 to 10)",
+        },
+    }
+    events = [
+        Event("alert_updated", out.model_dump(), Audience.staff(store_id)),
+        Event("pickup_update", thanks, Audience.shopper(shopper_id)),
+    ]
+    return AlertChange(out, events, list(offers))
 
 
-@bp.post("/<int:store_id>/orders/<int:order_id>/exchanges")
-@documented(
-    "Record an exchange or return against an order",
-    body=ExchangeIn,
-    status=201,
-    errors=(400, 401, 403, 404, 409),
-)
-def record_exchange(store_id: int, order_id: int) -> tuple[Response, int]:
-    """Record an exchange or return against an order of this store."""
-    staff = require_staff(store_id)
-    body = parse_body(ExchangeIn, request.get_json(silent=True))
-    with services().db.transaction() as session:
-        order = session.get(PickupOrder, order_id)
-        if order is None or order.store_id != store_id:
-            raise ApiError(404, "unknown_order", f"no order {order_id} in this store")
-        if order.status == "cancelled":
-            raise ApiError(409, "order_cancelled", "this order was cancelled")
-        exchange = _record_exchange(session, order_id, body, staff, services().clock())
-        session.flush()
-        exchange_id = exchange.id
-    return jsonify({"exchange_id": exchange_id, "order_id": order_id, "kind": body.kind}), 201
+def record_exchange(
+    session: Session,
+    store_id: int,
+    order_id: int,
+    exchange: ExchangeLine,
+    staff_id: int,
+    now: float,
+) -> int:
+    """Record an exchange or return against an order of this store; its id."""
+    order = session.get(PickupOrder, order_id)
+    if order is None or order.store_id != store_id:
+        raise DomainError(Refusal.NOT_FOUND, "unknown_order", f"no order {order_id} in this store")
+    if order.status == "cancelled":
+        raise DomainError(Refusal.CONFLICT, "order_cancelled", "this order was cancelled")
+    row = _record_exchange(session, order_id, exchange, staff_id, now)
+    session.flush()
+    return row.id
 
 
 def _record_exchange(
-    session: Session, order_id: int, body: ExchangeIn, staff: StaffIdentity, now: float
+    session: Session, order_id: int, exchange: ExchangeLine, staff_id: int, now: float
 ) -> OrderExchange:
-    exchange = OrderExchange(
+    row = OrderExchange(
         order_id=order_id,
-        kind=body.kind,
-        items=[i.model_dump() for i in body.items],
-        note=body.note,
-        recorded_by=staff.staff_id,
+        kind=exchange.kind,
+        items=exchange.items,
+        note=exchange.note,
+        recorded_by=staff_id,
         recorded_at=now,
     )
-    session.add(exchange)
-    return exchange
+    session.add(row)
+    return row
 
 
 def _shopper_of(session: Session, alert_id: int) -> int:

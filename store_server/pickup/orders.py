@@ -5,23 +5,17 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Annotated, Any, Literal, TextIO
 
-from flask import Blueprint, Response, jsonify, request
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store_server.db.models import PickupOrder, Shopper
 from store_server.pickup.lifecycle import merged_order_status
-from store_server.web.auth import require_integration
-from store_server.web.context import services
-from store_server.web.errors import ApiError
-from store_server.web.openapi import documented
-from store_server.web.schemas import CustomerAttributesIn, OrderIn, OrderOut, parse_body
+from store_server.problems import DomainError, Refusal
 
-bp = Blueprint("orders", __name__, url_prefix="/api/v1/stores")
 CSV_COLUMNS = (
     "external_id",
     "number",
@@ -33,19 +27,29 @@ CSV_COLUMNS = (
 )
 
 
-def order_out(order: PickupOrder) -> OrderOut:
-    """An order without any customer detail."""
-    return OrderOut(
-        id=order.id,
-        store_id=order.store_id,
-        external_id=order.external_id,
-        number=order.number,
-        status=order.status,
-        items=order.items,
-        matched_to_shopper=order.shopper_id is not None,
-        pickup_from=order.pickup_from,
-        pickup_until=order.pickup_until,
+class ItemIn(BaseModel):
+    """One line of an order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Annotated[str, Field(max_length=64)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    qty: Annotated[int, Field(ge=1, le=10_000)] = 1
+
+
+class OrderIn(BaseModel):
+    """A pickup order as the store's order system sends it (upsert by external id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: Annotated[str, Field(min_length=1, max_length=32)]
+    status: Literal["placed", "ready", "cancelled", "handed_over"]
+    items: Annotated[list[ItemIn], Field(min_length=1, max_length=200)]
+    customer_email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = (
+        None
     )
+    pickup_from: Annotated[float, Field(gt=0)] | None = None
+    pickup_until: Annotated[float, Field(gt=0)] | None = None
 
 
 def upsert_order(
@@ -91,50 +95,18 @@ def upsert_order(
             return order, True
         except IntegrityError:
             continue
-    raise ApiError(409, "conflict", "the order changed concurrently; send it again")
+    raise DomainError(Refusal.CONFLICT, "conflict", "the order changed concurrently; send it again")
 
 
-@bp.put("/<int:store_id>/orders/<external_id>")
-@documented(
-    "Create or update a pickup order (the store's order system; idempotent)",
-    body=OrderIn,
-    answer=OrderOut,
-    errors=(400, 401, 403, 409),
-)
-def put_order(store_id: int, external_id: str) -> tuple[Response, int]:
-    """Create or replace an order; sending the same order twice changes nothing."""
-    require_integration(store_id)
-    if not 1 <= len(external_id) <= 64:
-        raise ApiError(400, "invalid_external_id", "the order id must be 1 to 64 characters")
-    body = parse_body(OrderIn, request.get_json(silent=True))
-    with services().db.transaction() as session:
-        order, created = upsert_order(session, store_id, external_id, body, services().clock())
-        session.flush()
-        out = order_out(order)
-    return jsonify(out.model_dump()), 201 if created else 200
+def set_customer_attributes(session: Session, email: str, attributes: dict[str, Any]) -> bool:
+    """Set the profile attributes of the opted-in shopper with this e-mail; whether one is.
 
-
-@bp.put("/<int:store_id>/customers/attributes")
-@documented(
-    "Set a customer's profile attributes, named by e-mail, for campaign audiences",
-    body=CustomerAttributesIn,
-    errors=(400, 401),
-)
-def put_customer_attributes(store_id: int) -> tuple[Response, int]:
-    """Set the profile attributes campaign audiences filter on (e.g. a loyalty tier).
-
-    Like orders, the customer is named by e-mail, which finds an opted-in shopper and is never
-    stored; for anyone else nothing is kept and `matched` is false.
+    The e-mail is never stored; for anyone else nothing is kept.
     """
-    require_integration(store_id)
-    body = parse_body(CustomerAttributesIn, request.get_json(silent=True))
-    with services().db.transaction() as session:
-        shopper = session.scalars(
-            select(Shopper).where(Shopper.email == body.customer_email.strip().lower())
-        ).first()
-        if shopper is not None:
-            shopper.attributes = dict(body.attributes)
-    return jsonify({"matched": shopper is not None}), 200
+    shopper = session.scalars(select(Shopper).where(Shopper.email == email.strip().lower())).first()
+    if shopper is not None:
+        shopper.attributes = dict(attributes)
+    return shopper is not None
 
 
 @dataclass(frozen=True)

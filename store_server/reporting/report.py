@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
-from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from store_server.db.models import (
     Beacon,
@@ -26,120 +27,108 @@ from store_server.reporting.analytics import (
     care_score_by_week,
     pickup_times,
 )
-from store_server.web.auth import require_manager
-from store_server.web.context import services
-from store_server.web.openapi import documented
-
-bp = Blueprint("reports", __name__, url_prefix="/api/v1/stores")
 
 
-@bp.get("/<int:store_id>/report")
-@documented(
-    "Managers: campaigns (funnel, lift), pickups, care score, beacon and gateway health",
-    errors=(401, 403),
-)
-def report(store_id: int) -> tuple[Response, int]:
+def store_report(session: Session, store_id: int) -> dict[str, Any]:
     """What happened in this store: aggregates only, no shopper is named."""
-    require_manager(store_id)
-    with services().db.sessions() as session:
-        store = session.get(Store, store_id)
-        assert store is not None  # noqa: S101 - require_manager found a staffer of it
-        decisions = [
-            DecisionRow(
-                campaign_id,
-                shopper_id,
-                outcome,
-                decided_at,
-                redeemed_at is not None,
-                delivered_by,
-                seen_at is not None,
-            )
-            for (
-                campaign_id,
-                shopper_id,
-                outcome,
-                decided_at,
-                redeemed_at,
-                delivered_by,
-                seen_at,
-            ) in session.execute(
-                select(
-                    CampaignDecision.campaign_id,
-                    CampaignDecision.shopper_id,
-                    CampaignDecision.outcome,
-                    CampaignDecision.decided_at,
-                    Coupon.redeemed_at,
-                    Delivery.channel,
-                    Delivery.seen_at,
-                )
-                .outerjoin(Coupon, Coupon.id == CampaignDecision.coupon_id)
-                .outerjoin(Delivery, Delivery.decision_id == CampaignDecision.id)
-                .where(CampaignDecision.store_id == store_id)
-            )
-        ]
-        visit_starts: dict[int, list[float]] = defaultdict(list)
-        for shopper_id, started_at in session.execute(
-            select(Visit.shopper_id, Visit.started_at).where(Visit.store_id == store_id)
-        ):
-            visit_starts[shopper_id].append(started_at)
-        names = dict(
-            session.execute(
-                select(Campaign.id, Campaign.name).where(Campaign.store_id == store_id)
-            ).all()
+    store = session.get(Store, store_id)
+    assert store is not None  # noqa: S101 - the caller checked a staffer of it
+    decisions = [
+        DecisionRow(
+            campaign_id,
+            shopper_id,
+            outcome,
+            decided_at,
+            redeemed_at is not None,
+            delivered_by,
+            seen_at is not None,
         )
-        funnel = campaign_funnel(decisions, visit_starts)
-        alerts = [
-            AlertRow(*row)
-            for row in session.execute(
-                select(
-                    PickupAlert.raised_at,
-                    PickupAlert.acknowledged_at,
-                    PickupAlert.handed_over_at,
-                    PickupAlert.escalation_level,
-                ).where(PickupAlert.store_id == store_id)
+        for (
+            campaign_id,
+            shopper_id,
+            outcome,
+            decided_at,
+            redeemed_at,
+            delivered_by,
+            seen_at,
+        ) in session.execute(
+            select(
+                CampaignDecision.campaign_id,
+                CampaignDecision.shopper_id,
+                CampaignDecision.outcome,
+                CampaignDecision.decided_at,
+                Coupon.redeemed_at,
+                Delivery.channel,
+                Delivery.seen_at,
             )
-        ]
-        answers = session.execute(
-            select(Survey.answered_at, Survey.score).where(
-                Survey.store_id == store_id,
-                Survey.answered_at.is_not(None),
-                Survey.score.is_not(None),
-            )
+            .outerjoin(Coupon, Coupon.id == CampaignDecision.coupon_id)
+            .outerjoin(Delivery, Delivery.decision_id == CampaignDecision.id)
+            .where(CampaignDecision.store_id == store_id)
+        )
+    ]
+    visit_starts: dict[int, list[float]] = defaultdict(list)
+    for shopper_id, started_at in session.execute(
+        select(Visit.shopper_id, Visit.started_at).where(Visit.store_id == store_id)
+    ):
+        visit_starts[shopper_id].append(started_at)
+    names = dict(
+        session.execute(
+            select(Campaign.id, Campaign.name).where(Campaign.store_id == store_id)
         ).all()
-        beacons = session.scalars(
-            select(Beacon).where(Beacon.store_id == store_id).order_by(Beacon.identifier)
-        ).all()
-        gateways = session.scalars(
-            select(Gateway).where(Gateway.store_id == store_id).order_by(Gateway.id)
-        ).all()
-        out = {
-            "store_id": store_id,
-            "campaigns": [
-                {"campaign_id": cid, "name": names.get(cid), **figures}
-                for cid, figures in sorted(funnel.items())
-            ],
-            "pickups": pickup_times(alerts),
-            "care_score": care_score_by_week(
-                ((a, s) for a, s in answers if a is not None and s is not None), store.timezone
-            ),
-            "beacons": [
-                {
-                    "id": b.identifier,
-                    "kind": b.kind,
-                    "last_seen_at": b.last_seen_at,
-                    "battery_mv": b.battery_mv,
-                    "temperature_c": b.temperature_c,
-                    "telemetry_at": b.telemetry_at,
-                }
-                for b in beacons
-            ],
-            "gateways": [
-                {
-                    "id": g.id,
-                    "last_heartbeat_at": g.last_heartbeat_at,
-                    "heartbeat": g.last_heartbeat,
-                }
-                for g in gateways
-            ],
-        }
-    return jsonify(out), 200
+    )
+    funnel = campaign_funnel(decisions, visit_starts)
+    alerts = [
+        AlertRow(*row)
+        for row in session.execute(
+            select(
+                PickupAlert.raised_at,
+                PickupAlert.acknowledged_at,
+                PickupAlert.handed_over_at,
+                PickupAlert.escalation_level,
+            ).where(PickupAlert.store_id == store_id)
+        )
+    ]
+    answers = session.execute(
+        select(Survey.answered_at, Survey.score).where(
+            Survey.store_id == store_id,
+            Survey.answered_at.is_not(None),
+            Survey.score.is_not(None),
+        )
+    ).all()
+    beacons = session.scalars(
+        select(Beacon).where(Beacon.store_id == store_id).order_by(Beacon.identifier)
+    ).all()
+    gateways = session.scalars(
+        select(Gateway).where(Gateway.store_id == store_id).order_by(Gateway.id)
+    ).all()
+    out = {
+        "store_id": store_id,
+        "campaigns": [
+            {"campaign_id": cid, "name": names.get(cid), **figures}
+            for cid, figures in sorted(funnel.items())
+        ],
+        "pickups": pickup_times(alerts),
+        "care_score": care_score_by_week(
+            ((a, s) for a, s in answers if a is not None and s is not None), store.timezone
+        ),
+        "beacons": [
+            {
+                "id": b.identifier,
+                "kind": b.kind,
+                "last_seen_at": b.last_seen_at,
+                "battery_mv": b.battery_mv,
+                "temperature_c": b.temperature_c,
+                "telemetry_at": b.telemetry_at,
+            }
+            for b in beacons
+        ],
+        "gateways": [
+            {
+                "id": g.id,
+                "last_heartbeat_at": g.last_heartbeat_at,
+                "heartbeat": g.last_heartbeat,
+            }
+            for g in gateways
+        ],
+    }
+    return out

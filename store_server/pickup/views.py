@@ -1,0 +1,36 @@
+"""Pickup as staff see it: the arrival read model the domain builds and events carry."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+
+class Reason(BaseModel):
+    """One signal behind an arrival: which, heard by which gateway, how strong."""
+
+    signal: str
+    gateway: str | None = None
+    rssi: int | None = None
+    detail: str | None = None
+
+
+class ArrivalOut(BaseModel):
+    """A pickup arrival as staff see it: first name, order and where; never contact details."""
+
+    alert_id: int
+    store_id: int
+    visit_id: int
+    order_id: int
+    first_name: str
+    order_number: str
+    items: list[dict[str, Any]]
+    where: str
+    arrived_at: float
+    status: Literal["raised", "acknowledged", "handed_over", "expired"]
+    acknowledged_by: str | None = None
+    acknowledged_at: float | None = None
+    escalation_level: int = 0
+    confidence: float
+    reasons: list[Reason]

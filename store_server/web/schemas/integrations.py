@@ -1,0 +1,34 @@
+"""Request and response models of the order system's API: orders and customer attributes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from store_server.web.schemas import AttributeValue, Name
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrderOut(BaseModel):
+    """An order as stored: no customer details, only whether it is matched to a shopper."""
+
+    id: int
+    store_id: int
+    external_id: str
+    number: str
+    status: str
+    items: list[dict[str, Any]]
+    matched_to_shopper: bool
+    pickup_from: float | None
+    pickup_until: float | None
+
+
+class CustomerAttributesIn(_Strict):
+    """A store system's profile attributes of a customer, named by e-mail (replaces them all)."""
+
+    customer_email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+    attributes: Annotated[dict[Name, AttributeValue], Field(max_length=20)]
