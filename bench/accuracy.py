@@ -89,6 +89,7 @@ from gateway.tracking import Tracker
 from store_server.presence import fusion
 from store_server.reporting.analytics import percentile
 from store_server.settings import DEFAULT_ENTRY_RSSI_DBM
+from store_server.vocabulary import PlaceKind, PresenceKind, PresenceState
 
 # The virtual run starts at a fixed Unix time so runs are reproducible.
 UNIX_START = 1_764_054_000.0
@@ -129,17 +130,17 @@ def server_layout(scenario: Scenario) -> tuple[dict[str, fusion.Place], dict[str
     def place_at(point: Point, bay_reach: float) -> fusion.Place:
         to_entrance = math.dist((point.x, point.y), (plan.entrance.x, plan.entrance.y))
         if to_entrance <= ENTRANCE_MOUNT_REACH_M:
-            return fusion.Place(fusion.KIND_ENTRANCE, "entrance")
+            return fusion.Place(PlaceKind.ENTRANCE, "entrance")
         for bay in plan.bays:
             r = bay.rect
             dx = max(r.x0 - point.x, 0.0, point.x - r.x1)
             dy = max(r.y0 - point.y, 0.0, point.y - r.y1)
             if math.hypot(dx, dy) <= bay_reach:
-                return fusion.Place(fusion.KIND_BAY, bay.name)
+                return fusion.Place(PlaceKind.BAY, bay.name)
         for zone in plan.zones:
             if _inside(zone.rect, point):
-                return fusion.Place(fusion.KIND_ZONE, zone.name)
-        return fusion.Place(fusion.KIND_FLOOR)
+                return fusion.Place(PlaceKind.ZONE, zone.name)
+        return fusion.Place(PlaceKind.FLOOR)
 
     gateways = {g.name: place_at(g.position, BAY_GATEWAY_REACH_M) for g in plan.gateways}
     beacons = {b.spec.name: place_at(b.position, 0.0) for b in plan.beacons}
@@ -157,9 +158,9 @@ def _group(person: Person) -> str | None:
 
 
 def _label(state: fusion.PersonState) -> str:
-    if state.state in (fusion.STATE_OUTSIDE, fusion.STATE_WALK_BY):
+    if state.state in (PresenceState.OUTSIDE, PresenceState.WALK_BY):
         return STATE_OUTSIDE
-    if state.state in (fusion.STATE_ZONE, fusion.STATE_BAY):
+    if state.state in (PresenceState.ZONE, PresenceState.BAY):
         return state.place or state.state
     return state.state
 
@@ -246,8 +247,8 @@ def metrics(scenario: Scenario, tracks: list[Track]) -> dict[str, Any]:
     for track in tracks:
         person = track.person
         truth = [_truth_label(state_at(plan, person, s)) for s in range(duration)]
-        entered = [t - UNIX_START for t, e in track.events if e.kind == fusion.EVENT_ENTERED]
-        exited = [t - UNIX_START for t, e in track.events if e.kind == fusion.EVENT_EXITED]
+        entered = [t - UNIX_START for t, e in track.events if e.kind == PresenceKind.ENTERED]
+        exited = [t - UNIX_START for t, e in track.events if e.kind == PresenceKind.EXITED]
         if person.walk_by:
             walk_bys += 1
             walk_by_entries += bool(entered)

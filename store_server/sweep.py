@@ -25,6 +25,7 @@ from store_server.presence import fusion
 from store_server.presence.visits import close_visit, record_event
 from store_server.services import Services
 from store_server.settings import StoreSettings
+from store_server.vocabulary import PresenceKind
 
 log = logging.getLogger(__name__)
 # Silence is weak evidence of leaving (a phone can die in the store): an exit by the lost timeout
@@ -137,7 +138,7 @@ def close_lost_visits(session: Session, now: float, events: list[Event]) -> int:
         closed += 1
         silent_s = round(now - visit.last_seen_at, 1)
         exited = fusion.PresenceEvent(
-            fusion.EVENT_EXITED,
+            PresenceKind.EXITED,
             None,
             visit.last_seen_at,
             LOST_CONFIDENCE,

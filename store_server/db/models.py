@@ -69,7 +69,7 @@ class Zone(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(20))  # entrance | zone | bay
+    kind: Mapped[str] = mapped_column(String(20))  # a vocabulary.ZoneKind
     label: Mapped[str] = mapped_column(String(200))  # what staff read: "front door", "bay 1"
 
 
@@ -93,7 +93,7 @@ class Beacon(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(String(20))  # ibeacon | altbeacon | eddystone_uid
+    kind: Mapped[str] = mapped_column(String(20))  # a vocabulary.DeviceKind
     identifier: Mapped[str] = mapped_column(String(100), unique=True)
     last_seen_at: Mapped[float | None] = mapped_column(Double)
     last_rssi: Mapped[int | None] = mapped_column(Integer)
@@ -134,8 +134,8 @@ class Consent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
-    purpose: Mapped[str] = mapped_column(String(20))  # arrival | offers
-    channel: Mapped[str] = mapped_column(String(20))  # app | push | sms | email
+    purpose: Mapped[str] = mapped_column(String(20))  # a vocabulary.Purpose
+    channel: Mapped[str] = mapped_column(String(20))  # a vocabulary.Channel
     granted_at: Mapped[float] = mapped_column(Double)
 
 
@@ -170,7 +170,7 @@ class CustomerTag(Base):
     __tablename__ = "customer_tags"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(20))  # ibeacon | altbeacon | eddystone_uid
+    kind: Mapped[str] = mapped_column(String(20))  # a vocabulary.DeviceKind
     identifier: Mapped[str] = mapped_column(String(100), unique=True)
     label: Mapped[str] = mapped_column(String(100))  # "car tag", "key fob"
     created_at: Mapped[float] = mapped_column(Double)
@@ -184,7 +184,7 @@ class StaffUser(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    role: Mapped[str] = mapped_column(String(20))  # staff | manager
+    role: Mapped[str] = mapped_column(String(20))  # a vocabulary.StaffRole
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -210,7 +210,7 @@ class PickupOrder(Base):
     shopper_id: Mapped[int | None] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(64))
     number: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(20))  # placed|ready|arrived|handed_over|cancelled
+    status: Mapped[str] = mapped_column(String(20))  # a vocabulary.OrderStatus
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     updated_at: Mapped[float] = mapped_column(Double)
     pickup_from: Mapped[float | None] = mapped_column(Double)
@@ -223,7 +223,7 @@ class OrderExchange(Base):
     __tablename__ = "order_exchanges"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("pickup_orders.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(20))  # exchange | return
+    kind: Mapped[str] = mapped_column(String(20))  # a vocabulary.ExchangeKind
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     note: Mapped[str] = mapped_column(String(500))
     recorded_by: Mapped[int | None] = mapped_column(
@@ -293,7 +293,7 @@ class PresenceEvent(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"))
-    # walk_by | entered | zone_entered | zone_dwell | curbside | exited
+    # a vocabulary.PresenceKind
     kind: Mapped[str] = mapped_column(String(20))
     zone: Mapped[str | None] = mapped_column(String(100))  # the zone's or bay's name
     at: Mapped[float] = mapped_column(Double)
@@ -311,7 +311,7 @@ class PickupAlert(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     order_id: Mapped[int] = mapped_column(ForeignKey("pickup_orders.id", ondelete="CASCADE"))
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(20))  # raised|acknowledged|handed_over|expired
+    status: Mapped[str] = mapped_column(String(20))  # a vocabulary.AlertStatus
     raised_at: Mapped[float] = mapped_column(Double)
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
     confidence: Mapped[float] = mapped_column(Double)

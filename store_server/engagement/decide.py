@@ -41,9 +41,9 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from store_server.vocabulary import Channel, Purpose
+
 Outcome = Literal["sent", "capped", "quiet_hours", "no_consent", "holdout", "suppressed", "expired"]
-Purpose = Literal["offers", "arrival"]
-Channel = Literal["app", "push", "sms", "email"]
 
 OUTCOMES: tuple[Outcome, ...] = (
     "sent",
@@ -54,8 +54,8 @@ OUTCOMES: tuple[Outcome, ...] = (
     "suppressed",
     "expired",
 )
-CHANNELS: tuple[Channel, ...] = ("app", "push", "sms", "email")
-PURPOSES: tuple[Purpose, ...] = ("offers", "arrival")
+CHANNELS: tuple[Channel, ...] = tuple(Channel)
+PURPOSES: tuple[Purpose, ...] = (Purpose.OFFERS, Purpose.ARRIVAL)
 
 # Issue 8's defaults: at most 3 offers per calendar day and 1 per visit.
 DEFAULT_MAX_OFFERS_PER_DAY = 3

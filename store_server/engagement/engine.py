@@ -39,18 +39,20 @@ from store_server.engagement.qr import redemption_url
 from store_server.events import Event
 from store_server.messaging.channels import Contact, Notification
 from store_server.messaging.outbound import Job, Reach, contact_for, new_message_id, queue_delivery
+from store_server.vocabulary import Channel, PresenceKind, Purpose
 
 log = logging.getLogger(__name__)
 
 
-# Presence events (store_server.presence.fusion kinds) that can trigger a campaign.
-PRESENCE_TRIGGERS = frozenset({"walk_by", "entered", "zone_dwell", "exited"})
-TRIGGERS = (*sorted(PRESENCE_TRIGGERS), "pickup_handed_over", "survey_answered")
+# Presence events that can trigger a campaign.
+PRESENCE_TRIGGERS = frozenset(
+    {PresenceKind.WALK_BY, PresenceKind.ENTERED, PresenceKind.ZONE_DWELL, PresenceKind.EXITED}
+)
 COUPON_SOURCE = "campaign"
 COUPON_KIND = "coupon"  # the notification's kind: the in-app event name and push payload type
 # An order in this state means the shopper is here to collect it: no promotion until handover.
 PICKUP_TRIP_STATUSES = ("arrived",)
-ZONE_EVENT_KINDS = ("zone_entered", "zone_dwell")
+ZONE_EVENT_KINDS = (PresenceKind.ZONE_ENTERED, PresenceKind.ZONE_DWELL)
 
 
 @dataclass(frozen=True)
@@ -172,8 +174,8 @@ def message_for(
     """The decision point's view of an offer; keyed by the campaign (not the version)."""
     return decide.Message(
         campaign_id=str(campaign_id),
-        purpose="offers",
-        channels=tuple(version.channels),  # type: ignore[arg-type]  # validated on the way in
+        purpose=Purpose.OFFERS,
+        channels=tuple(Channel(c) for c in version.channels),  # validated on the way in
         expires_at=expires_at,
         holdout_share=version.holdout_share,
         visit_id=visit_id,

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from store_server.db.database import Database
 from store_server.db.models import Consent, Delivery, Shopper, WebPushSubscription
-from store_server.engagement.decide import Channel
 from store_server.messaging.channels import Contact, Notification, PushSubscription, Sender
 from store_server.messaging.channels.email import EmailConfig, EmailSender
 from store_server.messaging.channels.inapp import InAppSender, Publish
@@ -31,6 +30,7 @@ from store_server.messaging.channels.router import Router, RouteResult
 from store_server.messaging.channels.sms import SmsConfig, SmsSender
 from store_server.messaging.channels.webpush import WebPushSender, ensure_vapid_keys
 from store_server.settings import StoreSettings
+from store_server.vocabulary import Channel
 
 log = logging.getLogger(__name__)
 IsConnected = Callable[[int], bool]
@@ -64,10 +64,10 @@ class Reach:
     def reachable(self, contact: Contact) -> frozenset[Channel]:
         """The configured channels this shopper can be reached on now."""
         have: dict[Channel, bool] = {
-            "app": self.is_connected(contact.shopper_id),
-            "push": contact.push is not None,
-            "sms": bool(contact.phone),
-            "email": bool(contact.email),
+            Channel.APP: self.is_connected(contact.shopper_id),
+            Channel.PUSH: contact.push is not None,
+            Channel.SMS: bool(contact.phone),
+            Channel.EMAIL: bool(contact.email),
         }
         return frozenset(c for c in self.configured if have[c])
 
@@ -198,7 +198,7 @@ def urgent_sms(
         return None
     notification = Notification(message_id=new_message_id(), kind=kind, title=title, body=body)
     contact = Contact(shopper_id=shopper_id, phone=shopper.phone)
-    return queue_delivery(session, store_id, contact, notification, ("sms",), now)
+    return queue_delivery(session, store_id, contact, notification, (Channel.SMS,), now)
 
 
 def record_result(db: Database, job: Job, result: RouteResult, now: float) -> None:

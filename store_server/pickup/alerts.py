@@ -32,6 +32,7 @@ from store_server.messaging.outbound import Job, Reach, urgent_sms
 from store_server.pickup.lifecycle import OPEN_STATES
 from store_server.pickup.views import ArrivalOut, Reason
 from store_server.problems import DomainError, Refusal
+from store_server.vocabulary import AlertStatus, CampaignTrigger
 
 THANKS_OFFER = "10 % off your next visit: thank you for collecting with us"
 THANKS_PERCENT_OFF = 10
@@ -109,7 +110,7 @@ def _arrivals(session: Session, *conditions: ColumnElement[bool]) -> list[Arriva
             items=order.items,
             where=zone.label if zone else "in the store",
             arrived_at=alert.raised_at,
-            status=alert.status,  # type: ignore[arg-type]  # a checked string column
+            status=AlertStatus(alert.status),
             acknowledged_by=ack_name,
             acknowledged_at=alert.acknowledged_at,
             escalation_level=alert.escalation_level,
@@ -275,7 +276,7 @@ def hand_over(
         session,
         store_id,
         shopper_id,
-        engagement.Trigger("pickup_handed_over", alert.visit_id),
+        engagement.Trigger(CampaignTrigger.PICKUP_HANDED_OVER, alert.visit_id),
         now,
         reach,
     )

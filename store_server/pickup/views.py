@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
+
+from store_server.vocabulary import AlertStatus
 
 
 class Reason(BaseModel):
@@ -28,7 +30,7 @@ class ArrivalOut(BaseModel):
     items: list[dict[str, Any]]
     where: str
     arrived_at: float
-    status: Literal["raised", "acknowledged", "handed_over", "expired"]
+    status: AlertStatus
     acknowledged_by: str | None = None
     acknowledged_at: float | None = None
     escalation_level: int = 0

@@ -22,35 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-# Place kinds a gateway or beacon watches (a store zone's `kind`; `floor`: in the store, no zone).
-KIND_ENTRANCE = "entrance"
-KIND_ZONE = "zone"
-KIND_BAY = "bay"
-KIND_FLOOR = "floor"
-ARRIVAL_KINDS = (KIND_ENTRANCE, KIND_BAY)
+from store_server.vocabulary import PlaceKind, PresenceKind, PresenceState
 
-STATE_OUTSIDE = "outside"
-STATE_WALK_BY = "walk-by"
-STATE_ENTRANCE = "entrance"
-STATE_INSIDE = "inside"
-STATE_ZONE = "zone"
-STATE_BAY = "bay"
-VISIT_STATES = (STATE_ENTRANCE, STATE_INSIDE, STATE_ZONE, STATE_BAY)
-
-EVENT_WALK_BY = "walk_by"
-EVENT_ENTERED = "entered"
-EVENT_ZONE_ENTERED = "zone_entered"
-EVENT_ZONE_DWELL = "zone_dwell"
-EVENT_CURBSIDE = "curbside"
-EVENT_EXITED = "exited"
-EVENT_KINDS = (
-    EVENT_WALK_BY,
-    EVENT_ENTERED,
-    EVENT_ZONE_ENTERED,
-    EVENT_ZONE_DWELL,
-    EVENT_CURBSIDE,
-    EVENT_EXITED,
-)
+ARRIVAL_KINDS = (PlaceKind.ENTRANCE, PlaceKind.BAY)
+VISIT_STATES = (PresenceState.ENTRANCE, PresenceState.INSIDE, PresenceState.ZONE, PresenceState.BAY)
 
 # Reasons a signal is ignored (counted, returned in the batch answer).
 IGNORED_FUTURE = "future_timestamp"
@@ -187,7 +162,7 @@ AGREEMENT_BONUS = 0.1
 class Place:
     """What a gateway or beacon watches: its kind (entrance, zone, bay, floor) and zone name."""
 
-    kind: str
+    kind: PlaceKind
     name: str | None = None
 
 
@@ -290,7 +265,7 @@ class FusionParams:
 class PersonState:
     """Everything fusion remembers of one person in one store."""
 
-    state: str = STATE_OUTSIDE
+    state: str = PresenceState.OUTSIDE
     place: str | None = None
     since: float = 0.0
     visit_open: bool = False
@@ -411,8 +386,8 @@ def locate(
     entry = params.entry_rssi_dbm
     # The shopper's own word, until a gateway hears them anew.
     if check_in is not None and all(e.at <= check_in.at for e in gateways):
-        state = {KIND_BAY: STATE_BAY, KIND_ZONE: STATE_ZONE}.get(
-            check_in.place.kind, STATE_ENTRANCE
+        state = {PlaceKind.BAY: PresenceState.BAY, PlaceKind.ZONE: PresenceState.ZONE}.get(
+            check_in.place.kind, PresenceState.ENTRANCE
         )
         return Estimate(state, check_in.place.name, CHECK_IN_CONFIDENCE, (check_in.reason(),))
     # The door or a bay: the latest reading there is strong.
@@ -420,10 +395,15 @@ def locate(
     # (hysteresis: one faded reading does not move the person).
     strongest = None if door is None else (door.level if visit_open else door.last_rssi)
     door_entry = entry
-    if visit_open and not at_entrance and door is not None and door.place.kind == KIND_ENTRANCE:
+    if (
+        visit_open
+        and not at_entrance
+        and door is not None
+        and door.place.kind == PlaceKind.ENTRANCE
+    ):
         door_entry = entry + AT_DOOR_MARGIN_DB
     if door is not None and strongest is not None and strongest >= door_entry:
-        state = STATE_BAY if door.place.kind == KIND_BAY else STATE_ENTRANCE
+        state = PresenceState.BAY if door.place.kind == PlaceKind.BAY else PresenceState.ENTRANCE
         return Estimate(
             state, door.place.name, _confidence(strongest - entry), (door.reason(),), strongest
         )
@@ -435,16 +415,20 @@ def locate(
     near_zone = [
         e
         for e in beacons
-        if e.place.kind == KIND_ZONE and e.level >= BEACON_NEAR_DBM - relief(e) and e.place.name
+        if e.place.kind == PlaceKind.ZONE
+        and e.level >= BEACON_NEAR_DBM - relief(e)
+        and e.place.name
     ] + [
-        e for e in in_store if e.place.kind == KIND_ZONE and e.level >= ZONE_GATEWAY_DBM - relief(e)
+        e
+        for e in in_store
+        if e.place.kind == PlaceKind.ZONE and e.level >= ZONE_GATEWAY_DBM - relief(e)
     ]
     if near_zone:
         best = max(near_zone, key=lambda e: e.level)
         agree = [e for e in near_zone if e.place == best.place]
         threshold = BEACON_NEAR_DBM if best.signal == "phone_beacon" else ZONE_GATEWAY_DBM
         return Estimate(
-            STATE_ZONE,
+            PresenceState.ZONE,
             best.place.name,
             _confidence(best.level - threshold, len(agree)),
             tuple(e.reason() for e in agree),
@@ -459,14 +443,20 @@ def locate(
     ):
         reasons = (floor.reason(),) + ((door.reason(),) if door is not None else ())
         return Estimate(
-            STATE_INSIDE, None, _confidence(floor.level - INSIDE_MIN_DBM), reasons, floor.level
+            PresenceState.INSIDE,
+            None,
+            _confidence(floor.level - INSIDE_MIN_DBM),
+            reasons,
+            floor.level,
         )
     # The door's hysteresis band: still in the store until the door reading clearly falls.
     if visit_open and door is not None and door.level >= entry - EXIT_HYSTERESIS_DB:
         margin = door.level - (entry - EXIT_HYSTERESIS_DB)
-        return Estimate(STATE_INSIDE, None, _confidence(margin), (door.reason(),), door.level)
+        return Estimate(
+            PresenceState.INSIDE, None, _confidence(margin), (door.reason(),), door.level
+        )
     reasons = tuple(e.reason() for e in (door, floor) if e is not None)
-    return Estimate(STATE_OUTSIDE, None, 0.5 if reasons else 0.0, reasons)
+    return Estimate(PresenceState.OUTSIDE, None, 0.5 if reasons else 0.0, reasons)
 
 
 def _event(
@@ -483,11 +473,15 @@ def _event(
 
 
 def _leave_place(state: PersonState, estimate: Estimate, at: float) -> list[PresenceEvent]:
-    if state.state != STATE_ZONE:
+    if state.state != PresenceState.ZONE:
         return []
     return [
         _event(
-            EVENT_ZONE_DWELL, estimate, at, place=state.place, dwell_s=max(0.0, at - state.since)
+            PresenceKind.ZONE_DWELL,
+            estimate,
+            at,
+            place=state.place,
+            dwell_s=max(0.0, at - state.since),
         )
     ]
 
@@ -496,10 +490,10 @@ def _enter_place(
     state: PersonState, estimate: Estimate, at: float
 ) -> tuple[PersonState, list[PresenceEvent]]:
     events = _leave_place(state, estimate, at)
-    if estimate.state == STATE_ZONE:
-        events.append(_event(EVENT_ZONE_ENTERED, estimate, at))
-    elif estimate.state == STATE_BAY and state.state != STATE_BAY:
-        events.append(_event(EVENT_CURBSIDE, estimate, at))
+    if estimate.state == PresenceState.ZONE:
+        events.append(_event(PresenceKind.ZONE_ENTERED, estimate, at))
+    elif estimate.state == PresenceState.BAY and state.state != PresenceState.BAY:
+        events.append(_event(PresenceKind.CURBSIDE, estimate, at))
     moved = replace(
         state,
         state=estimate.state,
@@ -518,10 +512,10 @@ def _exit(
     events = _leave_place(state, estimate, at)
     reasons = estimate.reasons or state.reasons
     confidence = estimate.confidence if estimate.reasons else 0.5
-    events.append(PresenceEvent(EVENT_EXITED, None, at, confidence, reasons))
+    events.append(PresenceEvent(PresenceKind.EXITED, None, at, confidence, reasons))
     gone = replace(
         state,
-        state=STATE_OUTSIDE,
+        state=PresenceState.OUTSIDE,
         place=None,
         since=at,
         visit_open=False,
@@ -543,7 +537,7 @@ def _door_excess(signal: Signal, params: FusionParams) -> float | None:
     if signal.place.kind not in ARRIVAL_KINDS:
         return None
     entry = params.entry_rssi_dbm
-    if isinstance(signal, GatewayReading) and signal.place.kind == KIND_BAY:
+    if isinstance(signal, GatewayReading) and signal.place.kind == PlaceKind.BAY:
         rssi = signal.calibrated_rssi
         if rssi >= entry + BAY_SURE_MARGIN_DB:
             return ENTRY_EVIDENCE_DB
@@ -553,7 +547,7 @@ def _door_excess(signal: Signal, params: FusionParams) -> float | None:
         if rssi >= entry + params.entry_sure_margin_db:
             return ENTRY_EVIDENCE_DB  # sure by itself
         return rssi - (entry + ENTRY_REFERENCE_MARGIN_DB)
-    if isinstance(signal, BeaconReport) and signal.place.kind == KIND_ENTRANCE:
+    if isinstance(signal, BeaconReport) and signal.place.kind == PlaceKind.ENTRANCE:
         return ENTRANCE_BEACON_WEIGHT * (signal.rssi - ENTRANCE_BEACON_REFERENCE_DBM)
     return None
 
@@ -580,12 +574,12 @@ def _arrival_estimate(
     """
     if state.door_evidence < ENTRY_EVIDENCE_DB:
         return None
-    if estimate.state in (STATE_ENTRANCE, STATE_BAY):
+    if estimate.state in (PresenceState.ENTRANCE, PresenceState.BAY):
         return estimate
     latest = max(arrival, key=lambda e: e.at, default=None)
     if latest is None:
         return None
-    where = STATE_BAY if latest.place.kind == KIND_BAY else STATE_ENTRANCE
+    where = PresenceState.BAY if latest.place.kind == PlaceKind.BAY else PresenceState.ENTRANCE
     return Estimate(where, latest.place.name, _confidence(state.door_evidence), (latest.reason(),))
 
 
@@ -593,12 +587,12 @@ def _step(
     state: PersonState, params: FusionParams, t: float
 ) -> tuple[PersonState, list[PresenceEvent]]:
     """Apply the state machine at time `t` given the evidence already absorbed."""
-    zone = state.place if state.state == STATE_ZONE else None
-    at_entrance = state.state == STATE_ENTRANCE
+    zone = state.place if state.state == PresenceState.ZONE else None
+    at_entrance = state.state == PresenceState.ENTRANCE
     estimate = locate(state.evidence, params, t, state.visit_open, zone, at_entrance)
     if not state.visit_open:
         return _step_outside(state, estimate, params, t)
-    if estimate.state == STATE_OUTSIDE:
+    if estimate.state == PresenceState.OUTSIDE:
         since = state.outside_since if state.outside_since is not None else t
         if t - since >= params.exit_after_s:
             return _exit(state, estimate, t)
@@ -611,7 +605,7 @@ def _step(
             confidence=estimate.confidence,
             reasons=estimate.reasons,
         ), []
-    if state.state == STATE_ZONE and estimate.state == STATE_ZONE:
+    if state.state == PresenceState.ZONE and estimate.state == PresenceState.ZONE:
         current = _zone_level(state, t)
         if current is not None and estimate.level < current + ZONE_SWITCH_MARGIN_DB:
             return replace(state, placed_elsewhere_since=None), []
@@ -628,7 +622,9 @@ def _zone_level(state: PersonState, t: float) -> float | None:
     levels = [
         e.level
         for e in state.evidence
-        if e.place.kind == KIND_ZONE and e.place.name == state.place and t - e.at <= EVIDENCE_TTL_S
+        if e.place.kind == PlaceKind.ZONE
+        and e.place.name == state.place
+        and t - e.at <= EVIDENCE_TTL_S
     ]
     return max(levels, default=None)
 
@@ -644,14 +640,14 @@ def _step_outside(
     if arrived is not None:
         opened = replace(state, visit_open=True, entered_at=t, outside_since=None)
         opened, events = _enter_place(opened, arrived, t)
-        return opened, [_event(EVENT_ENTERED, arrived, t), *events]
-    if estimate.state in (STATE_INSIDE, STATE_ZONE):
+        return opened, [_event(PresenceKind.ENTERED, arrived, t), *events]
+    if estimate.state in (PresenceState.INSIDE, PresenceState.ZONE):
         # Placed in the store (on the floor or in a zone) for long enough: in, whatever the door.
         since = state.placed_elsewhere_since if state.placed_elsewhere_since is not None else t
         if t - since >= INSIDE_ENTRY_S:
             opened = replace(state, visit_open=True, entered_at=t, outside_since=None)
             opened, events = _enter_place(opened, estimate, t)
-            return opened, [_event(EVENT_ENTERED, estimate, t), *events]
+            return opened, [_event(PresenceKind.ENTERED, estimate, t), *events]
         state = replace(state, placed_elsewhere_since=since)
     elif state.placed_elsewhere_since is not None:
         state = replace(state, placed_elsewhere_since=None)
@@ -662,11 +658,11 @@ def _step_outside(
     since = state.near_door_since if state.near_door_since is not None else t
     state = replace(state, near_door_since=since)
     if not state.walk_by_reported and t - since >= WALK_BY_DECIDE_S:
-        event = _event(EVENT_WALK_BY, estimate, t)
+        event = _event(PresenceKind.WALK_BY, estimate, t)
         return (
             replace(
                 state,
-                state=STATE_WALK_BY,
+                state=PresenceState.WALK_BY,
                 since=t,
                 walk_by_reported=True,
                 confidence=estimate.confidence,
@@ -708,7 +704,7 @@ def _advance(
     if state.visit_open and state.last_heard_at is not None:
         if now - state.last_heard_at >= params.lost_timeout_s:
             lost = Estimate(
-                STATE_OUTSIDE,
+                PresenceState.OUTSIDE,
                 None,
                 0.5,
                 ({"signal": "lost", "silent_s": round(now - state.last_heard_at, 1)},),
@@ -738,7 +734,7 @@ def restore(
     if visit is not None:
         state = replace(
             state,
-            state=STATE_INSIDE,
+            state=PresenceState.INSIDE,
             since=visit[0],
             visit_open=True,
             entered_at=visit[0],
@@ -752,6 +748,6 @@ def restore(
         )
     if visit is not None:
         estimate = locate(state.evidence, params, state.last_heard_at or visit[1], True)
-        if estimate.state != STATE_OUTSIDE:
+        if estimate.state != PresenceState.OUTSIDE:
             state = replace(state, state=estimate.state, place=estimate.place)
     return state

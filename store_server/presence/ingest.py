@@ -47,6 +47,7 @@ from store_server.presence.visits import (
 )
 from store_server.problems import DomainError, Refusal
 from store_server.settings import StoreSettings
+from store_server.vocabulary import PlaceKind
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,11 @@ def ingest_batch(
     """Store a batch of observations once (a later copy of the batch id is a conflict)."""
     zone = session.get(Zone, gateway.zone_id) if gateway.zone_id else None
     at_arrival_point = zone is not None and zone.kind in ARRIVAL_ZONE_KINDS
-    place = fusion.Place(zone.kind, zone.name) if zone is not None else fusion.Place("floor")
+    place = (
+        fusion.Place(PlaceKind(zone.kind), zone.name)
+        if zone is not None
+        else fusion.Place(PlaceKind.FLOOR)
+    )
     params = fusion_params(settings)
     best: dict[int, ResolvedReading] = {}
     signals: dict[int, list[fusion.Signal]] = defaultdict(list)

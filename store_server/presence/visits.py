@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import or_, select, update
@@ -29,6 +29,7 @@ from store_server.db.models import (
 from store_server.events import Audience, Event
 from store_server.presence import fusion
 from store_server.settings import StoreSettings
+from store_server.vocabulary import PlaceKind, PresenceKind
 
 
 class PresenceEventOut(BaseModel):
@@ -39,7 +40,7 @@ class PresenceEventOut(BaseModel):
     shopper_id: int
     first_name: str
     visit_id: int | None
-    kind: Literal["walk_by", "entered", "zone_entered", "zone_dwell", "curbside", "exited"]
+    kind: PresenceKind
     zone: str | None
     at: float
     confidence: float
@@ -120,7 +121,9 @@ def fusion_params(settings: StoreSettings) -> fusion.FusionParams:
 
 
 def _place(kind: str | None, name: str | None) -> fusion.Place:
-    return fusion.Place(kind, name) if kind is not None else fusion.Place(fusion.KIND_FLOOR)
+    return (
+        fusion.Place(PlaceKind(kind), name) if kind is not None else fusion.Place(PlaceKind.FLOOR)
+    )
 
 
 def recent_readings(
@@ -212,17 +215,17 @@ def apply_signals(
         outcome.states[shopper_id] = fused.state
         visit = open_visit(session, store_id, shopper_id)
         for event in fused.events:
-            if event.kind == fusion.EVENT_ENTERED:
+            if event.kind == PresenceKind.ENTERED:
                 stale = visit
                 visit = start_visit(session, store_id, shopper_id, zone, event.at, stale=stale)
                 if visit is None:
                     continue  # a concurrent batch opened it: that one reports the entry
                 outcome.entered.append(visit)
-            elif event.kind == fusion.EVENT_EXITED:
+            elif event.kind == PresenceKind.EXITED:
                 if visit is None or not close_visit(session, visit, event.at):
                     continue
             outcome.events.append(record_event(session, store_id, shopper_id, visit, event))
-            if event.kind == fusion.EVENT_EXITED:
+            if event.kind == PresenceKind.EXITED:
                 visit = None
         if visit is not None and fused.state.visit_open:
             heard = max(s.seen_at for s in shopper_signals)

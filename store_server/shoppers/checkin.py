@@ -26,6 +26,7 @@ from store_server.presence.visits import (
 )
 from store_server.problems import DomainError, Refusal
 from store_server.shoppers.consents import has_arrival_consent
+from store_server.vocabulary import PlaceKind
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def report_sightings(
         return result
     wanted = {s.beacon.strip().lower() for s in sightings}
     places = {
-        identifier: fusion.Place(kind or "floor", name)
+        identifier: fusion.Place(PlaceKind(kind or PlaceKind.FLOOR), name)
         for identifier, kind, name in session.execute(
             select(Beacon.identifier, Zone.kind, Zone.name)
             .outerjoin(Zone, Zone.id == Beacon.zone_id)

@@ -10,6 +10,7 @@ from store_server.db.models import Survey
 from store_server.engagement import engine as engagement
 from store_server.messaging.outbound import Job, Reach
 from store_server.problems import DomainError, Refusal
+from store_server.vocabulary import CampaignTrigger
 
 
 def answer_survey(
@@ -40,7 +41,7 @@ def answer_survey(
         session,
         survey.store_id,
         shopper_id,
-        engagement.Trigger("survey_answered"),
+        engagement.Trigger(CampaignTrigger.SURVEY_ANSWERED),
         now,
         reach,
     )

@@ -14,14 +14,15 @@ from store_server.presence.fusion import (
     PersonState,
     Place,
 )
+from store_server.vocabulary import PlaceKind, PresenceState
 
 PARAMS = FusionParams(entry_rssi_dbm=-70.0)
-DOOR = Place(fusion.KIND_ENTRANCE, "entrance")
+DOOR = Place(PlaceKind.ENTRANCE, "entrance")
 # One door reading this strong is an entry by itself (the entry threshold + ENTRY_SURE_MARGIN_DB).
 SURE = -50
-FLOOR = Place(fusion.KIND_FLOOR)
-DRESSES = Place(fusion.KIND_ZONE, "dresses")
-SHOES = Place(fusion.KIND_ZONE, "shoes")
+FLOOR = Place(PlaceKind.FLOOR)
+DRESSES = Place(PlaceKind.ZONE, "dresses")
+SHOES = Place(PlaceKind.ZONE, "shoes")
 T0 = 1_764_054_000.0
 
 
@@ -75,7 +76,7 @@ def test_one_sure_door_reading_enters_at_once_with_confidence_and_reasons() -> N
     assert event.reasons == (
         {"signal": "eddystone_eid", "rssi": SURE, "gateway": "gw-entrance", "place": "entrance"},
     )
-    assert state.visit_open and state.state == fusion.STATE_ENTRANCE
+    assert state.visit_open and state.state == PresenceState.ENTRANCE
 
 
 def test_calibration_offset_applies() -> None:
@@ -114,7 +115,7 @@ def test_two_doorway_readings_in_a_row_enter_at_the_second() -> None:
     # Walking through the 2 m door: about 1 m from the antenna for two adverts.
     state, events = play([door(-70, T0), door(-58, T0 + 1), door(-57, T0 + 2)])
     assert kinds(events) == ["entered"]
-    assert events[0].at == T0 + 2 and state.state == fusion.STATE_ENTRANCE
+    assert events[0].at == T0 + 2 and state.state == PresenceState.ENTRANCE
 
 
 def test_door_readings_too_far_apart_do_not_add_up() -> None:
@@ -133,7 +134,7 @@ def test_the_phone_hearing_the_entrance_beacon_confirms_a_door_reading() -> None
 
 
 def test_a_bay_keeps_its_own_rule_one_reading_ten_db_up_or_two_six_db_up() -> None:
-    bay = Place(fusion.KIND_BAY, "bay-1")
+    bay = Place(PlaceKind.BAY, "bay-1")
 
     def curb(rssi: int, at: float) -> GatewayReading:
         return GatewayReading("gw-curbside", bay, rssi, 0.0, at, "customer_tag")
@@ -141,7 +142,7 @@ def test_a_bay_keeps_its_own_rule_one_reading_ten_db_up_or_two_six_db_up() -> No
     assert kinds(play([curb(-60, T0)])[1]) == ["entered", "curbside"]
     state, events = play([curb(-64, T0), curb(-75, T0 + 1), curb(-63, T0 + 2)])
     assert kinds(events) == ["entered", "curbside"] and events[0].at == T0 + 2
-    assert state.state == fusion.STATE_BAY and state.place == "bay-1"
+    assert state.state == PresenceState.BAY and state.place == "bay-1"
     assert kinds(play([curb(-64, T0), curb(-75, T0 + 2), curb(-63, T0 + 4)])[1]) == []
 
 
@@ -151,7 +152,7 @@ def test_someone_missed_at_the_door_who_walks_into_a_zone_has_entered() -> None:
     state, events = play(signals)
     assert kinds(events)[:2] == ["entered", "zone_entered"]
     assert events[0].at <= T0 + fusion.INSIDE_ENTRY_S + 1
-    assert state.state == fusion.STATE_ZONE and state.place == "dresses"
+    assert state.state == PresenceState.ZONE and state.place == "dresses"
 
 
 def test_a_shopper_standing_at_the_front_of_the_store_does_not_flap_with_the_entrance() -> None:
@@ -168,7 +169,7 @@ def test_a_shopper_standing_at_the_front_of_the_store_does_not_flap_with_the_ent
         places.append(state.state)
     changes = sum(1 for a, b in zip(places, places[1:], strict=False) if a != b)
     assert changes <= 1  # leaves the entrance once, then stays on the floor
-    assert state.state == fusion.STATE_INSIDE and state.visit_open
+    assert state.state == PresenceState.INSIDE and state.visit_open
 
 
 def test_a_phone_lying_still_near_a_zone_border_does_not_flap() -> None:
@@ -185,7 +186,7 @@ def test_a_phone_lying_still_near_a_zone_border_does_not_flap() -> None:
     state, events = play(signals, state)
     changes = [e for e in events if e.kind in ("zone_entered", "zone_dwell")]
     assert len(changes) <= 3  # settles once (entering a zone), then holds for ten minutes
-    assert state.state == fusion.STATE_ZONE
+    assert state.state == PresenceState.ZONE
 
 
 def test_a_phone_that_goes_silent_leaves_within_the_lost_timeout() -> None:
@@ -212,7 +213,7 @@ def test_walking_out_of_a_zone_leaves_it_after_the_dwell_wherever_the_evidence_w
     state = entered()
     zone = [BeaconReport("bcn-dresses", DRESSES, -62, T0 + 5 + s) for s in range(60)]
     state, events = play([*zone, floor(-74, T0 + 60)], state)
-    assert state.state == fusion.STATE_ZONE and state.place == "dresses"
+    assert state.state == PresenceState.ZONE and state.place == "dresses"
     left = T0 + 65
     walk: list[fusion.Signal] = []
     for i in range(12):
@@ -225,7 +226,7 @@ def test_walking_out_of_a_zone_leaves_it_after_the_dwell_wherever_the_evidence_w
     moved = [e for e in events if e.kind == "zone_dwell"]
     assert len(moved) == 1
     assert moved[0].at <= left + 1 + fusion.MIN_DWELL_S + 1
-    assert state.state != fusion.STATE_ZONE
+    assert state.state != PresenceState.ZONE
 
 
 def test_zone_dwell_reports_the_time_spent() -> None:
@@ -267,13 +268,13 @@ def test_far_future_reading_is_never_an_arrival() -> None:
 
 def test_a_check_in_at_a_bay_is_placed_there() -> None:
     state = entered()
-    bay = Place(fusion.KIND_BAY, "bay-3")
+    bay = Place(PlaceKind.BAY, "bay-3")
     state, events = play([CheckIn(bay, T0 + 1)], state, until=T0 + 10)
-    assert state.state == fusion.STATE_BAY and state.place == "bay-3"
+    assert state.state == PresenceState.BAY and state.place == "bay-3"
     assert "curbside" in kinds(events)
 
 
 def test_restore_rebuilds_an_open_visit_without_events() -> None:
     state = fusion.restore((T0, T0 + 5), [floor(-74, T0 + 4), floor(-73, T0 + 5)], PARAMS)
-    assert state.visit_open and state.state == fusion.STATE_INSIDE
+    assert state.visit_open and state.state == PresenceState.INSIDE
     assert fusion.fuse(state, [floor(-74, T0 + 6)], PARAMS, T0 + 6).events == []

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from store_server.engagement.decide import Channel
+from store_server.vocabulary import Channel
 
 DeliveryStatus = Literal["delivered", "failed_permanent", "failed_retryable"]
 

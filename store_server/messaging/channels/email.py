@@ -19,8 +19,8 @@ from html import escape
 from typing import Literal
 from urllib.parse import urlsplit
 
-from store_server.engagement.decide import Channel
 from store_server.messaging.channels import Contact, DeliveryStatus, Notification, SendResult
+from store_server.vocabulary import Channel
 
 DEFAULT_TIMEOUT_S = 15.0
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058 section 3.1, the exact POST body
@@ -99,7 +99,7 @@ def build_message(
 class EmailSender:
     """Submits messages to an SMTP relay, one connection per message."""
 
-    channel: Channel = "email"
+    channel: Channel = Channel.EMAIL
 
     def __init__(self, config: EmailConfig) -> None:
         self._config = config
@@ -107,32 +107,34 @@ class EmailSender:
     def send(self, notification: Notification, contact: Contact) -> SendResult:
         """Delivered when the relay accepts the message (250 after DATA)."""
         if not contact.email:
-            return SendResult("email", "failed_permanent", "no e-mail address")
+            return SendResult(Channel.EMAIL, "failed_permanent", "no e-mail address")
         if not contact.unsubscribe_token:
-            return SendResult("email", "failed_permanent", "no unsubscribe token")
+            return SendResult(Channel.EMAIL, "failed_permanent", "no unsubscribe token")
         try:
             message = build_message(
                 notification, contact.email, contact.unsubscribe_token, self._config
             )
         except ValueError as exc:  # an unusable address, token or header
-            return SendResult("email", "failed_permanent", f"bad message {type(exc).__name__}")
+            return SendResult(
+                Channel.EMAIL, "failed_permanent", f"bad message {type(exc).__name__}"
+            )
         try:
             self._submit(message)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             return _by_code(min(codes, default=550), "recipient refused")
         except smtplib.SMTPNotSupportedError:
-            return SendResult("email", "failed_permanent", "relay lacks STARTTLS or AUTH")
+            return SendResult(Channel.EMAIL, "failed_permanent", "relay lacks STARTTLS or AUTH")
         except smtplib.SMTPResponseException as exc:  # sender refused, data refused, auth, 421
             return _by_code(exc.smtp_code, "relay refused")
         except ssl.SSLCertVerificationError:
-            return SendResult("email", "failed_permanent", "relay certificate not trusted")
+            return SendResult(Channel.EMAIL, "failed_permanent", "relay certificate not trusted")
         except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timed out
             return SendResult(
-                "email", "failed_retryable", f"relay unreachable {type(exc).__name__}"
+                Channel.EMAIL, "failed_retryable", f"relay unreachable {type(exc).__name__}"
             )
         return SendResult(
-            "email", "delivered", "accepted by the relay", provider_id=message["Message-ID"]
+            Channel.EMAIL, "delivered", "accepted by the relay", provider_id=message["Message-ID"]
         )
 
     def _submit(self, message: EmailMessage) -> None:
@@ -158,4 +160,4 @@ class EmailSender:
 def _by_code(code: int, what: str) -> SendResult:
     """RFC 5321 section 4.2.1: 4yz is transient, 5yz permanent."""
     status: DeliveryStatus = "failed_permanent" if code >= 500 else "failed_retryable"
-    return SendResult("email", status, f"{what} ({code})")
+    return SendResult(Channel.EMAIL, status, f"{what} ({code})")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from store_server.engagement.decide import Channel
 from store_server.events import Audience, Event
 from store_server.messaging.channels import Contact, Notification, SendResult
+from store_server.vocabulary import Channel
 
 Publish = Callable[[Sequence[Event]], None]  # the app's publisher: queues, returns at once
 IsConnected = Callable[[int], bool]  # shopper id -> has a live Socket.IO connection
@@ -15,7 +15,7 @@ IsConnected = Callable[[int], bool]  # shopper id -> has a live Socket.IO connec
 class InAppSender:
     """Emits the notification to `shopper:<id>` through the background emitter."""
 
-    channel: Channel = "app"
+    channel: Channel = Channel.APP
 
     def __init__(self, publish: Publish, is_connected: IsConnected) -> None:
         self._publish = publish
@@ -25,9 +25,9 @@ class InAppSender:
         """Delivered if the shopper's page is connected now; nobody listening is permanent."""
         try:
             if not self._is_connected(contact.shopper_id):
-                return SendResult("app", "failed_permanent", "shopper page not connected")
+                return SendResult(Channel.APP, "failed_permanent", "shopper page not connected")
             audience = Audience.shopper(contact.shopper_id)
             self._publish([Event(notification.kind, notification.payload(), audience)])
         except Exception as exc:  # noqa: BLE001 - the emitter's failure is a result, not a crash
-            return SendResult("app", "failed_retryable", f"emit failed {type(exc).__name__}")
-        return SendResult("app", "delivered", "emitted to the shopper's room")
+            return SendResult(Channel.APP, "failed_retryable", f"emit failed {type(exc).__name__}")
+        return SendResult(Channel.APP, "delivered", "emitted to the shopper's room")

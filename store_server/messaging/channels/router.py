@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from store_server.engagement.decide import Channel
 from store_server.messaging.channels import (
     Contact,
     DeliveryStatus,
@@ -21,6 +20,7 @@ from store_server.messaging.channels import (
     Sender,
     SendResult,
 )
+from store_server.vocabulary import Channel
 
 log = logging.getLogger(__name__)
 

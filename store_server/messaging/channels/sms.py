@@ -18,8 +18,8 @@ from xml.sax.saxutils import escape
 
 import requests
 
-from store_server.engagement.decide import Channel
 from store_server.messaging.channels import Contact, Notification, SendResult
+from store_server.vocabulary import Channel
 
 API_VERSION_PATH = "2010-04-01"
 # Twilio's limit on a message body (it splits into segments up to this length).
@@ -77,7 +77,7 @@ def sms_text(notification: Notification) -> str:
 class SmsSender:
     """Sends through the provider's Messages API."""
 
-    channel: Channel = "sms"
+    channel: Channel = Channel.SMS
 
     def __init__(self, config: SmsConfig, session: requests.Session | None = None) -> None:
         self._config = config
@@ -86,7 +86,7 @@ class SmsSender:
     def send(self, notification: Notification, contact: Contact) -> SendResult:
         """Delivered when the provider answers 201 (queued for the carrier)."""
         if not contact.phone:
-            return SendResult("sms", "failed_permanent", "no phone number")
+            return SendResult(Channel.SMS, "failed_permanent", "no phone number")
         config = self._config
         try:
             response = self._session.post(
@@ -100,7 +100,7 @@ class SmsSender:
                 timeout=config.timeout_s,
             )
         except requests.RequestException as exc:
-            return SendResult("sms", "failed_retryable", f"network {type(exc).__name__}")
+            return SendResult(Channel.SMS, "failed_retryable", f"network {type(exc).__name__}")
         return _result(response)
 
 
@@ -114,7 +114,7 @@ def _result(response: requests.Response) -> SendResult:
     if status == 201:
         sid = answer.get("sid")
         return SendResult(
-            "sms",
+            Channel.SMS,
             "delivered",
             f"accepted, {answer.get('status', 'queued')}",
             provider_id=sid if isinstance(sid, str) else None,
@@ -125,13 +125,13 @@ def _result(response: requests.Response) -> SendResult:
     if status == 429 or status >= 500:
         retry = response.headers.get("Retry-After", "")
         return SendResult(
-            "sms",
+            Channel.SMS,
             "failed_retryable",
             f"provider busy ({detail})",
             retry_after_s=float(retry) if retry.isdigit() else None,
         )
     # 400 (invalid or unsubscribed number, e.g. code 21610), 401/403 (credentials), 404.
-    return SendResult("sms", "failed_permanent", f"provider refused ({detail})")
+    return SendResult(Channel.SMS, "failed_permanent", f"provider refused ({detail})")
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class ConsentChange:
     phone: str = field(repr=False)
     keyword: str
     reply: str
-    channel: Channel = "sms"
+    channel: Channel = Channel.SMS
 
 
 def parse_inbound(form: Mapping[str, str], program: str, help_contact: str) -> ConsentChange | None:

@@ -21,8 +21,8 @@ from py_vapid import Vapid02
 from py_vapid.utils import b64urlencode
 from pywebpush import WebPusher, WebPushException
 
-from store_server.engagement.decide import Channel
 from store_server.messaging.channels import Contact, Notification, SendResult
+from store_server.vocabulary import Channel
 
 VAPID_PRIVATE_KEY_FILE = "vapid_private.pem"
 VAPID_PUBLIC_KEY_FILE = "vapid_public.txt"  # base64url of the uncompressed P-256 point
@@ -104,7 +104,7 @@ def _public_key_b64(vapid: Vapid02) -> str:
 class WebPushSender:
     """Encrypts the notification for the shopper's subscription and posts it with VAPID."""
 
-    channel: Channel = "push"
+    channel: Channel = Channel.PUSH
 
     def __init__(
         self,
@@ -125,16 +125,18 @@ class WebPushSender:
         """Delivered when the push service answers 201; gone subscriptions are permanent."""
         subscription = contact.push
         if subscription is None:
-            return SendResult("push", "failed_permanent", "no push subscription")
+            return SendResult(Channel.PUSH, "failed_permanent", "no push subscription")
         body = json.dumps(notification.payload(), separators=(",", ":")).encode()
         if len(body) > MAX_PLAINTEXT_BYTES:
-            return SendResult("push", "failed_permanent", f"payload {len(body)} bytes too large")
+            return SendResult(
+                Channel.PUSH, "failed_permanent", f"payload {len(body)} bytes too large"
+            )
         now = self._clock()
         ttl = MAX_TTL_S
         if notification.expires_at is not None:
             ttl = int(min(MAX_TTL_S, notification.expires_at - now))
             if ttl <= 0:
-                return SendResult("push", "failed_permanent", "expired before sending")
+                return SendResult(Channel.PUSH, "failed_permanent", "expired before sending")
         try:
             parts = urlsplit(subscription.endpoint)
             claims: dict[str, str | int] = {
@@ -153,29 +155,31 @@ class WebPushSender:
             )
             response = pusher.send(body, headers, ttl=ttl, timeout=self._timeout_s)
         except WebPushException as exc:  # a malformed subscription: it will never work
-            return SendResult("push", "failed_permanent", f"bad subscription {type(exc).__name__}")
+            return SendResult(
+                Channel.PUSH, "failed_permanent", f"bad subscription {type(exc).__name__}"
+            )
         except requests.RequestException as exc:
-            return SendResult("push", "failed_retryable", f"network {type(exc).__name__}")
+            return SendResult(Channel.PUSH, "failed_retryable", f"network {type(exc).__name__}")
         except Exception as exc:  # noqa: BLE001 - key or encoding errors from the libraries
-            return SendResult("push", "failed_permanent", f"push error {type(exc).__name__}")
+            return SendResult(Channel.PUSH, "failed_permanent", f"push error {type(exc).__name__}")
         if not isinstance(response, requests.Response):  # a str only with curl=True
-            return SendResult("push", "failed_permanent", "no response")
+            return SendResult(Channel.PUSH, "failed_permanent", "no response")
         return _result(response)
 
 
 def _result(response: requests.Response) -> SendResult:
     status = response.status_code
     if 200 <= status < 300:  # RFC 8030 says 201; some services answered 200 or 202
-        return SendResult("push", "delivered", "accepted by the push service")
+        return SendResult(Channel.PUSH, "delivered", "accepted by the push service")
     if status in GONE_STATUSES:
         return SendResult(
-            "push", "failed_permanent", f"subscription gone ({status})", contact_gone=True
+            Channel.PUSH, "failed_permanent", f"subscription gone ({status})", contact_gone=True
         )
     if status in PERMANENT_STATUSES:
-        return SendResult("push", "failed_permanent", f"refused ({status})")
+        return SendResult(Channel.PUSH, "failed_permanent", f"refused ({status})")
     retry = response.headers.get("Retry-After", "")
     return SendResult(
-        "push",
+        Channel.PUSH,
         "failed_retryable" if status == 429 or status >= 500 else "failed_permanent",
         f"push service answered {status}",
         retry_after_s=float(retry) if retry.isdigit() else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from store_server.accounts.auth import log_in, log_out
+from store_server.vocabulary import StaffRole
 from store_server.web.auth import bearer_token
 from store_server.web.context import services
 from store_server.web.openapi import documented
@@ -29,7 +30,7 @@ def login() -> tuple[Response, int]:
         staff=StaffOut(
             id=done.staff_id,
             name=done.name,
-            role=done.role,  # type: ignore[arg-type]  # a checked string column
+            role=StaffRole(done.role),
             store_id=done.store_id,
             store_name=done.store_name,
         ),

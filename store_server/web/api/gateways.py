@@ -12,6 +12,7 @@ from store_server.presence.gateways import (
     record_heartbeat,
 )
 from store_server.presence.ingest import ingest_batch, log_stored
+from store_server.vocabulary import DeviceKind
 from store_server.web.auth import bearer_token
 from store_server.web.context import services
 from store_server.web.errors import ApiError
@@ -46,9 +47,8 @@ def config(gateway_id: str) -> tuple[Response, int]:
         gateway_id=gateway.id,
         store_id=gateway.store_id,
         refresh_s=found.refresh_s,
-        # kinds are checked string columns (the same vocabulary as the wire model)
         registered=[
-            RegisteredDevice(kind=kind, id=identifier)  # type: ignore[arg-type]
+            RegisteredDevice(kind=DeviceKind(kind), id=identifier)
             for kind, identifier in found.registered
         ],
         entry_rssi_dbm=found.entry_rssi_dbm,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
@@ -11,17 +11,20 @@ from store_server.engagement.coupons import CouponOut
 from store_server.web.errors import ApiError
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """A request model: an unknown field is an error, not silently dropped."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-_UUID_TEXT = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-# Registered ids as the frames above build them (`registered_id()`) and docs/protocol.md spells
-# them: what a store registers its beacons under and a shopper their key-fob or car tag.
+# A UUID as the gateway writes it: lower-case hex with dashes.
+UUID_TEXT = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# Registered ids as the gateway's frames build them (`registered_id()`) and docs/protocol.md
+# spells them: what a store registers its beacons under and a shopper their key-fob or car tag.
 _U16_TEXT = r"(?:0|[1-9][0-9]{0,4})"
 REGISTERED_ID_PATTERNS = {
-    "ibeacon": re.compile(rf"^{_UUID_TEXT}:{_U16_TEXT}:{_U16_TEXT}$"),
-    "altbeacon": re.compile(rf"^{_UUID_TEXT}:{_U16_TEXT}:{_U16_TEXT}$"),
+    "ibeacon": re.compile(rf"^{UUID_TEXT}:{_U16_TEXT}:{_U16_TEXT}$"),
+    "altbeacon": re.compile(rf"^{UUID_TEXT}:{_U16_TEXT}:{_U16_TEXT}$"),
     "eddystone_uid": re.compile(r"^[0-9a-f]{20}:[0-9a-f]{12}$"),
 }
 _REGISTERED_ID_SHAPES = {
@@ -64,10 +67,6 @@ class CouponsOut(BaseModel):
     """A shopper's coupons."""
 
     coupons: list[CouponOut]
-
-
-Purpose = Literal["arrival", "offers"]
-Channel = Literal["app", "push", "sms", "email"]
 
 
 class ErrorBody(BaseModel):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from store_server.web.schemas import _Strict
+from store_server.vocabulary import StaffRole
+from store_server.web.schemas import Strict
 
 
-class LoginIn(_Strict):
+class LoginIn(Strict):
     """Staff credentials."""
 
     email: Annotated[str, Field(min_length=3, max_length=254)]
@@ -21,7 +22,7 @@ class StaffOut(BaseModel):
 
     id: int
     name: str
-    role: Literal["staff", "manager"]
+    role: StaffRole
     store_id: int
     store_name: str
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from store_server.web.schemas import AttributeValue, Channel, Name
+from store_server.vocabulary import CampaignTrigger, Channel
+from store_server.web.schemas import AttributeValue, Name
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-Trigger = Literal[
-    "walk_by", "entered", "zone_dwell", "exited", "pickup_handed_over", "survey_answered"
-]
 # A coupon valid for more than a year is a standing discount, not a campaign's offer.
 MAX_VALID_MINUTES = 366 * 24 * 60
 # Above half the audience held out, the campaign reaches fewer people than it measures.
@@ -26,7 +24,7 @@ ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5]
 MAX_AMOUNT_OFF_CENTS = 1_000_000
 
 
-class AudienceIn(_Strict):
+class AudienceIn(Strict):
     """Who a campaign may reach, among the shoppers who opted in to offers; every given
     condition must hold (all omitted: everyone).
 
@@ -45,7 +43,7 @@ class AudienceIn(_Strict):
     attributes: Annotated[dict[Name, AttributeValue], Field(max_length=10)] | None = None
 
 
-class CampaignIn(_Strict):
+class CampaignIn(Strict):
     """A campaign's terms; creating or editing it (an edit makes a new version).
 
     Times are Unix seconds. Exactly one of `valid_minutes` (from issue) and `valid_until`;
@@ -55,7 +53,7 @@ class CampaignIn(_Strict):
     """
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    trigger: Trigger
+    trigger: CampaignTrigger
     zone: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     min_dwell_s: Annotated[float, Field(ge=0)] | None = None
     audience: AudienceIn | None = None
@@ -123,7 +121,7 @@ class CampaignVersionOut(BaseModel):
 
     id: int
     version: int
-    trigger: Trigger
+    trigger: CampaignTrigger
     zone: str | None
     min_dwell_s: float | None
     audience: AudienceIn | None

@@ -7,14 +7,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from store_server.presence.heard import Heard, Telemetry
-from store_server.web.schemas import _UUID_TEXT, _Strict
+from store_server.vocabulary import DeviceKind
+from store_server.web.schemas import UUID_TEXT, Strict
 
-_UUID = rf"^{_UUID_TEXT}$"
+_UUID = rf"^{UUID_TEXT}$"
 _U16 = Annotated[int, Field(ge=0, le=0xFFFF)]
 _I8 = Annotated[int, Field(ge=-128, le=127)]
 
 
-class EddystoneEidFrame(_Strict):
+class EddystoneEidFrame(Strict):
     """An Eddystone-EID frame as the gateway decoded it."""
 
     kind: Literal["eddystone_eid"]
@@ -22,7 +23,7 @@ class EddystoneEidFrame(_Strict):
     tx_power: Annotated[int, Field(ge=-128, le=127, description="calibrated power at 0 m, dBm")]
 
 
-class IBeaconFrame(_Strict):
+class IBeaconFrame(Strict):
     """A registered iBeacon."""
 
     kind: Literal["ibeacon"]
@@ -36,7 +37,7 @@ class IBeaconFrame(_Strict):
         return f"{self.uuid}:{self.major}:{self.minor}"
 
 
-class AltBeaconFrame(_Strict):
+class AltBeaconFrame(Strict):
     """A registered AltBeacon."""
 
     kind: Literal["altbeacon"]
@@ -52,7 +53,7 @@ class AltBeaconFrame(_Strict):
         return f"{self.id1}:{self.id2}:{self.id3}"
 
 
-class EddystoneUidFrame(_Strict):
+class EddystoneUidFrame(Strict):
     """A registered Eddystone-UID beacon."""
 
     kind: Literal["eddystone_uid"]
@@ -65,7 +66,7 @@ class EddystoneUidFrame(_Strict):
         return f"{self.namespace}:{self.instance}"
 
 
-class EddystoneTlmFrame(_Strict):
+class EddystoneTlmFrame(Strict):
     """Telemetry of a registered beacon: battery, temperature, counters."""
 
     kind: Literal["eddystone_tlm"]
@@ -81,7 +82,7 @@ Frame = Annotated[
 ]
 
 
-class ObservationIn(_Strict):
+class ObservationIn(Strict):
     """One advert a gateway heard."""
 
     seen_at: Annotated[float, Field(gt=0, description="gateway clock, Unix seconds")]
@@ -107,7 +108,7 @@ class ObservationIn(_Strict):
         return Heard(self.seen_at, self.rssi, frame.kind, registered_id=frame.registered_id())
 
 
-class BatchIn(_Strict):
+class BatchIn(Strict):
     """A gateway's upload."""
 
     batch_id: Annotated[str, Field(min_length=1, max_length=64)]
@@ -133,7 +134,7 @@ class BatchAccepted(BaseModel):
 class RegisteredDevice(BaseModel):
     """A beacon or tag the store registered; the gateway uploads its frames."""
 
-    kind: Literal["ibeacon", "altbeacon", "eddystone_uid"]
+    kind: DeviceKind
     id: str
 
 
@@ -150,7 +151,7 @@ class GatewayConfigOut(BaseModel):
     ] = None
 
 
-class HeartbeatIn(_Strict):
+class HeartbeatIn(Strict):
     """A gateway's health, every 30 s."""
 
     sent_at: Annotated[float, Field(gt=0)]

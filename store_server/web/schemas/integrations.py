@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from store_server.web.schemas import AttributeValue, Name
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -27,7 +27,7 @@ class OrderOut(BaseModel):
     pickup_until: float | None
 
 
-class CustomerAttributesIn(_Strict):
+class CustomerAttributesIn(Strict):
     """A store system's profile attributes of a customer, named by e-mail (replaces them all)."""
 
     customer_email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from store_server.web.schemas import _Strict
+from store_server.vocabulary import DeviceKind, ZoneKind
+from store_server.web.schemas import Strict
 
-ZoneKind = Literal["entrance", "zone", "bay"]
 # Calibration corrects how differently two boxes of the same model hear (antenna, enclosure,
 # mounting): a few dB. 20 dB is ten times the distance at n = 2; a box that far off is faulty
 # or badly placed, and an offset would only hide it.
@@ -27,10 +27,9 @@ GatewayId = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
     Field(description="letters, digits, dot, dash, underscore; up to 64"),
 ]
-BeaconKind = Literal["ibeacon", "altbeacon", "eddystone_uid"]
 
 
-class ZoneIn(_Strict):
+class ZoneIn(Strict):
     """A place in the store: its name (what campaigns and events use), kind and label."""
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -57,14 +56,14 @@ class ZoneChangeOut(BaseModel):
     ]
 
 
-class GatewayPlaceIn(_Strict):
+class GatewayPlaceIn(Strict):
     """Where a gateway is (a zone of its store, or none: the floor) and its calibration."""
 
     zone_id: int | None
     rssi_offset_db: RssiOffset
 
 
-class GatewayRegisterIn(_Strict):
+class GatewayRegisterIn(Strict):
     """A new gateway of the store."""
 
     id: GatewayId
@@ -105,17 +104,17 @@ class GatewayRegisteredOut(BaseModel):
     token: str
 
 
-class BeaconIn(_Strict):
+class BeaconIn(Strict):
     """A fixed beacon of the store, by its registered id (docs/protocol.md)."""
 
-    kind: BeaconKind
+    kind: DeviceKind
     identifier: Annotated[
         str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=100)
     ]
     zone_id: int | None = None
 
 
-class BeaconPlaceIn(_Strict):
+class BeaconPlaceIn(Strict):
     """Where a beacon hangs: a zone of its store, or none."""
 
     zone_id: int | None

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from store_server.web.schemas import Channel, Purpose, _Strict
+from store_server.vocabulary import Channel, DeviceKind, Purpose
+from store_server.web.schemas import Strict
 
 
-class ConsentIn(_Strict):
+class ConsentIn(Strict):
     """One thing a shopper says yes to: a purpose, through a channel."""
 
     purpose: Purpose
     channel: Channel
 
 
-class CheckinIn(_Strict):
+class CheckinIn(Strict):
     """A shopper says "I'm here", optionally at a curbside bay."""
 
     store_id: int
     bay: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
-class PauseIn(_Strict):
+class PauseIn(Strict):
     """Pause arrival detection for a number of minutes (0 resumes).
 
     An hour is the usual ask; a day is the most, beyond which arrival alerts should rather be
@@ -33,7 +34,7 @@ class PauseIn(_Strict):
     minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 60
 
 
-class ConsentsIn(_Strict):
+class ConsentsIn(Strict):
     """The full set of consents for one store (replaces the previous set)."""
 
     store_id: int
@@ -51,7 +52,7 @@ class ProfileOut(BaseModel):
     consents: list[dict[str, Any]]
 
 
-class SightingIn(_Strict):
+class SightingIn(Strict):
     """The app heard one of the store's beacons."""
 
     beacon: Annotated[str, Field(min_length=3, max_length=100, description="its registered id")]
@@ -59,17 +60,17 @@ class SightingIn(_Strict):
     seen_at: Annotated[float, Field(gt=0, description="the phone's clock, Unix seconds")]
 
 
-class SightingsIn(_Strict):
+class SightingsIn(Strict):
     """Store beacons the app heard since its last report."""
 
     store_id: int
     sightings: Annotated[list[SightingIn], Field(min_length=1, max_length=200)]
 
 
-class TagIn(_Strict):
+class TagIn(Strict):
     """A key-fob or car tag the shopper registers (its id as in docs/protocol.md)."""
 
-    kind: Literal["ibeacon", "altbeacon", "eddystone_uid"]
+    kind: DeviceKind
     id: Annotated[str, Field(min_length=3, max_length=100)]
     label: Annotated[str, Field(min_length=1, max_length=100)] = "tag"
 
@@ -83,7 +84,7 @@ class TagOut(BaseModel):
     label: str
 
 
-class SurveyAnswerIn(_Strict):
+class SurveyAnswerIn(Strict):
     """The answer to "how likely are you to recommend us?" (0 to 10)."""
 
     score: Annotated[int, Field(ge=0, le=10)]
@@ -110,7 +111,7 @@ class PickupsOut(BaseModel):
 _BASE64URL = r"^[A-Za-z0-9_-]+={0,2}$"
 
 
-class PushKeysIn(_Strict):
+class PushKeysIn(Strict):
     """A subscription's keys, base64url as `PushSubscription.toJSON()` gives them."""
 
     p256dh: Annotated[
@@ -133,7 +134,7 @@ class PushKeysIn(_Strict):
     ]
 
 
-class PushSubscriptionIn(_Strict):
+class PushSubscriptionIn(Strict):
     """The browser's `PushSubscription.toJSON()`: the push service's endpoint and the keys."""
 
     endpoint: Annotated[
@@ -148,7 +149,7 @@ class PushSubscriptionIn(_Strict):
     keys: PushKeysIn
 
 
-class PushUnsubscribeIn(_Strict):
+class PushUnsubscribeIn(Strict):
     """The endpoint of a subscription to forget."""
 
     endpoint: Annotated[str, Field(min_length=1, max_length=1000)]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from store_server.pickup.orders import ItemIn
 from store_server.pickup.views import ArrivalOut
+from store_server.vocabulary import ExchangeKind
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -20,15 +21,15 @@ class ArrivalsOut(BaseModel):
     arrivals: list[ArrivalOut]
 
 
-class ExchangeIn(_Strict):
+class ExchangeIn(Strict):
     """An exchange or return recorded against an order."""
 
-    kind: Literal["exchange", "return"]
+    kind: ExchangeKind
     items: Annotated[list[ItemIn], Field(max_length=200)] = []
     note: Annotated[str, Field(max_length=500)] = ""
 
 
-class HandoverIn(_Strict):
+class HandoverIn(Strict):
     """Handing an order over, optionally with an exchange or return."""
 
     exchange: ExchangeIn | None = None

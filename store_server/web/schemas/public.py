@@ -6,11 +6,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from store_server.web.schemas import _Strict
+from store_server.web.schemas import Strict
 from store_server.web.schemas.me import ConsentIn
 
 
-class OptInIn(_Strict):
+class OptInIn(Strict):
     """Joining a store's app: nothing is kept without at least one consent."""
 
     store_id: int
