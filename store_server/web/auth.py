@@ -12,6 +12,7 @@ from store_server.accounts.auth import (
     integration_store,
     staff_for_token,
 )
+from store_server.vocabulary import StaffRole
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 
@@ -59,6 +60,6 @@ def require_staff(store_id: int | None = None) -> StaffIdentity:
 def require_manager(store_id: int) -> StaffIdentity:
     """The request's staffer, who must be a manager of that store (403 `managers_only`)."""
     staff = require_staff(store_id)
-    if staff.role != "manager":
+    if staff.role != StaffRole.MANAGER:
         raise ApiError(403, "managers_only", "only a manager of this store can do this")
     return staff

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +18,7 @@ from flask_socketio import SocketIO, join_room
 from store_server.accounts.auth import device_for_token, staff_for_token
 from store_server.events import Audience, AudienceKind, Event
 from store_server.settings import StoreSettings
+from store_server.vocabulary import StaffRole
 from store_server.web.context import services
 
 log = logging.getLogger(__name__)
@@ -139,11 +139,11 @@ def _on_connect(auth: dict[str, Any] | None = None) -> bool:
     """Staff join their store's room (managers also the managers' room); shoppers their own."""
     auth = auth if isinstance(auth, dict) else {}
     token, device_token = auth.get("token"), auth.get("device_token")
-    now = time.time()
+    now = services().clock()
     db = services().db
     if isinstance(token, str) and (identity := staff_for_token(db, token, now)) is not None:
         join_room(staff_room(identity.store_id))
-        if identity.role == "manager":
+        if identity.role == StaffRole.MANAGER:
             join_room(managers_room(identity.store_id))
         log.info("event=socket_joined store=%s staff=%s", identity.store_id, identity.staff_id)
         return True
