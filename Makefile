@@ -23,7 +23,8 @@ test-setup: setup
 
 lint: setup
 	$(BIN)/ruff check gateway store_server firmware_sim bench tests
-	$(BIN)/mypy gateway firmware_sim store_server
+	$(BIN)/ruff format --check gateway store_server firmware_sim bench tests
+	$(BIN)/mypy gateway firmware_sim store_server bench
 
 unit: setup
 	$(BIN)/pytest -m "not e2e and not browser" $(PYTEST_ARGS)

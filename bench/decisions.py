@@ -26,13 +26,13 @@ from typing import Any
 
 from store_server.engagement.decide import (
     CHANNELS,
-    Channel,
+    PURPOSES,
     Message,
-    Purpose,
     Recipient,
     SentOffer,
     decide,
 )
+from store_server.vocabulary import Channel, Purpose
 
 DEFAULT_SHOPPERS = 100_000
 DEFAULT_ROUNDS = 3
@@ -72,16 +72,16 @@ def audience(n: int, rng: random.Random) -> list[tuple[Recipient, Message, float
         campaigns.append((f"campaign-{i}", tuple(order[: rng.randint(2, 4)]), rng.random() < 0.3))
     cases = []
     for shopper_id in range(1, n + 1):
-        consents: set[tuple[Purpose, Channel]] = {("arrival", "app")}
+        consents: set[tuple[Purpose, Channel]] = {(Purpose.ARRIVAL, Channel.APP)}
         if rng.random() < OFFER_CONSENT_SHARE:
-            consents |= {("offers", c) for c in CHANNELS if rng.random() < CHANNEL_CONSENT[c]}
-        reachable: set[Channel] = {"email"} if rng.random() < 0.95 else set()
+            consents |= {(Purpose.OFFERS, c) for c in CHANNELS if rng.random() < CHANNEL_CONSENT[c]}
+        reachable: set[Channel] = {Channel.EMAIL} if rng.random() < 0.95 else set()
         if rng.random() < 0.9:
-            reachable.add("sms")
+            reachable.add(Channel.SMS)
         if rng.random() < PAGE_OPEN_SHARE:
-            reachable.add("app")
-        if ("offers", "push") in consents and rng.random() < PUSH_SUBSCRIBED_SHARE:
-            reachable.add("push")
+            reachable.add(Channel.APP)
+        if (Purpose.OFFERS, Channel.PUSH) in consents and rng.random() < PUSH_SUBSCRIBED_SHARE:
+            reachable.add(Channel.PUSH)
         now = WEEK_START + rng.random() * WEEK_S
         visit_id = shopper_id * 10 + rng.randint(0, 3)
         history = tuple(
@@ -103,7 +103,7 @@ def audience(n: int, rng: random.Random) -> list[tuple[Recipient, Message, float
         campaign_id, channels, capped = rng.choice(campaigns)
         message = Message(
             campaign_id=campaign_id,
-            purpose="offers",
+            purpose=Purpose.OFFERS,
             channels=channels,
             expires_at=now + VALIDITY_S,
             holdout_share=HOLDOUT_SHARE,
@@ -118,7 +118,7 @@ def full_path(
     cases: list[tuple[Recipient, Message, float]],
 ) -> list[tuple[Recipient, Message, float]]:
     """The same audience with every consent, channel and no holdout: every check runs."""
-    everything = frozenset((p, c) for p in ("offers", "arrival") for c in CHANNELS)
+    everything = frozenset((p, c) for p in PURPOSES for c in CHANNELS)
     return [
         (
             replace(r, consents=everything, reachable=frozenset(CHANNELS), on_pickup_trip=False),

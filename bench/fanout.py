@@ -116,7 +116,7 @@ def measure_product(
             for index in range(1, arrivals + 1):
                 now = time.time()
                 eid = eddystone_eid(keys[person_name(index)], 10, int(now)).hex()
-                body = {
+                body: dict[str, Any] = {
                     "batch_id": f"fanout-{index}",
                     "sent_at": now,
                     "observations": [
