@@ -74,7 +74,9 @@ def _import_orders(settings: StoreSettings, store_id: int, path: Path) -> int:
             if session.get(Store, store_id) is None:
                 print(f"store-server: no store {store_id}", file=sys.stderr)
                 return 2
-            result = import_orders_csv(session, store_id, stream, time.time())
+            result = import_orders_csv(
+                session, store_id, stream, time.time(), settings.claim_link_valid_s
+            )
             for line in describe(result):
                 print(line, file=sys.stderr if result.errors else sys.stdout)
             if result.errors:  # nothing was written: the import is all or nothing

@@ -28,6 +28,9 @@ DEFAULT_ALERT_EXPIRY_S = 3600.0
 DEFAULT_SWEEP_INTERVAL_S = 5.0
 # A thank-you coupon after a pickup is valid for a month: long enough to plan a return visit.
 DEFAULT_THANKS_COUPON_VALID_S = 30 * 86400.0
+# An order's claim link lasts a week from when the order was pushed or last changed status:
+# long enough for a "ready for pickup" message read days later, short enough to go stale.
+DEFAULT_CLAIM_LINK_VALID_S = 7 * 86400.0
 
 
 # starttls: submission on 587; tls: implicit TLS on 465; plain: a relay on the same host.
@@ -54,6 +57,7 @@ class StoreSettings:
     sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S
     run_scheduler: bool = True
     thanks_coupon_valid_s: float = DEFAULT_THANKS_COUPON_VALID_S
+    claim_link_valid_s: float = DEFAULT_CLAIM_LINK_VALID_S
     var_dir: str = str(REPO_ROOT / "var")
     public_url: str = ""
     vapid_subject: str = ""

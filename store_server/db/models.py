@@ -124,6 +124,10 @@ class Shopper(Base):
     unsubscribe_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     # What a texted STOP revoked, as [[store_id, purpose], ...], so START restores exactly that.
     sms_stopped: Mapped[list[list[Any]] | None] = mapped_column(JSON)
+    # The e-mail and phone (E.164) the store's order system knows her by, given at opt-in to
+    # recognise her pickup orders: kept only while she allows arrival alerts at some store.
+    pickup_email: Mapped[str | None] = mapped_column(String(254))
+    pickup_phone: Mapped[str | None] = mapped_column(String(20))
 
 
 class Consent(Base):
@@ -215,6 +219,14 @@ class PickupOrder(Base):
     updated_at: Mapped[float] = mapped_column(Double)
     pickup_from: Mapped[float | None] = mapped_column(Double)
     pickup_until: Mapped[float | None] = mapped_column(Double)
+    # While unmatched and open: SHA-256 of the customer's normalised e-mail and phone
+    # (pickup/matching.py), so a shopper joining later finds it; cleared once matched.
+    customer_email_sha256: Mapped[str | None] = mapped_column(String(64))
+    customer_phone_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Until when the order's claim link works; set when the order is created or changes status.
+    claim_expires_at: Mapped[float | None] = mapped_column(Double)
+    # When a shopper attached it through its claim link: no identifier match moves it then.
+    claimed_at: Mapped[float | None] = mapped_column(Double)
 
 
 class OrderExchange(Base):

@@ -63,6 +63,17 @@ def replace_consents(
                 granted_at=now,
             )
         )
+    session.flush()
+    if not _allows_arrival_anywhere(session, shopper_id):
+        # The pickup e-mail and phone serve only arrival alerts: they go when those do.
+        shopper.pickup_email = shopper.pickup_phone = None
+
+
+def _allows_arrival_anywhere(session: Session, shopper_id: int) -> bool:
+    found = session.scalar(
+        select(Consent.id).where(Consent.shopper_id == shopper_id, Consent.purpose == "arrival")
+    )
+    return found is not None
 
 
 def pause_detection(session: Session, shopper_id: int, minutes: int, now: float) -> float | None:

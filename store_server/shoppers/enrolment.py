@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import available_timezones
 
 from sqlalchemy import select
@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from store_server.accounts.auth import token_digest
 from store_server.db.models import Consent, Device, Shopper, Store, Zone
+from store_server.pickup.matching import (
+    attach_waiting_orders,
+    normalised_email,
+    normalised_phone,
+    shopper_identifiers,
+)
 from store_server.problems import DomainError, Refusal
+from store_server.vocabulary import Purpose
 
 # A new EID every 1,024 s (Eddystone's usual range): short enough that a bystander cannot
 # follow a phone for long, long enough that the server's tables stay small.
@@ -27,6 +34,15 @@ class Enrolment:
     identity_key: bytes
     device_token: str
     rotation_exponent: int
+    orders_linked: int = 0  # orders pushed before she joined, attached at once
+
+
+@dataclass(frozen=True)
+class PickupContact:
+    """The e-mail and phone the store's order system knows the shopper by (as typed)."""
+
+    email: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,9 +95,28 @@ def enrol_shopper(
 
 
 def check_opt_in(
-    consents: Iterable[tuple[str, str]], email: str | None, phone: str | None, timezone: str
+    consents: Iterable[tuple[str, str]],
+    email: str | None,
+    phone: str | None,
+    timezone: str,
+    pickup: PickupContact | None = None,
 ) -> None:
-    """Refuse an opt-in whose channels lack their address, or with an unknown time zone."""
+    """Refuse an opt-in whose channels lack their address, with an unknown time zone, or with a
+    pickup e-mail or phone but no arrival alerts (they serve nothing else)."""
+    consents = list(consents)
+    if pickup is not None and (pickup.email or pickup.phone):
+        if not any(purpose == Purpose.ARRIVAL for purpose, _ in consents):
+            raise DomainError(
+                Refusal.INVALID,
+                "arrival_consent_required",
+                "the e-mail or phone for your pickup orders is used only with arrival alerts",
+            )
+        if pickup.phone and normalised_phone(pickup.phone) is None:
+            raise DomainError(
+                Refusal.INVALID,
+                "invalid_phone",
+                "give the phone number in international format, e.g. +44 7700 900123",
+            )
     if timezone not in available_timezones():
         raise DomainError(Refusal.INVALID, "invalid_timezone", f"unknown time zone {timezone!r}")
     channels = {channel for _, channel in consents}
@@ -103,11 +138,13 @@ def opt_in(
     email: str | None,
     phone: str | None,
     timezone: str,
+    pickup: PickupContact | None = None,
 ) -> Enrolment:
     """Join a store's app with explicit consents (call `check_opt_in` first).
 
     The e-mail address is kept only if the shopper chose e-mail as a channel, the phone number
-    only for text messages.
+    only for text messages; the pickup e-mail and phone (normalised) only with arrival alerts,
+    to recognise her orders. Orders the store already holds for her are attached at once.
     """
     channels = {channel for _, channel in consents}
     if session.get(Store, store_id) is None:
@@ -117,7 +154,7 @@ def opt_in(
         raise DomainError(
             Refusal.CONFLICT, "email_taken", "this e-mail address is already registered"
         )
-    return enrol_shopper(
+    enrolled = enrol_shopper(
         session,
         store_id,
         first_name.strip(),
@@ -127,6 +164,15 @@ def opt_in(
         phone=phone if "sms" in channels else None,
         consents=consents,
     )
+    if not any(purpose == Purpose.ARRIVAL for purpose, _ in consents):
+        return enrolled
+    shopper = session.get(Shopper, enrolled.shopper_id)
+    assert shopper is not None  # noqa: S101 - created above
+    if pickup is not None:
+        shopper.pickup_email = normalised_email(pickup.email) if pickup.email else None
+        shopper.pickup_phone = normalised_phone(pickup.phone) if pickup.phone else None
+    attached = attach_waiting_orders(session, store_id, shopper.id, shopper_identifiers(shopper))
+    return replace(enrolled, orders_linked=len(attached))
 
 
 def store_facts(session: Session, store_id: int) -> StoreFacts:

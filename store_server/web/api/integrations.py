@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from store_server.db.models import PickupOrder
+from store_server.pickup.matching import OPEN_ORDER_STATUSES, claim_token
 from store_server.pickup.orders import OrderIn, set_customer_attributes, upsert_order
 from store_server.web.auth import require_integration
 from store_server.web.context import services
@@ -16,8 +17,18 @@ from store_server.web.schemas.integrations import CustomerAttributesIn, OrderOut
 bp = Blueprint("orders", __name__, url_prefix="/api/v1/stores")
 
 
+def claim_url(order: PickupOrder) -> str | None:
+    """The order's claim link (the token in the fragment, which no server log sees)."""
+    if order.status not in OPEN_ORDER_STATUSES or order.claim_expires_at is None:
+        return None
+    secret = services().settings.secret_key.encode()
+    token = claim_token(secret, order.store_id, order.id, order.claim_expires_at)
+    base = services().settings.public_url.rstrip("/") or request.url_root.rstrip("/")
+    return f"{base}/app?store={order.store_id}#claim={token}"
+
+
 def order_out(order: PickupOrder) -> OrderOut:
-    """An order without any customer detail."""
+    """An order without any customer detail, with its claim link."""
     return OrderOut(
         id=order.id,
         store_id=order.store_id,
@@ -28,6 +39,7 @@ def order_out(order: PickupOrder) -> OrderOut:
         matched_to_shopper=order.shopper_id is not None,
         pickup_from=order.pickup_from,
         pickup_until=order.pickup_until,
+        claim_url=claim_url(order),
     )
 
 
@@ -45,7 +57,14 @@ def put_order(store_id: int, external_id: str) -> tuple[Response, int]:
         raise ApiError(400, "invalid_external_id", "the order id must be 1 to 64 characters")
     body = parse_body(OrderIn, request.get_json(silent=True))
     with services().db.transaction() as session:
-        order, created = upsert_order(session, store_id, external_id, body, services().clock())
+        order, created = upsert_order(
+            session,
+            store_id,
+            external_id,
+            body,
+            services().clock(),
+            services().settings.claim_link_valid_s,
+        )
         session.flush()
         out = order_out(order)
     return jsonify(out.model_dump()), 201 if created else 200

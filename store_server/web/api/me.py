@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 from store_server.engagement.coupons import coupon_out
 from store_server.engagement.qr import coupon_qr_png_data_uri
 from store_server.messaging import push
+from store_server.pickup.matching import claim_order, linked_open_orders
 from store_server.presence.visits import fusion_params
 from store_server.shoppers import checkin, consents, data, pickups, surveys, tags
 from store_server.shoppers.coupons import shopper_coupons
@@ -23,6 +24,9 @@ from store_server.web.openapi import documented
 from store_server.web.schemas import CouponsOut, parse_body, registered_id_problem
 from store_server.web.schemas.me import (
     CheckinIn,
+    CheckinOut,
+    ClaimIn,
+    ClaimOut,
     ConsentsIn,
     PauseIn,
     PickupOut,
@@ -55,6 +59,8 @@ def profile() -> tuple[Response, int]:
             first_name=shopper.first_name,
             email=shopper.email,
             phone=shopper.phone,
+            pickup_email=shopper.pickup_email,
+            pickup_phone=shopper.pickup_phone,
             timezone=shopper.timezone,
             consents=[
                 {
@@ -144,17 +150,53 @@ def report_sightings() -> tuple[Response, int]:
 
 @bp.post("/checkin")
 @documented(
-    'The shopper says "I\'m here" (optionally at a bay)', body=CheckinIn, errors=(400, 401, 403)
+    'The shopper says "I\'m here" (optionally at a bay)',
+    body=CheckinIn,
+    answer=CheckinOut,
+    errors=(400, 401, 403),
 )
 def check_in() -> tuple[Response, int]:
-    """ "I'm here" (optionally "at bay 3"): an arrival as sure as it gets."""
+    """ "I'm here" (optionally "at bay 3"): an arrival as sure as it gets; `orders_linked` 0
+    says the staff have no order of hers to bring."""
     device = require_device()
     body = parse_body(CheckinIn, request.get_json(silent=True))
     now = services().clock()
     with services().db.transaction() as session:
         done = checkin.check_in(session, device.shopper_id, body.store_id, body.bay, now)
+        linked = linked_open_orders(session, device.shopper_id, body.store_id)
     services().publisher.publish(done.events)
-    return jsonify({"checked_in": True, "where": done.where, "alerts": len(done.events)}), 200
+    out = CheckinOut(
+        checked_in=True, where=done.where, alerts=len(done.events), orders_linked=linked
+    )
+    return jsonify(out.model_dump()), 200
+
+
+@bp.post("/claims")
+@documented(
+    "Link an order to me with the claim link from its ready message",
+    body=ClaimIn,
+    answer=ClaimOut,
+    errors=(400, 401, 403, 409, 410),
+)
+def claim() -> tuple[Response, int]:
+    """Attach the order of a claim link (`#claim=TOKEN`) to me; again by me changes nothing.
+
+    400 `claim_invalid` (forged, malformed or another store's), 410 `claim_expired` (or the
+    order is over), 409 `claim_taken` (linked to someone else's phone).
+    """
+    device = require_device()
+    body = parse_body(ClaimIn, request.get_json(silent=True))
+    secret = services().settings.secret_key.encode()
+    now = services().clock()
+    with services().db.transaction() as session:
+        done = claim_order(session, secret, device.shopper_id, body.store_id, body.token, now)
+    out = ClaimOut(
+        claimed=True,
+        order_number=done.order_number,
+        status=done.status,
+        already_yours=done.already_mine,
+    )
+    return jsonify(out.model_dump()), 200
 
 
 @bp.post("/tags")

@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from store_server.messaging.channels.webpush import VapidKeyError, VapidKeys, ensure_vapid_keys
-from store_server.shoppers.enrolment import check_opt_in, opt_in, store_facts
+from store_server.shoppers.enrolment import PickupContact, check_opt_in, opt_in, store_facts
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
@@ -46,10 +46,15 @@ def store_info(store_id: int) -> tuple[Response, int]:
     public=True,
 )
 def join() -> tuple[Response, int]:
-    """Join a store's app with explicit consents; returns the app's token and identity key."""
+    """Join a store's app with explicit consents; returns the app's token and identity key.
+
+    With arrival alerts, `pickup_email` / `pickup_phone` name her for the store's order system:
+    orders naming them (already pushed, or pushed later) are hers.
+    """
     body = parse_body(OptInIn, request.get_json(silent=True))
     consents = [(c.purpose, c.channel) for c in body.consents]
-    check_opt_in(consents, body.email, body.phone, body.timezone)
+    pickup = PickupContact(body.pickup_email, body.pickup_phone)
+    check_opt_in(consents, body.email, body.phone, body.timezone, pickup)
     now = services().clock()
     with services().db.transaction() as session:
         enrolled = opt_in(
@@ -61,6 +66,7 @@ def join() -> tuple[Response, int]:
             email=body.email,
             phone=body.phone,
             timezone=body.timezone,
+            pickup=pickup,
         )
     services().resolver.invalidate()
     out = OptInOut(
@@ -68,6 +74,7 @@ def join() -> tuple[Response, int]:
         identity_key=enrolled.identity_key.hex(),
         rotation_exponent=enrolled.rotation_exponent,
         shopper_id=enrolled.shopper_id,
+        orders_linked=enrolled.orders_linked,
     )
     return jsonify(out.model_dump()), 201
 

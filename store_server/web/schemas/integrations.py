@@ -25,6 +25,12 @@ class OrderOut(BaseModel):
     matched_to_shopper: bool
     pickup_from: float | None
     pickup_until: float | None
+    claim_url: str | None = Field(
+        description=(
+            'a signed, expiring link for the order\'s "ready for pickup" message: opened on '
+            "the customer's phone it links the order to her (null once collected or cancelled)"
+        )
+    )
 
 
 class CustomerAttributesIn(Strict):

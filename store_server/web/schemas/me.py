@@ -24,6 +24,33 @@ class CheckinIn(Strict):
     bay: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
+class CheckinOut(BaseModel):
+    """Where the shopper checked in, the alerts raised, and how many orders are hers here."""
+
+    checked_in: bool
+    where: str
+    alerts: int
+    orders_linked: int = Field(
+        description="her open orders at this store: 0 means the staff have no order to bring"
+    )
+
+
+class ClaimIn(Strict):
+    """The token from an order's claim link (`#claim=...`), posted by the phone page."""
+
+    store_id: int
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ClaimOut(BaseModel):
+    """The order now linked to the shopper."""
+
+    claimed: bool
+    order_number: str
+    status: str
+    already_yours: bool
+
+
 class PauseIn(Strict):
     """Pause arrival detection for a number of minutes (0 resumes).
 
@@ -48,6 +75,8 @@ class ProfileOut(BaseModel):
     first_name: str
     email: str | None
     phone: str | None
+    pickup_email: str | None = Field(description="kept only while arrival alerts are on")
+    pickup_phone: str | None = Field(description="kept only while arrival alerts are on")
     timezone: str
     consents: list[dict[str, Any]]
 

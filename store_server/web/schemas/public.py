@@ -19,6 +19,29 @@ class OptInIn(Strict):
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
     phone: Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")] | None = None
     consents: Annotated[list[ConsentIn], Field(min_length=1, max_length=8)]
+    pickup_email: (
+        Annotated[
+            str,
+            Field(
+                max_length=254,
+                pattern=r"^\s*[^@\s]+@[^@\s]+\s*$",
+                description="the e-mail the store's order system knows; needs arrival consent",
+            ),
+        ]
+        | None
+    ) = None
+    pickup_phone: (
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=32,
+                description="the phone the order system knows (international format); needs "
+                "arrival consent",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class OptInOut(BaseModel):
@@ -28,6 +51,7 @@ class OptInOut(BaseModel):
     identity_key: str
     rotation_exponent: int
     shopper_id: int
+    orders_linked: int = Field(description="orders already waiting for her, now linked")
 
 
 class PushKeyOut(BaseModel):
