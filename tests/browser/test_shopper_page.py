@@ -79,3 +79,55 @@ def test_maria_sees_staff_coming_gets_a_coupon_answers_and_erases(
         f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
     )
     assert me.status_code == 401
+
+
+def test_an_arrival_only_sign_up_sees_her_order_and_claim_links_say_what_went_wrong(
+    browser: Browser, stack: Stack
+) -> None:
+    store = stack.seed["store_id"]
+    orders = f"{stack.url}/api/v1/stores/{store}/orders"
+    integration = {"Authorization": f"Bearer {stack.seed['integration_token']}"}
+    order = {"number": "4100", "status": "ready", "items": [{"name": "Lamp"}]}
+    pushed = requests.put(
+        f"{orders}/pos-4100",
+        json={**order, "customer_email": "nia@example.com"},
+        headers=integration,
+        timeout=10,
+    )
+    assert pushed.json()["matched_to_shopper"] is False
+    page = phone_page(browser)
+    page.goto(f"{stack.url}/app?store={store}")
+    page.get_by_label("First name").fill("Nia")
+    page.get_by_label("Tell the staff when I arrive to collect an order").check()
+    expect(page.get_by_text("Used only to recognise your pickup orders")).to_be_visible()
+    page.get_by_label("E-mail or phone number you give the shop with your orders").fill(
+        " Nia@Example.com"
+    )
+    page.get_by_role("button", name="Join").click()
+    expect(page.locator("#pickups li")).to_have_text("Order 4100: ready to collect")
+
+    # A second order without any e-mail: its claim link, opened on her phone, links it.
+    claimable = requests.put(
+        f"{orders}/pos-4101", json={**order, "number": "4101"}, headers=integration, timeout=10
+    ).json()
+    page.goto(claimable["claim_url"])
+    expect(page.locator("#claim-result")).to_contain_text("Order 4101 is linked to this phone")
+    assert "claim=" not in page.url  # the token left the address bar
+    expect(page.locator("#pickups li")).to_have_text(
+        ["Order 4100: ready to collect", "Order 4101: ready to collect"]
+    )
+    # Someone else's phone opening the same link is told, and gets nothing.
+    other = phone_page(browser)
+    other.goto(f"{stack.url}/app?store={store}")
+    other.get_by_label("First name").fill("Ivo")
+    other.get_by_label("Tell the staff when I arrive to collect an order").check()
+    other.get_by_role("button", name="Join").click()
+    expect(other.locator("#hello-name")).to_have_text("Ivo")
+    other.goto(claimable["claim_url"])
+    expect(other.locator("#claim-result")).to_contain_text("already linked to another phone")
+    # Ivo has no order: "I'm here" says so and what to do.
+    other.get_by_role("button", name="I'm here").click()
+    expect(other.locator("#checkin-result")).to_have_text(
+        "We don't see a pickup order for you yet — open the link in your order's ready message,"
+        " or tell a staff member"
+    )

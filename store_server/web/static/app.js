@@ -22,6 +22,7 @@ const state = {
   survey: null, // the survey offered after a pickup
   score: null, // the survey score picked
   socket: null, // the live connection while joined
+  pendingClaim: null, // a claim link's token, posted once the phone has joined
 };
 
 function setSocket(socket) {
@@ -32,12 +33,38 @@ function setSocket(socket) {
 function token() { return localStorage.getItem(TOKEN_KEY); }
 apiAuth.bearer = token; // api.js sends the device token as it is stored
 
-function adoptFragmentToken() {
-  const match = location.hash.match(/device=([\w-]+)/);
-  if (match) {
-    localStorage.setItem(TOKEN_KEY, match[1]);
-    history.replaceState(null, "", location.pathname + location.search); // keep it out of history
+// The fragment may carry the device token (`#device=...`) and an order's claim link
+// (`#claim=...`, from the order's "ready for pickup" message); neither is ever sent in a URL.
+function adoptFragment() {
+  const device = location.hash.match(/device=([\w-]+)/);
+  const claim = location.hash.match(/claim=([\w.-]+)/);
+  if (device) localStorage.setItem(TOKEN_KEY, device[1]);
+  if (claim) state.pendingClaim = claim[1];
+  if (device || claim) history.replaceState(null, "", location.pathname + location.search); // keep them out of history
+}
+
+const CLAIM_FAILURES = {
+  claim_expired: "This pickup link has expired. Tell a staff member when you arrive, or ask the shop for a new link.",
+  claim_invalid: "This pickup link is not valid for this store. Check you opened the link from your order's message, or tell a staff member when you arrive.",
+  claim_taken: "This order is already linked to another phone. Tell a staff member when you arrive.",
+  no_consent: "Tick \"Tell the staff when I arrive\" to link your order to this phone.",
+};
+
+// Link the order of a claim link to this phone (the token goes in the body, never a URL).
+async function claimPendingOrder() {
+  const token = state.pendingClaim;
+  if (!token) return;
+  state.pendingClaim = null;
+  const result = $("claim-result");
+  try {
+    const body = await api("/api/v1/me/claims", { method: "POST", body: JSON.stringify({ store_id: storeId, token }) });
+    result.textContent = `Order ${body.order_number} is linked to this phone: tap "I'm here" when you arrive.`;
+    result.classList.remove("error");
+  } catch (error) {
+    result.textContent = CLAIM_FAILURES[error.code] || error.message;
+    result.classList.add("error");
   }
+  result.hidden = false;
 }
 
 function forget(message) {
@@ -291,6 +318,7 @@ async function showMe() {
   $("join").hidden = true;
   $("me").hidden = false;
   showPushConsents(me.consents);
+  await claimPendingOrder();
   await Promise.all([loadPickups(), loadCoupons()]);
   connect();
   // Re-sent on every visit: the browser may have renewed its subscription meanwhile.
@@ -312,6 +340,18 @@ async function loadStore() {
 }
 
 $("offers-email").addEventListener("change", (e) => { $("email-row").hidden = !e.target.checked; });
+for (const box of document.querySelectorAll("input[name=consent][value^='arrival:']")) {
+  box.addEventListener("change", () => {
+    $("pickup-row").hidden = !document.querySelector("input[name=consent][value^='arrival:']:checked");
+  });
+}
+
+// The pickup e-mail or phone: only with arrival alerts, the only thing it is used for.
+function pickupContact(consents) {
+  const typed = $("pickup-contact").value.trim();
+  if (!typed || !consents.some((c) => c.purpose === "arrival")) return {};
+  return typed.includes("@") ? { pickup_email: typed } : { pickup_phone: typed };
+}
 
 $("join").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -334,6 +374,7 @@ $("join").addEventListener("submit", async (event) => {
       body: JSON.stringify({
         store_id: storeId, first_name: $("first-name").value, consents,
         email: $("email").value || null,
+        ...pickupContact(consents),
         timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
       }),
     });
@@ -349,7 +390,9 @@ $("checkin").addEventListener("submit", async (event) => {
     const body = await api("/api/v1/me/checkin", {
       method: "POST", body: JSON.stringify({ store_id: storeId, bay: $("bay").value || null }),
     });
-    result.textContent = `Thanks, the staff know you're at ${body.where}.`;
+    result.textContent = body.orders_linked === 0
+      ? "We don't see a pickup order for you yet — open the link in your order's ready message, or tell a staff member"
+      : `Thanks, the staff know you're at ${body.where}.`;
   } catch (error) { result.textContent = error.message; }
   result.hidden = false;
   loadPickups();
@@ -436,6 +479,13 @@ if (!pushSupported) {
 }
 
 setInterval(tickCoupons, 1000);
-adoptFragmentToken();
+adoptFragment();
+// A claim link tapped while the page is open only changes the fragment: no reload.
+window.addEventListener("hashchange", async () => {
+  adoptFragment();
+  if (!state.pendingClaim || !token()) return;
+  await claimPendingOrder();
+  loadPickups();
+});
 loadStore();
 if (token()) showMe(); else forget();
