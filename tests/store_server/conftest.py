@@ -2,11 +2,15 @@
 
 Set STORE_TEST_DATABASE_URL=postgresql+psycopg://127.0.0.1/test to run the whole server suite on
 PostgreSQL: each test then gets a database of its own, created and dropped on that server.
+
+The migrations run once per session, into a template; each test's database is a copy of it (a
+file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL), seeded by the test itself.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -36,12 +40,14 @@ from store_server.settings import StoreSettings
 from store_server.web.realtime import socketio
 
 
-def fresh_postgres_database(admin_url: str) -> Iterator[str]:
-    """Create an empty database on the server of `admin_url`, yield its URL, then drop it."""
+def fresh_postgres_database(admin_url: str, template: str | None = None) -> Iterator[str]:
+    """Create a database on the server of `admin_url` (empty, or a copy of `template`), yield
+    its URL, then drop it."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        copy = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
@@ -58,6 +64,68 @@ def database_url(tmp_path: Any) -> Iterator[str]:
         yield from fresh_postgres_database(admin_url)
     else:
         yield f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@dataclass(frozen=True)
+class MigratedTemplate:
+    """A database migrated to head once per session, which each test gets a copy of."""
+
+    postgres_admin_url: str | None
+    postgres_name: str
+    sqlite_file: Path | None
+
+    def copy(self, tmp_path: Path) -> Iterator[str]:
+        """A private copy of the template; yields its URL (and drops it on PostgreSQL)."""
+        if self.postgres_admin_url:
+            yield from fresh_postgres_database(self.postgres_admin_url, self.postgres_name)
+            return
+        assert self.sqlite_file is not None
+        target = tmp_path / "store.db"
+        shutil.copyfile(self.sqlite_file, target)
+        yield f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplate]:
+    """Run the Alembic migrations once per session, not once per test.
+
+    Only the schema is shared: each test still seeds its own stores, at its own time, with its
+    own secrets. SQLite: the template is checkpointed and closed (no -wal file left) before any
+    copy. PostgreSQL: `CREATE DATABASE ... TEMPLATE` needs the template to have no connection,
+    so its engine is disposed before the first test.
+    """
+    admin_url = os.environ.get("STORE_TEST_DATABASE_URL")
+    if admin_url:
+        template = fresh_postgres_database(admin_url)
+        url = next(template)
+        try:
+            _migrate(url)
+            yield MigratedTemplate(admin_url, make_url(url).database or "", None)
+        finally:
+            template.close()  # drops it
+        return
+    path = tmp_path_factory.mktemp("template") / "store.db"
+    _migrate(f"sqlite:///{path}")
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, "the template's WAL was not checkpointed"
+    yield MigratedTemplate(None, "", path)
+
+
+def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        upgrade(db.engine)
+        if url.startswith("sqlite"):
+            with db.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def migrated_database_url(migrated_template: MigratedTemplate, tmp_path: Path) -> Iterator[str]:
+    """A database migrated to head and empty of rows (a copy of the session's template)."""
+    yield from migrated_template.copy(tmp_path)
 
 
 @dataclass
@@ -165,13 +233,12 @@ def observation(eid_hex: str, rssi: int, seen_at: float) -> dict[str, Any]:
 
 
 @pytest.fixture
-def world(database_url: str, tmp_path: Path) -> Iterator[World]:
+def world(migrated_database_url: str, tmp_path: Path) -> Iterator[World]:
     """A migrated database with the demo store and a second store with its own staffer."""
     settings = StoreSettings(
-        database_url=database_url, secret_key="test-secret", var_dir=str(tmp_path / "var")
+        database_url=migrated_database_url, secret_key="test-secret", var_dir=str(tmp_path / "var")
     )
-    db = Database(database_url)
-    upgrade(db.engine)
+    db = Database(migrated_database_url)
     seed = seed_demo(db, time.time())
     other_password = "other-store-pass"
     with db.transaction() as session:
