@@ -13,32 +13,9 @@ import requests
 import socketio
 
 from bench.stack import Stack
-from store_server.accounts.auth import hash_password
 from store_server.db.database import Database
-from store_server.db.models import StaffUser, Store
 from store_server.presence.identity import eddystone_eid
-
-OTHER_STAFF = ("kim@other.store", "other-store-pass")
-
-
-def add_other_store(database_url: str) -> None:
-    """A second store with one staffer, who must never hear the first store's arrivals."""
-    db = Database(database_url)
-    with db.transaction() as session:
-        store = Store(name="Other Store", timezone="UTC")
-        session.add(store)
-        session.flush()
-        session.add(
-            StaffUser(
-                store_id=store.id,
-                email=OTHER_STAFF[0],
-                name="Kim",
-                role="staff",
-                password_hash=hash_password(OTHER_STAFF[1]),
-                active=True,
-            )
-        )
-    db.dispose()
+from tests.support.seeding import add_other_store
 
 
 def login(url: str, email: str, password: str) -> dict[str, Any]:
@@ -108,7 +85,9 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
     """
     with Stack(tmp_path / "stack", feed=request.param) as running:
         running.start_server()
-        add_other_store(running.database_url)
+        db = Database(running.database_url)
+        add_other_store(db)
+        db.dispose()
         yield running
 
 

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from bench.stack import Stack
 from store_server.db.database import Database
 from store_server.db.models import Visit
-from tests.live import OTHER_STAFF, LiveClient, login
+from tests.live import LiveClient, login
+from tests.support.seeding import OTHER_STAFF
 
 pytestmark = pytest.mark.e2e
 # Maria reaches the door about 5 s into `pickup-door`; generous for a loaded CI machine.

@@ -29,15 +29,14 @@ from flask_socketio import SocketIOTestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from store_server.accounts.auth import hash_password, token_digest
 from store_server.app import create_app
 from store_server.db.database import Database
 from store_server.db.migrate import upgrade
-from store_server.db.models import Gateway, StaffUser, Store, Zone
 from store_server.demo import DemoSeed, seed_demo
 from store_server.presence.identity import eddystone_eid
 from store_server.settings import StoreSettings
 from store_server.web.realtime import socketio
+from tests.support.seeding import add_other_store
 
 
 def fresh_postgres_database(admin_url: str, template: str | None = None) -> Iterator[str]:
@@ -240,36 +239,9 @@ def world(migrated_database_url: str, tmp_path: Path) -> Iterator[World]:
     )
     db = Database(migrated_database_url)
     seed = seed_demo(db, time.time())
-    other_password = "other-store-pass"
-    with db.transaction() as session:
-        other = Store(name="Other Store", timezone="UTC")
-        session.add(other)
-        session.flush()
-        zone = Zone(store_id=other.id, name="entrance", kind="entrance", label="front door")
-        session.add(zone)
-        session.flush()
-        session.add(
-            Gateway(
-                id="gw-other",
-                store_id=other.id,
-                zone_id=zone.id,
-                token_sha256=token_digest("other-token"),
-                rssi_offset_db=0.0,
-            )
-        )
-        session.add(
-            StaffUser(
-                store_id=other.id,
-                email="kim@other.store",
-                name="Kim",
-                role="staff",
-                password_hash=hash_password(other_password),
-                active=True,
-            )
-        )
-        other_id = other.id
+    other = add_other_store(db)
     app = create_app(settings)
-    world = World(app, app.extensions["store_db"], seed, other_id, other_password)
+    world = World(app, app.extensions["store_db"], seed, other.store_id, other.staff_password)
     yield world
     for page in world.pages:
         if page.is_connected():
