@@ -20,7 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -43,6 +43,7 @@ from store_server.db.models import (
 )
 from store_server.demo import add_opted_in_shopper
 from store_server.presence.identity import eddystone_eid
+from tests.support.http import QuietHandler, loopback_server
 
 pytestmark = pytest.mark.e2e
 
@@ -467,10 +468,12 @@ class RecordingProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.requests: list[tuple[str, str, bytes]] = []
+        self.url = ""
+        self._running = ExitStack()
         lock = threading.Lock()
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 self._forward(None)
 
@@ -502,20 +505,15 @@ class RecordingProxy:
                 self.end_headers()
                 self.wfile.write(answer)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._handler = Handler
 
     def __enter__(self) -> RecordingProxy:
-        self.thread.start()
+        port = self._running.enter_context(loopback_server(self._handler))
+        self.url = f"http://127.0.0.1:{port}"
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._running.close()
 
     def uploaded(self) -> list[dict[str, Any]]:
         """Every observation of every batch upload that passed through."""

@@ -8,12 +8,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.http import QuietHandler, loopback_server
 
 DEADLINE_S = 10.0
 
@@ -41,7 +44,7 @@ class RecordingServer:
     ``heartbeats`` and answered 202.
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self.heartbeats: list[RecordedRequest] = []
         self.config_requests = 0
@@ -56,14 +59,13 @@ class RecordingServer:
         self.answers: list[int] = []  # the status of each batch request, as in ``requests``
         self._script: deque[int] = deque()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._running = ExitStack()
+        self._port = 0
 
     @property
     def url(self) -> str:
-        """Base URL of the server."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        """Base URL of the server (once started)."""
+        return f"http://127.0.0.1:{self._port}"
 
     def answer(self, *statuses: int) -> None:
         """Answer the next requests with these statuses (then 202 again)."""
@@ -132,7 +134,7 @@ class RecordingServer:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 with server._lock:
                     server.config_requests += 1
@@ -162,18 +164,13 @@ class RecordingServer:
                 status, answer = server._respond(recorded)
                 self._send(status, answer)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
         return Handler
 
     def start(self) -> None:
-        self._thread.start()
+        self._port = self._running.enter_context(loopback_server(self._handler_class()))
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(DEADLINE_S)
+        self._running.close()
 
 
 @pytest.fixture

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -250,27 +247,6 @@ def world(migrated_database_url: str, tmp_path: Path) -> Iterator[World]:
     app.extensions["store_outbound"].stop()
     app.extensions["store_db"].dispose()
     db.dispose()
-
-
-class QuietHandler(BaseHTTPRequestHandler):
-    """A loopback peer's request handler that keeps the test output clean."""
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's name
-        """Log nothing: a failing test shows what the peer recorded."""
-
-
-@contextmanager
-def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
-    """Serve `handler` on 127.0.0.1 (a free port) until the block ends; yields the port."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture
