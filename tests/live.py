@@ -15,6 +15,7 @@ import socketio
 from bench.stack import Stack
 from store_server.db.database import Database
 from store_server.presence.identity import eddystone_eid
+from tests.support.polling import wait_until
 from tests.support.seeding import add_other_store
 
 
@@ -59,13 +60,12 @@ class LiveClient:
 
     def wait_for(self, name: str, timeout_s: float) -> list[dict[str, Any]]:
         """Poll until at least one `name` event came in, or the deadline passes."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+
+        def received() -> list[dict[str, Any]]:
             with self._lock:
-                if self.received[name]:
-                    return list(self.received[name])
-            time.sleep(0.05)
-        return []
+                return list(self.received[name])
+
+        return wait_until(received, timeout_s, 0.05)
 
     def wait_for_arrival(self, timeout_s: float) -> list[dict[str, Any]]:
         """Poll until at least one arrival came in, or the deadline passes."""

@@ -10,7 +10,7 @@ import json
 import re
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from bench.stack import Stack
 from store_server.db.database import Database
 from store_server.db.models import Shopper
 from store_server.engagement.coupons import issue_coupon
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.browser
 PHONE: dict[str, Any] = {
@@ -78,6 +79,12 @@ def open_app(context: BrowserContext, url: str) -> tuple[Page, Worker]:
     )
     assert state == f"{stack_origin(page)}/"
     return page, worker
+
+
+def waiting_in(page: Page) -> Callable[[float], None]:
+    """A `sleep` for `wait_until` that waits in the page: Playwright dispatches the browser's
+    events (CDP, console) only while the test calls into it."""
+    return lambda seconds: page.wait_for_timeout(seconds * 1000)
 
 
 def stack_origin(page: Page) -> str:
@@ -151,13 +158,16 @@ class PushDelivery:
         self.registrations.extend(r for r in event["registrations"] if not r["isDeleted"])
 
     def registration_id(self) -> str:
-        deadline = time.monotonic() + DEADLINE_S
-        while time.monotonic() < deadline:
+        def registered() -> str:
             for registration in self.registrations:
                 if registration["scopeURL"] == f"{self.origin}/":
                     return str(registration["registrationId"])
-            self.page.wait_for_timeout(50)  # lets Playwright dispatch the CDP events
-        raise AssertionError("the service worker's registration never showed up")
+            return ""
+
+        # Waiting in the page lets Playwright dispatch the CDP events.
+        found = wait_until(registered, DEADLINE_S, 0.05, sleep=waiting_in(self.page))
+        assert found, "the service worker's registration never showed up"
+        return found
 
     def send(self, data: str) -> None:
         self.cdp.send(
@@ -175,13 +185,13 @@ def notifications(worker: Worker) -> list[dict[str, Any]]:
 
 
 def wait_for_notifications(worker: Worker, page: Page, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
+    def enough() -> tuple[list[dict[str, Any]]] | None:
         shown = notifications(worker)
-        if len(shown) >= count:
-            return shown
-        page.wait_for_timeout(50)
-    raise AssertionError(f"expected {count} notification(s), saw {notifications(worker)}")
+        return (shown,) if len(shown) >= count else None
+
+    found = wait_until(enough, DEADLINE_S, 0.05, sleep=waiting_in(page))
+    assert found, f"expected {count} notification(s), saw {notifications(worker)}"
+    return found[0]
 
 
 def message(stack: Stack, message_id: str, title: str, expires_in_s: float) -> dict[str, Any]:
@@ -278,15 +288,13 @@ def push_subscriptions(stack: Stack, token: str) -> list[dict[str, Any]]:
 
 
 def wait_for_subscriptions(stack: Stack, page: Page, token: str, count: int) -> list[Any]:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
+    def exactly() -> tuple[list[Any]] | None:
         rows = push_subscriptions(stack, token)
-        if len(rows) == count:
-            return rows
-        page.wait_for_timeout(50)
-    raise AssertionError(
-        f"expected {count} subscription(s), have {push_subscriptions(stack, token)}"
-    )
+        return (rows,) if len(rows) == count else None
+
+    found = wait_until(exactly, DEADLINE_S, 0.05, sleep=waiting_in(page))
+    assert found, f"expected {count} subscription(s), have {push_subscriptions(stack, token)}"
+    return found[0]
 
 
 # The worker's PushManager as the browser's push service leaves it after rotating a

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -17,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.http import QuietHandler, loopback_server
+from tests.support.polling import await_until, wait_until
 
 DEADLINE_S = 10.0
 
@@ -84,19 +83,11 @@ class RecordingServer:
 
     def wait_until(self, condition: Callable[[], bool], what: str) -> None:
         """Poll ``condition`` until it holds or the deadline passes."""
-        deadline = time.monotonic() + DEADLINE_S
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.01)
+        assert wait_until(condition, DEADLINE_S, 0.01), f"timed out waiting for {what}"
 
     async def await_until(self, condition: Callable[[], bool], what: str) -> None:
         """Like ``wait_until`` but yields to the event loop while polling."""
-        deadline = time.monotonic() + DEADLINE_S
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            await asyncio.sleep(0.01)
+        assert await await_until(condition, DEADLINE_S, 0.01), f"timed out waiting for {what}"
 
     def accepted_observations(self) -> list[dict[str, Any]]:
         """Observations of the batches answered 202 (stored), in order."""
