@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,18 +77,40 @@ class LiveClient:
         self.sio.disconnect()
 
 
+@pytest.fixture(scope="session")
+def prepared_store(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    """The demo store and a second store in a database no server has opened yet.
+
+    Made once per session by the real `store-server migrate` and `store-server seed-demo`
+    processes; every live stack serves a copy of it. Nothing in the seed depends on when it
+    was made (the server reads none of the times seed-demo stamps), and each copy is private
+    to its stack, so one test's writes never reach another's.
+    """
+    prepared = Stack(tmp_path_factory.mktemp("prepared-store"))
+    prepared.prepare_database()
+    db = Database(prepared.database_url)
+    add_other_store(db)
+    db.dispose()
+    return prepared
+
+
+@contextmanager
+def running_stack(workdir: Path, feed: str, prepared: Stack) -> Iterator[Stack]:
+    """A store server serving a copy of the prepared store, stopped with everything the test
+    started in it."""
+    with Stack(workdir, feed=feed) as running:
+        running.start_server(copy_of=prepared)
+        yield running
+
+
 @pytest.fixture(params=["bluez"])
-def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, tmp_path: Path, prepared_store: Stack) -> Iterator[Stack]:
     """A running store server with the demo store and a second store; stopped afterwards.
 
     The simulator feeds gateways through the virtual BlueZ adapter unless a test asks for the
     radio link (`@pytest.mark.parametrize("stack", ["link"], indirect=True)`).
     """
-    with Stack(tmp_path / "stack", feed=request.param) as running:
-        running.start_server()
-        db = Database(running.database_url)
-        add_other_store(db)
-        db.dispose()
+    with running_stack(tmp_path / "stack", request.param, prepared_store) as running:
         yield running
 
 
