@@ -114,6 +114,19 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, prepared_store: Stack)
         yield running
 
 
+@pytest.fixture(scope="module", params=["bluez"])
+def read_only_stack(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    prepared_store: Stack,
+) -> Iterator[Stack]:
+    """`stack`, but one per module, shared by the tests that take it: only for tests that
+    change nothing on the server (nor start processes in it) that another test reads."""
+    workdir = tmp_path_factory.mktemp("read-only-stack")
+    with running_stack(workdir, request.param, prepared_store) as running:
+        yield running
+
+
 def announce_arrival(stack: Stack, person: str = "maria", rssi: int = -50) -> None:
     """Upload one strong entrance reading of a demo phone, as its gateway would."""
     key = next(
