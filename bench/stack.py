@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -95,6 +96,11 @@ class Proc:
 FEEDS = ("bluez", "link")
 
 
+def _sqlite_files(db_file: Path) -> tuple[Path, Path, Path]:
+    """A SQLite database and its write-ahead log and shared-memory files."""
+    return db_file, db_file.with_suffix(".db-wal"), db_file.with_suffix(".db-shm")
+
+
 class Stack:
     """Starts and stops the processes of one simulated store."""
 
@@ -138,15 +144,28 @@ class Stack:
             "STORE_VAR_DIR": str(self.workdir / "var"),
         }
 
-    def start_server(self, seed: Callable[[str, Path], None] | None = None) -> None:
+    def start_server(
+        self, seed: Callable[[str, Path], None] | None = None, *, copy_of: Stack | None = None
+    ) -> None:
         """Migrate and seed a fresh database, then serve it; returns once /healthz answers.
 
         Args:
             seed: writes `seed.json` and `phones.json` into the workdir for a database URL;
                 the default is `store-server seed-demo`.
+            copy_of: serve a copy of that stack's database and seed files instead (it must
+                have been prepared with `prepare_database` and not be serving): the tests
+                start dozens of stacks of the same store.
         """
+        if copy_of is None:
+            self.prepare_database(seed)
+        else:
+            self._copy_database(copy_of)
+        self._serve()
+
+    def prepare_database(self, seed: Callable[[str, Path], None] | None = None) -> None:
+        """Migrate and seed a fresh database (see `start_server`), without serving it."""
         db_file = self.workdir / "store.db"
-        for stale in (db_file, db_file.with_suffix(".db-wal"), db_file.with_suffix(".db-shm")):
+        for stale in _sqlite_files(db_file):
             stale.unlink(missing_ok=True)
         env = {**os.environ, **self.server_env()}
         subprocess.run(
@@ -167,7 +186,19 @@ class Stack:
         else:
             seed(self.database_url, self.workdir)
         self.seed = json.loads((self.workdir / "seed.json").read_text())
-        self._serve()
+
+    def _copy_database(self, prepared: Stack) -> None:
+        if prepared.server is not None:
+            raise RuntimeError("copy a prepared database only while nobody serves it")
+        # With every connection closed, SQLite has checkpointed the log into the file itself.
+        wal = _sqlite_files(prepared.workdir / "store.db")[1]
+        if wal.exists() and wal.stat().st_size:
+            raise RuntimeError(f"{wal} is not checkpointed: is the database still open?")
+        for stale in _sqlite_files(self.workdir / "store.db"):
+            stale.unlink(missing_ok=True)
+        for name in ("store.db", "seed.json", "phones.json"):
+            shutil.copyfile(prepared.workdir / name, self.workdir / name)
+        self.seed = json.loads((self.workdir / "seed.json").read_text())
 
     def stop_server(self) -> None:
         """Stop the store server (SIGTERM), keeping its database for `restart_server`."""

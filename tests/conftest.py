@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+
+from tests.support.passwords import ProductionHashing, cheap_password_hashing
 
 # The live stack (server, sim, gateways as processes) for the e2e and browser tests.
 pytest_plugins = ["tests.live"]
@@ -26,3 +29,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("CI") and skipped and exitstatus == 0:
         reporter.write_line(f"CI: {skipped} test(s) skipped; every test must run in CI", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def production_password_hashing() -> Iterator[ProductionHashing]:
+    """Cheap argon2 parameters in every test of this process (tests/support/passwords.py);
+    yields the production hasher it replaced."""
+    with cheap_password_hashing() as production:
+        yield production

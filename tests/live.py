@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,32 +14,10 @@ import requests
 import socketio
 
 from bench.stack import Stack
-from store_server.accounts.auth import hash_password
 from store_server.db.database import Database
-from store_server.db.models import StaffUser, Store
 from store_server.presence.identity import eddystone_eid
-
-OTHER_STAFF = ("kim@other.store", "other-store-pass")
-
-
-def add_other_store(database_url: str) -> None:
-    """A second store with one staffer, who must never hear the first store's arrivals."""
-    db = Database(database_url)
-    with db.transaction() as session:
-        store = Store(name="Other Store", timezone="UTC")
-        session.add(store)
-        session.flush()
-        session.add(
-            StaffUser(
-                store_id=store.id,
-                email=OTHER_STAFF[0],
-                name="Kim",
-                role="staff",
-                password_hash=hash_password(OTHER_STAFF[1]),
-                active=True,
-            )
-        )
-    db.dispose()
+from tests.support.polling import wait_until
+from tests.support.seeding import add_other_store
 
 
 def login(url: str, email: str, password: str) -> dict[str, Any]:
@@ -82,13 +61,12 @@ class LiveClient:
 
     def wait_for(self, name: str, timeout_s: float) -> list[dict[str, Any]]:
         """Poll until at least one `name` event came in, or the deadline passes."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+
+        def received() -> list[dict[str, Any]]:
             with self._lock:
-                if self.received[name]:
-                    return list(self.received[name])
-            time.sleep(0.05)
-        return []
+                return list(self.received[name])
+
+        return wait_until(received, timeout_s, 0.05)
 
     def wait_for_arrival(self, timeout_s: float) -> list[dict[str, Any]]:
         """Poll until at least one arrival came in, or the deadline passes."""
@@ -99,16 +77,53 @@ class LiveClient:
         self.sio.disconnect()
 
 
+@pytest.fixture(scope="session")
+def prepared_store(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    """The demo store and a second store in a database no server has opened yet.
+
+    Made once per session by the real `store-server migrate` and `store-server seed-demo`
+    processes; every live stack serves a copy of it. Nothing in the seed depends on when it
+    was made (the server reads none of the times seed-demo stamps), and each copy is private
+    to its stack, so one test's writes never reach another's.
+    """
+    prepared = Stack(tmp_path_factory.mktemp("prepared-store"))
+    prepared.prepare_database()
+    db = Database(prepared.database_url)
+    add_other_store(db)
+    db.dispose()
+    return prepared
+
+
+@contextmanager
+def running_stack(workdir: Path, feed: str, prepared: Stack) -> Iterator[Stack]:
+    """A store server serving a copy of the prepared store, stopped with everything the test
+    started in it."""
+    with Stack(workdir, feed=feed) as running:
+        running.start_server(copy_of=prepared)
+        yield running
+
+
 @pytest.fixture(params=["bluez"])
-def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, tmp_path: Path, prepared_store: Stack) -> Iterator[Stack]:
     """A running store server with the demo store and a second store; stopped afterwards.
 
     The simulator feeds gateways through the virtual BlueZ adapter unless a test asks for the
     radio link (`@pytest.mark.parametrize("stack", ["link"], indirect=True)`).
     """
-    with Stack(tmp_path / "stack", feed=request.param) as running:
-        running.start_server()
-        add_other_store(running.database_url)
+    with running_stack(tmp_path / "stack", request.param, prepared_store) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=["bluez"])
+def read_only_stack(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    prepared_store: Stack,
+) -> Iterator[Stack]:
+    """`stack`, but one per module, shared by the tests that take it: only for tests that
+    change nothing on the server (nor start processes in it) that another test reads."""
+    workdir = tmp_path_factory.mktemp("read-only-stack")
+    with running_stack(workdir, request.param, prepared_store) as running:
         yield running
 
 

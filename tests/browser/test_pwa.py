@@ -10,7 +10,7 @@ import json
 import re
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from bench.stack import Stack
 from store_server.db.database import Database
 from store_server.db.models import Shopper
 from store_server.engagement.coupons import issue_coupon
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.browser
 PHONE: dict[str, Any] = {
@@ -80,6 +81,12 @@ def open_app(context: BrowserContext, url: str) -> tuple[Page, Worker]:
     return page, worker
 
 
+def waiting_in(page: Page) -> Callable[[float], None]:
+    """A `sleep` for `wait_until` that waits in the page: Playwright dispatches the browser's
+    events (CDP, console) only while the test calls into it."""
+    return lambda seconds: page.wait_for_timeout(seconds * 1000)
+
+
 def stack_origin(page: Page) -> str:
     origin: str = page.evaluate("location.origin")
     return origin
@@ -92,15 +99,15 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_the_manifest_is_linked_parses_and_its_icons_load(
-    phone: BrowserContext, stack: Stack
+    phone: BrowserContext, read_only_stack: Stack
 ) -> None:
-    page, _ = open_app(phone, app_url(stack))
-    store_id = stack.seed["store_id"]
+    page, _ = open_app(phone, app_url(read_only_stack))
+    store_id = read_only_stack.seed["store_id"]
     href = page.locator("link[rel=manifest]").get_attribute("href")
     assert href == f"/manifest.webmanifest?store={store_id}"
     theme = page.locator("meta[name=theme-color]").get_attribute("content")
 
-    answer = page.request.get(f"{stack.url}{href}")
+    answer = page.request.get(f"{read_only_stack.url}{href}")
     assert answer.ok
     assert answer.headers["content-type"].startswith("application/manifest+json")
     manifest = answer.json()
@@ -111,7 +118,7 @@ def test_the_manifest_is_linked_parses_and_its_icons_load(
     assert manifest["theme_color"] == theme
     sizes = set()
     for icon in manifest["icons"]:
-        image = page.request.get(f"{stack.url}{icon['src']}")
+        image = page.request.get(f"{read_only_stack.url}{icon['src']}")
         assert image.ok and image.headers["content-type"] == "image/png"
         width, height = png_size(image.body())
         assert icon["sizes"] == f"{width}x{height}"
@@ -122,14 +129,14 @@ def test_the_manifest_is_linked_parses_and_its_icons_load(
     # profile stands between the page and "Install app".
     cdp: CDPSession = phone.new_cdp_session(page)
     parsed = cdp.send("Page.getAppManifest")
-    assert parsed["url"] == f"{stack.url}{href}" and parsed["errors"] == []
-    assert parsed["manifest"]["startUrl"] == f"{stack.url}/app?store={store_id}"
+    assert parsed["url"] == f"{read_only_stack.url}{href}" and parsed["errors"] == []
+    assert parsed["manifest"]["startUrl"] == f"{read_only_stack.url}/app?store={store_id}"
     errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
     assert {e["errorId"] for e in errors} <= {"in-incognito"}
 
 
-def test_the_service_worker_is_served_from_the_root_uncached(stack: Stack) -> None:
-    answer = requests.get(f"{stack.url}/sw.js", timeout=10)
+def test_the_service_worker_is_served_from_the_root_uncached(read_only_stack: Stack) -> None:
+    answer = requests.get(f"{read_only_stack.url}/sw.js", timeout=10)
     assert answer.status_code == 200
     assert answer.headers["Content-Type"].startswith("text/javascript")
     assert answer.headers["Cache-Control"] == "no-cache"
@@ -151,13 +158,16 @@ class PushDelivery:
         self.registrations.extend(r for r in event["registrations"] if not r["isDeleted"])
 
     def registration_id(self) -> str:
-        deadline = time.monotonic() + DEADLINE_S
-        while time.monotonic() < deadline:
+        def registered() -> str:
             for registration in self.registrations:
                 if registration["scopeURL"] == f"{self.origin}/":
                     return str(registration["registrationId"])
-            self.page.wait_for_timeout(50)  # lets Playwright dispatch the CDP events
-        raise AssertionError("the service worker's registration never showed up")
+            return ""
+
+        # Waiting in the page lets Playwright dispatch the CDP events.
+        found = wait_until(registered, DEADLINE_S, 0.05, sleep=waiting_in(self.page))
+        assert found, "the service worker's registration never showed up"
+        return found
 
     def send(self, data: str) -> None:
         self.cdp.send(
@@ -175,13 +185,13 @@ def notifications(worker: Worker) -> list[dict[str, Any]]:
 
 
 def wait_for_notifications(worker: Worker, page: Page, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
+    def enough() -> tuple[list[dict[str, Any]]] | None:
         shown = notifications(worker)
-        if len(shown) >= count:
-            return shown
-        page.wait_for_timeout(50)
-    raise AssertionError(f"expected {count} notification(s), saw {notifications(worker)}")
+        return (shown,) if len(shown) >= count else None
+
+    found = wait_until(enough, DEADLINE_S, 0.05, sleep=waiting_in(page))
+    assert found, f"expected {count} notification(s), saw {notifications(worker)}"
+    return found[0]
 
 
 def message(stack: Stack, message_id: str, title: str, expires_in_s: float) -> dict[str, Any]:
@@ -199,12 +209,12 @@ def message(stack: Stack, message_id: str, title: str, expires_in_s: float) -> d
 
 
 def test_a_pushed_message_is_shown_and_an_expired_one_is_not(
-    phone: BrowserContext, stack: Stack
+    phone: BrowserContext, read_only_stack: Stack
 ) -> None:
-    page, worker = open_app(phone, app_url(stack, "maria"))
-    push = PushDelivery(phone, page, stack.url)
-    expired = message(stack, "e" * 32, "Expired offer", expires_in_s=-1)
-    live = message(stack, MESSAGE_ID, "20 % off dresses today", expires_in_s=600)
+    page, worker = open_app(phone, app_url(read_only_stack, "maria"))
+    push = PushDelivery(phone, page, read_only_stack.url)
+    expired = message(read_only_stack, "e" * 32, "Expired offer", expires_in_s=-1)
+    live = message(read_only_stack, MESSAGE_ID, "20 % off dresses today", expires_in_s=600)
     # The service worker handles pushes in order: once the live one shows, the others are done.
     push.send(json.dumps(expired))
     push.send("not JSON at all")
@@ -217,7 +227,10 @@ def test_a_pushed_message_is_shown_and_an_expired_one_is_not(
     # A tap tells the store it was seen (the opaque id is the capability).
     with phone.expect_event(
         "request",
-        lambda r: r.method == "POST" and r.url == f"{stack.url}/api/v1/messages/{MESSAGE_ID}/seen",
+        lambda r: (
+            r.method == "POST"
+            and r.url == f"{read_only_stack.url}/api/v1/messages/{MESSAGE_ID}/seen"
+        ),
         timeout=DEADLINE_S * 1000,
     ):
         worker.evaluate(
@@ -278,15 +291,13 @@ def push_subscriptions(stack: Stack, token: str) -> list[dict[str, Any]]:
 
 
 def wait_for_subscriptions(stack: Stack, page: Page, token: str, count: int) -> list[Any]:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
+    def exactly() -> tuple[list[Any]] | None:
         rows = push_subscriptions(stack, token)
-        if len(rows) == count:
-            return rows
-        page.wait_for_timeout(50)
-    raise AssertionError(
-        f"expected {count} subscription(s), have {push_subscriptions(stack, token)}"
-    )
+        return (rows,) if len(rows) == count else None
+
+    found = wait_until(exactly, DEADLINE_S, 0.05, sleep=waiting_in(page))
+    assert found, f"expected {count} subscription(s), have {push_subscriptions(stack, token)}"
+    return found[0]
 
 
 # The worker's PushManager as the browser's push service leaves it after rotating a
@@ -376,12 +387,12 @@ def test_the_service_worker_renews_a_subscription_the_browser_changed(
     ]
 
 
-def test_without_the_push_api_the_page_says_so(browser: Browser, stack: Stack) -> None:
+def test_without_the_push_api_the_page_says_so(browser: Browser, read_only_stack: Stack) -> None:
     context = browser.new_context(**PHONE)
     try:
         context.add_init_script("delete window.PushManager;")
         page = context.new_page()
-        page.goto(app_url(stack))
+        page.goto(app_url(read_only_stack))
         line = page.locator("#join .push-unavailable")
         expect(line).to_have_text("Notifications are not available on this browser.")
         expect(page.get_by_label("Send offers to this phone as notifications")).to_be_disabled()

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bench.stack import Stack
-from tests.live import OTHER_STAFF
+from tests.support.seeding import OTHER_STAFF
 
 pytestmark = pytest.mark.browser
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from sqlalchemy import func, select
 
 from bench.stack import Stack
 from store_server.db.database import Database
 from store_server.db.models import Visit
-from tests.live import OTHER_STAFF, LiveClient, login
+from tests.live import LiveClient, login
+from tests.support.polling import wait_until
+from tests.support.seeding import OTHER_STAFF
 
 pytestmark = pytest.mark.e2e
 # Maria reaches the door about 5 s into `pickup-door`; generous for a loaded CI machine.
@@ -20,14 +20,13 @@ ARRIVAL_DEADLINE_S = 30.0
 def visit_extended_past(stack: Stack, when: float, timeout_s: float) -> bool:
     """Poll the database until some visit was last seen after `when`."""
     db = Database(stack.database_url)
-    deadline = time.monotonic() + timeout_s
+
+    def extended() -> bool:
+        with db.sessions() as session:
+            return (session.scalar(select(func.max(Visit.last_seen_at))) or 0.0) > when
+
     try:
-        while time.monotonic() < deadline:
-            with db.sessions() as session:
-                if (session.scalar(select(func.max(Visit.last_seen_at))) or 0.0) > when:
-                    return True
-            time.sleep(0.2)
-        return False
+        return wait_until(extended, timeout_s, 0.2)
     finally:
         db.dispose()
 

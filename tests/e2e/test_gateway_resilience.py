@@ -20,7 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -43,6 +43,8 @@ from store_server.db.models import (
 )
 from store_server.demo import add_opted_in_shopper
 from store_server.presence.identity import eddystone_eid
+from tests.support import polling
+from tests.support.http import QuietHandler, loopback_server
 
 pytestmark = pytest.mark.e2e
 
@@ -268,14 +270,18 @@ def outbox(stack: Stack, gateway_id: str) -> dict[str, int]:
     return {str(batch_id): int(count) for batch_id, count in rows}
 
 
-def wait_until(what: str, condition: Callable[[], bool], timeout_s: float, *alive: Proc) -> None:
+def wait_for(what: str, condition: Callable[[], bool], timeout_s: float, *alive: Proc) -> None:
     """Poll `condition` until it holds; fail at the deadline or when a process has died."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
+
+    def holds_while_alive() -> bool:
+        if condition():
+            return True
         for proc in alive:
             assert proc.popen.poll() is None, f"{proc.name} died:\n" + "\n".join(proc.lines[-20:])
-        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
-        time.sleep(POLL_S)
+        return False
+
+    held = polling.wait_until(holds_while_alive, timeout_s, POLL_S)
+    assert held, f"timed out after {timeout_s} s waiting for {what}"
 
 
 def keep_running(seconds: float, *alive: Proc, each: Callable[[], None] | None = None) -> None:
@@ -291,7 +297,7 @@ def keep_running(seconds: float, *alive: Proc, each: Callable[[], None] | None =
 
 def warm_up(stack: Stack, *alive: Proc) -> None:
     """Wait until every gateway has a few batches on the server."""
-    wait_until(
+    wait_for(
         "the first batches",
         lambda: all(len(server_batches(stack, g)) >= WARM_UP_BATCHES for g in GATEWAYS),
         WARM_UP_TIMEOUT_S,
@@ -321,7 +327,7 @@ def test_server_outage_every_observation_stored_exactly_once(busy: Stack) -> Non
     keep_running(SERVER_OUTAGE_S, sim, *gateways.values())
     during = {g: outbox(stack, g) for g in GATEWAYS}
     stack.restart_server()
-    wait_until(
+    wait_for(
         "the outboxes to drain", lambda: outboxes_empty(stack), DRAIN_TIMEOUT_S, *gateways.values()
     )
     for proc in gateways.values():
@@ -352,7 +358,7 @@ def test_kill_9_during_uploads_loses_and_repeats_nothing(busy: Stack) -> None:
     gateway_id = "gw-entrance"
     sim = start_busy_sim(stack)
     first = stack.start_gateway(gateway_id, "--verbose")
-    wait_until(
+    wait_for(
         "the first batches",
         lambda: len(server_batches(stack, gateway_id)) >= WARM_UP_BATCHES,
         WARM_UP_TIMEOUT_S,
@@ -369,7 +375,7 @@ def test_kill_9_during_uploads_loses_and_repeats_nothing(busy: Stack) -> None:
     keep_running(2.0, sim, second)
     restarted_at = time.time()
     stack.restart_server()
-    wait_until(
+    wait_for(
         "the backlog to start going in",
         lambda: any(at >= restarted_at for _, _, at in server_batches(stack, gateway_id)),
         DRAIN_TIMEOUT_S,
@@ -379,7 +385,7 @@ def test_kill_9_during_uploads_loses_and_repeats_nothing(busy: Stack) -> None:
     left_on_disk |= outbox(stack, gateway_id)
 
     third = stack.start_gateway(gateway_id, "--verbose")
-    wait_until("the outbox to drain", lambda: not outbox(stack, gateway_id), DRAIN_TIMEOUT_S, third)
+    wait_for("the outbox to drain", lambda: not outbox(stack, gateway_id), DRAIN_TIMEOUT_S, third)
     assert stack.kill(third, signal.SIGTERM) == 0
 
     made = closed_batches(first, second, third)
@@ -404,7 +410,7 @@ def test_adapter_outage_scanning_resumes_and_heartbeat_shows_it(busy: Stack) -> 
     gateway_id = "gw-entrance"
     sim = start_busy_sim(stack)
     gateway = stack.start_gateway(gateway_id, **FAST_HEALTH)
-    wait_until(
+    wait_for(
         "batches and a scanning heartbeat",
         lambda: (
             len(server_batches(stack, gateway_id)) >= WARM_UP_BATCHES
@@ -435,7 +441,7 @@ def test_adapter_outage_scanning_resumes_and_heartbeat_shows_it(busy: Stack) -> 
     def received_since_restore() -> list[float]:
         return [at for _, _, at in server_batches(stack, gateway_id) if at > restored_at]
 
-    wait_until(
+    wait_for(
         "observations after the adapter's return",
         lambda: bool(received_since_restore()),
         RESUME_WITHIN_S,
@@ -455,7 +461,7 @@ def test_adapter_outage_scanning_resumes_and_heartbeat_shows_it(busy: Stack) -> 
         body = heartbeat(stack, gateway_id) or {}
         return body.get("adapter_state") == "scanning" and body["sent_at"] > restored_at
 
-    wait_until("a scanning heartbeat after the outage", scanning_again, 10.0, gateway)
+    wait_for("a scanning heartbeat after the outage", scanning_again, 10.0, gateway)
 
 
 # -- (d) unregistered devices ----------------------------------------------------------------
@@ -467,10 +473,12 @@ class RecordingProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.requests: list[tuple[str, str, bytes]] = []
+        self.url = ""
+        self._running = ExitStack()
         lock = threading.Lock()
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 self._forward(None)
 
@@ -502,20 +510,15 @@ class RecordingProxy:
                 self.end_headers()
                 self.wfile.write(answer)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._handler = Handler
 
     def __enter__(self) -> RecordingProxy:
-        self.thread.start()
+        port = self._running.enter_context(loopback_server(self._handler))
+        self.url = f"http://127.0.0.1:{port}"
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._running.close()
 
     def uploaded(self) -> list[dict[str, Any]]:
         """Every observation of every batch upload that passed through."""
@@ -556,7 +559,7 @@ def test_unregistered_devices_never_uploaded_nor_stored(busy: Stack) -> None:
         def heard(source: str) -> bool:
             return air_log.exists() and f'"{source}"' in air_log.read_text()
 
-        wait_until(
+        wait_for(
             "every unregistered transmitter to be heard and strangers' EIDs uploaded",
             lambda: (
                 all(heard(s) for s in ("bcn-till", "bcn-unregistered", "stranger-11-tag"))

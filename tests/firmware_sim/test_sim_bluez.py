@@ -52,6 +52,7 @@ from firmware_sim.radio import ChannelParams
 from firmware_sim.runner import RunOutputs, run_scenario_loop
 from firmware_sim.wire import AdvertJson, ParsedAdvert
 from firmware_sim.world import build_world
+from tests.support.polling import await_until
 
 EDDYSTONE = "0000feaa-0000-1000-8000-00805f9b34fb"
 DEADLINE_S = 10.0
@@ -263,11 +264,7 @@ asyncio.run(main())
 
 async def until(condition: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S) -> None:
     """Wait until `condition()` holds, failing after the deadline."""
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+    assert await await_until(condition, deadline_s, 0.01), f"timed out waiting for {what}"
 
 
 class ScannerProcess:
@@ -510,16 +507,15 @@ def test_one_discovery_session_per_sender_and_malformed_calls(tmp_path: Path) ->
             await until(lambda: bluez.device_count("hci0") == 1, "device known")
             objects: dict[str, Any] = {}
 
-            async def refresh() -> None:
+            async def listed() -> bool:
                 reply = await call(
                     first, "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects"
                 )
                 objects.clear()
                 objects.update(reply.body[0])
+                return dev in objects
 
-            deadline = time.monotonic() + DEADLINE_S
-            while dev not in objects and time.monotonic() < deadline:
-                await refresh()
+            await await_until(listed, DEADLINE_S, 0.01)
             device = objects[dev]["org.bluez.Device1"]
             assert device["RSSI"] == Variant("n", -40)
             assert device["ServiceData"].signature == "a{sv}"
@@ -566,11 +562,15 @@ def test_adapter_goes_away_and_comes_back(tmp_path: Path) -> None:
 
             # Passive scanning: bleak registers an advertisement monitor with or_patterns.
             assert (await scanner.command("start hci0 aafe"))["event"] == "start"
-            deadline = time.monotonic() + DEADLINE_S
-            while not any(a["address"] == "5A:00:00:00:00:04" for a in scanner.adverts()):
-                assert time.monotonic() < deadline, "passive scan heard nothing"
+
+            def heard_or_publish_again() -> bool:
+                if any(a["address"] == "5A:00:00:00:00:04" for a in scanner.adverts()):
+                    return True
                 bluez.publish("gw-a", advert_json("5A:00:00:00:00:04", -53))
-                await asyncio.sleep(0.02)
+                return False
+
+            heard = await await_until(heard_or_publish_again, DEADLINE_S, 0.02)
+            assert heard, "passive scan heard nothing"
             assert (await scanner.command("stop"))["event"] == "stop"
 
     asyncio.run(scenario())

@@ -27,6 +27,7 @@ from firmware_sim.radio_link import RadioLinkServer
 from firmware_sim.runner import RunOutputs, run_scenario_loop
 from firmware_sim.wire import AdvertJson, hello_line
 from firmware_sim.world import build_world
+from tests.support.polling import await_until
 
 MARIA_KEY = PhoneKey(bytes.fromhex("8f0e1d2c3b4a59687766554433221100"), 10)
 OTHER_UUID = "0000fe9f-0000-1000-8000-00805f9b34fb"
@@ -35,11 +36,7 @@ DEADLINE_S = 5.0
 
 async def poll(condition: Callable[[], bool], what: str) -> None:
     """Wait until `condition()` holds, failing after DEADLINE_S."""
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+    assert await await_until(condition, DEADLINE_S, 0.01), f"timed out waiting for {what}"
 
 
 def eid_of(advert: AdvertisementData) -> bytes | None:

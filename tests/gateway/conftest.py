@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.http import QuietHandler, loopback_server
+from tests.support.polling import await_until, wait_until
 
 DEADLINE_S = 10.0
 
@@ -41,7 +43,7 @@ class RecordingServer:
     ``heartbeats`` and answered 202.
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self.heartbeats: list[RecordedRequest] = []
         self.config_requests = 0
@@ -56,14 +58,13 @@ class RecordingServer:
         self.answers: list[int] = []  # the status of each batch request, as in ``requests``
         self._script: deque[int] = deque()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._running = ExitStack()
+        self._port = 0
 
     @property
     def url(self) -> str:
-        """Base URL of the server."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        """Base URL of the server (once started)."""
+        return f"http://127.0.0.1:{self._port}"
 
     def answer(self, *statuses: int) -> None:
         """Answer the next requests with these statuses (then 202 again)."""
@@ -82,19 +83,11 @@ class RecordingServer:
 
     def wait_until(self, condition: Callable[[], bool], what: str) -> None:
         """Poll ``condition`` until it holds or the deadline passes."""
-        deadline = time.monotonic() + DEADLINE_S
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.01)
+        assert wait_until(condition, DEADLINE_S, 0.01), f"timed out waiting for {what}"
 
     async def await_until(self, condition: Callable[[], bool], what: str) -> None:
         """Like ``wait_until`` but yields to the event loop while polling."""
-        deadline = time.monotonic() + DEADLINE_S
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            await asyncio.sleep(0.01)
+        assert await await_until(condition, DEADLINE_S, 0.01), f"timed out waiting for {what}"
 
     def accepted_observations(self) -> list[dict[str, Any]]:
         """Observations of the batches answered 202 (stored), in order."""
@@ -132,7 +125,7 @@ class RecordingServer:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 with server._lock:
                     server.config_requests += 1
@@ -162,18 +155,13 @@ class RecordingServer:
                 status, answer = server._respond(recorded)
                 self._send(status, answer)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
         return Handler
 
     def start(self) -> None:
-        self._thread.start()
+        self._port = self._running.enter_context(loopback_server(self._handler_class()))
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(DEADLINE_S)
+        self._running.close()
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from tests.support.polling import wait_until
 
 if TYPE_CHECKING:
     from conftest import RecordingServer
@@ -87,12 +88,8 @@ def _stored(tmp_path: Path) -> list[tuple[str, str, list[dict[str, object]]]]:
             return []
 
 
-def _poll(condition: object, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+def _poll(condition: Callable[[], object], what: str) -> None:
+    assert wait_until(condition, DEADLINE_S, 0.02), f"timed out waiting for {what}"
 
 
 def test_sigterm_flushes_the_open_batch_into_the_outbox(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import pytest
 from test_gateway_scanner import FakeBackend, FlakyBackend, VanishedAdapterBackend
@@ -12,6 +13,7 @@ from gateway import watchdog as watchdog_module
 from gateway.counters import Counters
 from gateway.scanner import Scanner
 from gateway.watchdog import AdapterState, Watchdog, is_silent, refresh_due, restart_backoff
+from tests.support.polling import await_until
 
 DEADLINE_S = 10.0
 REAL_BACKOFF_CAP_S = watchdog_module.RESTART_BACKOFF_CAP_S  # read before any patching
@@ -25,12 +27,8 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     FakeBackend.created.clear()
 
 
-async def _until(condition: object, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+async def _until(condition: Callable[[], object], what: str) -> None:
+    assert await await_until(condition, DEADLINE_S, 0.01), f"timed out waiting for {what}"
 
 
 def test_backoff_doubles_and_is_capped_low() -> None:

@@ -2,18 +2,19 @@
 
 Set STORE_TEST_DATABASE_URL=postgresql+psycopg://127.0.0.1/test to run the whole server suite on
 PostgreSQL: each test then gets a database of its own, created and dropped on that server.
+
+The migrations run once per session, into a template; each test's database is a copy of it (a
+file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL), seeded by the test itself.
 """
 
 from __future__ import annotations
 
 import os
-import threading
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,24 +26,25 @@ from flask_socketio import SocketIOTestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from store_server.accounts.auth import hash_password, token_digest
 from store_server.app import create_app
 from store_server.db.database import Database
 from store_server.db.migrate import upgrade
-from store_server.db.models import Gateway, StaffUser, Store, Zone
 from store_server.demo import DemoSeed, seed_demo
 from store_server.presence.identity import eddystone_eid
 from store_server.settings import StoreSettings
 from store_server.web.context import services
 from store_server.web.realtime import socketio
+from tests.support.seeding import add_other_store
 
 
-def fresh_postgres_database(admin_url: str) -> Iterator[str]:
-    """Create an empty database on the server of `admin_url`, yield its URL, then drop it."""
+def fresh_postgres_database(admin_url: str, template: str | None = None) -> Iterator[str]:
+    """Create a database on the server of `admin_url` (empty, or a copy of `template`), yield
+    its URL, then drop it."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        copy = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
@@ -69,6 +71,68 @@ class SettableClock:
 
     def __call__(self) -> float:
         return self.now()
+
+
+@dataclass(frozen=True)
+class MigratedTemplate:
+    """A database migrated to head once per session, which each test gets a copy of."""
+
+    postgres_admin_url: str | None
+    postgres_name: str
+    sqlite_file: Path | None
+
+    def copy(self, tmp_path: Path) -> Iterator[str]:
+        """A private copy of the template; yields its URL (and drops it on PostgreSQL)."""
+        if self.postgres_admin_url:
+            yield from fresh_postgres_database(self.postgres_admin_url, self.postgres_name)
+            return
+        assert self.sqlite_file is not None
+        target = tmp_path / "store.db"
+        shutil.copyfile(self.sqlite_file, target)
+        yield f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplate]:
+    """Run the Alembic migrations once per session, not once per test.
+
+    Only the schema is shared: each test still seeds its own stores, at its own time, with its
+    own secrets. SQLite: the template is checkpointed and closed (no -wal file left) before any
+    copy. PostgreSQL: `CREATE DATABASE ... TEMPLATE` needs the template to have no connection,
+    so its engine is disposed before the first test.
+    """
+    admin_url = os.environ.get("STORE_TEST_DATABASE_URL")
+    if admin_url:
+        template = fresh_postgres_database(admin_url)
+        url = next(template)
+        try:
+            _migrate(url)
+            yield MigratedTemplate(admin_url, make_url(url).database or "", None)
+        finally:
+            template.close()  # drops it
+        return
+    path = tmp_path_factory.mktemp("template") / "store.db"
+    _migrate(f"sqlite:///{path}")
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, "the template's WAL was not checkpointed"
+    yield MigratedTemplate(None, "", path)
+
+
+def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        upgrade(db.engine)
+        if url.startswith("sqlite"):
+            with db.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def migrated_database_url(migrated_template: MigratedTemplate, tmp_path: Path) -> Iterator[str]:
+    """A database migrated to head and empty of rows (a copy of the session's template)."""
+    yield from migrated_template.copy(tmp_path)
 
 
 @dataclass
@@ -177,45 +241,17 @@ def observation(eid_hex: str, rssi: int, seen_at: float) -> dict[str, Any]:
 
 
 @pytest.fixture
-def world(database_url: str, tmp_path: Path) -> Iterator[World]:
+def world(migrated_database_url: str, tmp_path: Path) -> Iterator[World]:
     """A migrated database with the demo store and a second store with its own staffer."""
     settings = StoreSettings(
-        database_url=database_url, secret_key="test-secret", var_dir=str(tmp_path / "var")
+        database_url=migrated_database_url, secret_key="test-secret", var_dir=str(tmp_path / "var")
     )
-    db = Database(database_url)
-    upgrade(db.engine)
+    db = Database(migrated_database_url)
     seed = seed_demo(db, time.time())
-    other_password = "other-store-pass"
-    with db.transaction() as session:
-        other = Store(name="Other Store", timezone="UTC")
-        session.add(other)
-        session.flush()
-        zone = Zone(store_id=other.id, name="entrance", kind="entrance", label="front door")
-        session.add(zone)
-        session.flush()
-        session.add(
-            Gateway(
-                id="gw-other",
-                store_id=other.id,
-                zone_id=zone.id,
-                token_sha256=token_digest("other-token"),
-                rssi_offset_db=0.0,
-            )
-        )
-        session.add(
-            StaffUser(
-                store_id=other.id,
-                email="kim@other.store",
-                name="Kim",
-                role="staff",
-                password_hash=hash_password(other_password),
-                active=True,
-            )
-        )
-        other_id = other.id
+    other = add_other_store(db)
     clock = SettableClock()
     app = create_app(settings, clock)
-    world = World(app, services(app).db, seed, other_id, other_password, clock)
+    world = World(app, services(app).db, seed, other.store_id, other.staff_password, clock)
     yield world
     for page in world.pages:
         if page.is_connected():
@@ -224,27 +260,6 @@ def world(database_url: str, tmp_path: Path) -> Iterator[World]:
     services(app).outbound.stop()
     services(app).db.dispose()
     db.dispose()
-
-
-class QuietHandler(BaseHTTPRequestHandler):
-    """A loopback peer's request handler that keeps the test output clean."""
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's name
-        """Log nothing: a failing test shows what the peer recorded."""
-
-
-@contextmanager
-def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
-    """Serve `handler` on 127.0.0.1 (a free port) until the block ends; yields the port."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture

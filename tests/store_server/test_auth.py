@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from argon2 import extract_parameters, profiles
 
+from store_server.accounts import auth
 from tests.store_server.conftest import World, observation
+from tests.support.passwords import ProductionHashing
 
 
 def test_login_returns_token_and_staff_without_secrets(world: World) -> None:
@@ -40,6 +43,18 @@ def test_password_is_stored_as_argon2_hash(world: World) -> None:
     with world.db.sessions() as session:
         hashes = session.scalars(select(StaffUser.password_hash)).all()
     assert all(h.startswith("$argon2id$") for h in hashes)
+
+
+def test_production_hashes_at_argon2s_default_cost(
+    production_password_hashing: ProductionHashing,
+) -> None:
+    """The suite hashes cheaply (tests/support/passwords.py); the server's own hasher, and the
+    hash an unknown e-mail is checked against, keep argon2's default: RFC 9106's low-memory
+    profile."""
+    production = production_password_hashing
+    assert auth.password_hasher is not production.hasher  # the suite's swap is in place
+    assert extract_parameters(production.hasher.hash("a password")) == profiles.RFC_9106_LOW_MEMORY
+    assert extract_parameters(production.dummy_hash) == profiles.RFC_9106_LOW_MEMORY
 
 
 def test_arrivals_need_a_session_of_that_store(world: World) -> None:

@@ -23,7 +23,7 @@ from store_server.messaging.channels.sms import (
     twiml_reply,
     valid_signature,
 )
-from tests.store_server.conftest import QuietHandler, loopback_server
+from tests.support.http import QuietHandler, loopback_server
 
 SID = "AC0123456789abcdef0123456789abcdef"
 TOKEN = "test-auth-token"

@@ -9,7 +9,6 @@ import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import http_ece
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from bench.stack import free_port
 from store_server.messaging.channels import Contact, Notification, PushSubscription
 from store_server.messaging.channels.webpush import (
     VAPID_PRIVATE_KEY_FILE,
@@ -28,7 +28,7 @@ from store_server.messaging.channels.webpush import (
     ensure_vapid_keys,
     load_vapid_keys,
 )
-from tests.store_server.conftest import QuietHandler, loopback_server
+from tests.support.http import QuietHandler, loopback_server
 
 SUBJECT = "mailto:ops@store.example"
 
@@ -222,8 +222,7 @@ def test_push_service_answers_map_to_results(
 def test_unreachable_push_service_is_retryable(
     browser: Browser, keys: VapidKeys, http_session: requests.Session
 ) -> None:
-    with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as closed:
-        port = closed.server_address[1]  # bound, then closed below: nobody listens there
+    port = free_port()  # bound, then closed: nobody listens there
     result = WebPushSender(keys, SUBJECT, timeout_s=2.0, session=http_session).send(
         coupon(), Contact(1, push=browser.subscription(f"http://127.0.0.1:{port}/x"))
     )

@@ -16,17 +16,16 @@ from store_server.sweep import sweep
 from store_server.web.context import services
 from store_server.web.realtime import room_of, socketio
 from tests.store_server.conftest import World
+from tests.support.polling import wait_until
 
 
 def events(client: SocketIOTestClient, name: str, deadline_s: float = 5.0) -> list[Any]:
     """Poll until at least one `name` event arrived or the deadline passed."""
-    end = time.monotonic() + deadline_s
-    got: list[Any] = []
-    while time.monotonic() < end and not got:
-        got = [m["args"][0] for m in client.get_received() if m["name"] == name]
-        if not got:
-            time.sleep(0.02)
-    return got
+    return wait_until(
+        lambda: [m["args"][0] for m in client.get_received() if m["name"] == name],
+        deadline_s,
+        0.02,
+    )
 
 
 def url(world: World, alert_id: int, action: str, store_id: int | None = None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -17,6 +16,7 @@ from store_server.db.models import PickupOrder
 from store_server.web.context import services
 from tests.store_server.conftest import World
 from tests.store_server.test_channels_sms import FROM, PHONE, SID, TOKEN, Provider, provider
+from tests.support.polling import wait_until
 
 __all__ = ["provider"]  # the fixture, imported for this module's tests
 
@@ -41,9 +41,7 @@ def sms_app(world: World, provider: Provider) -> Iterator[Flask]:
 def wait_for_messages(
     provider: Provider, count: int, deadline_s: float = 10.0
 ) -> list[dict[str, str]]:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end and len(provider.messages) < count:
-        time.sleep(0.02)
+    wait_until(lambda: len(provider.messages) >= count, deadline_s, 0.02)
     return list(provider.messages)
 
 

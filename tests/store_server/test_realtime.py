@@ -9,17 +9,16 @@ from flask_socketio import SocketIOTestClient
 
 from store_server.web.realtime import socketio
 from tests.store_server.conftest import World, observation
+from tests.support.polling import wait_until
 
 
 def received(client: SocketIOTestClient, event: str, deadline_s: float = 5.0) -> list[Any]:
     """Poll until `event` arrives or the deadline passes (the emitter is a background task)."""
-    end = time.monotonic() + deadline_s
-    got: list[Any] = []
-    while time.monotonic() < end and not got:
-        got = [m["args"][0] for m in client.get_received() if m["name"] == event]
-        if not got:
-            time.sleep(0.02)
-    return got
+    return wait_until(
+        lambda: [m["args"][0] for m in client.get_received() if m["name"] == event],
+        deadline_s,
+        0.02,
+    )
 
 
 def test_unauthenticated_socket_is_refused(world: World) -> None:

@@ -1,0 +1,1 @@
+"""Helpers the whole suite shares, so each exists once."""
