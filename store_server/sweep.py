@@ -14,7 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from store_server.db.database import Database
+from store_server.db.database import Database, rows_changed
 from store_server.db.models import PickupAlert, Store, Visit
 from store_server.engagement import engine as engagement
 from store_server.events import Audience, Event
@@ -22,7 +22,12 @@ from store_server.messaging.outbound import NO_REACH, Job, Reach
 from store_server.pickup.alerts import arrival
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.presence import fusion
-from store_server.presence.visits import close_visit, record_event
+from store_server.presence.visits import (
+    PresenceEventOut,
+    close_visit,
+    record_event,
+    staff_event,
+)
 from store_server.services import Services
 from store_server.settings import StoreSettings
 from store_server.vocabulary import PresenceKind
@@ -76,7 +81,7 @@ def sweep(
                     .where(PickupAlert.id == alert_id, PickupAlert.status.in_(OPEN_STATES))
                     .values(status="expired", closed_at=now)
                 )
-                if done.rowcount == 1:  # type: ignore[attr-defined]
+                if rows_changed(done) == 1:
                     expired += 1
                     events.append(
                         Event(
@@ -98,14 +103,14 @@ def sweep(
                 )
                 .values(escalation_level=due, escalated_at=now)
             )
-            if done.rowcount == 1:  # type: ignore[attr-defined]
+            if rows_changed(done) == 1:
                 escalated += 1
                 payload = arrival(session, alert_id).model_dump()
                 events.append(Event("alert_escalated", payload, Audience.managers(store_id)))
                 events.append(Event("alert_updated", payload, Audience.staff(store_id)))
-        exits: list[Event] = []
+        exits: list[PresenceEventOut] = []
         closed = close_lost_visits(session, now, exits)
-        events += exits
+        events += [staff_event(exit_) for exit_ in exits]
         jobs = engagement.on_presence_events(session, exits, now, reach)
         jobs += engagement.release_held(session, now, reach)
     result = SweepResult(escalated, expired, closed, events, jobs)
@@ -119,7 +124,7 @@ def sweep(
     return result
 
 
-def close_lost_visits(session: Session, now: float, events: list[Event]) -> int:
+def close_lost_visits(session: Session, now: float, exits: list[PresenceEventOut]) -> int:
     """Close every visit unheard for fusion's lost timeout; record and queue `exited` for each.
 
     The visit ends when the shopper was last heard. Each close is a conditional UPDATE, so a
@@ -144,7 +149,7 @@ def close_lost_visits(session: Session, now: float, events: list[Event]) -> int:
             LOST_CONFIDENCE,
             ({"signal": "lost", "silent_s": silent_s},),
         )
-        events.append(record_event(session, visit.store_id, visit.shopper_id, visit, exited))
+        exits.append(record_event(session, visit.store_id, visit.shopper_id, visit, exited))
     return closed
 
 

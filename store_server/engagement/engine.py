@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from store_server.db.database import rows_changed
 from store_server.db.models import (
     Campaign,
     CampaignDecision,
@@ -36,9 +37,9 @@ from store_server.db.models import (
 from store_server.engagement import decide
 from store_server.engagement.coupons import coupon_out, issue_coupon
 from store_server.engagement.qr import redemption_url
-from store_server.events import Event
 from store_server.messaging.channels import Contact, Notification
 from store_server.messaging.outbound import Job, Reach, contact_for, new_message_id, queue_delivery
+from store_server.presence.visits import PresenceEventOut
 from store_server.vocabulary import Channel, PresenceKind, Purpose
 
 log = logging.getLogger(__name__)
@@ -447,7 +448,7 @@ def release_held(session: Session, now: float, reach: Reach) -> list[Job]:
             .where(CampaignDecision.id == held.id, CampaignDecision.released_at.is_(None))
             .values(released_at=now)
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]  # another sweep took it
+        if rows_changed(claimed) != 1:  # another sweep took it
             continue
         jobs += _release_one(session, held, now, reach)
     return jobs
@@ -483,14 +484,13 @@ def _release_one(session: Session, held: CampaignDecision, now: float, reach: Re
 
 
 def on_presence_events(
-    session: Session, presence: Sequence[Event], now: float, reach: Reach
+    session: Session, recorded: Sequence[PresenceEventOut], now: float, reach: Reach
 ) -> list[Job]:
-    """Run `on_trigger` for each stored presence event (the `presence` events fusion emits)."""
+    """Run `on_trigger` for each stored presence event that can trigger a campaign."""
     jobs: list[Job] = []
-    for name, payload, _audience in presence:
-        if name != "presence" or payload["kind"] not in PRESENCE_TRIGGERS:
+    for event in recorded:
+        if event.kind not in PRESENCE_TRIGGERS:
             continue
-        trigger = Trigger(payload["kind"], payload["visit_id"], payload["zone"], payload["dwell_s"])
-        store_id, shopper_id = payload["store_id"], payload["shopper_id"]
-        jobs += on_trigger(session, store_id, shopper_id, trigger, now, reach)
+        trigger = Trigger(event.kind, event.visit_id, event.zone, event.dwell_s)
+        jobs += on_trigger(session, event.store_id, event.shopper_id, trigger, now, reach)
     return jobs

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from store_server.db.database import Database
+from store_server.db.database import Database, rows_changed
 from store_server.db.models import Consent, Delivery, Shopper, WebPushSubscription
 from store_server.messaging.channels import Contact, Notification, PushSubscription, Sender
 from store_server.messaging.channels.email import EmailConfig, EmailSender
@@ -235,7 +235,7 @@ def mark_seen(session: Session, message_id: str, now: float) -> bool:
         .values(seen_at=func.coalesce(Delivery.seen_at, now))
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_changed(result))
 
 
 class Outbound:

@@ -231,7 +231,7 @@ class Evidence:
 class Estimate:
     """Where the evidence puts the person right now, before hysteresis."""
 
-    state: str
+    state: PresenceState
     place: str | None
     confidence: float
     reasons: tuple[dict[str, Any], ...]
@@ -242,7 +242,7 @@ class Estimate:
 class PresenceEvent:
     """Something staff, campaigns and the event log should know."""
 
-    kind: str
+    kind: PresenceKind
     place: str | None
     at: float
     confidence: float
@@ -265,7 +265,7 @@ class FusionParams:
 class PersonState:
     """Everything fusion remembers of one person in one store."""
 
-    state: str = PresenceState.OUTSIDE
+    state: PresenceState = PresenceState.OUTSIDE
     place: str | None = None
     since: float = 0.0
     visit_open: bool = False
@@ -460,7 +460,11 @@ def locate(
 
 
 def _event(
-    kind: str, estimate: Estimate, at: float, place: str | None = None, dwell_s: float | None = None
+    kind: PresenceKind,
+    estimate: Estimate,
+    at: float,
+    place: str | None = None,
+    dwell_s: float | None = None,
 ) -> PresenceEvent:
     return PresenceEvent(
         kind,

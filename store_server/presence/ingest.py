@@ -190,7 +190,7 @@ def ingest_batch(
     }
     alerts = raise_pickup_alerts(session, gateway.store_id, outcome.entered, zone, why, now)
     # After the alerts: a shopper whose order just became `arrived` gets no promotion.
-    offers = engagement.on_presence_events(session, outcome.events, now, reach)
+    offers = engagement.on_presence_events(session, outcome.recorded, now, reach)
     return Ingested(
         resolved=len(observations),
         entered=len(outcome.entered),

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from store_server.db.database import rows_changed
 from store_server.db.models import (
     CustomerTag,
     Device,
@@ -190,12 +191,17 @@ def current_state(
 
 @dataclass
 class Outcome:
-    """What fusing one batch changed: new visits, events to emit, states to remember."""
+    """What fusing one batch changed: new visits, stored presence events, states to remember."""
 
     entered: list[Visit] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    recorded: list[PresenceEventOut] = field(default_factory=list)
     states: dict[int, fusion.PersonState] = field(default_factory=dict)
     ignored: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def events(self) -> list[Event]:
+        """The stored presence events as the staff room receives them."""
+        return [staff_event(recorded) for recorded in self.recorded]
 
 
 def apply_signals(
@@ -224,7 +230,7 @@ def apply_signals(
             elif event.kind == PresenceKind.EXITED:
                 if visit is None or not close_visit(session, visit, event.at):
                     continue
-            outcome.events.append(record_event(session, store_id, shopper_id, visit, event))
+            outcome.recorded.append(record_event(session, store_id, shopper_id, visit, event))
             if event.kind == PresenceKind.EXITED:
                 visit = None
         if visit is not None and fused.state.visit_open:
@@ -241,7 +247,7 @@ def close_visit(session: Session, visit: Visit, at: float) -> bool:
         .values(ended_at=at)
         .execution_options(synchronize_session=False)
     )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_changed(done) != 1:
         return False
     session.refresh(visit)
     return True
@@ -253,8 +259,8 @@ def record_event(
     shopper_id: int,
     visit: Visit | None,
     event: fusion.PresenceEvent,
-) -> Event:
-    """Store a presence event; return it as the `presence` Socket.IO event for the staff room."""
+) -> PresenceEventOut:
+    """Store a presence event; return it as staff see it (first name, no contact details)."""
     row = PresenceEvent(
         store_id=store_id,
         shopper_id=shopper_id,
@@ -275,11 +281,16 @@ def record_event(
         shopper_id=shopper_id,
         first_name=first_name,
         visit_id=row.visit_id,
-        kind=event.kind,  # type: ignore[arg-type]  # one of fusion.EVENT_KINDS
+        kind=event.kind,
         zone=event.place,
         at=event.at,
         confidence=event.confidence,
         reasons=list(event.reasons),
         dwell_s=event.dwell_s,
     )
-    return Event("presence", out.model_dump(), Audience.staff(store_id))
+    return out
+
+
+def staff_event(recorded: PresenceEventOut) -> Event:
+    """A stored presence event as the `presence` event of its store's staff room."""
+    return Event("presence", recorded.model_dump(), Audience.staff(recorded.store_id))

@@ -142,7 +142,7 @@ def report_sightings(
     result.ignored.update(outcome.ignored)
     why = {shopper_id: (1.0, [{"signal": "phone_beacon", "detail": reports[-1].beacon_id}])}
     alerts = raise_pickup_alerts(session, store_id, outcome.entered, None, why, now)
-    result.offers = engagement.on_presence_events(session, outcome.events, now, reach)
+    result.offers = engagement.on_presence_events(session, outcome.recorded, now, reach)
     result.state = outcome.states[shopper_id]
     result.events = alerts + outcome.events
     result.used = len(reports) - sum(outcome.ignored.values())
