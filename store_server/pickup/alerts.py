@@ -29,13 +29,14 @@ from store_server.engagement import engine as engagement
 from store_server.engagement.coupons import coupon_out, issue_coupon
 from store_server.events import Audience, Event
 from store_server.messaging.outbound import Job, Reach, urgent_sms
-from store_server.pickup.lifecycle import OPEN_STATES
+from store_server.pickup.lifecycle import OPEN_STATES, first_name
 from store_server.pickup.views import ArrivalOut, Reason
 from store_server.problems import DomainError, Refusal
 from store_server.vocabulary import AlertStatus, CampaignTrigger
 
 THANKS_OFFER = "10 % off your next visit: thank you for collecting with us"
 THANKS_PERCENT_OFF = 10
+SURVEY_QUESTION = "How likely are you to recommend us to a friend? (0 to 10)"
 
 
 def raise_pickup_alerts(
@@ -210,7 +211,7 @@ def acknowledge(
             {
                 "order_number": out.order_number,
                 "status": "on_the_way",
-                "staff_first_name": staff.name,
+                "staff_first_name": first_name(staff.name),
             },
             Audience.shopper(shopper_id),
         ),
@@ -287,7 +288,7 @@ def hand_over(
         "coupon": coupon_out(coupon).model_dump(),
         "survey": {
             "id": survey.id,
-            "question": "How likely are you to recommend us to a friend? (0 to 10)",
+            "question": SURVEY_QUESTION,
         },
     }
     events = [

@@ -5,6 +5,11 @@ from __future__ import annotations
 OPEN_STATES = ("raised", "acknowledged")
 
 
+def first_name(name: str) -> str:
+    """The first word of a staffer's name: all a shopper is told of who is coming."""
+    return name.split()[0] if name.strip() else name
+
+
 def due_escalation_level(
     raised_at: float, now: float, ack_limit_s: float, second_limit_s: float
 ) -> int:

@@ -85,6 +85,12 @@ def pause_detection(session: Session, shopper_id: int, minutes: int, now: float)
     return until
 
 
+def paused_until(shopper: Shopper, now: float) -> float | None:
+    """Until when the shopper's detection is paused, or None when it is not (any more)."""
+    until = shopper.detection_paused_until
+    return until if until is not None and until > now else None
+
+
 def has_arrival_consent(session: Session, shopper_id: int, store_id: int) -> bool:
     """Whether the shopper switched arrival alerts on for this store."""
     return (

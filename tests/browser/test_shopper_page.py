@@ -131,3 +131,123 @@ def test_an_arrival_only_sign_up_sees_her_order_and_claim_links_say_what_went_wr
         "We don't see a pickup order for you yet — open the link in your order's ready message,"
         " or tell a staff member"
     )
+
+
+def test_the_page_recovers_from_reloads_and_dropped_networks_at_every_step_of_a_pickup(
+    browser: Browser, stack: Stack
+) -> None:
+    store = stack.seed["store_id"]
+    page = phone_page(browser)
+    token = stack.seed["device_tokens"]["maria"]
+    page.goto(f"{stack.url}/app?store={store}#device={token}")
+    order = page.locator("#pickups li")
+    connection = page.get_by_role("status").filter(has_text=re.compile("Live|Reconnecting|Offline"))
+    expect(connection).to_have_text("Live")
+    sam = login(stack.url, "sam@demo.store", stack.seed["accounts"][0]["password"])
+    staff = {"Authorization": f"Bearer {sam['token']}"}
+    alerts = f"{stack.url}/api/v1/stores/{store}/alerts"
+
+    def arrive() -> None:
+        announce_arrival(stack)
+
+    def acknowledge() -> None:
+        arrivals = requests.get(
+            f"{stack.url}/api/v1/stores/{store}/arrivals", headers=staff, timeout=10
+        ).json()["arrivals"]
+        alert = arrivals[0]["alert_id"]
+        requests.post(f"{alerts}/{alert}/acknowledge", headers=staff, timeout=10).raise_for_status()
+
+    def hand_over() -> None:
+        arrivals = requests.get(
+            f"{stack.url}/api/v1/stores/{store}/arrivals", headers=staff, timeout=10
+        ).json()["arrivals"]
+        alert = arrivals[0]["alert_id"]
+        requests.post(f"{alerts}/{alert}/handover", headers=staff, timeout=10).raise_for_status()
+
+    steps = [
+        (arrive, "Order 1001: we know you're here", ""),
+        (acknowledge, "Order 1001: Sam is on the way", "Sam is on the way"),
+        (hand_over, "Order 1001: handed over to you", "Thank you for collecting your order!"),
+    ]
+    for act, order_text, banner in steps:
+        # The step happens while the phone is offline: its events are missed for good.
+        page.context.set_offline(True)
+        expect(connection).to_have_text("Offline")
+        act()
+        page.context.set_offline(False)
+        # Back online, the page catches up by itself; then a reload shows the same, once.
+        for _ in ("caught up", "reloaded"):
+            expect(connection).to_have_text("Live")
+            expect(order).to_have_text([order_text])
+            expect(page.locator("#live")).to_have_text(banner)
+            page.reload()
+    expect(page.locator(".coupon")).to_have_count(1)
+    expect(page.locator("#survey")).to_have_count(1)
+    expect(page.locator("#survey")).to_be_visible()
+    expect(page.locator("#survey-question")).to_contain_text("recommend us")
+
+    # The answer, sent while offline, is not lost: the form stays and says why.
+    page.locator(".scale button", has_text=re.compile(r"^8$")).click()
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#survey-error")).to_contain_text("check your connection")
+    expect(page.locator("#survey")).to_be_visible()
+    page.context.set_offline(False)
+    expect(connection).to_have_text("Live")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_text("Thank you!")).to_be_visible()
+    page.reload()
+    expect(connection).to_have_text("Live")
+    expect(order).to_have_text(["Order 1001: handed over to you"])
+    expect(page.locator("#survey")).to_be_hidden()
+    expect(page.locator(".coupon")).to_have_count(1)
+    pending = requests.get(
+        f"{stack.url}/api/v1/me/surveys", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()
+    assert pending == {"surveys": []}
+
+
+def test_offers_arrival_alerts_and_the_pause_switch_on_and_off_from_the_page(
+    browser: Browser, stack: Stack
+) -> None:
+    token = stack.seed["device_tokens"]["maria"]
+    page = phone_page(browser)
+    page.goto(f"{stack.url}/app?store={stack.seed['store_id']}#device={token}")
+    choices = page.locator("#choices")
+    expect(page.locator("#hello-name")).to_have_text("Maria")
+
+    def consents() -> set[tuple[str, str]]:
+        me = requests.get(
+            f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ).json()
+        return {(c["purpose"], c["channel"]) for c in me["consents"]}
+
+    in_app = choices.get_by_label("Offers in this app")
+    wanted = not in_app.is_checked()
+    in_app.set_checked(wanted)
+    expect(page.locator("#privacy-result")).to_contain_text(
+        "Offers in this app are on." if wanted else "Offers in this app are off."
+    )
+    assert (("offers", "app") in consents()) is wanted
+    page.reload()
+    expect(choices.get_by_label("Offers in this app")).to_be_checked(checked=wanted)
+
+    page.get_by_role("button", name="Stop arrival alerts").click()
+    expect(page.locator("#privacy-result")).to_contain_text("Arrival alerts are off")
+    assert not any(purpose == "arrival" for purpose, _ in consents())
+    expect(choices.get_by_label("Arrival alerts")).not_to_be_checked()
+    page.get_by_role("button", name="Turn arrival alerts back on").click()
+    expect(page.locator("#privacy-result")).to_contain_text("Arrival alerts are on")
+    assert ("arrival", "app") in consents()
+    expect(page.get_by_role("button", name="Stop arrival alerts")).to_be_visible()
+
+    page.get_by_role("button", name="Pause detection for an hour").click()
+    expect(page.locator("#pause-state")).to_contain_text("Paused: the store will not recognise")
+    page.reload()
+    page.get_by_role("button", name="Resume detection").click()
+    expect(page.locator("#privacy-result")).to_contain_text("Detection is back on")
+    expect(page.get_by_role("button", name="Pause detection for an hour")).to_be_visible()
+    me = requests.get(
+        f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()
+    assert me["detection_paused_until"] is None

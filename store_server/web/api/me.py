@@ -29,6 +29,8 @@ from store_server.web.schemas.me import (
     ClaimOut,
     ConsentsIn,
     PauseIn,
+    PendingSurveyOut,
+    PendingSurveysOut,
     PickupOut,
     PickupsOut,
     ProfileOut,
@@ -51,6 +53,7 @@ push_log = logging.getLogger("store_server.messaging.push")
 def profile() -> tuple[Response, int]:
     """What the store knows of me: name, e-mail (if given for e-mail messages), consents."""
     device = require_device()
+    now = services().clock()
     with services().db.sessions() as session:
         found = consents.profile(session, device.shopper_id)
         shopper = found.shopper
@@ -71,6 +74,7 @@ def profile() -> tuple[Response, int]:
                 }
                 for c in found.consents
             ],
+            detection_paused_until=consents.paused_until(shopper, now),
         )
     return jsonify(out.model_dump()), 200
 
@@ -89,9 +93,13 @@ def replace_consents() -> tuple[Response, int]:
 
 
 @bp.post("/pause")
-@documented("Pause arrival detection for a while", body=PauseIn, errors=(400, 401))
+@documented(
+    "Pause arrival detection for a while (`minutes: 0` resumes at once)",
+    body=PauseIn,
+    errors=(400, 401),
+)
 def pause_detection() -> tuple[Response, int]:
-    """Stop being recognised for a while (0 minutes resumes at once)."""
+    """Stop being recognised for a while; `minutes: 0` resumes at once (`paused_until` null)."""
     device = require_device()
     body = parse_body(PauseIn, request.get_json(silent=True) or {})
     now = services().clock()
@@ -228,18 +236,26 @@ def remove_tag(tag_id: int) -> tuple[Response, int]:
 
 
 @bp.get("/pickups")
-@documented("The shopper's open pickup orders", answer=PickupsOut, errors=(401,))
+@documented(
+    "My pickup orders: open ones and those handed over in the last day",
+    answer=PickupsOut,
+    errors=(401,),
+)
 def my_pickups() -> tuple[Response, int]:
-    """The shopper's open pickup orders and who, if anyone, is on the way."""
+    """My orders, one entry each, with the step they are at and who, if anyone, is coming."""
     device = require_device()
+    now = services().clock()
     with services().db.sessions() as session:
-        found = pickups.open_pickups(session, device.shopper_id)
+        found = pickups.my_pickups(session, device.shopper_id, now)
     out = [
         PickupOut(
+            order_id=p.order_id,
             order_number=p.order_number,
             store_id=p.store_id,
             status=p.status,
+            stage=p.stage,
             staff_on_the_way=p.staff_on_the_way,
+            handed_over_at=p.handed_over_at,
         ).model_dump()
         for p in found
     ]
@@ -259,6 +275,26 @@ def my_coupons() -> tuple[Response, int]:
             for c in coupons
         ]
     return jsonify({"coupons": out}), 200
+
+
+@bp.get("/surveys")
+@documented("My unanswered surveys", answer=PendingSurveysOut, errors=(401,))
+def my_surveys() -> tuple[Response, int]:
+    """My surveys not answered yet, oldest first: the page shows them again after a reload."""
+    device = require_device()
+    with services().db.sessions() as session:
+        found = surveys.pending_surveys(session, device.shopper_id)
+    out = [
+        PendingSurveyOut(
+            id=p.survey_id,
+            store_id=p.store_id,
+            order_number=p.order_number,
+            question=p.question,
+            sent_at=p.sent_at,
+        ).model_dump()
+        for p in found
+    ]
+    return jsonify({"surveys": out}), 200
 
 
 @bp.post("/surveys/<int:survey_id>")

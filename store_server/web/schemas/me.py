@@ -52,7 +52,7 @@ class ClaimOut(BaseModel):
 
 
 class PauseIn(Strict):
-    """Pause arrival detection for a number of minutes (0 resumes).
+    """Pause arrival detection for a number of minutes (0 resumes at once).
 
     An hour is the usual ask; a day is the most, beyond which arrival alerts should rather be
     switched off.
@@ -79,6 +79,9 @@ class ProfileOut(BaseModel):
     pickup_phone: str | None = Field(description="kept only while arrival alerts are on")
     timezone: str
     consents: list[dict[str, Any]]
+    detection_paused_until: float | None = Field(
+        description="Unix seconds while arrival detection is paused; None when it is not"
+    )
 
 
 class SightingIn(Strict):
@@ -123,16 +126,39 @@ class SurveyAnswerIn(Strict):
 class PickupOut(BaseModel):
     """What the shopper sees of one of their pickup orders."""
 
+    order_id: int = Field(description="stable key: one entry per order")
     order_number: str
     store_id: int
-    status: str
-    staff_on_the_way: str | None
+    status: str = Field(description="the order's status: placed, ready, arrived, handed_over")
+    stage: str = Field(
+        description="the step to show: preparing, ready, arrived, on_the_way, handed_over"
+    )
+    staff_on_the_way: str | None = Field(
+        description='first name of the staffer who said "On my way", until the handover'
+    )
+    handed_over_at: float | None = Field(description="Unix seconds; None until handed over")
 
 
 class PickupsOut(BaseModel):
-    """A shopper's open pickups."""
+    """A shopper's open pickups and those handed over in the last day."""
 
     pickups: list[PickupOut]
+
+
+class PendingSurveyOut(BaseModel):
+    """A survey the shopper has not answered (answer it with `POST /me/surveys/{id}`)."""
+
+    id: int
+    store_id: int
+    order_number: str | None
+    question: str
+    sent_at: float
+
+
+class PendingSurveysOut(BaseModel):
+    """The shopper's unanswered surveys, oldest first."""
+
+    surveys: list[PendingSurveyOut]
 
 
 # base64url as browsers give it (unpadded), padding tolerated; the decoded lengths are checked

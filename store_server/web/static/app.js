@@ -1,6 +1,9 @@
 // The shopper's page: join with explicit consents, then pickups ("Sam is on the way"), "I'm
 // here", coupons with a live countdown, the survey, notifications (Web Push through /sw.js),
-// and download / stop / erase.
+// offers and arrival alerts on or off, pause and resume, and download / erase.
+// The page renders what it shows from the server's state, fetched on load, on every Socket.IO
+// (re)connect and after every live event: a reload or a dropped network never loses or
+// duplicates an order, a coupon or a survey, and events missed while offline are caught up.
 // The device token arrives in the URL fragment (never sent to a server log) or from joining.
 // An ES module (modules are strict); Socket.IO's client is a classic script before it (window.io).
 import { api, apiAuth } from "./api.js";
@@ -19,8 +22,14 @@ const WORKER_TOKEN_ENTRY = "/sw/device-token";
 const state = {
   currency: null, // ISO 4217, when the store says
   coupons: [],
-  survey: null, // the survey offered after a pickup
+  pickups: [], // one entry per order, as GET /api/v1/me/pickups says
+  surveys: [], // unanswered surveys, as GET /api/v1/me/surveys says
+  answered: new Set(), // survey ids answered here (a refresh begun earlier may still list them)
+  survey: null, // the survey the form shows: the oldest pending one of this store
   score: null, // the survey score picked
+  me: null, // the profile: consents and the pause
+  refreshes: 0, // refreshes begun, numbered
+  drawn: 0, // the number of the refresh drawn last: an older answer never replaces it
   socket: null, // the live connection while joined
   pendingClaim: null, // a claim link's token, posted once the phone has joined
 };
@@ -144,40 +153,105 @@ function tickCoupons() {
 
 async function loadCoupons() { state.coupons = (await api("/api/v1/me/coupons")).coupons; renderCoupons(); }
 
+const STAGE_TEXT = {
+  preparing: () => "being prepared",
+  ready: () => "ready to collect",
+  arrived: () => "we know you're here",
+  on_the_way: (p) => `${p.staff_on_the_way} is on the way`,
+  handed_over: () => "handed over to you",
+};
+
 function pickupText(p) {
-  if (p.staff_on_the_way) return `Order ${p.order_number}: ${p.staff_on_the_way} is on the way`;
-  if (p.status === "arrived") return `Order ${p.order_number}: we know you're here`;
-  if (p.status === "ready") return `Order ${p.order_number}: ready to collect`;
-  return `Order ${p.order_number}: being prepared`;
+  const text = STAGE_TEXT[p.stage] || (() => p.status);
+  return `Order ${p.order_number}: ${text(p)}`;
 }
 
-async function loadPickups() {
-  const { pickups } = await api("/api/v1/me/pickups");
-  $("pickups").replaceChildren(...pickups.map((p) => {
+// A thank-you stays in the banner this long after a handover; the order's line says it longer.
+const THANKS_SHOWN_S = 3600;
+
+function liveText(pickups, now) {
+  const coming = pickups.find((p) => p.stage === "on_the_way");
+  if (coming) return `${coming.staff_on_the_way} is on the way`;
+  const collected = pickups.some((p) => p.stage === "handed_over" && now - p.handed_over_at < THANKS_SHOWN_S);
+  return collected ? "Thank you for collecting your order!" : "";
+}
+
+function renderPickups() {
+  $("pickups").replaceChildren(...state.pickups.map((p) => {
     const li = document.createElement("li");
+    li.dataset.order = String(p.order_id);
+    li.dataset.stage = p.stage;
     li.textContent = pickupText(p);
     return li;
   }));
-  $("no-pickups").hidden = pickups.length > 0;
+  $("no-pickups").hidden = state.pickups.length > 0;
+  $("live").textContent = liveText(state.pickups, Date.now() / 1000);
 }
 
-function showSurvey(s) {
-  state.survey = s;
-  $("survey-question").textContent = s.question;
+// The form shows one survey: the oldest unanswered one of this store.
+function renderSurvey() {
+  const next = state.surveys.find((s) => s.store_id === storeId && !state.answered.has(s.id)) || null;
+  if (!next) { state.survey = null; $("survey").hidden = true; return; }
+  if (!state.survey || state.survey.id !== next.id) {
+    state.survey = next;
+    state.score = null;
+    for (const b of document.querySelectorAll(".scale button")) b.setAttribute("aria-checked", "false");
+    $("survey-comment").value = "";
+    $("survey-error").hidden = true;
+  }
+  $("survey-question").textContent = next.question;
+  $("survey").dataset.survey = String(next.id);
   $("survey").hidden = false;
+  $("survey-thanks").hidden = true;
+}
+
+// Everything the page shows, fetched again: on load, on every (re)connect and after each event.
+async function refresh() {
+  const mine = ++state.refreshes;
+  const [me, pickups, coupons, surveys] = await Promise.all([
+    api("/api/v1/me"), api("/api/v1/me/pickups"), api("/api/v1/me/coupons"), api("/api/v1/me/surveys"),
+  ]);
+  if (mine < state.drawn) return false; // a later refresh already drew newer state
+  state.drawn = mine;
+  state.me = me;
+  state.pickups = pickups.pickups;
+  state.coupons = coupons.coupons;
+  state.surveys = surveys.surveys;
+  renderPickups();
+  renderCoupons();
+  renderSurvey();
+  renderChoices();
+  return true;
+}
+
+function refreshQuietly() {
+  refresh().catch((error) => {
+    if (error.status === 401) forget("This phone is no longer registered.");
+    // Offline or the server restarting: the next (re)connect catches up.
+  });
+}
+
+// "Live", "Reconnecting…" or "Offline": the browser's network first, then the socket.
+function renderConnection() {
+  const live = state.socket && state.socket.connected;
+  const [text, mode] = !navigator.onLine ? ["Offline", "offline"]
+    : live ? ["Live", "live"] : ["Reconnecting…", "reconnecting"];
+  $("connection").textContent = text;
+  $("connection").dataset.state = mode;
 }
 
 function connect() {
   const socket = window.io({ transports: ["websocket"], auth: { device_token: token() } });
   setSocket(socket);
+  // "connect" fires on the first connection and on every reconnection: what happened while
+  // the socket was away (or before it joined the shopper's room) is fetched, not replayed.
+  socket.on("connect", () => { renderConnection(); refreshQuietly(); });
+  socket.on("disconnect", renderConnection);
+  socket.on("connect_error", renderConnection);
   socket.on("pickup_update", (u) => {
+    // The event says what changed; the state (and the coupon's QR code) comes from the server.
     if (u.status === "on_the_way") $("live").textContent = `${u.staff_first_name} is on the way`;
-    if (u.status === "handed_over") {
-      $("live").textContent = "Thank you for collecting your order!";
-      if (u.coupon) loadCoupons(); // with its QR code
-      if (u.survey) showSurvey(u.survey);
-    }
-    loadPickups();
+    refreshQuietly();
   });
   socket.on("coupon", async (message) => {
     // The event is the message, not the coupon: the list has the QR codes.
@@ -185,7 +259,20 @@ function connect() {
     const code = message && message.data ? message.data.code : null;
     if (message && (!code || state.coupons.some((c) => c.code === code))) markSeen(message.id);
   });
+  renderConnection();
 }
+
+// The browser knows first when the network goes: the socket is dropped at once (a socket the
+// network no longer carries may linger for a minute) and made again, without waiting for its
+// back-off, when the network is back.
+window.addEventListener("offline", () => {
+  if (state.socket) state.socket.disconnect();
+  renderConnection();
+});
+window.addEventListener("online", () => {
+  if (state.socket && !state.socket.connected) state.socket.connect();
+  renderConnection();
+});
 
 // Fire and forget: "seen" only feeds the store's statistics.
 function markSeen(messageId) {
@@ -317,10 +404,12 @@ async function showMe() {
   }
   $("join").hidden = true;
   $("me").hidden = false;
+  state.me = me;
   showPushConsents(me.consents);
+  renderChoices();
   await claimPendingOrder();
-  await Promise.all([loadPickups(), loadCoupons()]);
-  connect();
+  connect(); // its "connect" fetches everything the page shows
+  refreshQuietly(); // shown at once, even before (or without) a live connection
   // Re-sent on every visit: the browser may have renewed its subscription meanwhile.
   await syncPush(me.consents);
 }
@@ -395,17 +484,28 @@ $("checkin").addEventListener("submit", async (event) => {
       : `Thanks, the staff know you're at ${body.where}.`;
   } catch (error) { result.textContent = error.message; }
   result.hidden = false;
-  loadPickups();
+  refreshQuietly();
 });
 
 $("survey").addEventListener("submit", async (event) => {
   event.preventDefault();
   if (state.score === null || !state.survey) return;
-  await api(`/api/v1/me/surveys/${state.survey.id}`, {
-    method: "POST", body: JSON.stringify({ score: state.score, comment: $("survey-comment").value || null }),
-  }).catch(() => {});
-  $("survey").hidden = true;
-  $("survey-thanks").hidden = false;
+  const { id } = state.survey;
+  try {
+    await api(`/api/v1/me/surveys/${id}`, {
+      method: "POST", body: JSON.stringify({ score: state.score, comment: $("survey-comment").value || null }),
+    });
+  } catch (error) {
+    if (error.code !== "already_answered") { // answered already (another tab): done all the same
+      $("survey-error").textContent = error.status ? error.message : "Not sent: check your connection and try again.";
+      $("survey-error").hidden = false;
+      return;
+    }
+  }
+  state.answered.add(id);
+  state.surveys = state.surveys.filter((s) => s.id !== id);
+  renderSurvey();
+  $("survey-thanks").hidden = state.survey !== null;
 });
 
 for (let n = 0; n <= 10; n += 1) {
@@ -423,12 +523,91 @@ for (let n = 0; n <= 10; n += 1) {
   document.querySelector(".scale").append(button);
 }
 
-$("pause").addEventListener("click", async () => {
-  const { paused_until: until } = await api("/api/v1/me/pause", { method: "POST", body: JSON.stringify({ minutes: 60 }) });
-  $("privacy-result").textContent =
-    `Paused: the store will not recognise your phone until ${new Date(until * 1000).toLocaleTimeString()}.`;
+function showPrivacyResult(text, isError = false) {
+  $("privacy-result").textContent = text;
+  $("privacy-result").classList.toggle("error", isError);
   $("privacy-result").hidden = false;
-});
+}
+
+function hasConsent(consents, purpose, channel) {
+  return consents.some((c) => c.store_id === storeId && c.purpose === purpose && (!channel || c.channel === channel));
+}
+
+// The choices card, the arrival buttons and the pause, as the profile says.
+function renderChoices() {
+  const { me } = state;
+  if (!me) return;
+  for (const box of document.querySelectorAll("input[name=choice]")) {
+    const [purpose, channel] = box.value.split(":");
+    box.checked = hasConsent(me.consents, purpose, channel);
+  }
+  const arrival = hasConsent(me.consents, "arrival");
+  $("stop-arrival").hidden = !arrival;
+  $("start-arrival").hidden = arrival;
+  const paused = me.detection_paused_until;
+  $("pause").hidden = Boolean(paused);
+  $("resume").hidden = !paused;
+  $("pause-state").hidden = !paused;
+  if (paused) {
+    $("pause-state").textContent =
+      `Paused: the store will not recognise your phone until ${new Date(paused * 1000).toLocaleTimeString()}.`;
+  }
+}
+
+// Set this store's consents to the current ones with one (purpose, channel) on or off;
+// turning arrival alerts off turns them off on every channel (notifications too).
+async function setConsent(purpose, channel, wanted) {
+  const me = await api("/api/v1/me");
+  const dropped = (c) => c.purpose === purpose && (c.channel === channel || (purpose === "arrival" && !wanted));
+  const keep = me.consents
+    .filter((c) => c.store_id === storeId && !dropped(c))
+    .map((c) => ({ purpose: c.purpose, channel: c.channel }));
+  if (wanted) keep.push({ purpose, channel });
+  await api("/api/v1/me/consents", { method: "PUT", body: JSON.stringify({ store_id: storeId, consents: keep }) });
+  state.me = await api("/api/v1/me");
+  renderChoices();
+  showPushConsents(state.me.consents);
+  await syncPush(state.me.consents);
+}
+
+const CHOICE_RESULT = {
+  "offers:app": ["Offers in this app are on.", "Offers in this app are off."],
+  "offers:email": ["Offers by e-mail are on.", "Offers by e-mail are off."],
+  "offers:sms": ["Offers by text message are on.", "Offers by text message are off."],
+  "arrival:app": [
+    "Arrival alerts are on: the staff will know when you arrive to collect an order.",
+    "Arrival alerts are off: the store no longer recognises your phone.",
+  ],
+};
+
+async function changeChoice(value, wanted) {
+  const [purpose, channel] = value.split(":");
+  try {
+    await setConsent(purpose, channel, wanted);
+    showPrivacyResult(CHOICE_RESULT[value][wanted ? 0 : 1]);
+  } catch (error) {
+    renderChoices(); // the box goes back to what the store keeps
+    showPrivacyResult(error.status ? error.message : "Not changed: check your connection and try again.", true);
+  }
+}
+
+for (const box of document.querySelectorAll("input[name=choice]")) {
+  box.addEventListener("change", () => changeChoice(box.value, box.checked));
+}
+
+async function pauseFor(minutes) {
+  try {
+    const { paused_until: until } = await api("/api/v1/me/pause", { method: "POST", body: JSON.stringify({ minutes }) });
+    state.me = { ...state.me, detection_paused_until: until };
+    renderChoices();
+    showPrivacyResult(until ? "Paused for an hour." : "Detection is back on: the staff will know when you arrive.");
+  } catch (error) {
+    showPrivacyResult(error.status ? error.message : "Not changed: check your connection and try again.", true);
+  }
+}
+
+$("pause").addEventListener("click", () => pauseFor(60));
+$("resume").addEventListener("click", () => pauseFor(0)); // minutes 0 resumes at once
 
 $("download").addEventListener("click", async () => {
   const data = await api("/api/v1/me/export");
@@ -438,17 +617,8 @@ $("download").addEventListener("click", async () => {
   link.click();
 });
 
-$("stop-arrival").addEventListener("click", async () => {
-  const me = await api("/api/v1/me");
-  const keep = me.consents.filter((c) => c.store_id === storeId && c.purpose !== "arrival")
-    .map(({ purpose, channel }) => ({ purpose, channel }));
-  await api("/api/v1/me/consents", { method: "PUT", body: JSON.stringify({ store_id: storeId, consents: keep }) });
-  $("privacy-result").textContent = "Arrival alerts are off: the store no longer recognises your phone.";
-  $("privacy-result").hidden = false;
-  const after = await api("/api/v1/me");
-  showPushConsents(after.consents);
-  await syncPush(after.consents);
-});
+$("stop-arrival").addEventListener("click", () => changeChoice("arrival:app", false));
+$("start-arrival").addEventListener("click", () => changeChoice("arrival:app", true));
 
 $("push-allow").addEventListener("click", async () => {
   if (!(await notificationsAllowed())) {
@@ -485,7 +655,7 @@ window.addEventListener("hashchange", async () => {
   adoptFragment();
   if (!state.pendingClaim || !token()) return;
   await claimPendingOrder();
-  loadPickups();
+  refreshQuietly();
 });
 loadStore();
 if (token()) showMe(); else forget();
