@@ -109,6 +109,7 @@ class Shopper(Base):
     """An opted-in shopper. Staff see the first name only."""
 
     __tablename__ = "shoppers"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids reach phones: never reused
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     first_name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
@@ -128,6 +129,9 @@ class Shopper(Base):
     # recognise her pickup orders: kept only while she allows arrival alerts at some store.
     pickup_email: Mapped[str | None] = mapped_column(String(254))
     pickup_phone: Mapped[str | None] = mapped_column(String(20))
+    # An e-mail she gave that another shopper already has: shown back to her alone (so no
+    # answer tells her the address is known), never sent to and never matched to orders.
+    unconfirmed_email: Mapped[str | None] = mapped_column(String(254))
 
 
 class Consent(Base):
@@ -147,6 +151,7 @@ class Device(Base):
     """A shopper's phone: the Eddystone-EID identity key the server issued at opt-in."""
 
     __tablename__ = "devices"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids reach phones: never reused
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
     identity_key: Mapped[bytes] = mapped_column(LargeBinary(16))
@@ -172,6 +177,7 @@ class CustomerTag(Base):
     """A key-fob or car tag registered to a shopper: heard at a bay or door, it names them."""
 
     __tablename__ = "customer_tags"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids reach phones: never reused
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))  # a vocabulary.DeviceKind
@@ -207,7 +213,7 @@ class PickupOrder(Base):
     """A click-and-collect order."""
 
     __tablename__ = "pickup_orders"
-    __table_args__ = (UniqueConstraint("store_id", "external_id"),)
+    __table_args__ = (UniqueConstraint("store_id", "external_id"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     # None: the customer has not opted in; the order is kept but never matched to an arrival.
@@ -286,6 +292,7 @@ class Visit(Base):
             sqlite_where=text("ended_at IS NULL"),
             postgresql_where=text("ended_at IS NULL"),
         ),
+        {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
@@ -318,7 +325,7 @@ class PickupAlert(Base):
     """Staff must go to the door: a shopper with a ready order arrived."""
 
     __tablename__ = "pickup_alerts"
-    __table_args__ = (UniqueConstraint("order_id", "visit_id"),)
+    __table_args__ = (UniqueConstraint("order_id", "visit_id"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     order_id: Mapped[int] = mapped_column(ForeignKey("pickup_orders.id", ondelete="CASCADE"))
@@ -345,6 +352,7 @@ class Coupon(Base):
     """A shopper's time-limited offer; redeemed at most once, never after `expires_at`."""
 
     __tablename__ = "coupons"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids reach phones: never reused
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
@@ -371,6 +379,7 @@ class Survey(Base):
     """The one-question survey (0 to 10) after a pickup or visit."""
 
     __tablename__ = "surveys"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids reach phones: never reused
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))

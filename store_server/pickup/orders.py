@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store_server.db.models import PickupOrder, Shopper
+from store_server.db.models import Consent, PickupOrder, Shopper
 from store_server.pickup.lifecycle import merged_order_status
 from store_server.pickup.matching import (
     OPEN_ORDER_STATUSES,
@@ -152,12 +152,20 @@ def _keep_digests_while_waiting(
         forget_customer(order)
 
 
-def set_customer_attributes(session: Session, email: str, attributes: dict[str, Any]) -> bool:
-    """Set the profile attributes of the opted-in shopper with this e-mail; whether one is.
+def set_customer_attributes(
+    session: Session, store_id: int, email: str, attributes: dict[str, Any]
+) -> bool:
+    """Set the profile attributes of this store's shopper with this e-mail; whether there is one.
 
-    The e-mail is never stored; for anyone else nothing is kept.
+    Only a shopper consented at this store is a candidate: one who joined only another store is
+    neither changed nor reported, exactly as for an unknown address. The e-mail is never stored.
     """
-    shopper = session.scalars(select(Shopper).where(Shopper.email == email.strip().lower())).first()
+    shopper = session.scalars(
+        select(Shopper)
+        .join(Consent, Consent.shopper_id == Shopper.id)
+        .where(Consent.store_id == store_id, Shopper.email == normalised_email(email))
+        .limit(1)
+    ).first()
     if shopper is not None:
         shopper.attributes = dict(attributes)
     return shopper is not None

@@ -36,11 +36,14 @@ def replace_consents(
     store_id: int,
     consents: Sequence[tuple[str, str]],
     now: float,
-) -> None:
-    """Set exactly these (purpose, channel) consents for one store (empty withdraws all)."""
+) -> bool:
+    """Set exactly these (purpose, channel) consents for one store (empty withdraws all);
+    whether the shopper still has any consent at any store."""
     shopper = session.get(Shopper, shopper_id)
     assert shopper is not None  # noqa: S101 - the device's foreign key
-    if any(channel == "email" for _, channel in consents) and not shopper.email:
+    # An unconfirmed address counts as given: refusing would tell her another shopper has it.
+    has_email = bool(shopper.email or shopper.unconfirmed_email)
+    if any(channel == "email" for _, channel in consents) and not has_email:
         raise DomainError(
             Refusal.INVALID, "email_required", "e-mail messages need an e-mail address"
         )
@@ -67,6 +70,13 @@ def replace_consents(
     if not _allows_arrival_anywhere(session, shopper_id):
         # The pickup e-mail and phone serve only arrival alerts: they go when those do.
         shopper.pickup_email = shopper.pickup_phone = None
+    return has_any_consent(session, shopper_id)
+
+
+def has_any_consent(session: Session, shopper_id: int) -> bool:
+    """Whether the shopper allows anything at any store."""
+    found = session.scalar(select(Consent.id).where(Consent.shopper_id == shopper_id).limit(1))
+    return found is not None
 
 
 def _allows_arrival_anywhere(session: Session, shopper_id: int) -> bool:

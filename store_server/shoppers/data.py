@@ -20,6 +20,10 @@ def shopper_export(session: Session, shopper_id: int) -> dict[str, Any]:
         column = table.c.id if table.name == "shoppers" else table.c.shopper_id
         rows = session.execute(select(table).where(column == shopper_id)).mappings().all()
         document[table.name] = [{k: v for k, v in row.items() if k not in left_out} for row in rows]
+    for shopper in document.get("shoppers", []):
+        # Her unconfirmed address is shown as the one she gave: nothing says another has it.
+        unconfirmed = shopper.pop("unconfirmed_email", None)
+        shopper["email"] = shopper["email"] or unconfirmed
     device_ids = [d["id"] for d in document.get("devices", [])]
     tag_ids = [t["id"] for t in document.get("customer_tags", [])]
     sightings = session.execute(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from zoneinfo import available_timezones
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store_server.accounts.auth import token_digest
@@ -143,36 +144,57 @@ def opt_in(
     """Join a store's app with explicit consents (call `check_opt_in` first).
 
     The e-mail address is kept only if the shopper chose e-mail as a channel, the phone number
-    only for text messages; the pickup e-mail and phone (normalised) only with arrival alerts,
+    only for text messages; an address another shopper already has is kept as unconfirmed (shown
+    to her alone, never sent to) and the answer is the same as for a new one; the pickup e-mail
+    and phone (normalised) only with arrival alerts,
     to recognise her orders. Orders the store already holds for her are attached at once.
     """
     channels = {channel for _, channel in consents}
     if session.get(Store, store_id) is None:
         raise DomainError(Refusal.NOT_FOUND, "unknown_store", f"no store {store_id}")
-    kept_email = email.strip().lower() if "email" in channels and email else None
-    if kept_email and session.scalar(select(Shopper.id).where(Shopper.email == kept_email)):
-        raise DomainError(
-            Refusal.CONFLICT, "email_taken", "this e-mail address is already registered"
-        )
-    enrolled = enrol_shopper(
-        session,
-        store_id,
-        first_name.strip(),
-        now,
-        email=kept_email,
-        timezone=timezone,
-        phone=phone if "sms" in channels else None,
-        consents=consents,
-    )
-    if not any(purpose == Purpose.ARRIVAL for purpose, _ in consents):
-        return enrolled
+    kept_email = normalised_email(email) if "email" in channels and email else None
+    contested = kept_email is not None and _email_taken(session, kept_email)
+    try:
+        with session.begin_nested():
+            enrolled = enrol_shopper(
+                session,
+                store_id,
+                first_name.strip(),
+                now,
+                email=None if contested else kept_email,
+                timezone=timezone,
+                phone=phone if "sms" in channels else None,
+                consents=consents,
+            )
+    except IntegrityError:  # another shopper took the address meanwhile
+        contested = True
+        with session.begin_nested():
+            enrolled = enrol_shopper(
+                session,
+                store_id,
+                first_name.strip(),
+                now,
+                timezone=timezone,
+                phone=phone if "sms" in channels else None,
+                consents=consents,
+            )
     shopper = session.get(Shopper, enrolled.shopper_id)
     assert shopper is not None  # noqa: S101 - created above
+    if contested:
+        # Answering differently would tell anyone the address is registered, and giving it to
+        # her would send her messages to its owner: she joins without it (docs/decisions.md).
+        shopper.unconfirmed_email = kept_email
+    if not any(purpose == Purpose.ARRIVAL for purpose, _ in consents):
+        return enrolled
     if pickup is not None:
         shopper.pickup_email = normalised_email(pickup.email) if pickup.email else None
         shopper.pickup_phone = normalised_phone(pickup.phone) if pickup.phone else None
     attached = attach_waiting_orders(session, store_id, shopper.id, shopper_identifiers(shopper))
     return replace(enrolled, orders_linked=len(attached))
+
+
+def _email_taken(session: Session, email: str) -> bool:
+    return session.scalar(select(Shopper.id).where(Shopper.email == email)) is not None
 
 
 def store_facts(session: Session, store_id: int) -> StoreFacts:

@@ -18,6 +18,7 @@ from flask_socketio import SocketIO, join_room
 from store_server.accounts.auth import device_for_token, staff_for_token
 from store_server.events import Audience, AudienceKind, Event
 from store_server.settings import StoreSettings
+from store_server.shoppers.consents import has_any_consent
 from store_server.vocabulary import StaffRole
 from store_server.web.context import services
 
@@ -83,12 +84,31 @@ class ShopperConnections:
             else:
                 del self._counts[shopper_id]
 
+    def sids_of(self, shopper_id: int) -> list[str]:
+        """The session ids of the shopper's pages connected to this process."""
+        with self._lock:
+            return [sid for sid, owner in self._by_sid.items() if owner == shopper_id]
+
     def is_connected(self, shopper_id: int) -> bool:
         """Whether at least one page of the shopper is connected now."""
         return shopper_id in self._counts
 
 
 connections = ShopperConnections()
+
+
+def end_shopper_connections(shopper_id: int) -> None:
+    """Disconnect the shopper's pages and empty their room (after erasure or a full opt-out).
+
+    `close_room` goes through the message queue, so pages connected to another process leave
+    the room too and receive nothing more; those on this process are disconnected.
+    """
+    for sid in connections.sids_of(shopper_id):
+        socketio.server.leave_room(sid, shopper_room(shopper_id), namespace="/")
+        socketio.server.disconnect(sid, namespace="/")
+        connections.remove(sid)
+    socketio.close_room(shopper_room(shopper_id), namespace="/")
+    log.info("event=shopper_connections_ended")
 
 
 class Broadcaster:
@@ -147,13 +167,20 @@ def _on_connect(auth: dict[str, Any] | None = None) -> bool:
             join_room(managers_room(identity.store_id))
         log.info("event=socket_joined store=%s staff=%s", identity.store_id, identity.staff_id)
         return True
-    if isinstance(device_token, str) and (device := device_for_token(db, device_token)) is not None:
+    device = device_for_token(db, device_token) if isinstance(device_token, str) else None
+    if device is not None and _has_any_consent(device.shopper_id):
         join_room(shopper_room(device.shopper_id))
         connections.add(request.sid, device.shopper_id)  # type: ignore[attr-defined]
         log.info("event=socket_joined device=%s", device.device_id)
         return True
     log.info("event=socket_refused reason=unauthorized")
     return False
+
+
+def _has_any_consent(shopper_id: int) -> bool:
+    # A shopper who withdrew every consent is sent nothing, so her page has no room to be in.
+    with services().db.sessions() as session:
+        return has_any_consent(session, shopper_id)
 
 
 @socketio.on("disconnect")  # type: ignore[untyped-decorator]

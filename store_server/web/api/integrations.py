@@ -79,11 +79,14 @@ def put_order(store_id: int, external_id: str) -> tuple[Response, int]:
 def put_customer_attributes(store_id: int) -> tuple[Response, int]:
     """Set the profile attributes campaign audiences filter on (e.g. a loyalty tier).
 
-    Like orders, the customer is named by e-mail, which finds an opted-in shopper and is never
-    stored; for anyone else nothing is kept and `matched` is false.
+    Like orders, the customer is named by e-mail, which finds a shopper who joined this store
+    and is never stored; for anyone else (unknown, or only another store's) nothing is kept
+    and `matched` is false.
     """
     require_integration(store_id)
     body = parse_body(CustomerAttributesIn, request.get_json(silent=True))
     with services().db.transaction() as session:
-        matched = set_customer_attributes(session, body.customer_email, dict(body.attributes))
+        matched = set_customer_attributes(
+            session, store_id, body.customer_email, dict(body.attributes)
+        )
     return jsonify({"matched": matched}), 200

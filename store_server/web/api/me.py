@@ -21,6 +21,7 @@ from store_server.web.auth import require_device
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
+from store_server.web.realtime import end_shopper_connections
 from store_server.web.schemas import CouponsOut, parse_body, registered_id_problem
 from store_server.web.schemas.me import (
     CheckinIn,
@@ -60,7 +61,7 @@ def profile() -> tuple[Response, int]:
         out = ProfileOut(
             shopper_id=shopper.id,
             first_name=shopper.first_name,
-            email=shopper.email,
+            email=shopper.email or shopper.unconfirmed_email,
             phone=shopper.phone,
             pickup_email=shopper.pickup_email,
             pickup_phone=shopper.pickup_phone,
@@ -88,7 +89,11 @@ def replace_consents() -> tuple[Response, int]:
     now = services().clock()
     wanted = [(c.purpose, c.channel) for c in body.consents]
     with services().db.transaction() as session:
-        consents.replace_consents(session, device.shopper_id, body.store_id, wanted, now)
+        still_consented = consents.replace_consents(
+            session, device.shopper_id, body.store_id, wanted, now
+        )
+    if not still_consented:
+        end_shopper_connections(device.shopper_id)
     return jsonify({"store_id": body.store_id, "consents": len(body.consents)}), 200
 
 
@@ -128,6 +133,7 @@ def erase() -> tuple[Response, int]:
     with services().db.transaction() as session:
         data.erase_shopper(session, device.shopper_id)
     services().resolver.invalidate()
+    end_shopper_connections(device.shopper_id)
     return jsonify({"erased": True}), 200
 
 

@@ -42,7 +42,7 @@ def store_info(store_id: int) -> tuple[Response, int]:
     body=OptInIn,
     answer=OptInOut,
     status=201,
-    errors=(400, 404, 409),
+    errors=(400, 404),
     public=True,
 )
 def join() -> tuple[Response, int]:
