@@ -24,7 +24,7 @@ test-setup: setup
 lint: setup
 	$(BIN)/ruff check gateway store_server firmware_sim bench tests
 	$(BIN)/ruff format --check gateway store_server firmware_sim bench tests
-	$(BIN)/mypy gateway firmware_sim store_server bench
+	$(BIN)/mypy gateway firmware_sim store_server bench tests
 
 unit: setup
 	$(BIN)/pytest -m "not e2e and not browser" $(PYTEST_ARGS)

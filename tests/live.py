@@ -133,7 +133,7 @@ def announce_arrival(stack: Stack, person: str = "maria", rssi: int = -50) -> No
         bytes.fromhex(p["identity_key"]) for p in stack.seed["phones"] if p["person"] == person
     )
     now = time.time()
-    body = {
+    body: dict[str, Any] = {
         "batch_id": f"announce-{person}-{now}",
         "sent_at": now,
         "observations": [

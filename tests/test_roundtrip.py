@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 from firmware_sim.frames import encode_frame, encode_url
 from gateway.decode import decode_advert
 
-hex_bytes = lambda n: st.binary(min_size=n, max_size=n).map(bytes.hex)  # noqa: E731
+
+def hex_bytes(n: int) -> st.SearchStrategy[str]:
+    """Hex text of exactly `n` random bytes."""
+    return st.binary(min_size=n, max_size=n).map(bytes.hex)
+
+
 uuids = st.uuids().map(str)
 u16 = st.integers(0, 0xFFFF)
 i8 = st.integers(-128, 127)

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-KEYS = {
+KEYS: dict[str, type | tuple[type, ...]] = {
     "enter_latency_p50_s": float,
     "enter_latency_p95_s": float,
     "exit_latency_p95_s": (float, type(None)),

@@ -4,6 +4,7 @@ coming, gets her thank-you coupon with a countdown, answers the survey, and eras
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 import requests
@@ -13,7 +14,11 @@ from bench.stack import Stack
 from tests.live import announce_arrival, login
 
 pytestmark = pytest.mark.browser
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+}
 
 
 def phone_page(browser: Browser) -> Page:
@@ -87,7 +92,7 @@ def test_an_arrival_only_sign_up_sees_her_order_and_claim_links_say_what_went_wr
     store = stack.seed["store_id"]
     orders = f"{stack.url}/api/v1/stores/{store}/orders"
     integration = {"Authorization": f"Bearer {stack.seed['integration_token']}"}
-    order = {"number": "4100", "status": "ready", "items": [{"name": "Lamp"}]}
+    order: dict[str, Any] = {"number": "4100", "status": "ready", "items": [{"name": "Lamp"}]}
     pushed = requests.put(
         f"{orders}/pos-4100",
         json={**order, "customer_email": "nia@example.com"},

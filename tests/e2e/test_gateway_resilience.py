@@ -165,6 +165,7 @@ def add_opted_in_shoppers(stack: Stack, count: int) -> list[str]:
     try:
         with db.transaction() as session:
             store_id = session.scalars(select(Store.id).order_by(Store.id)).first()
+            assert store_id is not None
             assert store_id == stack.seed["store_id"]
             for i in range(count):
                 added = add_opted_in_shopper(

@@ -191,7 +191,7 @@ def test_discovery_filter_parsing() -> None:
 def test_scan_policy_merges_sessions() -> None:
     eddystone_only = DiscoveryFilter(uuids=frozenset({EDDYSTONE}), rssi=-80, duplicate_data=False)
     policy = scan_policy([eddystone_only])
-    assert policy.uuids == {EDDYSTONE} and policy.rssi == -80 and policy.filtered
+    assert policy.uuids == frozenset({EDDYSTONE}) and policy.rssi == -80 and policy.filtered
     assert not policy_accepts(policy, parsed(uuids=["0000180f" + EDDYSTONE[8:]]))
     assert not policy_accepts(policy, parsed(rssi=-90, uuids=[EDDYSTONE]))
     assert policy_accepts(policy, parsed(rssi=-70, service={EDDYSTONE: b"x"}))
@@ -386,12 +386,13 @@ def test_bleak_discovers_every_device_of_the_demo(tmp_path: Path) -> None:
                 assert seen["service_data"][EDDYSTONE].startswith("30")  # Eddystone-EID frame
             last = {a["address"]: a for a in shown}
             for address_, advert in last.items():
-                await until(
-                    lambda a=address_, s=advert: any(
+
+                def shows_latest(a: str = address_, s: AdvertJson = advert) -> bool:
+                    return any(
                         e["address"] == a and e["rssi"] == s["rssi"] for e in scanner.adverts()
-                    ),
-                    "latest state of each device",
-                )
+                    )
+
+                await until(shows_latest, "latest state of each device")
             rssis: dict[str, set[int]] = {}
             for seen in scanner.adverts():
                 rssis.setdefault(seen["address"], set()).add(seen["rssi"])
@@ -438,7 +439,7 @@ def test_one_discovery_session_per_sender_and_malformed_calls(tmp_path: Path) ->
             assert other.message_type == MessageType.METHOD_RETURN
 
             props = "org.freedesktop.DBus.Properties"
-            malformed = [
+            malformed: list[tuple[str, str, str, str, list[Any], str]] = [
                 (hci0, adapter, "SetDiscoveryFilter", "s", ["le"], ERROR_INVALID_ARGUMENTS),
                 (
                     hci0,

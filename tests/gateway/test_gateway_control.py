@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,13 +28,15 @@ HEARTBEAT_KEYS = {
 REGISTERED = {"kind": "ibeacon", "id": "fda50693-a4e2-4fb1-afcf-c6eb07647825:1:2"}
 
 
-def _run_until(settings: GatewaySettings, condition: object, what: str, server: RecordingServer):
+def _run_until(
+    settings: GatewaySettings, condition: Callable[[], bool], what: str, server: RecordingServer
+) -> Counters:
     counters = Counters()
 
     async def scenario() -> None:
         stop = asyncio.Event()
         running = asyncio.create_task(run_gateway(settings, stop=stop, counters=counters))
-        await server.await_until(condition, what)  # type: ignore[arg-type]
+        await server.await_until(condition, what)
         stop.set()
         await running
 

@@ -17,7 +17,7 @@ from gateway.uplink import FlushReason, Observation, Uploader
 if TYPE_CHECKING:
     from conftest import RecordingServer
 
-EID = {"kind": "eddystone_eid", "eid": "dbb4dc143e0cf3f3", "tx_power": -20}
+EID: dict[str, str | int] = {"kind": "eddystone_eid", "eid": "dbb4dc143e0cf3f3", "tx_power": -20}
 
 
 def _observations(count: int, rssi: int = -60) -> list[Observation]:

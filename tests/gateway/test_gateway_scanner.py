@@ -7,9 +7,10 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import pytest
+from bleak.args.bluez import BlueZScannerArgs, OrPattern
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakError
 
@@ -58,7 +59,7 @@ class FakeBackend(BaseBleakScanner):
         service_uuids: list[str] | None,
         scanning_mode: Literal["active", "passive"],
         *,
-        bluez: dict[str, str],
+        bluez: BlueZScannerArgs,
         **kwargs: Any,
     ) -> None:
         super().__init__(detection_callback, service_uuids)
@@ -183,7 +184,8 @@ def test_scanner_hands_plain_records_with_gateway_time(monkeypatch: pytest.Monke
     assert backend.bluez == {"adapter": "hci7", "or_patterns": PASSIVE_OR_PATTERNS}
     assert [
         (p.start_position, p.ad_data_type, p.content_of_pattern)
-        for p in backend.bluez["or_patterns"]
+        # The equality above shows they are the OrPatterns, not bare tuples bleak also takes.
+        for p in cast(list[OrPattern], backend.bluez["or_patterns"])
     ] == [(0, 0x16, b"\xaa\xfe"), (0, 0xFF, b"\x4c\x00\x02\x15"), (2, 0xFF, b"\xbe\xac")]
     assert backend.stopped
     assert [advert.address for advert in heard] == [a[0] for a in FAKE_ADVERTS]

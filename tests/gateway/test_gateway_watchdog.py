@@ -52,12 +52,16 @@ def test_refresh_due() -> None:
 
 
 def _run(
-    backend: type[FakeBackend], counters: Counters, scenario: object, **dog_settings: float
+    backend: type[FakeBackend],
+    counters: Counters,
+    scenario: object,
+    silence_s: float = 0.2,
+    refresh_s: float = 0.0,
 ) -> None:
     async def main() -> None:
         dogs: list[Watchdog] = []
         scanner = Scanner(lambda advert: dogs[0].heard(time.monotonic()), backend=backend)
-        dog = Watchdog(scanner, counters, **{"silence_s": 0.2, **dog_settings})
+        dog = Watchdog(scanner, counters, silence_s=silence_s, refresh_s=refresh_s)
         dogs.append(dog)
         await dog.start()
         runner = asyncio.create_task(dog.run())

@@ -13,10 +13,10 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
@@ -37,7 +37,9 @@ from store_server.web.realtime import socketio
 from tests.support.seeding import add_other_store
 
 
-def fresh_postgres_database(admin_url: str, template: str | None = None) -> Iterator[str]:
+def fresh_postgres_database(
+    admin_url: str, template: str | None = None
+) -> Generator[str, None, None]:
     """Create a database on the server of `admin_url` (empty, or a copy of `template`), yield
     its URL, then drop it."""
     name = f"t_{uuid.uuid4().hex[:12]}"
@@ -182,7 +184,7 @@ class World:
             "/api/v1/auth/login", json={"email": email, "password": password}
         )
         assert response.status_code == 200, response.get_json()
-        return response.get_json()
+        return cast(dict[str, Any], response.get_json())
 
     def staff_headers(self, email: str = "sam@demo.store") -> dict[str, str]:
         """Authorization headers of a freshly logged-in staffer."""

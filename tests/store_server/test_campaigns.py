@@ -13,6 +13,7 @@ from store_server.db.models import CampaignDecision, CampaignVersion, Coupon, De
 from store_server.engagement import decide
 from store_server.engagement import engine as engagement
 from store_server.messaging.outbound import Reach
+from store_server.vocabulary import Channel
 from store_server.web.context import services
 from tests.store_server.conftest import World
 from tests.store_server.test_pickup_lifecycle import events
@@ -25,7 +26,7 @@ LONDON = ZoneInfo("Europe/London")
 DAYTIME_HOUR = 13
 HOUR_S = 3600.0
 # The engine called directly: every shopper's page counts as open.
-PAGE_OPEN = Reach(frozenset({"app"}), lambda _shopper_id: True)
+PAGE_OPEN = Reach(frozenset({Channel.APP}), lambda _shopper_id: True)
 
 
 def campaign(**changes: Any) -> dict[str, Any]:

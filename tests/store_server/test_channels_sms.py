@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from store_server.messaging.channels import Contact, Notification
+from store_server.messaging.channels import Contact, Notification, SendResult
 from store_server.messaging.channels.router import Router
 from store_server.messaging.channels.sms import (
     MAX_BODY_CHARS,
@@ -23,6 +23,7 @@ from store_server.messaging.channels.sms import (
     twiml_reply,
     valid_signature,
 )
+from store_server.vocabulary import Channel
 from tests.support.http import QuietHandler, loopback_server
 
 SID = "AC0123456789abcdef0123456789abcdef"
@@ -179,17 +180,15 @@ def test_router_falls_back_from_a_refused_sms_and_logs_no_number(
     provider.script.append((400, {"code": 21211, "message": f"'To' {PHONE} invalid"}, {}))
 
     class Email:
-        channel = "email"
+        channel: Channel = Channel.EMAIL
 
-        def send(self, notification: Notification, contact: Contact) -> object:
-            from store_server.messaging.channels import SendResult
+        def send(self, notification: Notification, contact: Contact) -> SendResult:
+            return SendResult(Channel.EMAIL, "delivered", "accepted")
 
-            return SendResult("email", "delivered", "accepted")
-
-    router = Router([sender(provider, http_session), Email()])  # type: ignore[list-item]
+    router = Router([sender(provider, http_session), Email()])
     with caplog.at_level(logging.INFO):
         result = router.deliver(
-            NOTE, Contact(1, phone=PHONE, email="m@x.example"), ["sms", "email"]
+            NOTE, Contact(1, phone=PHONE, email="m@x.example"), [Channel.SMS, Channel.EMAIL]
         )
     assert [a.status for a in result.attempts] == ["failed_permanent", "delivered"]
     assert result.channel == "email"

@@ -12,11 +12,9 @@ import pytest
 from store_server.engagement.decide import (
     CHANNELS,
     DEFAULT_MIN_GAP_S,
-    Channel,
     Decision,
     Message,
     Policy,
-    Purpose,
     Recipient,
     SentOffer,
     decide,
@@ -24,18 +22,31 @@ from store_server.engagement.decide import (
     in_holdout,
     release_held,
 )
+from store_server.vocabulary import Channel, Purpose
 
 LA = "America/Los_Angeles"
 UTC = "UTC"
 HOUR = 3600.0
 ALL: frozenset[tuple[Purpose, Channel]] = frozenset(
-    (p, c) for p in ("offers", "arrival") for c in CHANNELS
+    (p, c) for p in (Purpose.OFFERS, Purpose.ARRIVAL) for c in CHANNELS
 )
 
 
-def at(tz: str, *parts: int, fold: int = 0) -> float:
+def at(
+    tz: str,
+    year: int,
+    month: int,
+    day: int,
+    hour: int = 0,
+    minute: int = 0,
+    second: int = 0,
+    *,
+    fold: int = 0,
+) -> float:
     """Unix seconds of a wall-clock time in a zone."""
-    return datetime(*parts, tzinfo=ZoneInfo(tz), fold=fold).timestamp()  # type: ignore[misc]
+    return datetime(
+        year, month, day, hour, minute, second, tzinfo=ZoneInfo(tz), fold=fold
+    ).timestamp()
 
 
 def shopper(
@@ -58,12 +69,12 @@ def shopper(
 
 def offer(
     expires_at: float,
-    channels: tuple[Channel, ...] = ("app", "push", "sms", "email"),
+    channels: tuple[Channel, ...] = (Channel.APP, Channel.PUSH, Channel.SMS, Channel.EMAIL),
     **kw: object,
 ) -> Message:
     return Message(
         campaign_id="spring-dresses",
-        purpose=kw.pop("purpose", "offers"),  # type: ignore[arg-type]
+        purpose=kw.pop("purpose", Purpose.OFFERS),  # type: ignore[arg-type]
         channels=channels,
         expires_at=expires_at,
         **kw,  # type: ignore[arg-type]
@@ -86,23 +97,23 @@ CASES: list[tuple[str, Recipient, Message, float, str, str | None]] = [
         offer(NOON_LA + HOUR),
         NOON_LA,
         "sent",
-        "app",
+        Channel.APP,
     ),
     (
         "campaign order wins over the shopper's list",
         shopper(),
-        offer(NOON_LA + HOUR, ("email", "sms")),
+        offer(NOON_LA + HOUR, (Channel.EMAIL, Channel.SMS)),
         NOON_LA,
         "sent",
-        "email",
+        Channel.EMAIL,
     ),
     (
         "page closed: falls to push",
-        shopper(reachable=("push", "email")),
+        shopper(reachable=(Channel.PUSH, Channel.EMAIL)),
         offer(NOON_LA + HOUR),
         NOON_LA,
         "sent",
-        "push",
+        Channel.PUSH,
     ),
     ("expired", shopper(), offer(NOON_LA), NOON_LA, "expired", None),
     (
@@ -115,7 +126,7 @@ CASES: list[tuple[str, Recipient, Message, float, str, str | None]] = [
     ),
     (
         "no consent for offers at all",
-        shopper(consents=frozenset({("arrival", "sms")})),
+        shopper(consents=frozenset({(Purpose.ARRIVAL, Channel.SMS)})),
         offer(NOON_LA + HOUR),
         NOON_LA,
         "no_consent",
@@ -123,15 +134,18 @@ CASES: list[tuple[str, Recipient, Message, float, str, str | None]] = [
     ),
     (
         "consent only on a channel the campaign does not use",
-        shopper(consents=frozenset({("offers", "email")})),
-        offer(NOON_LA + HOUR, ("app", "push")),
+        shopper(consents=frozenset({(Purpose.OFFERS, Channel.EMAIL)})),
+        offer(NOON_LA + HOUR, (Channel.APP, Channel.PUSH)),
         NOON_LA,
         "no_consent",
         None,
     ),
     (
         "consented channel unreachable (no subscription, page closed)",
-        shopper(consents=frozenset({("offers", "push"), ("offers", "app")}), reachable=("sms",)),
+        shopper(
+            consents=frozenset({(Purpose.OFFERS, Channel.PUSH), (Purpose.OFFERS, Channel.APP)}),
+            reachable=(Channel.SMS,),
+        ),
         offer(NOON_LA + HOUR),
         NOON_LA,
         "no_consent",
@@ -139,11 +153,13 @@ CASES: list[tuple[str, Recipient, Message, float, str, str | None]] = [
     ),
     (
         "consent for sms but only for arrival: an offer may not use it",
-        shopper(consents=frozenset({("arrival", "sms"), ("offers", "email")})),
-        offer(NOON_LA + HOUR, ("sms", "email")),
+        shopper(
+            consents=frozenset({(Purpose.ARRIVAL, Channel.SMS), (Purpose.OFFERS, Channel.EMAIL)})
+        ),
+        offer(NOON_LA + HOUR, (Channel.SMS, Channel.EMAIL)),
         NOON_LA,
         "sent",
-        "email",
+        Channel.EMAIL,
     ),
     (
         "on a pickup trip",
@@ -156,10 +172,10 @@ CASES: list[tuple[str, Recipient, Message, float, str, str | None]] = [
     (
         "pickup trip does not block the pickup update itself",
         shopper(on_pickup_trip=True),
-        offer(NOON_LA + HOUR, purpose="arrival"),
+        offer(NOON_LA + HOUR, purpose=Purpose.ARRIVAL),
         NOON_LA,
         "sent",
-        "app",
+        Channel.APP,
     ),
     (
         "last offer 10 minutes ago",
@@ -175,7 +191,7 @@ CASES: list[tuple[str, Recipient, Message, float, str, str | None]] = [
         offer(NOON_LA + HOUR),
         NOON_LA,
         "sent",
-        "app",
+        Channel.APP,
     ),
     (
         "one per visit",
@@ -191,7 +207,7 @@ CASES: list[tuple[str, Recipient, Message, float, str, str | None]] = [
         offer(NOON_LA + HOUR, visit_id=6),
         NOON_LA,
         "sent",
-        "app",
+        Channel.APP,
     ),
     (
         "three today already",
@@ -231,7 +247,7 @@ CASES: list[tuple[str, Recipient, Message, float, str, str | None]] = [
         offer(NOON_LA + 24 * HOUR),
         at(LA, 2024, 6, 2, 9, 0),
         "sent",
-        "app",
+        Channel.APP,
     ),
     (
         "20:59 is still allowed",
@@ -239,7 +255,7 @@ CASES: list[tuple[str, Recipient, Message, float, str, str | None]] = [
         offer(NOON_LA + 24 * HOUR),
         at(LA, 2024, 6, 1, 20, 59),
         "sent",
-        "app",
+        Channel.APP,
     ),
     (
         "quiet hours are the shopper's, not the server's (noon UTC is 05:00 in LA)",
@@ -252,10 +268,10 @@ CASES: list[tuple[str, Recipient, Message, float, str, str | None]] = [
     (
         "arrival updates ignore quiet hours and caps",
         shopper(history=sends(LA, (2024, 6, 1, 9, 5), (2024, 6, 1, 10, 0), (2024, 6, 1, 11, 0))),
-        offer(NOON_LA + 24 * HOUR, purpose="arrival"),
+        offer(NOON_LA + 24 * HOUR, purpose=Purpose.ARRIVAL),
         at(LA, 2024, 6, 1, 22, 30),
         "sent",
-        "app",
+        Channel.APP,
     ),
     (
         "capped beats quiet hours (a drop is final, a hold is not)",
@@ -483,7 +499,7 @@ def test_held_message_is_sent_when_quiet_hours_end_if_still_valid() -> None:
     assert held.outcome == "quiet_hours" and held.hold_until == at(LA, 2024, 6, 2, 9, 0)
     assert release_held(held, shopper(), message, night + HOUR) == held  # still night
     released = release_held(held, shopper(), message, held.hold_until)
-    assert (released.outcome, released.channel) == ("sent", "app")
+    assert (released.outcome, released.channel) == ("sent", Channel.APP)
 
 
 def test_held_message_that_expired_overnight_is_dropped() -> None:
@@ -501,7 +517,7 @@ def test_held_message_is_re_decided_on_release() -> None:
     message = offer(at(LA, 2024, 6, 2, 18, 0))
     held = decide(shopper(), message, night)
     assert held.hold_until is not None
-    revoked = shopper(consents=frozenset({("arrival", "sms")}))
+    revoked = shopper(consents=frozenset({(Purpose.ARRIVAL, Channel.SMS)}))
     assert release_held(held, revoked, message, held.hold_until).outcome == "no_consent"
     # Yesterday's three offers do not count against the new day.
     busy = shopper(history=sends(LA, (2024, 6, 1, 9, 5), (2024, 6, 1, 10, 0), (2024, 6, 1, 11, 0)))
@@ -511,7 +527,9 @@ def test_held_message_is_re_decided_on_release() -> None:
 def test_release_refuses_what_was_not_held() -> None:
     message = offer(NOON_LA + HOUR)
     with pytest.raises(ValueError, match="held"):
-        release_held(Decision("sent", "by app", "app", ("app",)), shopper(), message, NOON_LA)
+        release_held(
+            Decision("sent", "by app", Channel.APP, (Channel.APP,)), shopper(), message, NOON_LA
+        )
 
 
 def test_holdout_is_stable_and_deterministic() -> None:
@@ -521,7 +539,7 @@ def test_holdout_is_stable_and_deterministic() -> None:
     assert first == again
     assert set(first) == {"sent", "holdout"}
     # Same bucket whatever the time, the channels, the history: it depends on the pair only.
-    later = replace(message, channels=("email",), expires_at=NOON_LA + 90 * 86400)
+    later = replace(message, channels=(Channel.EMAIL,), expires_at=NOON_LA + 90 * 86400)
     assert [
         decide(shopper(shopper_id=i, tz=UTC), later, NOON_LA + 30 * 86400).outcome
         for i in range(2000)

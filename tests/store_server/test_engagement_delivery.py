@@ -456,7 +456,10 @@ def test_audiences_filter_on_attributes_past_visits_purchases_and_zones(world: W
     ],
 )
 def test_days_and_daily_hours_follow_the_stores_clock(
-    local: tuple[int, ...], days: list[int] | None, window: tuple[str, str] | None, live: bool
+    local: tuple[int, int, int, int, int],
+    days: list[int] | None,
+    window: tuple[str, str] | None,
+    live: bool,
 ) -> None:
     from store_server.db.models import CampaignVersion
 
@@ -467,7 +470,7 @@ def test_days_and_daily_hours_follow_the_stores_clock(
         daily_start=window[0] if window else None,
         daily_end=window[1] if window else None,
     )
-    now = datetime(*local, tzinfo=LONDON).timestamp()  # type: ignore[misc]
+    now = datetime(*local, tzinfo=LONDON).timestamp()
     assert engagement.is_live(version, now, "Europe/London") is live
 
 

@@ -148,7 +148,9 @@ def test_a_bay_keeps_its_own_rule_one_reading_ten_db_up_or_two_six_db_up() -> No
 
 def test_someone_missed_at_the_door_who_walks_into_a_zone_has_entered() -> None:
     # The door gateway never heard them well; the app hears the dresses beacon up close.
-    signals = [BeaconReport("bcn-dresses", DRESSES, -62, T0 + s) for s in range(40)]
+    signals: list[fusion.Signal] = [
+        BeaconReport("bcn-dresses", DRESSES, -62, T0 + s) for s in range(40)
+    ]
     state, events = play(signals)
     assert kinds(events)[:2] == ["entered", "zone_entered"]
     assert events[0].at <= T0 + fusion.INSIDE_ENTRY_S + 1

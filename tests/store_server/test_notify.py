@@ -8,11 +8,14 @@ from store_server.messaging.channels import Contact, PushSubscription
 from store_server.messaging.channels.email import EmailConfig
 from store_server.messaging.outbound import Reach, vapid_subject
 from store_server.settings import SettingsError, StoreSettings
+from store_server.vocabulary import Channel
 from store_server.web.realtime import ShopperConnections
 
 
 def test_reach_is_the_configured_channels_the_shopper_has_an_address_for() -> None:
-    reach = Reach(frozenset({"app", "push", "sms"}), lambda shopper_id: shopper_id == 1)
+    reach = Reach(
+        frozenset({Channel.APP, Channel.PUSH, Channel.SMS}), lambda shopper_id: shopper_id == 1
+    )
     everything = Contact(
         1, phone="+14155550123", email="a@b.example", push=PushSubscription("e", "k", "a")
     )

@@ -167,7 +167,7 @@ def test_handing_over_a_cancelled_order_is_refused_and_changes_nothing(world: Wo
 
 
 def settings_for(world: World) -> StoreSettings:
-    return services(world.app).settings  # type: ignore[no-any-return]
+    return services(world.app).settings
 
 
 def test_escalation_happens_at_the_limit_not_before_and_exactly_once(world: World) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 T = TypeVar("T")
 
@@ -33,6 +33,16 @@ def wait_until(
         sleep(interval)
 
 
+@overload
+async def await_until(
+    predicate: Callable[[], Awaitable[T]], timeout: float, interval: float = 0.01
+) -> T: ...
+
+
+@overload
+async def await_until(predicate: Callable[[], T], timeout: float, interval: float = 0.01) -> T: ...
+
+
 async def await_until(
     predicate: Callable[[], T | Awaitable[T]], timeout: float, interval: float = 0.01
 ) -> T:
@@ -41,7 +51,7 @@ async def await_until(
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
-        result: T = await value if inspect.isawaitable(value) else value  # type: ignore[assignment]
+        result: T = await value if inspect.isawaitable(value) else value
         if result or time.monotonic() >= deadline:
             return result
         await asyncio.sleep(interval)
