@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from store_server.db.models import Consent, Shopper
+from store_server.db.models import Consent, Shopper, Store
 from store_server.problems import DomainError, Refusal
 
 
@@ -37,9 +37,12 @@ def replace_consents(
     consents: Sequence[tuple[str, str]],
     now: float,
 ) -> None:
-    """Set exactly these (purpose, channel) consents for one store (empty withdraws all)."""
+    """Set exactly these (purpose, channel) consents for one store (empty withdraws all;
+    NOT_FOUND `unknown_store` for a store that does not exist)."""
     shopper = session.get(Shopper, shopper_id)
     assert shopper is not None  # noqa: S101 - the device's foreign key
+    if session.get(Store, store_id) is None:
+        raise DomainError(Refusal.NOT_FOUND, "unknown_store", f"no store {store_id}")
     if any(channel == "email" for _, channel in consents) and not shopper.email:
         raise DomainError(
             Refusal.INVALID, "email_required", "e-mail messages need an e-mail address"
