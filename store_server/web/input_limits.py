@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
 from typing import Any
 
 from flask import request
@@ -35,10 +34,12 @@ MAX_JSON_INTEGER = 2**63 - 1
 NUL = "\x00"
 
 
-def _nul_error(where: str) -> ApiError:
-    return ApiError(
-        400, "nul_character", f"{where} contains a NUL character (U+0000)", {"where": where}
-    )
+def _nul_error(where: str, loc: list[str | int] | None = None) -> ApiError:
+    message = f"{where} contains a NUL character (U+0000)"
+    details: dict[str, Any] = {"where": where}
+    if loc is not None:  # where in the body, in `parse_body`'s shape
+        details["fields"] = [{"loc": loc, "msg": message}]
+    return ApiError(400, "nul_character", message, details)
 
 
 def _reject_constant(name: str) -> Any:
@@ -61,21 +62,22 @@ def _bounded_int(text: str) -> int:
 
 def check_json_value(value: Any) -> None:
     """Raise a 400 if a decoded JSON value nests too deep or holds a NUL in a string or key."""
-    pending: list[tuple[Any, int]] = [(value, 0)]
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while pending:  # iterative: the value may be nested deeper than Python's recursion limit
-        item, depth = pending.pop()
+        item, loc = pending.pop()
         if isinstance(item, str):
             if NUL in item:
-                raise _nul_error("a string of the body")
-        elif isinstance(item, dict | list):
-            if depth >= MAX_JSON_DEPTH:
+                raise _nul_error("a string of the body", list(loc))
+        elif isinstance(item, dict):
+            if len(loc) >= MAX_JSON_DEPTH:
                 raise _too_deep()
-            children: Iterable[Any] = item
-            if isinstance(item, dict):
-                if any(NUL in key for key in item):
-                    raise _nul_error("a key of the body")
-                children = item.values()
-            pending.extend((child, depth + 1) for child in children)
+            if any(NUL in key for key in item):
+                raise _nul_error("a key of the body", list(loc))
+            pending.extend((child, (*loc, key)) for key, child in item.items())
+        elif isinstance(item, list):
+            if len(loc) >= MAX_JSON_DEPTH:
+                raise _too_deep()
+            pending.extend((child, (*loc, index)) for index, child in enumerate(item))
 
 
 def _too_deep() -> ApiError:

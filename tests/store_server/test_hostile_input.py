@@ -155,10 +155,11 @@ def test_a_nul_in_any_string_or_key_is_refused(world: World, text: str) -> None:
         assert error_code(response, 400) == "nul_character", (method, url)
 
 
-def test_a_nul_in_a_string_never_reaches_the_database(world: World) -> None:
-    text = '{"email": "sam@demo.store\\u0000", "password": "x"}'
+def test_a_nul_in_a_string_never_reaches_the_database_and_is_located(world: World) -> None:
+    text = '{"email": "sam@demo.store", "password": ["ok", "x\\u0000"]}'
     response = json_post(world, "/api/v1/auth/login", text)
     assert error_code(response, 400) == "nul_character"
+    assert response.get_json()["error"]["details"]["fields"][0]["loc"] == ["password", 1]
 
 
 def test_malformed_json_keeps_its_code(world: World) -> None:
