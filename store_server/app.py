@@ -31,7 +31,10 @@ from store_server.web.api import (
     report,
 )
 from store_server.web.context import EXTENSION as SERVICES_EXTENSION
+from store_server.web.converters import use_row_id_converter
 from store_server.web.errors import register_error_handlers
+from store_server.web.headers import register_security_headers
+from store_server.web.input_limits import StrictJSONProvider, refuse_hostile_input
 from store_server.web.realtime import connections, init_realtime
 
 
@@ -52,8 +55,14 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
     )
     # An API client gets a JSON 404 for `a//b`, not an HTML redirect to `a/b`.
     app.url_map.merge_slashes = False
+    # Hostile input is refused before any view runs (docs/protocol.md, "Limits"): path ids
+    # within the columns' range, strict JSON bodies, no NUL character anywhere.
+    use_row_id_converter(app.url_map)
+    app.json = StrictJSONProvider(app)
+    app.before_request(refuse_hostile_input)
     db = Database(settings.database_url)
     register_error_handlers(app)
+    register_security_headers(app)
     blueprints = (
         auth.bp,
         gateways.bp,

@@ -35,9 +35,13 @@ def rows_changed(result: Result[Any]) -> int:
 
 
 def _make_engine(url: str) -> Engine:
+    # hide_parameters: an error's message (logged, or shown in a traceback) never carries the
+    # statement's values, which can be a shopper's e-mail or phone number.
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -28,6 +28,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+# Every surrogate primary key is an `Integer`, which PostgreSQL stores in 4 bytes: an id above
+# this names no row, and binding it would fail inside the database (the web layer checks first).
+ROW_ID_MAX = 2**31 - 1
 
 
 class Base(DeclarativeBase):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from store_server.db.models import Beacon, Campaign, Gateway, Zone
 from store_server.engagement.campaigns import current_version
@@ -138,6 +139,15 @@ def _flush_or_conflict(session: Session, code: str, message: str) -> None:
         raise DomainError(Refusal.CONFLICT, code, message) from exc
 
 
+def _flush_placement(session: Session, zone_id: int | None) -> None:
+    """Flush a gateway's or beacon's zone; the zone may have been deleted since it was checked
+    (another manager, at the same moment), which the foreign key refuses."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise invalid_field("zone_id", f"no zone {zone_id} in this store") from exc
+
+
 def create_zone(session: Session, store_id: int, name: str, kind: str, label: str) -> Zone:
     """Add a zone; its name is unique in the store (conflict `zone_name_taken`)."""
     zone = Zone(store_id=store_id, name=name, kind=kind, label=label)
@@ -153,7 +163,12 @@ def edit_zone(
     zone = _zone_of(session, store_id, zone_id)
     old_name = zone.name
     zone.name, zone.kind, zone.label = name, kind, label
-    _flush_or_conflict(session, "zone_name_taken", f"a zone is already named {name!r}")
+    try:
+        _flush_or_conflict(session, "zone_name_taken", f"a zone is already named {name!r}")
+    except StaleDataError as exc:  # another manager deleted it since it was read
+        raise DomainError(
+            Refusal.NOT_FOUND, "unknown_zone", f"no zone {zone_id} in this store"
+        ) from exc
     stale = _campaigns_naming(session, store_id, old_name) if old_name != name else []
     return zone, stale
 
@@ -187,7 +202,7 @@ def place_gateway(
     _check_zone_id(session, store_id, zone_id)
     gateway.zone_id = zone_id
     gateway.rssi_offset_db = rssi_offset_db
-    session.flush()
+    _flush_placement(session, zone_id)
     return gateway
 
 
@@ -207,7 +222,7 @@ def place_beacon(session: Session, store_id: int, beacon_id: int, zone_id: int |
     beacon = _beacon_of(session, store_id, beacon_id)
     _check_zone_id(session, store_id, zone_id)
     beacon.zone_id = zone_id
-    session.flush()
+    _flush_placement(session, zone_id)
     return beacon
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from store_server.db.models import Consent, Shopper
+from store_server.db.models import Consent, Shopper, Store
 from store_server.problems import DomainError, Refusal
 
 
@@ -37,10 +37,13 @@ def replace_consents(
     consents: Sequence[tuple[str, str]],
     now: float,
 ) -> bool:
-    """Set exactly these (purpose, channel) consents for one store (empty withdraws all);
-    whether the shopper still has any consent at any store."""
+    """Set exactly these (purpose, channel) consents for one store (empty withdraws all;
+    NOT_FOUND `unknown_store` for a store that does not exist); whether the shopper still has
+    any consent at any store."""
     shopper = session.get(Shopper, shopper_id)
     assert shopper is not None  # noqa: S101 - the device's foreign key
+    if session.get(Store, store_id) is None:
+        raise DomainError(Refusal.NOT_FOUND, "unknown_store", f"no store {store_id}")
     # An unconfirmed address counts as given: refusing would tell her another shopper has it.
     has_email = bool(shopper.email or shopper.unconfirmed_email)
     if any(channel == "email" for _, channel in consents) and not has_email:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from store_server.problems import DomainError, Refusal
@@ -60,7 +63,37 @@ def register_error_handlers(app: Flask) -> None:
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_response(status, code, exc.description or exc.name)
 
+    @app.errorhandler(IntegrityError)
+    @app.errorhandler(StaleDataError)
+    def _conflict(exc: IntegrityError | StaleDataError) -> Response:
+        # A race the domain did not translate (two requests changing the same rows at once):
+        # the transaction rolled back, so trying again is safe.
+        log_database_error(exc)
+        return error_response(409, "conflict", "the data changed while this request ran; try again")
+
+    @app.errorhandler(DataError)
+    def _invalid_value(exc: DataError) -> Response:
+        # A value the schema let through but the database refused (out of range, bad text).
+        log_database_error(exc)
+        return error_response(400, "invalid_value", "a value is out of range for this field")
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("event=unhandled_error type=%s", type(exc).__name__)
         return error_response(500, "internal_error", "unexpected server error")
+
+
+def log_database_error(exc: Exception) -> None:
+    """Log a database error by type and where it arose, never its message.
+
+    The message of a SQLAlchemy error carries the statement's parameters, which can be a
+    shopper's e-mail or phone number; the traceback's frames carry only code.
+    """
+    cause = getattr(exc, "orig", None)
+    frames = "".join(traceback.format_tb(exc.__traceback__)).replace("\n", " | ")
+    log.warning(
+        "event=database_error type=%s cause=%s at=%s",
+        type(exc).__name__,
+        type(cause).__name__ if cause is not None else "-",
+        frames,
+    )

@@ -81,7 +81,7 @@ def profile() -> tuple[Response, int]:
 
 
 @bp.put("/consents")
-@documented("Set my consents for one store", body=ConsentsIn, errors=(400, 401))
+@documented("Set my consents for one store", body=ConsentsIn, errors=(400, 401, 404))
 def replace_consents() -> tuple[Response, int]:
     """Set exactly these consents for one store (an empty list withdraws all of them)."""
     device = require_device()

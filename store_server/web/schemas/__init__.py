@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from store_server.db.models import ROW_ID_MAX
 from store_server.engagement.coupons import CouponOut
 from store_server.web.errors import ApiError
 
@@ -83,6 +84,9 @@ class ErrorOut(BaseModel):
     error: ErrorBody
 
 
+# A row's id in a body (a store, a zone): beyond the column's range it names no row, and is
+# refused here rather than by the database.
+RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # A profile attribute's value, as a store system sets it and an audience filters on it.
 AttributeValue = Annotated[str, StringConstraints(max_length=100)] | int | bool

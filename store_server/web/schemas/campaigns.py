@@ -22,6 +22,8 @@ MAX_HOLDOUT_SHARE = 0.5
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 # One offer is worth at most this much off (in minor units: $10,000.00).
 MAX_AMOUNT_OFF_CENTS = 1_000_000
+# More coupons per shopper than this is no cap at all (and must fit the Integer column).
+MAX_PER_SHOPPER = 10_000
 
 
 class AudienceIn(Strict):
@@ -74,7 +76,7 @@ class CampaignIn(Strict):
     daily_end: ClockTime | None = None
     channels: Annotated[list[Channel], Field(min_length=1, max_length=4)]
     holdout_share: Annotated[float, Field(ge=0.0, le=MAX_HOLDOUT_SHARE)] = 0.0
-    max_per_shopper: Annotated[int, Field(ge=1)] | None = None
+    max_per_shopper: Annotated[int, Field(ge=1, le=MAX_PER_SHOPPER)] | None = None
 
     def field_problems(self) -> list[dict[str, Any]]:
         """What is wrong across fields, in `parse_body`'s shape (empty when nothing is)."""

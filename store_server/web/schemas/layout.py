@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from store_server.vocabulary import DeviceKind, ZoneKind
-from store_server.web.schemas import Strict
+from store_server.web.schemas import RowId, Strict
 
 # Calibration corrects how differently two boxes of the same model hear (antenna, enclosure,
 # mounting): a few dB. 20 dB is ten times the distance at n = 2; a box that far off is faulty
@@ -59,7 +59,7 @@ class ZoneChangeOut(BaseModel):
 class GatewayPlaceIn(Strict):
     """Where a gateway is (a zone of its store, or none: the floor) and its calibration."""
 
-    zone_id: int | None
+    zone_id: RowId | None
     rssi_offset_db: RssiOffset
 
 
@@ -67,7 +67,7 @@ class GatewayRegisterIn(Strict):
     """A new gateway of the store."""
 
     id: GatewayId
-    zone_id: int | None = None
+    zone_id: RowId | None = None
     rssi_offset_db: RssiOffset = 0.0
 
 
@@ -111,13 +111,13 @@ class BeaconIn(Strict):
     identifier: Annotated[
         str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=100)
     ]
-    zone_id: int | None = None
+    zone_id: RowId | None = None
 
 
 class BeaconPlaceIn(Strict):
     """Where a beacon hangs: a zone of its store, or none."""
 
-    zone_id: int | None
+    zone_id: RowId | None
 
 
 class BeaconOut(BaseModel):

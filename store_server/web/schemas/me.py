@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from store_server.vocabulary import Channel, DeviceKind, Purpose
-from store_server.web.schemas import Strict
+from store_server.web.schemas import RowId, Strict
 
 
 class ConsentIn(Strict):
@@ -20,7 +20,7 @@ class ConsentIn(Strict):
 class CheckinIn(Strict):
     """A shopper says "I'm here", optionally at a curbside bay."""
 
-    store_id: int
+    store_id: RowId
     bay: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
@@ -64,7 +64,7 @@ class PauseIn(Strict):
 class ConsentsIn(Strict):
     """The full set of consents for one store (replaces the previous set)."""
 
-    store_id: int
+    store_id: RowId
     consents: Annotated[list[ConsentIn], Field(max_length=8)]
 
 
@@ -95,7 +95,7 @@ class SightingIn(Strict):
 class SightingsIn(Strict):
     """Store beacons the app heard since its last report."""
 
-    store_id: int
+    store_id: RowId
     sightings: Annotated[list[SightingIn], Field(min_length=1, max_length=200)]
 
 

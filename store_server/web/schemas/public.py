@@ -6,14 +6,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from store_server.web.schemas import Strict
+from store_server.web.schemas import RowId, Strict
 from store_server.web.schemas.me import ConsentIn
 
 
 class OptInIn(Strict):
     """Joining a store's app: nothing is kept without at least one consent."""
 
-    store_id: int
+    store_id: RowId
     first_name: Annotated[str, Field(min_length=1, max_length=100)]
     email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"

@@ -1,0 +1,127 @@
+"""What any request must be before a view sees it: strict JSON, no NUL characters anywhere.
+
+Every JSON body goes through `StrictJSONProvider.loads` (Flask's `request.get_json` calls it),
+so no view can forget the rules, and each refusal is a 400 with its own code:
+
+- `invalid_json`: `NaN`, `Infinity` and numbers that only fit as infinity (`1e999`), which
+  Python's json reads but no column or schema means; integers beyond 64 bits.
+- `too_deep`: more than MAX_JSON_DEPTH nested arrays and objects (deeper would recurse in the
+  parser and in validation; no body of the API nests more than a few levels).
+- `nul_character`: U+0000 in any string or key: PostgreSQL refuses it in text.
+
+Malformed JSON stays a `ValueError`, which `get_json(silent=True)` turns into None and
+`parse_body` into `malformed_json`, as before. `refuse_hostile_input`, run before every view,
+decodes any JSON body under these rules (so the refusal is the same before and after
+authentication, on every endpoint) and applies the NUL rule to the path, the query string and
+form fields.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from flask import request
+from flask.json.provider import DefaultJSONProvider
+
+from store_server.web.errors import ApiError
+
+MAX_JSON_DEPTH = 32
+# A JSON integer is at most a signed 64-bit value: no column holds more, and past 2**53 a
+# browser could not even read it back.
+MAX_JSON_INTEGER = 2**63 - 1
+NUL = "\x00"
+
+
+def _nul_error(where: str, loc: list[str | int] | None = None) -> ApiError:
+    message = f"{where} contains a NUL character (U+0000)"
+    details: dict[str, Any] = {"where": where}
+    if loc is not None:  # where in the body, in `parse_body`'s shape
+        details["fields"] = [{"loc": loc, "msg": message}]
+    return ApiError(400, "nul_character", message, details)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ApiError(400, "invalid_json", f"{name} is not a JSON number", {"value": name})
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ApiError(400, "invalid_json", "a number is too large", {"value": text[:40]})
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    # Compare lengths first: int() of thousands of digits is slow (and then a ValueError).
+    if len(text.lstrip("-")) > len(str(MAX_JSON_INTEGER)) or abs(int(text)) > MAX_JSON_INTEGER:
+        raise ApiError(400, "invalid_json", "an integer is beyond 64 bits", {"value": text[:40]})
+    return int(text)
+
+
+def check_json_value(value: Any) -> None:
+    """Raise a 400 if a decoded JSON value nests too deep or holds a NUL in a string or key."""
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while pending:  # iterative: the value may be nested deeper than Python's recursion limit
+        item, loc = pending.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                raise _nul_error("a string of the body", list(loc))
+        elif isinstance(item, dict):
+            if len(loc) >= MAX_JSON_DEPTH:
+                raise _too_deep()
+            if any(NUL in key for key in item):
+                raise _nul_error("a key of the body", list(loc))
+            pending.extend((child, (*loc, key)) for key, child in item.items())
+        elif isinstance(item, list):
+            if len(loc) >= MAX_JSON_DEPTH:
+                raise _too_deep()
+            pending.extend((child, (*loc, index)) for index, child in enumerate(item))
+
+
+def _too_deep() -> ApiError:
+    return ApiError(
+        400,
+        "too_deep",
+        f"the body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep",
+        {"max_depth": MAX_JSON_DEPTH},
+    )
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """Decode a JSON body under the rules above (ApiError), or raise ValueError if malformed."""
+    try:
+        value = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+    except RecursionError as exc:  # far deeper than the limit: the parser gave up first
+        raise _too_deep() from exc
+    check_json_value(value)
+    return value
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, reading request bodies with `strict_loads`."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Decode JSON strictly (the keyword arguments of json.loads are not offered)."""
+        return strict_loads(s)
+
+
+def refuse_hostile_input() -> None:
+    """A `before_request` hook: the JSON rules above on a JSON body, and 400 `nul_character`
+    for U+0000 in the path, query or form."""
+    if NUL in request.path:
+        raise _nul_error("the path")
+    if any(NUL in key or NUL in value for key, value in request.args.items(multi=True)):
+        raise _nul_error("the query string")
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") and any(
+        NUL in key or NUL in value for key, value in request.form.items(multi=True)
+    ):
+        raise _nul_error("a form field")
+    if request.is_json and request.content_length != 0:
+        request.get_json(silent=True)  # cached for the view; raises ApiError on a rule
