@@ -8,7 +8,9 @@ made works: the password logs in, the printed token uploads a batch.
 from __future__ import annotations
 
 import os
+import pty
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from select import select as wait_for_input
 from typing import Any
 
 import pytest
@@ -537,3 +540,59 @@ def test_no_output_carries_a_password_or_an_email(cli: Cli) -> None:
         output = done.stdout + done.stderr
         assert "secret-password" not in output
         assert "kim@" not in output
+
+
+def run_on_a_terminal(cli: Cli, args: list[str], typed: list[str]) -> tuple[int, str]:
+    """Run the command on a pseudo-terminal (its controlling terminal), typing each line once
+    the prompt for it appears; its exit status and everything the terminal showed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_")}
+    env.update(PYTHONPATH=str(REPO), STORE_DATABASE_URL=cli.database_url)
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: its stdin, stdout and /dev/tty are the pseudo-terminal
+        try:
+            os.execve(str(STORE_SERVER), [str(STORE_SERVER), *args], env)  # noqa: S606 - no shell
+        finally:
+            os._exit(127)  # never return into the test runner's copy
+    shown = b""
+    prompts = iter(("new password: ", "the same again: "))
+    pending = list(typed)
+    expected = next(prompts)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = wait_for_input([terminal], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(terminal, 1024)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        if pending and shown.decode(errors="replace").count(expected) == 1:
+            os.write(terminal, pending.pop(0).encode() + b"\n")
+            expected = next(prompts, "\0")
+    else:
+        os.kill(pid, signal.SIGKILL)  # the one process this test started
+    _, status = os.waitpid(pid, 0)
+    os.close(terminal)
+    assert time.monotonic() < deadline, f"no exit within 60 s: {shown!r}"
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+
+
+def test_on_a_terminal_the_password_is_asked_twice_and_never_echoed(cli: Cli, setup: SetUp) -> None:
+    store = str(setup.store_id)
+    base = ["add-staff", "--store", store, "--name", "Alex", "--role", "staff", "--email"]
+    status, shown = run_on_a_terminal(
+        cli, [*base, "alex@shop.example"], ["typed-once-1234", "typed-twice-5678"]
+    )
+    assert status == 2
+    assert "store-server: the two passwords differ" in shown
+    assert "typed-" not in shown
+    assert row_counts(cli.database_url)["staff_users"] == 2
+
+    status, shown = run_on_a_terminal(
+        cli, [*base, "alex@shop.example"], ["typed-both-1234", "typed-both-1234"]
+    )
+    assert status == 0, shown
+    assert "typed-" not in shown
+    assert row_counts(cli.database_url)["staff_users"] == 3
