@@ -1,21 +1,36 @@
-"""`store-server`: migrate the database, seed the demo store, run the server."""
+"""`store-server`: migrate the database, set up stores, staff and gateways, run the server."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
+
+from sqlalchemy.orm import Session
 
 from store_server.pickup.orders import CSV_COLUMNS
+from store_server.problems import DomainError, Refusal
 from store_server.settings import SettingsError, StoreSettings
+from store_server.vocabulary import StaffRole
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (status 2), not usage and a line."""
+
+    def error(self, message: str) -> NoReturn:
+        """Exit with status 2 and `store-server: <the problem>`."""
+        self.exit(2, f"store-server: {message}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `store-server` command."""
-    parser = argparse.ArgumentParser(prog="store-server", description=__doc__)
+    parser = OneLineParser(prog="store-server", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create or upgrade the database schema")
     seed = commands.add_parser("seed-demo", help="create the demo store in an empty database")
@@ -33,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     token.add_argument("--store", type=int, required=True, help="store id")
     token.add_argument("--name", required=True, help="what the system is, e.g. 'order system'")
+    _add_setup_commands(commands)
     run = commands.add_parser("run", help="serve HTTP and Socket.IO")
     run.add_argument("--host", help="overrides STORE_HOST")
     run.add_argument("--port", type=int, help="overrides STORE_PORT")
@@ -60,7 +76,143 @@ def main(argv: list[str] | None = None) -> int:
         return _import_orders(settings, args.store, args.file)
     if args.command == "add-integration":
         return _add_integration(settings, args.store, args.name)
+    if args.command in SETUP_COMMANDS:
+        return _set_up(settings, args)
     return _run(settings)
+
+
+# The commands that set up a real store; each is one transaction that prints one line.
+SETUP_COMMANDS = (
+    "create-store",
+    "add-staff",
+    "set-password",
+    "deactivate-staff",
+    "add-gateway",
+    "rotate-gateway-token",
+    "remove-gateway",
+)
+HOW_PASSWORDS_ARE_READ = "the password is read from stdin, or asked for twice on a terminal"
+
+
+def _add_setup_commands(commands: argparse._SubParsersAction[OneLineParser]) -> None:
+    store = commands.add_parser("create-store", help="create a store; prints its id")
+    store.add_argument("--name", required=True, help="what staff and shoppers call it")
+    store.add_argument("--timezone", required=True, help="IANA time zone, e.g. Europe/London")
+    store.add_argument("--currency", required=True, help="ISO 4217 code, e.g. GBP")
+    store.add_argument("--locale", default="en", help="BCP 47 tag, e.g. en-GB (default en)")
+    store.add_argument("--public-url", default="", help="https://... where shoppers reach it")
+
+    staff = commands.add_parser(
+        "add-staff",
+        help=f"add a staff or manager account; prints its id ({HOW_PASSWORDS_ARE_READ})",
+    )
+    staff.add_argument("--store", type=int, required=True, help="store id")
+    staff.add_argument("--email", required=True, help="what they log in with")
+    staff.add_argument("--name", required=True, help="what the tablet shows")
+    staff.add_argument("--role", required=True, choices=[role.value for role in StaffRole])
+
+    password = commands.add_parser(
+        "set-password",
+        help=f"set an account's password, ending its sessions ({HOW_PASSWORDS_ARE_READ})",
+    )
+    password.add_argument("--email", required=True)
+    deactivate = commands.add_parser(
+        "deactivate-staff", help="stop an account logging in; its sessions end at once"
+    )
+    deactivate.add_argument("--email", required=True)
+
+    gateway = commands.add_parser("add-gateway", help="register a gateway; prints its token once")
+    gateway.add_argument("--store", type=int, required=True, help="store id")
+    gateway.add_argument("--id", required=True, help="the gateway's GATEWAY_ID, e.g. gw-door")
+    gateway.add_argument("--zone", help="name of the zone it watches (default: none, the floor)")
+    gateway.add_argument(
+        "--rssi-offset-db", type=float, default=0.0, help="calibration added to its readings"
+    )
+    rotate = commands.add_parser(
+        "rotate-gateway-token", help="give a gateway a new token (printed); the old one stops"
+    )
+    rotate.add_argument("--id", required=True)
+    remove = commands.add_parser("remove-gateway", help="forget a gateway and its token")
+    remove.add_argument("--id", required=True)
+
+
+def _set_up(settings: StoreSettings, args: argparse.Namespace) -> int:
+    """Run one set-up command in one transaction; a refusal is one line on stderr, status 2."""
+    from store_server.db.database import Database
+
+    try:
+        change = _setup_change(args)
+    except DomainError as exc:
+        print(f"store-server: {exc.message}", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            shown = change(session)
+    except DomainError as exc:  # the transaction rolled back: nothing was written
+        print(f"store-server: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        db.dispose()
+    print(shown, flush=True)  # only once committed: a printed token or id is real
+    return 0
+
+
+def _setup_change(args: argparse.Namespace) -> Callable[[Session], str]:
+    """What the command does to the database, and the line it prints (the password read)."""
+    from store_server.accounts import staff, stores
+    from store_server.layout import plan
+    from store_server.presence import gateways
+
+    command = args.command
+    if command == "create-store":
+        return lambda session: str(
+            stores.create_store(
+                session, args.name, args.timezone, args.currency, args.locale, args.public_url
+            ).id
+        )
+    if command == "add-staff":
+        password = _read_password()
+        return lambda session: str(
+            staff.add_staff(session, args.store, args.email, args.name, args.role, password).id
+        )
+    if command == "set-password":
+        password = _read_password()
+        return lambda session: str(staff.set_password(session, args.email, password).id)
+    if command == "deactivate-staff":
+        return lambda session: str(staff.deactivate_staff(session, args.email).id)
+    if command == "add-gateway":
+
+        def add_gateway(session: Session) -> str:
+            stores.store_of(session, args.store)
+            zone_id = plan.zone_named(session, args.store, args.zone).id if args.zone else None
+            _, token = plan.create_gateway(
+                session, args.store, args.id, zone_id, args.rssi_offset_db
+            )
+            return token
+
+        return add_gateway
+    if command == "rotate-gateway-token":
+        return lambda session: gateways.rotate_gateway_token(session, args.id)
+
+    def remove_gateway(session: Session) -> str:
+        gateways.remove_gateway(session, args.id)
+        return f"gateway {args.id} removed"
+
+    return remove_gateway
+
+
+def _read_password() -> str:
+    """The new password: the first line of stdin, or typed twice at a hidden prompt."""
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise DomainError(Refusal.INVALID, "invalid_password", "no password on stdin")
+        return password
+    password = getpass.getpass("new password: ")
+    if getpass.getpass("the same again: ") != password:
+        raise DomainError(Refusal.INVALID, "invalid_password", "the two passwords differ")
+    return password
 
 
 def _import_orders(settings: StoreSettings, store_id: int, path: Path) -> int:

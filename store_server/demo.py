@@ -8,17 +8,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from store_server.accounts.auth import hash_password, token_digest
+from store_server.accounts.auth import token_digest
+from store_server.accounts.staff import add_staff
+from store_server.accounts.stores import create_store
 from store_server.db.database import Database
 from store_server.db.models import (
     Beacon,
-    Gateway,
     IntegrationToken,
     PickupOrder,
-    StaffUser,
-    Store,
     Zone,
 )
+from store_server.presence.gateways import register_gateway
 from store_server.shoppers.enrolment import enrol_shopper
 
 DEMO_ZONES = [
@@ -148,9 +148,8 @@ def seed_demo(db: Database, now: float) -> DemoSeed:
     device_tokens: dict[str, str] = {}
     integration_token = secrets.token_urlsafe(24)
     with db.transaction() as session:
-        store = Store(name="Demo Store, High Street", timezone="Europe/London")
-        session.add(store)
-        session.flush()
+        # USD, the schema's default, which the demo's offers have always been written in.
+        store = create_store(session, "Demo Store, High Street", "Europe/London", "USD", "en-GB")
         zones = {
             name: Zone(store_id=store.id, name=name, kind=kind, label=label)
             for name, kind, label in DEMO_ZONES
@@ -158,16 +157,8 @@ def seed_demo(db: Database, now: float) -> DemoSeed:
         session.add_all(zones.values())
         session.flush()
         for gateway_id, zone_name in DEMO_GATEWAYS:
-            token = secrets.token_urlsafe(24)
-            gateway_tokens[gateway_id] = token
-            session.add(
-                Gateway(
-                    id=gateway_id,
-                    store_id=store.id,
-                    zone_id=zones[zone_name].id,
-                    token_sha256=token_digest(token),
-                    rssi_offset_db=0.0,
-                )
+            gateway_tokens[gateway_id] = register_gateway(
+                session, gateway_id, store.id, zones[zone_name].id
             )
         for kind, identifier, zone_name in DEMO_BEACONS:
             session.add(
@@ -195,16 +186,7 @@ def seed_demo(db: Database, now: float) -> DemoSeed:
             ("morgan@demo.store", "Morgan", "manager"),
         ):
             password = secrets.token_urlsafe(9)
-            session.add(
-                StaffUser(
-                    store_id=store.id,
-                    email=email,
-                    name=name,
-                    role=role,
-                    password_hash=hash_password(password),
-                    active=True,
-                )
-            )
+            add_staff(session, store.id, email, name, role, password)
             accounts.append({"email": email, "password": password, "role": role})
         session.add(
             IntegrationToken(

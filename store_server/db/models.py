@@ -52,6 +52,10 @@ class Store(Base):
     second_escalation_s: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
     # ISO 4217; amount-off offers are in this currency's minor units (cents, pence).
     currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
+    # A BCP 47 tag (`en-GB`): how the store's pages and messages write dates and amounts.
+    locale: Mapped[str] = mapped_column(String(35), default="en", server_default="en")
+    # Where shoppers reach this store's server; empty: STORE_PUBLIC_URL (one server, one store).
+    public_url: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
 
 class IntegrationToken(Base):

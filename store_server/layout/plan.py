@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from store_server.db.models import Beacon, Campaign, Gateway, Zone
 from store_server.engagement.campaigns import current_version
-from store_server.presence.gateways import register_gateway
+from store_server.presence.gateways import check_gateway, register_gateway
 from store_server.problems import DomainError, Refusal
 
 # Gateways send a heartbeat every 30 s (gateway_wire.HeartbeatIn); three missed ones is not a
@@ -83,6 +83,16 @@ def layout_of(session: Session, store_id: int) -> Layout:
         select(Beacon).where(Beacon.store_id == store_id).order_by(Beacon.id)
     ).all()
     return Layout(zones, gateways, beacons)
+
+
+def zone_named(session: Session, store_id: int, name: str) -> Zone:
+    """The store's zone with this name (not found `unknown_zone`)."""
+    zone = session.scalar(select(Zone).where(Zone.store_id == store_id, Zone.name == name))
+    if zone is None:
+        raise DomainError(
+            Refusal.NOT_FOUND, "unknown_zone", f"no zone named {name!r} in this store"
+        )
+    return zone
 
 
 def _zone_of(session: Session, store_id: int, zone_id: int) -> Zone:
@@ -185,6 +195,7 @@ def create_gateway(
     session: Session, store_id: int, gateway_id: str, zone_id: int | None, rssi_offset_db: float
 ) -> tuple[Gateway, str]:
     """Register a gateway; with its token, which is never available again."""
+    check_gateway(gateway_id, rssi_offset_db)
     _check_zone_id(session, store_id, zone_id)
     taken = f"a gateway is already registered as {gateway_id!r}"
     if session.get(Gateway, gateway_id) is not None:

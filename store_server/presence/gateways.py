@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +25,32 @@ CONFIG_REFRESH_S = 300
 # 24 random bytes (192 bits, 32 URL-safe characters): unguessable, short enough to type into a
 # gateway's settings file by hand.
 GATEWAY_TOKEN_BYTES = 24
+# What a gateway id may be: it goes into URLs (`/api/v1/gateways/<id>/batches`) and log lines.
+GATEWAY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Calibration corrects how differently two boxes of the same model hear (antenna, enclosure,
+# mounting): a few dB. 20 dB is ten times the distance at n = 2; a box that far off is faulty
+# or badly placed, and an offset would only hide it.
+MAX_RSSI_OFFSET_DB = 20.0
+
+
+def check_gateway(gateway_id: str, rssi_offset_db: float) -> None:
+    """Refuse (invalid, naming the field) an id or calibration offset no gateway may have."""
+    if not GATEWAY_ID_PATTERN.match(gateway_id):
+        raise DomainError(
+            Refusal.INVALID,
+            "invalid_gateway_id",
+            f"gateway id {gateway_id!r} must be letters, digits, dot, dash or underscore "
+            "(up to 64, starting with a letter or digit)",
+            {"field": "id"},
+        )
+    if not math.isfinite(rssi_offset_db) or abs(rssi_offset_db) > MAX_RSSI_OFFSET_DB:
+        raise DomainError(
+            Refusal.INVALID,
+            "invalid_rssi_offset_db",
+            f"the RSSI offset must be a number from {-MAX_RSSI_OFFSET_DB:g} to "
+            f"{MAX_RSSI_OFFSET_DB:g} dB",
+            {"field": "rssi_offset_db"},
+        )
 
 
 def register_gateway(
@@ -44,6 +72,32 @@ def register_gateway(
         )
     )
     return token
+
+
+def gateway_named(session: Session, gateway_id: str) -> Gateway:
+    """The registered gateway with this id, of any store (not found `unknown_gateway`)."""
+    gateway = session.get(Gateway, gateway_id)
+    if gateway is None:
+        raise DomainError(
+            Refusal.NOT_FOUND, "unknown_gateway", f"no gateway {gateway_id!r} is registered"
+        )
+    return gateway
+
+
+def rotate_gateway_token(session: Session, gateway_id: str) -> str:
+    """Give a gateway a fresh token and return it; the old one stops working at the commit."""
+    gateway = gateway_named(session, gateway_id)
+    token = secrets.token_urlsafe(GATEWAY_TOKEN_BYTES)
+    gateway.token_sha256 = token_digest(token)
+    session.flush()
+    return token
+
+
+def remove_gateway(session: Session, gateway_id: str) -> None:
+    """Forget a gateway: its token stops working, its raw readings and batch ids go with it
+    (the database cascades); the visits and events they made stay."""
+    session.delete(gateway_named(session, gateway_id))
+    session.flush()
 
 
 def authenticate_gateway(db: Database, gateway_id: str, token: str | None) -> Gateway:

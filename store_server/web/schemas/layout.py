@@ -6,13 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from store_server.presence.gateways import GATEWAY_ID_PATTERN, MAX_RSSI_OFFSET_DB
 from store_server.vocabulary import DeviceKind, ZoneKind
 from store_server.web.schemas import RowId, Strict
 
-# Calibration corrects how differently two boxes of the same model hear (antenna, enclosure,
-# mounting): a few dB. 20 dB is ten times the distance at n = 2; a box that far off is faulty
-# or badly placed, and an offset would only hide it.
-MAX_RSSI_OFFSET_DB = 20.0
 RssiOffset = Annotated[
     float,
     Field(
@@ -24,7 +21,7 @@ RssiOffset = Annotated[
 ]
 GatewayId = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+    StringConstraints(pattern=GATEWAY_ID_PATTERN.pattern),
     Field(description="letters, digits, dot, dash, underscore; up to 64"),
 ]
 
