@@ -339,7 +339,9 @@ def test_first_heard_is_uploaded_without_waiting_for_the_interval(
         await server.await_until(lambda: len(server.requests) == 1, "the first sighting")
         link.submit(_observation(rssi=-60), first_heard=False)  # waits for the interval
         link.submit(_observation(EID_B), first_heard=True)  # goes at once, with the waiting one
-        await server.await_until(lambda: len(server.requests) == 2, "the second sighting")
+        # Acknowledged, not only received: cancelling an upload still awaiting its answer
+        # leaves the batch in the outbox, and shutdown would rightly send it again.
+        await server.await_until(lambda: counters.batches_sent == 2, "the second sighting")
         link.submit(_observation(rssi=-61), first_heard=False)
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
@@ -364,7 +366,7 @@ def test_interval_closes_the_batch(
         runner = asyncio.create_task(link.run())
         link.submit(_observation(), first_heard=True)
         link.submit(_observation(rssi=-60), first_heard=False)
-        await server.await_until(lambda: len(server.requests) == 2, "the interval batch")
+        await server.await_until(lambda: counters.batches_sent == 2, "the interval batch")
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
         await link.shutdown(timeout_s=5.0)
