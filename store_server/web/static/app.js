@@ -224,6 +224,12 @@ async function refresh() {
   return true;
 }
 
+// The page's own change is newer than any refresh still in flight: those may have read the
+// store before the change committed, so none of them may draw over it.
+function supersedeRefreshes() {
+  state.drawn = ++state.refreshes;
+}
+
 function refreshQuietly() {
   refresh().catch((error) => {
     if (error.status === 401) forget("This phone is no longer registered.");
@@ -565,6 +571,7 @@ async function setConsent(purpose, channel, wanted) {
   if (wanted) keep.push({ purpose, channel });
   await api("/api/v1/me/consents", { method: "PUT", body: JSON.stringify({ store_id: storeId, consents: keep }) });
   state.me = await api("/api/v1/me");
+  supersedeRefreshes();
   renderChoices();
   showPushConsents(state.me.consents);
   await syncPush(state.me.consents);
@@ -599,6 +606,7 @@ async function pauseFor(minutes) {
   try {
     const { paused_until: until } = await api("/api/v1/me/pause", { method: "POST", body: JSON.stringify({ minutes }) });
     state.me = { ...state.me, detection_paused_until: until };
+    supersedeRefreshes();
     renderChoices();
     showPrivacyResult(until ? "Paused for an hour." : "Detection is back on: the staff will know when you arrive.");
   } catch (error) {
