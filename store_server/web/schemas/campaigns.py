@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from store_server.vocabulary import CampaignTrigger, Channel
-from store_server.web.schemas import AttributeValue, Name
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+from store_server.web.schemas import AttributeValue, Name, Strict
 
 # A coupon valid for more than a year is a standing discount, not a campaign's offer.
 MAX_VALID_MINUTES = 366 * 24 * 60

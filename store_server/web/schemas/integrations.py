@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from store_server.web.schemas import AttributeValue, Name
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from store_server.web.schemas import AttributeValue, Name, Strict
 
 
 class OrderOut(BaseModel):

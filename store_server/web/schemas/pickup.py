@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from store_server.pickup.orders import ItemIn
 from store_server.pickup.views import ArrivalOut
 from store_server.vocabulary import ExchangeKind
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from store_server.web.schemas import Strict
 
 
 class ArrivalsOut(BaseModel):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from store_server.engagement.coupons import CouponOut
+from store_server.web.schemas import Strict
 
 
 class RedemptionOut(BaseModel):
@@ -16,9 +17,7 @@ class RedemptionOut(BaseModel):
     coupon: CouponOut
 
 
-class RedeemIn(BaseModel):
+class RedeemIn(Strict):
     """A code typed or scanned at the till."""
-
-    model_config = ConfigDict(extra="forbid")
 
     code: Annotated[str, Field(min_length=1, max_length=64)]
