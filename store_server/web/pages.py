@@ -65,6 +65,13 @@ def redemption_link(code: str) -> str:
     return render_template("redeem.html", code=normalise_code(code))
 
 
+@bp.get("/escalation")
+def escalation_link() -> str:
+    """Where a manager's escalation message leads: "I'll take it" (the signed token is in the
+    URL's fragment, which no request carries; the page posts it)."""
+    return render_template("escalation.html")
+
+
 @bp.get("/sw.js")
 def service_worker() -> Response:
     """The shopper page's service worker, from the root so its scope is the whole site."""
