@@ -3,30 +3,41 @@ signed, expiring "I'll take it" link (never in a log), and the escalation's real
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import replace
 
+import http_ece
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from sqlalchemy import select, update
 
+from store_server.accounts.staff import add_staff
 from store_server.app import create_app
 from store_server.db.models import PickupAlert, StaffUser
 from store_server.sweep import sweep
 from store_server.web.context import services
 from tests.store_server.conftest import World
+from tests.store_server.test_channels_sms import FROM, PHONE, SID, TOKEN, Provider, provider
+from tests.store_server.test_channels_webpush import Browser, PushService, push_service
 from tests.support.smtp import Mailbox, smtp_peer
 
+__all__ = ["provider", "push_service"]  # fixtures used here
+
 MANAGER = "morgan@demo.store"
+PASSWORD = "a-long-enough-password"
 PUBLIC_URL = "http://127.0.0.1:5998"
 TAKE_LINK = re.compile(re.escape(PUBLIC_URL) + r"/escalation#take=([A-Za-z0-9._-]+)")
 
 
 @pytest.fixture
-def mail_app(world: World) -> Iterator[tuple[Flask, Mailbox]]:
-    """The world's database served by an app that sends e-mail to a loopback SMTP peer."""
+def mail_app(world: World, provider: Provider) -> Iterator[tuple[Flask, Mailbox]]:
+    """The world's database served by an app that sends e-mail to a loopback SMTP peer and
+    texts to a loopback SMS provider (push needs no setting)."""
     with smtp_peer() as (mailbox, port):
         settings = replace(
             services(world.app).settings,
@@ -35,6 +46,10 @@ def mail_app(world: World) -> Iterator[tuple[Flask, Mailbox]]:
             smtp_port=port,
             smtp_security="plain",
             mail_from="Demo Store <alerts@demo.store>",
+            sms_base_url=provider.base_url,
+            sms_account_sid=SID,
+            sms_auth_token=TOKEN,
+            sms_from=FROM,
         )
         app = create_app(settings, world.clock)
         yield app, mailbox
@@ -166,3 +181,57 @@ def test_choosing_a_channel_checks_what_it_needs(
     unknown = choose(app, world, {"channel": "pigeon"})
     assert unknown.status_code == 400  # type: ignore[attr-defined]
     assert choose(app, world, {"channel": ""}).get_json()["channel"] == ""  # type: ignore[attr-defined]
+
+
+def test_managers_hear_by_text_and_by_push_and_take_it_from_either(
+    world: World,
+    mail_app: tuple[Flask, Mailbox],
+    provider: Provider,
+    push_service: PushService,
+) -> None:
+    app, mailbox = mail_app
+    assert choose(app, world, {"channel": "sms", "phone": PHONE}).status_code == 200  # type: ignore[attr-defined]
+    with world.db.transaction() as session:
+        add_staff(session, world.seed.store_id, "ines@demo.store", "Ines", "manager", PASSWORD)
+    ines = {"Authorization": f"Bearer {world.login('ines@demo.store', PASSWORD)['token']}"}
+    browser = Browser(ec.generate_private_key(ec.SECP256R1()), os.urandom(16))
+    subscription = browser.subscription(push_service.endpoint("ines"))
+    base = f"/api/v1/stores/{world.seed.store_id}/escalation-channel"
+    subscribed = app.test_client().post(
+        f"{base}/push-subscriptions",
+        json={
+            "endpoint": subscription.endpoint,
+            "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+        },
+        headers=ines,
+    )
+    assert subscribed.get_json() == {"channel": "", "phone_set": False, "push_subscribed": True}
+    chosen = app.test_client().put(base, json={"channel": "push"}, headers=ines)
+    assert chosen.get_json()["channel"] == "push"
+
+    alert_id, _ = escalate(app, world)
+    assert mailbox.messages == []
+    [text] = provider.messages
+    assert text["To"] == PHONE
+    assert text["Body"].startswith("Nobody has gone to Maria (order #1001): Maria is waiting")
+    assert "STOP" not in text["Body"]  # a work text, not marketing
+    text_token = TAKE_LINK.search(text["Body"]).group(1)  # type: ignore[union-attr]
+    [pushed] = push_service.received
+    payload = json.loads(
+        http_ece.decrypt(
+            pushed.body,
+            private_key=browser.private_key,
+            auth_secret=browser.auth_secret,
+            version="aes128gcm",
+        )
+    )
+    assert payload["kind"] == "escalation" and payload["data"]["alert_id"] == alert_id
+    push_token = TAKE_LINK.fullmatch(payload["url"]).group(1)  # type: ignore[union-attr]
+    assert push_token != text_token  # each manager's own link
+
+    taken = app.test_client().post("/api/v1/escalations/take", json={"token": push_token})
+    assert taken.status_code == 200
+    assert taken.get_json()["acknowledged_by"] == "Ines"
+    late = app.test_client().post("/api/v1/escalations/take", json={"token": text_token})
+    assert late.status_code == 409
+    assert late.get_json()["error"]["message"] == "Ines is on the way"
