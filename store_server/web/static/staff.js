@@ -211,11 +211,13 @@ async function redeem(raw) {
   result.hidden = false;
 }
 
-// The browser's own BarcodeDetector where it has one (Chrome on Android, macOS, ChromeOS);
+// The browser's own BarcodeDetector where it reads QR codes (Chrome on Android, macOS, ChromeOS);
 // elsewhere (Safari, Firefox, desktop Chrome on Linux and Windows) the npm ponyfill, a
 // classic script loaded on first use, whose ZXing WebAssembly is served by this server too.
 async function qrDetector() {
-  if ("BarcodeDetector" in window) return new window.BarcodeDetector({ formats: ["qr_code"] });
+  const native = "BarcodeDetector" in window
+    && (await window.BarcodeDetector.getSupportedFormats().catch(() => [])).includes("qr_code");
+  if (native) return new window.BarcodeDetector({ formats: ["qr_code"] });
   if (!window.BarcodeDetectionAPI) {
     await new Promise((resolve, reject) => {
       const script = Object.assign(document.createElement("script"), { src: "/vendor/barcode-detector.js" });
