@@ -10,7 +10,7 @@ APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 .PHONY: demo test setup test-setup lint unit bench clean
 
 demo: setup
-	$(BIN)/python -m bench.demo
+	$(BIN)/python -m bench.demo $(DEMO_ARGS)
 
 test: test-setup lint
 	$(BIN)/pytest $(PYTEST_ARGS)

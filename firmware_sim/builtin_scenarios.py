@@ -151,6 +151,24 @@ _LEO_BROWSES: dict[str, Any] = {
 }
 
 
+# Ana: walks in a while after Leo, lingers at the dresses rail for a minute, leaves.
+_ANA_LINGERS: dict[str, Any] = {
+    "name": "ana",
+    "phone": "ana",
+    "start_s": 75,
+    "speed_m_s": 1.1,
+    "waypoints": [
+        {"x": 16, "y": -5, "dwell_s": 0},
+        {"x": 10, "y": -1, "dwell_s": 0},
+        {"x": 10, "y": 3, "dwell_s": 0},
+        {"x": 7, "y": 9, "dwell_s": 60},
+        {"x": 10, "y": 3, "dwell_s": 0},
+        {"x": 10, "y": -1, "dwell_s": 0},
+        {"x": 4, "y": -5, "dwell_s": 0},
+    ],
+}
+
+
 def _stop(x: float, y: float, dwell_s: float = 0) -> dict[str, Any]:
     return {"x": round(x, 2), "y": round(y, 2), "dwell_s": round(dwell_s)}
 
@@ -427,10 +445,18 @@ BUILTIN_SCENARIO_DOCUMENTS: dict[str, dict[str, Any]] = {
     },
     "demo": {
         "name": "demo",
-        "description": "maria arrives for pickup at ~20 s, a passer-by walks past, leo browses",
+        "description": (
+            "maria arrives for pickup at ~20 s, a passer-by walks past, leo browses, "
+            "ana lingers at the dresses"
+        ),
         "duration_s": 240,
         "store": STORE_LAYOUT,
-        "people": [{**_MARIA_PICKUP_AT_DOOR, "start_s": 14}, _PASSER_BY, _LEO_BROWSES],
+        "people": [
+            {**_MARIA_PICKUP_AT_DOOR, "start_s": 14},
+            _PASSER_BY,
+            _LEO_BROWSES,
+            _ANA_LINGERS,
+        ],
     },
     "browse": {
         "name": "browse",

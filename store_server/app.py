@@ -20,6 +20,7 @@ from store_server.web import pages
 from store_server.web.api import (
     auth,
     campaigns,
+    escalations,
     gateways,
     inbound,
     integrations,
@@ -69,6 +70,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         integrations.bp,
         pickup.bp,
         redemptions.bp,
+        escalations.bp,
         campaigns.bp,
         me.bp,
         public.bp,

@@ -40,6 +40,16 @@ def main(argv: list[str] | None = None) -> int:
         required=True,
         help="directory for seed.json (tokens, log-ins) and phones.json (sim keys)",
     )
+    seed.add_argument(
+        "--showcase",
+        action="store_true",
+        help="also an entry, a zone-dwell and a walk-by campaign and the passer-by (make demo)",
+    )
+    seed.add_argument(
+        "--shopper-timezone",
+        default="Europe/London",
+        help="where the demo shoppers live (their quiet hours), e.g. Asia/Tokyo",
+    )
     orders = commands.add_parser("import-orders", help="import pickup orders from a CSV file")
     orders.add_argument("--store", type=int, required=True, help="store id")
     orders.add_argument("file", type=Path, help="CSV: " + ", ".join(CSV_COLUMNS))
@@ -71,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "seed-demo":
-        return _seed_demo(settings, args.out)
+        return _seed_demo(settings, args.out, args.showcase, args.shopper_timezone)
     if args.command == "import-orders":
         return _import_orders(settings, args.store, args.file)
     if args.command == "add-integration":
@@ -282,12 +292,19 @@ def _migrate(settings: StoreSettings) -> int:
     return 0
 
 
-def _seed_demo(settings: StoreSettings, out: Path) -> int:
+def _seed_demo(settings: StoreSettings, out: Path, showcase: bool, shopper_timezone: str) -> int:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     from store_server.db.database import Database
     from store_server.demo import seed_demo
 
+    try:
+        ZoneInfo(shopper_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(f"store-server: unknown time zone {shopper_timezone!r}", file=sys.stderr)
+        return 2
     db = Database(settings.database_url)
-    seed = seed_demo(db, time.time())
+    seed = seed_demo(db, time.time(), showcase=showcase, shopper_timezone=shopper_timezone)
     db.dispose()
     out.mkdir(parents=True, exist_ok=True)
     for name, content in (("seed.json", seed.as_json()), ("phones.json", {"phones": seed.phones})):

@@ -16,8 +16,10 @@ from store_server.db.models import (
     Beacon,
     IntegrationToken,
     PickupOrder,
+    Shopper,
     Zone,
 )
+from store_server.engagement.campaigns import create_campaign
 from store_server.presence.gateways import register_gateway
 from store_server.shoppers.enrolment import enrol_shopper
 
@@ -39,6 +41,37 @@ DEMO_SHOPPERS = [
     ("maria", "Maria", "maria@example.com", "ready"),
     ("leo", "Leo", "leo@example.com", None),
     ("ana", "Ana", "ana@example.com", "placed"),
+]
+
+
+# `make demo` only (`seed-demo --showcase`): the passer-by of the demo scenario is an opted-in
+# shopper too, and one campaign per presence trigger the scenario plays. Each campaign is for
+# one shopper (a profile attribute), so the one-offer-per-visit cap hides none of them.
+SHOWCASE_PASSER = ("passer", "Pat")
+SHOWCASE_AUDIENCE = "demo"  # the attribute naming which campaign a demo shopper gets
+SHOWCASE_CAMPAIGNS: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "leo",
+        "Welcome in: 15 % off today",
+        {"trigger": "entered", "offer_text": "15 % off anything today", "percent_off": 15},
+    ),
+    (
+        "ana",
+        "Dresses: 20 % for lingering",
+        {
+            "trigger": "zone_dwell",
+            "zone": "dresses",
+            "min_dwell_s": 30.0,
+            "offer_text": "20 % off dresses for the next hour",
+            "percent_off": 20,
+            "product_scope": "dresses",
+        },
+    ),
+    (
+        "passer",
+        "Passing by: a free coffee",
+        {"trigger": "walk_by", "offer_text": "A free coffee if you pop in today"},
+    ),
 ]
 
 
@@ -140,12 +173,20 @@ class DemoSeed:
         }
 
 
-def seed_demo(db: Database, now: float) -> DemoSeed:
-    """Create the demo store in an empty, migrated database."""
+def seed_demo(
+    db: Database, now: float, *, showcase: bool = False, shopper_timezone: str = "Europe/London"
+) -> DemoSeed:
+    """Create the demo store in an empty, migrated database.
+
+    Args:
+        showcase: also the passer-by as a shopper and the showcase campaigns (`make demo`).
+        shopper_timezone: where the demo shoppers live: quiet hours are theirs.
+    """
     gateway_tokens: dict[str, str] = {}
     phones: list[dict[str, Any]] = []
     accounts: list[dict[str, str]] = []
     device_tokens: dict[str, str] = {}
+    shopper_ids: dict[str, int] = {}
     integration_token = secrets.token_urlsafe(24)
     with db.transaction() as session:
         # USD, the schema's default, which the demo's offers have always been written in.
@@ -176,11 +217,21 @@ def seed_demo(db: Database, now: float) -> DemoSeed:
                 first_name,
                 now,
                 email=email,
-                timezone="Europe/London",
+                timezone=shopper_timezone,
                 order=order,
             )
             device_tokens[person] = added.device_token
+            shopper_ids[person] = added.shopper_id
             phones.append(added.phone(person))
+        if showcase:
+            person, first_name = SHOWCASE_PASSER
+            added = add_opted_in_shopper(
+                session, store.id, first_name, now, timezone=shopper_timezone
+            )
+            device_tokens[person] = added.device_token
+            shopper_ids[person] = added.shopper_id
+            phones.append(added.phone(person))
+            _showcase_campaigns(session, store.id, shopper_ids, now)
         for email, name, role in (
             ("sam@demo.store", "Sam", "staff"),
             ("morgan@demo.store", "Morgan", "manager"),
@@ -199,3 +250,26 @@ def seed_demo(db: Database, now: float) -> DemoSeed:
         session.flush()
         store_id = store.id
     return DemoSeed(store_id, gateway_tokens, phones, accounts, device_tokens, integration_token)
+
+
+def _showcase_campaigns(
+    session: Session, store_id: int, shopper_ids: dict[str, int], now: float
+) -> None:
+    """The showcase campaigns, each for the one demo shopper its audience attribute names."""
+    for person, name, terms in SHOWCASE_CAMPAIGNS:
+        shopper = session.get(Shopper, shopper_ids[person])
+        assert shopper is not None  # noqa: S101 - enrolled just above
+        shopper.attributes = {SHOWCASE_AUDIENCE: person}
+        create_campaign(
+            session,
+            store_id,
+            name,
+            {
+                "audience": {"attributes": {SHOWCASE_AUDIENCE: person}},
+                "valid_minutes": 60,
+                "starts_at": now,
+                "channels": ["app", "push"],
+                **terms,
+            },
+            now,
+        )

@@ -19,7 +19,9 @@ from store_server.db.models import PickupAlert, Store, Visit
 from store_server.engagement import engine as engagement
 from store_server.events import Audience, Event
 from store_server.messaging.outbound import NO_REACH, Job, Reach
+from store_server.messaging.staff_notices import StaffNotice
 from store_server.pickup.alerts import arrival
+from store_server.pickup.escalations import escalation_notices
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.presence import fusion
 from store_server.presence.visits import (
@@ -47,6 +49,8 @@ class SweepResult:
     visits_closed: int
     events: list[Event]
     jobs: list[Job] = field(default_factory=list)  # deliveries to submit after the commit
+    # Escalations to managers on their chosen channels, submitted after the commit too.
+    notices: list[StaffNotice] = field(default_factory=list)
 
 
 def sweep(
@@ -59,6 +63,7 @@ def sweep(
             reaches nobody, so offers are decided and logged but none is sent.
     """
     events: list[Event] = []
+    notices: list[StaffNotice] = []
     escalated = expired = 0
     with db.transaction() as session:
         rows = session.execute(
@@ -105,15 +110,23 @@ def sweep(
             )
             if rows_changed(done) == 1:
                 escalated += 1
-                payload = arrival(session, alert_id).model_dump()
+                out = arrival(session, alert_id)
+                payload = out.model_dump()
                 events.append(Event("alert_escalated", payload, Audience.managers(store_id)))
                 events.append(Event("alert_updated", payload, Audience.staff(store_id)))
+                notices += escalation_notices(
+                    session,
+                    out,
+                    settings.secret_key.encode(),
+                    settings.base_url,
+                    raised_at + settings.alert_expiry_s,  # the alert expires then anyway
+                )
         exits: list[PresenceEventOut] = []
         closed = close_lost_visits(session, now, exits)
         events += [staff_event(exit_) for exit_ in exits]
         jobs = engagement.on_presence_events(session, exits, now, reach)
         jobs += engagement.release_held(session, now, reach)
-    result = SweepResult(escalated, expired, closed, events, jobs)
+    result = SweepResult(escalated, expired, closed, events, jobs, notices)
     if escalated or expired or result.visits_closed:
         log.info(
             "event=sweep escalated=%d expired=%d visits_closed=%d",
@@ -165,6 +178,7 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
         result = sweep(db, settings, services.clock(), outbound.reach)
         broadcaster.publish(result.events)
         outbound.submit_all(result.jobs)
+        outbound.submit_all(result.notices)
 
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(

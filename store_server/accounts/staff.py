@@ -6,6 +6,7 @@ E-mail addresses are compared trimmed and lower-cased, as `auth.log_in` looks th
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -13,9 +14,11 @@ from sqlalchemy.orm import Session
 from store_server.accounts.auth import hash_password
 from store_server.accounts.stores import invalid, store_of
 from store_server.db.database import rows_changed
-from store_server.db.models import StaffSession, StaffUser
+from store_server.db.models import StaffPushSubscription, StaffSession, StaffUser
+from store_server.messaging.push import subscription_problems
+from store_server.pickup.matching import normalised_phone
 from store_server.problems import DomainError, Refusal
-from store_server.vocabulary import StaffRole
+from store_server.vocabulary import Channel, StaffRole
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 MAX_EMAIL = 254
@@ -98,3 +101,73 @@ def deactivate_staff(session: Session, email: str) -> StaffUser:
     user.active = False
     end_sessions(session, user.id)
     return user
+
+
+@dataclass(frozen=True)
+class EscalationChannel:
+    """How a manager hears of escalations away from the console (no address in it)."""
+
+    channel: str  # "" (the console only), or a vocabulary.Channel: push, sms, email
+    phone_set: bool
+    push_subscribed: bool
+
+
+def escalation_channel(session: Session, staff_id: int) -> EscalationChannel:
+    """A staffer's chosen channel for escalations."""
+    staff = session.get(StaffUser, staff_id)
+    if staff is None:
+        raise DomainError(Refusal.NOT_FOUND, "unknown_staff", "no such staff account")
+    subscribed = session.scalar(
+        select(StaffPushSubscription.id).where(StaffPushSubscription.staff_id == staff_id).limit(1)
+    )
+    return EscalationChannel(
+        staff.escalation_channel, staff.escalation_phone is not None, subscribed is not None
+    )
+
+
+def set_escalation_channel(
+    session: Session, staff_id: int, channel: Channel | None, phone: str | None
+) -> EscalationChannel:
+    """Choose the channel (None: the console only). SMS needs a phone number (given now or
+    before); push needs a browser subscribed first; e-mail goes to the log-in address."""
+    staff = session.get(StaffUser, staff_id)
+    if staff is None:
+        raise DomainError(Refusal.NOT_FOUND, "unknown_staff", "no such staff account")
+    if phone is not None:
+        normalised = normalised_phone(phone)
+        if normalised is None:
+            raise invalid("phone", "a phone number with its country code, e.g. +44 7700 900123")
+        staff.escalation_phone = normalised
+    if channel == Channel.SMS and staff.escalation_phone is None:
+        raise invalid("phone", "give a phone number for text messages")
+    if channel == Channel.PUSH and not escalation_channel(session, staff_id).push_subscribed:
+        raise invalid("channel", "allow notifications on this device first")
+    if channel == Channel.APP:
+        raise invalid("channel", "the console shows escalations already: choose push, sms or email")
+    staff.escalation_channel = channel.value if channel is not None else ""
+    session.flush()
+    return escalation_channel(session, staff_id)
+
+
+def subscribe_staff_push(
+    session: Session, staff_id: int, endpoint: str, p256dh: str, auth: str, now: float
+) -> None:
+    """Keep a staffer's browser push subscription (upsert by endpoint; the browser moves to
+    whoever subscribed it last)."""
+    problems = subscription_problems(endpoint, p256dh, auth)
+    if problems:
+        raise DomainError(
+            Refusal.INVALID, "invalid_body", "the request body is not valid", {"fields": problems}
+        )
+    row = session.scalar(
+        select(StaffPushSubscription).where(StaffPushSubscription.endpoint == endpoint)
+    )
+    if row is None:
+        session.add(
+            StaffPushSubscription(
+                staff_id=staff_id, endpoint=endpoint, p256dh=p256dh, auth=auth, created_at=now
+            )
+        )
+    else:
+        row.staff_id, row.p256dh, row.auth, row.created_at = staff_id, p256dh, auth, now
+    session.flush()

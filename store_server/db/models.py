@@ -204,6 +204,22 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(20))  # a vocabulary.StaffRole
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # How a manager hears of escalations away from the console: a vocabulary.Channel (push,
+    # sms or email; the e-mail is the log-in address) or empty for the console only.
+    escalation_channel: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    escalation_phone: Mapped[str | None] = mapped_column(String(20))  # E.164, for sms
+
+
+class StaffPushSubscription(Base):
+    """A staffer's browser subscribed to Web Push (the console), for escalations."""
+
+    __tablename__ = "staff_push_subscriptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    endpoint: Mapped[str] = mapped_column(String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Double)
 
 
 class StaffSession(Base):
@@ -380,6 +396,21 @@ class Coupon(Base):
     campaign_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaign_versions.id", ondelete="SET NULL")
     )
+
+
+class RedemptionAudit(Base):
+    """Who redeemed a coupon or undid a redemption, and when (an undo clears the coupon's
+    `redeemed_at`, so this is where the redemption it reversed stays on record)."""
+
+    __tablename__ = "redemption_audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(10))  # redeemed | undone
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    at: Mapped[float] = mapped_column(Double)
+    # For an undo: when the reversed redemption happened.
+    redeemed_at: Mapped[float | None] = mapped_column(Double)
 
 
 class Survey(Base):

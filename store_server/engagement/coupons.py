@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
@@ -12,9 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store_server.db.database import rows_changed
-from store_server.db.models import Coupon
+from store_server.db.models import Coupon, RedemptionAudit, StaffUser
 from store_server.problems import DomainError, Refusal
 
+log = logging.getLogger(__name__)
 # Crockford's base32 without I, L, O, U: easy to read out and type at a till.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # 10 characters = 50 random bits: guessing one live code among millions takes ~10^8 tries,
@@ -24,6 +26,9 @@ CODE_LENGTH = 10
 # for guessing.
 MAX_FAILED_REDEMPTIONS = 10
 FAILURE_WINDOW_S = 60.0
+# A till mistake (the wrong coupon scanned, the sale voided) is noticed at the till, within
+# minutes; after that a redemption is part of the day's takings and stays.
+UNDO_WINDOW_S = 600.0
 
 
 class CouponOut(BaseModel):
@@ -149,6 +154,15 @@ def redeem(
         select(Coupon).where(Coupon.code == code, Coupon.store_id == store_id)
     ).one_or_none()
     if rows_changed(result) == 1 and coupon is not None:
+        session.add(
+            RedemptionAudit(
+                store_id=store_id,
+                coupon_id=coupon.id,
+                action="redeemed",
+                staff_id=staff_id,
+                at=now,
+            )
+        )
         return coupon_out(coupon)
     if coupon is None:
         limiter.failed(staff_id, now)
@@ -165,3 +179,78 @@ def redeem(
     raise DomainError(
         Refusal.GONE, "expired", "this coupon has expired", {"expires_at": coupon.expires_at}
     )
+
+
+class TillCouponOut(BaseModel):
+    """A coupon as the till sees it: its state, who redeemed it, until when that can be undone."""
+
+    coupon: CouponOut
+    redeemed_by: str | None  # the staffer's name
+    undo_until: float | None  # a manager may undo the redemption until then
+
+
+def _of_store(session: Session, store_id: int, code: str) -> Coupon:
+    coupon = session.scalars(
+        select(Coupon).where(Coupon.code == code, Coupon.store_id == store_id)
+    ).one_or_none()
+    if coupon is None:
+        raise DomainError(
+            Refusal.NOT_FOUND, "unknown_code", "no coupon of this store has that code"
+        )
+    return coupon
+
+
+def till_view(session: Session, store_id: int, code: str, now: float) -> TillCouponOut:
+    """A coupon of this store for the till: unused, used (when, by whom) or expired."""
+    coupon = _of_store(session, store_id, code)
+    redeemed_by = session.get(StaffUser, coupon.redeemed_by) if coupon.redeemed_by else None
+    undo_until = None
+    if coupon.redeemed_at is not None and coupon.redeemed_at + UNDO_WINDOW_S > now:
+        undo_until = coupon.redeemed_at + UNDO_WINDOW_S
+    return TillCouponOut(
+        coupon=coupon_out(coupon),
+        redeemed_by=redeemed_by.name if redeemed_by else None,
+        undo_until=undo_until,
+    )
+
+
+def undo_redemption(
+    session: Session, store_id: int, code: str, manager_id: int, now: float
+) -> CouponOut:
+    """A manager reverses a redemption made less than `UNDO_WINDOW_S` ago; an audit row says
+    who and when. One conditional update decides, so two undos cannot both count.
+    """
+    coupon = _of_store(session, store_id, code)
+    redeemed_at = coupon.redeemed_at
+    result = session.execute(
+        update(Coupon)
+        .where(
+            Coupon.id == coupon.id,
+            Coupon.redeemed_at.is_not(None),
+            Coupon.redeemed_at > now - UNDO_WINDOW_S,
+        )
+        .values(redeemed_at=None, redeemed_by=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    if rows_changed(result) != 1:
+        if redeemed_at is None:
+            raise DomainError(Refusal.CONFLICT, "not_redeemed", "this coupon is not redeemed")
+        raise DomainError(
+            Refusal.CONFLICT,
+            "undo_too_late",
+            "a redemption can be undone only in its first 10 minutes",
+            {"redeemed_at": redeemed_at, "undo_until": redeemed_at + UNDO_WINDOW_S},
+        )
+    session.add(
+        RedemptionAudit(
+            store_id=store_id,
+            coupon_id=coupon.id,
+            action="undone",
+            staff_id=manager_id,
+            at=now,
+            redeemed_at=redeemed_at,
+        )
+    )
+    log.info("event=redemption_undone coupon=%d staff=%d", coupon.id, manager_id)
+    session.refresh(coupon)
+    return coupon_out(coupon)

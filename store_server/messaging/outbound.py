@@ -29,6 +29,8 @@ from store_server.messaging.channels.inapp import InAppSender, Publish
 from store_server.messaging.channels.router import Router, RouteResult
 from store_server.messaging.channels.sms import SmsConfig, SmsSender
 from store_server.messaging.channels.webpush import WebPushSender, ensure_vapid_keys
+from store_server.messaging.staff_notices import StaffNotice
+from store_server.messaging.staff_notices import deliver as deliver_to_staff
 from store_server.settings import StoreSettings
 from store_server.vocabulary import Channel
 
@@ -239,7 +241,8 @@ def mark_seen(session: Session, message_id: str, now: float) -> bool:
 
 
 class Outbound:
-    """One worker thread delivering queued jobs through the router, oldest first."""
+    """One worker thread delivering queued jobs (to shoppers through the router, with
+    fallback; to staff on their one chosen channel), oldest first."""
 
     def __init__(
         self,
@@ -253,11 +256,11 @@ class Outbound:
         self.router = router
         self.reach = reach
         self._db = db
-        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._queue: queue.Queue[Job | StaffNotice | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, job: Job | None) -> None:
+    def submit(self, job: Job | StaffNotice | None) -> None:
         """Queue a job (None jobs are ignored) for the worker; returns at once."""
         if job is None:
             return
@@ -267,7 +270,7 @@ class Outbound:
                 self._thread.start()
         self._queue.put(job)
 
-    def submit_all(self, jobs: Iterable[Job]) -> None:
+    def submit_all(self, jobs: Iterable[Job | StaffNotice]) -> None:
         """Queue several jobs in order."""
         for job in jobs:
             self.submit(job)
@@ -291,6 +294,9 @@ class Outbound:
     def _run(self) -> None:
         while (job := self._queue.get()) is not None:
             try:
+                if isinstance(job, StaffNotice):
+                    deliver_to_staff(self.router, job)  # logged there; no delivery row
+                    continue
                 result = self.router.deliver(job.notification, job.contact, job.channels)
                 if self._db is not None:
                     record_result(self._db, job, result, self._clock())

@@ -115,6 +115,7 @@ def _arrivals(session: Session, *conditions: ColumnElement[bool]) -> list[Arriva
             acknowledged_by=ack_name,
             acknowledged_at=alert.acknowledged_at,
             escalation_level=alert.escalation_level,
+            escalated_at=alert.escalated_at,
             confidence=alert.confidence,
             reasons=[Reason.model_validate(r) for r in alert.reasons],
         )

@@ -34,5 +34,6 @@ class ArrivalOut(BaseModel):
     acknowledged_by: str | None = None
     acknowledged_at: float | None = None
     escalation_level: int = 0
+    escalated_at: float | None = None  # when it last escalated (the console shows this time)
     confidence: float
     reasons: list[Reason]

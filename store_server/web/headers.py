@@ -16,7 +16,8 @@ def content_security_policy(host: str) -> str:
     return "; ".join(
         (
             "default-src 'self'",
-            "script-src 'self'",
+            # WebAssembly compiled from our own files (the till's QR reader), never JS eval.
+            "script-src 'self' 'wasm-unsafe-eval'",
             "style-src 'self'",
             "img-src 'self' data:",
             f"connect-src 'self' ws://{host} wss://{host}",

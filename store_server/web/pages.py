@@ -24,7 +24,13 @@ from store_server.web.openapi import documented, openapi_document
 
 bp = Blueprint("pages", __name__)
 # Browser libraries come from npm at set-up (package.json); the server serves the installed files.
-VENDOR_FILES = {"socket.io.min.js": "socket.io-client/dist/socket.io.min.js"}
+# The BarcodeDetector ponyfill (a classic script, window.BarcodeDetectionAPI) loads its ZXing
+# WebAssembly from here too, never from its default CDN.
+VENDOR_FILES = {
+    "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
+    "barcode-detector.js": "barcode-detector/dist/iife/ponyfill.js",
+    "zxing_reader.wasm": "zxing-wasm/dist/reader/zxing_reader.wasm",
+}
 
 
 @bp.get("/")
@@ -53,8 +59,17 @@ def shopper_app() -> str:
 
 @bp.get("/r/<code>")
 def redemption_link(code: str) -> str:
-    """Where a coupon's QR points: tells whoever opens it to show it at the till (no data)."""
+    """Where a coupon's QR points: a shopper is told to show it at the till; a logged-in
+    staffer of its store sees its state and redeems (or undoes) it there (the page asks the
+    API; the page itself carries no data)."""
     return render_template("redeem.html", code=normalise_code(code))
+
+
+@bp.get("/escalation")
+def escalation_link() -> str:
+    """Where a manager's escalation message leads: "I'll take it" (the signed token is in the
+    URL's fragment, which no request carries; the page posts it)."""
+    return render_template("escalation.html")
 
 
 @bp.get("/sw.js")
@@ -96,7 +111,8 @@ def vendor(name: str) -> Response:
     path = Path(services().settings.vendor_dir) / relative
     if not path.is_file():
         raise ApiError(404, "not_installed", f"{relative} is missing: run `make setup`")
-    return send_from_directory(path.parent, path.name, max_age=3600)
+    mimetype = "application/wasm" if path.suffix == ".wasm" else None  # for streaming compile
+    return send_from_directory(path.parent, path.name, max_age=3600, mimetype=mimetype)
 
 
 @bp.get("/healthz")

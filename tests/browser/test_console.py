@@ -4,6 +4,7 @@ errors shown next to the fields), pause, the report, gateway calibration, and th
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from bench.stack import Stack
 from store_server.db.database import Database
 from store_server.db.models import Store
 from tests.live import announce_arrival, login
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.browser
 # The sweep runs every 5 s on the live server; an escalation shows within one run or two.
@@ -178,3 +180,34 @@ def test_live_feed_shows_presence_and_escalations(page: Page, stack: Stack) -> N
     expect(escalation.locator(".what")).to_have_text(
         "Nobody has gone to Maria (order #1001) at front door"
     )
+
+
+def test_a_console_opened_late_shows_when_it_escalated_and_takes_it(
+    page: Page, stack: Stack
+) -> None:
+    db = Database(stack.database_url)
+    with db.transaction() as session:  # escalate at the sweep's next run
+        session.execute(update(Store).values(ack_limit_s=1))
+    db.dispose()
+    email, password = manager_account(stack)
+    token = login(stack.url, email, password)["token"]
+    announce_arrival(stack, rssi=-45)
+    arrivals_path = f"/api/v1/stores/{stack.seed['store_id']}/arrivals"
+
+    def escalated() -> dict[str, Any] | None:
+        found = api_get(stack, arrivals_path, token)["arrivals"]
+        return next((a for a in found if a["escalation_level"] > 0), None)
+
+    alert = wait_until(escalated, timeout=ESCALATION_TIMEOUT_MS / 1000)
+    assert alert is not None, "the sweep did not escalate"
+    log_in(page, stack, email, password)  # opened after the escalation
+    page.get_by_role("tab", name="Live").click()
+    item = page.locator("#escalations li")
+    expect(item).to_have_count(1)
+    shown = datetime.fromisoformat(item.locator("time").get_attribute("datetime") or "")
+    assert abs(shown.timestamp() - alert["escalated_at"]) < 0.002
+    item.get_by_role("button", name="I'll take it").click()
+    expect(item.locator(".level")).to_have_text("Morgan is on the way")
+    expect(item.get_by_role("button", name="I'll take it")).to_be_hidden()
+    [taken] = api_get(stack, arrivals_path, token)["arrivals"]
+    assert taken["status"] == "acknowledged" and taken["acknowledged_by"] == "Morgan"

@@ -49,10 +49,11 @@ from tests.store_server.test_campaigns import (
     shopper_id,
     trigger,
 )
-from tests.store_server.test_channels_email import Mailbox, smtp
+from tests.store_server.test_channels_email import smtp
 from tests.store_server.test_channels_sms import FROM, PHONE, SID, TOKEN, Provider, provider
 from tests.store_server.test_channels_webpush import Browser, PushService, push_service
 from tests.store_server.test_pickup_lifecycle import events
+from tests.support.smtp import Mailbox
 
 __all__ = ["provider", "push_service", "smtp"]  # fixtures used here
 

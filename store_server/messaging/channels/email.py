@@ -61,15 +61,19 @@ class EmailConfig:
 
 
 def build_message(
-    notification: Notification, to_address: str, unsubscribe_token: str, config: EmailConfig
+    notification: Notification,
+    to_address: str,
+    unsubscribe_token: str | None,
+    config: EmailConfig,
 ) -> EmailMessage:
-    """The e-mail for one shopper: text and HTML alternatives, unsubscribe headers."""
-    if not TOKEN_PATTERN.fullmatch(unsubscribe_token):
-        raise ValueError("unsubscribe token must be 8-128 URL-safe characters")
-    unsubscribe_https = f"{config.unsubscribe_url.rstrip('/')}/{unsubscribe_token}"
-    unsubscribe_mailto = (
-        f"mailto:{config.unsubscribe_mailbox}?subject=unsubscribe-{unsubscribe_token}"
-    )
+    """The e-mail for one person: text and HTML alternatives; for a shopper (with her
+    unsubscribe token) the unsubscribe headers. A staffer's escalation (no token) is a work
+    message, not a mailing: the console's setting is how it stops."""
+    unsubscribe_https = None
+    if unsubscribe_token is not None:
+        if not TOKEN_PATTERN.fullmatch(unsubscribe_token):
+            raise ValueError("unsubscribe token must be 8-128 URL-safe characters")
+        unsubscribe_https = f"{config.unsubscribe_url.rstrip('/')}/{unsubscribe_token}"
     domain = config.from_address.rpartition("@")[2].strip(">") or None
 
     message = EmailMessage()
@@ -78,19 +82,29 @@ def build_message(
     message["To"] = to_address
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=domain)
-    message["List-Unsubscribe"] = f"<{unsubscribe_mailto}>, <{unsubscribe_https}>"
-    message["List-Unsubscribe-Post"] = ONE_CLICK
+    if unsubscribe_https is not None:
+        unsubscribe_mailto = (
+            f"mailto:{config.unsubscribe_mailbox}?subject=unsubscribe-{unsubscribe_token}"
+        )
+        message["List-Unsubscribe"] = f"<{unsubscribe_mailto}>, <{unsubscribe_https}>"
+        message["List-Unsubscribe-Post"] = ONE_CLICK
 
     link = f"\n\n{notification.url}" if notification.url else ""
-    message.set_content(
-        f"{notification.body}{link}\n\n-- \nUnsubscribe from these e-mails: {unsubscribe_https}\n"
+    footer = (
+        f"\n\n-- \nUnsubscribe from these e-mails: {unsubscribe_https}" if unsubscribe_https else ""
     )
+    message.set_content(f"{notification.body}{link}{footer}\n")
     button = f'<p><a href="{escape(notification.url)}">Open</a></p>' if notification.url else ""
+    html_footer = (
+        f'<p style="font-size:small"><a href="{escape(unsubscribe_https)}">Unsubscribe</a>'
+        " from these e-mails.</p>"
+        if unsubscribe_https
+        else ""
+    )
     message.add_alternative(
         "<!doctype html><html><body>"
         f"<h1>{escape(notification.title)}</h1><p>{escape(notification.body)}</p>{button}"
-        f'<p style="font-size:small"><a href="{escape(unsubscribe_https)}">Unsubscribe</a>'
-        " from these e-mails.</p></body></html>",
+        f"{html_footer}</body></html>",
         subtype="html",
     )
     return message
@@ -110,10 +124,15 @@ class EmailSender:
             return SendResult(Channel.EMAIL, "failed_permanent", "no e-mail address")
         if not contact.unsubscribe_token:
             return SendResult(Channel.EMAIL, "failed_permanent", "no unsubscribe token")
+        return self._send(notification, contact.email, contact.unsubscribe_token)
+
+    def send_to_staff(self, notification: Notification, address: str) -> SendResult:
+        """A work message to a staffer's log-in address (no unsubscribe headers)."""
+        return self._send(notification, address, None)
+
+    def _send(self, notification: Notification, address: str, token: str | None) -> SendResult:
         try:
-            message = build_message(
-                notification, contact.email, contact.unsubscribe_token, self._config
-            )
+            message = build_message(notification, address, token, self._config)
         except ValueError as exc:  # an unusable address, token or header
             return SendResult(
                 Channel.EMAIL, "failed_permanent", f"bad message {type(exc).__name__}"

@@ -58,6 +58,10 @@ class Router:
         """The channels this router can send on (availability for the decision)."""
         return tuple(self._senders)
 
+    def sender(self, channel: Channel) -> Sender | None:
+        """The configured sender of a channel, if any."""
+        return self._senders.get(channel)
+
     def deliver(
         self, notification: Notification, contact: Contact, channels: Iterable[Channel]
     ) -> RouteResult:

@@ -87,15 +87,23 @@ class SmsSender:
         """Delivered when the provider answers 201 (queued for the carrier)."""
         if not contact.phone:
             return SendResult(Channel.SMS, "failed_permanent", "no phone number")
+        return self._post(contact.phone, sms_text(notification))
+
+    def send_to_staff(self, notification: Notification, phone: str) -> SendResult:
+        """A work text to a staffer's phone: no opt-out line (the console's setting stops it)."""
+        text = f"{notification.title}: {notification.body}"
+        tail = f" {notification.url}" if notification.url else ""
+        room = MAX_BODY_CHARS - len(tail)
+        if len(text) > room:
+            text = text[: room - 1].rstrip() + "…"
+        return self._post(phone, text + tail)
+
+    def _post(self, phone: str, text: str) -> SendResult:
         config = self._config
         try:
             response = self._session.post(
                 config.messages_url,
-                data={
-                    "To": contact.phone,
-                    "From": config.from_number,
-                    "Body": sms_text(notification),
-                },
+                data={"To": phone, "From": config.from_number, "Body": text},
                 auth=(config.account_sid, config.auth_token),
                 timeout=config.timeout_s,
             )

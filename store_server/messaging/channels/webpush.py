@@ -21,7 +21,7 @@ from py_vapid import Vapid02
 from py_vapid.utils import b64urlencode
 from pywebpush import WebPusher, WebPushException
 
-from store_server.messaging.channels import Contact, Notification, SendResult
+from store_server.messaging.channels import Contact, Notification, PushSubscription, SendResult
 from store_server.vocabulary import Channel
 
 VAPID_PRIVATE_KEY_FILE = "vapid_private.pem"
@@ -123,9 +123,12 @@ class WebPushSender:
 
     def send(self, notification: Notification, contact: Contact) -> SendResult:
         """Delivered when the push service answers 201; gone subscriptions are permanent."""
-        subscription = contact.push
-        if subscription is None:
+        if contact.push is None:
             return SendResult(Channel.PUSH, "failed_permanent", "no push subscription")
+        return self.send_to(notification, contact.push)
+
+    def send_to(self, notification: Notification, subscription: PushSubscription) -> SendResult:
+        """Push to one browser subscription (a shopper's or a staffer's)."""
         body = json.dumps(notification.payload(), separators=(",", ":")).encode()
         if len(body) > MAX_PLAINTEXT_BYTES:
             return SendResult(

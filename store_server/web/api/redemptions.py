@@ -1,18 +1,21 @@
-"""Redemption at the till: a staffer redeems a shopper's coupon code."""
+"""Redemption at the till: a staffer redeems a shopper's coupon code; a manager may undo it."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
 from store_server.engagement import coupons
-from store_server.web.auth import require_staff
+from store_server.problems import DomainError
+from store_server.web.auth import require_manager, require_staff
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
 from store_server.web.schemas import parse_body
-from store_server.web.schemas.redemptions import RedeemIn, RedemptionOut
+from store_server.web.schemas.redemptions import RedeemIn, RedemptionOut, TillCouponOut
 
 bp = Blueprint("coupons", __name__, url_prefix="/api/v1/stores")
+# Longer than any code a till could mean (RedeemIn's limit): such a path names no coupon.
+MAX_CODE_CHARS = 64
 
 
 @bp.post("/<int:store_id>/redemptions")
@@ -33,3 +36,48 @@ def redeem(store_id: int) -> tuple[Response, int]:
     with services().db.transaction() as session:
         coupon = coupons.redeem(session, store_id, code, staff.staff_id, now, limiter)
     return jsonify({"redeemed": True, "coupon": coupon.model_dump()}), 200
+
+
+@bp.get("/<int:store_id>/redemptions/<code>")
+@documented(
+    "A coupon as the till sees it: unused, used (when, by whom) or expired",
+    answer=TillCouponOut,
+    errors=(401, 403, 404, 429),
+)
+def till_coupon(store_id: int, code: str) -> tuple[Response, int]:
+    """What a staffer who opened a coupon's link sees before redeeming it."""
+    staff = require_staff(store_id)
+    now = services().clock()
+    limiter: coupons.FailureLimiter = services().redemption_limiter
+    if not limiter.allowed(staff.staff_id, now):  # a look-up is a guess as much as a redeem
+        raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute")
+    with services().db.transaction() as session:
+        try:
+            view = coupons.till_view(session, store_id, _code(code), now)
+        except (ApiError, DomainError):
+            limiter.failed(staff.staff_id, now)
+            raise
+    return jsonify(view.model_dump()), 200
+
+
+@bp.delete("/<int:store_id>/redemptions/<code>")
+@documented(
+    "Undo a redemption made less than 10 minutes ago (managers; an audit row says who, when)",
+    answer=TillCouponOut,
+    errors=(401, 403, 404, 409),
+)
+def undo(store_id: int, code: str) -> tuple[Response, int]:
+    """A manager reverses a till mistake: the coupon can be redeemed again."""
+    manager = require_manager(store_id)
+    now = services().clock()
+    with services().db.transaction() as session:
+        coupons.undo_redemption(session, store_id, _code(code), manager.staff_id, now)
+        view = coupons.till_view(session, store_id, _code(code), now)
+    return jsonify(view.model_dump()), 200
+
+
+def _code(raw: str) -> str:
+    code = coupons.normalise_code(raw)
+    if not code or len(code) > MAX_CODE_CHARS:
+        raise ApiError(404, "unknown_code", "no coupon of this store has that code")
+    return code

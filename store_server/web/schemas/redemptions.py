@@ -6,8 +6,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from store_server.engagement.coupons import CouponOut
+from store_server.engagement.coupons import CouponOut, TillCouponOut
 from store_server.web.schemas import Strict
+
+__all__ = ["RedeemIn", "RedemptionOut", "TillCouponOut"]
 
 
 class RedemptionOut(BaseModel):

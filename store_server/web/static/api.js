@@ -13,8 +13,8 @@ export function session() {
   try { return JSON.parse(localStorage.getItem(apiAuth.sessionKey)); } catch { return null; }
 }
 
-// A JSON request; an error answer throws an Error with the API's message, status, code and
-// field errors (`details.fields`).
+// A JSON request; an error answer throws an Error with the API's message, status, code,
+// details and field errors (`details.fields`).
 export async function api(path, options = {}) {
   const token = apiAuth.bearer();
   const headers = { "Content-Type": "application/json", ...(options.headers || {}) };
@@ -26,6 +26,7 @@ export async function api(path, options = {}) {
     error.status = response.status;
     error.code = body.error && body.error.code;
     error.fields = (body.error && body.error.details && body.error.details.fields) || [];
+    error.details = (body.error && body.error.details) || {};
     if (response.status === 401 && apiAuth.onUnauthorized) apiAuth.onUnauthorized();
     throw error;
   }

@@ -29,7 +29,7 @@ function showBoard() {
   $("board").hidden = false;
   $("who").hidden = $("logout").hidden = $("link").hidden = false;
   $("who").textContent = `${s.staff.name} · ${s.staff.store_name}`;
-  $("scan").hidden = !("BarcodeDetector" in window && navigator.mediaDevices);
+  $("scan").hidden = !(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
   connect();
 }
 
@@ -203,10 +203,33 @@ async function redeem(raw) {
     $("code").value = "";
   } catch (error) {
     result.dataset.ok = "false";
-    result.textContent = error.message;
+    result.textContent = error.code === "already_redeemed" && error.details && error.details.redeemed_at
+      ? `Already used on ${new Date(error.details.redeemed_at * 1000).toLocaleString()}`
+      : error.message;
     if (error.status === 401) showLogin("Your session has ended. Please log in again.");
   }
   result.hidden = false;
+}
+
+// The browser's own BarcodeDetector where it reads QR codes (Chrome on Android, macOS, ChromeOS);
+// elsewhere (Safari, Firefox, desktop Chrome on Linux and Windows) the npm ponyfill, a
+// classic script loaded on first use, whose ZXing WebAssembly is served by this server too.
+async function qrDetector() {
+  const native = "BarcodeDetector" in window
+    && (await window.BarcodeDetector.getSupportedFormats().catch(() => [])).includes("qr_code");
+  if (native) return new window.BarcodeDetector({ formats: ["qr_code"] });
+  if (!window.BarcodeDetectionAPI) {
+    await new Promise((resolve, reject) => {
+      const script = Object.assign(document.createElement("script"), { src: "/vendor/barcode-detector.js" });
+      script.onload = resolve;
+      script.onerror = () => reject(new Error("the QR reader did not load"));
+      document.head.append(script);
+    });
+    window.BarcodeDetectionAPI.prepareZXingModule({
+      overrides: { locateFile: (file, prefix) => (file.endsWith(".wasm") ? `/vendor/${file}` : prefix + file) },
+    });
+  }
+  return new window.BarcodeDetectionAPI.BarcodeDetector({ formats: ["qr_code"] });
 }
 
 async function scan() {
@@ -215,7 +238,7 @@ async function scan() {
   video.srcObject = stream;
   video.hidden = false;
   await video.play();
-  const detector = new BarcodeDetector({ formats: ["qr_code"] });
+  const detector = await qrDetector();
   const stop = () => { stream.getTracks().forEach((t) => t.stop()); video.hidden = true; };
   const look = async () => {
     const codes = await detector.detect(video).catch(() => []);

@@ -55,15 +55,31 @@ async function catchUpEscalations() {
   } catch { /* a 401 already shows the log-in */ }
 }
 
+// "I'll take it": the manager acknowledges the alert as the tablets' "On my way" does.
+async function take(a, item) {
+  try {
+    onAlertUpdated(await api(storePath(`/alerts/${a.alert_id}/acknowledge`), { method: "POST", body: "{}" }));
+  } catch (error) {
+    item.querySelector(".level").textContent = error.message;
+    item.querySelector(".take").hidden = true;
+  }
+}
+
 function onEscalation(a, isNew = true) {
   const existing = $("escalations").querySelector(`[data-alert-id="${a.alert_id}"]`);
+  // The escalation's own time, from the server: a console opened late shows when it happened.
+  const at = a.escalated_at || a.arrived_at;
   const item = el(
     "li",
     { class: "escalation", dataset: { alertId: a.alert_id, status: a.status } },
-    el("time", { textContent: clock(Date.now() / 1000) }),
+    el("time", { dateTime: new Date(at * 1000).toISOString(), textContent: clock(at) }),
     el("span", { class: "what", textContent: `Nobody has gone to ${a.first_name} (order #${a.order_number}) at ${a.where}` }),
     el("span", { class: "level", textContent: `escalation ${a.escalation_level}` }),
   );
+  const button = el("button", { class: "take", type: "button", textContent: "I'll take it" });
+  button.addEventListener("click", () => take(a, item));
+  button.hidden = a.status !== "raised";
+  item.append(button);
   if (existing) existing.replaceWith(item);
   else addToFeed($("escalations"), $("escalations-empty"), item);
   if (isNew && $("live").hidden) show($("live-badge"), String(Number($("live-badge").textContent || 0) + 1));
@@ -75,6 +91,7 @@ function onAlertUpdated(a) {
   item.dataset.status = a.status;
   const words = { acknowledged: `${a.acknowledged_by} is on the way`, handed_over: "handed over", expired: "expired" };
   item.querySelector(".level").textContent = words[a.status] || `escalation ${a.escalation_level}`;
+  item.querySelector(".take").hidden = a.status !== "raised";
 }
 
 export function connect() {

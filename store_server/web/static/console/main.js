@@ -7,6 +7,7 @@ import { api, apiAuth, session } from "../api.js";
 import { loadCampaigns, wireCampaigns } from "./campaigns.js";
 import { loadLayout, wireLayout } from "./layout.js";
 import { connect, disconnect } from "./live.js";
+import { loadEscalationChannel, wireEscalationChannel } from "./notify.js";
 import { loadReport, wireReport } from "./report.js";
 import { state } from "./state.js";
 import { $, show } from "./util.js";
@@ -36,6 +37,7 @@ function showConsole() {
   $("who").textContent = `${s.staff.name} · ${s.staff.store_name}`;
   selectTab(location.hash.slice(1) || "campaigns");
   loadLayout().then(loadCampaigns);
+  loadEscalationChannel();
   connect();
 }
 
@@ -85,5 +87,6 @@ $("logout").addEventListener("click", async () => {
 wireCampaigns();
 wireReport();
 wireLayout();
+wireEscalationChannel();
 window.addEventListener("hashchange", () => { if (session()) selectTab(location.hash.slice(1)); });
 if (session() && session().staff.role === "manager") showConsole(); else showLogin();
