@@ -21,6 +21,7 @@ from store_server.web.api import (
     auth,
     campaigns,
     gateways,
+    help_requests,
     inbound,
     integrations,
     layout,
@@ -68,6 +69,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         gateways.bp,
         integrations.bp,
         pickup.bp,
+        help_requests.bp,
         redemptions.bp,
         campaigns.bp,
         me.bp,
@@ -81,9 +83,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         app.register_blueprint(blueprint)
     publisher = init_realtime(app, settings)
     senders = build_senders(settings, publisher.publish, connections.is_connected, clock)
-    reach = Reach(
-        frozenset(s.channel for s in senders), connections.is_connected, settings.base_url
-    )
+    reach = Reach(frozenset(s.channel for s in senders), settings.base_url)
     app.extensions[SERVICES_EXTENSION] = Services(
         settings=settings,
         db=db,

@@ -1,5 +1,5 @@
-"""The periodic sweep: escalate unacknowledged alerts, expire stale ones, close lost visits,
-decide campaigns on those exits and release offers held for quiet hours.
+"""The periodic sweep: escalate unacknowledged pickup alerts and help requests, expire stale
+ones, close lost visits, decide campaigns on those exits and release offers held for quiet hours.
 
 Everything is derived from stored timestamps and each change is a conditional UPDATE, so a late
 or repeated run changes nothing twice: escalations go out exactly once.
@@ -14,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from store_server.assistance.help_requests import sweep_help_requests
 from store_server.db.database import Database, rows_changed
 from store_server.db.models import PickupAlert, Store, Visit
 from store_server.engagement import engine as engagement
@@ -47,6 +48,8 @@ class SweepResult:
     visits_closed: int
     events: list[Event]
     jobs: list[Job] = field(default_factory=list)  # deliveries to submit after the commit
+    help_escalated: int = 0
+    help_expired: int = 0
 
 
 def sweep(
@@ -108,18 +111,25 @@ def sweep(
                 payload = arrival(session, alert_id).model_dump()
                 events.append(Event("alert_escalated", payload, Audience.managers(store_id)))
                 events.append(Event("alert_updated", payload, Audience.staff(store_id)))
+        help_escalated, help_expired, help_events = sweep_help_requests(
+            session, now, settings.alert_expiry_s
+        )
+        events += help_events
         exits: list[PresenceEventOut] = []
         closed = close_lost_visits(session, now, exits)
         events += [staff_event(exit_) for exit_ in exits]
         jobs = engagement.on_presence_events(session, exits, now, reach)
         jobs += engagement.release_held(session, now, reach)
-    result = SweepResult(escalated, expired, closed, events, jobs)
-    if escalated or expired or result.visits_closed:
+    result = SweepResult(escalated, expired, closed, events, jobs, help_escalated, help_expired)
+    if escalated or expired or result.visits_closed or help_escalated or help_expired:
         log.info(
-            "event=sweep escalated=%d expired=%d visits_closed=%d",
+            "event=sweep escalated=%d expired=%d visits_closed=%d help_escalated=%d "
+            "help_expired=%d",
             escalated,
             expired,
             result.visits_closed,
+            help_escalated,
+            help_expired,
         )
     return result
 

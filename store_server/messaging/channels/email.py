@@ -83,12 +83,12 @@ def build_message(
 
     link = f"\n\n{notification.url}" if notification.url else ""
     message.set_content(
-        f"{notification.body}{link}\n\n-- \nUnsubscribe from these e-mails: {unsubscribe_https}\n"
+        f"{notification.text}{link}\n\n-- \nUnsubscribe from these e-mails: {unsubscribe_https}\n"
     )
     button = f'<p><a href="{escape(notification.url)}">Open</a></p>' if notification.url else ""
     message.add_alternative(
         "<!doctype html><html><body>"
-        f"<h1>{escape(notification.title)}</h1><p>{escape(notification.body)}</p>{button}"
+        f"<h1>{escape(notification.title)}</h1><p>{escape(notification.text)}</p>{button}"
         f'<p style="font-size:small"><a href="{escape(unsubscribe_https)}">Unsubscribe</a>'
         " from these e-mails.</p></body></html>",
         subtype="html",
