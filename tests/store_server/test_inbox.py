@@ -1,5 +1,6 @@
 """Offers that wait for the shopper: the coupon and an inbox entry whatever the connection,
-the router's fallback when the page is closed, and "not reachable now" apart from "no consent"."""
+the router's fallback when the page is closed, "not reachable now" apart from "no consent", and
+the way to reach a person that every message carries."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from sqlalchemy import select
 
 from store_server.db.models import Coupon, Delivery
 from store_server.engagement import decide
-from store_server.messaging.channels import Contact, Notification, SendResult
+from store_server.messaging.channels import Contact, Notification, PersonContact, SendResult
 from store_server.messaging.channels.inapp import InAppSender
 from store_server.messaging.channels.router import Router
+from store_server.messaging.channels.sms import MAX_BODY_CHARS, OPT_OUT_FOOTER, sms_text
 from store_server.vocabulary import Channel
 from store_server.web.context import services
 from tests.store_server.conftest import World
@@ -130,3 +132,20 @@ def test_not_reachable_now_is_reported_apart_from_no_consent(world: World) -> No
     [figures] = report.get_json()["campaigns"]
     assert figures["outcomes"] == {"unreachable": 1, "no_consent": 1}
     assert "unreachable" in decide.OUTCOMES
+
+
+def test_the_store_info_names_its_phone_web_page_and_zones(world: World) -> None:
+    info = world.client().get(f"/api/v1/stores/{world.seed.store_id}/info").get_json()
+    assert (info["phone"], info["web_page"]) == ("+442079460000", "https://demo-store.example/help")
+    assert [z["name"] for z in info["zones"]] == ["dresses", "entrance", "shoes"]
+    assert [b["name"] for b in info["bays"]] == ["bay-1"]
+
+
+def test_a_text_keeps_the_way_to_a_person_however_long_the_body() -> None:
+    person = PersonContact("+442079460000", "https://shop.example/help")
+    long = Notification("m" * 32, "coupon", "Offer", "x" * 3000, person=person)
+    text = sms_text(long)
+    assert len(text) <= MAX_BODY_CHARS
+    assert f"{person.line()} {OPT_OUT_FOOTER}" in text
+    assert PersonContact().line() == ""
+    assert Notification("m" * 32, "coupon", "Offer", "Body").text == "Body"
