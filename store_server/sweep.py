@@ -111,25 +111,23 @@ def sweep(
                 payload = arrival(session, alert_id).model_dump()
                 events.append(Event("alert_escalated", payload, Audience.managers(store_id)))
                 events.append(Event("alert_updated", payload, Audience.staff(store_id)))
-        help_escalated, help_expired, help_events = sweep_help_requests(
-            session, now, settings.alert_expiry_s
-        )
-        events += help_events
+        helped = sweep_help_requests(session, now, settings.alert_expiry_s)
+        events += helped.events
         exits: list[PresenceEventOut] = []
         closed = close_lost_visits(session, now, exits)
         events += [staff_event(exit_) for exit_ in exits]
         jobs = engagement.on_presence_events(session, exits, now, reach)
         jobs += engagement.release_held(session, now, reach)
-    result = SweepResult(escalated, expired, closed, events, jobs, help_escalated, help_expired)
-    if escalated or expired or result.visits_closed or help_escalated or help_expired:
+    result = SweepResult(escalated, expired, closed, events, jobs, helped.escalated, helped.expired)
+    if escalated or expired or result.visits_closed or helped.escalated or helped.expired:
         log.info(
             "event=sweep escalated=%d expired=%d visits_closed=%d help_escalated=%d "
             "help_expired=%d",
             escalated,
             expired,
             result.visits_closed,
-            help_escalated,
-            help_expired,
+            helped.escalated,
+            helped.expired,
         )
     return result
 

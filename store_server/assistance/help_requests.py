@@ -12,7 +12,8 @@ shopper the store does not place is helped "at the store", never refused.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +43,7 @@ from store_server.pickup.lifecycle import (
 from store_server.problems import DomainError, Refusal
 from store_server.vocabulary import HelpStatus, PresenceKind
 
+log = logging.getLogger(__name__)
 # Where staff go when presence does not place her and she picked nothing.
 AT_THE_STORE = "at the store"
 # Presence events that place her in a named zone or bay.
@@ -60,6 +62,15 @@ class Asked:
     request: MyHelpRequestOut
     created: bool
     events: list[Event]
+
+
+@dataclass(frozen=True)
+class HelpSweep:
+    """What one sweep changed among help requests, and the events to publish."""
+
+    escalated: int = 0
+    expired: int = 0
+    events: list[Event] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -206,6 +217,12 @@ def ask_for_help(
             existing = _open_of(session, store_id, shopper_id)
         else:
             out = help_request(session, row.id)
+            log.info(
+                "event=help_requested store=%s request=%s placed=%s",
+                store_id,
+                row.id,
+                "picked" if picked_zone else "presence" if zone else "no",
+            )
             events = [
                 Event("help_request", out.model_dump(), Audience.staff(store_id)),
                 _shopper_event(session, shopper_id, out),
@@ -270,6 +287,7 @@ def acknowledge(
     )
     if rows_changed(result) != 1:
         raise _explain_refusal(session, store_id, request_id)
+    log.info("event=help_acknowledged store=%s request=%s", store_id, request_id)
     return _changed(session, request_id)
 
 
@@ -294,17 +312,12 @@ def close(
         Survey(store_id=store_id, shopper_id=row.shopper_id, help_request_id=row.id, sent_at=now)
     )
     session.flush()
+    log.info("event=help_closed store=%s request=%s", store_id, request_id)
     return _changed(session, request_id)
 
 
-def sweep_help_requests(
-    session: Session, now: float, expiry_s: float
-) -> tuple[int, int, list[Event]]:
-    """Escalate unacknowledged requests to the managers (each level once) and expire stale ones.
-
-    Returns:
-        How many escalated, how many expired, and the events to publish.
-    """
+def sweep_help_requests(session: Session, now: float, expiry_s: float) -> HelpSweep:
+    """Escalate unacknowledged requests to the managers (each level once) and expire stale ones."""
     rows = session.execute(
         select(
             HelpRequest.id,
@@ -353,4 +366,4 @@ def sweep_help_requests(
                 )
             )
             events += change.events
-    return escalated, expired, events
+    return HelpSweep(escalated, expired, events)
