@@ -4,8 +4,8 @@ The shell (`on_trigger`) reads campaigns, the shopper's consents, addresses, ord
 decisions in the caller's transaction, keeps the campaigns whose schedule covers `now` and
 whose audience includes the shopper, logs one `decisions` row per campaign decided, and for
 each `sent` issues the coupon and queues its delivery (`notify.queue_delivery`), kept for the
-shopper's inbox whatever the connection. It does no
-network I/O: it returns the `notify.Job`s for the caller to submit after the commit.
+shopper's inbox whatever the connection. It does no network I/O: it returns the `notify.Job`s
+for the caller to submit after the commit.
 
 `release_held` is the sweep's half: quiet-hours decisions whose hold ended are re-decided once
 (a conditional UPDATE marks each), and sent only if the offer is still valid.

@@ -155,8 +155,6 @@ function tickCoupons() {
   });
 }
 
-async function loadCoupons() { state.coupons = (await api("/api/v1/me/coupons")).coupons; renderCoupons(); }
-
 const STAGE_TEXT = {
   preparing: () => "being prepared",
   ready: () => "ready to collect",
@@ -308,10 +306,10 @@ function connect() {
     refreshQuietly();
   });
   socket.on("coupon", (message) => {
-    // The event is the message (shown in the inbox, which marks it seen), not the coupon: the
-    // list has the QR codes.
+    // The event is the message (shown in the inbox at once, which marks it seen), not the
+    // coupon: the refresh brings the coupon with its QR code, and the inbox as the server has it.
     keepMessage(message);
-    loadCoupons().catch(() => {});
+    refreshQuietly();
   });
   socket.on("help_update", (h) => {
     if (!h || h.store_id !== storeId) return;
