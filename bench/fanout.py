@@ -35,15 +35,17 @@ DEADLINE_S = 10.0
 
 
 class Tablets:
-    """N live Socket.IO clients recording when each `arrival` event reaches them."""
+    """N live Socket.IO clients recording when each `event` (an `arrival`) reaches them."""
 
-    def __init__(self, url: str, count: int, auth: dict[str, str] | None) -> None:
+    def __init__(
+        self, url: str, count: int, auth: dict[str, str] | None, event: str = "arrival"
+    ) -> None:
         self.received: list[list[float]] = []
         self._lock = threading.Lock()
         self.clients = []
         for _ in range(count):
             client = socketio.Client(reconnection=False)
-            client.on("arrival", self._recorder())
+            client.on(event, self._recorder())
             client.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
             self.clients.append(client)
 

@@ -22,6 +22,7 @@ from store_server.web.api import (
     campaigns,
     escalations,
     gateways,
+    help_requests,
     inbound,
     integrations,
     layout,
@@ -69,6 +70,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         gateways.bp,
         integrations.bp,
         pickup.bp,
+        help_requests.bp,
         redemptions.bp,
         escalations.bp,
         campaigns.bp,
@@ -83,9 +85,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         app.register_blueprint(blueprint)
     publisher = init_realtime(app, settings)
     senders = build_senders(settings, publisher.publish, connections.is_connected, clock)
-    reach = Reach(
-        frozenset(s.channel for s in senders), connections.is_connected, settings.base_url
-    )
+    reach = Reach(frozenset(s.channel for s in senders), settings.base_url)
     app.extensions[SERVICES_EXTENSION] = Services(
         settings=settings,
         db=db,

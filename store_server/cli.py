@@ -111,6 +111,10 @@ def _add_setup_commands(commands: argparse._SubParsersAction[OneLineParser]) -> 
     store.add_argument("--currency", required=True, help="ISO 4217 code, e.g. GBP")
     store.add_argument("--locale", default="en", help="BCP 47 tag, e.g. en-GB (default en)")
     store.add_argument("--public-url", default="", help="https://... where shoppers reach it")
+    store.add_argument(
+        "--phone", default="", help="where shoppers reach a person, e.g. +44 20 7946 0000"
+    )
+    store.add_argument("--web-page", default="", help="https://... the store's page for shoppers")
 
     staff = commands.add_parser(
         "add-staff",
@@ -178,7 +182,14 @@ def _setup_change(args: argparse.Namespace) -> Callable[[Session], str]:
     if command == "create-store":
         return lambda session: str(
             stores.create_store(
-                session, args.name, args.timezone, args.currency, args.locale, args.public_url
+                session,
+                args.name,
+                args.timezone,
+                args.currency,
+                args.locale,
+                args.public_url,
+                args.phone,
+                args.web_page,
             ).id
         )
     if command == "add-staff":

@@ -173,6 +173,11 @@ class DemoSeed:
         }
 
 
+# Where the demo's shoppers reach a person: Ofcom's drama range and a reserved domain.
+DEMO_STORE_PHONE = "+44 20 7946 0000"
+DEMO_STORE_WEB_PAGE = "https://demo-store.example/help"
+
+
 def seed_demo(
     db: Database, now: float, *, showcase: bool = False, shopper_timezone: str = "Europe/London"
 ) -> DemoSeed:
@@ -190,7 +195,15 @@ def seed_demo(
     integration_token = secrets.token_urlsafe(24)
     with db.transaction() as session:
         # USD, the schema's default, which the demo's offers have always been written in.
-        store = create_store(session, "Demo Store, High Street", "Europe/London", "USD", "en-GB")
+        store = create_store(
+            session,
+            "Demo Store, High Street",
+            "Europe/London",
+            "USD",
+            "en-GB",
+            help_phone=DEMO_STORE_PHONE,
+            help_url=DEMO_STORE_WEB_PAGE,
+        )
         zones = {
             name: Zone(store_id=store.id, name=name, kind=kind, label=label)
             for name, kind, label in DEMO_ZONES

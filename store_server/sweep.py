@@ -1,5 +1,5 @@
-"""The periodic sweep: escalate unacknowledged alerts, expire stale ones, close lost visits,
-decide campaigns on those exits and release offers held for quiet hours.
+"""The periodic sweep: escalate unacknowledged pickup alerts and help requests, expire stale
+ones, close lost visits, decide campaigns on those exits and release offers held for quiet hours.
 
 Everything is derived from stored timestamps and each change is a conditional UPDATE, so a late
 or repeated run changes nothing twice: escalations go out exactly once.
@@ -14,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from store_server.assistance.help_requests import sweep_help_requests
 from store_server.db.database import Database, rows_changed
 from store_server.db.models import PickupAlert, Store, Visit
 from store_server.engagement import engine as engagement
@@ -51,6 +52,8 @@ class SweepResult:
     jobs: list[Job] = field(default_factory=list)  # deliveries to submit after the commit
     # Escalations to managers on their chosen channels, submitted after the commit too.
     notices: list[StaffNotice] = field(default_factory=list)
+    help_escalated: int = 0
+    help_expired: int = 0
 
 
 def sweep(
@@ -121,18 +124,25 @@ def sweep(
                     settings.base_url,
                     raised_at + settings.alert_expiry_s,  # the alert expires then anyway
                 )
+        helped = sweep_help_requests(session, now, settings.alert_expiry_s)
+        events += helped.events
         exits: list[PresenceEventOut] = []
         closed = close_lost_visits(session, now, exits)
         events += [staff_event(exit_) for exit_ in exits]
         jobs = engagement.on_presence_events(session, exits, now, reach)
         jobs += engagement.release_held(session, now, reach)
-    result = SweepResult(escalated, expired, closed, events, jobs, notices)
-    if escalated or expired or result.visits_closed:
+    result = SweepResult(
+        escalated, expired, closed, events, jobs, notices, helped.escalated, helped.expired
+    )
+    if escalated or expired or result.visits_closed or helped.escalated or helped.expired:
         log.info(
-            "event=sweep escalated=%d expired=%d visits_closed=%d",
+            "event=sweep escalated=%d expired=%d visits_closed=%d help_escalated=%d "
+            "help_expired=%d",
             escalated,
             expired,
             result.visits_closed,
+            helped.escalated,
+            helped.expired,
         )
     return result
 

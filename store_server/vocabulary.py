@@ -87,6 +87,15 @@ class AlertStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class HelpStatus(StrEnum):
+    """A help request's lifecycle: a pickup alert's, closed by staff instead of handed over."""
+
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
+    EXPIRED = "expired"
+
+
 class StaffRole(StrEnum):
     """What a staff account may do."""
 

@@ -1,4 +1,5 @@
-"""Stores: creating one with a time zone, currency, locale and public URL that are real."""
+"""Stores: creating one with a time zone, currency, locale, public URL, and the phone and web
+page where shoppers reach a person, all of them real."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from zoneinfo import available_timezones
 from sqlalchemy.orm import Session
 
 from store_server.db.models import Store
+from store_server.pickup.matching import normalised_phone
 from store_server.problems import DomainError, Refusal
 
 # ISO 4217 codes of currencies in circulation (funds, metals and test codes left out): what a
@@ -61,6 +63,23 @@ def checked_public_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def checked_help_url(url: str) -> str:
+    """The store's own web page for shoppers: an absolute http(s) URL (a query is fine)."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_PUBLIC_URL:
+        raise invalid("help_url", f"web page {url!r} is not an absolute http(s) URL")
+    return url
+
+
+def checked_help_phone(phone: str) -> str:
+    """The store's phone in E.164 (`+44 20 7946 0000` -> `+442079460000`)."""
+    normalised = normalised_phone(phone)
+    if normalised is None:
+        raise invalid("help_phone", f"phone {phone!r} is not a number with its country code")
+    return normalised
+
+
 def create_store(
     session: Session,
     name: str,
@@ -68,6 +87,8 @@ def create_store(
     currency: str,
     locale: str = "en",
     public_url: str = "",
+    help_phone: str = "",
+    help_url: str = "",
 ) -> Store:
     """Add a store; every value is checked first (invalid, the code naming the field)."""
     name = name.strip()
@@ -85,6 +106,8 @@ def create_store(
         currency=currency,
         locale=locale,
         public_url=checked_public_url(public_url) if public_url else "",
+        help_phone=checked_help_phone(help_phone) if help_phone else "",
+        help_url=checked_help_url(help_url) if help_url else "",
     )
     session.add(store)
     session.flush()

@@ -31,6 +31,8 @@ NAMING_CONVENTION = {
 # Every surrogate primary key is an `Integer`, which PostgreSQL stores in 4 bytes: an id above
 # this names no row, and binding it would fail inside the database (the web layer checks first).
 ROW_ID_MAX = 2**31 - 1
+# A help request is open while raised or acknowledged (pickup.lifecycle.OPEN_STATES).
+OPEN_HELP = "status IN ('raised', 'acknowledged')"
 
 
 class Base(DeclarativeBase):
@@ -56,6 +58,9 @@ class Store(Base):
     locale: Mapped[str] = mapped_column(String(35), default="en", server_default="en")
     # Where shoppers reach this store's server; empty: STORE_PUBLIC_URL (one server, one store).
     public_url: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # How a shopper reaches a person at this store: every message to her carries them.
+    help_phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    help_url: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
 
 class IntegrationToken(Base):
@@ -371,6 +376,39 @@ class PickupAlert(Base):
     escalated_at: Mapped[float | None] = mapped_column(Double)
 
 
+class HelpRequest(Base):
+    """A shopper asked for help on the floor: the pickup alert lifecycle, without an order."""
+
+    __tablename__ = "help_requests"
+    __table_args__ = (
+        Index("ix_help_requests_store_id_status", "store_id", "status"),
+        # At most one open request per shopper and store: a second tap returns the first.
+        Index(
+            "uq_help_requests_open_per_shopper",
+            "store_id",
+            "shopper_id",
+            unique=True,
+            sqlite_where=text(OPEN_HELP),
+            postgresql_where=text(OPEN_HELP),
+        ),
+        {"sqlite_autoincrement": True},  # ids reach phones: never reused
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20))  # a vocabulary.HelpStatus
+    raised_at: Mapped[float] = mapped_column(Double)
+    acknowledged_at: Mapped[float | None] = mapped_column(Double)
+    acknowledged_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    closed_at: Mapped[float | None] = mapped_column(Double)
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalated_at: Mapped[float | None] = mapped_column(Double)
+
+
 class Coupon(Base):
     """A shopper's time-limited offer; redeemed at most once, never after `expires_at`."""
 
@@ -423,6 +461,9 @@ class Survey(Base):
     shopper_id: Mapped[int] = mapped_column(ForeignKey("shoppers.id", ondelete="CASCADE"))
     order_id: Mapped[int | None] = mapped_column(
         ForeignKey("pickup_orders.id", ondelete="SET NULL")
+    )
+    help_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("help_requests.id", ondelete="SET NULL")
     )
     sent_at: Mapped[float] = mapped_column(Double)
     answered_at: Mapped[float | None] = mapped_column(Double)
@@ -519,3 +560,6 @@ class Delivery(Base):
     created_at: Mapped[float] = mapped_column(Double)
     delivered_at: Mapped[float | None] = mapped_column(Double)
     seen_at: Mapped[float | None] = mapped_column(Double)
+    # The message as the shopper's inbox shows it (`Notification.payload()`); None for
+    # messages that are not kept for her page (pickup texts).
+    content: Mapped[dict[str, Any] | None] = mapped_column(JSON)

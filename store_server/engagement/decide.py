@@ -15,9 +15,10 @@
 6. ``quiet_hours`` offers only: local time is inside quiet hours; `hold_until` says when they
                    end. After the final drops: holding a message another rule drops anyway
                    would only postpone the drop.
-7. ``no_consent``  again, when no consented channel is reachable now (page closed, no push
-                   subscription, no number or address). Checked only at sending time: a held
-                   message is re-decided when released, and reachability then is what counts.
+7. ``unreachable`` consented, but no consented channel can carry the message now (no push
+                   subscription, no number or address). In-app always can: an offer waits in
+                   the shopper's inbox until her page opens. Checked only at sending time: a
+                   held message is re-decided when released, and reachability then counts.
 8. ``sent``        with the channels to try, in the campaign's order (the router falls back).
 
 `release_held()` re-decides a held message when quiet hours end: expired by then means dropped
@@ -43,13 +44,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from store_server.vocabulary import Channel, Purpose
 
-Outcome = Literal["sent", "capped", "quiet_hours", "no_consent", "holdout", "suppressed", "expired"]
+Outcome = Literal[
+    "sent", "capped", "quiet_hours", "no_consent", "unreachable", "holdout", "suppressed", "expired"
+]
 
 OUTCOMES: tuple[Outcome, ...] = (
     "sent",
     "capped",
     "quiet_hours",
     "no_consent",
+    "unreachable",
     "holdout",
     "suppressed",
     "expired",
@@ -108,9 +112,9 @@ class Recipient:
 
     Args:
         consents: (purpose, channel) pairs the shopper said yes to.
-        reachable: channels that can carry a message now: `app` if the shopper page is
-            connected, `push` with a subscription, `sms` with a phone number, `email` with an
-            address.
+        reachable: channels that can carry a message now: `app` always (the inbox keeps it
+            until her page opens), `push` with a subscription, `sms` with a phone number,
+            `email` with an address.
         on_pickup_trip: an order of theirs is ready or arrived and not yet handed over.
         history: offers sent to them; must cover at least the last two days, the current
             visit and every send of the campaigns being decided (for per-campaign caps).
@@ -266,7 +270,7 @@ def decide(
     channels = choose_channels(recipient, message)
     if not channels:
         return Decision(
-            "no_consent", f"no consented channel reachable now ({', '.join(consented)})"
+            "unreachable", f"no consented channel reachable now ({', '.join(consented)})"
         )
     return Decision("sent", f"by {channels[0]}", channel=channels[0], channels=channels)
 

@@ -3,8 +3,9 @@
 The shell (`on_trigger`) reads campaigns, the shopper's consents, addresses, orders and past
 decisions in the caller's transaction, keeps the campaigns whose schedule covers `now` and
 whose audience includes the shopper, logs one `decisions` row per campaign decided, and for
-each `sent` issues the coupon and queues its delivery (`notify.queue_delivery`). It does no
-network I/O: it returns the `notify.Job`s for the caller to submit after the commit.
+each `sent` issues the coupon and queues its delivery (`notify.queue_delivery`), kept for the
+shopper's inbox whatever the connection. It does no network I/O: it returns the `notify.Job`s
+for the caller to submit after the commit.
 
 `release_held` is the sweep's half: quiet-hours decisions whose hold ended are re-decided once
 (a conditional UPDATE marks each), and sent only if the offer is still valid.
@@ -38,7 +39,14 @@ from store_server.engagement import decide
 from store_server.engagement.coupons import coupon_out, issue_coupon
 from store_server.engagement.qr import redemption_url
 from store_server.messaging.channels import Contact, Notification
-from store_server.messaging.outbound import Job, Reach, contact_for, new_message_id, queue_delivery
+from store_server.messaging.outbound import (
+    Job,
+    Reach,
+    contact_for,
+    new_message_id,
+    person_contact,
+    queue_delivery,
+)
 from store_server.presence.visits import PresenceEventOut
 from store_server.vocabulary import Channel, PresenceKind, Purpose
 
@@ -316,9 +324,17 @@ def _deliver_offer(
         url=redemption_url(reach.base_url, coupon.code),
         expires_at=coupon.expires_at,
         data={**coupon_out(coupon).model_dump(), "campaign_id": campaign_id},
+        person=person_contact(store),
     )
     return queue_delivery(
-        session, store.id, contact, notification, decision.channels, now, decision_id=row.id
+        session,
+        store.id,
+        contact,
+        notification,
+        decision.channels,
+        now,
+        decision_id=row.id,
+        inbox=True,
     )
 
 

@@ -22,8 +22,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from store_server.db.database import Database, rows_changed
-from store_server.db.models import Consent, Delivery, Shopper, WebPushSubscription
-from store_server.messaging.channels import Contact, Notification, PushSubscription, Sender
+from store_server.db.models import Consent, Delivery, Shopper, Store, WebPushSubscription
+from store_server.messaging.channels import (
+    Contact,
+    Notification,
+    PersonContact,
+    PushSubscription,
+    Sender,
+)
 from store_server.messaging.channels.email import EmailConfig, EmailSender
 from store_server.messaging.channels.inapp import InAppSender, Publish
 from store_server.messaging.channels.router import Router, RouteResult
@@ -55,18 +61,20 @@ class Reach:
 
     Args:
         configured: channels this server has a sender for.
-        is_connected: whether a shopper's page has a live Socket.IO connection (in-app).
         base_url: where links in messages point (settings.base_url).
     """
 
     configured: frozenset[Channel]
-    is_connected: IsConnected
     base_url: str = "http://127.0.0.1"
 
     def reachable(self, contact: Contact) -> frozenset[Channel]:
-        """The configured channels this shopper can be reached on now."""
+        """The configured channels this shopper can be reached on now.
+
+        In-app always can: an offer waits in her inbox until her page opens; whether the page
+        is open now only decides whether the router tries the next channel.
+        """
         have: dict[Channel, bool] = {
-            Channel.APP: self.is_connected(contact.shopper_id),
+            Channel.APP: True,
             Channel.PUSH: contact.push is not None,
             Channel.SMS: bool(contact.phone),
             Channel.EMAIL: bool(contact.email),
@@ -74,7 +82,7 @@ class Reach:
         return frozenset(c for c in self.configured if have[c])
 
 
-NO_REACH = Reach(frozenset(), lambda _shopper_id: False)
+NO_REACH = Reach(frozenset())
 
 
 def build_senders(
@@ -155,8 +163,14 @@ def queue_delivery(
     channels: tuple[Channel, ...],
     now: float,
     decision_id: int | None = None,
+    inbox: bool = False,
 ) -> Job:
-    """Record the message as queued (in the caller's transaction) and return its job."""
+    """Record the message as queued (in the caller's transaction) and return its job.
+
+    Args:
+        inbox: keep the message for the shopper's inbox, whatever the route's outcome: her
+            page shows it when it opens (offers; a pickup text is worthless later).
+    """
     session.add(
         Delivery(
             message_id=notification.message_id,
@@ -167,9 +181,15 @@ def queue_delivery(
             status="queued",
             attempts=[],
             created_at=now,
+            content=notification.payload() if inbox else None,
         )
     )
     return Job(notification, contact, channels)
+
+
+def person_contact(store: Store) -> PersonContact:
+    """How the store's shoppers reach a person: its phone and web page, from its settings."""
+    return PersonContact(store.help_phone, store.help_url)
 
 
 def new_message_id() -> str:
@@ -196,9 +216,16 @@ def urgent_sms(
         )
     )
     shopper = session.get(Shopper, shopper_id)
-    if consented is None or shopper is None or not shopper.phone:
+    store = session.get(Store, store_id)
+    if consented is None or shopper is None or store is None or not shopper.phone:
         return None
-    notification = Notification(message_id=new_message_id(), kind=kind, title=title, body=body)
+    notification = Notification(
+        message_id=new_message_id(),
+        kind=kind,
+        title=title,
+        body=body,
+        person=person_contact(store),
+    )
     contact = Contact(shopper_id=shopper_id, phone=shopper.phone)
     return queue_delivery(session, store_id, contact, notification, (Channel.SMS,), now)
 

@@ -1,5 +1,5 @@
 """What worked, computed from plain rows (pure): the campaign funnel and lift against the
-holdout, pickup wait and staff response times, and the care score per week."""
+holdout, pickup and help-request wait and staff response times, and the care score per week."""
 
 from __future__ import annotations
 
@@ -64,6 +64,8 @@ def campaign_funnel(
             "sent": len(sent),
             "delivered": sum(r.delivered_by is not None for r in sent),
             "delivered_by": dict(Counter(r.delivered_by for r in sent if r.delivered_by)),
+            # Sent, but no live channel carried it (yet): it waits in the shopper's inbox.
+            "inbox_only": sum(r.delivered_by is None for r in sent),
             "seen": sum(r.seen for r in sent),
             "redeemed": sum(r.redeemed for r in sent),
             "redemption_rate": round(sum(r.redeemed for r in sent) / len(sent), 3)
@@ -91,19 +93,19 @@ def _return_rate(rows: Sequence[DecisionRow], visit_starts: dict[int, list[float
 
 @dataclass(frozen=True)
 class AlertRow:
-    """One pickup alert's timestamps."""
+    """One alert's timestamps: a pickup alert (done = handed over) or a help request (closed)."""
 
     raised_at: float
     acknowledged_at: float | None
-    handed_over_at: float | None
+    done_at: float | None
     escalation_level: int
 
 
-def pickup_times(alerts: Iterable[AlertRow]) -> dict[str, object]:
-    """Staff response (raised -> on my way) and customer wait (raised -> handed over)."""
+def response_times(alerts: Iterable[AlertRow]) -> dict[str, object]:
+    """Staff response (raised -> on my way) and customer wait (raised -> handed over/closed)."""
     rows = list(alerts)
     response = [a.acknowledged_at - a.raised_at for a in rows if a.acknowledged_at is not None]
-    wait = [a.handed_over_at - a.raised_at for a in rows if a.handed_over_at is not None]
+    wait = [a.done_at - a.raised_at for a in rows if a.done_at is not None]
 
     def rounded(value: float | None) -> float | None:
         return None if value is None else round(value, 1)

@@ -1,11 +1,12 @@
-"""The manager's report: campaign funnel and lift, pickups, care score, beacons, gateways."""
+"""The manager's report: campaign funnel and lift, pickups, help requests, care score, beacons,
+gateways."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from store_server.db.models import (
@@ -15,6 +16,7 @@ from store_server.db.models import (
     Coupon,
     Delivery,
     Gateway,
+    HelpRequest,
     PickupAlert,
     Store,
     Survey,
@@ -25,8 +27,9 @@ from store_server.reporting.analytics import (
     DecisionRow,
     campaign_funnel,
     care_score_by_week,
-    pickup_times,
+    response_times,
 )
+from store_server.vocabulary import HelpStatus
 
 
 def store_report(session: Session, store_id: int) -> dict[str, Any]:
@@ -88,6 +91,18 @@ def store_report(session: Session, store_id: int) -> dict[str, Any]:
             ).where(PickupAlert.store_id == store_id)
         )
     ]
+    help_requests = [
+        AlertRow(*row)
+        for row in session.execute(
+            select(
+                HelpRequest.raised_at,
+                HelpRequest.acknowledged_at,
+                # Only a close by staff ends the wait; an expiry is nobody helping.
+                case((HelpRequest.status == HelpStatus.CLOSED, HelpRequest.closed_at)),
+                HelpRequest.escalation_level,
+            ).where(HelpRequest.store_id == store_id)
+        )
+    ]
     answers = session.execute(
         select(Survey.answered_at, Survey.score).where(
             Survey.store_id == store_id,
@@ -107,7 +122,8 @@ def store_report(session: Session, store_id: int) -> dict[str, Any]:
             {"campaign_id": cid, "name": names.get(cid), **figures}
             for cid, figures in sorted(funnel.items())
         ],
-        "pickups": pickup_times(alerts),
+        "pickups": response_times(alerts),
+        "help_requests": response_times(help_requests),
         "care_score": care_score_by_week(
             ((a, s) for a, s in answers if a is not None and s is not None), store.timezone
         ),

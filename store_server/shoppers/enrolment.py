@@ -20,7 +20,7 @@ from store_server.pickup.matching import (
     shopper_identifiers,
 )
 from store_server.problems import DomainError, Refusal
-from store_server.vocabulary import Purpose
+from store_server.vocabulary import Purpose, ZoneKind
 
 # A new EID every 1,024 s (Eddystone's usual range): short enough that a bystander cannot
 # follow a phone for long, long enough that the server's tables stay small.
@@ -48,11 +48,15 @@ class PickupContact:
 
 @dataclass(frozen=True)
 class StoreFacts:
-    """Public facts a shopper's page needs: the store's name and its curbside bays."""
+    """Public facts a shopper's page needs: the store's name, its curbside bays, the zones she
+    may ask for help in, and how to reach a person (its phone and web page)."""
 
     store_id: int
     name: str
     bays: list[tuple[str, str]]  # (name, label), by name
+    zones: list[tuple[str, str]]  # (name, label) of the zones in the store (not bays), by name
+    help_phone: str
+    help_url: str
 
 
 def enrol_shopper(
@@ -198,11 +202,16 @@ def _email_taken(session: Session, email: str) -> bool:
 
 
 def store_facts(session: Session, store_id: int) -> StoreFacts:
-    """A store's name and its curbside bays (NOT_FOUND `unknown_store`)."""
+    """A store's public facts (NOT_FOUND `unknown_store`)."""
     store = session.get(Store, store_id)
     if store is None:
         raise DomainError(Refusal.NOT_FOUND, "unknown_store", f"no store {store_id}")
-    bays = session.scalars(
-        select(Zone).where(Zone.store_id == store_id, Zone.kind == "bay").order_by(Zone.name)
-    ).all()
-    return StoreFacts(store.id, store.name, [(b.name, b.label) for b in bays])
+    zones = session.scalars(select(Zone).where(Zone.store_id == store_id).order_by(Zone.name)).all()
+    return StoreFacts(
+        store.id,
+        store.name,
+        [(z.name, z.label) for z in zones if z.kind == ZoneKind.BAY],
+        [(z.name, z.label) for z in zones if z.kind != ZoneKind.BAY],
+        store.help_phone,
+        store.help_url,
+    )

@@ -131,6 +131,7 @@ def test_manager_creates_pauses_reads_results_and_calibrates(
 
     page.get_by_role("tab", name="Results").click()
     expect(page.locator("#report-pickups")).to_contain_text("Pickup arrivals")
+    expect(page.locator("#report-help")).to_contain_text("Help requests")
     expect(page.locator("#report-campaigns")).to_contain_text("No campaign has decided")
     expect(page.locator("#report-care")).to_contain_text("No survey answers yet")
     expect(page.locator("#report-gateways tbody tr")).to_have_count(2)

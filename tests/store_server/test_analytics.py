@@ -10,7 +10,7 @@ from store_server.reporting.analytics import (
     DecisionRow,
     campaign_funnel,
     care_score_by_week,
-    pickup_times,
+    response_times,
 )
 from store_server.web.context import services
 from tests.store_server.conftest import World
@@ -38,13 +38,13 @@ def test_funnel_counts_outcomes_redemptions_and_lift_against_the_holdout() -> No
     assert campaign_funnel([DecisionRow(2, 1, "sent", t, False)], {})[2]["lift"] is None
 
 
-def test_pickup_times_are_response_and_wait_percentiles() -> None:
+def test_response_times_are_response_and_wait_percentiles() -> None:
     alerts = [
         AlertRow(0.0, 30.0, 120.0, 0),
         AlertRow(0.0, 90.0, 300.0, 1),
         AlertRow(0.0, None, None, 2),
     ]
-    times = pickup_times(alerts)
+    times = response_times(alerts)
     assert (times["alerts"], times["escalated"]) == (3, 2)
     assert (times["staff_response_p50_s"], times["staff_response_p95_s"]) == (30.0, 90.0)
     assert (times["wait_p50_s"], times["wait_p95_s"]) == (120.0, 300.0)

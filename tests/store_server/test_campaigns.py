@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from store_server.db.models import CampaignDecision, CampaignVersion, Coupon, Delivery, Shopper
+from store_server.demo import DEMO_STORE_WEB_PAGE
 from store_server.engagement import decide
 from store_server.engagement import engine as engagement
 from store_server.messaging.outbound import Reach
@@ -25,8 +26,8 @@ LONDON = ZoneInfo("Europe/London")
 # default quiet hours (21:00-09:00) whenever the suite runs.
 DAYTIME_HOUR = 13
 HOUR_S = 3600.0
-# The engine called directly: every shopper's page counts as open.
-PAGE_OPEN = Reach(frozenset({Channel.APP}), lambda _shopper_id: True)
+# The engine called directly, with an in-app sender (whose inbox reaches every shopper).
+PAGE_OPEN = Reach(frozenset({Channel.APP}))
 
 
 def campaign(**changes: Any) -> dict[str, Any]:
@@ -203,7 +204,12 @@ def test_entry_sends_a_coupon_to_the_shoppers_page_and_logs_it(world: World) -> 
     [message] = events(page, "coupon")
     coupon = message["data"]
     assert message["title"] == campaign()["offer_text"] and coupon["percent_off"] == 20
-    assert message["body"] == f"20% off. Show code {coupon['code']} at the till."
+    # Every message ends with the way to reach a person at the store (its settings).
+    assert message["body"] == (
+        f"20% off. Show code {coupon['code']} at the till. "
+        "To reach a person: call +442079460000 or see https://demo-store.example/help."
+    )
+    assert message["person"] == {"phone": "+442079460000", "url": DEMO_STORE_WEB_PAGE}
     assert message["url"].endswith(f"/r/{coupon['code']}")
     assert coupon["expires_at"] == pytest.approx(coupon["issued_at"] + 120 * 60)
     assert message["expires_at"] == coupon["expires_at"]

@@ -147,6 +147,10 @@ def set_up_store(cli: Cli) -> SetUp:
             "en-GB",
             "--public-url",
             "https://shop.example/",
+            "--phone",
+            "+44 20 7946 0123",
+            "--web-page",
+            "https://shop.example/help?store=1",
         )
     )
     add_entrance_zone(cli, store_id)
@@ -240,6 +244,10 @@ def test_a_store_set_up_with_the_commands_logs_in_and_takes_batches(
             "GBP",
             "en-GB",
             "https://shop.example",
+        )
+        assert (store.help_phone, store.help_url) == (
+            "+442079460123",
+            "https://shop.example/help?store=1",
         )
         gateway = session.get(Gateway, "gw-door")
         assert gateway is not None
@@ -350,6 +358,18 @@ BAD_INPUTS = [
         "public URL 'shop.example'",
     ),
     (["create-store", "--name", " ", "--timezone", "UTC", "--currency", "GBP"], "", "store name"),
+    (
+        ["create-store", "--name", "X", "--timezone", "UTC", "--currency", "GBP"]
+        + ["--phone", "020 7946 0123"],
+        "",
+        "phone '020 7946 0123'",
+    ),
+    (
+        ["create-store", "--name", "X", "--timezone", "UTC", "--currency", "GBP"]
+        + ["--web-page", "shop.example/help"],
+        "",
+        "web page 'shop.example/help'",
+    ),
     (
         [
             "add-staff",

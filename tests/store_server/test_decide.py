@@ -141,14 +141,14 @@ CASES: list[tuple[str, Recipient, Message, float, str, str | None]] = [
         None,
     ),
     (
-        "consented channel unreachable (no subscription, page closed)",
+        "consented channel unreachable (no subscription, no address): not reachable now",
         shopper(
             consents=frozenset({(Purpose.OFFERS, Channel.PUSH), (Purpose.OFFERS, Channel.APP)}),
             reachable=(Channel.SMS,),
         ),
         offer(NOON_LA + HOUR),
         NOON_LA,
-        "no_consent",
+        "unreachable",
         None,
     ),
     (

@@ -154,8 +154,11 @@ def test_offer_goes_by_push_when_the_page_is_closed_and_seen_is_recorded(
 
     [delivery] = delivered(channels_app, world)
     assert (delivery.status, delivery.channel, delivery.kind) == ("delivered", "push", "coupon")
-    # The decision left out the app channel: no page was connected to carry it.
-    assert [(a["channel"], a["status"]) for a in delivery.attempts] == [("push", "delivered")]
+    # The router tried the app first (no page open: the offer waits in the inbox), then push.
+    assert [(a["channel"], a["status"]) for a in delivery.attempts] == [
+        ("app", "failed_permanent"),
+        ("push", "delivered"),
+    ]
     [request] = push_service.received
     payload = json.loads(
         http_ece.decrypt(

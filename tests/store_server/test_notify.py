@@ -13,15 +13,19 @@ from store_server.web.realtime import ShopperConnections
 
 
 def test_reach_is_the_configured_channels_the_shopper_has_an_address_for() -> None:
-    reach = Reach(
-        frozenset({Channel.APP, Channel.PUSH, Channel.SMS}), lambda shopper_id: shopper_id == 1
-    )
+    reach = Reach(frozenset({Channel.PUSH, Channel.SMS}))
     everything = Contact(
         1, phone="+14155550123", email="a@b.example", push=PushSubscription("e", "k", "a")
     )
-    assert reach.reachable(everything) == {"app", "push", "sms"}  # no e-mail sender configured
+    assert reach.reachable(everything) == {"push", "sms"}  # no e-mail sender configured
     assert reach.reachable(Contact(2, email="a@b.example")) == set()
     assert reach.reachable(Contact(2, phone="+14155550123")) == {"sms"}
+
+
+def test_in_app_reaches_every_shopper_page_open_or_not_through_the_inbox() -> None:
+    reach = Reach(frozenset({Channel.APP, Channel.EMAIL}))
+    assert reach.reachable(Contact(2)) == {"app"}
+    assert reach.reachable(Contact(3, email="a@b.example")) == {"app", "email"}
 
 
 def test_connections_count_every_page_of_a_shopper() -> None:

@@ -42,6 +42,20 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class PersonContact:
+    """How a shopper reaches a person at the store: its phone and web page (either may be "")."""
+
+    phone: str = ""
+    url: str = ""
+
+    def line(self) -> str:
+        """The sentence every message ends with, e.g. "To reach a person: call ... or see ..."."""
+        ways = [f"call {self.phone}" if self.phone else "", f"see {self.url}" if self.url else ""]
+        said = " or ".join(w for w in ways if w)
+        return f"To reach a person: {said}." if said else ""
+
+
+@dataclass(frozen=True)
 class Notification:
     """What to say, the same for every channel; each sender renders what it can carry.
 
@@ -52,6 +66,7 @@ class Notification:
             data).
         expires_at: Unix seconds after which the message is worthless (push TTL uses it).
         data: extra JSON for in-app and push (e.g. the coupon's code and expiry).
+        person: how to reach a person at the store; every channel ends the text with it.
     """
 
     message_id: str
@@ -61,17 +76,25 @@ class Notification:
     url: str | None = None
     expires_at: float | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+    person: PersonContact = field(default_factory=PersonContact)
+
+    @property
+    def text(self) -> str:
+        """The body with the way to reach a person: what every channel shows."""
+        line = self.person.line()
+        return f"{self.body} {line}" if line else self.body
 
     def payload(self) -> dict[str, Any]:
-        """The JSON object in-app and push deliver."""
+        """The JSON object in-app, push and the inbox carry."""
         return {
             "id": self.message_id,
             "kind": self.kind,
             "title": self.title,
-            "body": self.body,
+            "body": self.text,
             "url": self.url,
             "expires_at": self.expires_at,
             "data": dict(self.data),
+            "person": {"phone": self.person.phone, "url": self.person.url},
         }
 
 

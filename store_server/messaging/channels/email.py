@@ -93,7 +93,7 @@ def build_message(
     footer = (
         f"\n\n-- \nUnsubscribe from these e-mails: {unsubscribe_https}" if unsubscribe_https else ""
     )
-    message.set_content(f"{notification.body}{link}{footer}\n")
+    message.set_content(f"{notification.text}{link}{footer}\n")
     button = f'<p><a href="{escape(notification.url)}">Open</a></p>' if notification.url else ""
     html_footer = (
         f'<p style="font-size:small"><a href="{escape(unsubscribe_https)}">Unsubscribe</a>'
@@ -103,7 +103,7 @@ def build_message(
     )
     message.add_alternative(
         "<!doctype html><html><body>"
-        f"<h1>{escape(notification.title)}</h1><p>{escape(notification.body)}</p>{button}"
+        f"<h1>{escape(notification.title)}</h1><p>{escape(notification.text)}</p>{button}"
         f"{html_footer}</body></html>",
         subtype="html",
     )

@@ -1,4 +1,9 @@
-"""In-app delivery: a Socket.IO event to the shopper's room, only while their page is connected."""
+"""In-app delivery: a Socket.IO event to the shopper's room, only while their page is connected.
+
+A page that is closed now still gets the offer: it waits in the shopper's inbox (the message's
+`deliveries.content`), which the page shows when it opens; the router meanwhile tries the
+campaign's next channel.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,11 @@ class InAppSender:
         """Delivered if the shopper's page is connected now; nobody listening is permanent."""
         try:
             if not self._is_connected(contact.shopper_id):
-                return SendResult(Channel.APP, "failed_permanent", "shopper page not connected")
+                return SendResult(
+                    Channel.APP,
+                    "failed_permanent",
+                    "shopper page not connected: waits in the inbox",
+                )
             audience = Audience.shopper(contact.shopper_id)
             self._publish([Event(notification.kind, notification.payload(), audience)])
         except Exception as exc:  # noqa: BLE001 - the emitter's failure is a result, not a crash

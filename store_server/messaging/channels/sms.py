@@ -65,8 +65,14 @@ class SmsConfig:
 
 
 def sms_text(notification: Notification) -> str:
-    """The text of an SMS: title, body, link and the opt-out line, within the length limit."""
-    tail = (f" {notification.url}" if notification.url else "") + f" {OPT_OUT_FOOTER}"
+    """The text of an SMS: title, body, link, the way to a person and the opt-out line, within
+    the length limit (only the body is shortened)."""
+    person = notification.person.line()
+    tail = (
+        (f" {notification.url}" if notification.url else "")
+        + (f" {person}" if person else "")
+        + f" {OPT_OUT_FOOTER}"
+    )
     text = f"{notification.title}: {notification.body}"
     room = MAX_BODY_CHARS - len(tail)
     if len(text) > room:

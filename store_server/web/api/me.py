@@ -1,7 +1,8 @@
 """`/api/v1/me`: the shopper's own API, authenticated by the app's device token.
 
 Profile and consents, pausing detection, export and erasure, beacon sightings and check-in,
-tags, pickups, coupons, surveys, and this browser's Web Push subscriptions.
+tags, pickups, coupons, the inbox, help requests, surveys, and this browser's Web Push
+subscriptions.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
+from store_server.assistance import help_requests
+from store_server.assistance.views import MyHelpRequestOut
 from store_server.engagement.coupons import coupon_out
 from store_server.engagement.qr import coupon_qr_png_data_uri
 from store_server.messaging import push
 from store_server.pickup.matching import claim_order, linked_open_orders
 from store_server.presence.visits import fusion_params
-from store_server.shoppers import checkin, consents, data, pickups, surveys, tags
+from store_server.shoppers import checkin, consents, data, inbox, pickups, surveys, tags
 from store_server.shoppers.coupons import shopper_coupons
 from store_server.web.auth import require_device
 from store_server.web.context import services
@@ -23,12 +26,16 @@ from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
 from store_server.web.realtime import end_shopper_connections
 from store_server.web.schemas import CouponsOut, parse_body, registered_id_problem
+from store_server.web.schemas.help_requests import HelpAskIn, MyHelpRequestsOut
 from store_server.web.schemas.me import (
     CheckinIn,
     CheckinOut,
     ClaimIn,
     ClaimOut,
     ConsentsIn,
+    InboxEntryOut,
+    InboxMessage,
+    InboxOut,
     PauseIn,
     PendingSurveyOut,
     PendingSurveysOut,
@@ -281,6 +288,65 @@ def my_coupons() -> tuple[Response, int]:
             for c in coupons
         ]
     return jsonify({"coupons": out}), 200
+
+
+@bp.get("/inbox")
+@documented(
+    "My inbox: offers sent to me, kept whatever the connection", answer=InboxOut, errors=(401,)
+)
+def my_inbox() -> tuple[Response, int]:
+    """Offers sent to me that are still valid, newest first: an offer decided while my page
+    was closed is here when it opens (one entry per message, however often it reloads)."""
+    device = require_device()
+    now = services().clock()
+    with services().db.sessions() as session:
+        found = inbox.inbox(session, device.shopper_id, now)
+    out = InboxOut(
+        messages=[
+            InboxEntryOut(
+                store_id=e.store_id,
+                sent_at=e.sent_at,
+                seen=e.seen,
+                message=InboxMessage.model_validate(e.content),
+            )
+            for e in found
+        ]
+    )
+    return jsonify(out.model_dump()), 200
+
+
+@bp.post("/help-requests")
+@documented(
+    '"Ask for help": every staff tablet of the store sees it (200: her open request already)',
+    body=HelpAskIn,
+    answer=MyHelpRequestOut,
+    status=201,
+    errors=(400, 401, 403),
+)
+def ask_for_help() -> tuple[Response, int]:
+    """Ask for help at a store, in the zone she picks or where presence places her (else "at
+    the store"); a second tap while one is open returns it (200), never a duplicate."""
+    device = require_device()
+    body = parse_body(HelpAskIn, request.get_json(silent=True))
+    now = services().clock()
+    with services().db.transaction() as session:
+        asked = help_requests.ask_for_help(
+            session, device.shopper_id, body.store_id, body.zone, now
+        )
+    services().publisher.publish(asked.events)
+    return jsonify(asked.request.model_dump()), 201 if asked.created else 200
+
+
+@bp.get("/help-requests")
+@documented("My open help requests", answer=MyHelpRequestsOut, errors=(401,))
+def my_help_requests() -> tuple[Response, int]:
+    """My open help requests and who is coming: the page shows them again after a reload."""
+    device = require_device()
+    with services().db.sessions() as session:
+        out = MyHelpRequestsOut(
+            help_requests=help_requests.my_open_requests(session, device.shopper_id)
+        )
+    return jsonify(out.model_dump()), 200
 
 
 @bp.get("/surveys")

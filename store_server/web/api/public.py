@@ -23,15 +23,23 @@ VAPID_EXTENSION = "store_vapid_keys"
 
 
 @bp.get("/stores/<int:store_id>/info")
-@documented("A store's name and curbside bays", errors=(404,), public=True)
+@documented(
+    "A store's name, curbside bays, zones, and phone and web page to reach a person",
+    errors=(404,),
+    public=True,
+)
 def store_info(store_id: int) -> tuple[Response, int]:
-    """Public facts a shopper's page needs: the store's name and its curbside bays."""
+    """Public facts a shopper's page needs: the store's name, its curbside bays, the zones she
+    may ask for help in, and the phone and web page where she reaches a person."""
     with services().db.sessions() as session:
         facts = store_facts(session, store_id)
     out = {
         "store_id": facts.store_id,
         "name": facts.name,
         "bays": [{"name": name, "label": label} for name, label in facts.bays],
+        "zones": [{"name": name, "label": label} for name, label in facts.zones],
+        "phone": facts.help_phone,
+        "web_page": facts.help_url,
     }
     return jsonify(out), 200
 

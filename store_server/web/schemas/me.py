@@ -215,3 +215,38 @@ class PushSubscribedOut(BaseModel):
 
     subscribed: bool
     created: bool
+
+
+class InboxPerson(BaseModel):
+    """How to reach a person at the store that sent the message (either may be empty)."""
+
+    phone: str
+    url: str
+
+
+class InboxMessage(BaseModel):
+    """A kept message, as the live in-app event carried it (`id` is its message id)."""
+
+    id: str
+    kind: str
+    title: str
+    body: str
+    url: str | None = None
+    expires_at: float | None = None
+    data: dict[str, Any]
+    person: InboxPerson | None = None
+
+
+class InboxEntryOut(BaseModel):
+    """One entry of the shopper's inbox."""
+
+    store_id: int
+    sent_at: float
+    seen: bool
+    message: InboxMessage
+
+
+class InboxOut(BaseModel):
+    """Offers sent to the shopper, kept whatever the connection, newest first."""
+
+    messages: list[InboxEntryOut]

@@ -1,9 +1,11 @@
 // The shopper's page: join with explicit consents, then pickups ("Sam is on the way"), "I'm
-// here", coupons with a live countdown, the survey, notifications (Web Push through /sw.js),
-// offers and arrival alerts on or off, pause and resume, and download / erase.
+// here", "Ask for help" (and who is coming), the inbox of offers, coupons with a live
+// countdown, the survey, notifications (Web Push through /sw.js), offers and arrival alerts on
+// or off, pause and resume, and download / erase; the store's phone and web page at the foot.
 // The page renders what it shows from the server's state, fetched on load, on every Socket.IO
 // (re)connect and after every live event: a reload or a dropped network never loses or
-// duplicates an order, a coupon or a survey, and events missed while offline are caught up.
+// duplicates an order, a message, a coupon, a help request or a survey, and events missed
+// while offline are caught up.
 // The device token arrives in the URL fragment (never sent to a server log) or from joining.
 // An ES module (modules are strict); Socket.IO's client is a classic script before it (window.io).
 import { api, apiAuth } from "./api.js";
@@ -22,6 +24,8 @@ const WORKER_TOKEN_ENTRY = "/sw/device-token";
 const state = {
   currency: null, // ISO 4217, when the store says
   coupons: [],
+  inbox: [], // kept messages, as GET /api/v1/me/inbox says (one entry per message id)
+  help: [], // open help requests, as GET /api/v1/me/help-requests says
   pickups: [], // one entry per order, as GET /api/v1/me/pickups says
   surveys: [], // unanswered surveys, as GET /api/v1/me/surveys says
   answered: new Set(), // survey ids answered here (a refresh begun earlier may still list them)
@@ -151,8 +155,6 @@ function tickCoupons() {
   });
 }
 
-async function loadCoupons() { state.coupons = (await api("/api/v1/me/coupons")).coupons; renderCoupons(); }
-
 const STAGE_TEXT = {
   preparing: () => "being prepared",
   ready: () => "ready to collect",
@@ -205,11 +207,51 @@ function renderSurvey() {
   $("survey-thanks").hidden = true;
 }
 
+// The inbox: this store's kept messages, newest first; shown means seen.
+function renderInbox() {
+  const mine = state.inbox.filter((e) => e.store_id === storeId);
+  $("inbox").replaceChildren(...mine.map((entry) => {
+    const li = $("inbox-entry").content.firstElementChild.cloneNode(true);
+    li.dataset.message = entry.message.id;
+    li.dataset.seen = String(entry.seen);
+    li.querySelector(".title").textContent = entry.message.title;
+    li.querySelector(".body").textContent = entry.message.body;
+    return li;
+  }));
+  $("no-inbox").hidden = mine.length > 0;
+  for (const entry of mine) {
+    if (!entry.seen) { markSeen(entry.message.id); entry.seen = true; }
+  }
+}
+
+// A live message joins the inbox at once; the same id from a later fetch replaces it.
+function keepMessage(message) {
+  if (!message || typeof message.id !== "string") return;
+  if (state.inbox.some((e) => e.message.id === message.id)) return;
+  state.inbox = [{ store_id: storeId, sent_at: Date.now() / 1000, seen: false, message }, ...state.inbox];
+  renderInbox();
+}
+
+function helpText(h) {
+  if (h.status === "acknowledged" && h.staff_on_the_way) return `${h.staff_on_the_way} is on the way to you.`;
+  const where = h.where === "at the store" ? "" : ` at ${h.where}`;
+  return `We've told the staff: someone will come to you${where}.`;
+}
+
+function renderHelp() {
+  const open = state.help.find((h) => h.store_id === storeId) || null;
+  $("help-status").hidden = !open;
+  $("help-status").textContent = open ? helpText(open) : "";
+  $("help-status").dataset.status = open ? open.status : "";
+  $("ask-help").disabled = Boolean(open);
+}
+
 // Everything the page shows, fetched again: on load, on every (re)connect and after each event.
 async function refresh() {
   const mine = ++state.refreshes;
-  const [me, pickups, coupons, surveys] = await Promise.all([
+  const [me, pickups, coupons, surveys, inbox, help] = await Promise.all([
     api("/api/v1/me"), api("/api/v1/me/pickups"), api("/api/v1/me/coupons"), api("/api/v1/me/surveys"),
+    api("/api/v1/me/inbox"), api("/api/v1/me/help-requests"),
   ]);
   if (mine < state.drawn) return false; // a later refresh already drew newer state
   state.drawn = mine;
@@ -217,10 +259,14 @@ async function refresh() {
   state.pickups = pickups.pickups;
   state.coupons = coupons.coupons;
   state.surveys = surveys.surveys;
+  state.inbox = inbox.messages;
+  state.help = help.help_requests;
   renderPickups();
   renderCoupons();
   renderSurvey();
   renderChoices();
+  renderInbox();
+  renderHelp();
   return true;
 }
 
@@ -259,11 +305,17 @@ function connect() {
     if (u.status === "on_the_way") $("live").textContent = `${u.staff_first_name} is on the way`;
     refreshQuietly();
   });
-  socket.on("coupon", async (message) => {
-    // The event is the message, not the coupon: the list has the QR codes.
-    try { await loadCoupons(); } catch { return; }
-    const code = message && message.data ? message.data.code : null;
-    if (message && (!code || state.coupons.some((c) => c.code === code))) markSeen(message.id);
+  socket.on("coupon", (message) => {
+    // The event is the message (shown in the inbox at once, which marks it seen), not the
+    // coupon: the refresh brings the coupon with its QR code, and the inbox as the server has it.
+    keepMessage(message);
+    refreshQuietly();
+  });
+  socket.on("help_update", (h) => {
+    if (!h || h.store_id !== storeId) return;
+    state.help = ["raised", "acknowledged"].includes(h.status) ? [h] : [];
+    renderHelp();
+    refreshQuietly(); // a closed request may bring a survey
   });
   renderConnection();
 }
@@ -420,6 +472,16 @@ async function showMe() {
   await syncPush(me.consents);
 }
 
+// The store's phone and web page, at the foot of every view: a person is always reachable.
+function renderPerson(phone, web) {
+  $("person-phone").hidden = !phone;
+  if (phone) { $("person-phone").textContent = `call ${phone}`; $("person-phone").href = `tel:${phone}`; }
+  $("person-web").hidden = !web;
+  if (web) $("person-web").href = web;
+  $("person-or").hidden = !(phone && web);
+  $("person").hidden = !(phone || web);
+}
+
 async function loadStore() {
   try {
     const info = await api(`/api/v1/stores/${storeId}/info`);
@@ -431,6 +493,13 @@ async function loadStore() {
       option.textContent = `At ${bay.label}`;
       $("bay").append(option);
     }
+    for (const zone of [...(info.zones || []), ...info.bays]) {
+      const option = document.createElement("option");
+      option.value = zone.name;
+      option.textContent = `At ${zone.label}`;
+      $("help-zone").append(option);
+    }
+    renderPerson(info.phone, info.web_page);
   } catch { /* the page still works without the store's name */ }
 }
 
@@ -491,6 +560,23 @@ $("checkin").addEventListener("submit", async (event) => {
   } catch (error) { result.textContent = error.message; }
   result.hidden = false;
   refreshQuietly();
+});
+
+$("help-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const zone = $("help-zone").value || null;
+  try {
+    const asked = await api("/api/v1/me/help-requests", {
+      method: "POST", body: JSON.stringify({ store_id: storeId, ...(zone ? { zone } : {}) }),
+    });
+    state.help = [asked];
+    supersedeRefreshes();
+    renderHelp();
+  } catch (error) {
+    $("help-status").textContent = error.status ? error.message : "Not sent: check your connection and try again.";
+    $("help-status").dataset.status = "error";
+    $("help-status").hidden = false;
+  }
 });
 
 $("survey").addEventListener("submit", async (event) => {

@@ -1,8 +1,10 @@
-// Staff tablet: log in, then show the store's pickup arrivals live over Socket.IO, act on them,
-// and redeem coupons at the till. On every (re)connect it reloads the open arrivals, so a
-// tablet that slept catches up without duplicates.
+// Staff tablet: log in, then show the store's pickup arrivals and help requests
+// (staff_help.js) live over Socket.IO, act on them, and redeem coupons at the till. On every
+// (re)connect it reloads the open arrivals and requests, so a tablet that slept catches up
+// without duplicates.
 // An ES module (modules are strict); Socket.IO's client is a classic script before it (window.io).
 import { api, apiAuth, session } from "./api.js";
+import { catchUpHelp, clearHelp, tickHelp, watchHelp } from "./staff_help.js";
 
 const TOKEN_KEY = "staff-session";
 const OPEN = new Set(["raised", "acknowledged"]);
@@ -16,6 +18,7 @@ function showLogin(message) {
   if (state.socket) { state.socket.disconnect(); state.socket = null; }
   cards.clear();
   $("arrivals").replaceChildren();
+  clearHelp();
   $("board").hidden = true;
   $("who").hidden = $("logout").hidden = $("link").hidden = true;
   $("login").hidden = false;
@@ -158,6 +161,7 @@ function tick() {
     li.querySelector(".wait").textContent = formatWait(now - arrival.arrived_at);
   }
   $("empty").hidden = cards.size > 0;
+  tickHelp();
 }
 
 async function catchUp() {
@@ -182,6 +186,7 @@ function connect() {
     $("link").dataset.state = "online";
     $("link").textContent = "live";
     catchUp();
+    catchUpHelp();
   });
   socket.on("disconnect", () => {
     $("link").dataset.state = "offline";
@@ -190,6 +195,10 @@ function connect() {
   socket.on("connect_error", () => catchUp()); // an expired session shows as 401 there
   socket.on("arrival", (a) => upsert(a, true));
   socket.on("alert_updated", (a) => upsert(a, false));
+  watchHelp(socket, {
+    onNew: beep,
+    onUnauthorized: () => showLogin("Your session has ended. Please log in again."),
+  });
 }
 
 async function redeem(raw) {

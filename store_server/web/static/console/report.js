@@ -1,4 +1,5 @@
-// Results: the store's report (campaign lift, pickups, care score, gateway and beacon health).
+// Results: the store's report (campaign lift, pickups, help requests, care score, gateway and
+// beacon health).
 import { api } from "../api.js";
 import { $, ago, cells, dash, fillBody, percent, seconds, show, storePath } from "./util.js";
 
@@ -12,13 +13,16 @@ export async function loadReport() {
   }
 }
 
+// Outcomes that read better in words than as their code.
+const OUTCOME_WORDS = { unreachable: "not reachable now", no_consent: "no consent" };
+
 function renderReport(r) {
   fillBody(
     $("report-campaigns"),
     r.campaigns.map((c) => {
       const other = Object.entries(c.outcomes || {})
         .filter(([k]) => k !== "sent")
-        .map(([k, n]) => `${k.replaceAll("_", " ")}: ${n}`)
+        .map(([k, n]) => `${OUTCOME_WORDS[k] || k.replaceAll("_", " ")}: ${n}`)
         .join(", ");
       const lift = c.lift === null || c.lift === undefined ? "–" : `${c.lift > 0 ? "+" : ""}${Math.round(c.lift * 1000) / 10} %`;
       return cells(c.name || `#${c.campaign_id}`, c.sent, c.redeemed, percent(c.redemption_rate),
@@ -34,6 +38,15 @@ function renderReport(r) {
     cells("Staff response, 95th percentile", seconds(p.staff_response_p95_s)),
     cells("Customer wait, median", seconds(p.wait_p50_s)),
     cells("Customer wait, 95th percentile", seconds(p.wait_p95_s)),
+  ], "");
+  const h = r.help_requests;
+  fillBody($("report-help"), [
+    cells("Help requests", h.alerts),
+    cells("Escalated to a manager", h.escalated),
+    cells("Staff response, median", seconds(h.staff_response_p50_s)),
+    cells("Staff response, 95th percentile", seconds(h.staff_response_p95_s)),
+    cells("Until helped, median", seconds(h.wait_p50_s)),
+    cells("Until helped, 95th percentile", seconds(h.wait_p95_s)),
   ], "");
   fillBody($("report-care"), r.care_score.map((w) => cells(w.week, w.answers, percent(w.care_score))), "No survey answers yet.");
   fillBody(
