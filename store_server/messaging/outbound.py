@@ -107,7 +107,7 @@ def build_senders(
                     from_address=settings.mail_from,
                     unsubscribe_mailbox=settings.mail_from,
                     unsubscribe_url=f"{settings.base_url}/u",
-                    security=settings.smtp_security,  # type: ignore[arg-type]  # checked by StoreSettings
+                    security=settings.smtp_security,
                     username=settings.smtp_username or None,
                     password=settings.smtp_password or None,
                 )

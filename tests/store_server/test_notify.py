@@ -51,6 +51,9 @@ def test_vapid_subject_is_a_url_push_services_accept() -> None:
     )
 
 
-def test_an_unknown_smtp_security_is_refused_naming_the_variable() -> None:
+def test_an_unknown_smtp_security_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STORE_SMTP_SECURITY", "ssl")
     with pytest.raises(SettingsError, match="STORE_SMTP_SECURITY"):
-        StoreSettings.from_env({"STORE_SMTP_SECURITY": "ssl"})
+        StoreSettings.from_env()
