@@ -71,7 +71,7 @@ class StoreSettings(BaseSettings):
     )
 
     var_dir: str = Field(
-        "var",
+        default="var",
         min_length=1,
         description="where the server keeps its files: the SQLite database by default and the "
         "VAPID (Web Push) key pair, generated on first start; relative to the working directory",
@@ -91,79 +91,80 @@ class StoreSettings(BaseSettings):
         "links (set it, or links die on restart)",
         json_schema_extra=shown("random per start"),
     )
-    host: str = Field("127.0.0.1", min_length=1, description="address to listen on")
-    port: int = Field(5000, ge=1, le=65535, description="port to listen on")
+    host: str = Field(default="127.0.0.1", min_length=1, description="address to listen on")
+    port: int = Field(default=5000, ge=1, le=65535, description="port to listen on")
     entry_rssi_dbm: int = Field(
-        DEFAULT_ENTRY_RSSI_DBM,
+        default=DEFAULT_ENTRY_RSSI_DBM,
         ge=-120,
         le=0,
         description='an entrance gateway hearing a phone at least this strong means "entered" '
         "(-120 to 0)",
     )
     max_batch_observations: int = Field(
-        DEFAULT_MAX_BATCH_OBSERVATIONS,
+        default=DEFAULT_MAX_BATCH_OBSERVATIONS,
         ge=1,
         le=100_000,
         description="most observations in one gateway batch (413 above; 1 to 100000)",
     )
     max_body_bytes: int = Field(
-        DEFAULT_MAX_BODY_BYTES,
+        default=DEFAULT_MAX_BODY_BYTES,
         ge=1024,
         le=64 * 1024 * 1024,
         description="largest request body (413 above; 1 KiB to 64 MiB)",
     )
     session_ttl_s: float = Field(
-        DEFAULT_SESSION_TTL_S,
+        default=DEFAULT_SESSION_TTL_S,
         ge=60,
         le=30 * DAY_S,
         description="how long a staff log-in lasts (1 minute to 30 days)",
     )
     alert_expiry_s: float = Field(
-        DEFAULT_ALERT_EXPIRY_S,
+        default=DEFAULT_ALERT_EXPIRY_S,
         ge=60,
         le=7 * DAY_S,
         description="an open pickup alert closes this long after it was raised "
         "(1 minute to 7 days)",
     )
     sweep_interval_s: float = Field(
-        DEFAULT_SWEEP_INTERVAL_S,
+        default=DEFAULT_SWEEP_INTERVAL_S,
         ge=0.1,
         le=3600,
         description="how often the scheduler escalates, expires, closes, re-sends and purges "
         "(0.1 s to 1 h; timing never decides correctness)",
     )
     run_scheduler: bool = Field(
-        True, description="`0` on all but one process of a cluster: exactly one runs the sweep"
+        default=True,
+        description="`0` on all but one process of a cluster: exactly one runs the sweep",
     )
     thanks_coupon_valid_s: float = Field(
-        DEFAULT_THANKS_COUPON_VALID_S,
+        default=DEFAULT_THANKS_COUPON_VALID_S,
         ge=3600,
         le=366 * DAY_S,
         description="validity of the thank-you coupon after a pickup (30 days; 1 hour to a year)",
     )
     claim_link_valid_s: float = Field(
-        DEFAULT_CLAIM_LINK_VALID_S,
+        default=DEFAULT_CLAIM_LINK_VALID_S,
         ge=3600,
         le=90 * DAY_S,
         description="an order's claim link works this long after the order was pushed or "
         "changed status (7 days; 1 hour to 90 days)",
     )
     raw_retention_days: int = Field(
-        DEFAULT_RAW_RETENTION_DAYS,
+        default=DEFAULT_RAW_RETENTION_DAYS,
         ge=1,
         le=90,
         description="raw gateway readings and batch ids are deleted after this many days "
         "(visits, events and totals stay; 1 to 90)",
     )
     public_url: str = Field(
-        "",
+        default="",
         pattern=r"^(https?://[^\s/?#]+[^\s?#]*)?$",
         description="the address shoppers reach (`http://` or `https://`): links in messages, "
         "QR codes, unsubscribe and SMS webhook URLs",
         json_schema_extra=shown("`http://HOST:PORT`"),
     )
     vapid_subject: str = Field(
-        "",
+        default="",
         description="contact the push services see (`mailto:` or `https:`, RFC 8292); the server "
         "refuses to start with a localhost, `.local` or `.invalid` one, which Apple's push "
         "service rejects",
@@ -173,63 +174,63 @@ class StoreSettings(BaseSettings):
         ),
     )
     sms_base_url: str = Field(
-        "",
+        default="",
         pattern=r"^(https?://\S+)?$",
         description="base URL of an SMS provider speaking the Twilio Messages API; empty: no SMS",
         json_schema_extra=shown("empty"),
     )
     sms_account_sid: str = Field(
-        "",
+        default="",
         description="the provider account (HTTP basic user)",
         json_schema_extra=shown("empty"),
     )
     sms_auth_token: str = Field(
-        "",
+        default="",
         repr=False,
         description="the provider secret (HTTP basic password)",
         json_schema_extra=shown("empty"),
     )
     sms_from: str = Field(
-        "", description="the sending number (E.164)", json_schema_extra=shown("empty")
+        default="", description="the sending number (E.164)", json_schema_extra=shown("empty")
     )
     sms_help_contact: str = Field(
-        "",
+        default="",
         description="where a texted HELP sends people",
         json_schema_extra=shown("the public URL"),
     )
     smtp_host: str = Field(
-        "",
+        default="",
         description="SMTP relay for e-mail; empty: no e-mail",
         json_schema_extra=shown("empty"),
     )
-    smtp_port: int = Field(587, ge=1, le=65535, description="relay port")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="relay port")
     smtp_security: SmtpSecurity = Field(
-        "starttls",
+        default="starttls",
         description="`starttls`, `tls` (implicit, port 465) or `plain` (a relay on the same host)",
     )
     smtp_username: str = Field(
-        "", description="relay login (none when empty)", json_schema_extra=shown("empty")
+        default="", description="relay login (none when empty)", json_schema_extra=shown("empty")
     )
     smtp_password: str = Field(
-        "", repr=False, description="relay password", json_schema_extra=shown("empty")
+        default="", repr=False, description="relay password", json_schema_extra=shown("empty")
     )
     mail_from: str = Field(
-        "",
+        default="",
         description="the From address; also the mailbox that takes `unsubscribe-TOKEN` mails",
         json_schema_extra=shown("empty"),
     )
     socketio_message_queue: str = Field(
-        "",
+        default="",
         description="Redis URL shared by several server processes",
         json_schema_extra=shown("empty"),
     )
     vendor_dir: str = Field(
-        str(Path(__file__).resolve().parent.parent / "node_modules"),
+        default=str(Path(__file__).resolve().parent.parent / "node_modules"),
         min_length=1,
         description="where npm installed the browser libraries",
         json_schema_extra=shown("`./node_modules`"),
     )
-    log_level: LogLevel = Field("INFO", description="log level")
+    log_level: LogLevel = Field(default="INFO", description="log level")
 
     @field_validator("vapid_subject")
     @classmethod

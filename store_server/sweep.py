@@ -1,5 +1,6 @@
 """The periodic sweep: escalate unacknowledged alerts, expire stale ones, close lost visits,
-decide campaigns on those exits and release offers held for quiet hours.
+decide campaigns on those exits, release offers held for quiet hours and re-send what the
+outbound queue still owes (`outbound.due_deliveries`). It also runs once at start-up.
 
 Everything is derived from stored timestamps and each change is a conditional UPDATE, so a late
 or repeated run changes nothing twice: escalations go out exactly once.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select, update
@@ -18,7 +20,7 @@ from store_server.db.database import Database, rows_changed
 from store_server.db.models import PickupAlert, Store, Visit
 from store_server.engagement import engine as engagement
 from store_server.events import Audience, Event
-from store_server.messaging.outbound import NO_REACH, Job, Reach
+from store_server.messaging.outbound import NO_REACH, Job, Reach, due_deliveries
 from store_server.pickup.alerts import arrival
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.presence import fusion
@@ -61,6 +63,8 @@ def sweep(
     events: list[Event] = []
     escalated = expired = 0
     with db.transaction() as session:
+        # First, so the messages this pass queues below are not picked up twice.
+        owed = due_deliveries(session, now, reach)
         rows = session.execute(
             select(
                 PickupAlert.id,
@@ -111,7 +115,7 @@ def sweep(
         exits: list[PresenceEventOut] = []
         closed = close_lost_visits(session, now, exits)
         events += [staff_event(exit_) for exit_ in exits]
-        jobs = engagement.on_presence_events(session, exits, now, reach)
+        jobs = owed + engagement.on_presence_events(session, exits, now, reach)
         jobs += engagement.release_held(session, now, reach)
     result = SweepResult(escalated, expired, closed, events, jobs)
     if escalated or expired or result.visits_closed:
@@ -174,6 +178,8 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
         id="sweep",
         coalesce=True,
         max_instances=1,
+        # At once, then every interval: what a crash left queued leaves at start-up.
+        next_run_time=datetime.now(UTC),
     )
     scheduler.start()
     return scheduler

@@ -38,7 +38,14 @@ from store_server.engagement import decide
 from store_server.engagement.coupons import coupon_out, issue_coupon
 from store_server.engagement.qr import redemption_url
 from store_server.messaging.channels import Contact, Notification
-from store_server.messaging.outbound import Job, Reach, contact_for, new_message_id, queue_delivery
+from store_server.messaging.outbound import (
+    COUPON_KIND,
+    Job,
+    Reach,
+    contact_for,
+    new_message_id,
+    queue_delivery,
+)
 from store_server.presence.visits import PresenceEventOut
 from store_server.vocabulary import Channel, PresenceKind, Purpose
 
@@ -50,7 +57,6 @@ PRESENCE_TRIGGERS = frozenset(
     {PresenceKind.WALK_BY, PresenceKind.ENTERED, PresenceKind.ZONE_DWELL, PresenceKind.EXITED}
 )
 COUPON_SOURCE = "campaign"
-COUPON_KIND = "coupon"  # the notification's kind: the in-app event name and push payload type
 # An order in this state means the shopper is here to collect it: no promotion until handover.
 PICKUP_TRIP_STATUSES = ("arrived",)
 ZONE_EVENT_KINDS = (PresenceKind.ZONE_ENTERED, PresenceKind.ZONE_DWELL)
