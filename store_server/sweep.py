@@ -1,6 +1,7 @@
 """The periodic sweep: escalate unacknowledged alerts, expire stale ones, close lost visits,
-decide campaigns on those exits, release offers held for quiet hours and re-send what the
-outbound queue still owes (`outbound.due_deliveries`). It also runs once at start-up.
+decide campaigns on those exits, release offers held for quiet hours, re-send what the
+outbound queue still owes (`outbound.due_deliveries`) and delete raw readings past their
+retention (`presence.retention`). It also runs once at start-up.
 
 Everything is derived from stored timestamps and each change is a conditional UPDATE, so a late
 or repeated run changes nothing twice: escalations go out exactly once.
@@ -24,6 +25,7 @@ from store_server.messaging.outbound import NO_REACH, Job, Reach, due_deliveries
 from store_server.pickup.alerts import arrival
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.presence import fusion
+from store_server.presence.retention import Purged, purge_raw
 from store_server.presence.visits import (
     PresenceEventOut,
     close_visit,
@@ -49,6 +51,7 @@ class SweepResult:
     visits_closed: int
     events: list[Event]
     jobs: list[Job] = field(default_factory=list)  # deliveries to submit after the commit
+    purged: Purged = Purged(0, 0, True)
 
 
 def sweep(
@@ -117,13 +120,18 @@ def sweep(
         events += [staff_event(exit_) for exit_ in exits]
         jobs = owed + engagement.on_presence_events(session, exits, now, reach)
         jobs += engagement.release_held(session, now, reach)
-    result = SweepResult(escalated, expired, closed, events, jobs)
-    if escalated or expired or result.visits_closed:
+    # After the commit, in transactions of its own: an interrupted purge loses nothing else.
+    purged = purge_raw(db, now, settings.raw_retention_days)
+    result = SweepResult(escalated, expired, closed, events, jobs, purged)
+    if escalated or expired or closed or purged.observations or purged.batches:
         log.info(
-            "event=sweep escalated=%d expired=%d visits_closed=%d",
+            "event=sweep escalated=%d expired=%d visits_closed=%d observations_purged=%d "
+            "batches_purged=%d",
             escalated,
             expired,
-            result.visits_closed,
+            closed,
+            purged.observations,
+            purged.batches,
         )
     return result
 

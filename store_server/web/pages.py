@@ -48,7 +48,11 @@ def manager_console() -> str:
 @bp.get("/app")
 def shopper_app() -> str:
     """The shopper's phone page (`?store=`): join, pickups, coupons, survey, privacy."""
-    return render_template("app.html", store_id=_store_param())
+    return render_template(
+        "app.html",
+        store_id=_store_param(),
+        raw_retention_days=services().settings.raw_retention_days,
+    )
 
 
 @bp.get("/r/<code>")
