@@ -45,6 +45,8 @@ UNSUBSCRIBE_TOKEN_BYTES = 32
 # The kind of an offer's notification (the in-app event name and push payload type); every
 # other kind is about a pickup (Purpose.ARRIVAL).
 COUPON_KIND = "coupon"
+# A recovery link asked for by whoever holds the address: needs no consent, only the address.
+RECOVERY_KIND = "recovery"
 QUEUED = "queued"
 SENDING = "sending"
 RETRYABLE = "failed_retryable"
@@ -278,14 +280,17 @@ def _redecide(session: Session, row: Delivery, now: float, reach: Reach) -> Job 
         why_not = "the shopper is gone"
     else:
         contact = contact_for(session, shopper)
+        purpose = purpose_of(row.kind)
         consented = set(
             session.scalars(
                 select(Consent.channel).where(
                     Consent.shopper_id == row.shopper_id,
                     Consent.store_id == row.store_id,
-                    Consent.purpose == purpose_of(row.kind),
+                    Consent.purpose == purpose,
                 )
             )
+            if purpose is not None
+            else Channel
         )
         reachable = reach.reachable(contact)
         channels = tuple(
@@ -315,8 +320,11 @@ def _close(session: Session, row: Delivery, why_not: str) -> None:
     )
 
 
-def purpose_of(kind: str) -> Purpose:
-    """The consent a message of this kind needs: offers for coupons, arrival for the rest."""
+def purpose_of(kind: str) -> Purpose | None:
+    """The consent a message of this kind needs: offers for coupons, none for a recovery link
+    (asked for by the address's holder), arrival for the rest."""
+    if kind == RECOVERY_KIND:
+        return None
     return Purpose.OFFERS if kind == COUPON_KIND else Purpose.ARRIVAL
 
 
