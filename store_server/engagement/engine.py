@@ -367,7 +367,7 @@ def on_trigger(
     for campaign_id, version in candidates:
         expires_at = coupon_expires_at(version, now)
         message = message_for(campaign_id, version, expires_at, trigger.visit_id)
-        decision = decide.decide(recipient, message, now)
+        decision = decide.decide(recipient, message, now, policy_of(store))
         row = _log(session, store_id, shopper_id, campaign_id, version, trigger, decision, now)
         if decision.outcome == "sent":
             jobs.append(
@@ -431,6 +431,17 @@ def _log(
     return row
 
 
+def policy_of(store: Store) -> decide.Policy:
+    """The offer rules the store's manager set (caps, minimum gap, quiet hours)."""
+    return decide.Policy(
+        max_offers_per_day=store.max_offers_per_day,
+        max_offers_per_visit=store.max_offers_per_visit,
+        quiet_start=clock_time.fromisoformat(store.quiet_start),
+        quiet_end=clock_time.fromisoformat(store.quiet_end),
+        min_gap_s=float(store.min_gap_s),
+    )
+
+
 def release_held(session: Session, now: float, reach: Reach) -> list[Job]:
     """Re-decide every quiet-hours decision whose hold has ended, once each.
 
@@ -478,7 +489,7 @@ def _release_one(session: Session, held: CampaignDecision, now: float, reach: Re
     if not campaign.active:
         decision = decide.Decision("expired", "the campaign was paused while held")
     else:
-        decision = decide.release_held(hold, recipient, message, now)
+        decision = decide.release_held(hold, recipient, message, now, policy_of(store))
     row = _log(session, store.id, shopper.id, campaign.id, version, trigger, decision, now)
     if decision.outcome != "sent":
         return []
