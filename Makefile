@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: demo test setup test-setup lint unit bench clean
+.PHONY: demo test setup test-setup lint unit bench clean wheel constraints
 
 demo: setup
 	$(BIN)/python -m bench.demo
@@ -34,17 +34,33 @@ bench: setup
 	$(BIN)/python -m bench latency
 	$(BIN)/python -m bench decode
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq python3-venv; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[server,gateway,sim,test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[server,gateway,sim,test]'
 	touch $@
+
+# The page's Socket.IO client, copied into the package so the wheel carries it (never committed).
+VENDORED := store_server/web/vendor/socket.io.min.js
 
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq npm; }
 	npm ci --no-audit --no-fund --silent
+	install -D -m 644 node_modules/socket.io-client/dist/socket.io.min.js $(VENDORED)
 	touch $@
 
+# The wheel to install on a store's server or a gateway: it carries the pages, icons, the
+# Socket.IO client and the migrations (docs/deployment.md).
+wheel: setup
+	test -s $(VENDORED)
+	rm -rf dist build
+	$(BIN)/pip wheel -q --no-deps -w dist .
+
+# Pin every package at the version this venv has, so a gateway rebuilt months later installs
+# the same ones (`pip install -c constraints.txt ...`); run after changing pyproject.toml.
+constraints: setup
+	$(BIN)/pip freeze --exclude-editable > constraints.txt
+
 clean:
-	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules var dist build store_server/web/vendor .pytest_cache .mypy_cache .ruff_cache

@@ -224,12 +224,6 @@ class StoreSettings(BaseSettings):
         description="Redis URL shared by several server processes",
         json_schema_extra=shown("empty"),
     )
-    vendor_dir: str = Field(
-        default=str(Path(__file__).resolve().parent.parent / "node_modules"),
-        min_length=1,
-        description="where npm installed the browser libraries",
-        json_schema_extra=shown("`./node_modules`"),
-    )
     log_level: LogLevel = Field(default="INFO", description="log level")
 
     @field_validator("vapid_subject")

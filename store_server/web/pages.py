@@ -24,7 +24,9 @@ from store_server.web.openapi import documented, openapi_document
 
 bp = Blueprint("pages", __name__)
 # Browser libraries come from npm at set-up (package.json); the server serves the installed files.
-VENDOR_FILES = {"socket.io.min.js": "socket.io-client/dist/socket.io.min.js"}
+# Browser libraries from npm, copied into the package by `make setup` (the wheel carries them).
+VENDOR_DIR = Path(__file__).resolve().parent / "vendor"
+VENDOR_FILES = frozenset({"socket.io.min.js"})
 
 
 @bp.get("/")
@@ -93,14 +95,12 @@ def _store_param() -> int | None:
 
 @bp.get("/vendor/<name>")
 def vendor(name: str) -> Response:
-    """A browser library installed from npm."""
-    relative = VENDOR_FILES.get(name)
-    if relative is None:
+    """A browser library installed from npm and shipped in the package."""
+    if name not in VENDOR_FILES:
         raise ApiError(404, "not_found", f"no vendored file {name!r}")
-    path = Path(services().settings.vendor_dir) / relative
-    if not path.is_file():
-        raise ApiError(404, "not_installed", f"{relative} is missing: run `make setup`")
-    return send_from_directory(path.parent, path.name, max_age=3600)
+    if not (VENDOR_DIR / name).is_file():
+        raise ApiError(404, "not_installed", f"web/vendor/{name} is missing: run `make setup`")
+    return send_from_directory(VENDOR_DIR, name, max_age=3600)
 
 
 @bp.get("/healthz")

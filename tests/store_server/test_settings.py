@@ -41,7 +41,6 @@ BAD_VALUES = [
     ("STORE_SECRET_KEY", "short"),
     ("STORE_HOST", ""),
     ("STORE_VAR_DIR", ""),
-    ("STORE_VENDOR_DIR", ""),
 ]
 
 
