@@ -35,7 +35,7 @@ from store_server.messaging.channels.inapp import InAppSender, Publish
 from store_server.messaging.channels.router import Router, RouteResult
 from store_server.messaging.channels.sms import SmsConfig, SmsSender
 from store_server.messaging.channels.webpush import WebPushSender, ensure_vapid_keys
-from store_server.settings import StoreSettings
+from store_server.settings import StoreSettings, unreachable_contact
 from store_server.vocabulary import Channel, Purpose
 
 log = logging.getLogger(__name__)
@@ -110,9 +110,18 @@ def build_senders(
 ) -> list[Sender]:
     """A sender for every channel this server is configured for (in-app and push always)."""
     keys = ensure_vapid_keys(Path(settings.var_dir))
+    subject = vapid_subject(settings)
+    if unreachable_contact(subject):
+        # Not refused (the demo and a plain-http test store run like this), but loud: Apple's
+        # push service rejects every push signed with it (403 BadJwtToken).
+        log.warning(
+            "event=vapid_subject_unusable subject=%s effect=push_to_iphones_fails "
+            "fix=set_STORE_VAPID_SUBJECT_or_an_https_STORE_PUBLIC_URL",
+            subject,
+        )
     senders: list[Sender] = [
         InAppSender(publish, is_connected),
-        WebPushSender(keys, vapid_subject(settings), clock=clock),
+        WebPushSender(keys, subject, clock=clock),
     ]
     if settings.sms_base_url:
         senders.append(
