@@ -47,7 +47,7 @@ def store_of(session: Session, store_id: int) -> Store:
     return store
 
 
-def checked_public_url(url: str, field: str = "public_url") -> str:
+def checked_public_url(url: str, field: str = "public_url", label: str = "public URL") -> str:
     """An absolute http(s) URL with a host and no query or fragment, without a trailing slash
     (invalid, naming `field`, otherwise)."""
     url = url.strip()
@@ -59,7 +59,7 @@ def checked_public_url(url: str, field: str = "public_url") -> str:
         or parts.fragment
         or len(url) > MAX_PUBLIC_URL
     ):
-        raise invalid(field, f"{url!r} is not an absolute http(s) URL (no query)")
+        raise invalid(field, f"{label} {url!r} is not an absolute http(s) URL (no query)")
     return url.rstrip("/")
 
 
