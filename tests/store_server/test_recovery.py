@@ -58,8 +58,8 @@ def link_sent(client: FlaskClient, app: Flask, provider: Provider, store_id: int
     before = len(provider.messages)
     asked = client.post("/api/v1/recovery", json={"store_id": store_id, "phone": PHONE})
     assert asked.status_code == 202
-    assert services(app).outbound.wait_idle(10)
-    assert wait_until(lambda: len(provider.messages) > before, 10)
+    assert services(app).outbound.wait_idle(30)
+    assert wait_until(lambda: len(provider.messages) > before, 30)
     text = provider.messages[-1]
     assert text["To"] == PHONE
     found = re.search(r"#recover=([\w.-]+)", text["Body"])
@@ -111,7 +111,7 @@ def test_nobody_and_another_stores_shopper_get_the_same_answer_and_no_text(
         assert asked.get_json() == {
             "sent": "if a shopper of this store has it, a link is on its way"
         }
-    assert services(sms_app).outbound.wait_idle(10)
+    assert services(sms_app).outbound.wait_idle(30)
     assert provider.messages == []
 
 
