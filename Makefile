@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
+# The page's Socket.IO client, copied into the package so the wheel carries it (never committed).
+VENDORED := store_server/web/vendor/socket.io.min.js
 
 .PHONY: demo test setup test-setup lint unit bench clean wheel constraints
 
@@ -15,7 +17,7 @@ demo: setup
 test: test-setup lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed $(VENDORED)
 	@command -v dbus-daemon >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq dbus; }
 
 test-setup: setup
@@ -41,14 +43,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[server,gateway,sim,test]'
 	touch $@
 
-# The page's Socket.IO client, copied into the package so the wheel carries it (never committed).
-VENDORED := store_server/web/vendor/socket.io.min.js
-
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq npm; }
 	npm ci --no-audit --no-fund --silent
-	install -D -m 644 node_modules/socket.io-client/dist/socket.io.min.js $(VENDORED)
 	touch $@
+
+$(VENDORED): node_modules/.installed
+	install -D -m 644 node_modules/socket.io-client/dist/socket.io.min.js $@
 
 # The wheel to install on a store's server or a gateway: it carries the pages, icons, the
 # Socket.IO client and the migrations (docs/deployment.md).
