@@ -16,6 +16,7 @@ BENCHES = {
     "gateway": ("bench.gateway_load", "gateway CPU and memory at a given advert rate"),
     "sim": ("bench.sim_throughput", "simulator adverts/s on the virtual clock (busy-saturday)"),
     "accuracy": ("bench.accuracy", "presence fusion against a scenario's ground truth"),
+    "retention": ("bench.retention", "raw-reading purge rate and longest chunk on SQLite"),
 }
 
 

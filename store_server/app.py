@@ -31,6 +31,7 @@ from store_server.web.api import (
     public,
     redemptions,
     report,
+    stores,
 )
 from store_server.web.context import EXTENSION as SERVICES_EXTENSION
 from store_server.web.converters import use_row_id_converter
@@ -78,6 +79,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         public.bp,
         report.bp,
         layout.bp,
+        stores.bp,
         inbound.bp,
         pages.bp,
     )

@@ -100,6 +100,8 @@ SETUP_COMMANDS = (
     "add-gateway",
     "rotate-gateway-token",
     "remove-gateway",
+    "export-shopper",
+    "erase-shopper",
 )
 HOW_PASSWORDS_ARE_READ = "the password is read from stdin, or asked for twice on a terminal"
 
@@ -148,6 +150,14 @@ def _add_setup_commands(commands: argparse._SubParsersAction[OneLineParser]) -> 
     rotate.add_argument("--id", required=True)
     remove = commands.add_parser("remove-gateway", help="forget a gateway and its token")
     remove.add_argument("--id", required=True)
+    for name, what in (
+        ("export-shopper", "print everything kept about a shopper as JSON"),
+        ("erase-shopper", "erase a shopper and everything that names her"),
+    ):
+        shopper = commands.add_parser(name, help=f"{what}, found by e-mail or phone")
+        found_by = shopper.add_mutually_exclusive_group(required=True)
+        found_by.add_argument("--email", help="her e-mail address")
+        found_by.add_argument("--phone", help="her phone number with the country code")
 
 
 def _set_up(settings: StoreSettings, args: argparse.Namespace) -> int:
@@ -177,6 +187,7 @@ def _setup_change(args: argparse.Namespace) -> Callable[[Session], str]:
     from store_server.accounts import staff, stores
     from store_server.layout import plan
     from store_server.presence import gateways
+    from store_server.shoppers import data
 
     command = args.command
     if command == "create-store":
@@ -215,6 +226,24 @@ def _setup_change(args: argparse.Namespace) -> Callable[[Session], str]:
         return add_gateway
     if command == "rotate-gateway-token":
         return lambda session: gateways.rotate_gateway_token(session, args.id)
+    if command == "export-shopper":
+        return lambda session: json.dumps(
+            [
+                data.shopper_export(session, shopper_id)
+                for shopper_id in data.shoppers_by_contact(session, args.email, args.phone)
+            ],
+            indent=2,
+            default=str,
+        )
+    if command == "erase-shopper":
+
+        def erase(session: Session) -> str:
+            erased = data.shoppers_by_contact(session, args.email, args.phone)
+            for shopper_id in erased:
+                data.erase_shopper(session, shopper_id)
+            return "erased shopper " + ", ".join(str(i) for i in erased)
+
+        return erase
 
     def remove_gateway(session: Session) -> str:
         gateways.remove_gateway(session, args.id)

@@ -1,15 +1,20 @@
-"""The store server's one settings object, read from `STORE_`-prefixed environment variables."""
+"""The store server's one settings object, read from `STORE_`-prefixed environment variables.
+
+Every value is checked with its range when the server or a command starts (pydantic-settings),
+and a bad one stops it with a message naming the variable. The README's settings table is
+generated from these definitions (`python -m store_server.settings`) and a test compares them.
+"""
 
 from __future__ import annotations
 
-import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+ENV_PREFIX = "STORE_"
 # An entrance gateway hears a phone carried through the door at about -55 to -65 dBm (RSSI at
 # 1 m is about -59 dBm); -70 dBm is roughly 3.5 m away in free space, far enough to catch the
 # door, near enough that people on the pavement beyond it rarely reach it.
@@ -31,57 +36,216 @@ DEFAULT_THANKS_COUPON_VALID_S = 30 * 86400.0
 # An order's claim link lasts a week from when the order was pushed or last changed status:
 # long enough for a "ready for pickup" message read days later, short enough to go stale.
 DEFAULT_CLAIM_LINK_VALID_S = 7 * 86400.0
+# Raw readings only feed presence fusion (seconds to minutes) and a calibration walk (hours);
+# three days covers a weekend's questions about "why did it say she left?" and no more.
+DEFAULT_RAW_RETENTION_DAYS = 3
+DAY_S = 86400.0
 
-
+SmtpSecurity = Literal["starttls", "tls", "plain"]
 # starttls: submission on 587; tls: implicit TLS on 465; plain: a relay on the same host.
-SMTP_SECURITY = ("starttls", "tls", "plain")
+SMTP_SECURITY: tuple[SmtpSecurity, ...] = ("starttls", "tls", "plain")
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+# Host names no push service can reach (RFC 2606, RFC 6762): Apple's push service refuses a
+# VAPID subject naming one (403 BadJwtToken).
+UNREACHABLE_DOMAINS = (".localhost", ".local", ".invalid")
 
 
 class SettingsError(ValueError):
     """A setting is missing or has a bad value; the message names the variable."""
 
 
-@dataclass(frozen=True)
-class StoreSettings:
+def shown(default: str) -> dict[str, Any]:
+    """How the README's table shows a default that is not a plain value."""
+    return {"shown_default": default}
+
+
+def _default_database_url(data: dict[str, Any]) -> str:
+    return f"sqlite:///{Path(data['var_dir']).resolve() / 'store.db'}"
+
+
+class StoreSettings(BaseSettings):
     """Everything the store server can be told, one field per `STORE_` variable."""
 
-    database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'store.db'}"
-    secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
-    host: str = "127.0.0.1"
-    port: int = 5000
-    entry_rssi_dbm: int = DEFAULT_ENTRY_RSSI_DBM
-    max_batch_observations: int = DEFAULT_MAX_BATCH_OBSERVATIONS
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    session_ttl_s: float = DEFAULT_SESSION_TTL_S
-    alert_expiry_s: float = DEFAULT_ALERT_EXPIRY_S
-    sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S
-    run_scheduler: bool = True
-    thanks_coupon_valid_s: float = DEFAULT_THANKS_COUPON_VALID_S
-    claim_link_valid_s: float = DEFAULT_CLAIM_LINK_VALID_S
-    var_dir: str = str(REPO_ROOT / "var")
-    public_url: str = ""
-    vapid_subject: str = ""
-    sms_base_url: str = ""
-    sms_account_sid: str = ""
-    sms_auth_token: str = field(default="", repr=False)
-    sms_from: str = ""
-    sms_help_contact: str = ""
-    smtp_host: str = ""
-    smtp_port: int = 587
-    smtp_security: str = "starttls"
-    smtp_username: str = ""
-    smtp_password: str = field(default="", repr=False)
-    mail_from: str = ""
-    socketio_message_queue: str = ""
-    vendor_dir: str = str(REPO_ROOT / "node_modules")
-    log_level: str = "INFO"
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="forbid", validate_default=True
+    )
 
-    def __post_init__(self) -> None:
-        if self.smtp_security not in SMTP_SECURITY:
-            raise SettingsError(
-                f"STORE_SMTP_SECURITY={self.smtp_security!r} must be one of "
-                f"{', '.join(SMTP_SECURITY)}"
-            )
+    var_dir: str = Field(
+        default="var",
+        min_length=1,
+        description="where the server keeps its files: the SQLite database by default and the "
+        "VAPID (Web Push) key pair, generated on first start; relative to the working directory",
+        json_schema_extra=shown("`./var`"),
+    )
+    database_url: str = Field(
+        default_factory=_default_database_url,
+        min_length=1,
+        description="SQLAlchemy URL; `postgresql+psycopg://...` for a chain",
+        json_schema_extra=shown("`sqlite:///` + `STORE_VAR_DIR/store.db`"),
+    )
+    secret_key: str = Field(
+        default_factory=lambda: secrets.token_hex(32),
+        min_length=8,
+        repr=False,
+        description="Flask secret (at least 8 characters); also signs order claim links, erasure "
+        "links and managers' \"I'll take it\" links (set it, or links die on restart)",
+        json_schema_extra=shown("random per start"),
+    )
+    host: str = Field(default="127.0.0.1", min_length=1, description="address to listen on")
+    port: int = Field(default=5000, ge=1, le=65535, description="port to listen on")
+    entry_rssi_dbm: int = Field(
+        default=DEFAULT_ENTRY_RSSI_DBM,
+        ge=-120,
+        le=0,
+        description='an entrance gateway hearing a phone at least this strong means "entered" '
+        "(-120 to 0)",
+    )
+    max_batch_observations: int = Field(
+        default=DEFAULT_MAX_BATCH_OBSERVATIONS,
+        ge=1,
+        le=100_000,
+        description="most observations in one gateway batch (413 above; 1 to 100000)",
+    )
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="largest request body (413 above; 1 KiB to 64 MiB)",
+    )
+    session_ttl_s: float = Field(
+        default=DEFAULT_SESSION_TTL_S,
+        ge=60,
+        le=30 * DAY_S,
+        description="how long a staff log-in lasts (1 minute to 30 days)",
+    )
+    alert_expiry_s: float = Field(
+        default=DEFAULT_ALERT_EXPIRY_S,
+        ge=60,
+        le=7 * DAY_S,
+        description="an open pickup alert closes this long after it was raised; a manager's "
+        '"I\'ll take it" link stops working then too (1 minute to 7 days)',
+    )
+    sweep_interval_s: float = Field(
+        default=DEFAULT_SWEEP_INTERVAL_S,
+        ge=0.1,
+        le=3600,
+        description="how often the scheduler escalates, expires, closes, re-sends and purges "
+        "(0.1 s to 1 h; timing never decides correctness)",
+    )
+    run_scheduler: bool = Field(
+        default=True,
+        description="`0` on all but one process of a cluster: exactly one runs the sweep",
+    )
+    thanks_coupon_valid_s: float = Field(
+        default=DEFAULT_THANKS_COUPON_VALID_S,
+        ge=3600,
+        le=366 * DAY_S,
+        description="validity of the thank-you coupon after a pickup (30 days; 1 hour to a year)",
+    )
+    claim_link_valid_s: float = Field(
+        default=DEFAULT_CLAIM_LINK_VALID_S,
+        ge=3600,
+        le=90 * DAY_S,
+        description="an order's claim link works this long after the order was pushed or "
+        "changed status (7 days; 1 hour to 90 days)",
+    )
+    raw_retention_days: int = Field(
+        default=DEFAULT_RAW_RETENTION_DAYS,
+        ge=1,
+        le=90,
+        description="raw gateway readings and batch ids are deleted after this many days "
+        "(visits, events and totals stay; 1 to 90)",
+    )
+    public_url: str = Field(
+        default="",
+        pattern=r"^(https?://[^\s/?#]+[^\s?#]*)?$",
+        description="the address shoppers reach (`http://` or `https://`): links in messages, "
+        "QR codes, unsubscribe and SMS webhook URLs",
+        json_schema_extra=shown("`http://HOST:PORT`"),
+    )
+    vapid_subject: str = Field(
+        default="",
+        description="contact the push services see (`mailto:` or `https:`, RFC 8292); the server "
+        "refuses to start with a localhost, `.local` or `.invalid` one, which Apple's push "
+        "service rejects",
+        json_schema_extra=shown(
+            "the public URL if https, else `mailto:webpush@localhost` (logged as a warning: "
+            "iPhones refuse it)"
+        ),
+    )
+    sms_base_url: str = Field(
+        default="",
+        pattern=r"^(https?://\S+)?$",
+        description="base URL of an SMS provider speaking the Twilio Messages API; empty: no SMS",
+        json_schema_extra=shown("empty"),
+    )
+    sms_account_sid: str = Field(
+        default="",
+        description="the provider account (HTTP basic user)",
+        json_schema_extra=shown("empty"),
+    )
+    sms_auth_token: str = Field(
+        default="",
+        repr=False,
+        description="the provider secret (HTTP basic password)",
+        json_schema_extra=shown("empty"),
+    )
+    sms_from: str = Field(
+        default="", description="the sending number (E.164)", json_schema_extra=shown("empty")
+    )
+    sms_help_contact: str = Field(
+        default="",
+        description="where a texted HELP sends people",
+        json_schema_extra=shown("the public URL"),
+    )
+    smtp_host: str = Field(
+        default="",
+        description="SMTP relay for e-mail; empty: no e-mail",
+        json_schema_extra=shown("empty"),
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="relay port")
+    smtp_security: SmtpSecurity = Field(
+        default="starttls",
+        description="`starttls`, `tls` (implicit, port 465) or `plain` (a relay on the same host)",
+    )
+    smtp_username: str = Field(
+        default="", description="relay login (none when empty)", json_schema_extra=shown("empty")
+    )
+    smtp_password: str = Field(
+        default="", repr=False, description="relay password", json_schema_extra=shown("empty")
+    )
+    mail_from: str = Field(
+        default="",
+        description="the From address; also the mailbox that takes `unsubscribe-TOKEN` mails",
+        json_schema_extra=shown("empty"),
+    )
+    socketio_message_queue: str = Field(
+        default="",
+        description="Redis URL shared by several server processes",
+        json_schema_extra=shown("empty"),
+    )
+    log_level: LogLevel = Field(default="INFO", description="log level")
+
+    @field_validator("vapid_subject")
+    @classmethod
+    def _push_services_accept(cls, value: str) -> str:
+        if value and not value.startswith(("mailto:", "https://")):
+            raise ValueError("must start with mailto: or https:// (RFC 8292)")
+        if value and unreachable_contact(value):
+            raise ValueError("names a local or reserved host, which Apple's push service rejects")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit values, then the environment; no .env or secrets files."""
+        return (init_settings, env_settings)
 
     @property
     def base_url(self) -> str:
@@ -89,35 +253,58 @@ class StoreSettings:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: object
-    ) -> StoreSettings:
-        """Build settings from `STORE_<FIELD>` variables; explicit overrides win."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            name = f"STORE_{f.name.upper()}"
-            if f.name in overrides:
-                values[f.name] = overrides[f.name]
-            elif name in environ:
-                values[f.name] = _convert(name, environ[name], f.type)
-        return cls(**values)  # type: ignore[arg-type]
+    def from_env(cls, **overrides: object) -> StoreSettings:
+        """Build settings from the `STORE_<FIELD>` environment variables (explicit overrides
+        win); a bad value raises `SettingsError` naming its variable."""
+        try:
+            return cls(**overrides)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            raise SettingsError(describe(exc)) from None
 
 
-def _convert(name: str, raw: str, type_name: object) -> object:
-    if type_name == "bool":
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise SettingsError(f"{name}={raw!r} is not a boolean (use 1 or 0)")
-    try:
-        if type_name == "int":
-            return int(raw)
-        if type_name == "float":
-            return float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is not a number") from exc
-    if not raw and name in ("STORE_DATABASE_URL", "STORE_SECRET_KEY"):
-        raise SettingsError(f"{name} must not be empty")
-    return raw
+def variable(field_name: str) -> str:
+    """The environment variable of a settings field."""
+    return f"{ENV_PREFIX}{field_name.upper()}"
+
+
+SECRET_FIELDS = frozenset({"secret_key", "sms_auth_token", "smtp_password"})
+
+
+def describe(exc: ValidationError) -> str:
+    """One line per bad value, naming the variable (a secret's value is never echoed)."""
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        shown_value = "" if name in SECRET_FIELDS else f"={error.get('input')!r}"
+        lines.append(f"{variable(name)}{shown_value}: {error['msg']}")
+    return "; ".join(lines)
+
+
+def unreachable_contact(subject: str) -> bool:
+    """Whether a VAPID subject names localhost or a reserved domain push services refuse."""
+    if subject.startswith("mailto:"):
+        host = subject.removeprefix("mailto:").rpartition("@")[2]
+    else:
+        host = subject.removeprefix("https://").split("/", 1)[0].split(":", 1)[0]
+    host = host.lower().rstrip(".")
+    return host == "localhost" or host.endswith(UNREACHABLE_DOMAINS)
+
+
+def markdown_table() -> str:
+    """The README's `STORE_` table, generated from the definitions above."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, info in StoreSettings.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        default = extra.get("shown_default")
+        if default is None:
+            value = info.default
+            value = ("1" if value else "0") if isinstance(value, bool) else value
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            default = f"`{value}`"
+        rows.append(f"| `{variable(name)}` | {default} | {info.description} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

@@ -1,5 +1,7 @@
 """The periodic sweep: escalate unacknowledged pickup alerts and help requests, expire stale
-ones, close lost visits, decide campaigns on those exits and release offers held for quiet hours.
+ones, close lost visits, decide campaigns on those exits, release offers held for quiet hours,
+re-send what the outbound queue still owes (`outbound.due_deliveries`) and delete raw readings
+past their retention (`presence.retention`). It also runs once at start-up.
 
 Everything is derived from stored timestamps and each change is a conditional UPDATE, so a late
 or repeated run changes nothing twice: escalations go out exactly once.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select, update
@@ -19,12 +22,13 @@ from store_server.db.database import Database, rows_changed
 from store_server.db.models import PickupAlert, Store, Visit
 from store_server.engagement import engine as engagement
 from store_server.events import Audience, Event
-from store_server.messaging.outbound import NO_REACH, Job, Reach
+from store_server.messaging.outbound import NO_REACH, Job, Reach, due_deliveries
 from store_server.messaging.staff_notices import StaffNotice
 from store_server.pickup.alerts import arrival
 from store_server.pickup.escalations import escalation_notices
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.presence import fusion
+from store_server.presence.retention import Purged, purge_raw
 from store_server.presence.visits import (
     PresenceEventOut,
     close_visit,
@@ -54,6 +58,7 @@ class SweepResult:
     notices: list[StaffNotice] = field(default_factory=list)
     help_escalated: int = 0
     help_expired: int = 0
+    purged: Purged = Purged(0, 0, True)
 
 
 def sweep(
@@ -69,6 +74,8 @@ def sweep(
     notices: list[StaffNotice] = []
     escalated = expired = 0
     with db.transaction() as session:
+        # First, so the messages this pass queues below are not picked up twice.
+        owed = due_deliveries(session, now, reach)
         rows = session.execute(
             select(
                 PickupAlert.id,
@@ -129,20 +136,32 @@ def sweep(
         exits: list[PresenceEventOut] = []
         closed = close_lost_visits(session, now, exits)
         events += [staff_event(exit_) for exit_ in exits]
-        jobs = engagement.on_presence_events(session, exits, now, reach)
+        jobs = owed + engagement.on_presence_events(session, exits, now, reach)
         jobs += engagement.release_held(session, now, reach)
+    # After the commit, in transactions of its own: an interrupted purge loses nothing else.
+    purged = purge_raw(db, now, settings.raw_retention_days)
     result = SweepResult(
-        escalated, expired, closed, events, jobs, notices, helped.escalated, helped.expired
+        escalated, expired, closed, events, jobs, notices, helped.escalated, helped.expired, purged
     )
-    if escalated or expired or result.visits_closed or helped.escalated or helped.expired:
+    if (
+        escalated
+        or expired
+        or closed
+        or helped.escalated
+        or helped.expired
+        or purged.observations
+        or purged.batches
+    ):
         log.info(
             "event=sweep escalated=%d expired=%d visits_closed=%d help_escalated=%d "
-            "help_expired=%d",
+            "help_expired=%d observations_purged=%d batches_purged=%d",
             escalated,
             expired,
-            result.visits_closed,
+            closed,
             helped.escalated,
             helped.expired,
+            purged.observations,
+            purged.batches,
         )
     return result
 
@@ -198,6 +217,8 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
         id="sweep",
         coalesce=True,
         max_instances=1,
+        # At once, then every interval: what a crash left queued leaves at start-up.
+        next_run_time=datetime.now(UTC),
     )
     scheduler.start()
     return scheduler

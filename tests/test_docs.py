@@ -7,7 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from gateway.settings import GatewaySettings
-from store_server.settings import StoreSettings
+from store_server.settings import StoreSettings, markdown_table, variable
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -18,8 +18,10 @@ def documented(prefix: str) -> set[str]:
     return set(re.findall(rf"^\| `({prefix}[A-Z0-9_]+)` \|", README, flags=re.MULTILINE))
 
 
-def test_store_settings_table_matches_the_settings_object() -> None:
-    assert documented("STORE_") == {f"STORE_{f.name.upper()}" for f in fields(StoreSettings)}
+def test_store_settings_table_is_the_one_generated_from_the_settings_definitions() -> None:
+    # Regenerate with `python -m store_server.settings` and paste it under "Store server".
+    assert markdown_table() in README
+    assert documented("STORE_") == {variable(name) for name in StoreSettings.model_fields}
 
 
 def test_gateway_settings_table_matches_the_settings_object() -> None:

@@ -171,3 +171,45 @@ def subscribe_staff_push(
     else:
         row.staff_id, row.p256dh, row.auth, row.created_at = staff_id, p256dh, auth, now
     session.flush()
+
+
+def staff_of_store(session: Session, store_id: int, staff_id: int) -> StaffUser:
+    """A staff account of this store (not found `unknown_staff`, also for another store's)."""
+    user = session.get(StaffUser, staff_id)
+    if user is None or user.store_id != store_id:
+        raise DomainError(Refusal.NOT_FOUND, "unknown_staff", "no such staff account here")
+    return user
+
+
+def store_staff(session: Session, store_id: int) -> list[StaffUser]:
+    """The store's accounts, active first, then by name."""
+    return list(
+        session.scalars(
+            select(StaffUser)
+            .where(StaffUser.store_id == store_id)
+            .order_by(StaffUser.active.desc(), StaffUser.name, StaffUser.id)
+        )
+    )
+
+
+def reset_password(session: Session, store_id: int, staff_id: int, password: str) -> StaffUser:
+    """A manager gives an account of the store a new password; its sessions end."""
+    user = staff_of_store(session, store_id, staff_id)
+    user.password_hash = hash_password(checked_password(password))
+    end_sessions(session, user.id)
+    return user
+
+
+def deactivate_in_store(
+    session: Session, store_id: int, staff_id: int, by_staff_id: int
+) -> StaffUser:
+    """A manager stops an account of the store logging in (not their own: someone must stay
+    able to manage the store)."""
+    user = staff_of_store(session, store_id, staff_id)
+    if user.id == by_staff_id:
+        raise DomainError(
+            Refusal.CONFLICT, "cannot_deactivate_self", "you cannot deactivate your own account"
+        )
+    user.active = False
+    end_sessions(session, user.id)
+    return user

@@ -4,6 +4,7 @@ page where shoppers reach a person, all of them real."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
@@ -48,8 +49,9 @@ def store_of(session: Session, store_id: int) -> Store:
     return store
 
 
-def checked_public_url(url: str) -> str:
-    """An absolute http(s) URL with a host and no query or fragment, without a trailing slash."""
+def checked_public_url(url: str, field: str = "public_url", label: str = "public URL") -> str:
+    """An absolute http(s) URL with a host and no query or fragment, without a trailing slash
+    (invalid, naming `field`, otherwise)."""
     url = url.strip()
     parts = urlsplit(url)
     if (
@@ -59,7 +61,7 @@ def checked_public_url(url: str) -> str:
         or parts.fragment
         or len(url) > MAX_PUBLIC_URL
     ):
-        raise invalid("public_url", f"public URL {url!r} is not an absolute http(s) URL (no query)")
+        raise invalid(field, f"{label} {url!r} is not an absolute http(s) URL (no query)")
     return url.rstrip("/")
 
 
@@ -111,4 +113,74 @@ def create_store(
     )
     session.add(store)
     session.flush()
+    return store
+
+
+# Within these an escalation is still useful: a minute gives staff time to see the alert, and
+# a shopper left waiting longer than two hours has gone.
+MIN_ESCALATION_S, MAX_ESCALATION_S = 30, 7200
+MAX_OFFERS_PER_DAY, MAX_OFFERS_PER_VISIT = 20, 10
+MAX_MIN_GAP_S = 7 * 86400
+_CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+@dataclass(frozen=True)
+class StoreSettingsChange:
+    """Everything a manager sets about the store (the settings page), all at once."""
+
+    name: str
+    timezone: str
+    currency: str
+    ack_limit_s: int
+    second_escalation_s: int
+    quiet_start: str
+    quiet_end: str
+    max_offers_per_day: int
+    max_offers_per_visit: int
+    min_gap_s: int
+    help_phone: str
+    help_url: str
+
+
+def update_store(session: Session, store_id: int, change: StoreSettingsChange) -> Store:
+    """Apply the manager's settings; every value is checked first (invalid, naming the field)."""
+    store = store_of(session, store_id)
+    name = change.name.strip()
+    if not name or len(name) > MAX_STORE_NAME:
+        raise invalid("name", f"a store name has 1 to {MAX_STORE_NAME} characters")
+    if change.timezone not in available_timezones():
+        raise invalid("timezone", f"unknown time zone {change.timezone!r} (e.g. Europe/London)")
+    if change.currency not in ISO_4217_CURRENCIES:
+        raise invalid("currency", f"unknown currency {change.currency!r} (e.g. GBP)")
+    for field, value in (
+        ("ack_limit_s", change.ack_limit_s),
+        ("second_escalation_s", change.second_escalation_s),
+    ):
+        if not MIN_ESCALATION_S <= value <= MAX_ESCALATION_S:
+            raise invalid(field, f"between {MIN_ESCALATION_S} s and {MAX_ESCALATION_S} s")
+    if change.second_escalation_s <= change.ack_limit_s:
+        raise invalid("second_escalation_s", "the second escalation comes after the first")
+    for field, text in (("quiet_start", change.quiet_start), ("quiet_end", change.quiet_end)):
+        if not _CLOCK_TIME.match(text):
+            raise invalid(field, "a time of day as HH:MM (24 h)")
+    limits = (
+        ("max_offers_per_day", change.max_offers_per_day, MAX_OFFERS_PER_DAY),
+        ("max_offers_per_visit", change.max_offers_per_visit, MAX_OFFERS_PER_VISIT),
+        ("min_gap_s", change.min_gap_s, MAX_MIN_GAP_S),
+    )
+    for field, number, most in limits:
+        if not 0 <= number <= most:
+            raise invalid(field, f"between 0 and {most}")
+    phone = change.help_phone.replace(" ", "")
+    if phone and not _E164.match(phone):
+        raise invalid("help_phone", "a phone number with the country code, e.g. +44...")
+    url = checked_public_url(change.help_url, "help_url") if change.help_url.strip() else ""
+    store.name, store.timezone, store.currency = name, change.timezone, change.currency
+    store.ack_limit_s, store.second_escalation_s = change.ack_limit_s, change.second_escalation_s
+    store.quiet_start, store.quiet_end = change.quiet_start, change.quiet_end
+    store.max_offers_per_day = change.max_offers_per_day
+    store.max_offers_per_visit = change.max_offers_per_visit
+    store.min_gap_s = change.min_gap_s
+    store.help_phone, store.help_url = phone, url
     return store

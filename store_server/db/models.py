@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -58,9 +59,17 @@ class Store(Base):
     locale: Mapped[str] = mapped_column(String(35), default="en", server_default="en")
     # Where shoppers reach this store's server; empty: STORE_PUBLIC_URL (one server, one store).
     public_url: Mapped[str] = mapped_column(String(300), default="", server_default="")
-    # How a shopper reaches a person at this store: every message to her carries them.
+    # How a shopper reaches a person at this store ("reach a person"): its phone and web
+    # page; every message to her carries them; empty: not shown.
     help_phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
     help_url: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # The offer policy a manager sets (engagement.decide.Policy; defaults from issue 8). Quiet
+    # hours are "HH:MM" local time, end exclusive; equal start and end: no quiet hours.
+    max_offers_per_day: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    max_offers_per_visit: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    min_gap_s: Mapped[int] = mapped_column(Integer, default=1800, server_default="1800")
+    quiet_start: Mapped[str] = mapped_column(String(5), default="21:00", server_default="21:00")
+    quiet_end: Mapped[str] = mapped_column(String(5), default="09:00", server_default="09:00")
 
 
 class IntegrationToken(Base):
@@ -282,7 +291,10 @@ class GatewayBatch(Base):
     """A batch id already received from a gateway: the idempotency key of ingest."""
 
     __tablename__ = "gateway_batches"
-    __table_args__ = (UniqueConstraint("gateway_id", "batch_id"),)
+    __table_args__ = (
+        UniqueConstraint("gateway_id", "batch_id"),
+        Index("ix_gateway_batches_received_at", "received_at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.id", ondelete="CASCADE"))
     batch_id: Mapped[str] = mapped_column(String(64))
@@ -291,10 +303,14 @@ class GatewayBatch(Base):
 
 
 class Observation(Base):
-    """A gateway heard an opted-in shopper's device. Unknown devices are never stored."""
+    """A gateway heard an opted-in shopper's device. Unknown devices are never stored; known
+    ones are deleted after STORE_RAW_RETENTION_DAYS (privacy.retention)."""
 
     __tablename__ = "observations"
-    __table_args__ = (Index("ix_observations_device_seen", "device_id", "seen_at"),)
+    __table_args__ = (
+        Index("ix_observations_device_seen", "device_id", "seen_at"),
+        Index("ix_observations_seen_at", "seen_at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.id", ondelete="CASCADE"))
@@ -543,9 +559,14 @@ class CampaignDecision(Base):
 
 
 class Delivery(Base):
-    """One message to one shopper through the channel router: attempts, outcome and "seen"."""
+    """One message to one shopper through the channel router: attempts, outcome and "seen".
+
+    The table is the outbound queue: a row is written `queued` with what it says before the
+    message leaves, so the sweep can send what a crash or a busy provider left behind.
+    """
 
     __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_status_next_try_at", "status", "next_try_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Opaque, in the payload: the device reports "seen" with it.
     message_id: Mapped[str] = mapped_column(String(32), unique=True)
@@ -560,6 +581,14 @@ class Delivery(Base):
     created_at: Mapped[float] = mapped_column(Double)
     delivered_at: Mapped[float | None] = mapped_column(Double)
     seen_at: Mapped[float | None] = mapped_column(Double)
-    # The message as the shopper's inbox shows it (`Notification.payload()`); None for
-    # messages that are not kept for her page (pickup texts).
-    content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Kept for the shopper's inbox (offers; not pickup texts), shown from `notification`.
+    inbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What it says (channels.Notification.payload()) and the decided channel order; None on
+    # rows from before migration 0014, which are never re-sent.
+    notification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    channels: Mapped[list[str] | None] = mapped_column(JSON)
+    # Routes tried so far; when the next may start (failed_retryable: backoff or Retry-After);
+    # when a sender took it (a conditional UPDATE: one sender per try, never two).
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_try_at: Mapped[float | None] = mapped_column(Double)
+    claimed_at: Mapped[float | None] = mapped_column(Double)

@@ -85,7 +85,7 @@ MIDNIGHT = clock_time(0, 0)
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Global rules of a store or chain (defaults from issue 8)."""
+    """A store's offer rules, set by its manager (`engine.policy_of`; defaults from issue 8)."""
 
     max_offers_per_day: int = DEFAULT_MAX_OFFERS_PER_DAY
     max_offers_per_visit: int = DEFAULT_MAX_OFFERS_PER_VISIT

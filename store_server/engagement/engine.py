@@ -40,6 +40,7 @@ from store_server.engagement.coupons import coupon_out, issue_coupon
 from store_server.engagement.qr import redemption_url
 from store_server.messaging.channels import Contact, Notification
 from store_server.messaging.outbound import (
+    COUPON_KIND,
     Job,
     Reach,
     contact_for,
@@ -58,7 +59,6 @@ PRESENCE_TRIGGERS = frozenset(
     {PresenceKind.WALK_BY, PresenceKind.ENTERED, PresenceKind.ZONE_DWELL, PresenceKind.EXITED}
 )
 COUPON_SOURCE = "campaign"
-COUPON_KIND = "coupon"  # the notification's kind: the in-app event name and push payload type
 # An order in this state means the shopper is here to collect it: no promotion until handover.
 PICKUP_TRIP_STATUSES = ("arrived",)
 ZONE_EVENT_KINDS = (PresenceKind.ZONE_ENTERED, PresenceKind.ZONE_DWELL)
@@ -377,7 +377,7 @@ def on_trigger(
     for campaign_id, version in candidates:
         expires_at = coupon_expires_at(version, now)
         message = message_for(campaign_id, version, expires_at, trigger.visit_id)
-        decision = decide.decide(recipient, message, now)
+        decision = decide.decide(recipient, message, now, policy_of(store))
         row = _log(session, store_id, shopper_id, campaign_id, version, trigger, decision, now)
         if decision.outcome == "sent":
             jobs.append(
@@ -441,6 +441,17 @@ def _log(
     return row
 
 
+def policy_of(store: Store) -> decide.Policy:
+    """The offer rules the store's manager set (caps, minimum gap, quiet hours)."""
+    return decide.Policy(
+        max_offers_per_day=store.max_offers_per_day,
+        max_offers_per_visit=store.max_offers_per_visit,
+        quiet_start=clock_time.fromisoformat(store.quiet_start),
+        quiet_end=clock_time.fromisoformat(store.quiet_end),
+        min_gap_s=float(store.min_gap_s),
+    )
+
+
 def release_held(session: Session, now: float, reach: Reach) -> list[Job]:
     """Re-decide every quiet-hours decision whose hold has ended, once each.
 
@@ -488,7 +499,7 @@ def _release_one(session: Session, held: CampaignDecision, now: float, reach: Re
     if not campaign.active:
         decision = decide.Decision("expired", "the campaign was paused while held")
     else:
-        decision = decide.release_held(hold, recipient, message, now)
+        decision = decide.release_held(hold, recipient, message, now, policy_of(store))
     row = _log(session, store.id, shopper.id, campaign.id, version, trigger, decision, now)
     if decision.outcome != "sent":
         return []

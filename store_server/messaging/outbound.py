@@ -1,9 +1,15 @@
 """Messages to shoppers leave through one background queue and the one channel router.
 
 A caller decides and records in its transaction (`queue_delivery` writes the `deliveries` row
-as `queued`), commits, then submits the returned `Job`s; the `Outbound` worker routes each one
-(in-app, Web Push, SMS, e-mail, falling back in the decided order) and records the outcome on
+as `queued`, with what it says and the decided channel order), commits, then submits the
+returned `Job`s; the `Outbound` worker claims the row (`sending`, a conditional UPDATE), routes
+it (in-app, Web Push, SMS, e-mail, falling back in the decided order) and records the outcome on
 that row. No request waits on a provider, and a message is on record before it leaves.
+
+The table is the queue: the sweep (and so every start-up) re-decides and re-submits rows left
+`queued` by a crash and `failed_retryable` rows whose backoff or `Retry-After` has passed. Only
+a claim sends, so a message leaves at most once: a row a crash left `sending` may have left, and
+is closed as `failed_permanent`, never sent again.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store_server.db.database import Database, rows_changed
@@ -37,13 +43,34 @@ from store_server.messaging.channels.sms import SmsConfig, SmsSender
 from store_server.messaging.channels.webpush import WebPushSender, ensure_vapid_keys
 from store_server.messaging.staff_notices import StaffNotice
 from store_server.messaging.staff_notices import deliver as deliver_to_staff
-from store_server.settings import StoreSettings
-from store_server.vocabulary import Channel
+from store_server.settings import StoreSettings, unreachable_contact
+from store_server.vocabulary import Channel, Purpose
 
 log = logging.getLogger(__name__)
 IsConnected = Callable[[int], bool]
 # 32 bytes of randomness, base64url: an unsubscribe link cannot be guessed from another.
 UNSUBSCRIBE_TOKEN_BYTES = 32
+# The kind of an offer's notification (the in-app event name and push payload type); every
+# other kind is about a pickup (Purpose.ARRIVAL).
+COUPON_KIND = "coupon"
+# A recovery link asked for by whoever holds the address: needs no consent, only the address.
+RECOVERY_KIND = "recovery"
+QUEUED = "queued"
+SENDING = "sending"
+RETRYABLE = "failed_retryable"
+PERMANENT = "failed_permanent"
+# A route that failed only retryably is tried again after 30 s, 2 min, 8 min, 32 min (or the
+# provider's Retry-After, if later), then given up: most offers expire within hours, and a
+# provider down for most of an hour is an outage for a person to look at, not a retry loop.
+FIRST_RETRY_S = 30.0
+RETRY_FACTOR = 4.0
+MAX_RETRY_DELAY_S = 3600.0
+MAX_TRIES = 5
+# The longest a route can take (every sender's timeout is 10 s or less, four channels) with a
+# wide margin: a row claimed longer ago than this belongs to a process that died mid-send.
+SENDING_STALE_S = 600.0
+# How many rows one sweep re-submits: the queue drains over a few sweeps, a sweep stays short.
+RESEND_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -93,9 +120,18 @@ def build_senders(
 ) -> list[Sender]:
     """A sender for every channel this server is configured for (in-app and push always)."""
     keys = ensure_vapid_keys(Path(settings.var_dir))
+    subject = vapid_subject(settings)
+    if unreachable_contact(subject):
+        # Not refused (the demo and a plain-http test store run like this), but loud: Apple's
+        # push service rejects every push signed with it (403 BadJwtToken).
+        log.warning(
+            "event=vapid_subject_unusable subject=%s effect=push_to_iphones_fails "
+            "fix=set_STORE_VAPID_SUBJECT_or_an_https_STORE_PUBLIC_URL",
+            subject,
+        )
     senders: list[Sender] = [
         InAppSender(publish, is_connected),
-        WebPushSender(keys, vapid_subject(settings), clock=clock),
+        WebPushSender(keys, subject, clock=clock),
     ]
     if settings.sms_base_url:
         senders.append(
@@ -117,7 +153,7 @@ def build_senders(
                     from_address=settings.mail_from,
                     unsubscribe_mailbox=settings.mail_from,
                     unsubscribe_url=f"{settings.base_url}/u",
-                    security=settings.smtp_security,  # type: ignore[arg-type]  # checked by StoreSettings
+                    security=settings.smtp_security,
                     username=settings.smtp_username or None,
                     password=settings.smtp_password or None,
                 )
@@ -178,10 +214,13 @@ def queue_delivery(
             shopper_id=contact.shopper_id,
             decision_id=decision_id,
             kind=notification.kind,
-            status="queued",
+            status=QUEUED,
             attempts=[],
             created_at=now,
-            content=notification.payload() if inbox else None,
+            inbox=inbox,
+            notification=notification.payload(),
+            channels=[str(c) for c in channels],
+            tries=0,
         )
     )
     return Job(notification, contact, channels)
@@ -190,6 +229,134 @@ def queue_delivery(
 def person_contact(store: Store) -> PersonContact:
     """How the store's shoppers reach a person: its phone and web page, from its settings."""
     return PersonContact(store.help_phone, store.help_url)
+
+
+def next_try_at(tries: int, retry_after_s: float | None, now: float) -> float | None:
+    """When a route that failed retryably `tries` times may run again; None: give up."""
+    if tries >= MAX_TRIES:
+        return None
+    backoff = min(FIRST_RETRY_S * RETRY_FACTOR ** max(0, tries - 1), MAX_RETRY_DELAY_S)
+    return now + max(backoff, min(retry_after_s or 0.0, MAX_RETRY_DELAY_S))
+
+
+def claim(db: Database, message_id: str, now: float) -> bool:
+    """Take a queued or due retryable message for sending; False: another sender has it, it
+    is done, or it is not due (the one guard that makes sending at most once)."""
+    with db.transaction() as session:
+        done = session.execute(
+            update(Delivery)
+            .where(
+                Delivery.message_id == message_id,
+                or_(
+                    Delivery.status == QUEUED,
+                    (Delivery.status == RETRYABLE) & (Delivery.next_try_at <= now),
+                ),
+            )
+            .values(status=SENDING, claimed_at=now, tries=Delivery.tries + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return rows_changed(done) == 1
+
+
+def due_deliveries(session: Session, now: float, reach: Reach) -> list[Job]:
+    """Re-decide the messages the queue still owes, oldest first, and return their jobs.
+
+    Rows left `queued` (a crash between commit and send) and `failed_retryable` rows whose
+    time has come are sent again if still worth sending: not expired, and on the channels of
+    the decided order that she still consents to and can be reached on now. Rows a crash left
+    `sending` are closed, not re-sent: the message may have left.
+    """
+    interrupted = session.scalars(
+        select(Delivery).where(
+            Delivery.status == SENDING, Delivery.claimed_at < now - SENDING_STALE_S
+        )
+    ).all()
+    for row in interrupted:
+        _close(session, row, "interrupted while sending; not sent again, it may have left")
+    rows = session.scalars(
+        select(Delivery)
+        .where(
+            Delivery.notification.is_not(None),
+            or_(
+                Delivery.status == QUEUED,
+                (Delivery.status == RETRYABLE) & (Delivery.next_try_at <= now),
+            ),
+        )
+        .order_by(Delivery.id)
+        .limit(RESEND_BATCH)
+    ).all()
+    jobs: list[Job] = []
+    for row in rows:
+        job = _redecide(session, row, now, reach)
+        if job is not None:
+            jobs.append(job)
+    return jobs
+
+
+def _redecide(session: Session, row: Delivery, now: float, reach: Reach) -> Job | None:
+    payload = row.notification or {}
+    notification = Notification(
+        message_id=row.message_id,
+        kind=payload["kind"],
+        title=payload["title"],
+        body=payload["body"],
+        url=payload.get("url"),
+        expires_at=payload.get("expires_at"),
+        data=payload.get("data") or {},
+    )
+    shopper = session.get(Shopper, row.shopper_id)
+    if notification.expires_at is not None and notification.expires_at <= now:
+        why_not = "expired before it could be sent"
+    elif shopper is None:
+        why_not = "the shopper is gone"
+    else:
+        contact = contact_for(session, shopper)
+        purpose = purpose_of(row.kind)
+        consented = set(
+            session.scalars(
+                select(Consent.channel).where(
+                    Consent.shopper_id == row.shopper_id,
+                    Consent.store_id == row.store_id,
+                    Consent.purpose == purpose,
+                )
+            )
+            if purpose is not None
+            else Channel
+        )
+        reachable = reach.reachable(contact)
+        channels = tuple(
+            Channel(c) for c in row.channels or () if c in consented and Channel(c) in reachable
+        )
+        if channels:
+            return Job(notification, contact, channels)
+        why_not = "no consented channel reaches her now"
+    _close(session, row, why_not)
+    return None
+
+
+def _close(session: Session, row: Delivery, why_not: str) -> None:
+    """Give a message up (conditionally: unless a sender took it meanwhile), saying why."""
+    log.info(
+        "event=delivery_dropped message=%s reason=%s", row.message_id, why_not.replace(" ", "_")
+    )
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == row.id, Delivery.status == row.status)
+        .values(
+            status=PERMANENT,
+            next_try_at=None,
+            attempts=[*row.attempts, {"channel": None, "status": PERMANENT, "reason": why_not}],
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def purpose_of(kind: str) -> Purpose | None:
+    """The consent a message of this kind needs: offers for coupons, none for a recovery link
+    (asked for by the address's holder), arrival for the rest."""
+    if kind == RECOVERY_KIND:
+        return None
+    return Purpose.OFFERS if kind == COUPON_KIND else Purpose.ARRIVAL
 
 
 def new_message_id() -> str:
@@ -231,20 +398,35 @@ def urgent_sms(
 
 
 def record_result(db: Database, job: Job, result: RouteResult, now: float) -> None:
-    """Write the route's outcome on the message's delivery row; forget dead push addresses."""
+    """Write the route's outcome on the message's delivery row (a retryable failure gets its
+    next try, or is given up); forget dead push addresses."""
     with db.transaction() as session:
+        row = session.scalars(
+            select(Delivery).where(Delivery.message_id == job.notification.message_id)
+        ).first()
+        status: str = result.status
+        retry_at = None
+        if row is not None and status == RETRYABLE:
+            retry_after = max((a.retry_after_s or 0.0 for a in result.attempts), default=0.0)
+            retry_at = next_try_at(row.tries, retry_after, now)
+            status = RETRYABLE if retry_at is not None else PERMANENT
         session.execute(
             update(Delivery)
             .where(Delivery.message_id == job.notification.message_id)
             .values(
-                status=result.status,
+                status=status,
                 channel=result.channel,
                 delivered_at=now if result.channel else None,
+                next_try_at=retry_at,
                 attempts=[
-                    {"channel": a.channel, "status": a.status, "reason": a.reason}
-                    for a in result.attempts
+                    *(row.attempts if row is not None else []),
+                    *(
+                        {"channel": a.channel, "status": a.status, "reason": a.reason}
+                        for a in result.attempts
+                    ),
                 ],
             )
+            .execution_options(synchronize_session=False)
         )
         gone = any(a.contact_gone and a.channel == "push" for a in result.attempts)
         if gone and job.contact.push is not None:
@@ -323,6 +505,10 @@ class Outbound:
             try:
                 if isinstance(job, StaffNotice):
                     deliver_to_staff(self.router, job)  # logged there; no delivery row
+                    continue
+                message_id = job.notification.message_id
+                if self._db is not None and not claim(self._db, message_id, self._clock()):
+                    # Sent or being sent already (the sweep re-submits what is still queued).
                     continue
                 result = self.router.deliver(job.notification, job.contact, job.channels)
                 if self._db is not None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from store_server.db.models import Base, Observation, Shopper
+from store_server.pickup.matching import normalised_email, normalised_phone
+from store_server.problems import DomainError, Refusal
 
 
 def shopper_export(session: Session, shopper_id: int) -> dict[str, Any]:
@@ -38,3 +40,30 @@ def shopper_export(session: Session, shopper_id: int) -> dict[str, Any]:
 def erase_shopper(session: Session, shopper_id: int) -> None:
     """Erase the shopper: every row that names them goes, with their keys (by cascade)."""
     session.execute(delete(Shopper).where(Shopper.id == shopper_id))
+
+
+def shoppers_by_contact(session: Session, email: str | None, phone: str | None) -> list[int]:
+    """Every shopper known by this e-mail address or phone number: for texts, for pickups, or
+    given while another shopper had it (one person can have joined twice).
+
+    Raises:
+        DomainError: the phone is not a number with its country code, or nobody has it.
+    """
+    if phone is not None:
+        number = normalised_phone(phone)
+        if number is None:
+            raise DomainError(
+                Refusal.INVALID, "invalid_phone", "--phone needs the country code, e.g. +44..."
+            )
+        known_by = or_(Shopper.phone == number, Shopper.pickup_phone == number)
+    else:
+        address = normalised_email(email or "")
+        known_by = or_(
+            Shopper.email == address,
+            Shopper.unconfirmed_email == address,
+            Shopper.pickup_email == address,
+        )
+    found = list(session.scalars(select(Shopper.id).where(known_by).order_by(Shopper.id)))
+    if not found:
+        raise DomainError(Refusal.NOT_FOUND, "no_shopper", "no shopper has that e-mail or phone")
+    return found

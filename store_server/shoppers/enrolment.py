@@ -86,17 +86,23 @@ def enrol_shopper(
                 granted_at=now,
             )
         )
+    return new_device(session, shopper.id, now)
+
+
+def new_device(session: Session, shopper_id: int, now: float) -> Enrolment:
+    """A new app for the shopper: its identity key (EIDs) and bearer token, kept as a digest."""
     token, key = secrets.token_urlsafe(32), secrets.token_bytes(16)
     session.add(
         Device(
-            shopper_id=shopper.id,
+            shopper_id=shopper_id,
             identity_key=key,
             rotation_exponent=ROTATION_EXPONENT,
             created_at=now,
             token_sha256=token_digest(token),
         )
     )
-    return Enrolment(shopper.id, key, token, ROTATION_EXPONENT)
+    session.flush()
+    return Enrolment(shopper_id, key, token, ROTATION_EXPONENT)
 
 
 def check_opt_in(

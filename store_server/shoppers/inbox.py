@@ -33,8 +33,10 @@ class InboxEntry:
 def inbox(session: Session, shopper_id: int, now: float) -> list[InboxEntry]:
     """Her kept messages still worth something at `now`, newest first."""
     rows = session.execute(
-        select(Delivery.store_id, Delivery.content, Delivery.created_at, Delivery.seen_at)
-        .where(Delivery.shopper_id == shopper_id, Delivery.content.is_not(None))
+        select(Delivery.store_id, Delivery.notification, Delivery.created_at, Delivery.seen_at)
+        .where(
+            Delivery.shopper_id == shopper_id, Delivery.inbox, Delivery.notification.is_not(None)
+        )
         .order_by(Delivery.created_at.desc(), Delivery.id.desc())
         .limit(INBOX_LIMIT)
     ).all()

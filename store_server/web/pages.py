@@ -24,13 +24,11 @@ from store_server.web.openapi import documented, openapi_document
 
 bp = Blueprint("pages", __name__)
 # Browser libraries come from npm at set-up (package.json); the server serves the installed files.
+# Browser libraries from npm, copied into the package by `make setup` (the wheel carries them).
 # The BarcodeDetector ponyfill (a classic script, window.BarcodeDetectionAPI) loads its ZXing
 # WebAssembly from here too, never from its default CDN.
-VENDOR_FILES = {
-    "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
-    "barcode-detector.js": "barcode-detector/dist/iife/ponyfill.js",
-    "zxing_reader.wasm": "zxing-wasm/dist/reader/zxing_reader.wasm",
-}
+VENDOR_DIR = Path(__file__).resolve().parent / "vendor"
+VENDOR_FILES = frozenset({"socket.io.min.js", "barcode-detector.js", "zxing_reader.wasm"})
 
 
 @bp.get("/")
@@ -54,7 +52,11 @@ def manager_console() -> str:
 @bp.get("/app")
 def shopper_app() -> str:
     """The shopper's phone page (`?store=`): join, pickups, coupons, survey, privacy."""
-    return render_template("app.html", store_id=_store_param())
+    return render_template(
+        "app.html",
+        store_id=_store_param(),
+        raw_retention_days=services().settings.raw_retention_days,
+    )
 
 
 @bp.get("/r/<code>")
@@ -104,15 +106,14 @@ def _store_param() -> int | None:
 
 @bp.get("/vendor/<name>")
 def vendor(name: str) -> Response:
-    """A browser library installed from npm."""
-    relative = VENDOR_FILES.get(name)
-    if relative is None:
+    """A browser library installed from npm and shipped in the package."""
+    if name not in VENDOR_FILES:
         raise ApiError(404, "not_found", f"no vendored file {name!r}")
-    path = Path(services().settings.vendor_dir) / relative
+    path = VENDOR_DIR / name
     if not path.is_file():
-        raise ApiError(404, "not_installed", f"{relative} is missing: run `make setup`")
+        raise ApiError(404, "not_installed", f"web/vendor/{name} is missing: run `make setup`")
     mimetype = "application/wasm" if path.suffix == ".wasm" else None  # for streaming compile
-    return send_from_directory(path.parent, path.name, max_age=3600, mimetype=mimetype)
+    return send_from_directory(VENDOR_DIR, name, max_age=3600, mimetype=mimetype)
 
 
 @bp.get("/healthz")

@@ -212,3 +212,57 @@ def test_a_console_opened_late_shows_when_it_escalated_and_takes_it(
     expect(item.get_by_role("button", name="I'll take it")).to_be_hidden()
     [taken] = api_get(stack, arrivals_path, token)["arrivals"]
     assert taken["status"] == "acknowledged" and taken["acknowledged_by"] == "Morgan"
+
+
+def test_manager_sets_the_store_and_manages_staff_accounts(page: Page, stack: Stack) -> None:
+    token = login(stack.url, *manager_account(stack))["token"]
+    settings_path = f"/api/v1/stores/{stack.seed['store_id']}/settings"
+    original = api_get(stack, settings_path, token)
+    try:
+        store_page_round_trip(page, stack, original["timezone"])
+    finally:  # the stack is shared: the other tests see the store as seeded
+        keys = set(original) - {"id", "locale", "public_url"}
+        requests.put(
+            f"{stack.url}{settings_path}",
+            json={k: original[k] for k in keys},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).raise_for_status()
+
+
+def store_page_round_trip(page: Page, stack: Stack, timezone: str) -> None:
+    log_in(page, stack, *manager_account(stack))
+    page.get_by_role("tab", name="Store").click()
+    expect(page.get_by_label("Time zone (e.g. Europe/London)")).to_have_value(timezone)
+    # A made-up time zone and a phone without its country code: each error beside its field.
+    page.get_by_label("Time zone (e.g. Europe/London)").fill("Mars/Olympus_Mons")
+    page.get_by_label("The store's phone (with the country code)").fill("020 7946 0000")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator('.field-error[data-for="timezone"]')).to_contain_text("time zone")
+    page.get_by_label("Time zone (e.g. Europe/London)").fill(timezone)
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator('.field-error[data-for="help_phone"]')).to_contain_text("country code")
+    page.get_by_label("The store's phone (with the country code)").fill("+44 20 7946 0000")
+    page.get_by_label("Minimum gap between two offers (minutes)").fill("45")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#store-notice")).to_contain_text("Settings saved")
+    expect(page.get_by_label("The store's phone (with the country code)")).to_have_value(
+        "+442079460000"
+    )
+
+    page.get_by_label("Name", exact=True).last.fill("Robin")
+    page.get_by_label("E-mail (their log-in)").fill("robin@demo.store")
+    page.get_by_label("Password (10 characters or more)").fill("robin-pass-1")
+    page.get_by_role("button", name="Add account").click()
+    row = page.locator("#staff-table tr", has_text="robin@demo.store")
+    expect(row).to_contain_text("active")
+    assert login(stack.url, "robin@demo.store", "robin-pass-1")["staff"]["name"] == "Robin"
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Deactivate").click()
+    expect(row).to_contain_text("deactivated")
+    refused = requests.post(
+        f"{stack.url}/api/v1/auth/login",
+        json={"email": "robin@demo.store", "password": "robin-pass-1"},
+        timeout=10,
+    )
+    assert refused.status_code == 401

@@ -208,21 +208,37 @@ def message(stack: Stack, message_id: str, title: str, expires_in_s: float) -> d
     }
 
 
-def test_a_pushed_message_is_shown_and_an_expired_one_is_not(
+def test_every_push_shows_a_notification_an_expired_one_says_it_ended(
     phone: BrowserContext, read_only_stack: Stack
 ) -> None:
+    # Safari revokes the subscription of a site whose pushes show nothing.
     page, worker = open_app(phone, app_url(read_only_stack, "maria"))
     push = PushDelivery(phone, page, read_only_stack.url)
     expired = message(read_only_stack, "e" * 32, "Expired offer", expires_in_s=-1)
     live = message(read_only_stack, MESSAGE_ID, "20 % off dresses today", expires_in_s=600)
-    # The service worker handles pushes in order: once the live one shows, the others are done.
     push.send(json.dumps(expired))
     push.send("not JSON at all")
     push.send(json.dumps(live))
-    shown = wait_for_notifications(worker, page, 1)
-    assert shown == [
-        {"title": live["title"], "body": live["body"], "tag": MESSAGE_ID, "data": live}
-    ]
+    shown = {n["tag"]: n for n in wait_for_notifications(worker, page, 3)}
+    assert shown[MESSAGE_ID] == {
+        "title": live["title"],
+        "body": live["body"],
+        "tag": MESSAGE_ID,
+        "data": live,
+    }
+    ended = shown["e" * 32]
+    assert ended["title"] == "This offer has ended"
+    assert ended["body"] == "This offer has ended: Expired offer"
+    assert ended["data"]["url"] is None
+    assert shown[""]["title"] == "Your store"  # the unreadable one, untagged
+    worker.evaluate(
+        """async (keep) => {
+            for (const n of await self.registration.getNotifications()) {
+                if (n.tag !== keep) n.close();
+            }
+        }""",
+        MESSAGE_ID,
+    )
 
     # A tap tells the store it was seen (the opaque id is the capability).
     with phone.expect_event(

@@ -4,13 +4,19 @@ coming, gets her thank-you coupon with a countdown, answers the survey, and eras
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 
 from bench.stack import Stack
+from store_server.db.database import Database
+from store_server.db.models import Shopper
+from store_server.shoppers.recovery import recovery_token
 from tests.live import announce_arrival, login
 
 pytestmark = pytest.mark.browser
@@ -256,3 +262,55 @@ def test_offers_arrival_alerts_and_the_pause_switch_on_and_off_from_the_page(
         f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
     ).json()
     assert me["detection_paused_until"] is None
+
+
+RECOVERY_SECRET = "recovery-test-secret"
+
+
+class KnownSecretStack(Stack):
+    """A stack whose server signs links with a secret the test knows (to make a link)."""
+
+    def server_env(self) -> dict[str, str]:
+        return {**super().server_env(), "STORE_SECRET_KEY": RECOVERY_SECRET}
+
+
+def recovery_link(stack: Stack, person: str) -> str:
+    """The link the store would send her (the test signs it as the server does)."""
+    db = Database(stack.database_url)
+    try:
+        with db.transaction() as session:
+            shopper = session.scalars(
+                select(Shopper.id).where(Shopper.first_name == person.title())
+            ).one()
+            token = recovery_token(session, RECOVERY_SECRET.encode(), shopper, time.time())
+    finally:
+        db.dispose()
+    return f"{stack.url}/app?store={stack.seed['store_id']}#recover={token}"
+
+
+def test_a_lost_phone_is_replaced_then_erased_through_recovery_links(
+    browser: Browser, tmp_path: Path, prepared_store: Stack
+) -> None:
+    with KnownSecretStack(tmp_path / "stack") as stack:
+        stack.start_server(copy_of=prepared_store)
+        page = phone_page(browser)
+        page.goto(f"{stack.url}/app?store={stack.seed['store_id']}")
+        page.get_by_label("E-mail or phone number (with the country code)").fill("+14155550100")
+        page.get_by_role("button", name="Send me a link").click()
+        expect(page.locator("#lost-result")).to_contain_text("a link is on its way")
+
+        old_token = stack.seed["device_tokens"]["maria"]
+        page.goto(recovery_link(stack, "maria"))
+        expect(page).not_to_have_url(re.compile("recover="))  # the token left the address bar
+        page.get_by_role("button", name="Use this phone").click()
+        expect(page.locator("#hello-name")).to_have_text("Maria")
+        me = requests.get(
+            f"{stack.url}/api/v1/me", headers={"Authorization": f"Bearer {old_token}"}, timeout=10
+        )
+        assert me.status_code == 401  # the lost phone is a stranger now
+
+        page.goto(recovery_link(stack, "maria"))
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator("#recover").get_by_role("button", name="Erase everything").click()
+        expect(page.get_by_role("alert")).to_contain_text("Everything about you was erased")
+        expect(page.locator("#join")).to_be_visible()

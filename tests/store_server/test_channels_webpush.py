@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import stat
 import time
@@ -55,6 +56,7 @@ class PushService:
     port: int
     received: list[Received] = field(default_factory=list)
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    refusal_body: bytes = b""  # the body of a scripted answer, e.g. Apple's {"reason": ...}
 
     def endpoint(self, name: str = "sub-1") -> str:
         return f"http://127.0.0.1:{self.port}/wpush/v2/{name}"
@@ -71,11 +73,13 @@ def push_service() -> Iterator[PushService]:
                 Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
             )
             status, headers = service.script.pop(0) if service.script else (201, {})
+            answer = service.refusal_body if status != 201 else b""
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", "0")
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
+            self.wfile.write(answer)
 
     with loopback_server(Handler) as port:
         service.port = port
@@ -261,3 +265,35 @@ def test_missing_keys_are_an_error_not_a_new_key(tmp_path: Path) -> None:
     with pytest.raises(VapidKeyError):
         load_vapid_keys(tmp_path)
     assert not (tmp_path / VAPID_PRIVATE_KEY_FILE).exists()
+
+
+def test_apples_rejection_reason_is_recorded_and_logged(
+    keys: VapidKeys,
+    browser: Browser,
+    push_service: PushService,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # web.push.apple.com answers a refused VAPID token 403 {"reason": "BadJwtToken"}.
+    push_service.script.append((403, {"Content-Type": "application/json"}))
+    push_service.refusal_body = b'{"reason": "BadJwtToken"}'
+    sender = WebPushSender(keys, "mailto:ops@shop.example")
+    with caplog.at_level(logging.WARNING, logger="store_server.messaging.channels.webpush"):
+        result = sender.send(
+            coupon(), Contact(1, push=browser.subscription(push_service.endpoint()))
+        )
+    assert result.status == "failed_permanent"
+    assert result.reason == "refused (403 BadJwtToken)"
+    [line] = [r.getMessage() for r in caplog.records if "push_refused" in r.getMessage()]
+    assert line == "event=push_refused host=127.0.0.1 status=403 reason=BadJwtToken"
+    assert "wpush" not in line  # the endpoint's path names the subscription: never logged
+
+
+def test_a_reason_that_is_not_a_plain_word_is_not_echoed(
+    keys: VapidKeys, browser: Browser, push_service: PushService
+) -> None:
+    push_service.script.append((400, {}))
+    push_service.refusal_body = b'{"reason": "see <script>alert(1)</script> +447700900123"}'
+    result = WebPushSender(keys, "mailto:ops@shop.example").send(
+        coupon(), Contact(1, push=browser.subscription(push_service.endpoint()))
+    )
+    assert result.reason == "refused (400 unknown)"

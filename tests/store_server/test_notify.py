@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 
 from store_server.messaging.channels import Contact, PushSubscription
 from store_server.messaging.channels.email import EmailConfig
-from store_server.messaging.outbound import Reach, vapid_subject
+from store_server.messaging.outbound import Reach, build_senders, vapid_subject
 from store_server.settings import SettingsError, StoreSettings
 from store_server.vocabulary import Channel
 from store_server.web.realtime import ShopperConnections
@@ -55,6 +58,26 @@ def test_vapid_subject_is_a_url_push_services_accept() -> None:
     )
 
 
-def test_an_unknown_smtp_security_is_refused_naming_the_variable() -> None:
+def test_an_unknown_smtp_security_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STORE_SMTP_SECURITY", "ssl")
     with pytest.raises(SettingsError, match="STORE_SMTP_SECURITY"):
-        StoreSettings.from_env({"STORE_SMTP_SECURITY": "ssl"})
+        StoreSettings.from_env()
+
+
+def test_a_subject_apple_refuses_is_warned_about_loudly_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def warnings_for(settings: StoreSettings) -> list[str]:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="store_server.messaging.outbound"):
+            build_senders(settings, lambda _events: None, lambda _shopper: False)
+        return [
+            r.getMessage() for r in caplog.records if "vapid_subject_unusable" in r.getMessage()
+        ]
+
+    plain_http = StoreSettings(var_dir=str(tmp_path), public_url="http://10.0.0.5:5000")
+    assert len(warnings_for(plain_http)) == 1
+    https = StoreSettings(var_dir=str(tmp_path), public_url="https://shop.example.com")
+    assert warnings_for(https) == []

@@ -27,3 +27,9 @@ def test_without_a_store_the_manifest_starts_at_the_plain_page(world: World) -> 
     for query in ("", "?store=", "?store=abc", "?store=-1", "?store=0"):
         manifest = client.get(f"/manifest.webmanifest{query}").get_json()
         assert manifest["start_url"] == "/app", query
+
+
+def test_the_socket_io_client_is_served_from_the_package(world: World) -> None:
+    with world.client().get("/vendor/socket.io.min.js") as served:
+        assert served.status_code == 200 and b"io" in served.data
+    assert world.client().get("/vendor/jquery.js").status_code == 404

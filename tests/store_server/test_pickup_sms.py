@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 from flask import Flask
@@ -24,12 +23,13 @@ __all__ = ["provider"]  # the fixture, imported for this module's tests
 @pytest.fixture
 def sms_app(world: World, provider: Provider) -> Iterator[Flask]:
     """The world's database served by an app that can send SMS through the local provider."""
-    settings = replace(
-        services(world.app).settings,
-        sms_base_url=provider.base_url,
-        sms_account_sid=SID,
-        sms_auth_token=TOKEN,
-        sms_from=FROM,
+    settings = services(world.app).settings.model_copy(
+        update=dict(
+            sms_base_url=provider.base_url,
+            sms_account_sid=SID,
+            sms_auth_token=TOKEN,
+            sms_from=FROM,
+        )
     )
     app = create_app(settings)
     yield app

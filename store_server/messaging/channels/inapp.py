@@ -1,7 +1,7 @@
 """In-app delivery: a Socket.IO event to the shopper's room, only while their page is connected.
 
 A page that is closed now still gets the offer: it waits in the shopper's inbox (the message's
-`deliveries.content`), which the page shows when it opens; the router meanwhile tries the
+`deliveries.inbox`), which the page shows when it opens; the router meanwhile tries the
 campaign's next channel.
 """
 

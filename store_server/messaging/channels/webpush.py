@@ -7,7 +7,9 @@ directory; the public half is the `applicationServerKey` the shopper page subscr
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +43,12 @@ DEFAULT_TIMEOUT_S = 10.0
 # gone (delete it), 413 a payload too large, 400/401/403 a request that will never succeed.
 PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 410, 413})
 GONE_STATUSES = frozenset({404, 410})
+
+
+log = logging.getLogger(__name__)
+# Apple's push service says why it refused in a JSON `reason` (BadJwtToken, BadDeviceToken,
+# ExpiredJwtToken, ...); a plain word is all we echo into records and logs.
+_REASON_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
 class VapidKeyError(RuntimeError):
@@ -170,16 +178,32 @@ class WebPushSender:
         return _result(response)
 
 
+def refusal_reason(response: requests.Response) -> str:
+    """Why the push service refused, as one word (Apple's `reason`), or `unknown`."""
+    try:
+        reason = response.json().get("reason")
+    except (ValueError, AttributeError):
+        return "unknown"
+    return reason if isinstance(reason, str) and _REASON_WORD.match(reason) else "unknown"
+
+
 def _result(response: requests.Response) -> SendResult:
     status = response.status_code
     if 200 <= status < 300:  # RFC 8030 says 201; some services answered 200 or 202
         return SendResult(Channel.PUSH, "delivered", "accepted by the push service")
+    reason = refusal_reason(response)
+    # The host only: the endpoint's path names the subscription.
+    host = urlsplit(response.url).hostname or "unknown"
+    log.warning("event=push_refused host=%s status=%d reason=%s", host, status, reason)
     if status in GONE_STATUSES:
         return SendResult(
-            Channel.PUSH, "failed_permanent", f"subscription gone ({status})", contact_gone=True
+            Channel.PUSH,
+            "failed_permanent",
+            f"subscription gone ({status} {reason})",
+            contact_gone=True,
         )
     if status in PERMANENT_STATUSES:
-        return SendResult(Channel.PUSH, "failed_permanent", f"refused ({status})")
+        return SendResult(Channel.PUSH, "failed_permanent", f"refused ({status} {reason})")
     retry = response.headers.get("Retry-After", "")
     return SendResult(
         Channel.PUSH,

@@ -9,12 +9,22 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from store_server.messaging.channels.webpush import VapidKeyError, VapidKeys, ensure_vapid_keys
+from store_server.shoppers import recovery
 from store_server.shoppers.enrolment import PickupContact, check_opt_in, opt_in, store_facts
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
+from store_server.web.realtime import end_shopper_connections
 from store_server.web.schemas import parse_body
-from store_server.web.schemas.public import OptInIn, OptInOut, PushKeyOut
+from store_server.web.schemas.public import (
+    OptInIn,
+    OptInOut,
+    PushKeyOut,
+    RecoveryErasedOut,
+    RecoveryLinkIn,
+    RecoveryRequestIn,
+    RecoveryRequestOut,
+)
 
 bp = Blueprint("public", __name__, url_prefix="/api/v1")
 # The log lines keep the logger name they always had.
@@ -114,3 +124,83 @@ def application_server_key() -> tuple[Response, int]:
     """The VAPID public key the page subscribes with (public: it is published by design)."""
     out = PushKeyOut(application_server_key=vapid_keys().application_server_key)
     return jsonify(out.model_dump()), 200
+
+
+@bp.post("/recovery")
+@documented(
+    "Send a recovery link (new phone or erase) to a shopper's e-mail or phone",
+    body=RecoveryRequestIn,
+    answer=RecoveryRequestOut,
+    status=202,
+    errors=(400,),
+    public=True,
+)
+def request_recovery() -> tuple[Response, int]:
+    """A shopper who lost her phone asks for a link; the answer never says whether anyone has
+    the address or number, and the link goes only there."""
+    body = parse_body(RecoveryRequestIn, request.get_json(silent=True))
+    found = services()
+    with found.db.transaction() as session:
+        jobs = recovery.request_link(
+            session,
+            found.settings.secret_key.encode(),
+            body.store_id,
+            body.email,
+            body.phone,
+            found.clock(),
+            found.outbound.reach.base_url,
+        )
+    found.outbound.submit_all(jobs)
+    out = RecoveryRequestOut(sent="if a shopper of this store has it, a link is on its way")
+    return jsonify(out.model_dump()), 202
+
+
+@bp.post("/recovery/new-phone")
+@documented(
+    "Move a shopper to this phone with her recovery link; her old phones stop working",
+    body=RecoveryLinkIn,
+    answer=OptInOut,
+    status=201,
+    errors=(400, 410),
+    public=True,
+)
+def recover_on_new_phone() -> tuple[Response, int]:
+    """Her old phones' keys and tokens are forgotten; this phone gets a new app."""
+    body = parse_body(RecoveryLinkIn, request.get_json(silent=True))
+    found = services()
+    with found.db.transaction() as session:
+        moved = recovery.move_to_new_phone(
+            session, found.settings.secret_key.encode(), body.token, found.clock()
+        )
+    found.resolver.invalidate()
+    end_shopper_connections(moved.shopper_id)
+    assert moved.enrolment is not None  # noqa: S101 - a move always makes one
+    out = OptInOut(
+        device_token=moved.enrolment.device_token,
+        identity_key=moved.enrolment.identity_key.hex(),
+        rotation_exponent=moved.enrolment.rotation_exponent,
+        shopper_id=moved.shopper_id,
+        orders_linked=0,
+    )
+    return jsonify(out.model_dump()), 201
+
+
+@bp.post("/recovery/erase")
+@documented(
+    "Erase everything that names a shopper, with her recovery link",
+    body=RecoveryLinkIn,
+    answer=RecoveryErasedOut,
+    errors=(400, 410),
+    public=True,
+)
+def erase_with_link() -> tuple[Response, int]:
+    """Erase her: every row that names her goes; her open pages are disconnected."""
+    body = parse_body(RecoveryLinkIn, request.get_json(silent=True))
+    found = services()
+    with found.db.transaction() as session:
+        erased = recovery.erase_by_link(
+            session, found.settings.secret_key.encode(), body.token, found.clock()
+        )
+    found.resolver.invalidate()
+    end_shopper_connections(erased.shopper_id)
+    return jsonify(RecoveryErasedOut(erased=True).model_dump()), 200

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from store_server.web.schemas import RowId, Strict
 from store_server.web.schemas.me import ConsentIn
@@ -58,3 +58,41 @@ class PushKeyOut(BaseModel):
     """The server's VAPID public key: `applicationServerKey` for `pushManager.subscribe()`."""
 
     application_server_key: str
+
+
+class RecoveryRequestIn(Strict):
+    """A shopper without her phone asks for a recovery link: exactly one of e-mail or phone."""
+
+    store_id: RowId
+    email: Annotated[str, Field(max_length=254, pattern=r"^\s*[^@\s]+@[^@\s]+\s*$")] | None = None
+    phone: (
+        Annotated[
+            str,
+            Field(min_length=1, max_length=32, description="with the country code, e.g. +44..."),
+        ]
+        | None
+    ) = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RecoveryRequestIn:
+        if (self.email is None) == (self.phone is None):
+            raise ValueError("give exactly one of email and phone")
+        return self
+
+
+class RecoveryRequestOut(BaseModel):
+    """The same answer whether or not anyone has that address or number."""
+
+    sent: Literal["if a shopper of this store has it, a link is on its way"]
+
+
+class RecoveryLinkIn(Strict):
+    """The token of a recovery link (`#recover=...` on the page)."""
+
+    token: Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class RecoveryErasedOut(BaseModel):
+    """Everything that named her is gone."""
+
+    erased: Literal[True]

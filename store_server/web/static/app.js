@@ -36,6 +36,7 @@ const state = {
   drawn: 0, // the number of the refresh drawn last: an older answer never replaces it
   socket: null, // the live connection while joined
   pendingClaim: null, // a claim link's token, posted once the phone has joined
+  recovery: null, // a recovery link's token (`#recover=...`), used when she picks what to do
 };
 
 function setSocket(socket) {
@@ -51,9 +52,43 @@ apiAuth.bearer = token; // api.js sends the device token as it is stored
 function adoptFragment() {
   const device = location.hash.match(/device=([\w-]+)/);
   const claim = location.hash.match(/claim=([\w.-]+)/);
+  const recover = location.hash.match(/recover=([\w.-]+)/);
   if (device) localStorage.setItem(TOKEN_KEY, device[1]);
   if (claim) state.pendingClaim = claim[1];
-  if (device || claim) history.replaceState(null, "", location.pathname + location.search); // keep them out of history
+  if (recover) showRecovery(recover[1]);
+  if (device || claim || recover) history.replaceState(null, "", location.pathname + location.search); // keep them out of history
+}
+
+const RECOVERY_FAILURES = {
+  recovery_expired: "This link has expired: ask for a new one below.",
+  recovery_invalid: "This link is not valid: ask for a new one below.",
+  recovery_used: "This link was already used: ask for a new one below.",
+};
+
+// A recovery link (sent to her e-mail or phone): she picks a new phone or erasure.
+function showRecovery(token) {
+  state.recovery = token;
+  $("recover").hidden = false;
+  $("recover-result").hidden = true;
+}
+
+async function useRecovery(path) {
+  const result = $("recover-result");
+  try {
+    const body = await api(path, { method: "POST", body: JSON.stringify({ token: state.recovery }) });
+    state.recovery = null;
+    $("recover").hidden = true;
+    if (body.device_token) {
+      localStorage.setItem(TOKEN_KEY, body.device_token);
+      await showMe();
+    } else {
+      forget("Everything about you was erased.");
+    }
+  } catch (error) {
+    result.textContent = RECOVERY_FAILURES[error.code] || error.message;
+    result.classList.add("error");
+    result.hidden = false;
+  }
 }
 
 const CLAIM_FAILURES = {
@@ -86,6 +121,7 @@ function forget(message) {
   if (state.socket) { state.socket.disconnect(); setSocket(null); }
   $("me").hidden = true;
   $("join").hidden = false;
+  $("lost").hidden = false;
   $("join-error").hidden = !message;
   $("join-error").textContent = message || "";
 }
@@ -461,6 +497,7 @@ async function showMe() {
     throw error;
   }
   $("join").hidden = true;
+  $("lost").hidden = true;
   $("me").hidden = false;
   state.me = me;
   showPushConsents(me.consents);
@@ -733,6 +770,29 @@ $("erase").addEventListener("click", async () => {
   await api("/api/v1/me", { method: "DELETE" });
   await pushUnsubscribe(false).catch(() => {}); // the store already forgot it
   forget("Everything about you was erased.");
+});
+
+$("recover-here").addEventListener("click", () => useRecovery("/api/v1/recovery/new-phone"));
+$("recover-erase").addEventListener("click", () => {
+  if (!confirm("Erase everything the store keeps about you? This cannot be undone.")) return;
+  useRecovery("/api/v1/recovery/erase");
+});
+
+// The answer is the same whether or not the store knows the address: nothing to tell apart.
+$("lost").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const contact = $("lost-contact").value.trim();
+  const body = contact.includes("@") ? { email: contact } : { phone: contact };
+  const result = $("lost-result");
+  try {
+    await api("/api/v1/recovery", { method: "POST", body: JSON.stringify({ store_id: storeId, ...body }) });
+    result.textContent = "If you gave the store this address or number, a link is on its way.";
+    result.classList.remove("error");
+  } catch (error) {
+    result.textContent = error.message;
+    result.classList.add("error");
+  }
+  result.hidden = false;
 });
 
 // The service worker makes the page installable and shows pushed messages.

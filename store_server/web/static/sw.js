@@ -29,13 +29,27 @@ function expired(payload, nowMs) {
   return typeof payload.expires_at === "number" && payload.expires_at * 1000 <= nowMs;
 }
 
-self.addEventListener("push", (event) => {
-  const payload = readPayload(event.data);
-  // An offer that ran out while the phone was offline is worth nothing: show nothing.
-  if (!payload || expired(payload, Date.now())) return;
+// Every push shows a notification: Safari (and Chrome, after a few) revokes the subscription of
+// a site whose pushes show nothing (`userVisibleOnly`). An offer that ran out while the phone
+// was offline says so instead of its terms; a payload we cannot read gets a neutral line.
+const ENDED = "This offer has ended";
+const UNREADABLE = { title: "Your store", body: "Open the app to see what is new." };
+
+function shown(payload, nowMs) {
+  if (!payload) return { title: UNREADABLE.title, options: { body: UNREADABLE.body, icon: ICON } };
   const options = { body: typeof payload.body === "string" ? payload.body : "", data: payload, icon: ICON };
   if (typeof payload.id === "string" && payload.id) options.tag = payload.id; // one per message
-  event.waitUntil(self.registration.showNotification(payload.title, options));
+  if (expired(payload, nowMs)) {
+    options.body = `${ENDED}: ${payload.title}`;
+    options.data = { ...payload, url: null }; // a tap opens the app, not the stale coupon
+    return { title: ENDED, options };
+  }
+  return { title: payload.title, options };
+}
+
+self.addEventListener("push", (event) => {
+  const { title, options } = shown(readPayload(event.data), Date.now());
+  event.waitUntil(self.registration.showNotification(title, options));
 });
 
 function target(payload) {

@@ -27,7 +27,9 @@ def upgrade() -> None:
             sa.Column("help_url", sa.String(length=300), server_default="", nullable=False)
         )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("content", sa.JSON(), nullable=True))
+        batch_op.add_column(
+            sa.Column("inbox", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     op.create_table(
         "help_requests",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -108,7 +110,7 @@ def downgrade() -> None:
     op.drop_index("ix_help_requests_store_id_status", table_name="help_requests")
     op.drop_table("help_requests")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.drop_column("content")
+        batch_op.drop_column("inbox")
     with op.batch_alter_table("stores", schema=None) as batch_op:
         batch_op.drop_column("help_url")
         batch_op.drop_column("help_phone")

@@ -1,5 +1,6 @@
 // Manager console: campaigns (create, edit, pause), results (the report), the store layout
-// (zones, gateways with calibration, beacons), and a live feed of presence events and
+// (zones, gateways with calibration, beacons), the store's settings and staff accounts, and a
+// live feed of presence events and
 // escalations over Socket.IO. The API validates; this page only translates between plain words
 // and the API's fields, and shows each field's error next to it.
 // This module wires the parts together: log-in, tabs, and each part's own wiring.
@@ -9,6 +10,7 @@ import { loadLayout, wireLayout } from "./layout.js";
 import { connect, disconnect } from "./live.js";
 import { loadEscalationChannel, wireEscalationChannel } from "./notify.js";
 import { loadReport, wireReport } from "./report.js";
+import { loadStore, wireStore } from "./store.js";
 import { state } from "./state.js";
 import { $, show } from "./util.js";
 
@@ -50,6 +52,7 @@ function selectTab(name) {
   }
   if (location.hash.slice(1) !== name) history.replaceState(null, "", `#${name}`);
   if (name === "results") loadReport();
+  if (name === "store") loadStore();
   // Not reloaded on every visit: a re-render would wipe what the manager is typing there.
   if (name === "layout" && !state.layoutLoaded) loadLayout();
   if (name === "live") show($("live-badge"), "");
@@ -88,5 +91,6 @@ wireCampaigns();
 wireReport();
 wireLayout();
 wireEscalationChannel();
+wireStore();
 window.addEventListener("hashchange", () => { if (session()) selectTab(location.hash.slice(1)); });
 if (session() && session().staff.role === "manager") showConsole(); else showLogin();

@@ -1,0 +1,142 @@
+"""`/api/v1/stores/<id>/{settings,staff}`: a manager sets the store's settings (time zone,
+currency, escalation limits, offer rules, "reach a person") and manages its staff accounts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from store_server.accounts import staff, stores
+from store_server.db.models import StaffUser, Store
+from store_server.problems import DomainError, Refusal
+from store_server.web.auth import require_manager
+from store_server.web.context import services
+from store_server.web.errors import ApiError
+from store_server.web.openapi import documented
+from store_server.web.schemas import parse_body
+from store_server.web.schemas.stores import (
+    PasswordIn,
+    StaffAccountIn,
+    StaffAccountOut,
+    StaffListOut,
+    StoreSettingsIn,
+    StoreSettingsOut,
+)
+
+bp = Blueprint("stores", __name__, url_prefix="/api/v1/stores")
+
+
+def _field_error(exc: DomainError) -> Exception:
+    """A value the domain refused, in the shape of the schema's field errors (the page shows
+    it next to its field); any other refusal unchanged."""
+    field = exc.details.get("field") if isinstance(exc.details, dict) else None
+    if exc.refusal is not Refusal.INVALID or not isinstance(field, str):
+        return exc
+    details = {"fields": [{"loc": [field], "msg": exc.message}]}
+    return ApiError(400, "invalid_body", "the request body is not valid", details)
+
+
+def _settings_out(store: Store) -> StoreSettingsOut:
+    return StoreSettingsOut.model_validate(store, from_attributes=True)
+
+
+def _account_out(user: StaffUser) -> StaffAccountOut:
+    return StaffAccountOut.model_validate(user, from_attributes=True)
+
+
+@bp.get("/<int:store_id>/settings")
+@documented("The store's settings", answer=StoreSettingsOut, errors=(401, 403, 404))
+def get_settings(store_id: int) -> tuple[Response, int]:
+    """Time zone, currency, escalation limits, offer rules and "reach a person"."""
+    require_manager(store_id)
+    with services().db.sessions() as session:
+        out = _settings_out(stores.store_of(session, store_id))
+    return jsonify(out.model_dump()), 200
+
+
+@bp.put("/<int:store_id>/settings")
+@documented(
+    "Change the store's settings",
+    body=StoreSettingsIn,
+    answer=StoreSettingsOut,
+    errors=(400, 401, 403, 404),
+)
+def put_settings(store_id: int) -> tuple[Response, int]:
+    """Replace the store's settings; the offer rules apply to the next decision."""
+    require_manager(store_id)
+    body = parse_body(StoreSettingsIn, request.get_json(silent=True))
+    try:
+        with services().db.transaction() as session:
+            store = stores.update_store(
+                session, store_id, stores.StoreSettingsChange(**body.model_dump())
+            )
+            out = _settings_out(store)
+    except DomainError as exc:
+        raise _field_error(exc) from exc
+    return jsonify(out.model_dump()), 200
+
+
+@bp.get("/<int:store_id>/staff")
+@documented("The store's staff accounts", answer=StaffListOut, errors=(401, 403))
+def list_staff(store_id: int) -> tuple[Response, int]:
+    """Every account of the store, active first (no passwords)."""
+    require_manager(store_id)
+    with services().db.sessions() as session:
+        out = StaffListOut(staff=[_account_out(u) for u in staff.store_staff(session, store_id)])
+    return jsonify(out.model_dump()), 200
+
+
+@bp.post("/<int:store_id>/staff")
+@documented(
+    "Add a staff or manager account",
+    body=StaffAccountIn,
+    answer=StaffAccountOut,
+    status=201,
+    errors=(400, 401, 403, 409),
+)
+def add_staff(store_id: int) -> tuple[Response, int]:
+    """A new active account of this store (conflict `email_taken`)."""
+    require_manager(store_id)
+    body = parse_body(StaffAccountIn, request.get_json(silent=True))
+    try:
+        with services().db.transaction() as session:
+            user = staff.add_staff(
+                session, store_id, body.email, body.name, body.role, body.password
+            )
+            out = _account_out(user)
+    except DomainError as exc:
+        raise _field_error(exc) from exc
+    return jsonify(out.model_dump()), 201
+
+
+@bp.post("/<int:store_id>/staff/<int:staff_id>/password")
+@documented(
+    "Reset an account's password (its sessions end)",
+    body=PasswordIn,
+    answer=StaffAccountOut,
+    errors=(400, 401, 403, 404),
+)
+def reset_password(store_id: int, staff_id: int) -> tuple[Response, int]:
+    """Give the account a new password; whoever knew the old one is logged out."""
+    require_manager(store_id)
+    body = parse_body(PasswordIn, request.get_json(silent=True))
+    try:
+        with services().db.transaction() as session:
+            out = _account_out(staff.reset_password(session, store_id, staff_id, body.password))
+    except DomainError as exc:
+        raise _field_error(exc) from exc
+    return jsonify(out.model_dump()), 200
+
+
+@bp.post("/<int:store_id>/staff/<int:staff_id>/deactivate")
+@documented(
+    "Deactivate an account (its sessions end at once)",
+    answer=StaffAccountOut,
+    errors=(401, 403, 404, 409),
+)
+def deactivate(store_id: int, staff_id: int) -> tuple[Response, int]:
+    """Stop the account logging in; its history stays (conflict for one's own account)."""
+    manager = require_manager(store_id)
+    with services().db.transaction() as session:
+        user = staff.deactivate_in_store(session, store_id, staff_id, manager.staff_id)
+        out = _account_out(user)
+    return jsonify(out.model_dump()), 200
