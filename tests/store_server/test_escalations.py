@@ -8,7 +8,6 @@ import logging
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 
 import http_ece
 import pytest
@@ -39,17 +38,18 @@ def mail_app(world: World, provider: Provider) -> Iterator[tuple[Flask, Mailbox]
     """The world's database served by an app that sends e-mail to a loopback SMTP peer and
     texts to a loopback SMS provider (push needs no setting)."""
     with smtp_peer() as (mailbox, port):
-        settings = replace(
-            services(world.app).settings,
-            public_url=PUBLIC_URL,
-            smtp_host="127.0.0.1",
-            smtp_port=port,
-            smtp_security="plain",
-            mail_from="Demo Store <alerts@demo.store>",
-            sms_base_url=provider.base_url,
-            sms_account_sid=SID,
-            sms_auth_token=TOKEN,
-            sms_from=FROM,
+        settings = services(world.app).settings.model_copy(
+            update={
+                "public_url": PUBLIC_URL,
+                "smtp_host": "127.0.0.1",
+                "smtp_port": port,
+                "smtp_security": "plain",
+                "mail_from": "Demo Store <alerts@demo.store>",
+                "sms_base_url": provider.base_url,
+                "sms_account_sid": SID,
+                "sms_auth_token": TOKEN,
+                "sms_from": FROM,
+            }
         )
         app = create_app(settings, world.clock)
         yield app, mailbox
