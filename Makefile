@@ -6,6 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
+# pytest-xdist workers for `make test`. More than the cores on purpose: the end-to-end tests
+# mostly wait out real time (docs/decisions.md, "The suite runs in parallel").
+TEST_WORKERS ?= 4
 
 .PHONY: demo test setup test-setup lint unit bench clean
 
@@ -13,7 +16,7 @@ demo: setup
 	$(BIN)/python -m bench.demo
 
 test: test-setup lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed node_modules/.installed
 	@command -v dbus-daemon >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq dbus; }
