@@ -20,8 +20,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     pytest-xdist hands out work in this order (`make test` passes `--no-loadscope-reorder`), so
     the tests that mostly wait out real time start while there is work to fill the other
-    workers. In a plain run the order shows that nothing depends on it: the gateway and
-    simulator tests (`asyncio.run`) come after the browser tests (Playwright's event loop).
+    workers. A plain run in this order also keeps tests/browser/conftest.py's fix tested: the
+    gateway and simulator tests (`asyncio.run`) run after Playwright has stopped.
     """
     items.sort(
         key=lambda item: (
@@ -29,6 +29,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.get_closest_marker("browser") is None,
         )
     )
+
+
+END_TO_END = "tests/e2e/"
 
 
 class ModulesAndEndToEndTests(LoadFileScheduling):  # type: ignore[misc]  # xdist is untyped
@@ -42,9 +45,6 @@ class ModulesAndEndToEndTests(LoadFileScheduling):  # type: ignore[misc]  # xdis
 
     def _split_scope(self, nodeid: str) -> str:
         return nodeid if nodeid.startswith(END_TO_END) else nodeid.partition("::")[0]
-
-
-END_TO_END = "tests/e2e/"
 
 
 @pytest.hookimpl(optionalhook=True)
