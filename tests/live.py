@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -80,7 +81,7 @@ class LiveClient:
 
 
 @pytest.fixture(scope="session")
-def prepared_store(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Stack:
+def prepared_store(tmp_path_factory: pytest.TempPathFactory) -> Stack:
     """The demo store and a second store in a database no server has opened yet.
 
     Made once per run by the real `store-server migrate` and `store-server seed-demo`
@@ -91,7 +92,7 @@ def prepared_store(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> 
     file lock, and the others wait for it rather than make their own at the same time.
     """
     shared = tmp_path_factory.getbasetemp()
-    if worker_id != "master":  # each worker's directory is inside the run's
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's directory is inside the run's
         shared = shared.parent
     prepared = Stack(shared / "prepared-store")
     made = prepared.workdir / "prepared"
