@@ -10,6 +10,9 @@ APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 # and its ZXing WebAssembly), copied into the package so the wheel carries them (never committed).
 VENDOR := store_server/web/vendor
 VENDORED := $(VENDOR)/socket.io.min.js $(VENDOR)/barcode-detector.js $(VENDOR)/zxing_reader.wasm
+# pytest-xdist workers for `make test`. More than the cores on purpose: the end-to-end tests
+# mostly wait out real time (docs/decisions.md, "The suite runs in parallel").
+TEST_WORKERS ?= 4
 
 .PHONY: demo test setup test-setup lint unit bench clean wheel constraints
 
@@ -17,7 +20,7 @@ demo: setup
 	$(BIN)/python -m bench.demo $(DEMO_ARGS)
 
 test: test-setup lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed node_modules/.installed $(VENDORED)
 	@command -v dbus-daemon >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq dbus; }

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
 from tests.support.passwords import ProductionHashing, cheap_password_hashing
 
@@ -14,12 +16,43 @@ pytest_plugins = ["tests.live"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the browser tests last.
+    """The longest tests first: the end-to-end tests, then the browser tests, then the rest.
 
-    Playwright's sync API keeps an asyncio event loop running in the main thread from its
-    first use until the session ends; any `asyncio.run` after that fails.
+    pytest-xdist hands out work in this order (`make test` passes `--no-loadscope-reorder`), so
+    the tests that mostly wait out real time start while there is work to fill the other
+    workers. A plain run in this order also keeps tests/browser/conftest.py's fix tested: the
+    gateway and simulator tests (`asyncio.run`) run after Playwright has stopped.
     """
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("e2e") is None,
+            item.get_closest_marker("browser") is None,
+        )
+    )
+
+
+END_TO_END = "tests/e2e/"
+
+
+class ModulesAndEndToEndTests(LoadFileScheduling):  # type: ignore[misc]  # xdist is untyped
+    """pytest-xdist's `loadfile`, except that each end-to-end test is a work unit of its own.
+
+    A worker runs a module whole, so module-scoped fixtures (a browser module's shared stack,
+    the CLI tests' template database) are made once, as in a plain run. The end-to-end tests
+    each start their own stack and mostly wait out real time (a server outage of a full
+    minute, an adapter outage of 30 s), so they spread over the workers instead.
+    """
+
+    def _split_scope(self, nodeid: str) -> str:
+        return nodeid if nodeid.startswith(END_TO_END) else nodeid.partition("::")[0]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile` (`make test`) schedules with `ModulesAndEndToEndTests`."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    return ModulesAndEndToEndTests(config, log)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -81,16 +84,28 @@ class LiveClient:
 def prepared_store(tmp_path_factory: pytest.TempPathFactory) -> Stack:
     """The demo store and a second store in a database no server has opened yet.
 
-    Made once per session by the real `store-server migrate` and `store-server seed-demo`
+    Made once per run by the real `store-server migrate` and `store-server seed-demo`
     processes; every live stack serves a copy of it. Nothing in the seed depends on when it
     was made (the server reads none of the times seed-demo stamps), and each copy is private
-    to its stack, so one test's writes never reach another's.
+    to its stack, so one test's writes never reach another's. The pytest-xdist workers of a
+    run share it: the first one to need it makes it in the run's temporary directory, under a
+    file lock, and the others wait for it rather than make their own at the same time.
     """
-    prepared = Stack(tmp_path_factory.mktemp("prepared-store"))
-    prepared.prepare_database()
-    db = Database(prepared.database_url)
-    add_other_store(db)
-    db.dispose()
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's directory is inside the run's
+        shared = shared.parent
+    prepared = Stack(shared / "prepared-store")
+    made = prepared.workdir / "prepared"
+    with (shared / "prepared-store.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if made.exists():
+            prepared.seed = json.loads((prepared.workdir / "seed.json").read_text())
+            return prepared
+        prepared.prepare_database()
+        db = Database(prepared.database_url)
+        add_other_store(db)
+        db.dispose()
+        made.touch()
     return prepared
 
 

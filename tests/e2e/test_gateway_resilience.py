@@ -46,8 +46,6 @@ from store_server.presence.identity import eddystone_eid
 from tests.support import polling
 from tests.support.http import QuietHandler, loopback_server
 
-pytestmark = pytest.mark.e2e
-
 GATEWAYS = ("gw-entrance", "gw-floor")
 # Opted-in shoppers added to the demo's three (maria, leo, ana), and phones nobody registered.
 EXTRA_SHOPPERS = 5
@@ -84,6 +82,14 @@ RESUME_WITHIN_S = 5.0
 # Heartbeats every 2 s and a restart after 3 s of silence, so the outage shows in seconds.
 FAST_HEALTH = {"heartbeat_interval_s": "2", "silence_restart_s": "3"}
 POLL_S = 0.2
+
+# The server outage test's own deadlines add up to more than the suite's 120 s timeout, and its
+# fixtures (the session's prepared store, a stack) count too; on a machine busy with parallel
+# workers, that default ended it while it was still rightly waiting for the drain.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(WARM_UP_TIMEOUT_S + SERVER_OUTAGE_S + DRAIN_TIMEOUT_S + 60),
+]
 
 
 # -- the store ---------------------------------------------------------------------------------
