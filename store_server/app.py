@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask
 from sqlalchemy import select
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from store_server.db.database import Database
 from store_server.db.models import Device
@@ -80,6 +81,12 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     publisher = init_realtime(app, settings)
+    if settings.trusted_proxies:
+        # Outside Socket.IO's middleware, so WebSocket handshakes see the client's address too.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
     senders = build_senders(settings, publisher.publish, connections.is_connected, clock)
     reach = Reach(
         frozenset(s.channel for s in senders), connections.is_connected, settings.base_url
@@ -94,6 +101,17 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         publisher=publisher,
         redemption_limiter=coupons.redemption_limiter(),
     )
+    return app
+
+
+def create_served_app(settings: StoreSettings | None = None) -> Flask:
+    """`create_app`, plus the sweep in this process where `STORE_RUN_SCHEDULER=1`."""
+    from store_server.sweep import start_scheduler
+
+    app = create_app(settings)
+    found: Services = app.extensions[SERVICES_EXTENSION]
+    if found.settings.run_scheduler:
+        start_scheduler(found)
     return app
 
 

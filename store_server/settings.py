@@ -35,6 +35,10 @@ DEFAULT_CLAIM_LINK_VALID_S = 7 * 86400.0
 
 # starttls: submission on 587; tls: implicit TLS on 465; plain: a relay on the same host.
 SMTP_SECURITY = ("starttls", "tls", "plain")
+# gunicorn worker classes `store-server run` can use (docs/decisions.md, "Production serving").
+SERVER_WORKERS = ("gevent", "gthread")
+# One log line per event: logfmt like the gateway's, or one JSON object per line.
+LOG_FORMATS = ("logfmt", "json")
 
 
 class SettingsError(ValueError):
@@ -75,8 +79,23 @@ class StoreSettings:
     socketio_message_queue: str = ""
     vendor_dir: str = str(REPO_ROOT / "node_modules")
     log_level: str = "INFO"
+    # Serving and operations (issue 16, items 2 and 7).
+    server_worker: str = "gevent"
+    trusted_proxies: int = 0
+    log_format: str = "logfmt"
 
     def __post_init__(self) -> None:
+        if self.server_worker not in SERVER_WORKERS:
+            raise SettingsError(
+                f"STORE_SERVER_WORKER={self.server_worker!r} must be one of "
+                f"{', '.join(SERVER_WORKERS)}"
+            )
+        if self.trusted_proxies < 0:
+            raise SettingsError(f"STORE_TRUSTED_PROXIES={self.trusted_proxies} must be 0 or more")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(
+                f"STORE_LOG_FORMAT={self.log_format!r} must be one of {', '.join(LOG_FORMATS)}"
+            )
         if self.smtp_security not in SMTP_SECURITY:
             raise SettingsError(
                 f"STORE_SMTP_SECURITY={self.smtp_security!r} must be one of "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -142,11 +143,19 @@ class Broadcaster:
                 log.exception("event=emit_failed name=%s room=%s", event, room)
 
 
+def async_mode() -> str:
+    """`gevent` in a process gevent has patched (gunicorn's gevent worker), else `threading`."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("socket"):
+        return "gevent"
+    return "threading"
+
+
 def init_realtime(app: Flask, settings: StoreSettings) -> Broadcaster:
     """Bind Socket.IO to the app; returns the started background emitter."""
     socketio.init_app(
         app,
-        async_mode="threading",
+        async_mode=async_mode(),
         message_queue=settings.socketio_message_queue or None,
     )
     broadcaster = Broadcaster()

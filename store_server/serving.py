@@ -1,0 +1,70 @@
+"""How `store-server run` serves: gunicorn, one worker, the worker class chosen by measurement.
+
+docs/decisions.md ("Production serving") has the figures behind the default. Socket.IO keeps
+a tablet's session in the process it connected to, so one worker serves everything; several
+processes need the message queue and sticky sessions (docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from store_server.settings import StoreSettings
+
+WSGI_APP = "store_server.wsgi:app"
+# Threads of a gthread worker: every connected tablet or shopper page holds one for as long as
+# its WebSocket is open, so this caps the connections a gthread worker can serve.
+GTHREAD_THREADS = 5000
+# Greenlets of a gevent worker: the same cap, far cheaper per connection.
+GEVENT_CONNECTIONS = 10000
+# On SIGTERM, open WebSockets never finish by themselves: give requests in flight this long,
+# then close the rest (tablets reconnect by themselves to the next process).
+GRACEFUL_TIMEOUT_S = 5
+
+
+class GunicornServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn configured from the store's settings, loading `store_server.wsgi:app`."""
+
+    def __init__(self, settings: StoreSettings) -> None:
+        self._settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        """gunicorn's settings, from ours (no gunicorn.conf.py is read)."""
+        settings = self._settings
+        options: dict[str, Any] = {
+            "bind": [f"{settings.host}:{settings.port}"],
+            "workers": 1,
+            "worker_class": settings.server_worker,
+            "graceful_timeout": GRACEFUL_TIMEOUT_S,
+            # A WebSocket or a long-poll holds its request open; the worker is alive regardless.
+            "timeout": 0 if settings.server_worker == "gthread" else 30,
+            # The access log would carry tokens and coupon codes in URLs: our own log lines
+            # name what happened instead.
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": settings.log_level.lower(),
+            # Forwarded headers are trusted by the app's ProxyFix (STORE_TRUSTED_PROXIES), not here.
+            "forwarded_allow_ips": "",
+            # No control socket: it lives in the home directory, shared by every server there.
+            "control_socket_disable": True,
+        }
+        if settings.server_worker == "gthread":
+            options["threads"] = GTHREAD_THREADS
+        else:
+            options["worker_connections"] = GEVENT_CONNECTIONS
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        """Import the app in the worker, after gevent has patched the standard library."""
+        from store_server.app import create_served_app
+
+        return create_served_app(self._settings)
+
+
+def serve(settings: StoreSettings) -> None:
+    """Serve until SIGTERM or SIGINT."""
+    GunicornServer(settings).run()
