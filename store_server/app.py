@@ -17,7 +17,7 @@ from store_server.presence.identity import DeviceKey, EidResolver
 from store_server.presence.visits import FusionStates
 from store_server.services import WALL_CLOCK, Clock, Services
 from store_server.settings import StoreSettings
-from store_server.web import pages
+from store_server.web import metrics, pages
 from store_server.web.api import (
     auth,
     campaigns,
@@ -77,6 +77,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         layout.bp,
         inbound.bp,
         pages.bp,
+        metrics.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

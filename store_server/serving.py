@@ -7,6 +7,8 @@ processes need the message queue and sticky sessions (docs/deployment.md).
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -51,6 +53,8 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             # No control socket: it lives in the home directory, shared by every server there.
             "control_socket_disable": True,
         }
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            options["child_exit"] = _forget_worker_gauges
         if settings.server_worker == "gthread":
             options["threads"] = GTHREAD_THREADS
         else:
@@ -65,6 +69,21 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         return create_served_app(self._settings)
 
 
+def _forget_worker_gauges(_server: Any, worker: Any) -> None:
+    """A worker ended: its live gauges (connected sockets) no longer count."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
 def serve(settings: StoreSettings) -> None:
-    """Serve until SIGTERM or SIGINT."""
+    """Serve until SIGTERM or SIGINT.
+
+    With `PROMETHEUS_MULTIPROC_DIR` set, the metrics files of a previous run are removed first
+    (prometheus_client requires an empty directory at start).
+    """
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiproc_dir:
+        for stale in Path(multiproc_dir).glob("*.db"):
+            stale.unlink()
     GunicornServer(settings).run()

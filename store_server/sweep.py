@@ -19,6 +19,7 @@ from store_server.db.models import PickupAlert, Store, Visit
 from store_server.engagement import engine as engagement
 from store_server.events import Audience, Event
 from store_server.messaging.outbound import NO_REACH, Job, Reach
+from store_server.metrics import ALERTS, SWEEP_SECONDS
 from store_server.pickup.alerts import arrival
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.presence import fusion
@@ -153,24 +154,25 @@ def close_lost_visits(session: Session, now: float, exits: list[PresenceEventOut
     return closed
 
 
+def run_sweep(services: Services) -> SweepResult:
+    """One timed sweep now, its events emitted, its deliveries submitted and its counts kept."""
+    with SWEEP_SECONDS.time():
+        result = sweep(services.db, services.settings, services.clock(), services.outbound.reach)
+    ALERTS.labels("escalated").inc(result.escalated)
+    ALERTS.labels("expired").inc(result.expired)
+    services.publisher.publish(result.events)
+    services.outbound.submit_all(result.jobs)
+    return result
+
+
 def start_scheduler(services: Services) -> BackgroundScheduler:
     """Run the sweep every few seconds in this process (exactly one process per deployment)."""
-    settings: StoreSettings = services.settings
-    db: Database = services.db
-    broadcaster = services.publisher
-
-    outbound = services.outbound
-
-    def job() -> None:
-        result = sweep(db, settings, services.clock(), outbound.reach)
-        broadcaster.publish(result.events)
-        outbound.submit_all(result.jobs)
-
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
-        job,
+        run_sweep,
         "interval",
-        seconds=settings.sweep_interval_s,
+        args=(services,),
+        seconds=services.settings.sweep_interval_s,
         id="sweep",
         coalesce=True,
         max_instances=1,

@@ -29,6 +29,7 @@ from store_server.messaging.channels.inapp import InAppSender, Publish
 from store_server.messaging.channels.router import Router, RouteResult
 from store_server.messaging.channels.sms import SmsConfig, SmsSender
 from store_server.messaging.channels.webpush import WebPushSender, ensure_vapid_keys
+from store_server.metrics import DELIVERIES
 from store_server.settings import StoreSettings
 from store_server.vocabulary import Channel
 
@@ -203,6 +204,8 @@ def urgent_sms(
 
 def record_result(db: Database, job: Job, result: RouteResult, now: float) -> None:
     """Write the route's outcome on the message's delivery row; forget dead push addresses."""
+    for attempt in result.attempts:
+        DELIVERIES.labels(attempt.channel, attempt.status).inc()
     with db.transaction() as session:
         session.execute(
             update(Delivery)
