@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -11,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from store_server.db.database import Database
 from store_server.db.models import Device
 from store_server.engagement import coupons
+from store_server.logs import configure_logging
 from store_server.messaging.channels.router import Router
 from store_server.messaging.outbound import Outbound, Reach, build_senders
 from store_server.presence.identity import DeviceKey, EidResolver
@@ -46,9 +45,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         clock: the server's one wall clock (UNIX seconds); tests pass one they can set.
     """
     settings = settings or StoreSettings.from_env()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
         SECRET_KEY=settings.secret_key,

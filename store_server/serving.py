@@ -13,6 +13,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from store_server.logs import gunicorn_log_config
 from store_server.settings import StoreSettings
 
 WSGI_APP = "store_server.wsgi:app"
@@ -48,6 +49,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             "accesslog": None,
             "errorlog": "-",
             "loglevel": settings.log_level.lower(),
+            "logconfig_dict": gunicorn_log_config(settings.log_level, settings.log_format),
             # Forwarded headers are trusted by the app's ProxyFix (STORE_TRUSTED_PROXIES), not here.
             "forwarded_allow_ips": "",
             # No control socket: it lives in the home directory, shared by every server there.
