@@ -2,10 +2,11 @@
 at every connected staff tablet, against a bare Flask-SocketIO app emitting the same payload.
 
 Both servers run on loopback in the same run, served the same way (gunicorn, one worker of the
-given class, hence the same async mode), and the same number of python-socketio clients (asyncio,
-in this process) receive the events. Each arrival is what a gateway sends when a phone walks
-through the door: a batch of three adverts getting stronger over a second (the entry rule adds
-up their evidence; one reading at the threshold no longer opens a visit).
+given class, hence the same async mode), and the same number of python-socketio clients receive
+the events (asyncio, up to 500 per process: bench/fanout_tablets.py). Each arrival is what a
+gateway sends when a phone walks through the door: a batch of three adverts getting stronger
+over a second (the entry rule adds up their evidence; one reading at the threshold no longer
+opens a visit).
 
     python -m bench fanout [--worker gevent|gthread] [--tablets 50] [--arrivals 20] [--json]
 """
@@ -13,9 +14,9 @@ up their evidence; one reading at the threshold no longer opens a visit).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import socketio
 
 from bench.latency import STAFF, person_name, seed_store
 from bench.stack import BIN, Stack, free_port
@@ -39,42 +39,49 @@ DEADLINE_S = 30.0
 # A phone carried through the door, as the entrance gateway hears it within one batch:
 # (seconds before the batch, RSSI in dBm).
 ARRIVAL_READINGS = ((1.0, -64), (0.5, -59), (0.0, -55))
-# Tablets connecting at once: more makes the handshakes time out on a busy machine.
-CONNECT_CONCURRENCY = 50
+# One asyncio loop receives about this many clients' events before it is the bottleneck.
+TABLETS_PER_PROCESS = 500
 START_TIMEOUT_S = 60.0
 
 
 class Tablets:
-    """N live Socket.IO clients (asyncio, one thread) recording when each `arrival` reaches them."""
+    """N live Socket.IO clients spread over processes (bench/fanout_tablets.py), recording when
+    each `arrival` event reaches them."""
 
-    def __init__(self, url: str, count: int, auth: dict[str, str] | None) -> None:
+    def __init__(self, url: str, count: int, token: str | None) -> None:
+        self.count = count
         self.received: list[list[float]] = [[]]
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self.clients: list[socketio.AsyncClient] = asyncio.run_coroutine_threadsafe(
-            self._connect_all(url, count, auth), self._loop
-        ).result()
+        self._procs: list[subprocess.Popen[str]] = []
+        self._readers: list[threading.Thread] = []
+        ready = threading.Semaphore(0)
+        shares = [count // client_processes(count)] * client_processes(count)
+        shares[0] += count - sum(shares)
+        auth = [token] if token else []
+        for share in shares:
+            proc = subprocess.Popen(  # noqa: S603 - our own module
+                [sys.executable, "-m", "bench.fanout_tablets", url, str(share), *auth],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            self._procs.append(proc)
+            reader = threading.Thread(target=self._read, args=(proc, ready), daemon=True)
+            reader.start()
+            self._readers.append(reader)
+        for _ in self._procs:
+            if not ready.acquire(timeout=START_TIMEOUT_S * 10):
+                self.close()
+                raise RuntimeError("the tablets did not all connect")
 
-    async def _connect_all(
-        self, url: str, count: int, auth: dict[str, str] | None
-    ) -> list[socketio.AsyncClient]:
-        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-
-        async def connect() -> socketio.AsyncClient:
-            client = socketio.AsyncClient(reconnection=False)
-            client.on("arrival", self._record)
-            async with gate:
-                await client.connect(url, auth=auth, transports=["websocket"], wait_timeout=30)
-            return client
-
-        return list(await asyncio.gather(*(connect() for _ in range(count))))
-
-    def _record(self, _payload: Any) -> None:
-        now = time.perf_counter()
-        with self._lock:
-            self.received[-1].append(now)
+    def _read(self, proc: subprocess.Popen[str], ready: threading.Semaphore) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("ready"):
+                ready.release()
+                continue
+            with self._lock:
+                self.received[-1].append(float(line))
 
     def expect_one(self) -> None:
         """Start collecting receive times for the next event."""
@@ -86,21 +93,28 @@ class Tablets:
         deadline = time.monotonic() + DEADLINE_S
         while time.monotonic() < deadline:
             with self._lock:
-                if len(self.received[-1]) >= len(self.clients):
+                if len(self.received[-1]) >= self.count:
                     return list(self.received[-1])
             time.sleep(0.002)
         with self._lock:
             return list(self.received[-1])
 
     def close(self) -> None:
-        """Disconnect every client and stop the loop."""
+        """Disconnect every client (their processes end when stdin closes)."""
+        for proc in self._procs:
+            if proc.stdin is not None:
+                proc.stdin.close()
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
-        async def disconnect_all() -> None:
-            await asyncio.gather(*(c.disconnect() for c in self.clients))
 
-        asyncio.run_coroutine_threadsafe(disconnect_all(), self._loop).result(timeout=120)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
+def client_processes(count: int) -> int:
+    """Processes of TABLETS_PER_PROCESS clients at most (one asyncio loop each)."""
+    return max(1, -(-count // TABLETS_PER_PROCESS))
 
 
 def summary(latencies: list[float], expected: int) -> dict[str, Any]:
@@ -152,7 +166,7 @@ def measure_product(
             p["person"]: bytes.fromhex(p["identity_key"])
             for p in json.loads((stack.workdir / "phones.json").read_text())["phones"]
         }
-        clients = Tablets(stack.url, tablets, {"token": token})
+        clients = Tablets(stack.url, tablets, token)
         latencies: list[float] = []
         session = requests.Session()
         try:
