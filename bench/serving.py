@@ -15,6 +15,8 @@ import json
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -124,11 +126,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results: list[dict[str, Any]] = []
     for worker in args.workers:
-        for tablets in args.tablets:
-            results.append(fanout.measure(worker, tablets, args.arrivals))
+        runs: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+            (f"fanout {tablets}", partial(fanout.measure, worker, tablets, args.arrivals))
+            for tablets in args.tablets
+        ]
+        runs.append(("ingest", partial(measure_ingest, worker, args.ingest_seconds)))
+        for name, run in runs:
+            try:
+                results.append(run())
+            except Exception as exc:  # noqa: BLE001 - a run that fails is a figure too
+                results.append({"worker": worker, "run": name, "failed": repr(exc)[:300]})
             print(json.dumps(results[-1]), flush=True)
-        results.append(measure_ingest(worker, args.ingest_seconds))
-        print(json.dumps(results[-1]), flush=True)
     if not args.json:
         for result in results:
             print(json.dumps(result, indent=2))
