@@ -6,8 +6,12 @@ import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from store_server.accounts.auth import device_for_token
+from store_server.messaging.channels import Contact, Notification
+from store_server.messaging.outbound import new_message_id, queue_delivery
 from store_server.settings import DEFAULT_ALERT_EXPIRY_S
 from store_server.sweep import run_sweep
+from store_server.vocabulary import Channel
 from store_server.web.context import services
 from store_server.web.realtime import socketio
 from tests.store_server.conftest import World, observation
@@ -120,3 +124,34 @@ def test_heartbeat_age_is_per_gateway(world: World) -> None:
         store=str(world.seed.store_id),
     )
     assert 89 <= age <= 120
+
+
+def test_a_delivery_is_counted_by_channel_and_outcome_and_the_queue_drains(world: World) -> None:
+    world.open_page("leo")
+    device = device_for_token(world.db, world.seed.device_tokens["leo"])
+    assert device is not None
+    before = scrape(world)
+    with world.db.transaction() as session:
+        job = queue_delivery(
+            session,
+            world.seed.store_id,
+            Contact(shopper_id=device.shopper_id),
+            Notification(new_message_id(), "offer", "A title", "A body"),
+            (Channel.APP,),
+            time.time(),
+        )
+    queued = scrape(world)
+    found = services(world.app)
+    found.outbound.submit(job)
+    assert found.outbound.wait_idle(15.0)
+    after = scrape(world)
+    assert (
+        value(queued, "store_outbound_queue_depth")
+        == value(before, "store_outbound_queue_depth") + 1
+    )
+    assert value(after, "store_outbound_queue_depth") == value(before, "store_outbound_queue_depth")
+    delivered = {"channel": "app", "outcome": "delivered"}
+    assert (
+        value(after, "store_delivery_attempts_total", **delivered)
+        == value(before, "store_delivery_attempts_total", **delivered) + 1
+    )
