@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 
 from store_server.db.database import Database
 from store_server.db.models import Delivery, Gateway
+from store_server.vocabulary import Channel
 
 PREFIX = "store"
 
@@ -115,3 +116,21 @@ def exposition(db: Database, now: float) -> tuple[bytes, str]:
     gauges = CollectorRegistry()
     gauges.register(DatabaseGauges(db, now))
     return body + generate_latest(gauges), CONTENT_TYPE_LATEST
+
+
+def _start_at_zero() -> None:
+    """Every known series exists from the start (at 0), so a scrape names it before it counts
+    and `rate()` sees its first increase; in multiprocess mode a series appears only once a
+    process has touched it."""
+    BATCHES.labels("accepted", "")
+    OBSERVATIONS.labels("accepted", "")
+    for event in ("raised", "escalated", "expired"):
+        ALERTS.labels(event)
+    for channel in Channel:
+        for outcome in ("delivered", "failed_retryable", "failed_permanent"):
+            DELIVERIES.labels(channel.value, outcome)
+    for kind in ("staff", "shopper"):
+        SOCKETS.labels(kind)
+
+
+_start_at_zero()
