@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -57,10 +58,12 @@ class Tablets:
         ready = threading.Semaphore(0)
         shares = [count // client_processes(count)] * client_processes(count)
         shares[0] += count - sum(shares)
-        auth = [token] if token else []
+        # The staff token by environment, not argument: arguments show in `ps`.
+        env = {**os.environ, "FANOUT_TOKEN": token or ""}
         for share in shares:
             proc = subprocess.Popen(  # noqa: S603 - our own module
-                [sys.executable, "-m", "bench.fanout_tablets", url, str(share), *auth],
+                [sys.executable, "-m", "bench.fanout_tablets", url, str(share)],
+                env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -198,7 +201,7 @@ def measure_product(
 def gunicorn_args(worker: str, port: int, wsgi_app: str) -> list[str]:
     """A gunicorn command line serving like `store-server run` (store_server/serving.py)."""
     capacity = (
-        ["--threads", str(GTHREAD_THREADS)]
+        ["--threads", str(GTHREAD_THREADS), "--worker-connections", str(GTHREAD_THREADS)]
         if worker == "gthread"
         else ["--worker-connections", str(GEVENT_CONNECTIONS)]
     )

@@ -1,6 +1,6 @@
 """One process of the fan-out bench's tablets: N python-socketio clients on one asyncio loop.
 
-    python -m bench.fanout_tablets URL COUNT [TOKEN]
+    FANOUT_TOKEN=staff-token python -m bench.fanout_tablets URL COUNT
 
 Prints `ready` once every client is connected, then one line per `arrival` event received:
 the receive time on the monotonic clock (`time.perf_counter`, the same clock in every process
@@ -11,6 +11,7 @@ Ends when stdin closes.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from typing import Any
@@ -48,7 +49,7 @@ async def run(url: str, count: int, token: str | None) -> None:
 def main(argv: list[str]) -> int:
     """Entry point."""
     url, count = argv[0], int(argv[1])
-    asyncio.run(run(url, count, argv[2] if len(argv) > 2 else None))
+    asyncio.run(run(url, count, os.environ.get("FANOUT_TOKEN") or None))
     return 0
 
 

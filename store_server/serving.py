@@ -57,8 +57,11 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         }
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             options["child_exit"] = _forget_worker_gauges
+        # gunicorn's worker_connections caps open connections for both classes (default 1,000:
+        # a thousand connected tablets would leave no room for a gateway's batch).
         if settings.server_worker == "gthread":
             options["threads"] = GTHREAD_THREADS
+            options["worker_connections"] = GTHREAD_THREADS
         else:
             options["worker_connections"] = GEVENT_CONNECTIONS
         for key, value in options.items():
