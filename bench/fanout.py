@@ -30,7 +30,7 @@ from bench.latency import STAFF, person_name, seed_store
 from bench.stack import BIN, Stack, free_port
 from store_server.presence.identity import eddystone_eid
 from store_server.reporting.analytics import percentile
-from store_server.serving import GEVENT_CONNECTIONS, GTHREAD_THREADS
+from store_server.serving import GEVENT_CONNECTIONS, GRACEFUL_TIMEOUT_S, GTHREAD_THREADS
 from store_server.settings import SERVER_WORKERS
 
 # Arrivals are spaced so one fan-out is over before the next starts: we measure latency, not
@@ -214,6 +214,8 @@ def gunicorn_args(worker: str, port: int, wsgi_app: str) -> list[str]:
         *capacity,
         "--timeout",
         "0" if worker == "gthread" else "30",
+        "--graceful-timeout",
+        str(GRACEFUL_TIMEOUT_S),
         "--no-control-socket",
         "-b",
         f"127.0.0.1:{port}",
@@ -254,7 +256,11 @@ def measure_bare(
             clients.close()
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     return summary(latencies, tablets * arrivals)
 
 
