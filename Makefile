@@ -27,6 +27,7 @@ setup: $(VENV)/.installed node_modules/.installed $(VENDORED)
 
 test-setup: setup
 	@command -v chromium >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq chromium; }
+	@command -v nginx >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq nginx; }
 
 lint: setup
 	$(BIN)/ruff check gateway store_server firmware_sim bench tests

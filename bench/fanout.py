@@ -1,61 +1,92 @@
 """Pickup alert fan-out: from the ingest request that completes an arrival to the Socket.IO event
 at every connected staff tablet, against a bare Flask-SocketIO app emitting the same payload.
 
-Both servers run as processes on loopback in the same run (threading mode, Werkzeug), and the
-same 50 python-socketio clients per server receive the events in this process.
+Both servers run on loopback in the same run, served the same way (gunicorn, one worker of the
+given class, hence the same async mode), and the same number of python-socketio clients receive
+the events (asyncio, up to 500 per process: bench/fanout_tablets.py). Each arrival is what a
+gateway sends when a phone walks through the door: a batch of three adverts getting stronger
+over a second (the entry rule adds up their evidence; one reading at the threshold no longer
+opens a visit).
 
-    python -m bench fanout [--tablets 50] [--arrivals 20] [--json]
+    python -m bench fanout [--worker gevent|gthread] [--tablets 50] [--arrivals 20] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
-import socketio
 
 from bench.latency import STAFF, person_name, seed_store
-from bench.stack import Stack, free_port
+from bench.stack import BIN, Stack, free_port
 from store_server.presence.identity import eddystone_eid
 from store_server.reporting.analytics import percentile
+from store_server.serving import GEVENT_CONNECTIONS, GRACEFUL_TIMEOUT_S, GTHREAD_THREADS
+from store_server.settings import SERVER_WORKERS
 
 # Arrivals are spaced so one fan-out is over before the next starts: we measure latency, not
 # throughput.
 SPACING_S = 0.3
-DEADLINE_S = 10.0
+DEADLINE_S = 30.0
+# A phone carried through the door, as the entrance gateway hears it within one batch:
+# (seconds before the batch, RSSI in dBm).
+ARRIVAL_READINGS = ((1.0, -64), (0.5, -59), (0.0, -55))
+# One asyncio loop receives about this many clients' events before it is the bottleneck.
+TABLETS_PER_PROCESS = 500
+START_TIMEOUT_S = 60.0
 
 
 class Tablets:
-    """N live Socket.IO clients recording when each `event` (an `arrival`) reaches them."""
+    """N live Socket.IO clients spread over processes (bench/fanout_tablets.py), recording when
+    each `event` (an `arrival`) reaches them."""
 
     def __init__(
         self, url: str, count: int, auth: dict[str, str] | None, event: str = "arrival"
     ) -> None:
-        self.received: list[list[float]] = []
+        self.count = count
+        self.received: list[list[float]] = [[]]
         self._lock = threading.Lock()
-        self.clients = []
-        for _ in range(count):
-            client = socketio.Client(reconnection=False)
-            client.on(event, self._recorder())
-            client.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
-            self.clients.append(client)
+        self._procs: list[subprocess.Popen[str]] = []
+        self._readers: list[threading.Thread] = []
+        ready = threading.Semaphore(0)
+        shares = [count // client_processes(count)] * client_processes(count)
+        shares[0] += count - sum(shares)
+        # The token by environment, not argument: arguments show in `ps`.
+        env = {**os.environ, "FANOUT_AUTH": json.dumps(auth or {})}
+        for share in shares:
+            proc = subprocess.Popen(  # noqa: S603 - our own module
+                [sys.executable, "-m", "bench.fanout_tablets", url, str(share), event],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            self._procs.append(proc)
+            reader = threading.Thread(target=self._read, args=(proc, ready), daemon=True)
+            reader.start()
+            self._readers.append(reader)
+        for _ in self._procs:
+            if not ready.acquire(timeout=START_TIMEOUT_S * 10):
+                self.close()
+                raise RuntimeError("the tablets did not all connect")
 
-    def _recorder(self) -> Callable[[Any], None]:
-        def record(_payload: Any) -> None:
-            now = time.perf_counter()
+    def _read(self, proc: subprocess.Popen[str], ready: threading.Semaphore) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("ready"):
+                ready.release()
+                continue
             with self._lock:
-                self.received[-1].append(now)
-
-        return record
+                self.received[-1].append(float(line))
 
     def expect_one(self) -> None:
         """Start collecting receive times for the next event."""
@@ -67,16 +98,28 @@ class Tablets:
         deadline = time.monotonic() + DEADLINE_S
         while time.monotonic() < deadline:
             with self._lock:
-                if len(self.received[-1]) >= len(self.clients):
+                if len(self.received[-1]) >= self.count:
                     return list(self.received[-1])
             time.sleep(0.002)
         with self._lock:
             return list(self.received[-1])
 
     def close(self) -> None:
-        """Disconnect every client."""
-        for client in self.clients:
-            client.disconnect()
+        """Disconnect every client (their processes end when stdin closes)."""
+        for proc in self._procs:
+            if proc.stdin is not None:
+                proc.stdin.close()
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def client_processes(count: int) -> int:
+    """Processes of TABLETS_PER_PROCESS clients at most (one asyncio loop each)."""
+    return max(1, -(-count // TABLETS_PER_PROCESS))
 
 
 def summary(latencies: list[float], expected: int) -> dict[str, Any]:
@@ -92,80 +135,114 @@ def summary(latencies: list[float], expected: int) -> dict[str, Any]:
     }
 
 
+def arrival_batch(batch_id: str, identity_key: bytes, now: float) -> dict[str, Any]:
+    """The batch an entrance gateway sends as the phone with this key walks in at `now`."""
+    return {
+        "batch_id": batch_id,
+        "sent_at": now,
+        "observations": [
+            {
+                "seen_at": now - before_s,
+                "rssi": rssi,
+                "frame": {
+                    "kind": "eddystone_eid",
+                    "eid": eddystone_eid(identity_key, 10, int(now - before_s)).hex(),
+                    "tx_power": -20,
+                },
+            }
+            for before_s, rssi in ARRIVAL_READINGS
+        ],
+    }
+
+
 def measure_product(
-    tablets: int, arrivals: int, workdir: Path
+    worker: str, tablets: int, arrivals: int, workdir: Path
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Arrivals through the real ingest endpoint; returns the summary and a sample payload."""
-    with Stack(workdir / "stack") as stack:
+    with Stack(workdir / "stack", server_settings={"STORE_SERVER_WORKER": worker}) as stack:
         stack.start_server(seed=seed_store(arrivals))
         token = requests.post(
             f"{stack.url}/api/v1/auth/login",
             json={"email": STAFF[0], "password": STAFF[1]},
             timeout=10,
         ).json()["token"]
-        gateway_token = json.loads((stack.workdir / "seed.json").read_text())["gateway_tokens"][
-            "gw-entrance"
-        ]
+        gateway_token = stack.seed["gateway_tokens"]["gw-entrance"]
         keys = {
             p["person"]: bytes.fromhex(p["identity_key"])
             for p in json.loads((stack.workdir / "phones.json").read_text())["phones"]
         }
         clients = Tablets(stack.url, tablets, {"token": token})
         latencies: list[float] = []
-        payload: dict[str, Any] = {}
         session = requests.Session()
         try:
             for index in range(1, arrivals + 1):
-                now = time.time()
-                eid = eddystone_eid(keys[person_name(index)], 10, int(now)).hex()
-                body: dict[str, Any] = {
-                    "batch_id": f"fanout-{index}",
-                    "sent_at": now,
-                    "observations": [
-                        {
-                            "seen_at": now,
-                            "rssi": -55,
-                            "frame": {"kind": "eddystone_eid", "eid": eid, "tx_power": -20},
-                        }
-                    ],
-                }
+                body = arrival_batch(f"fanout-{index}", keys[person_name(index)], time.time())
                 clients.expect_one()
                 started = time.perf_counter()
                 response = session.post(
                     f"{stack.url}/api/v1/gateways/gw-entrance/batches",
                     json=body,
-                    timeout=10,
+                    timeout=30,
                     headers={"Authorization": f"Bearer {gateway_token}"},
                 )
                 response.raise_for_status()
                 latencies.extend(t - started for t in clients.wait_all())
                 time.sleep(SPACING_S)
-            payload = requests.get(
+            arrivals_now = requests.get(
                 f"{stack.url}/api/v1/stores/1/arrivals",
-                timeout=10,
+                timeout=30,
                 headers={"Authorization": f"Bearer {token}"},
-            ).json()["arrivals"][0]
+            ).json()["arrivals"]
         finally:
             clients.close()
-    return summary(latencies, tablets * arrivals), payload
+    if not arrivals_now:
+        raise RuntimeError("no arrival was raised: the bench's batches open no visit")
+    return summary(latencies, tablets * arrivals), arrivals_now[0]
 
 
-def measure_bare(tablets: int, arrivals: int, payload: dict[str, Any]) -> dict[str, Any]:
-    """The same payload emitted by a bare Flask-SocketIO app."""
+def gunicorn_args(worker: str, port: int, wsgi_app: str) -> list[str]:
+    """A gunicorn command line serving like `store-server run` (store_server/serving.py)."""
+    capacity = (
+        ["--threads", str(GTHREAD_THREADS), "--worker-connections", str(GTHREAD_THREADS)]
+        if worker == "gthread"
+        else ["--worker-connections", str(GEVENT_CONNECTIONS)]
+    )
+    return [
+        str(BIN / "gunicorn"),
+        "-k",
+        worker,
+        "-w",
+        "1",
+        *capacity,
+        "--timeout",
+        "0" if worker == "gthread" else "30",
+        "--graceful-timeout",
+        str(GRACEFUL_TIMEOUT_S),
+        "--no-control-socket",
+        "-b",
+        f"127.0.0.1:{port}",
+        wsgi_app,
+    ]
+
+
+def measure_bare(
+    worker: str, tablets: int, arrivals: int, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """The same payload emitted by a bare Flask-SocketIO app served the same way."""
     port = free_port()
     proc = subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", "bench.fanout_bare", "--port", str(port)],
+        gunicorn_args(worker, port, "bench.fanout_bare:app"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             try:
                 if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # listening, the worker still booting
                 time.sleep(0.05)
         clients = Tablets(url, tablets, None)
         latencies: list[float] = []
@@ -174,34 +251,45 @@ def measure_bare(tablets: int, arrivals: int, payload: dict[str, Any]) -> dict[s
             for _ in range(arrivals):
                 clients.expect_one()
                 started = time.perf_counter()
-                session.post(f"{url}/emit", json=payload, timeout=10).raise_for_status()
+                session.post(f"{url}/emit", json=payload, timeout=30).raise_for_status()
                 latencies.extend(t - started for t in clients.wait_all())
                 time.sleep(SPACING_S)
         finally:
             clients.close()
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     return summary(latencies, tablets * arrivals)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Measure both and print them side by side."""
-    parser = argparse.ArgumentParser(prog="python -m bench fanout", description=__doc__)
-    parser.add_argument("--tablets", type=int, default=50)
-    parser.add_argument("--arrivals", type=int, default=20)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
+def measure(worker: str, tablets: int, arrivals: int) -> dict[str, Any]:
+    """Product and bare app, one after the other, with the same worker class."""
     with tempfile.TemporaryDirectory() as tmp:
-        product, payload = measure_product(args.tablets, args.arrivals, Path(tmp))
-    bare = measure_bare(args.tablets, args.arrivals, payload)
-    result = {
-        "tablets": args.tablets,
-        "arrivals": args.arrivals,
+        product, payload = measure_product(worker, tablets, arrivals, Path(tmp))
+    bare = measure_bare(worker, tablets, arrivals, payload)
+    return {
+        "worker": worker,
+        "tablets": tablets,
+        "arrivals": arrivals,
         "store_server": product,
         "bare_flask_socketio": bare,
         "ratio_p50": round(product["p50_ms"] / bare["p50_ms"], 2),
         "ratio_p99": round(product["p99_ms"] / bare["p99_ms"], 2),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure both and print them side by side."""
+    parser = argparse.ArgumentParser(prog="python -m bench fanout", description=__doc__)
+    parser.add_argument("--worker", choices=SERVER_WORKERS, default=SERVER_WORKERS[0])
+    parser.add_argument("--tablets", type=int, default=50)
+    parser.add_argument("--arrivals", type=int, default=20)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    result = measure(args.worker, args.tablets, args.arrivals)
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
     return 0

@@ -104,7 +104,14 @@ def _sqlite_files(db_file: Path) -> tuple[Path, Path, Path]:
 class Stack:
     """Starts and stops the processes of one simulated store."""
 
-    def __init__(self, workdir: Path, *, port: int | None = None, feed: str = "bluez") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        feed: str = "bluez",
+        server_settings: dict[str, str] | None = None,
+    ) -> None:
         if feed not in FEEDS:
             raise ValueError(f"feed must be one of {FEEDS}")
         self.feed = feed
@@ -119,6 +126,8 @@ class Stack:
         self.bus_address = ""
         self.sim: Proc | None = None
         self.server: Proc | None = None
+        # More STORE_* variables for the server, e.g. STORE_SERVER_WORKER for the benches.
+        self.server_settings = dict(server_settings or {})
 
     def _spawn(self, name: str, args: Sequence[str], env: dict[str, str] | None = None) -> Proc:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -142,6 +151,7 @@ class Stack:
             "STORE_PORT": str(self.port),
             "STORE_HOST": "127.0.0.1",
             "STORE_VAR_DIR": str(self.workdir / "var"),
+            **self.server_settings,
         }
 
     def start_server(

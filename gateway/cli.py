@@ -44,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         environ = _environment(args.env_file)
         settings = GatewaySettings.from_env(environ)
+        configure_logging(logging.DEBUG if args.verbose else logging.INFO, settings.log_format)
         asyncio.run(_run(settings))
     except SettingsError as exc:
         print(f"beacon-gateway: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ from typing import Literal
 
 import gateway.tracking as tracking
 from gateway.errors import SettingsError
+from gateway.logs import LOG_FORMATS
 
 __all__ = ["GatewaySettings", "SettingsError"]
 
@@ -98,6 +99,7 @@ class GatewaySettings:
     report_keepalive_s: float = tracking.REPORT_KEEPALIVE_S
     forget_after_s: float = tracking.FORGET_AFTER_S
     path_loss_exponent: float = tracking.PATH_LOSS_EXPONENT
+    log_format: str = "logfmt"
 
     def tracking_params(self) -> tracking.TrackingParams:
         """The per-device tracking tunables as the pure tracker takes them."""
@@ -167,6 +169,7 @@ class GatewaySettings:
                 MIN_PATH_LOSS_EXPONENT,
                 MAX_PATH_LOSS_EXPONENT,
             ),
+            log_format=_log_format(environ),
         )
 
 
@@ -207,6 +210,15 @@ def _scanning_mode(environ: Mapping[str, str]) -> ScanningMode:
     if value == "passive":
         return "passive"
     raise SettingsError(f"{ENV_PREFIX}SCANNING_MODE={value!r} must be 'active' or 'passive'")
+
+
+def _log_format(environ: Mapping[str, str]) -> str:
+    value = _raw(environ, "LOG_FORMAT").lower() or "logfmt"
+    if value not in LOG_FORMATS:
+        raise SettingsError(
+            f"{ENV_PREFIX}LOG_FORMAT={value!r} must be one of {', '.join(LOG_FORMATS)}"
+        )
+    return value
 
 
 def _positive_float(

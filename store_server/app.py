@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from sqlalchemy import select
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from store_server.db.database import Database
 from store_server.db.models import Device
 from store_server.engagement import coupons
+from store_server.logs import configure_logging
 from store_server.messaging.channels.router import Router
 from store_server.messaging.outbound import Outbound, Reach, build_senders
 from store_server.presence.identity import DeviceKey, EidResolver
 from store_server.presence.visits import FusionStates
 from store_server.services import WALL_CLOCK, Clock, Services
 from store_server.settings import StoreSettings
-from store_server.web import pages
+from store_server.web import metrics, pages
 from store_server.web.api import (
     auth,
     campaigns,
@@ -48,9 +48,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         clock: the server's one wall clock (UNIX seconds); tests pass one they can set.
     """
     settings = settings or StoreSettings.from_env()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -82,10 +80,17 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         stores.bp,
         inbound.bp,
         pages.bp,
+        metrics.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     publisher = init_realtime(app, settings)
+    if settings.trusted_proxies:
+        # Outside Socket.IO's middleware, so WebSocket handshakes see the client's address too.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
     senders = build_senders(settings, publisher.publish, connections.is_connected, clock)
     reach = Reach(frozenset(s.channel for s in senders), settings.base_url)
     app.extensions[SERVICES_EXTENSION] = Services(
@@ -98,6 +103,17 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         publisher=publisher,
         redemption_limiter=coupons.redemption_limiter(),
     )
+    return app
+
+
+def create_served_app(settings: StoreSettings | None = None) -> Flask:
+    """`create_app`, plus the sweep in this process where `STORE_RUN_SCHEDULER=1`."""
+    from store_server.sweep import start_scheduler
+
+    app = create_app(settings)
+    found: Services = app.extensions[SERVICES_EXTENSION]
+    if found.settings.run_scheduler:
+        start_scheduler(found)
     return app
 
 

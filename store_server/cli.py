@@ -356,25 +356,14 @@ def _seed_demo(settings: StoreSettings, out: Path, showcase: bool, shopper_timez
 
 
 def _run(settings: StoreSettings) -> int:
-    from store_server.app import create_app
-    from store_server.web.realtime import socketio
+    from store_server.serving import serve
 
-    app = create_app(settings)
-    if settings.run_scheduler:
-        from store_server.sweep import start_scheduler
-        from store_server.web.context import services
-
-        start_scheduler(services(app))
-    print(f"store server listening on http://{settings.host}:{settings.port}", flush=True)
-    # Werkzeug serves the demo and the tests; docs/decisions.md says what production uses.
-    socketio.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        allow_unsafe_werkzeug=True,
-        use_reloader=False,
-        log_output=False,
+    print(
+        f"store server listening on http://{settings.host}:{settings.port} "
+        f"(gunicorn, {settings.server_worker})",
+        flush=True,
     )
+    serve(settings)
     return 0
 
 

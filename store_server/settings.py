@@ -48,6 +48,12 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # Host names no push service can reach (RFC 2606, RFC 6762): Apple's push service refuses a
 # VAPID subject naming one (403 BadJwtToken).
 UNREACHABLE_DOMAINS = (".localhost", ".local", ".invalid")
+# gunicorn worker classes `store-server run` can use (docs/decisions.md, "Production serving").
+ServerWorker = Literal["gevent", "gthread"]
+SERVER_WORKERS: tuple[ServerWorker, ...] = ("gevent", "gthread")
+# One log line per event: logfmt like the gateway's, or one JSON object per line.
+LogFormat = Literal["logfmt", "json"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("logfmt", "json")
 
 
 class SettingsError(ValueError):
@@ -225,6 +231,23 @@ class StoreSettings(BaseSettings):
         json_schema_extra=shown("empty"),
     )
     log_level: LogLevel = Field(default="INFO", description="log level")
+    # Serving and operations (docs/deployment.md).
+    server_worker: ServerWorker = Field(
+        default="gevent",
+        description="gunicorn worker class of `store-server run`: `gevent` or `gthread` "
+        "(docs/decisions.md)",
+    )
+    trusted_proxies: int = Field(
+        default=0,
+        ge=0,
+        le=10,
+        description="reverse proxies in front whose `X-Forwarded-*` headers are trusted "
+        "(1 behind nginx, docs/deployment.md; 0 to 10)",
+    )
+    log_format: LogFormat = Field(
+        default="logfmt",
+        description="one line per event: `logfmt` (like the gateway's) or `json`",
+    )
 
     @field_validator("vapid_subject")
     @classmethod

@@ -24,6 +24,7 @@ from store_server.engagement import engine as engagement
 from store_server.events import Audience, Event
 from store_server.messaging.outbound import NO_REACH, Job, Reach, due_deliveries
 from store_server.messaging.staff_notices import StaffNotice
+from store_server.metrics import ALERTS, SWEEP_SECONDS
 from store_server.pickup.alerts import arrival
 from store_server.pickup.escalations import escalation_notices
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
@@ -195,25 +196,26 @@ def close_lost_visits(session: Session, now: float, exits: list[PresenceEventOut
     return closed
 
 
+def run_sweep(services: Services) -> SweepResult:
+    """One timed sweep now, its events emitted, its deliveries submitted and its counts kept."""
+    with SWEEP_SECONDS.time():
+        result = sweep(services.db, services.settings, services.clock(), services.outbound.reach)
+    ALERTS.labels("escalated").inc(result.escalated)
+    ALERTS.labels("expired").inc(result.expired)
+    services.publisher.publish(result.events)
+    services.outbound.submit_all(result.jobs)
+    services.outbound.submit_all(result.notices)
+    return result
+
+
 def start_scheduler(services: Services) -> BackgroundScheduler:
     """Run the sweep every few seconds in this process (exactly one process per deployment)."""
-    settings: StoreSettings = services.settings
-    db: Database = services.db
-    broadcaster = services.publisher
-
-    outbound = services.outbound
-
-    def job() -> None:
-        result = sweep(db, settings, services.clock(), outbound.reach)
-        broadcaster.publish(result.events)
-        outbound.submit_all(result.jobs)
-        outbound.submit_all(result.notices)
-
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
-        job,
+        run_sweep,
         "interval",
-        seconds=settings.sweep_interval_s,
+        args=(services,),
+        seconds=services.settings.sweep_interval_s,
         id="sweep",
         coalesce=True,
         max_instances=1,

@@ -11,8 +11,9 @@ from xdist.scheduler import LoadFileScheduling
 
 from tests.support.passwords import ProductionHashing, cheap_password_hashing
 
-# The live stack (server, sim, gateways as processes) for the e2e and browser tests.
-pytest_plugins = ["tests.live"]
+# The live stack (server, sim, gateways as processes) for the e2e and browser tests, and
+# nginx in front of it.
+pytest_plugins = ["tests.live", "tests.proxy"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -41,10 +41,12 @@ class LiveClient:
         url: str,
         auth: dict[str, str],
         events: tuple[str, ...] = ("arrival", "alert_updated", "pickup_update"),
+        http_session: requests.Session | None = None,
     ) -> None:
         self.received: dict[str, list[dict[str, Any]]] = {name: [] for name in events}
         self._lock = threading.Lock()
-        self.sio = socketio.Client(reconnection=False)
+        # A session trusting a test CA connects over wss:// (tests/e2e/test_nginx.py).
+        self.sio = socketio.Client(reconnection=False, http_session=http_session)
         for name in events:
             self.sio.on(name, self._recorder(name))
         self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
@@ -142,8 +144,20 @@ def read_only_stack(
         yield running
 
 
-def announce_arrival(stack: Stack, person: str = "maria", rssi: int = -50) -> None:
-    """Upload one strong entrance reading of a demo phone, as its gateway would."""
+def announce_arrival(
+    stack: Stack,
+    person: str = "maria",
+    rssi: int = -50,
+    *,
+    url: str | None = None,
+    verify: str | bool = True,
+) -> None:
+    """Upload one strong entrance reading of a demo phone, as its gateway would.
+
+    Args:
+        url: where the gateway reaches the server (default: the server itself, not a proxy).
+        verify: requests' `verify`, e.g. the CA of a proxy's test certificate.
+    """
     key = next(
         bytes.fromhex(p["identity_key"]) for p in stack.seed["phones"] if p["person"] == person
     )
@@ -165,9 +179,10 @@ def announce_arrival(stack: Stack, person: str = "maria", rssi: int = -50) -> No
     }
     token = stack.seed["gateway_tokens"]["gw-entrance"]
     response = requests.post(
-        f"{stack.url}/api/v1/gateways/gw-entrance/batches",
+        f"{url or stack.url}/api/v1/gateways/gw-entrance/batches",
         json=body,
         headers={"Authorization": f"Bearer {token}"},
         timeout=10,
+        verify=verify,
     )
     response.raise_for_status()

@@ -43,6 +43,7 @@ from store_server.messaging.channels.sms import SmsConfig, SmsSender
 from store_server.messaging.channels.webpush import WebPushSender, ensure_vapid_keys
 from store_server.messaging.staff_notices import StaffNotice
 from store_server.messaging.staff_notices import deliver as deliver_to_staff
+from store_server.metrics import DELIVERIES
 from store_server.settings import StoreSettings, unreachable_contact
 from store_server.vocabulary import Channel, Purpose
 
@@ -400,6 +401,8 @@ def urgent_sms(
 def record_result(db: Database, job: Job, result: RouteResult, now: float) -> None:
     """Write the route's outcome on the message's delivery row (a retryable failure gets its
     next try, or is given up); forget dead push addresses."""
+    for attempt in result.attempts:
+        DELIVERIES.labels(attempt.channel, attempt.status).inc()
     with db.transaction() as session:
         row = session.scalars(
             select(Delivery).where(Delivery.message_id == job.notification.message_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from flask_socketio import SocketIO, join_room
 
 from store_server.accounts.auth import device_for_token, staff_for_token
 from store_server.events import Audience, AudienceKind, Event
+from store_server.metrics import SOCKETS
 from store_server.settings import StoreSettings
 from store_server.shoppers.consents import has_any_consent
 from store_server.vocabulary import StaffRole
@@ -142,11 +144,19 @@ class Broadcaster:
                 log.exception("event=emit_failed name=%s room=%s", event, room)
 
 
+def async_mode() -> str:
+    """`gevent` in a process gevent has patched (gunicorn's gevent worker), else `threading`."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("socket"):
+        return "gevent"
+    return "threading"
+
+
 def init_realtime(app: Flask, settings: StoreSettings) -> Broadcaster:
     """Bind Socket.IO to the app; returns the started background emitter."""
     socketio.init_app(
         app,
-        async_mode="threading",
+        async_mode=async_mode(),
         message_queue=settings.socketio_message_queue or None,
     )
     broadcaster = Broadcaster()
@@ -166,12 +176,14 @@ def _on_connect(auth: dict[str, Any] | None = None) -> bool:
         if identity.role == StaffRole.MANAGER:
             join_room(managers_room(identity.store_id))
         log.info("event=socket_joined store=%s staff=%s", identity.store_id, identity.staff_id)
+        _count_socket(request.sid, "staff")  # type: ignore[attr-defined]
         return True
     device = device_for_token(db, device_token) if isinstance(device_token, str) else None
     if device is not None and _has_any_consent(device.shopper_id):
         join_room(shopper_room(device.shopper_id))
         connections.add(request.sid, device.shopper_id)  # type: ignore[attr-defined]
         log.info("event=socket_joined device=%s", device.device_id)
+        _count_socket(request.sid, "shopper")  # type: ignore[attr-defined]
         return True
     log.info("event=socket_refused reason=unauthorized")
     return False
@@ -185,5 +197,22 @@ def _has_any_consent(shopper_id: int) -> bool:
 
 @socketio.on("disconnect")  # type: ignore[untyped-decorator]
 def _on_disconnect(*_args: Any) -> None:
-    """Forget a shopper page's connection (staff connections are not tracked)."""
+    """Forget a shopper page's connection, and count the socket gone."""
     connections.remove(request.sid)  # type: ignore[attr-defined]
+    with _socket_kinds_lock:
+        kind = _socket_kinds.pop(request.sid, None)  # type: ignore[attr-defined]
+    if kind is not None:
+        SOCKETS.labels(kind).dec()
+
+
+# The kind of every counted connection of this process, so its disconnect is counted once.
+_socket_kinds: dict[str, str] = {}
+_socket_kinds_lock = threading.Lock()
+
+
+def _count_socket(sid: str, kind: str) -> None:
+    with _socket_kinds_lock:
+        if sid in _socket_kinds:
+            return
+        _socket_kinds[sid] = kind
+    SOCKETS.labels(kind).inc()

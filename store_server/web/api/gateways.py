@@ -5,13 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from store_server.db.models import Gateway
+from store_server.metrics import ALERTS, ARRIVAL_TO_ALERT, BATCHES, OBSERVATIONS
 from store_server.presence.gateways import (
     authenticate_gateway,
     gateway_config,
     log_heartbeat,
     record_heartbeat,
 )
-from store_server.presence.ingest import ingest_batch, log_stored
+from store_server.presence.ingest import Ingested, ingest_batch, log_stored
+from store_server.problems import DomainError
 from store_server.vocabulary import DeviceKind
 from store_server.web.auth import bearer_token
 from store_server.web.context import services
@@ -78,6 +80,14 @@ def heartbeat(gateway_id: str) -> tuple[Response, int]:
 )
 def upload_batch(gateway_id: str) -> tuple[Response, int]:
     """Store a batch of observations once; later copies of the same batch id get 409."""
+    try:
+        return _store_batch(gateway_id)
+    except (ApiError, DomainError) as refused:
+        BATCHES.labels("ignored", refused.code).inc()
+        raise
+
+
+def _store_batch(gateway_id: str) -> tuple[Response, int]:
     found = services()
     settings = found.settings
     now = found.clock()
@@ -107,6 +117,7 @@ def upload_batch(gateway_id: str) -> tuple[Response, int]:
     found.publisher.publish(done.alerts + done.events)
     found.outbound.submit_all(done.offers)
     log_stored(gateway.id, len(batch.observations), done)
+    _count(done, max((h.seen_at for h in heard), default=now), found.clock())
     out = BatchAccepted(
         batch_id=batch.batch_id,
         accepted=len(batch.observations),
@@ -114,3 +125,14 @@ def upload_batch(gateway_id: str) -> tuple[Response, int]:
         ignored=dict(done.ignored),
     )
     return jsonify(out.model_dump()), 202
+
+
+def _count(done: Ingested, newest_reading_at: float, now: float) -> None:
+    """The metrics of one accepted batch."""
+    BATCHES.labels("accepted", "").inc()
+    OBSERVATIONS.labels("accepted", "").inc(done.resolved)
+    for reason, count in done.ignored.items():
+        OBSERVATIONS.labels("ignored", reason).inc(count)
+    if done.alerts:
+        ALERTS.labels("raised").inc(len(done.alerts))
+        ARRIVAL_TO_ALERT.observe(max(0.0, now - newest_reading_at))

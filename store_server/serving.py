@@ -1,0 +1,94 @@
+"""How `store-server run` serves: gunicorn, one worker, the worker class chosen by measurement.
+
+docs/decisions.md ("Production serving") has the figures behind the default. Socket.IO keeps
+a tablet's session in the process it connected to, so one worker serves everything; several
+processes need the message queue and sticky sessions (docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from store_server.logs import gunicorn_log_config
+from store_server.settings import StoreSettings
+
+WSGI_APP = "store_server.wsgi:app"
+# Threads of a gthread worker: every connected tablet or shopper page holds one for as long as
+# its WebSocket is open, so this caps the connections a gthread worker can serve.
+GTHREAD_THREADS = 5000
+# Greenlets of a gevent worker: the same cap, far cheaper per connection.
+GEVENT_CONNECTIONS = 10000
+# On SIGTERM, open WebSockets never finish by themselves: give requests in flight this long,
+# then close the rest (tablets reconnect by themselves to the next process).
+GRACEFUL_TIMEOUT_S = 5
+
+
+class GunicornServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn configured from the store's settings, loading `store_server.wsgi:app`."""
+
+    def __init__(self, settings: StoreSettings) -> None:
+        self._settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        """gunicorn's settings, from ours (no gunicorn.conf.py is read)."""
+        settings = self._settings
+        options: dict[str, Any] = {
+            "bind": [f"{settings.host}:{settings.port}"],
+            "workers": 1,
+            "worker_class": settings.server_worker,
+            "graceful_timeout": GRACEFUL_TIMEOUT_S,
+            # A WebSocket or a long-poll holds its request open; the worker is alive regardless.
+            "timeout": 0 if settings.server_worker == "gthread" else 30,
+            # The access log would carry tokens and coupon codes in URLs: our own log lines
+            # name what happened instead.
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": settings.log_level.lower(),
+            "logconfig_dict": gunicorn_log_config(settings.log_level, settings.log_format),
+            # Forwarded headers are trusted by the app's ProxyFix (STORE_TRUSTED_PROXIES), not here.
+            "forwarded_allow_ips": "",
+            # No control socket: it lives in the home directory, shared by every server there.
+            "control_socket_disable": True,
+        }
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            options["child_exit"] = _forget_worker_gauges
+        # gunicorn's worker_connections caps open connections for both classes (default 1,000:
+        # a thousand connected tablets would leave no room for a gateway's batch).
+        if settings.server_worker == "gthread":
+            options["threads"] = GTHREAD_THREADS
+            options["worker_connections"] = GTHREAD_THREADS
+        else:
+            options["worker_connections"] = GEVENT_CONNECTIONS
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        """Import the app in the worker, after gevent has patched the standard library."""
+        from store_server.app import create_served_app
+
+        return create_served_app(self._settings)
+
+
+def _forget_worker_gauges(_server: Any, worker: Any) -> None:
+    """A worker ended: its live gauges (connected sockets) no longer count."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def serve(settings: StoreSettings) -> None:
+    """Serve until SIGTERM or SIGINT.
+
+    With `PROMETHEUS_MULTIPROC_DIR` set, the metrics files of a previous run are removed first
+    (prometheus_client requires an empty directory at start).
+    """
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiproc_dir:
+        for stale in Path(multiproc_dir).glob("*.db"):
+            stale.unlink()
+    GunicornServer(settings).run()
