@@ -99,7 +99,7 @@ def measure(old: int, recent: int) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the measurement and print it."""
     parser = argparse.ArgumentParser(prog="python -m bench retention", description=__doc__)
     parser.add_argument("--old", type=int, default=200_000)

@@ -3,6 +3,7 @@ re-decided and sent by the sweep, at start-up too, at most once per message."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -210,12 +211,13 @@ def test_an_expired_message_left_queued_is_dropped_not_sent(world: World) -> Non
 
 @pytest.fixture
 def servers() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """The server processes a test starts; whatever still runs is killed at the end."""
+    """The servers a test starts, each in a process group of its own (gunicorn's master and
+    its worker); whatever still runs is killed at the end."""
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for process in started:
-        if process.poll() is None:
-            process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
 
 
@@ -244,15 +246,19 @@ def serve(
     log_path = tmp_path / f"server-{port}.log"
     with log_path.open("w") as log:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(  # noqa: S603 - our own console script
-            [str(STORE_SERVER), "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+            [str(STORE_SERVER), "run"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     servers.append(process)
     url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
         try:
-            return requests.get(f"{url}/healthz", timeout=2).status_code == 200
-        except requests.ConnectionError:
+            return requests.get(f"{url}/healthz", timeout=5).status_code == 200
+        except (requests.ConnectionError, requests.Timeout):  # still starting, or busy
             return process.poll() is not None  # died: stop waiting, the assert says so
 
     assert wait_until(answers, 60), "the server did not start"
@@ -346,7 +352,7 @@ def test_the_queue_survives_a_kill_9_between_commit_and_send(
     assert wait_until(lambda: len(provider.bodies()) == 1, 30)
     statuses = sorted(row.status for row in deliveries(world))
     assert statuses == ["queued", "queued", "sending"]
-    first.send_signal(signal.SIGKILL)
+    os.killpg(first.pid, signal.SIGKILL)  # gunicorn's master and its worker, as a crash would
     first.wait(timeout=10)
     provider.released.set()
 
