@@ -231,8 +231,11 @@ def test_gateway_uploads_eid_frames_and_counts_garbage(
         running = asyncio.create_task(
             run_gateway(settings, stop=stop, on_ready=lambda: ready.append(True), counters=counters)
         )
+        # Acknowledged, not only received: stopping while an upload still awaits its answer
+        # leaves the batch in the outbox, and shutdown would rightly send it again.
         await server.await_until(
-            lambda: len(server.observations()) == 2, "the two EID devices' first sightings"
+            lambda: len(server.observations()) == 2 and counters.batches_sent >= 2,
+            "the two EID devices' first sightings",
         )
         stop.set()
         await running
