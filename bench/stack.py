@@ -147,7 +147,7 @@ class Stack:
     def start_server(
         self, seed: Callable[[str, Path], None] | None = None, *, copy_of: Stack | None = None
     ) -> None:
-        """Migrate and seed a fresh database, then serve it; returns once /healthz answers.
+        """Migrate and seed a fresh database, then serve it; returns once /readyz answers.
 
         Args:
             seed: writes `seed.json` and `phones.json` into the workdir for a database URL;
@@ -208,7 +208,7 @@ class Stack:
         self.server = None
 
     def restart_server(self) -> None:
-        """Serve the same database on the same port again; returns once /healthz answers."""
+        """Serve the same database on the same port again; returns once /readyz answers."""
         if self.server is not None:
             raise RuntimeError("the store server is still running")
         self._serve()
@@ -235,11 +235,11 @@ class Stack:
             if server.popen.poll() is not None:
                 break
             with contextlib.suppress(URLError, OSError):
-                with urlopen(f"{self.url}/healthz", timeout=1) as response:  # noqa: S310 - loopback
+                with urlopen(f"{self.url}/readyz", timeout=1) as response:  # noqa: S310 - loopback
                     if response.status == 200:
                         return
             time.sleep(0.05)
-        raise RuntimeError("store server did not become healthy:\n" + "\n".join(server.lines[-30:]))
+        raise RuntimeError("store server did not become ready:\n" + "\n".join(server.lines[-30:]))
 
     def start_sim(self, scenario: str, *args: str) -> Proc:
         """Run a scenario in real time, feeding the gateways the stack's way."""
