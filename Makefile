@@ -38,7 +38,7 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq python3-venv; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[server,gateway,sim,test]'
+	$(BIN)/pip install -q -e '.[server,cluster,gateway,sim,test]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -104,7 +104,17 @@ def _sqlite_files(db_file: Path) -> tuple[Path, Path, Path]:
 class Stack:
     """Starts and stops the processes of one simulated store."""
 
-    def __init__(self, workdir: Path, *, port: int | None = None, feed: str = "bluez") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        feed: str = "bluez",
+        server_settings: dict[str, str] | None = None,
+    ) -> None:
+        """Args:
+        server_settings: more `STORE_*` variables for the server (a message queue...).
+        """
         if feed not in FEEDS:
             raise ValueError(f"feed must be one of {FEEDS}")
         self.feed = feed
@@ -119,6 +129,7 @@ class Stack:
         self.bus_address = ""
         self.sim: Proc | None = None
         self.server: Proc | None = None
+        self.server_settings = dict(server_settings or {})
 
     def _spawn(self, name: str, args: Sequence[str], env: dict[str, str] | None = None) -> Proc:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -142,6 +153,7 @@ class Stack:
             "STORE_PORT": str(self.port),
             "STORE_HOST": "127.0.0.1",
             "STORE_VAR_DIR": str(self.workdir / "var"),
+            **self.server_settings,
         }
 
     def start_server(
@@ -186,6 +198,12 @@ class Stack:
         else:
             seed(self.database_url, self.workdir)
         self.seed = json.loads((self.workdir / "seed.json").read_text())
+
+    def serve_database_of(self, other: Stack) -> None:
+        """Serve the database `other` serves, as one more process of its deployment; returns
+        once /readyz answers."""
+        self.database_url, self.seed = other.database_url, other.seed
+        self._serve()
 
     def _copy_database(self, prepared: Stack) -> None:
         if prepared.server is not None:

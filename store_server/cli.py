@@ -302,7 +302,11 @@ def _run(settings: StoreSettings) -> int:
     from store_server.app import create_app
     from store_server.web.realtime import socketio
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except SettingsError as exc:  # e.g. a message queue that does not answer
+        print(f"store-server: {exc}", file=sys.stderr)
+        return 2
     if settings.run_scheduler:
         from store_server.sweep import start_scheduler
         from store_server.web.context import services

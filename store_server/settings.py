@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -72,7 +73,11 @@ class StoreSettings:
     smtp_username: str = ""
     smtp_password: str = field(default="", repr=False)
     mail_from: str = ""
+    # Several processes of one deployment (docs/decisions.md, "Several processes"): Socket.IO's
+    # message queue, the channel this deployment uses on it, and where the abuse limits count.
     socketio_message_queue: str = ""
+    socketio_channel: str = ""
+    rate_limit_storage_url: str = ""
     vendor_dir: str = str(REPO_ROOT / "node_modules")
     log_level: str = "INFO"
 
@@ -82,6 +87,24 @@ class StoreSettings:
                 f"STORE_SMTP_SECURITY={self.smtp_security!r} must be one of "
                 f"{', '.join(SMTP_SECURITY)}"
             )
+
+    @property
+    def message_channel(self) -> str:
+        """This deployment's Socket.IO channel: the setting, else one derived from the database.
+
+        Redis pub/sub ignores the database number, so two deployments sharing one Redis must
+        use different channels; the database is what tells deployments apart.
+        """
+        if self.socketio_channel:
+            return self.socketio_channel
+        digest = hashlib.sha256(_without_password(self.database_url).encode()).hexdigest()
+        return f"store-server-{digest[:16]}"
+
+    @property
+    def limits_storage_uri(self) -> str:
+        """Where the abuse limits count: the setting, else the message queue's Redis (shared by
+        every process), else this process's memory."""
+        return self.rate_limit_storage_url or self.socketio_message_queue or "memory://"
 
     @property
     def base_url(self) -> str:
@@ -102,6 +125,15 @@ class StoreSettings:
             elif name in environ:
                 values[f.name] = _convert(name, environ[name], f.type)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _without_password(url: str) -> str:
+    # The channel name may show in Redis' client list; a password in the URL must not.
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at:
+        return url
+    return f"{scheme}://{credentials.partition(':')[0]}@{host}"
 
 
 def _convert(name: str, raw: str, type_name: object) -> object:

@@ -17,7 +17,7 @@ from flask_socketio import SocketIO, join_room
 
 from store_server.accounts.auth import device_for_token, staff_for_token
 from store_server.events import Audience, AudienceKind, Event
-from store_server.settings import StoreSettings
+from store_server.settings import SettingsError, StoreSettings
 from store_server.shoppers.consents import has_any_consent
 from store_server.vocabulary import StaffRole
 from store_server.web.context import services
@@ -142,12 +142,48 @@ class Broadcaster:
                 log.exception("event=emit_failed name=%s room=%s", event, room)
 
 
+# How long the start waits for the message queue's Redis to answer before refusing to start.
+QUEUE_CHECK_TIMEOUT_S = 3.0
+
+
+def check_message_queue(url: str) -> None:
+    """Refuse to start with a message queue that cannot work: without it every event of this
+    process would silently stay in this process.
+
+    Raises:
+        SettingsError: the `redis` package is missing, or the Redis server does not answer.
+    """
+    try:
+        import redis
+    except ImportError as exc:
+        raise SettingsError(
+            "STORE_SOCKETIO_MESSAGE_QUEUE is set but the redis package is missing: "
+            "pip install 'instore-engagement[cluster]'"
+        ) from exc
+    client = redis.Redis.from_url(
+        url, socket_timeout=QUEUE_CHECK_TIMEOUT_S, socket_connect_timeout=QUEUE_CHECK_TIMEOUT_S
+    )
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise SettingsError(
+            f"STORE_SOCKETIO_MESSAGE_QUEUE does not answer ({type(exc).__name__})"
+        ) from exc
+    finally:
+        client.close()
+
+
 def init_realtime(app: Flask, settings: StoreSettings) -> Broadcaster:
-    """Bind Socket.IO to the app; returns the started background emitter."""
+    """Bind Socket.IO to the app (through the deployment's channel of the message queue, if
+    any); returns the started background emitter."""
+    queue_url = settings.socketio_message_queue
+    if queue_url:
+        check_message_queue(queue_url)
     socketio.init_app(
         app,
         async_mode="threading",
-        message_queue=settings.socketio_message_queue or None,
+        message_queue=queue_url or None,
+        channel=settings.message_channel,
     )
     broadcaster = Broadcaster()
     broadcaster.start()
