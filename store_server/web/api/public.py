@@ -12,6 +12,7 @@ from store_server.messaging.channels.webpush import VapidKeyError, VapidKeys, en
 from store_server.shoppers.enrolment import PickupContact, check_opt_in, opt_in, store_facts
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.limits import OPT_IN_PER_ADDRESS, client_address, limits
 from store_server.web.openapi import documented
 from store_server.web.schemas import parse_body
 from store_server.web.schemas.public import OptInIn, OptInOut, PushKeyOut
@@ -42,7 +43,7 @@ def store_info(store_id: int) -> tuple[Response, int]:
     body=OptInIn,
     answer=OptInOut,
     status=201,
-    errors=(400, 404),
+    errors=(400, 404, 429),
     public=True,
 )
 def join() -> tuple[Response, int]:
@@ -51,6 +52,7 @@ def join() -> tuple[Response, int]:
     With arrival alerts, `pickup_email` / `pickup_phone` name her for the store's order system:
     orders naming them (already pushed, or pushed later) are hers.
     """
+    limits().charge(OPT_IN_PER_ADDRESS, "opt-in", client_address())
     body = parse_body(OptInIn, request.get_json(silent=True))
     consents = [(c.purpose, c.channel) for c in body.consents]
     pickup = PickupContact(body.pickup_email, body.pickup_phone)
