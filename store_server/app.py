@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from store_server.db.database import Database
 from store_server.db.models import Device
-from store_server.engagement import coupons
 from store_server.messaging.channels.router import Router
 from store_server.messaging.outbound import Outbound, Reach, build_senders
 from store_server.presence.identity import DeviceKey, EidResolver
@@ -17,6 +16,7 @@ from store_server.presence.visits import FusionStates
 from store_server.services import WALL_CLOCK, Clock, Services
 from store_server.settings import StoreSettings
 from store_server.web import pages
+from store_server.web.access_log import register_access_log
 from store_server.web.api import (
     auth,
     campaigns,
@@ -35,6 +35,7 @@ from store_server.web.converters import use_row_id_converter
 from store_server.web.errors import register_error_handlers
 from store_server.web.headers import register_security_headers
 from store_server.web.input_limits import StrictJSONProvider, refuse_hostile_input
+from store_server.web.limits import init_limits
 from store_server.web.realtime import connections, init_realtime
 
 
@@ -53,6 +54,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
+    register_access_log(app)  # first, so it times the hooks that refuse hostile input too
     # An API client gets a JSON 404 for `a//b`, not an HTML redirect to `a/b`.
     app.url_map.merge_slashes = False
     # Hostile input is refused before any view runs (docs/protocol.md, "Limits"): path ids
@@ -80,6 +82,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     publisher = init_realtime(app, settings)
+    init_limits(app, settings)
     senders = build_senders(settings, publisher.publish, connections.is_connected, clock)
     reach = Reach(
         frozenset(s.channel for s in senders), connections.is_connected, settings.base_url
@@ -92,7 +95,6 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         fusion_states=FusionStates(),
         outbound=Outbound(Router(senders), reach, db, clock),
         publisher=publisher,
-        redemption_limiter=coupons.redemption_limiter(),
     )
     return app
 
