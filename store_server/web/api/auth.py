@@ -28,8 +28,9 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 def login() -> tuple[Response, int]:
     """Exchange e-mail and password for a bearer token (limited per address and, for wrong
     passwords, per account)."""
-    limits().charge(LOGIN_PER_ADDRESS, "login-address", client_address())
     body = parse_body(LoginIn, request.get_json(silent=True))
+    # Counted once the body is one: a malformed body costs no password check.
+    limits().charge(LOGIN_PER_ADDRESS, "login-address", client_address())
     account = account_key(body.email)
     limits().refuse_if_over(LOGIN_FAILURES_PER_ACCOUNT, "login-account", account)
     settings = services().settings

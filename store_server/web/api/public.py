@@ -52,8 +52,8 @@ def join() -> tuple[Response, int]:
     With arrival alerts, `pickup_email` / `pickup_phone` name her for the store's order system:
     orders naming them (already pushed, or pushed later) are hers.
     """
-    limits().charge(OPT_IN_PER_ADDRESS, "opt-in", client_address())
     body = parse_body(OptInIn, request.get_json(silent=True))
+    limits().charge(OPT_IN_PER_ADDRESS, "opt-in", client_address())  # a bad body stores nothing
     consents = [(c.purpose, c.channel) for c in body.consents]
     pickup = PickupContact(body.pickup_email, body.pickup_phone)
     check_opt_in(consents, body.email, body.phone, body.timezone, pickup)
