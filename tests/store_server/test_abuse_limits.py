@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 
 from store_server.app import create_app
 from store_server.settings import StoreSettings
+from store_server.web.context import services
 from store_server.web.limits import (
     CHECK_IN_PER_DEVICE,
     COUPON_FAILURES_PER_STAFF,
@@ -130,6 +132,7 @@ def test_processes_of_one_deployment_count_together_in_redis(
     world: World, shared_redis: str, tmp_path: Path
 ) -> None:
     channel = f"test-{uuid.uuid4().hex}"  # this test's own deployment on the shared Redis
+    apps: list[Flask] = []
 
     def app(deployment: str) -> Any:
         settings = StoreSettings(
@@ -139,9 +142,20 @@ def test_processes_of_one_deployment_count_together_in_redis(
             rate_limit_storage_url=shared_redis,
             socketio_channel=deployment,
         )
-        return create_app(settings, world.clock).test_client()
+        apps.append(create_app(settings, world.clock))
+        return apps[-1].test_client()
 
-    first, second, elsewhere = app(channel), app(channel), app(channel + "-other")
+    try:
+        check_counted_together(app(channel), app(channel), app(channel + "-other"))
+    finally:
+        for each in apps:
+            services(each).publisher.stop()
+            services(each).outbound.stop()
+            services(each).db.dispose()
+
+
+def check_counted_together(first: Any, second: Any, elsewhere: Any) -> None:
+    """Wrong passwords on two processes of one deployment add up; another counts apart."""
     body = {"email": "sam@demo.store", "password": "wrong"}
     half = LOGIN_FAILURES_PER_ACCOUNT.amount // 2
     for client in (first, second):
