@@ -46,7 +46,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq python3-venv; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[server,gateway,sim,test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[server,cluster,gateway,sim,test]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -112,6 +112,9 @@ class Stack:
         feed: str = "bluez",
         server_settings: dict[str, str] | None = None,
     ) -> None:
+        """Args:
+        server_settings: more `STORE_*` variables for the server (a message queue...).
+        """
         if feed not in FEEDS:
             raise ValueError(f"feed must be one of {FEEDS}")
         self.feed = feed
@@ -126,7 +129,6 @@ class Stack:
         self.bus_address = ""
         self.sim: Proc | None = None
         self.server: Proc | None = None
-        # More STORE_* variables for the server, e.g. STORE_SERVER_WORKER for the benches.
         self.server_settings = dict(server_settings or {})
 
     def _spawn(self, name: str, args: Sequence[str], env: dict[str, str] | None = None) -> Proc:
@@ -157,7 +159,7 @@ class Stack:
     def start_server(
         self, seed: Callable[[str, Path], None] | None = None, *, copy_of: Stack | None = None
     ) -> None:
-        """Migrate and seed a fresh database, then serve it; returns once /healthz answers.
+        """Migrate and seed a fresh database, then serve it; returns once /readyz answers.
 
         Args:
             seed: writes `seed.json` and `phones.json` into the workdir for a database URL;
@@ -197,6 +199,12 @@ class Stack:
             seed(self.database_url, self.workdir)
         self.seed = json.loads((self.workdir / "seed.json").read_text())
 
+    def serve_database_of(self, other: Stack) -> None:
+        """Serve the database `other` serves, as one more process of its deployment; returns
+        once /readyz answers."""
+        self.database_url, self.seed = other.database_url, other.seed
+        self._serve()
+
     def _copy_database(self, prepared: Stack) -> None:
         if prepared.server is not None:
             raise RuntimeError("copy a prepared database only while nobody serves it")
@@ -218,7 +226,7 @@ class Stack:
         self.server = None
 
     def restart_server(self) -> None:
-        """Serve the same database on the same port again; returns once /healthz answers."""
+        """Serve the same database on the same port again; returns once /readyz answers."""
         if self.server is not None:
             raise RuntimeError("the store server is still running")
         self._serve()
@@ -245,11 +253,11 @@ class Stack:
             if server.popen.poll() is not None:
                 break
             with contextlib.suppress(URLError, OSError):
-                with urlopen(f"{self.url}/healthz", timeout=1) as response:  # noqa: S310 - loopback
+                with urlopen(f"{self.url}/readyz", timeout=1) as response:  # noqa: S310 - loopback
                     if response.status == 200:
                         return
             time.sleep(0.05)
-        raise RuntimeError("store server did not become healthy:\n" + "\n".join(server.lines[-30:]))
+        raise RuntimeError("store server did not become ready:\n" + "\n".join(server.lines[-30:]))
 
     def start_sim(self, scenario: str, *args: str) -> Proc:
         """Run a scenario in real time, feeding the gateways the stack's way."""

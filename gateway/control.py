@@ -38,6 +38,8 @@ def heartbeat_body(
     dropped: Mapping[str, int],
     last_advert_at: float | None,
     scanner_restarts: int,
+    uploads_held_since: float | None = None,
+    upload_held_status: int | None = None,
 ) -> dict[str, object]:
     """The heartbeat body exactly as docs/protocol.md shows it."""
     return {
@@ -50,6 +52,8 @@ def heartbeat_body(
         "dropped": dict(dropped),
         "last_advert_at": last_advert_at,
         "scanner_restarts": scanner_restarts,
+        "uploads_held_since": uploads_held_since,
+        "upload_held_status": upload_held_status,
     }
 
 

@@ -24,14 +24,15 @@ class Counters:
     # Batches the server has (202, or 409 duplicate_batch: received earlier).
     batches_sent: int = 0
     observations_sent: int = 0
-    # Batches rejected by the server (4xx other than 409 duplicate/429) or dropped from a full
+    # Batches rejected by the server (400 or 413 about the batch itself) or dropped from a full
     # outbox.
     batches_dropped: int = 0
     # Observations lost: in rejected batches, or with an RSSI outside the protocol's range.
     observations_dropped: int = 0
     # Observations in batches dropped, oldest first, because the outbox was full.
     outbox_full_dropped: int = 0
-    # Failed upload attempts that will be retried (network error, timeout, 5xx, 429).
+    # Failed upload attempts that will be retried (network error, timeout, any answer but
+    # acceptance or a per-batch rejection: 401, 404, 409 conflict, 429, 5xx...).
     upload_retries: int = 0
     # Times the watchdog restarted the scanner (silence, or a failed start being retried).
     scanner_restarts: int = 0
@@ -56,3 +57,7 @@ class LiveStatus:
     registered_ids: int
     # Wall-clock Unix seconds of the last advert heard, None before the first.
     last_advert_at: float | None
+    # Since when uploads are held back (the server answers but does not take the batches, or
+    # does not answer), and the last status it answered; both None while uploads flow.
+    uploads_held_since: float | None = None
+    upload_held_status: int | None = None

@@ -49,6 +49,10 @@ class GatewayCollector:
                 "Observations waiting in the on-disk outbox",
             ),
             "registered_ids": (status.registered_ids, "Registered beacon ids in the config"),
+            "uploads_held": (
+                0 if status.uploads_held_since is None else 1,
+                "1 while the server does not take batches (they wait in the outbox)",
+            ),
         }
         for name, (value, documentation) in levels.items():
             yield GaugeMetricFamily(f"{PREFIX}_{name}", documentation, value=value)
@@ -58,6 +62,17 @@ class GatewayCollector:
         for name in ADAPTER_STATES:
             state.add_metric([name], 1.0 if status.adapter_state == name else 0.0)
         yield state
+        if status.uploads_held_since is not None:
+            yield GaugeMetricFamily(
+                f"{PREFIX}_uploads_held_since_timestamp_seconds",
+                "Unix time since which the server does not take batches",
+                value=status.uploads_held_since,
+            )
+            yield GaugeMetricFamily(
+                f"{PREFIX}_upload_held_status",
+                "HTTP status of the last answer that kept a batch (0: no answer)",
+                value=status.upload_held_status or 0,
+            )
         if status.last_advert_at is not None:
             yield GaugeMetricFamily(
                 f"{PREFIX}_last_advert_timestamp_seconds",

@@ -193,6 +193,8 @@ class _Gateway:
             outbox_observations=self.outbox.observations,
             registered_ids=len(self.admission.registered),
             last_advert_at=self.handler.last_advert_at,
+            uploads_held_since=self.uploader.held_since,
+            upload_held_status=self.uploader.held_status,
         )
 
     def apply_config(self, config: GatewayConfig, source: str) -> None:
@@ -265,6 +267,8 @@ class _Gateway:
             },
             last_advert_at=status.last_advert_at,
             scanner_restarts=counters.scanner_restarts,
+            uploads_held_since=status.uploads_held_since,
+            upload_held_status=status.upload_held_status,
         )
 
     async def housekeeping_forever(self) -> None:

@@ -161,21 +161,30 @@ class Delivery(enum.Enum):
 
     DELIVERED = "delivered"
     DUPLICATE = "duplicate"  # 409 duplicate_batch: stored earlier, so delivered too
-    REJECTED = "rejected"  # other 4xx: retrying cannot help, drop it
-    RETRY = "retry"  # network error, 5xx, 429: keep it and try again later
+    REJECTED = "rejected"  # 400 or 413 about this batch itself: it can never be stored
+    RETRY = "retry"  # any other answer: keep the batch, back off and try again
+
+
+# The answers about the batch itself (docs/protocol.md): not JSON, a field wrong, too large.
+# Only these, in the server's error shape, drop a batch; a 400 page of a proxy does not.
+PER_BATCH_REJECTIONS = frozenset({400, 413})
 
 
 def classify_answer(status: int, body: bytes) -> Delivery:
-    """Map an HTTP status and body of a batch upload to what to do with the batch."""
+    """Map an HTTP status and body of a batch upload to what to do with the batch.
+
+    Nothing is thrown away on an answer that says nothing about the batch: 401 (a token being
+    rotated), 404 `unknown_gateway` (a database restored from an older backup, a gateway
+    registered again), 409 `conflict`, 429, 5xx, a proxy's page. The outbox keeps the batch
+    until an operator mends the cause, however long that takes.
+    """
     if 200 <= status < 300:
         return Delivery.DELIVERED
-    if status == 409 and _error_code(body) == "duplicate_batch":
+    code = _error_code(body)
+    if status == 409 and code == "duplicate_batch":
         return Delivery.DUPLICATE
-    if status == 429 or status >= 500:
-        return Delivery.RETRY
-    if 400 <= status < 500:
+    if status in PER_BATCH_REJECTIONS and code is not None:
         return Delivery.REJECTED
-    # 1xx/3xx are not answers this endpoint gives: treat like a server fault and retry.
     return Delivery.RETRY
 
 
@@ -241,6 +250,10 @@ class Uploader:
         self._retry_at: float | None = None
         # Attempts at the head batch; it is the only one ever attempted, so one number will do.
         self._attempts = 0
+        # Since when (wall clock) uploads are held back by answers that keep the batch, and the
+        # last such answer's status (None: no answer at all): the heartbeat and /metrics say so.
+        self.held_since: float | None = None
+        self.held_status: int | None = None
 
     @property
     def queued_batches(self) -> int:
@@ -316,12 +329,16 @@ class Uploader:
         }
         if delivery is Delivery.RETRY:
             self._counters.upload_retries += 1
+            if self.held_since is None:
+                self.held_since = WALL_TIME()
+            self.held_status = status
             delay = retry_delay(self._attempts, JITTER())
             self._retry_at = MONOTONIC_TIME() + delay
             log_event(logger, logging.WARNING, "batch_retry", retry_in_s=round(delay, 2), **fields)
             return False
         self._retry_at = None
         self._attempts = 0
+        self.held_since = self.held_status = None
         self._outbox.remove(batch.batch_id)
         if delivery is Delivery.REJECTED:
             self._counters.batches_dropped += 1

@@ -8,7 +8,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from store_server.db.database import Database
 from store_server.db.models import Device
-from store_server.engagement import coupons
 from store_server.logs import configure_logging
 from store_server.messaging.channels.router import Router
 from store_server.messaging.outbound import Outbound, Reach, build_senders
@@ -17,6 +16,7 @@ from store_server.presence.visits import FusionStates
 from store_server.services import WALL_CLOCK, Clock, Services
 from store_server.settings import StoreSettings
 from store_server.web import metrics, pages
+from store_server.web.access_log import register_access_log
 from store_server.web.api import (
     auth,
     campaigns,
@@ -38,6 +38,7 @@ from store_server.web.converters import use_row_id_converter
 from store_server.web.errors import register_error_handlers
 from store_server.web.headers import register_security_headers
 from store_server.web.input_limits import StrictJSONProvider, refuse_hostile_input
+from store_server.web.limits import init_limits
 from store_server.web.realtime import connections, init_realtime
 
 
@@ -54,6 +55,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
+    register_access_log(app)  # first, so it times the hooks that refuse hostile input too
     # An API client gets a JSON 404 for `a//b`, not an HTML redirect to `a/b`.
     app.url_map.merge_slashes = False
     # Hostile input is refused before any view runs (docs/protocol.md, "Limits"): path ids
@@ -91,6 +93,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
+    init_limits(app, settings)
     senders = build_senders(settings, publisher.publish, connections.is_connected, clock)
     reach = Reach(frozenset(s.channel for s in senders), settings.base_url)
     app.extensions[SERVICES_EXTENSION] = Services(
@@ -101,7 +104,6 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         fusion_states=FusionStates(),
         outbound=Outbound(Router(senders), reach, db, clock),
         publisher=publisher,
-        redemption_limiter=coupons.redemption_limiter(),
     )
     return app
 

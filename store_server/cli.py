@@ -356,8 +356,15 @@ def _seed_demo(settings: StoreSettings, out: Path, showcase: bool, shopper_timez
 
 
 def _run(settings: StoreSettings) -> int:
+    from store_server.cluster import check_message_queue
     from store_server.serving import serve
 
+    if settings.socketio_message_queue:
+        try:  # before any worker starts: a queue that does not answer is a refused start
+            check_message_queue(settings.socketio_message_queue)
+        except SettingsError as exc:
+            print(f"store-server: {exc}", file=sys.stderr)
+            return 2
     print(
         f"store server listening on http://{settings.host}:{settings.port} "
         f"(gunicorn, {settings.server_worker})",

@@ -16,7 +16,6 @@ from store_server.events import Event
 
 if TYPE_CHECKING:  # the container only names its parts; importing them here would be a cycle
     from store_server.db.database import Database
-    from store_server.engagement.coupons import FailureLimiter
     from store_server.messaging.outbound import Outbound
     from store_server.presence.identity import EidResolver
     from store_server.presence.visits import FusionStates
@@ -49,4 +48,3 @@ class Services:
     fusion_states: FusionStates
     outbound: Outbound
     publisher: Publisher
-    redemption_limiter: FailureLimiter

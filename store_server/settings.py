@@ -7,6 +7,7 @@ generated from these definitions (`python -m store_server.settings`) and a test 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from pathlib import Path
 from typing import Any, Literal
@@ -140,7 +141,8 @@ class StoreSettings(BaseSettings):
     )
     run_scheduler: bool = Field(
         default=True,
-        description="`0` on all but one process of a cluster: exactly one runs the sweep",
+        description="`0` on all but one process of a cluster; if several run it, a lease in the "
+        "database lets one sweep at a time",
     )
     thanks_coupon_valid_s: float = Field(
         default=DEFAULT_THANKS_COUPON_VALID_S,
@@ -225,10 +227,25 @@ class StoreSettings(BaseSettings):
         description="the From address; also the mailbox that takes `unsubscribe-TOKEN` mails",
         json_schema_extra=shown("empty"),
     )
+    # Several processes of one deployment (docs/decisions.md, "Several processes"): Socket.IO's
+    # message queue, the channel this deployment uses on it, and where the abuse limits count.
     socketio_message_queue: str = Field(
         default="",
-        description="Redis URL shared by several server processes",
+        description="Redis URL shared by several server processes (`pip install '.[cluster]'`); "
+        "the server refuses to start if it does not answer",
         json_schema_extra=shown("empty"),
+    )
+    socketio_channel: str = Field(
+        default="",
+        max_length=100,
+        description="this deployment's channel on that Redis: deployments sharing one Redis must "
+        "differ (pub/sub ignores the database number)",
+        json_schema_extra=shown("derived from `STORE_DATABASE_URL`"),
+    )
+    rate_limit_storage_url: str = Field(
+        default="",
+        description="where the abuse limits count (`redis://...` shares them between processes)",
+        json_schema_extra=shown("the message queue, else memory"),
     )
     log_level: LogLevel = Field(default="INFO", description="log level")
     # Serving and operations (docs/deployment.md).
@@ -271,6 +288,24 @@ class StoreSettings(BaseSettings):
         return (init_settings, env_settings)
 
     @property
+    def message_channel(self) -> str:
+        """This deployment's Socket.IO channel: the setting, else one derived from the database.
+
+        Redis pub/sub ignores the database number, so two deployments sharing one Redis must
+        use different channels; the database is what tells deployments apart.
+        """
+        if self.socketio_channel:
+            return self.socketio_channel
+        digest = hashlib.sha256(_without_password(self.database_url).encode()).hexdigest()
+        return f"store-server-{digest[:16]}"
+
+    @property
+    def limits_storage_uri(self) -> str:
+        """Where the abuse limits count: the setting, else the message queue's Redis (shared by
+        every process), else this process's memory."""
+        return self.rate_limit_storage_url or self.socketio_message_queue or "memory://"
+
+    @property
     def base_url(self) -> str:
         """Where shoppers reach this server: links in messages, QR codes, unsubscribe URLs."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -283,6 +318,15 @@ class StoreSettings(BaseSettings):
             return cls(**overrides)  # type: ignore[arg-type]
         except ValidationError as exc:
             raise SettingsError(describe(exc)) from None
+
+
+def _without_password(url: str) -> str:
+    # The channel name may show in Redis' client list; a password in the URL must not.
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at:
+        return url
+    return f"{scheme}://{credentials.partition(':')[0]}@{host}"
 
 
 def variable(field_name: str) -> str:

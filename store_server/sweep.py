@@ -10,16 +10,19 @@ or repeated run changes nothing twice: escalations go out exactly once.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from store_server.assistance.help_requests import sweep_help_requests
 from store_server.db.database import Database, rows_changed
-from store_server.db.models import PickupAlert, Store, Visit
+from store_server.db.models import Lease, PickupAlert, Store, Visit
 from store_server.engagement import engine as engagement
 from store_server.events import Audience, Event
 from store_server.messaging.outbound import NO_REACH, Job, Reach, due_deliveries
@@ -196,6 +199,39 @@ def close_lost_visits(session: Session, now: float, exits: list[PresenceEventOut
     return closed
 
 
+SWEEP_LEASE = "sweep"
+# A scheduler that stops renewing (killed, partitioned) hands the sweep over after this many
+# sweep intervals, and never sooner than the floor: a sweep is a few database round trips.
+LEASE_INTERVALS = 3
+LEASE_FLOOR_S = 15.0
+
+
+def lease_ttl_s(settings: StoreSettings) -> float:
+    """How long one taking of the sweep's lease lasts."""
+    return max(LEASE_FLOOR_S, LEASE_INTERVALS * settings.sweep_interval_s)
+
+
+def take_lease(db: Database, name: str, holder: str, now: float, ttl_s: float) -> bool:
+    """Take or renew the lease `name` for `holder` until `now + ttl_s`; False while another
+    holder's lease runs.
+
+    One conditional UPDATE of a row the migration made: of two processes racing, the database
+    lets exactly one change it.
+    """
+    with db.transaction() as session:
+        done = session.execute(
+            update(Lease)
+            .where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at <= now))
+            .values(holder=holder, expires_at=now + ttl_s)
+        )
+        return rows_changed(done) == 1
+
+
+def scheduler_holder() -> str:
+    """A name for this scheduler, unique across hosts, processes and starts."""
+    return f"{socket.gethostname()[:50]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
 def run_sweep(services: Services) -> SweepResult:
     """One timed sweep now, its events emitted, its deliveries submitted and its counts kept."""
     with SWEEP_SECONDS.time():
@@ -208,13 +244,26 @@ def run_sweep(services: Services) -> SweepResult:
     return result
 
 
+def run_sweep_if_leased(services: Services, holder: str) -> SweepResult | None:
+    """The scheduler's job: sweep only while this process holds the sweep's lease."""
+    ttl_s = lease_ttl_s(services.settings)
+    if not take_lease(services.db, SWEEP_LEASE, holder, services.clock(), ttl_s):
+        return None
+    return run_sweep(services)
+
+
 def start_scheduler(services: Services) -> BackgroundScheduler:
-    """Run the sweep every few seconds in this process (exactly one process per deployment)."""
+    """Run the sweep every few seconds in this process, while it holds the sweep's lease.
+
+    `STORE_RUN_SCHEDULER=0` keeps a process from trying; if two try (a mistake in the
+    deployment), the lease in the database lets exactly one sweep at a time, so nothing is
+    escalated or sent twice, and the other takes over when the first stops renewing.
+    """
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
-        run_sweep,
+        run_sweep_if_leased,
         "interval",
-        args=(services,),
+        args=(services, scheduler_holder()),
         seconds=services.settings.sweep_interval_s,
         id="sweep",
         coalesce=True,

@@ -592,3 +592,12 @@ class Delivery(Base):
     tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_try_at: Mapped[float | None] = mapped_column(Double)
     claimed_at: Mapped[float | None] = mapped_column(Double)
+
+
+class Lease(Base):
+    """A named lease one process holds until `expires_at` (the sweep's: one scheduler runs)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[float] = mapped_column(Double)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections import deque
-from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 from sqlalchemy import select, update
@@ -20,15 +18,13 @@ log = logging.getLogger(__name__)
 # Crockford's base32 without I, L, O, U: easy to read out and type at a till.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # 10 characters = 50 random bits: guessing one live code among millions takes ~10^8 tries,
-# far beyond the rate limit below.
+# far beyond the web layer's limit on wrong codes (web/limits.py).
 CODE_LENGTH = 10
-# A till may mistype; ten failures a minute per staffer is generous for people and useless
-# for guessing.
-MAX_FAILED_REDEMPTIONS = 10
-FAILURE_WINDOW_S = 60.0
 # A till mistake (the wrong coupon scanned, the sale voided) is noticed at the till, within
 # minutes; after that a redemption is part of the day's takings and stays.
 UNDO_WINDOW_S = 600.0
+# The refusal of a code no coupon has: the one failure that counts as guessing.
+UNKNOWN_CODE = "unknown_code"
 
 
 class CouponOut(BaseModel):
@@ -103,42 +99,17 @@ def coupon_out(coupon: Coupon) -> CouponOut:
     )
 
 
-@dataclass
-class FailureLimiter:
-    """Counts failed attempts per key in a sliding window (one process; see decisions.md)."""
-
-    limit: int
-    window_s: float
-    _failures: dict[object, deque[float]] = field(default_factory=dict)
-
-    def allowed(self, key: object, now: float) -> bool:
-        """Whether `key` may try again at `now`."""
-        recent = self._failures.get(key)
-        while recent and recent[0] <= now - self.window_s:
-            recent.popleft()
-        return not recent or len(recent) < self.limit
-
-    def failed(self, key: object, now: float) -> None:
-        """Record a failed attempt."""
-        self._failures.setdefault(key, deque()).append(now)
-
-
-def redemption_limiter() -> FailureLimiter:
-    """A new limiter for an app (kept in app.extensions)."""
-    return FailureLimiter(MAX_FAILED_REDEMPTIONS, FAILURE_WINDOW_S)
-
-
 def redeem(
     session: Session,
     store_id: int,
     code: str,
     staff_id: int,
     now: float,
-    limiter: FailureLimiter,
 ) -> CouponOut:
     """Redeem a code at the till: one conditional update decides, so it succeeds exactly once.
 
-    An unknown code counts as a failure in `limiter` (only unknown codes look like guessing).
+    Raises `UNKNOWN_CODE` for a code no coupon of the store has (only those look like guessing:
+    the web layer counts them against the staffer).
     """
     result = session.execute(
         update(Coupon)
@@ -165,10 +136,7 @@ def redeem(
         )
         return coupon_out(coupon)
     if coupon is None:
-        limiter.failed(staff_id, now)
-        raise DomainError(
-            Refusal.NOT_FOUND, "unknown_code", "no coupon of this store has that code"
-        )
+        raise DomainError(Refusal.NOT_FOUND, UNKNOWN_CODE, "no coupon of this store has that code")
     if coupon.redeemed_at is not None:
         raise DomainError(
             Refusal.CONFLICT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from flask import (
@@ -14,14 +15,16 @@ from flask import (
     request,
     send_from_directory,
 )
-from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
+from store_server.db.migrate import current_revision, head_revision
 from store_server.engagement.coupons import normalise_code
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented, openapi_document
 
+log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
 # Browser libraries come from npm at set-up (package.json); the server serves the installed files.
 # Browser libraries from npm, copied into the package by `make setup` (the wheel carries them).
@@ -118,10 +121,30 @@ def vendor(name: str) -> Response:
 
 @bp.get("/healthz")
 def health() -> tuple[Response, int]:
-    """Liveness and database reachability."""
-    with services().db.sessions() as session:
-        session.execute(text("SELECT 1"))
+    """Liveness: the process answers. It reads no database, so an orchestrator does not kill
+    a process whose database is restarting; whether it can serve is `/readyz`."""
     return jsonify({"status": "ok"}), 200
+
+
+@bp.get("/readyz")
+def ready() -> tuple[Response, int]:
+    """Readiness: the database answers and its schema is at this code's migration head
+    (an empty or older schema, after a restore or before `store-server migrate`, is not)."""
+    head = head_revision()
+    try:
+        with services().db.engine.connect() as connection:
+            revision = current_revision(connection)
+    except SQLAlchemyError as exc:
+        log.warning("event=not_ready reason=database_unreachable error=%s", type(exc).__name__)
+        raise ApiError(503, "not_ready", "the database does not answer") from exc
+    if revision != head:
+        raise ApiError(
+            503,
+            "not_ready",
+            "the database schema is not at this server's migration head",
+            {"revision": revision, "head": head},
+        )
+    return jsonify({"status": "ready", "revision": revision}), 200
 
 
 @bp.get("/api/v1/openapi.json")

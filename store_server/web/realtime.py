@@ -17,6 +17,7 @@ from flask import Flask, request
 from flask_socketio import SocketIO, join_room
 
 from store_server.accounts.auth import device_for_token, staff_for_token
+from store_server.cluster import check_message_queue
 from store_server.events import Audience, AudienceKind, Event
 from store_server.metrics import SOCKETS
 from store_server.settings import StoreSettings
@@ -153,11 +154,16 @@ def async_mode() -> str:
 
 
 def init_realtime(app: Flask, settings: StoreSettings) -> Broadcaster:
-    """Bind Socket.IO to the app; returns the started background emitter."""
+    """Bind Socket.IO to the app (through the deployment's channel of the message queue, if
+    any); returns the started background emitter."""
+    queue_url = settings.socketio_message_queue
+    if queue_url:
+        check_message_queue(queue_url)  # raises SettingsError: refuse to start
     socketio.init_app(
         app,
         async_mode=async_mode(),
-        message_queue=settings.socketio_message_queue or None,
+        message_queue=queue_url or None,
+        channel=settings.message_channel,
     )
     broadcaster = Broadcaster()
     broadcaster.start()

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 BACKEND = "test_gateway_scanner:FakeBackend"
 HEARTBEAT_KEYS = {
     "sent_at", "version", "adapter_state", "adverts_per_s", "devices_tracked", "outbox_depth",
-    "dropped", "last_advert_at", "scanner_restarts",
+    "dropped", "last_advert_at", "scanner_restarts", "uploads_held_since", "upload_held_status",
 }  # fmt: skip
 REGISTERED = {"kind": "ibeacon", "id": "fda50693-a4e2-4fb1-afcf-c6eb07647825:1:2"}
 
@@ -98,6 +98,19 @@ def test_metrics_endpoint_serves_the_counters_and_levels(tmp_path: Path) -> None
     assert "beacon_gateway_devices_tracked 4.0" in text
     assert 'beacon_gateway_adapter_state{state="restarting"} 1.0' in text
     assert 'beacon_gateway_adapter_state{state="scanning"} 0.0' in text
+    assert "beacon_gateway_uploads_held 0.0" in text
+    assert "upload_held_status" not in text
+
+
+def test_metrics_say_since_when_and_why_uploads_are_held() -> None:
+    status = LiveStatus("scanning", 0, 3, 90, 0, None, 1764054000.5, 404)
+    collector = GatewayCollector(Counters(), lambda: status)
+    values = {
+        sample.name: sample.value for family in collector.collect() for sample in family.samples
+    }
+    assert values["beacon_gateway_uploads_held"] == 1
+    assert values["beacon_gateway_uploads_held_since_timestamp_seconds"] == 1764054000.5
+    assert values["beacon_gateway_upload_held_status"] == 404
 
 
 def test_metrics_port_taken_is_logged_not_fatal(caplog: pytest.LogCaptureFixture) -> None:

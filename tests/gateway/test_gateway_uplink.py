@@ -132,13 +132,21 @@ def test_batcher_closes_a_full_batch() -> None:
     [
         (202, b"{}", Delivery.DELIVERED),
         (409, b'{"error": {"code": "duplicate_batch"}}', Delivery.DUPLICATE),
-        (409, b'{"error": {"code": "conflict"}}', Delivery.REJECTED),
-        (409, b"not json", Delivery.REJECTED),
-        (409, b"[1, 2]", Delivery.REJECTED),
+        (409, b'{"error": {"code": "conflict"}}', Delivery.RETRY),
+        (409, b"not json", Delivery.RETRY),
+        (409, b"[1, 2]", Delivery.RETRY),
         (400, b'{"error": {"code": "validation_error"}}', Delivery.REJECTED),
-        (401, b"", Delivery.REJECTED),
-        (404, b"", Delivery.REJECTED),
-        (413, b"", Delivery.REJECTED),
+        (413, b'{"error": {"code": "too_large"}}', Delivery.REJECTED),
+        # Answers that say nothing about the batch keep it: a proxy's page, a token being
+        # rotated, a gateway unknown to a database restored from an older backup.
+        (400, b"<html>Bad Request</html>", Delivery.RETRY),
+        (413, b"", Delivery.RETRY),
+        (401, b'{"error": {"code": "unauthorized"}}', Delivery.RETRY),
+        (403, b"", Delivery.RETRY),
+        (404, b'{"error": {"code": "unknown_gateway"}}', Delivery.RETRY),
+        (404, b"", Delivery.RETRY),
+        (405, b"", Delivery.RETRY),
+        (302, b"", Delivery.RETRY),
         (429, b"", Delivery.RETRY),
         (500, b"", Delivery.RETRY),
         (503, b"<html>", Delivery.RETRY),
@@ -249,6 +257,34 @@ def test_client_error_drops_the_batch_without_retry(
     assert counters.observations_dropped == 2
     assert counters.batches_sent == 1
     assert counters.upload_retries == 0
+
+
+def test_an_unknown_gateway_answer_keeps_the_batch_and_says_so_until_it_is_taken(
+    server: RecordingServer, outbox: Outbox
+) -> None:
+    server.answer(404, 401, 503)  # restored from an older backup, token mended, restarting
+    counters = Counters()
+    held: list[tuple[float | None, int | None]] = []
+
+    async def scenario() -> None:
+        uploader = Uploader(_settings(server.url), counters, outbox)
+        batch_id = uploader.enqueue([_observation(), _observation(EID_B)], FlushReason.INTERVAL)
+        try:
+            while uploader.queued_batches:  # bounded by the wait_for deadline below
+                await uploader.deliver_due()
+                held.append((uploader.held_since, uploader.held_status))
+                await asyncio.sleep(0.005)
+        finally:
+            await uploader.aclose()
+        assert server.batch_ids() == [batch_id] * 4
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=10))
+    statuses = [status for since, status in held if since is not None]
+    assert statuses[0] == 404 and statuses[-1] == 503 and 401 in statuses
+    assert held[-1] == (None, None)  # taken: no longer held
+    assert len({since for since, _ in held if since is not None}) == 1  # held since the first
+    assert counters.batches_dropped == 0 and counters.observations_dropped == 0
+    assert counters.batches_sent == 1 and counters.upload_retries == 3
 
 
 def test_unreachable_server_keeps_the_batch(outbox: Outbox) -> None:

@@ -5,9 +5,17 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from store_server.accounts.auth import log_in, log_out
+from store_server.problems import DomainError
 from store_server.vocabulary import StaffRole
 from store_server.web.auth import bearer_token
 from store_server.web.context import services
+from store_server.web.limits import (
+    LOGIN_FAILURES_PER_ACCOUNT,
+    LOGIN_PER_ADDRESS,
+    account_key,
+    client_address,
+    limits,
+)
 from store_server.web.openapi import documented
 from store_server.web.schemas import parse_body
 from store_server.web.schemas.auth import LoginIn, LoginOut, StaffOut
@@ -16,14 +24,23 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
 
 @bp.post("/login")
-@documented("Log a staffer in", body=LoginIn, answer=LoginOut, errors=(400, 401), public=True)
+@documented("Log a staffer in", body=LoginIn, answer=LoginOut, errors=(400, 401, 429), public=True)
 def login() -> tuple[Response, int]:
-    """Exchange e-mail and password for a bearer token."""
+    """Exchange e-mail and password for a bearer token (limited per address and, for wrong
+    passwords, per account)."""
     body = parse_body(LoginIn, request.get_json(silent=True))
+    # Counted once the body is one: a malformed body costs no password check.
+    limits().charge(LOGIN_PER_ADDRESS, "login-address", client_address())
+    account = account_key(body.email)
+    limits().refuse_if_over(LOGIN_FAILURES_PER_ACCOUNT, "login-account", account)
     settings = services().settings
     now = services().clock()
-    with services().db.transaction() as session:
-        done = log_in(session, body.email, body.password, now, settings.session_ttl_s)
+    try:
+        with services().db.transaction() as session:
+            done = log_in(session, body.email, body.password, now, settings.session_ttl_s)
+    except DomainError:
+        limits().failed(LOGIN_FAILURES_PER_ACCOUNT, "login-account", account)
+        raise
     out = LoginOut(
         token=done.token,
         expires_at=done.expires_at,

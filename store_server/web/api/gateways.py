@@ -65,7 +65,9 @@ def heartbeat(gateway_id: str) -> tuple[Response, int]:
     gateway = _authenticated(gateway_id)
     body = parse_body(HeartbeatIn, request.get_json(silent=True))
     with services().db.transaction() as session:
-        record_heartbeat(session, gateway.id, body.model_dump(), services().clock())
+        record_heartbeat(
+            session, gateway.id, body.model_dump(exclude_unset=True), services().clock()
+        )
     log_heartbeat(gateway.id, body.adapter_state, body.outbox_depth)
     return jsonify({"received": True}), 202
 

@@ -23,6 +23,7 @@ from store_server.shoppers.coupons import shopper_coupons
 from store_server.web.auth import require_device
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.limits import CHECK_IN_PER_DEVICE, limits
 from store_server.web.openapi import documented
 from store_server.web.realtime import end_shopper_connections
 from store_server.web.schemas import CouponsOut, parse_body, registered_id_problem
@@ -174,12 +175,13 @@ def report_sightings() -> tuple[Response, int]:
     'The shopper says "I\'m here" (optionally at a bay)',
     body=CheckinIn,
     answer=CheckinOut,
-    errors=(400, 401, 403),
+    errors=(400, 401, 403, 429),
 )
 def check_in() -> tuple[Response, int]:
     """ "I'm here" (optionally "at bay 3"): an arrival as sure as it gets; `orders_linked` 0
     says the staff have no order of hers to bring."""
     device = require_device()
+    limits().charge(CHECK_IN_PER_DEVICE, "check-in", str(device.device_id))
     body = parse_body(CheckinIn, request.get_json(silent=True))
     now = services().clock()
     with services().db.transaction() as session:

@@ -13,6 +13,7 @@ from store_server.shoppers import recovery
 from store_server.shoppers.enrolment import PickupContact, check_opt_in, opt_in, store_facts
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.limits import OPT_IN_PER_ADDRESS, client_address, limits
 from store_server.web.openapi import documented
 from store_server.web.realtime import end_shopper_connections
 from store_server.web.schemas import parse_body
@@ -60,7 +61,7 @@ def store_info(store_id: int) -> tuple[Response, int]:
     body=OptInIn,
     answer=OptInOut,
     status=201,
-    errors=(400, 404),
+    errors=(400, 404, 429),
     public=True,
 )
 def join() -> tuple[Response, int]:
@@ -70,6 +71,7 @@ def join() -> tuple[Response, int]:
     orders naming them (already pushed, or pushed later) are hers.
     """
     body = parse_body(OptInIn, request.get_json(silent=True))
+    limits().charge(OPT_IN_PER_ADDRESS, "opt-in", client_address())  # a bad body stores nothing
     consents = [(c.purpose, c.channel) for c in body.consents]
     pickup = PickupContact(body.pickup_email, body.pickup_phone)
     check_opt_in(consents, body.email, body.phone, body.timezone, pickup)

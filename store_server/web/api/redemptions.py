@@ -9,6 +9,7 @@ from store_server.problems import DomainError
 from store_server.web.auth import require_manager, require_staff
 from store_server.web.context import services
 from store_server.web.errors import ApiError
+from store_server.web.limits import COUPON_FAILURES_PER_STAFF, limits
 from store_server.web.openapi import documented
 from store_server.web.schemas import parse_body
 from store_server.web.schemas.redemptions import RedeemIn, RedemptionOut, TillCouponOut
@@ -26,15 +27,23 @@ MAX_CODE_CHARS = 64
     errors=(400, 401, 403, 404, 409, 410, 429),
 )
 def redeem(store_id: int) -> tuple[Response, int]:
-    """Redeem a code at the till: one conditional update decides, so it succeeds exactly once."""
+    """Redeem a code at the till: one conditional update decides, so it succeeds exactly once.
+
+    Unknown codes count against the staffer; over the limit an unknown code is answered 429,
+    while a valid code still redeems (the shopper at the till is not the one guessing).
+    """
     staff = require_staff(store_id)
     now = services().clock()
-    limiter: coupons.FailureLimiter = services().redemption_limiter
-    if not limiter.allowed(staff.staff_id, now):
-        raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute")
     code = coupons.normalise_code(parse_body(RedeemIn, request.get_json(silent=True)).code)
-    with services().db.transaction() as session:
-        coupon = coupons.redeem(session, store_id, code, staff.staff_id, now, limiter)
+    key = ("coupon-failures", str(staff.staff_id))
+    try:
+        with services().db.transaction() as session:
+            coupon = coupons.redeem(session, store_id, code, staff.staff_id, now)
+    except DomainError as exc:
+        if exc.code == coupons.UNKNOWN_CODE:
+            limits().refuse_if_over(COUPON_FAILURES_PER_STAFF, *key)
+            limits().failed(COUPON_FAILURES_PER_STAFF, *key)
+        raise
     return jsonify({"redeemed": True, "coupon": coupon.model_dump()}), 200
 
 
@@ -48,15 +57,14 @@ def till_coupon(store_id: int, code: str) -> tuple[Response, int]:
     """What a staffer who opened a coupon's link sees before redeeming it."""
     staff = require_staff(store_id)
     now = services().clock()
-    limiter: coupons.FailureLimiter = services().redemption_limiter
-    if not limiter.allowed(staff.staff_id, now):  # a look-up is a guess as much as a redeem
-        raise ApiError(429, "too_many_attempts", "too many wrong codes; wait a minute")
-    with services().db.transaction() as session:
-        try:
+    key = ("coupon-failures", str(staff.staff_id))
+    limits().refuse_if_over(COUPON_FAILURES_PER_STAFF, *key)  # a look-up is a guess too
+    try:
+        with services().db.transaction() as session:
             view = coupons.till_view(session, store_id, _code(code), now)
-        except (ApiError, DomainError):
-            limiter.failed(staff.staff_id, now)
-            raise
+    except (ApiError, DomainError):
+        limits().failed(COUPON_FAILURES_PER_STAFF, *key)
+        raise
     return jsonify(view.model_dump()), 200
 
 

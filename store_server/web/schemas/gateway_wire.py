@@ -163,3 +163,6 @@ class HeartbeatIn(Strict):
     dropped: dict[Annotated[str, Field(max_length=40)], Annotated[int, Field(ge=0)]]
     last_advert_at: Annotated[float, Field(ge=0)] | None = None
     scanner_restarts: Annotated[int, Field(ge=0)] = 0
+    # Set while the server does not take the gateway's batches (they wait in its outbox).
+    uploads_held_since: Annotated[float, Field(ge=0)] | None = None
+    upload_held_status: Annotated[int, Field(ge=100, le=599)] | None = None
