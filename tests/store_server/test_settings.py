@@ -41,6 +41,7 @@ BAD_VALUES = [
     ("STORE_TRUSTED_PROXIES", "-1"),
     ("STORE_TRUSTED_PROXIES", "11"),
     ("STORE_LOG_FORMAT", "xml"),
+    ("STORE_SOCKETIO_CHANNEL", "c" * 101),
     ("STORE_DATABASE_URL", ""),
     ("STORE_SECRET_KEY", "short"),
     ("STORE_HOST", ""),
