@@ -2,6 +2,11 @@
 
     python -m bench accuracy --scenario NAME|FILE [--seed N] [--path-loss-exponent X]
                              [--shadowing-db Y] [--packet-loss P] [--json]
+                             [--FUSION-TUNABLE X ...]
+
+Every field of `store_server.presence.fusion.FusionParams` is a flag (underscores as dashes,
+e.g. `--entry-evidence-db 14 --zone-dwell-s 20`), to sweep it; the report then names the
+values swept under `fusion_params`.
 
 The simulator's world (`firmware_sim.world.air_at`) makes what each gateway and each phone hears,
 second by second; each gateway's adverts go through the gateway's tracking core
@@ -45,6 +50,12 @@ Metrics:
   true one (a fused `inside` when the truth is `dresses` is wrong).
 - `walkby_false_entry_rate`: the share of walk-by people (`walk_by: true`) with any fused
   `entered`.
+- `walkby_event_precision`: the share of fused `walk_by` events not followed by an `entered`
+  of the same person within 60 s (a walk-by invitation to someone stepping in is wrong).
+- `dwell_event_latency_p95_s`: per true stay in a zone of at least the fusion's
+  `zone_dwell_s`, the first fused `zone_dwell` of that zone decided from the stay's start on,
+  minus the moment the stay reached `zone_dwell_s` (negative: early); `missed_dwell_events`
+  counts stays with none within 60 s of that moment.
 - `flaps_per_stationary_hour`: a person is stationary in a second when their position equals
   the previous second's; the first 15 s of each stationary run are skipped (the fusion's
   minimum dwell and the tracker's window legitimately lag a stop); every change of the fused
@@ -55,6 +66,7 @@ Metrics:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import random
@@ -105,6 +117,11 @@ ENTRY_EARLY_S = 10.0
 EXIT_MARGIN_S = 60.0
 EXIT_SEARCH_S = 120.0
 STATIONARY_SETTLE_S = 15
+# A walk_by event followed by an `entered` of the same person this soon went to someone
+# stepping in (walk-by event precision counts the others).
+WALK_BY_THEN_ENTERED_S = 60.0
+# A true dwell whose `zone_dwell` has not come this long after it was due is missed.
+DWELL_SEARCH_S = 60.0
 APP_TAG = "tag"
 
 
@@ -237,18 +254,61 @@ def _true_visits(truth: list[str]) -> list[tuple[int, int]]:
     return visits
 
 
-def metrics(scenario: Scenario, tracks: list[Track]) -> dict[str, Any]:
+def _dwell_latencies(
+    truth: list[str], track: Track, zones: set[str], dwell_s: float
+) -> tuple[list[float], int]:
+    """Per true stay in a zone of at least `dwell_s`, the first `zone_dwell` of that zone
+    decided from the stay's start on, minus the moment the stay reached `dwell_s`; and how
+    many such stays got none within DWELL_SEARCH_S of that moment."""
+    dwells = [
+        (t - UNIX_START, e.place) for t, e in track.events if e.kind == PresenceKind.ZONE_DWELL
+    ]
+    latencies, missed = [], 0
+    start = 0
+    for second in range(1, len(truth) + 1):
+        if second < len(truth) and truth[second] == truth[start]:
+            continue
+        zone, length = truth[start], second - start
+        if zone in zones and length >= dwell_s:
+            due = start + dwell_s
+            hit = next(
+                (t for t, place in dwells if place == zone and start <= t < due + DWELL_SEARCH_S),
+                None,
+            )
+            if hit is None:
+                missed += 1
+            else:
+                latencies.append(hit - due)
+        start = second
+    return latencies, missed
+
+
+def metrics(
+    scenario: Scenario, tracks: list[Track], params: fusion.FusionParams | None = None
+) -> dict[str, Any]:
     """The accuracy figures of some tracks (see the module docstring)."""
+    params = params if params is not None else fusion.FusionParams()
     duration = math.ceil(scenario.duration_s)
     enter, exit_, missed, missed_exits, early = [], [], 0, 0, 0
     right = in_store = flaps = stationary_s = 0
-    walk_bys = walk_by_entries = 0
+    walk_bys = walk_by_entries = walk_by_events = walk_by_events_entering = 0
+    dwell_latency: list[float] = []
+    dwell_missed = 0
     plan = scenario.floor_plan
+    zones = {zone.name for zone in plan.zones}
     for track in tracks:
         person = track.person
         truth = [_truth_label(state_at(plan, person, s)) for s in range(duration)]
         entered = [t - UNIX_START for t, e in track.events if e.kind == PresenceKind.ENTERED]
         exited = [t - UNIX_START for t, e in track.events if e.kind == PresenceKind.EXITED]
+        walked = [t - UNIX_START for t, e in track.events if e.kind == PresenceKind.WALK_BY]
+        walk_by_events += len(walked)
+        walk_by_events_entering += sum(
+            1 for w in walked if any(w <= t <= w + WALK_BY_THEN_ENTERED_S for t in entered)
+        )
+        latencies, not_fired = _dwell_latencies(truth, track, zones, params.zone_dwell_s)
+        dwell_latency += latencies
+        dwell_missed += not_fired
         if person.walk_by:
             walk_bys += 1
             walk_by_entries += bool(entered)
@@ -290,6 +350,11 @@ def metrics(scenario: Scenario, tracks: list[Track]) -> dict[str, Any]:
         "flaps_per_stationary_hour": _round(
             flaps / (stationary_s / 3600) if stationary_s else None
         ),
+        "walkby_event_precision": _round(
+            1 - walk_by_events_entering / walk_by_events if walk_by_events else None
+        ),
+        "dwell_event_latency_p95_s": _round(percentile(dwell_latency, 0.95)),
+        "missed_dwell_events": dwell_missed,
         "missed_arrivals": missed,
         "missed_exits": missed_exits,
         "early_exits": early,
@@ -309,9 +374,15 @@ def load(name: str) -> Scenario:
     return load_scenario_file(Path(name))
 
 
-def run(scenario: Scenario, seed: int, channel: ChannelParams) -> dict[str, Any]:
+def run(
+    scenario: Scenario,
+    seed: int,
+    channel: ChannelParams,
+    params: fusion.FusionParams | None = None,
+) -> dict[str, Any]:
     """The full report: headline figures (app in the foreground) and per app state."""
-    params = fusion.FusionParams(entry_rssi_dbm=float(DEFAULT_ENTRY_RSSI_DBM))
+    if params is None:
+        params = fusion.FusionParams(entry_rssi_dbm=float(DEFAULT_ENTRY_RSSI_DBM))
     started = time.perf_counter()
     tracks = simulate(scenario, seed, channel, params)
     groups: dict[str, list[Track]] = defaultdict(list)
@@ -327,8 +398,10 @@ def run(scenario: Scenario, seed: int, channel: ChannelParams) -> dict[str, Any]
             "packet_loss": channel.packet_loss,
         },
         "population": APP_FOREGROUND if groups.get(APP_FOREGROUND) else "all",
-        **metrics(scenario, headline),
-        "by_app_state": {name: metrics(scenario, group) for name, group in sorted(groups.items())},
+        **metrics(scenario, headline, params),
+        "by_app_state": {
+            name: metrics(scenario, group, params) for name, group in sorted(groups.items())
+        },
         "left_out": {
             APP_IOS_BACKGROUND: sum(
                 1 for p in scenario.people if p.app_state == APP_IOS_BACKGROUND and p.phone
@@ -349,13 +422,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shadowing-db", type=float, default=ChannelParams().shadowing_sigma_db)
     parser.add_argument("--packet-loss", type=float, default=ChannelParams().packet_loss)
     parser.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    tunables = parser.add_argument_group("fusion tunables (store_server/presence/fusion.py)")
+    for tunable in dataclasses.fields(fusion.FusionParams):
+        tunables.add_argument(
+            "--" + tunable.name.replace("_", "-"),
+            type=float,
+            default=None,
+            metavar="X",
+            help=f"FusionParams.{tunable.name} (default {tunable.default})",
+        )
     args = parser.parse_args(argv)
     channel = ChannelParams(
         path_loss_exponent=args.path_loss_exponent,
         shadowing_sigma_db=args.shadowing_db,
         packet_loss=args.packet_loss,
     )
-    report = run(load(args.scenario), args.seed, channel)
+    swept = {
+        tunable.name: getattr(args, tunable.name)
+        for tunable in dataclasses.fields(fusion.FusionParams)
+        if getattr(args, tunable.name) is not None
+    }
+    params = fusion.FusionParams(**{"entry_rssi_dbm": float(DEFAULT_ENTRY_RSSI_DBM), **swept})
+    report = run(load(args.scenario), args.seed, channel, params)
+    if swept:
+        report["fusion_params"] = swept
     if args.json:
         print(json.dumps(report))
     else:

@@ -31,7 +31,7 @@ from store_server.db.models import (
     Zone,
 )
 from store_server.demo import DEMO_ZONES, DemoOrder, add_opted_in_shopper
-from store_server.presence.fusion import ENTRY_SURE_MARGIN_DB
+from store_server.presence.fusion import FusionParams
 from store_server.reporting.analytics import percentile
 from store_server.settings import DEFAULT_ENTRY_RSSI_DBM
 
@@ -39,7 +39,7 @@ from store_server.settings import DEFAULT_ENTRY_RSSI_DBM
 # Latency from the first such advert is the pipeline's own delay; from the first advert above
 # the entry threshold it also includes the walk from ~3.5 m to ~1 m that fusion waits for, so that
 # people passing the door on the pavement are not taken for shoppers walking in.
-SURE_ENTRY_DBM = DEFAULT_ENTRY_RSSI_DBM + ENTRY_SURE_MARGIN_DB
+SURE_ENTRY_DBM = DEFAULT_ENTRY_RSSI_DBM + FusionParams().entry_sure_margin_db
 ROTATION_EXPONENT = 10
 STAFF = ("bench@bench.store", "bench-password")
 STORE = {

@@ -300,14 +300,12 @@ def _seed_demo(settings: StoreSettings, out: Path) -> int:
 
 def _run(settings: StoreSettings) -> int:
     from store_server.app import create_app
+    from store_server.sweep import start_scheduler
+    from store_server.web.context import services
     from store_server.web.realtime import socketio
 
     app = create_app(settings)
-    if settings.run_scheduler:
-        from store_server.sweep import start_scheduler
-        from store_server.web.context import services
-
-        start_scheduler(services(app))
+    start_scheduler(services(app), run_sweep=settings.run_scheduler)
     print(f"store server listening on http://{settings.host}:{settings.port}", flush=True)
     # Werkzeug serves the demo and the tests; docs/decisions.md says what production uses.
     socketio.run(

@@ -1,5 +1,7 @@
-"""The periodic sweep: escalate unacknowledged alerts, expire stale ones, close lost visits,
-decide campaigns on those exits and release offers held for quiet hours.
+"""The periodic jobs. The presence clock (every process, every second) advances the process's
+fusion states: walk-bys, dwells and exits that no new signal will trigger. The sweep (one
+process) escalates unacknowledged alerts, expires stale ones, closes lost visits, decides
+campaigns on those exits and releases offers held for quiet hours.
 
 Everything is derived from stored timestamps and each change is a conditional UPDATE, so a late
 or repeated run changes nothing twice: escalations go out exactly once.
@@ -22,9 +24,12 @@ from store_server.messaging.outbound import NO_REACH, Job, Reach
 from store_server.pickup.alerts import arrival
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.presence import fusion
+from store_server.presence.pipeline import advance_remembered
 from store_server.presence.visits import (
+    FusionStates,
     PresenceEventOut,
     close_visit,
+    fusion_params,
     record_event,
     staff_event,
 )
@@ -36,6 +41,9 @@ log = logging.getLogger(__name__)
 # Silence is weak evidence of leaving (a phone can die in the store): an exit by the lost timeout
 # is reported at even odds.
 LOST_CONFIDENCE = 0.5
+# Fusion decides by the second (a walk-by 10 s after the passer was last heard, a dwell at
+# 30 s): its clock ticks once a second, so those events are at most a second late.
+PRESENCE_CLOCK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,33 @@ class SweepResult:
     jobs: list[Job] = field(default_factory=list)  # deliveries to submit after the commit
 
 
+@dataclass(frozen=True)
+class ClockResult:
+    """What the presence clock decided: the events to emit and deliveries to submit."""
+
+    events: list[Event]
+    jobs: list[Job]
+
+
+def presence_clock(
+    db: Database, settings: StoreSettings, states: FusionStates, now: float, reach: Reach
+) -> ClockResult:
+    """What time alone decides for this process's fusion states at `now`, through the pipeline.
+
+    A walk-by once the passer has gone, a dwell reached while still in the zone, an exit the
+    evidence already says: no new signal will come to trigger them.
+    """
+    events: list[Event] = []
+    jobs: list[Job] = []
+    with db.transaction() as session:
+        advanced = advance_remembered(session, states, fusion_params(settings), now, reach)
+    for store_id, outcome in advanced.items():
+        outcome.remember(states, store_id)
+        events += outcome.alerts + outcome.events
+        jobs += outcome.offers
+    return ClockResult(events, jobs)
+
+
 def sweep(
     db: Database, settings: StoreSettings, now: float, reach: Reach = NO_REACH
 ) -> SweepResult:
@@ -59,6 +94,7 @@ def sweep(
             reaches nobody, so offers are decided and logged but none is sent.
     """
     events: list[Event] = []
+    jobs: list[Job] = []
     escalated = expired = 0
     with db.transaction() as session:
         rows = session.execute(
@@ -111,7 +147,7 @@ def sweep(
         exits: list[PresenceEventOut] = []
         closed = close_lost_visits(session, now, exits)
         events += [staff_event(exit_) for exit_ in exits]
-        jobs = engagement.on_presence_events(session, exits, now, reach)
+        jobs += engagement.on_presence_events(session, exits, now, reach)
         jobs += engagement.release_held(session, now, reach)
     result = SweepResult(escalated, expired, closed, events, jobs)
     if escalated or expired or result.visits_closed:
@@ -130,7 +166,7 @@ def close_lost_visits(session: Session, now: float, exits: list[PresenceEventOut
     The visit ends when the shopper was last heard. Each close is a conditional UPDATE, so a
     batch closing the same visit at the same moment, or a repeated sweep, records one exit.
     """
-    params = fusion.FusionParams()
+    params = fusion.FusionParams()  # the lost timeout only: no setting changes it
     lost = session.scalars(
         select(Visit).where(
             Visit.ended_at.is_(None), Visit.last_seen_at <= now - params.lost_timeout_s
@@ -153,27 +189,45 @@ def close_lost_visits(session: Session, now: float, exits: list[PresenceEventOut
     return closed
 
 
-def start_scheduler(services: Services) -> BackgroundScheduler:
-    """Run the sweep every few seconds in this process (exactly one process per deployment)."""
+def start_scheduler(services: Services, run_sweep: bool = True) -> BackgroundScheduler:
+    """Run the presence clock every second in this process, and the sweep every few seconds
+    if `run_sweep` (exactly one process per deployment sweeps; every process keeps its own
+    fusion states, so every process runs its clock)."""
     settings: StoreSettings = services.settings
     db: Database = services.db
     broadcaster = services.publisher
 
     outbound = services.outbound
 
-    def job() -> None:
+    def clock_job() -> None:
+        result = presence_clock(
+            db, settings, services.fusion_states, services.clock(), outbound.reach
+        )
+        broadcaster.publish(result.events)
+        outbound.submit_all(result.jobs)
+
+    def sweep_job() -> None:
         result = sweep(db, settings, services.clock(), outbound.reach)
         broadcaster.publish(result.events)
         outbound.submit_all(result.jobs)
 
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
-        job,
+        clock_job,
         "interval",
-        seconds=settings.sweep_interval_s,
-        id="sweep",
+        seconds=PRESENCE_CLOCK_S,
+        id="presence_clock",
         coalesce=True,
         max_instances=1,
     )
+    if run_sweep:
+        scheduler.add_job(
+            sweep_job,
+            "interval",
+            seconds=settings.sweep_interval_s,
+            id="sweep",
+            coalesce=True,
+            max_instances=1,
+        )
     scheduler.start()
     return scheduler

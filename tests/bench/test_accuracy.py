@@ -13,6 +13,9 @@ KEYS: dict[str, type | tuple[type, ...]] = {
     "zone_accuracy": float,
     "walkby_false_entry_rate": (float, type(None)),
     "flaps_per_stationary_hour": float,
+    "walkby_event_precision": (float, type(None)),
+    "dwell_event_latency_p95_s": (float, type(None)),
+    "missed_dwell_events": int,
     "missed_arrivals": int,
 }
 
@@ -29,6 +32,8 @@ def test_accuracy_command_reports_every_metric() -> None:
             "--seed",
             "1",
             "--json",
+            "--zone-dwell-s",  # any fusion tunable is a flag
+            "20",
         ],
         capture_output=True,
         text=True,
@@ -42,3 +47,4 @@ def test_accuracy_command_reports_every_metric() -> None:
     assert report["missed_arrivals"] == 0
     assert 0.0 <= report["zone_accuracy"] <= 1.0
     assert set(report["by_app_state"]) == {"foreground"}
+    assert report["fusion_params"] == {"zone_dwell_s": 20.0}
