@@ -131,12 +131,16 @@ def server_layout(scenario: Scenario) -> tuple[dict[str, fusion.Place], dict[str
         to_entrance = math.dist((point.x, point.y), (plan.entrance.x, plan.entrance.y))
         if to_entrance <= ENTRANCE_MOUNT_REACH_M:
             return fusion.Place(PlaceKind.ENTRANCE, "entrance")
-        for bay in plan.bays:
-            r = bay.rect
-            dx = max(r.x0 - point.x, 0.0, point.x - r.x1)
-            dy = max(r.y0 - point.y, 0.0, point.y - r.y1)
-            if math.hypot(dx, dy) <= bay_reach:
-                return fusion.Place(PlaceKind.BAY, bay.name)
+
+        def to_bay(rect: Any) -> float:
+            dx = max(rect.x0 - point.x, 0.0, point.x - rect.x1)
+            dy = max(rect.y0 - point.y, 0.0, point.y - rect.y1)
+            return math.hypot(dx, dy)
+
+        # Bays side by side: a post between two watches the nearer one.
+        bays = sorted(plan.bays, key=lambda bay: to_bay(bay.rect))
+        if bays and to_bay(bays[0].rect) <= bay_reach:
+            return fusion.Place(PlaceKind.BAY, bays[0].name)
         for zone in plan.zones:
             if _inside(zone.rect, point):
                 return fusion.Place(PlaceKind.ZONE, zone.name)

@@ -246,3 +246,45 @@ def test_malformed_beacons_walls_and_people_are_rejected(
 ) -> None:
     with pytest.raises(ScenarioError):
         scenario_from_dict(_with(_docs_beacon_example(), path, value))
+
+
+def test_the_reference_layouts_are_built_in_with_their_features() -> None:
+    door_pair = builtin_scenario("door-pair").floor_plan
+    door = door_pair.entrance
+    sides = {
+        g.name: g.position.y - door.y for g in door_pair.gateways if g.name.startswith("gw-door")
+    }
+    assert sides["gw-door-in"] > 0 > sides["gw-door-out"]
+    outside_beacons = [b for b in door_pair.beacons if not door_pair.outline.contains(b.position)]
+    assert [b.spec.name for b in outside_beacons] == ["bcn-door-out"]
+
+    curbside = builtin_scenario("curbside-bays")
+    assert len(curbside.floor_plan.bays) == 3
+    posts = [g for g in curbside.floor_plan.gateways if g.name.startswith("gw-bay")]
+    assert len(posts) == 3
+    drivers = [p for p in curbside.people if p.name.startswith("driver-")]
+    assert drivers
+    for person in drivers:
+        states = {state_at(curbside.floor_plan, person, t) for t in range(0, 1800, 5)}
+        assert states & {"bay-1", "bay-2", "bay-3"}, person.name
+
+    narrow = builtin_scenario("long-narrow").floor_plan
+    outline = narrow.outline
+    assert (outline.x1 - outline.x0) / (outline.y1 - outline.y0) > 3
+    assert narrow.entrance.x == outline.x0, "the door is on the short west wall"
+    assert {z.name for z in narrow.zones} == {"books", "music", "cafe"}
+
+
+def test_shoppers_of_every_layout_enter_through_its_door() -> None:
+    for name in ("door-pair", "curbside-bays", "long-narrow"):
+        scenario = builtin_scenario(name)
+        shoppers = [p for p in scenario.people if p.name.startswith("shopper-")]
+        assert len(shoppers) > 50
+        for person in shoppers[:20]:
+            states = [
+                state_at(scenario.floor_plan, person, t)
+                for t in range(int(person.start_s), int(script_end_s(person)))
+            ]
+            assert "entrance" in states and set(states) & (
+                INSIDE_STATES | {"books", "music", "cafe"}
+            )
