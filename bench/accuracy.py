@@ -68,9 +68,7 @@ from typing import Any
 from firmware_sim.builtin_scenarios import BUILTIN_SCENARIO_DOCUMENTS, builtin_scenario
 from firmware_sim.radio import ChannelParams
 from firmware_sim.scenario import (
-    APP_BACKGROUND,
     APP_FOREGROUND,
-    APP_IOS_BACKGROUND,
     Person,
     Point,
     Scenario,
@@ -154,7 +152,7 @@ def server_layout(scenario: Scenario) -> tuple[dict[str, fusion.Place], dict[str
 def _group(person: Person) -> str | None:
     if person.staff:
         return None
-    if person.phone is not None and person.app_state in (APP_FOREGROUND, APP_BACKGROUND):
+    if person.advertises:
         return person.app_state
     if person.tag is not None:
         return APP_TAG
@@ -333,11 +331,7 @@ def run(scenario: Scenario, seed: int, channel: ChannelParams) -> dict[str, Any]
         "population": APP_FOREGROUND if groups.get(APP_FOREGROUND) else "all",
         **metrics(scenario, headline),
         "by_app_state": {name: metrics(scenario, group) for name, group in sorted(groups.items())},
-        "left_out": {
-            APP_IOS_BACKGROUND: sum(
-                1 for p in scenario.people if p.app_state == APP_IOS_BACKGROUND and p.phone
-            ),
-        },
+        "left_out": {"ios": sum(1 for p in scenario.people if p.platform == "ios" and p.phone)},
         "wall_s": round(time.perf_counter() - started, 2),
     }
 

@@ -183,7 +183,8 @@ _NINA_BROWSES: dict[str, Any] = {
 _OMAR_BROWSES: dict[str, Any] = {
     "name": "omar",
     "phone": "omar",
-    "app_state": "ios-background",
+    "platform": "ios",
+    "app_state": "background",
     "start_s": 40,
     "speed_m_s": 1.0,
     "waypoints": [
@@ -217,7 +218,8 @@ _CAR_SPEED_M_S = 3.0
 _CARLA_CURBSIDE: dict[str, Any] = {
     "name": "carla",
     "phone": "carla",
-    "app_state": "ios-background",
+    "platform": "ios",
+    "app_state": "background",
     "start_s": 10,
     "speed_m_s": _CAR_SPEED_M_S,
     "tag": {
@@ -317,10 +319,35 @@ BUSY_SATURDAY_SEED = 2024
 BUSY_SATURDAY_S = 3600
 SHOPPERS_PER_HOUR = 200
 WALK_BYS_PER_HOUR = 300
-# Placeholder mix of the shoppers' phones: no app, app open, Android background, iOS background.
-APP_MIX = ((None, 0.25), ("foreground", 0.2), ("background", 0.3), ("ios-background", 0.25))
-# Placeholder: share of shoppers carrying a registered key-fob tag.
-TAG_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class PlatformMix:
+    """Who carries what, in a generated scenario (docs/scenarios.md, "Platform mix")."""
+
+    # Placeholder: shoppers with the store app installed and presence opted in.
+    app_share: float = 0.75
+    # iOS's share of phones: StatCounter GlobalStats, mobile OS market share, Europe, 2024
+    # (about 35 %; set it per scenario: the United States are above half).
+    ios_share: float = 0.35
+    # Placeholder: shoppers with the app open on screen while walking in.
+    foreground_share: float = 0.2
+    # Placeholder: Android apps in the background that keep a foreground service (and so keep
+    # advertising); the others are cached by the OS and only scan.
+    foreground_service_share: float = 0.5
+    # Placeholder: shoppers carrying a registered key-fob tag.
+    tag_share: float = 0.05
+    # Where a phone not in hand is carried: trouser pockets for most men, bags for most women
+    # (Ichikawa, Chipchase, Grignani, "Where's the phone?", 2005); a few hold it anyway.
+    carry_shares: tuple[tuple[str, float], ...] = (
+        ("hand", 0.1),
+        ("front-pocket", 0.35),
+        ("back-pocket", 0.1),
+        ("bag", 0.45),
+    )
+
+
+DEFAULT_MIX = PlatformMix()
 _INSIDE_SPOTS = ((2.5, 6.5, 7.5, 11.5), (12.5, 6.5, 17.5, 11.5), (1.5, 2.0, 18.5, 12.0))
 # Where a shopper crosses the door, relative to its centre: inside a 2 m doorway with a margin.
 DOOR_SPREAD_M = 0.6
@@ -370,6 +397,7 @@ class Population:
     lane_y: float = 0.0
     drivers_per_hour: float = 0.0
     drive_bys_per_hour: float = 0.0
+    mix: PlatformMix = DEFAULT_MIX
 
 
 REFERENCE_FRONTAGE = Frontage(door=(DOOR_X, 0.0), inward=(0.0, 1.0))
@@ -386,16 +414,23 @@ def _arrivals(rng: random.Random, per_hour: float, duration_s: float) -> list[fl
     return times
 
 
-def _phone_fields(rng: random.Random, name: str) -> dict[str, Any]:
-    draw, app_state = rng.random(), None
-    for state, share in APP_MIX:
+def _phone_fields(rng: random.Random, name: str, mix: PlatformMix) -> dict[str, Any]:
+    if rng.random() >= mix.app_share:
+        return {"phone": None}
+    platform = "ios" if rng.random() < mix.ios_share else "android"
+    if rng.random() < mix.foreground_share:
+        return {"phone": name, "platform": platform, "app_state": "foreground"}
+    fields: dict[str, Any] = {"phone": name, "platform": platform, "app_state": "background"}
+    service = rng.random() < mix.foreground_service_share
+    if platform == "android":
+        fields["foreground_service"] = service
+    draw = rng.random()
+    for carry, share in mix.carry_shares:
         if draw < share:
-            app_state = state
+            fields["carry"] = carry
             break
         draw -= share
-    if app_state is None:
-        return {"phone": None}
-    return {"phone": name, "app_state": app_state}
+    return fields
 
 
 def _at(frontage: Frontage, along: float, inward: float, dwell_s: float = 0) -> dict[str, Any]:
@@ -429,9 +464,9 @@ def _shopper(
             _at(front, door, OUTSIDE_DOOR_Y),
             _at(front, leave_along, rng.uniform(*PAVEMENT_BAND)),
         ],
-        **_phone_fields(rng, name),
+        **_phone_fields(rng, name, population.mix),
     }
-    if rng.random() < TAG_SHARE:
+    if rng.random() < population.mix.tag_share:
         person["tag"] = {
             "kind": "ibeacon",
             "uuid": "e2c56db5-dffb-48d2-b060-d0f5a71096e0",
@@ -454,7 +489,7 @@ def _walk_by(
         "start_s": round(start_s, 1),
         "speed_m_s": round(rng.uniform(1.0, 1.6), 2),
         "waypoints": [_at(front, ends[0], inward), _at(front, ends[1], inward)],
-        **_phone_fields(rng, name),
+        **_phone_fields(rng, name, population.mix),
     }
 
 
@@ -478,7 +513,7 @@ def _driver(
             _stop(x, lane),
             _stop(leave, lane),
         ],
-        **_phone_fields(rng, name),
+        **_phone_fields(rng, name, population.mix),
     }
     if rng.random() < CAR_TAG_SHARE:
         person["tag"] = {
@@ -505,7 +540,7 @@ def _drive_by(
         "start_s": round(start_s, 1),
         "speed_m_s": DRIVE_BY_SPEED_M_S,
         "waypoints": [_stop(ends[0], population.lane_y), _stop(ends[1], population.lane_y)],
-        **_phone_fields(rng, name),
+        **_phone_fields(rng, name, population.mix),
     }
 
 
