@@ -499,14 +499,19 @@ def _link_rssi(
     body = 0.0
     if carrier is not None:
         body = body_loss_db(carrier.person, carrier.heading, mobile_at, antenna_at)
+    distance = _distance(mobile_at, antenna_at)
     field_ = world.shadowing.get(antenna)
+    shadowing = field_.at(mobile_at.x, mobile_at.y) if field_ is not None else 0.0
+    # Shadowing comes from what stands between the two ends; within a decorrelation distance
+    # of the antenna, in plain line of sight, there is little: the offset fades in over it.
+    shadowing *= min(1.0, distance / channel.shadowing_decorrelation_m)
     return received_rssi(
         channel,
-        _distance(mobile_at, antenna_at),
+        distance,
         rng,
         rssi_at_1m_dbm,
         wall_loss_db(world.scenario.floor_plan, mobile_at, antenna_at),
-        field_.at(mobile_at.x, mobile_at.y) if field_ is not None else 0.0,
+        shadowing,
         body,
     )
 
