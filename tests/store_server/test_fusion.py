@@ -341,7 +341,7 @@ def test_a_dwell_is_reached_on_the_clock_between_a_quiet_phones_reports() -> Non
     # reports; the clock (advance, as the sweep runs it) fires it on time.
     state = entered()
     events: list[fusion.PresenceEvent] = []
-    for second in range(1, 80):
+    for second in range(1, 30 + int(PARAMS.zone_dwell_s) + 20):
         t = T0 + second
         if second % 9 == 0:
             fused = fusion.fuse(state, [BeaconReport("bcn-dresses", DRESSES, -62, t)], PARAMS, t)

@@ -85,9 +85,10 @@ def test_the_presence_clock_reports_a_dwell_while_the_shopper_is_still_in_the_zo
     world: World,
 ) -> None:
     now = time.time()
-    world.clock.now = lambda: now - 40
-    world.arrive("leo", at=now - 40)
-    for second in range(-39, 0, 2):  # the app reports the rail's beacon as it hears it
+    stay = int(PARAMS.zone_dwell_s)  # the dwell falls due after the last report
+    world.clock.now = lambda: now - stay
+    world.arrive("leo", at=now - stay)
+    for second in range(1 - stay, 0, 4):  # the app reports the rail's beacon as it hears it
         world.clock.now = lambda second=second: now + second  # type: ignore[misc]
         report = [{"beacon": DRESSES_BEACON, "rssi": -55, "seen_at": now + second}]
         assert sightings(world, "leo", report).status_code == 200
