@@ -100,14 +100,16 @@ class FusionParams:
     # (gateway keepalive, gateway/tracking.py REPORT_KEEPALIVE_S), an Android app in the
     # background advertises every 5 s, and one lost advert must not make the person vanish.
     evidence_ttl_s: float = 20.0
-    # ... and a gateway's level only while its silence is no longer than this many of its
-    # usual gaps between reports (or `silence_min_s`): a gateway reports a device on every
-    # change of 3 dB and at least every 10 s, and every advert above the entry threshold at a
-    # door or bay, so a device reported every second that falls silent has left its range
-    # (a car driving off its bay, a shopper out of the door), while one reported on its
-    # keepalive only is silent for 10 s as a matter of course.
+    # ... and a gateway's level only while its silence is shorter than the gateway's keepalive
+    # plus this many of its usual gaps between reports: a gateway reports every device it
+    # hears at least every `report_keepalive_s` (gateway/tracking.py REPORT_KEEPALIVE_S), so
+    # a device reported every second and then not for 13 s has left its range (a car driving
+    # off its bay: the curbside exit went from 36 s to 16 s), while one advertising every 5 s
+    # keeps the full evidence_ttl_s. (Three gaps without the keepalive, at least 5 s, cost
+    # early exits: a shopper holding still just inside the door is reported only on the
+    # keepalive once her reading drops below the entry threshold.)
     silence_gaps: float = 3.0
-    silence_min_s: float = 5.0
+    report_keepalive_s: float = 10.0
     # Smoothing of a source's level across its reports: each report moves the level half way,
     # so one faded reading (-10 dB) moves it 5 dB, two consistent ones 7.5 dB.
     level_smoothing: float = 0.5
@@ -191,9 +193,6 @@ class FusionParams:
     bay_hold_db: float = 6.0
 
 
-DEFAULT_ENTRY_RSSI_DBM = FusionParams().entry_rssi_dbm
-
-
 @dataclass(frozen=True)
 class Place:
     """What a gateway or beacon watches: its kind (entrance, zone, bay, floor) and zone name."""
@@ -259,7 +258,7 @@ class Evidence:
         silence = now - self.at
         if self.gap is None or not self.source.startswith("gateway:"):
             return silence <= params.evidence_ttl_s
-        limit = max(params.silence_min_s, params.silence_gaps * self.gap)
+        limit = params.report_keepalive_s + params.silence_gaps * self.gap
         return silence <= min(params.evidence_ttl_s, limit)
 
     def reason(self) -> dict[str, Any]:

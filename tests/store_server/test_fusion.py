@@ -381,5 +381,4 @@ def test_every_tunable_is_a_field_of_fusion_params() -> None:
         "BASE_CONFIDENCE",
         "FULL_CONFIDENCE_MARGIN_DB",
         "AGREEMENT_BONUS",
-        "DEFAULT_ENTRY_RSSI_DBM",
     }
