@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from store_server.accounts.auth import token_digest
 from store_server.db.models import Gateway, Zone
+from store_server.presence.fusion import FusionParams
 from tests.store_server.conftest import World
 
 CAR_TAG = {
@@ -52,12 +53,13 @@ def test_car_tag_at_the_bay_raises_the_pickup_alert(world: World) -> None:
     assert config["entry_rssi_dbm"] == -70
     now = time.time()
     # The car rolls into the bay: its gateway is the nearest hearing it for a few seconds.
-    waiting = [{"seen_at": now - 4 + i, "rssi": -58, "frame": CAR_TAG} for i in range(5)]
+    hold = int(FusionParams().bay_arrival_s) + 1
+    waiting = [{"seen_at": now - hold + i, "rssi": -58, "frame": CAR_TAG} for i in range(hold + 1)]
     body = {"batch_id": "curb-1", "sent_at": now, "observations": waiting}
     response = world.client().post(
         "/api/v1/gateways/gw-curbside/batches", json=body, headers=headers
     )
-    assert response.get_json()["resolved"] == 5
+    assert response.get_json()["resolved"] == hold + 1
     [alert] = (
         world.client()
         .get(f"/api/v1/stores/{world.seed.store_id}/arrivals", headers=world.staff_headers())
