@@ -84,19 +84,22 @@ def test_the_presence_clock_reports_a_walk_by_once_the_passer_has_gone(world: Wo
 def test_the_presence_clock_reports_a_dwell_while_the_shopper_is_still_in_the_zone(
     world: World,
 ) -> None:
-    now = time.time()
-    stay = int(PARAMS.zone_dwell_s)  # the dwell falls due after the last report
-    world.clock.now = lambda: now - stay
-    world.arrive("leo", at=now - stay)
-    for second in range(1 - stay, 0, 4):  # the app reports the rail's beacon as it hears it
-        world.clock.now = lambda second=second: now + second  # type: ignore[misc]
-        report = [{"beacon": DRESSES_BEACON, "rssi": -55, "seen_at": now + second}]
+    start = time.time() - 2 * PARAMS.zone_dwell_s
+    world.clock.now = lambda: start
+    world.arrive("leo", at=start)
+    since: float | None = None
+    t = start + 1.0
+    # The app reports the rail's beacon every 4 s, until just before the dwell falls due.
+    while since is None or t + 4 < since + PARAMS.zone_dwell_s:
+        world.clock.now = lambda t=t: t  # type: ignore[misc]
+        report = [{"beacon": DRESSES_BEACON, "rssi": -55, "seen_at": t}]
         assert sightings(world, "leo", report).status_code == 200
+        with world.db.sessions() as session:
+            since = session.scalars(
+                select(PresenceEvent.at).where(PresenceEvent.kind == "zone_entered")
+            ).first()
+        t += 4
     assert presence(world) == [("entered", "entrance"), ("zone_entered", "dresses")]
-    with world.db.sessions() as session:
-        since = session.scalars(
-            select(PresenceEvent.at).where(PresenceEvent.kind == "zone_entered")
-        ).one()
     states = services(world.app).fusion_states
     settings = services(world.app).settings
     presence_clock(world.db, settings, states, since + PARAMS.zone_dwell_s, PAGE_OPEN)
