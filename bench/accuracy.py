@@ -49,7 +49,8 @@ Metrics:
   1.5 m entrance radius), minus the start, floored at 0. None if no visit was detected.
 - `missed_arrivals`: true visits with no such `entered`; `premature_arrivals`: visits whose
   `entered` came earlier still (the person heard down the street) and was not closed before:
-  counted as arriving on time for the latencies, and shown apart.
+  wrong too (staff alerted while she is still down the street), so they add no arrival
+  latency; their exits count.
 - `exit_latency_p95_s`: per detected true visit that ends at least 60 s before the scenario's
   end, the first `exited` decided at or after its end (within 120 s), minus the end;
   `missed_exits` counts those with none; `early_exits` counts visits closed while the person
@@ -405,13 +406,15 @@ def _score(scenario: Scenario, person: Person, track: RuleTrack, tally: _Tally) 
         hit = next((t for t in entered if window <= t < end), None)
         before = [kind for t, kind in changes if t < window]
         if hit is None and before and before[-1] == PresenceKind.ENTERED:
-            # Entered long before stepping in (heard down the street) and still open.
+            # Entered long before stepping in (heard down the street) and still open: no
+            # arrival latency to speak of, but the visit's exit still counts.
             tally.premature += 1
             hit = window
-        if hit is None:
+        elif hit is None:
             tally.missed += 1
             continue
-        tally.enter.append(max(0.0, hit - start))
+        else:
+            tally.enter.append(max(0.0, hit - start))
         if any(hit <= t < end for t in exited):
             tally.early += 1
         if end + EXIT_MARGIN_S <= duration:
@@ -474,7 +477,7 @@ def metrics(scenario: Scenario, tracks: Iterable[tuple[Person, RuleTrack]]) -> d
         _score(scenario, person, track, tally)
     return {
         "people": people,
-        "true_visits": len(tally.enter) + tally.missed,
+        "true_visits": len(tally.enter) + tally.missed + tally.premature,
         "enter_latency_p50_s": _round(statistics.median(tally.enter) if tally.enter else None),
         "enter_latency_p95_s": _round(percentile(tally.enter, 0.95)),
         "exit_latency_p95_s": _round(percentile(tally.exit_, 0.95)),

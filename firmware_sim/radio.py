@@ -22,6 +22,12 @@ DEFAULT_SHADOWING_SIGMA_DB = 4.0
 # Indoor 2.4 GHz measurements put it at one to a few metres (shelving, people and walls are
 # closer together than outdoor buildings); placeholder 2 m until measured in a store.
 DEFAULT_SHADOWING_DECORRELATION_M = 2.0
+# A still phone's link still varies from moment to moment as people, trolleys and doors move
+# around it, beyond what one packet's fading does: static BLE links in occupied rooms vary by a
+# few dB over seconds. Placeholder 2 dB per packet until measured in a store. (It also keeps a
+# passively scanning BlueZ, which signals only RSSI changes of 8 dB or more, updating about as
+# often as a real one does.)
+DEFAULT_TEMPORAL_SIGMA_DB = 2.0
 # Plane waves summed to draw one shadowing field (random Fourier features): 32 give a
 # near-Gaussian marginal and the exponential correlation within a few per cent.
 SHADOWING_COMPONENTS = 32
@@ -58,6 +64,7 @@ class ChannelParams:
     rssi_at_1m_dbm: int = DEFAULT_RSSI_AT_1M_DBM
     shadowing_sigma_db: float = DEFAULT_SHADOWING_SIGMA_DB
     shadowing_decorrelation_m: float = DEFAULT_SHADOWING_DECORRELATION_M
+    temporal_sigma_db: float = DEFAULT_TEMPORAL_SIGMA_DB
     packet_loss: float = DEFAULT_PACKET_LOSS
     sensitivity_dbm: int = DEFAULT_SENSITIVITY_DBM
     rician_k: float | None = DEFAULT_RICIAN_K
@@ -69,6 +76,8 @@ class ChannelParams:
             raise ValueError("path_loss_exponent must be > 0")
         if self.shadowing_sigma_db < 0:
             raise ValueError("shadowing_sigma_db must be >= 0")
+        if self.temporal_sigma_db < 0:
+            raise ValueError("temporal_sigma_db must be >= 0")
         if self.shadowing_decorrelation_m <= 0:
             raise ValueError("shadowing_decorrelation_m must be > 0")
         if not 0.0 <= self.packet_loss <= 1.0:
@@ -170,6 +179,7 @@ def received_rssi(
         - body_loss_db
         + shadowing_db
         + fading_db(params.rician_k, rng)
+        + rng.gauss(0.0, params.temporal_sigma_db)
     )
     if rssi < params.sensitivity_dbm:
         return None

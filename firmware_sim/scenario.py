@@ -160,8 +160,10 @@ class Person:
     app_state: str = APP_FOREGROUND
     tag: BeaconSpec | None = None
     platform: str = PLATFORM_ANDROID
-    # The app's default: LOW_LATENCY while on screen, LOW_POWER in its foreground service.
-    advertise_mode: str = ADVERTISE_LOW_LATENCY
+    # The project's app advertises with ADVERTISE_MODE_LOW_POWER (~1 s), on screen and in its
+    # foreground service: the rate the gateway's tracker (a report per 0.8 s at most) and the
+    # fusion are built for (docs/decisions.md), at a fraction of LOW_LATENCY's battery cost.
+    advertise_mode: str = ADVERTISE_LOW_POWER
     # Android in the background: advertising outlives the app's screen only in a foreground
     # service; without one the process is cached and stops (Android 8+ background limits).
     foreground_service: bool = True
@@ -469,7 +471,6 @@ def _person(value: Any, where: str) -> Person:
     app_state = _choice(obj, "app_state", APP_STATES, APP_FOREGROUND, where)
     background = app_state == APP_BACKGROUND
     platform = _choice(obj, "platform", PLATFORMS, PLATFORM_ANDROID, where)
-    mode = ADVERTISE_LOW_POWER if background else ADVERTISE_LOW_LATENCY
     carry = CARRY_FRONT_POCKET if background else CARRY_HAND
     name = _string(obj, "name", where)
     tag = obj.get("tag")
@@ -484,7 +485,7 @@ def _person(value: Any, where: str) -> Person:
         app_state=app_state,
         tag=beacon_spec(tag, f"{where}.tag", f"{name}-tag") if tag is not None else None,
         platform=platform,
-        advertise_mode=_choice(obj, "advertise_mode", ADVERTISE_MODES, mode, where),
+        advertise_mode=_choice(obj, "advertise_mode", ADVERTISE_MODES, ADVERTISE_LOW_POWER, where),
         foreground_service=_flag(obj, "foreground_service", where, default=True),
         carry=_choice(obj, "carry", CARRIES, carry, where),
     )

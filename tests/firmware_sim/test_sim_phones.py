@@ -138,7 +138,12 @@ def test_shadowing_is_steady_in_place_and_decorrelates_with_distance() -> None:
 
 
 def test_a_shopper_standing_still_sees_a_steady_offset_not_fresh_noise() -> None:
-    quiet = {"packet_loss": 0.0, "rician_k": None, "shadowing_sigma_db": 8.0}
+    quiet = {
+        "packet_loss": 0.0,
+        "rician_k": None,
+        "shadowing_sigma_db": 8.0,
+        "temporal_sigma_db": 0.0,
+    }
     walking = [{"x": 2, "y": 3}, {"x": 18, "y": 11}]
     scenario = _scenario(_person("still"), _person("walker", waypoints=walking), duration_s=20)
     _, adverts, _ = _run(scenario, 10, 1, **quiet)
