@@ -107,7 +107,10 @@ class FusionParams:
     # off its bay: the curbside exit went from 36 s to 16 s), while one advertising every 5 s
     # keeps the full evidence_ttl_s. (Three gaps without the keepalive, at least 5 s, cost
     # early exits: a shopper holding still just inside the door is reported only on the
-    # keepalive once her reading drops below the entry threshold.)
+    # keepalive once her reading drops below the entry threshold.) A phone's beacon reports
+    # live the other way: at least evidence_ttl_s, longer for a phone whose usual gap is long
+    # (an Android app in the background scans 0.5 s every 10 s and misses a beacon now and
+    # then: at 20 s such phones fell out of the store between two reports).
     silence_gaps: float = 3.0
     report_keepalive_s: float = 10.0
     # Smoothing of a source's level across its reports: each report moves the level half way,
@@ -124,7 +127,8 @@ class FusionParams:
     # Hysteresis of the door: a person whose visit is open counts as in the store until the door
     # reading falls this far below the entry threshold (8 dB: about 2.5x the distance, n = 2).
     exit_hysteresis_db: float = 8.0
-    # An in-store (zone or floor) gateway places someone inside from this level up: the far
+    # An in-store (zone or floor) gateway, or the in-store beacon a phone hears strongest,
+    # places someone inside from this level up: the far
     # corners of the reference store read about -80 dBm at the floor gateway (11 m), the
     # pavement -84 or less through the glass front.
     inside_min_dbm: float = -84.0
@@ -140,6 +144,13 @@ class FusionParams:
     # from a -59 dBm at 1 m beacon, a zone of the reference store being 6 m across with its
     # beacon in the middle. At -72 shoppers browsing just outside a zone counted as in it.
     beacon_near_dbm: float = -70.0
+    # ... less what the carrier's body takes away: a phone in a pocket or a bag loses 3 dB
+    # through the body on its open side and 8-12 dB behind it (firmware_sim.world.BODY_LOSS_DB,
+    # after Ghaddar et al. 2007), so most of the phones shoppers carry hear a zone's beacon
+    # 5-10 dB under what the path-loss model says. The allowance applies only to the beacon
+    # the phone hears strongest (the nearest one: the body costs every beacon alike), so it
+    # cannot put someone in a zone whose beacon is not the nearest they hear.
+    beacon_body_loss_db: float = 8.0
     # A zone gateway's own zone, from this level up (about 3 m from the antenna).
     zone_gateway_dbm: float = -68.0
     # A zone (or the floor between zones) must hold this long before the state changes: a phone
@@ -258,8 +269,13 @@ class Evidence:
     def fresh(self, params: FusionParams, now: float) -> bool:
         """Whether this evidence still says where the person is at `now` (see silence_gaps)."""
         silence = now - self.at
-        if self.gap is None or not self.source.startswith("gateway:"):
+        if self.gap is None:
             return silence <= params.evidence_ttl_s
+        if not self.source.startswith("gateway:"):
+            # A phone that hears beacons only in its scan windows (an Android app in the
+            # background: 0.5 s every 10 s) reports each one seldom; its silence means
+            # something only once several of its usual gaps have passed.
+            return silence <= max(params.evidence_ttl_s, params.silence_gaps * self.gap)
         limit = params.report_keepalive_s + params.silence_gaps * self.gap
         return silence <= min(params.evidence_ttl_s, limit)
 
@@ -511,11 +527,16 @@ def locate(
     def relief(e: Evidence) -> float:
         return params.zone_switch_margin_db if e.place.name == current_zone else 0.0
 
+    nearest_beacon = max(beacons, key=lambda e: e.level, default=None)
+
+    def body(e: Evidence) -> float:
+        return params.beacon_body_loss_db if e is nearest_beacon else 0.0
+
     near_zone = [
         e
         for e in beacons
         if e.place.kind == PlaceKind.ZONE
-        and e.level >= params.beacon_near_dbm - relief(e)
+        and e.level >= params.beacon_near_dbm - relief(e) - body(e)
         and e.place.name
     ] + [
         e
@@ -549,6 +570,23 @@ def locate(
             _confidence(floor.level - params.inside_min_dbm),
             reasons,
             floor.level,
+        )
+    # In the store by the phone's own ear: the beacon it hears strongest stands inside (a zone's
+    # or the floor's), not at the door, and is heard from in-store range. A phone that only
+    # reports beacons (an iPhone, an Android app the OS has cached) has no gateway evidence.
+    # During a visit the door's beacon counts too (its hysteresis band: someone at the front of
+    # the store hears it strongest), until it fades out of in-store range.
+    if (
+        nearest_beacon is not None
+        and (visit_open or nearest_beacon.place.kind not in ARRIVAL_KINDS)
+        and nearest_beacon.level >= params.inside_min_dbm
+    ):
+        return Estimate(
+            PresenceState.INSIDE,
+            None,
+            _confidence(nearest_beacon.level - params.inside_min_dbm),
+            (nearest_beacon.reason(),),
+            nearest_beacon.level,
         )
     # The door's hysteresis band: still in the store until the door reading clearly falls.
     if visit_open and door is not None and door.level >= entry - params.exit_hysteresis_db:

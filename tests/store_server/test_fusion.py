@@ -382,3 +382,53 @@ def test_every_tunable_is_a_field_of_fusion_params() -> None:
         "FULL_CONFIDENCE_MARGIN_DB",
         "AGREEMENT_BONUS",
     }
+
+
+def test_a_pocketed_phone_that_only_reports_beacons_is_placed_by_the_nearest_one() -> None:
+    # An iPhone or a cached Android app: no gateway hears it. In a pocket, its body takes 8 dB
+    # off the dresses beacon (-76 instead of -68), which is still the beacon it hears best.
+    signals: list[fusion.Signal] = []
+    for s in range(40):
+        signals.append(BeaconReport("bcn-dresses", DRESSES, -76, T0 + s))
+        signals.append(BeaconReport("bcn-shoes", SHOES, -84, T0 + s + 0.3))
+    state, events = play(signals)
+    assert kinds(events)[:2] == ["entered", "zone_entered"]
+    assert state.state == PresenceState.ZONE and state.place == "dresses"
+
+
+def test_the_body_allowance_goes_only_to_the_nearest_beacon() -> None:
+    # Between two zones, both beacons weak: the weaker one never places her in its zone.
+    beacons = [
+        fusion.Evidence("beacon:bcn-dresses", "phone_beacon", DRESSES, -75.0, -75.0, T0),
+        fusion.Evidence("beacon:bcn-shoes", "phone_beacon", SHOES, -77.0, -77.0, T0),
+    ]
+    estimate = fusion.locate(beacons, PARAMS, T0 + 1, visit_open=True)
+    assert (estimate.state, estimate.place) == (PresenceState.ZONE, "dresses")
+
+
+def test_a_beacon_only_phone_hearing_the_door_beacon_best_is_no_entry_but_stays_in() -> None:
+    # Outside, the entrance beacon is the nearest: never an entry on its own ...
+    outside = [door_beacon(-74, T0 + s) for s in range(60)]
+    state, events = play(outside)
+    assert "entered" not in kinds(events) and not state.visit_open
+    # ... during a visit it is the front of the store: still in until it fades away.
+    inside = [door_beacon(-74, T0 + 100 + s) for s in range(30)]
+    state, events = play(inside, state=entered(T0 + 99))
+    assert "exited" not in kinds(events) and state.visit_open
+
+
+def test_a_phone_reporting_seldom_stays_placed_between_its_scan_windows() -> None:
+    # An Android app in the background scans 0.5 s every 10 s and misses beacons now and then:
+    # the zone's beacon reported every 10 s, once 25 s apart, keeps her in the zone.
+    times = {0, 10, 20, 30, 55, 65, 75}
+    state, events = PersonState(), list[fusion.PresenceEvent]()
+    for second in range(80):  # the sweep runs every second between the reports
+        t = T0 + second
+        if second in times:
+            fused = fusion.fuse(state, [BeaconReport("bcn-dresses", DRESSES, -66, t)], PARAMS, t)
+            state, events = fused.state, events + fused.events
+        fused = fusion.advance(state, PARAMS, t + 0.5)
+        state, events = fused.state, events + fused.events
+    assert kinds(events)[0] == "entered" and state.visit_open
+    assert "exited" not in kinds(events)
+    assert state.state == PresenceState.ZONE and state.place == "dresses"
