@@ -157,6 +157,13 @@ class FusionParams:
     # lying still near a border hears both sides' beacons alternately stronger; five seconds is
     # several readings of either side. Entries and exits have their own rules.
     min_dwell_s: float = 5.0
+    # ... and at least this many of the usual gaps between the reports of the slowest source
+    # still placing them: a phone scanning in the background reports each beacon every 10 s or
+    # so, and five seconds after one report the next has not come yet, so one stray reading
+    # moved the person (busy-saturday: 80-85 flaps per stationary hour for background Android
+    # phones). Two gaps: the new place heard twice. (Gateways' gaps do not count: a gateway
+    # reports a steady device only on its keepalive.)
+    dwell_gaps: float = 2.0
     # Someone placed inside (in-store gateway, door not dominant) this long without a door
     # reading strong enough has still entered: a phone advertising every 5 s is heard once or
     # not at all while crossing the door. Four such adverts; at 10 s passers placed inside by
@@ -803,9 +810,23 @@ def _step(
     # evidence has put them since: someone walking out of a zone passes the floor, the doorway
     # and the pavement, and each of those must not restart the clock.
     since = state.placed_elsewhere_since if state.placed_elsewhere_since is not None else t
-    if t - since >= params.min_dwell_s:
+    if t - since >= _min_dwell(state, params, t):
         return _enter_place(state, estimate, t)
     return replace(state, placed_elsewhere_since=since), []
+
+
+def _min_dwell(state: PersonState, params: FusionParams, t: float) -> float:
+    """How long a new place must hold: `min_dwell_s`, or `dwell_gaps` of the slowest phone.
+
+    Only the phone's beacon reports count: their gaps are its scan cadence, while a gateway
+    reports a steady device only on its keepalive (a long gap there means nothing changed).
+    """
+    gaps = [
+        e.gap
+        for e in state.evidence
+        if e.signal == "phone_beacon" and e.gap is not None and e.fresh(params, t)
+    ]
+    return max(params.min_dwell_s, params.dwell_gaps * max(gaps, default=0.0))
 
 
 def _zone_level(state: PersonState, params: FusionParams, t: float) -> float | None:
