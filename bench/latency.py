@@ -1,8 +1,10 @@
-"""Arrival latency through the real stack: first strong door advert -> staff Socket.IO event.
+"""Arrival latency through the real stack: the shopper truly crossing the door -> staff event.
 
-Twenty shoppers with ready pickup orders walk to the door one after another; the simulator
-(real time) logs every advert a gateway hears, the gateway uploads through HTTP, and a real
-python-socketio client logged in as staff records when each arrival event reaches it.
+Twenty shoppers with ready pickup orders walk through the door one after another; the
+simulator (real time) plays them, the gateway uploads through HTTP, and a real python-socketio
+client logged in as staff records when each arrival event reaches it. The clock starts when the
+simulated shopper crosses the door line (ground truth: the scenario's path, pinned to Unix time
+by the simulator's ground-truth log), not at an advert: what staff wait for is the person.
 
     python -m bench latency [--arrivals 20] [--spacing-s 4] [--json]
 """
@@ -22,6 +24,8 @@ import requests
 import socketio
 
 from bench.stack import Stack
+from firmware_sim.scenario import scenario_from_dict
+from firmware_sim.world import position_at
 from store_server.accounts.auth import hash_password, token_digest
 from store_server.db.database import Database
 from store_server.db.models import (
@@ -31,15 +35,11 @@ from store_server.db.models import (
     Zone,
 )
 from store_server.demo import DEMO_ZONES, DemoOrder, add_opted_in_shopper
-from store_server.presence.fusion import ENTRY_SURE_MARGIN_DB
 from store_server.reporting.analytics import percentile
 from store_server.settings import DEFAULT_ENTRY_RSSI_DBM
 
-# One reading this strong at the door is an entry by itself (store_server.presence.fusion).
-# Latency from the first such advert is the pipeline's own delay; from the first advert above
-# the entry threshold it also includes the walk from ~3.5 m to ~1 m that fusion waits for, so that
-# people passing the door on the pavement are not taken for shoppers walking in.
-SURE_ENTRY_DBM = DEFAULT_ENTRY_RSSI_DBM + ENTRY_SURE_MARGIN_DB
+# Resolution of the door crossing found on the scripted path.
+CROSSING_STEP_S = 0.01
 ROTATION_EXPONENT = 10
 STAFF = ("bench@bench.store", "bench-password")
 STORE = {
@@ -109,7 +109,7 @@ def seed_store(arrivals: int) -> Any:
 
 
 def scenario(arrivals: int, spacing_s: float) -> dict[str, Any]:
-    """Shoppers start 8 m out on the pavement, walk to the door, wait, and walk away."""
+    """Shoppers start 8 m out on the pavement, walk in through the door, wait, and walk away."""
     people = [
         {
             "name": person_name(i),
@@ -118,7 +118,8 @@ def scenario(arrivals: int, spacing_s: float) -> dict[str, Any]:
             "speed_m_s": 1.2,
             "waypoints": [
                 {"x": 10, "y": -8, "dwell_s": 0},
-                {"x": 10, "y": -0.5, "dwell_s": 8},
+                {"x": 10, "y": 2, "dwell_s": 8},
+                {"x": 10, "y": -8, "dwell_s": 0},
                 {"x": 30, "y": -8, "dwell_s": 0},
             ],
         }
@@ -134,13 +135,36 @@ def scenario(arrivals: int, spacing_s: float) -> dict[str, Any]:
     }
 
 
+def door_crossings(document: dict[str, Any]) -> dict[str, float]:
+    """Scenario time at which each person first stands inside the store (crossed the door)."""
+    played = scenario_from_dict(document)
+    outline = played.floor_plan.outline
+    crossings: dict[str, float] = {}
+    for person in played.people:
+        t = person.start_s
+        while (here := position_at(person, t)) is not None:
+            if outline.contains(here):
+                crossings[person.name] = t
+                break
+            t += CROSSING_STEP_S
+    return crossings
+
+
+def scenario_unix_start(ground_truth: Path) -> float:
+    """The Unix time of scenario time 0, from the simulator's ground-truth log."""
+    first = json.loads(ground_truth.read_text().splitlines()[0])
+    return float(first["t"]) - float(first["scenario_t"])
+
+
 def run(arrivals: int, spacing_s: float) -> dict[str, Any]:
     """Run the stack once and measure every arrival."""
     with tempfile.TemporaryDirectory() as tmp, Stack(Path(tmp)) as stack:
         stack.start_server(seed=seed_store(arrivals))
+        document = scenario(arrivals, spacing_s)
         scenario_file = Path(tmp) / "scenario.json"
-        scenario_file.write_text(json.dumps(scenario(arrivals, spacing_s)))
+        scenario_file.write_text(json.dumps(document))
         air_log = Path(tmp) / "air.jsonl"
+        ground_truth = Path(tmp) / "truth.jsonl"
         login = requests.post(
             f"{stack.url}/api/v1/auth/login",
             json={"email": STAFF[0], "password": STAFF[1]},
@@ -156,7 +180,15 @@ def run(arrivals: int, spacing_s: float) -> dict[str, Any]:
                 received.setdefault(payload["first_name"], time.time())
 
         client.connect(stack.url, auth={"token": login["token"]}, transports=["websocket"])
-        stack.start_sim(str(scenario_file), "--seed", "7", "--air-log", str(air_log))
+        stack.start_sim(
+            str(scenario_file),
+            "--seed",
+            "7",
+            "--air-log",
+            str(air_log),
+            "--ground-truth",
+            str(ground_truth),
+        )
         stack.start_gateway("gw-entrance")
         deadline = time.monotonic() + scenario(arrivals, spacing_s)["duration_s"] + 10
         while time.monotonic() < deadline:
@@ -165,29 +197,26 @@ def run(arrivals: int, spacing_s: float) -> dict[str, Any]:
                     break
             time.sleep(0.2)
         client.disconnect()
+        unix_start = scenario_unix_start(ground_truth)
+        crossed = {p: unix_start + t for p, t in door_crossings(document).items()}
         first_above: dict[str, float] = {}
-        first_sure: dict[str, float] = {}
         for line in air_log.read_text().splitlines():
             record = json.loads(line)
-            if record["gateway"] != "gw-entrance":
-                continue
-            if record["rssi"] >= DEFAULT_ENTRY_RSSI_DBM:
+            if record["gateway"] == "gw-entrance" and record["rssi"] >= DEFAULT_ENTRY_RSSI_DBM:
                 first_above.setdefault(record["person"], record["t"])
-            if record["rssi"] >= SURE_ENTRY_DBM:
-                first_sure.setdefault(record["person"], record["t"])
     result: dict[str, Any] = {
         "arrivals": arrivals,
         "detected": len(received),
         "missed": arrivals - len(received),
     }
-    for name, starts in (("from_threshold", first_above), ("from_sure_reading", first_sure)):
+    # Arrival events name the shopper by first name, which is the scenario person (seed_store).
+    for name, starts in (("from_door_crossing", crossed), ("from_first_advert_above", first_above)):
         latencies = [received[p] - starts[p] for p in received if p in starts]
         if latencies:
             result[f"{name}_p50_s"] = round(percentile(latencies, 0.50) or 0.0, 3)
             result[f"{name}_p95_s"] = round(percentile(latencies, 0.95) or 0.0, 3)
             result[f"{name}_max_s"] = round(max(latencies), 3)
     result["entry_threshold_dbm"] = DEFAULT_ENTRY_RSSI_DBM
-    result["sure_entry_dbm"] = SURE_ENTRY_DBM
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, replace
 from typing import Any
 
 from firmware_sim.scenario import Scenario, ScenarioError, scenario_from_dict
@@ -111,10 +112,13 @@ STREET_X = (-15.0, 35.0)
 # The stockroom door's centre line and the points either side of it.
 STOCKROOM_DOOR = ({"x": 17, "y": 12.5}, {"x": 17, "y": 13.5})
 
-# Maria: from the street 8 m out straight to the door (under 7 s at 1.2 m/s), then waits.
+# Maria: from the street 8 m out straight to the door (under 7 s at 1.2 m/s), then waits. She
+# has the order's pickup screen open, where the app asks for ADVERTISE_MODE_LOW_LATENCY: the
+# moment it wants to be noticed fastest.
 _MARIA_PICKUP_AT_DOOR: dict[str, Any] = {
     "name": "maria",
     "phone": "maria",
+    "advertise_mode": "low_latency",
     "speed_m_s": 1.2,
     "waypoints": [
         {"x": 10, "y": -8, "dwell_s": 0},
@@ -200,7 +204,8 @@ _NINA_BROWSES: dict[str, Any] = {
 _OMAR_BROWSES: dict[str, Any] = {
     "name": "omar",
     "phone": "omar",
-    "app_state": "ios-background",
+    "platform": "ios",
+    "app_state": "background",
     "start_s": 40,
     "speed_m_s": 1.0,
     "waypoints": [
@@ -234,7 +239,8 @@ _CAR_SPEED_M_S = 3.0
 _CARLA_CURBSIDE: dict[str, Any] = {
     "name": "carla",
     "phone": "carla",
-    "app_state": "ios-background",
+    "platform": "ios",
+    "app_state": "background",
     "start_s": 10,
     "speed_m_s": _CAR_SPEED_M_S,
     "tag": {
@@ -334,40 +340,135 @@ BUSY_SATURDAY_SEED = 2024
 BUSY_SATURDAY_S = 3600
 SHOPPERS_PER_HOUR = 200
 WALK_BYS_PER_HOUR = 300
-# Placeholder mix of the shoppers' phones: no app, app open, Android background, iOS background.
-APP_MIX = ((None, 0.25), ("foreground", 0.2), ("background", 0.3), ("ios-background", 0.25))
-# Placeholder: share of shoppers carrying a registered key-fob tag.
-TAG_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class PlatformMix:
+    """Who carries what, in a generated scenario (docs/scenarios.md, "Platform mix")."""
+
+    # Placeholder: shoppers with the store app installed and presence opted in.
+    app_share: float = 0.75
+    # iOS's share of phones: StatCounter GlobalStats, mobile OS market share, Europe, 2024
+    # (about 35 %; set it per scenario: the United States are above half).
+    ios_share: float = 0.35
+    # Placeholder: shoppers with the app open on screen while walking in.
+    foreground_share: float = 0.2
+    # Placeholder: Android apps in the background that keep a foreground service (and so keep
+    # advertising); the others are cached by the OS and only scan.
+    foreground_service_share: float = 0.5
+    # Placeholder: shoppers carrying a registered key-fob tag.
+    tag_share: float = 0.05
+    # Where a phone not in hand is carried: trouser pockets for most men, bags for most women
+    # (Ichikawa, Chipchase, Grignani, "Where's the phone?", 2005); a few hold it anyway.
+    carry_shares: tuple[tuple[str, float], ...] = (
+        ("hand", 0.1),
+        ("front-pocket", 0.35),
+        ("back-pocket", 0.1),
+        ("bag", 0.45),
+    )
+
+
+DEFAULT_MIX = PlatformMix()
 _INSIDE_SPOTS = ((2.5, 6.5, 7.5, 11.5), (12.5, 6.5, 17.5, 11.5), (1.5, 2.0, 18.5, 12.0))
+# Where a shopper crosses the door, relative to its centre: inside a 2 m doorway with a margin.
+DOOR_SPREAD_M = 0.6
+# The pavement, as signed distances from the door along the store's inward normal (the
+# reference store's y coordinates: its front wall is y = 0, the street at y < 0).
+PAVEMENT_BAND = PAVEMENT_Y
+# People walk on from and off to 25 m either side of the door, well beyond gateway range.
+STREET_ENDS = (STREET_X[0] - DOOR_X, STREET_X[1] - DOOR_X)
+# Drivers of curbside pickups: about 3 m/s (11 km/h) on the car park lane, waiting 2-8 minutes.
+DRIVE_SPEED_M_S = (2.5, 3.5)
+CURBSIDE_WAIT_S = (120, 480)
+# Placeholder: share of curbside drivers whose car carries a registered iBeacon tag.
+CAR_TAG_SHARE = 0.3
+# Cars passing the bays without stopping, at town speed (30 km/h).
+DRIVE_BY_SPEED_M_S = 8.3
+
+
+@dataclass(frozen=True)
+class Frontage:
+    """Where a store meets its street: the door's centre and the way into the store.
+
+    A point on the street side is `along` metres along the front from the door and `inward`
+    metres into the store (negative: out on the pavement).
+    """
+
+    door: tuple[float, float]
+    inward: tuple[float, float]
+
+    def at(self, along: float, inward: float) -> tuple[float, float]:
+        """The floor-plan point `along` the front and `inward` from the door."""
+        (x, y), (ix, iy) = self.door, self.inward
+        # The front runs at right angles to the inward normal: (iy, -ix).
+        return (x + iy * along + ix * inward, y - ix * along + iy * inward)
+
+
+@dataclass(frozen=True)
+class Population:
+    """How a generated scenario fills a store: arrivals, stops, phones, tags, cars."""
+
+    frontage: Frontage
+    inside_spots: tuple[tuple[float, float, float, float], ...]
+    duration_s: float = BUSY_SATURDAY_S
+    shoppers_per_hour: float = SHOPPERS_PER_HOUR
+    walk_bys_per_hour: float = WALK_BYS_PER_HOUR
+    # Curbside: the bays drivers park in (name, centre) and the lane they drive along.
+    bays: tuple[tuple[str, float, float], ...] = ()
+    lane_y: float = 0.0
+    drivers_per_hour: float = 0.0
+    drive_bys_per_hour: float = 0.0
+    mix: PlatformMix = DEFAULT_MIX
+
+
+REFERENCE_FRONTAGE = Frontage(door=(DOOR_X, 0.0), inward=(0.0, 1.0))
 
 
 def _arrivals(rng: random.Random, per_hour: float, duration_s: float) -> list[float]:
-    times, t = [], rng.expovariate(per_hour / 3600)
+    times: list[float] = []
+    if per_hour <= 0:
+        return times
+    t = rng.expovariate(per_hour / 3600)
     while t < duration_s:
         times.append(t)
         t += rng.expovariate(per_hour / 3600)
     return times
 
 
-def _phone_fields(rng: random.Random, name: str) -> dict[str, Any]:
-    draw, app_state = rng.random(), None
-    for state, share in APP_MIX:
+def _phone_fields(rng: random.Random, name: str, mix: PlatformMix) -> dict[str, Any]:
+    if rng.random() >= mix.app_share:
+        return {"phone": None}
+    platform = "ios" if rng.random() < mix.ios_share else "android"
+    if rng.random() < mix.foreground_share:
+        return {"phone": name, "platform": platform, "app_state": "foreground"}
+    fields: dict[str, Any] = {"phone": name, "platform": platform, "app_state": "background"}
+    service = rng.random() < mix.foreground_service_share
+    if platform == "android":
+        fields["foreground_service"] = service
+    draw = rng.random()
+    for carry, share in mix.carry_shares:
         if draw < share:
-            app_state = state
+            fields["carry"] = carry
             break
         draw -= share
-    if app_state is None:
-        return {"phone": None}
-    return {"phone": name, "app_state": app_state}
+    return fields
 
 
-def _shopper(rng: random.Random, index: int, start_s: float) -> dict[str, Any]:
+def _at(frontage: Frontage, along: float, inward: float, dwell_s: float = 0) -> dict[str, Any]:
+    x, y = frontage.at(along, inward)
+    return _stop(x, y, dwell_s)
+
+
+def _shopper(
+    rng: random.Random, population: Population, index: int, start_s: float
+) -> dict[str, Any]:
     name = f"shopper-{index:03d}"
-    door_x = DOOR_X + rng.uniform(-0.6, 0.6)
-    enter_x, leave_x = rng.choice(STREET_X), rng.choice(STREET_X)
+    front = population.frontage
+    door = rng.uniform(-DOOR_SPREAD_M, DOOR_SPREAD_M)
+    enter_along, leave_along = rng.choice(STREET_ENDS), rng.choice(STREET_ENDS)
     stops = []
     for _ in range(rng.randint(1, 4)):
-        x0, y0, x1, y1 = rng.choice(_INSIDE_SPOTS)
+        x0, y0, x1, y1 = rng.choice(population.inside_spots)
         lingering = rng.random() < 0.1
         dwell = rng.uniform(300, 600) if lingering else rng.uniform(10, 240)
         stops.append(_stop(rng.uniform(x0, x1), rng.uniform(y0, y1), dwell))
@@ -376,15 +477,17 @@ def _shopper(rng: random.Random, index: int, start_s: float) -> dict[str, Any]:
         "start_s": round(start_s, 1),
         "speed_m_s": round(rng.uniform(0.9, 1.4), 2),
         "waypoints": [
-            _stop(enter_x, rng.uniform(*PAVEMENT_Y)),
-            *_through_door_in(door_x),
+            _at(front, enter_along, rng.uniform(*PAVEMENT_BAND)),
+            _at(front, door, OUTSIDE_DOOR_Y),
+            _at(front, door, INSIDE_DOOR_Y),
             *stops,
-            *_through_door_out(door_x),
-            _stop(leave_x, rng.uniform(*PAVEMENT_Y)),
+            _at(front, door, INSIDE_DOOR_Y),
+            _at(front, door, OUTSIDE_DOOR_Y),
+            _at(front, leave_along, rng.uniform(*PAVEMENT_BAND)),
         ],
-        **_phone_fields(rng, name),
+        **_phone_fields(rng, name, population.mix),
     }
-    if rng.random() < TAG_SHARE:
+    if rng.random() < population.mix.tag_share:
         person["tag"] = {
             "kind": "ibeacon",
             "uuid": "e2c56db5-dffb-48d2-b060-d0f5a71096e0",
@@ -394,38 +497,248 @@ def _shopper(rng: random.Random, index: int, start_s: float) -> dict[str, Any]:
     return person
 
 
-def _walk_by(rng: random.Random, index: int, start_s: float) -> dict[str, Any]:
+def _walk_by(
+    rng: random.Random, population: Population, index: int, start_s: float
+) -> dict[str, Any]:
     name = f"passer-{index:03d}"
-    y = rng.uniform(*PAVEMENT_Y)
-    ends = list(STREET_X) if rng.random() < 0.5 else list(reversed(STREET_X))
+    inward = rng.uniform(*PAVEMENT_BAND)
+    ends = list(STREET_ENDS) if rng.random() < 0.5 else list(reversed(STREET_ENDS))
+    front = population.frontage
     return {
         "name": name,
         "walk_by": True,
         "start_s": round(start_s, 1),
         "speed_m_s": round(rng.uniform(1.0, 1.6), 2),
-        "waypoints": [_stop(ends[0], y), _stop(ends[1], y)],
-        **_phone_fields(rng, name),
+        "waypoints": [_at(front, ends[0], inward), _at(front, ends[1], inward)],
+        **_phone_fields(rng, name, population.mix),
     }
+
+
+def _driver(
+    rng: random.Random, population: Population, index: int, start_s: float
+) -> dict[str, Any]:
+    """A curbside pickup: drives along the lane, parks in a bay, waits, drives off."""
+    name = f"driver-{index:03d}"
+    _, x, y = rng.choice(population.bays)
+    lane = population.lane_y
+    ends = [x + along for along in STREET_ENDS]
+    arrive, leave = rng.choice(ends), rng.choice(ends)
+    person: dict[str, Any] = {
+        "name": name,
+        "start_s": round(start_s, 1),
+        "speed_m_s": round(rng.uniform(*DRIVE_SPEED_M_S), 2),
+        "waypoints": [
+            _stop(arrive, lane),
+            _stop(x, lane),
+            _stop(x, y, rng.uniform(*CURBSIDE_WAIT_S)),
+            _stop(x, lane),
+            _stop(leave, lane),
+        ],
+        **_phone_fields(rng, name, population.mix),
+    }
+    if rng.random() < CAR_TAG_SHARE:
+        person["tag"] = {
+            "kind": "ibeacon",
+            "uuid": "e2c56db5-dffb-48d2-b060-d0f5a71096e0",
+            "major": 9,
+            "minor": index,
+            "interval_ms": 500,
+        }
+    return person
+
+
+def _drive_by(
+    rng: random.Random, population: Population, index: int, start_s: float
+) -> dict[str, Any]:
+    name = f"car-{index:03d}"
+    x = population.bays[0][1]
+    ends = [x + along for along in STREET_ENDS]
+    if rng.random() < 0.5:
+        ends.reverse()
+    return {
+        "name": name,
+        "walk_by": True,
+        "start_s": round(start_s, 1),
+        "speed_m_s": DRIVE_BY_SPEED_M_S,
+        "waypoints": [_stop(ends[0], population.lane_y), _stop(ends[1], population.lane_y)],
+        **_phone_fields(rng, name, population.mix),
+    }
+
+
+def population_people(population: Population, seed: int) -> list[dict[str, Any]]:
+    """Shoppers, walk-bys and (with bays) drivers and passing cars, generated from `seed`."""
+    rng = random.Random(seed)  # noqa: S311 - scenario generation, reproducible by design
+    duration = population.duration_s
+    people = [
+        _shopper(rng, population, i, t)
+        for i, t in enumerate(_arrivals(rng, population.shoppers_per_hour, duration))
+    ]
+    people += [
+        _walk_by(rng, population, i, t)
+        for i, t in enumerate(_arrivals(rng, population.walk_bys_per_hour, duration))
+    ]
+    people += [
+        _driver(rng, population, i, t)
+        for i, t in enumerate(_arrivals(rng, population.drivers_per_hour, duration))
+    ]
+    people += [
+        _drive_by(rng, population, i, t)
+        for i, t in enumerate(_arrivals(rng, population.drive_bys_per_hour, duration))
+    ]
+    return people
 
 
 def busy_saturday_document(seed: int = BUSY_SATURDAY_SEED) -> dict[str, Any]:
     """The `busy-saturday` scenario: an hour of Poisson arrivals, generated from `seed`."""
-    rng = random.Random(seed)  # noqa: S311 - scenario generation, reproducible by design
-    shoppers = [
-        _shopper(rng, i, t)
-        for i, t in enumerate(_arrivals(rng, SHOPPERS_PER_HOUR, BUSY_SATURDAY_S))
-    ]
-    passers = [
-        _walk_by(rng, i, t)
-        for i, t in enumerate(_arrivals(rng, WALK_BYS_PER_HOUR, BUSY_SATURDAY_S))
-    ]
+    population = Population(REFERENCE_FRONTAGE, _INSIDE_SPOTS)
     return {
         "name": "busy-saturday",
         "description": "an hour of ~200 shoppers and ~300 walk-bys, seeded, with the fixed beacons",
         "duration_s": BUSY_SATURDAY_S,
         "store": STORE_WITH_BEACONS,
-        "people": shoppers + passers,
+        "people": population_people(population, seed),
     }
+
+
+# Reference layouts beyond the reference store, each filled by a generated population.
+LAYOUT_SEED = 2025
+LAYOUT_DURATION_S = 1800
+
+# door-pair: the reference store with its door watched from both sides, so the order in which
+# the two gateways (and the two door beacons) hear a phone tells the direction of passage: one
+# antenna 1.5 m inside the door, one under the canopy 1.5 m out on the pavement, and an iBeacon
+# on the outside of the door frame next to the one inside.
+DOOR_PAIR_STORE: dict[str, Any] = {
+    **STORE_WITH_BEACONS,
+    "gateways": [
+        {"name": "gw-door-in", "x": 10, "y": 1.5},
+        {"name": "gw-door-out", "x": 10, "y": -1.5},
+        {"name": "gw-floor", "x": 10, "y": 10},
+    ],
+    "beacons": [
+        *STORE_BEACONS,
+        {
+            "name": "bcn-door-out",
+            "kind": "ibeacon",
+            "x": 8.5,
+            "y": -0.3,
+            "uuid": STORE_UUID,
+            "major": 1,
+            "minor": 9,
+            "interval_ms": 350,
+            "frames": _TLM_EVERY_10TH,
+        },
+    ],
+}
+
+# curbside-bays: the reference store with three pickup bays on the kerb to its right, a gateway
+# on each bay's sign post at the pavement edge (passers on the pavement walk right under it),
+# cars driving up the car-park lane at y = -11 and turning into a bay.
+CURBSIDE_BAYS = (("bay-1", 25.0, -6.0), ("bay-2", 29.0, -6.0), ("bay-3", 33.0, -6.0))
+CURBSIDE_LANE_Y = -11.0
+CURBSIDE_STORE: dict[str, Any] = {
+    **STORE_WITH_BEACONS,
+    "bays": [
+        {"name": name, "x0": x - 1.5, "y0": y - 2.5, "x1": x + 1.5, "y1": y + 2.5}
+        for name, x, y in CURBSIDE_BAYS
+    ],
+    "gateways": [
+        *STORE_LAYOUT["gateways"],
+        *({"name": f"gw-{name}", "x": x, "y": -3.4} for name, x, _ in CURBSIDE_BAYS),
+    ],
+}
+
+# long-narrow: another shape and size: 30 m deep and 8 m wide, the street along its short west
+# wall (x < 0), the door near one corner of it (y = 5..7), three zones one behind the other,
+# a gateway by the door and two down the long floor.
+LONG_NARROW_DOOR = (0.0, 6.0)
+LONG_NARROW_FRONTAGE = Frontage(door=LONG_NARROW_DOOR, inward=(1.0, 0.0))
+LONG_NARROW_STORE: dict[str, Any] = {
+    "outline": {"x0": 0, "y0": 0, "x1": 30, "y1": 8},
+    "entrance": {"x": LONG_NARROW_DOOR[0], "y": LONG_NARROW_DOOR[1]},
+    "zones": [
+        {"name": "books", "x0": 3, "y0": 1, "x1": 11, "y1": 7},
+        {"name": "music", "x0": 13, "y0": 1, "x1": 21, "y1": 7},
+        {"name": "cafe", "x0": 23, "y0": 0, "x1": 30, "y1": 8},
+    ],
+    "bays": [],
+    "gateways": [
+        {"name": "gw-entrance", "x": 0.5, "y": 6},
+        {"name": "gw-middle", "x": 12, "y": 4},
+        {"name": "gw-back", "x": 26, "y": 4},
+    ],
+    "walls": [
+        {"x0": 0, "y0": 0, "x1": 0, "y1": 5, "attenuation_db": GLASS_FRONT_DB},
+        {"x0": 0, "y0": 5, "x1": 0, "y1": 7, "attenuation_db": OPEN_DOORWAY_DB, "door": True},
+        {"x0": 0, "y0": 7, "x1": 0, "y1": 8, "attenuation_db": GLASS_FRONT_DB},
+        {"x0": 0, "y0": 0, "x1": 30, "y1": 0, "attenuation_db": MASONRY_DB},
+        {"x0": 0, "y0": 8, "x1": 30, "y1": 8, "attenuation_db": MASONRY_DB},
+        {"x0": 30, "y0": 0, "x1": 30, "y1": 8, "attenuation_db": MASONRY_DB},
+    ],
+    "beacons": [
+        {
+            "name": "bcn-entrance",
+            "kind": "ibeacon",
+            "x": 0.3,
+            "y": 4.5,
+            "uuid": STORE_UUID,
+            "major": 2,
+            "minor": 1,
+            "interval_ms": 350,
+            "frames": _TLM_EVERY_10TH,
+        },
+        *(
+            {
+                "name": f"bcn-{zone}",
+                "kind": "ibeacon",
+                "x": x,
+                "y": 4,
+                "uuid": STORE_UUID,
+                "major": 2,
+                "minor": minor,
+                "interval_ms": 1000,
+                "frames": _TLM_EVERY_10TH,
+            }
+            for zone, x, minor in (("books", 7, 2), ("music", 17, 3), ("cafe", 26.5, 4))
+        ),
+    ],
+}
+LONG_NARROW_SPOTS = ((3.5, 1.5, 10.5, 6.5), (13.5, 1.5, 20.5, 6.5), (23.5, 0.5, 29.5, 7.5))
+
+
+def layout_document(name: str, seed: int = LAYOUT_SEED) -> dict[str, Any]:
+    """One of the reference layouts beyond the reference store, with its generated population."""
+    if name == "door-pair":
+        store, population = DOOR_PAIR_STORE, Population(REFERENCE_FRONTAGE, _INSIDE_SPOTS)
+        about = "the reference store with a gateway and a beacon on each side of the door"
+    elif name == "curbside-bays":
+        store = CURBSIDE_STORE
+        population = Population(
+            REFERENCE_FRONTAGE,
+            _INSIDE_SPOTS,
+            bays=CURBSIDE_BAYS,
+            lane_y=CURBSIDE_LANE_Y,
+            drivers_per_hour=30,
+            drive_bys_per_hour=120,
+        )
+        about = "three kerbside bays, a gateway on each bay's post; drivers wait, cars pass"
+    elif name == "long-narrow":
+        store = LONG_NARROW_STORE
+        population = Population(LONG_NARROW_FRONTAGE, LONG_NARROW_SPOTS)
+        about = "a 30 m x 8 m store, street on its short side, door near a corner"
+    else:
+        raise ScenarioError(f"unknown layout {name!r}")
+    population = replace(population, duration_s=LAYOUT_DURATION_S)
+    return {
+        "name": name,
+        "description": f"{about}: 30 minutes of shoppers and walk-bys",
+        "duration_s": LAYOUT_DURATION_S,
+        "store": store,
+        "people": population_people(population, seed),
+    }
+
+
+LAYOUT_NAMES = ("door-pair", "curbside-bays", "long-narrow")
 
 
 BUILTIN_SCENARIO_DOCUMENTS: dict[str, dict[str, Any]] = {
@@ -489,6 +802,7 @@ BUILTIN_SCENARIO_DOCUMENTS: dict[str, dict[str, Any]] = {
     "staff": staff_document(),
     "dying-beacon": dying_beacon_document(),
     "busy-saturday": busy_saturday_document(),
+    **{name: layout_document(name) for name in LAYOUT_NAMES},
 }
 
 

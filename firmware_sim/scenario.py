@@ -41,13 +41,28 @@ from firmware_sim.frames import (
 DEFAULT_WALKING_SPEED_M_S = 1.2
 MS_PER_S = 1000.0
 
+# The phone's platform (docs/scenarios.md, "people[].platform"): what the app may do on it.
+PLATFORM_ANDROID = "android"
+# iOS apps never advertise an EID: Core Bluetooth's startAdvertising accepts only a local name
+# and service UUIDs (CBPeripheralManager documentation), so an iPhone is heard only through the
+# store's iBeacons it reports.
+PLATFORM_IOS = "ios"
+PLATFORMS = (PLATFORM_ANDROID, PLATFORM_IOS)
 # The store app's state on a person's phone (docs/scenarios.md, "people[].app_state").
 APP_FOREGROUND = "foreground"
-# Android, app in the background: advertises and scans at a reduced rate.
 APP_BACKGROUND = "background"
-# iOS, app in the background: cannot advertise service data at all; still hears iBeacons.
-APP_IOS_BACKGROUND = "ios-background"
-APP_STATES = (APP_FOREGROUND, APP_BACKGROUND, APP_IOS_BACKGROUND)
+APP_STATES = (APP_FOREGROUND, APP_BACKGROUND)
+# Android AdvertiseSettings modes (android.bluetooth.le.AdvertiseSettings.ADVERTISE_MODE_*).
+ADVERTISE_LOW_LATENCY = "low_latency"
+ADVERTISE_BALANCED = "balanced"
+ADVERTISE_LOW_POWER = "low_power"
+ADVERTISE_MODES = (ADVERTISE_LOW_LATENCY, ADVERTISE_BALANCED, ADVERTISE_LOW_POWER)
+# How the phone is carried; sets the body loss (firmware_sim.world.BODY_LOSS_DB).
+CARRY_HAND = "hand"
+CARRY_FRONT_POCKET = "front-pocket"
+CARRY_BACK_POCKET = "back-pocket"
+CARRY_BAG = "bag"
+CARRIES = (CARRY_HAND, CARRY_FRONT_POCKET, CARRY_BACK_POCKET, CARRY_BAG)
 
 
 class ScenarioError(ValueError):
@@ -144,6 +159,22 @@ class Person:
     staff: bool = False
     app_state: str = APP_FOREGROUND
     tag: BeaconSpec | None = None
+    platform: str = PLATFORM_ANDROID
+    # The project's app advertises with ADVERTISE_MODE_LOW_POWER (~1 s), on screen and in its
+    # foreground service: the rate the gateway's tracker (a report per 0.8 s at most) and the
+    # fusion are built for (docs/decisions.md), at a fraction of LOW_LATENCY's battery cost.
+    advertise_mode: str = ADVERTISE_LOW_POWER
+    # Android in the background: advertising outlives the app's screen only in a foreground
+    # service; without one the process is cached and stops (Android 8+ background limits).
+    foreground_service: bool = True
+    carry: str = CARRY_HAND
+
+    @property
+    def advertises(self) -> bool:
+        """Whether this phone's app sends EID adverts at all (never on iOS)."""
+        if self.phone is None or self.platform == PLATFORM_IOS:
+            return False
+        return self.app_state == APP_FOREGROUND or self.foreground_service
 
 
 @dataclass(frozen=True)
@@ -177,11 +208,20 @@ def _integer(obj: Mapping[str, Any], key: str, where: str, default: int | None =
     return value
 
 
-def _flag(obj: Mapping[str, Any], key: str, where: str) -> bool:
-    value = obj.get(key, False)
+def _flag(obj: Mapping[str, Any], key: str, where: str, default: bool = False) -> bool:
+    value = obj.get(key, default)
     if not isinstance(value, bool):
         raise ScenarioError(f"{where}: {key!r} must be true or false")
     return value
+
+
+def _choice(
+    obj: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str, where: str
+) -> str:
+    value = obj.get(key, default)
+    if value not in choices:
+        raise ScenarioError(f"{where}: {key!r} must be one of {', '.join(choices)}")
+    return str(value)
 
 
 def _optional_string(obj: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -428,9 +468,10 @@ def _person(value: Any, where: str) -> Person:
     phone = obj.get("phone")
     if phone is not None and (not isinstance(phone, str) or not phone):
         raise ScenarioError(f"{where}: 'phone' must be a non-empty string or null")
-    app_state = obj.get("app_state", APP_FOREGROUND)
-    if app_state not in APP_STATES:
-        raise ScenarioError(f"{where}: 'app_state' must be one of {', '.join(APP_STATES)}")
+    app_state = _choice(obj, "app_state", APP_STATES, APP_FOREGROUND, where)
+    background = app_state == APP_BACKGROUND
+    platform = _choice(obj, "platform", PLATFORMS, PLATFORM_ANDROID, where)
+    carry = CARRY_FRONT_POCKET if background else CARRY_HAND
     name = _string(obj, "name", where)
     tag = obj.get("tag")
     return Person(
@@ -443,6 +484,10 @@ def _person(value: Any, where: str) -> Person:
         staff=_flag(obj, "staff", where),
         app_state=app_state,
         tag=beacon_spec(tag, f"{where}.tag", f"{name}-tag") if tag is not None else None,
+        platform=platform,
+        advertise_mode=_choice(obj, "advertise_mode", ADVERTISE_MODES, ADVERTISE_LOW_POWER, where),
+        foreground_service=_flag(obj, "foreground_service", where, default=True),
+        carry=_choice(obj, "carry", CARRIES, carry, where),
     )
 
 

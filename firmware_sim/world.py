@@ -14,6 +14,7 @@ from firmware_sim.beacons import (
     ADV_DELAY_MAX_S,
     FRAME_IBEACON,
     FRAME_TLM,
+    KIND_IBEACON,
     BeaconEvent,
     BeaconSpec,
     BeaconState,
@@ -30,11 +31,18 @@ from firmware_sim.eddystone import (
     eid_service_data,
 )
 from firmware_sim.phones import DEFAULT_ROTATION_EXPONENT, PhoneKey
-from firmware_sim.radio import ChannelParams, in_scan_window, received_rssi
+from firmware_sim.radio import ChannelParams, ShadowingField, in_scan_window, received_rssi
 from firmware_sim.scenario import (
+    ADVERTISE_BALANCED,
+    ADVERTISE_LOW_LATENCY,
+    ADVERTISE_LOW_POWER,
     APP_BACKGROUND,
     APP_FOREGROUND,
-    APP_IOS_BACKGROUND,
+    CARRY_BACK_POCKET,
+    CARRY_BAG,
+    CARRY_FRONT_POCKET,
+    CARRY_HAND,
+    PLATFORM_IOS,
     FloorPlan,
     Person,
     Point,
@@ -43,14 +51,17 @@ from firmware_sim.scenario import (
 )
 from firmware_sim.wire import AdvertJson
 
-# The app in the foreground advertises its presence frame once per second (one advert per
-# phone per scenario second in adverts_at): often enough to see a shopper enter within ~2 s.
-FOREGROUND_ADVERT_PERIOD_S = 1
-# Placeholder: an Android app in the background advertises in bursts when the OS lets it run
-# (Doze, batching); modelled as one advert every 5 s (0.2 Hz) until measured on real phones.
-BACKGROUND_ADVERT_PERIOD_S = 5
-# Random delay added to each phone advert, like BLE's advDelay (0-10 ms) plus OS scheduling slack.
-ADVERT_JITTER_S = 0.1
+# Android advertising intervals of the AdvertiseSettings modes: ADVERTISE_MODE_LOW_LATENCY
+# ~100 ms, BALANCED ~250 ms, LOW_POWER ~1 s (AOSP android.bluetooth.le.AdvertisingSetParameters
+# INTERVAL_LOW = 160, INTERVAL_MEDIUM = 400, INTERVAL_HIGH = 1600 units of 0.625 ms, which
+# the legacy AdvertiseSettings modes map to).
+ADVERTISE_INTERVAL_S: Mapping[str, float] = {
+    ADVERTISE_LOW_LATENCY: 0.100,
+    ADVERTISE_BALANCED: 0.250,
+    ADVERTISE_LOW_POWER: 1.000,
+}
+# Random delay added to each phone advert: BLE's advDelay, 0-10 ms (Core spec Vol 6 Part B 4.4.2.2).
+ADVERT_JITTER_S = 0.010
 # The Eddystone tx_power field the app advertises: calibrated power at 0 m
 # (RSSI at 1 m is about 41 dB lower).
 PHONE_TX_POWER_DBM = -20
@@ -58,14 +69,56 @@ PHONE_TX_POWER_DBM = -20
 ADDRESS_ROTATION_S = 15 * 60
 # Anyone within this distance of the entrance point is "at the entrance" (a door plus a step).
 ENTRANCE_RADIUS_M = 1.5
-# How the app scans for store beacons, (window, interval) in seconds. Foreground: Android's
+# How an Android app scans for store beacons, (window, interval) in seconds. Foreground:
 # SCAN_MODE_LOW_LATENCY, 100 ms / 100 ms; background: SCAN_MODE_SCREEN_OFF_LOW_POWER,
-# 512 ms / 10.24 s (AOSP packages/modules/Bluetooth, ScanManager). iOS background region
-# monitoring publishes no duty cycle: a placeholder equal to Android's screen-off figure.
-PHONE_SCAN_WINDOWS_S: Mapping[str, tuple[float, float]] = {
+# 512 ms / 10.24 s (AOSP packages/modules/Bluetooth, ScanManager).
+ANDROID_SCAN_WINDOWS_S: Mapping[str, tuple[float, float]] = {
     APP_FOREGROUND: (0.100, 0.100),
     APP_BACKGROUND: (0.512, 10.24),
-    APP_IOS_BACKGROUND: (0.512, 10.24),
+}
+# iOS hears the store through Core Location only: ranging (CLLocationManager.startRangingBeacons)
+# and region monitoring see iBeacon frames of the monitored UUID, nothing else; the radio scans
+# continuously while ranging and with hardware filters while monitoring (the wake-up delay
+# below stands for the rest).
+IOS_SCAN_WINDOW_S = (0.100, 0.100)
+# Ranging delivers didRangeBeacons once a second, each beacon with the RSSI averaged over the
+# samples of that second (CLBeacon.rssi, Apple documentation).
+RANGING_PERIOD_S = 1
+# Region monitoring in the background: "usually iPhone 5 and later trigger in the background
+# within a second of seeing a beacon. But sometimes it takes longer. Much longer": regions
+# beyond the device-wide ~30 of the priority group are served best effort, up to 15 minutes
+# (Radius Networks, "Background Monitoring of Beacon Regions on iOS", 2018; D. G. Young,
+# "Beacon Monitoring in the Background and Foreground", 2013). Modelled as a log-normal delay
+# with a 1 s median (p95 ~3 s) and, with REGION_SLOW_SHARE, a best-effort delay of 1-15 min
+# (placeholder share: how many other beacon apps a shopper has installed is not known).
+REGION_WAKE_MEDIAN_S = 1.0
+REGION_WAKE_SIGMA = 0.7
+REGION_SLOW_SHARE = 0.1
+REGION_SLOW_S = (60.0, 900.0)
+# A region is left when no beacon of it has been heard for "usually up to 10 s, but up to
+# 30 s" (C. Gilchrist, Learning iBeacon, Packt 2014, ch. 5): drawn uniformly in between.
+REGION_EXIT_S = (10.0, 30.0)
+# An app woken by a region event runs about 10 s in the background (Apple: "the app is given
+# around 10 seconds"); it ranges meanwhile and reports what it ranged.
+BACKGROUND_RANGING_S = 10.0
+# Every report of beacon sightings reaches the server over HTTPS on the shopper's mobile data:
+# an LTE round trip of 30-60 ms (Opensignal) times the few round trips of a resumed TLS
+# connection plus a cold radio's promotion (~100-300 ms on LTE, 3GPP RRC idle to connected)
+# gives a few hundred ms; log-normal, median 0.3 s, sigma 0.7 (p95 ~1 s), placeholder.
+REPORT_DELAY_MEDIAN_S = 0.3
+REPORT_DELAY_SIGMA = 0.7
+# Body loss at 2.4 GHz by how the phone is carried: (loss on the open side, extra loss when the
+# body is between phone and antenna, where the open side faces relative to the walking
+# direction). A human torso shadows 2.45 GHz by 10-20 dB (Ghaddar et al., "A conducting
+# cylinder for modeling human body presence in indoor propagation channel", IEEE TAP 2007);
+# a phone against the body loses a few dB more (near-field detuning). Placeholders within
+# those ranges. Where phones are carried: trouser pockets for most men, bags for most women
+# (Ichikawa, Chipchase, Grignani, "Where's the phone?", 2005).
+BODY_LOSS_DB: Mapping[str, tuple[float, float, float]] = {
+    CARRY_HAND: (0.0, 10.0, 0.0),
+    CARRY_FRONT_POCKET: (3.0, 12.0, 0.0),
+    CARRY_BACK_POCKET: (3.0, 12.0, math.pi),
+    CARRY_BAG: (2.0, 8.0, math.pi / 2),
 }
 
 STATE_OUTSIDE = "outside"
@@ -100,6 +153,19 @@ class PhoneSighting:
     beacon_id: str
     frame: str
     rssi: int
+    # When the report carrying it reaches the server (network delay after `unix_time`).
+    received_at: float = 0.0
+
+
+@dataclass
+class RegionMonitor:
+    """An iPhone's Core Location view of the store's iBeacon region, with the app asleep."""
+
+    inside: bool = False
+    wake_at: float | None = None
+    last_heard: float | None = None
+    exit_after_s: float = 0.0
+    ranging_until: float = -math.inf
 
 
 class BeaconTrack:
@@ -144,6 +210,11 @@ class World:
     gateway_scan_phase_s: Mapping[str, float] = field(default_factory=dict)
     spans: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     sighting_sink: Callable[[PhoneSighting], None] | None = None
+    # Shadowing around each fixed antenna (gateways and store beacons), by name.
+    shadowing: Mapping[str, ShadowingField] = field(default_factory=dict)
+    # Background iPhones' region monitoring, by person (mutable: it carries over seconds).
+    regions: dict[str, RegionMonitor] = field(default_factory=dict)
+    region_uuids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -187,8 +258,10 @@ def build_world(
             address_secret=rng.randbytes(16),
             address_offset_s=rng.uniform(0.0, ADDRESS_ROTATION_S),
         )
-    specs = [b.spec for b in scenario.floor_plan.beacons]
+    plan = scenario.floor_plan
+    specs = [b.spec for b in plan.beacons]
     specs += [p.tag for p in scenario.people if p.tag is not None]
+    antennas = [g.name for g in plan.gateways] + [b.spec.name for b in plan.beacons]
     return World(
         scenario=scenario,
         phones=phones,
@@ -196,10 +269,24 @@ def build_world(
         unix_start=unix_start,
         beacons={spec.name: BeaconTrack(spec, rng.getrandbits(64)) for spec in specs},
         gateway_scan_phase_s={
-            g.name: rng.uniform(0.0, channel.scan_interval_s) for g in scenario.floor_plan.gateways
+            g.name: rng.uniform(0.0, channel.scan_interval_s) for g in plan.gateways
         },
         spans={p.name: (p.start_s, script_end_s(p)) for p in scenario.people},
         sighting_sink=sighting_sink,
+        shadowing={
+            name: ShadowingField(channel.shadowing_sigma_db, channel.shadowing_decorrelation_m, rng)
+            for name in antennas
+        },
+        regions={
+            p.name: RegionMonitor()
+            for p in scenario.people
+            if p.phone is not None and p.platform == PLATFORM_IOS and p.app_state == APP_BACKGROUND
+        },
+        region_uuids=frozenset(
+            b.spec.ids.uuid
+            for b in plan.beacons
+            if b.spec.kind == KIND_IBEACON and b.spec.ids.uuid is not None
+        ),
     )
 
 
@@ -217,26 +304,48 @@ def script_end_s(person: Person) -> float:
     return total
 
 
-def position_at(person: Person, t: float) -> Point | None:
-    """Where the person is at scenario time `t`, or None before they appear or after they leave."""
+def pose_at(person: Person, t: float) -> tuple[Point, float] | None:
+    """Where the person is at scenario time `t` and which way they face (radians), or None.
+
+    Someone standing still faces the way they last walked.
+    """
     elapsed = t - person.start_s
     if elapsed < 0:
         return None
     previous = person.waypoints[0].position
+    heading = 0.0
     for waypoint in person.waypoints:
-        leg_s = _distance(previous, waypoint.position) / person.speed_m_s
+        target = waypoint.position
+        length = _distance(previous, target)
+        if length > 0:
+            heading = math.atan2(target.y - previous.y, target.x - previous.x)
+        leg_s = length / person.speed_m_s
         if elapsed < leg_s:
             share = elapsed / leg_s
-            return Point(
-                previous.x + (waypoint.position.x - previous.x) * share,
-                previous.y + (waypoint.position.y - previous.y) * share,
+            point = Point(
+                previous.x + (target.x - previous.x) * share,
+                previous.y + (target.y - previous.y) * share,
             )
+            return point, heading
         elapsed -= leg_s
         if elapsed < waypoint.dwell_s:
-            return waypoint.position
+            return target, heading
         elapsed -= waypoint.dwell_s
-        previous = waypoint.position
+        previous = target
     return None
+
+
+def position_at(person: Person, t: float) -> Point | None:
+    """Where the person is at scenario time `t`, or None before they appear or after they leave."""
+    pose = pose_at(person, t)
+    return None if pose is None else pose[0]
+
+
+def body_loss_db(person: Person, heading: float, at: Point, other: Point) -> float:
+    """Loss through the carrier's body on the path from their phone at `at` to `other`."""
+    near, behind, facing = BODY_LOSS_DB[person.carry]
+    bearing = math.atan2(other.y - at.y, other.x - at.x)
+    return near + behind * (1.0 - math.cos(bearing - heading - facing)) / 2.0
 
 
 def place_of(plan: FloorPlan, point: Point, walk_by: bool = False) -> str:
@@ -325,27 +434,86 @@ def wall_loss_db(plan: FloorPlan, a: Point, b: Point) -> float:
     return sum(w.attenuation_db for w in walls_crossed(plan.walls, a, b))
 
 
-def _present(world: World, person: Person, t: float) -> Point | None:
+@dataclass(frozen=True)
+class _Carrier:
+    """A person in the scene this second, as far as the radio cares."""
+
+    person: Person
+    position: Point
+    heading: float
+
+
+def _present(world: World, person: Person, t: float) -> tuple[Point, float] | None:
     start, end = world.spans.get(person.name, (person.start_s, math.inf))
     if not start <= t < end:
         return None
-    return position_at(person, t)
+    return pose_at(person, t)
 
 
-def _phone_advertises(world: World, person: Person, phone: PhoneRadio, second: int) -> bool:
-    if person.app_state == APP_IOS_BACKGROUND:
-        return False
-    if person.app_state == APP_BACKGROUND:
-        phase = int(phone.address_offset_s) % BACKGROUND_ADVERT_PERIOD_S
-        return (second + phase) % BACKGROUND_ADVERT_PERIOD_S == 0
-    return second % FOREGROUND_ADVERT_PERIOD_S == 0
+def advert_times(person: Person, phone: PhoneRadio, second: int) -> list[float]:
+    """Scenario times of the phone's EID adverts in [second, second + 1), before advDelay.
+
+    An iPhone never advertises one; an Android phone at its AdvertiseSettings mode's interval,
+    in the background only while its foreground service runs.
+    """
+    if not person.advertises:
+        return []
+    interval = ADVERTISE_INTERVAL_S[person.advertise_mode]
+    # Each phone starts advertising at its own phase.
+    phase = phone.address_offset_s % interval
+    first = math.ceil((second - phase) / interval)
+    times = []
+    k = first
+    while (t := phase + k * interval) < second + 1:
+        times.append(t)
+        k += 1
+    return times
 
 
-def _phone_hears(person: Person, frame: str) -> bool:
-    # A TLM frame names no beacon; iOS in the background only ranges iBeacons (CoreLocation).
+def _hears_frame(person: Person, frame: str) -> bool:
+    # A TLM frame names no beacon; iOS sees iBeacon frames only (Core Location).
     if frame == FRAME_TLM:
         return False
-    return person.app_state != APP_IOS_BACKGROUND or frame == FRAME_IBEACON
+    return person.platform != PLATFORM_IOS or frame == FRAME_IBEACON
+
+
+def _listening_channel(world: World, person: Person) -> ChannelParams:
+    if person.platform == PLATFORM_IOS:
+        window, interval = IOS_SCAN_WINDOW_S
+    else:
+        window, interval = ANDROID_SCAN_WINDOWS_S[person.app_state]
+    return replace(world.channel, scan_window_s=window, scan_interval_s=interval)
+
+
+def _link_rssi(
+    world: World,
+    channel: ChannelParams,
+    antenna: str,
+    antenna_at: Point,
+    mobile_at: Point,
+    rng: random.Random,
+    rssi_at_1m_dbm: float | None,
+    carrier: _Carrier | None,
+) -> int | None:
+    """One packet between a fixed antenna and a point (a phone, a tag or another antenna)."""
+    body = 0.0
+    if carrier is not None:
+        body = body_loss_db(carrier.person, carrier.heading, mobile_at, antenna_at)
+    distance = _distance(mobile_at, antenna_at)
+    field_ = world.shadowing.get(antenna)
+    shadowing = field_.at(mobile_at.x, mobile_at.y) if field_ is not None else 0.0
+    # Shadowing comes from what stands between the two ends; within a decorrelation distance
+    # of the antenna, in plain line of sight, there is little: the offset fades in over it.
+    shadowing *= min(1.0, distance / channel.shadowing_decorrelation_m)
+    return received_rssi(
+        channel,
+        distance,
+        rng,
+        rssi_at_1m_dbm,
+        wall_loss_db(world.scenario.floor_plan, mobile_at, antenna_at),
+        shadowing,
+        body,
+    )
 
 
 def _gateway_hears(
@@ -354,109 +522,179 @@ def _gateway_hears(
     t: float,
     rng: random.Random,
     rssi_at_1m_dbm: float | None = None,
+    carrier: _Carrier | None = None,
 ) -> list[tuple[str, int]]:
     heard: list[tuple[str, int]] = []
-    plan, channel = world.scenario.floor_plan, world.channel
-    for gateway in plan.gateways:
+    channel = world.channel
+    for gateway in world.scenario.floor_plan.gateways:
         if not in_scan_window(channel, t, world.gateway_scan_phase_s.get(gateway.name, 0.0)):
             continue
-        rssi = received_rssi(
-            channel,
-            _distance(source, gateway.position),
-            rng,
-            rssi_at_1m_dbm,
-            wall_loss_db(plan, source, gateway.position),
+        rssi = _link_rssi(
+            world, channel, gateway.name, gateway.position, source, rng, rssi_at_1m_dbm, carrier
         )
         if rssi is not None:
             heard.append((gateway.name, rssi))
     return heard
 
 
-def _phone_channel(world: World, app_state: str) -> ChannelParams:
-    window, interval = PHONE_SCAN_WINDOWS_S[app_state]
-    return replace(world.channel, scan_window_s=window, scan_interval_s=interval)
+def report_delay_s(rng: random.Random) -> float:
+    """How long a phone's report takes to reach the server (log-normal, see the constants)."""
+    return REPORT_DELAY_MEDIAN_S * math.exp(rng.gauss(0.0, REPORT_DELAY_SIGMA))
+
+
+def region_wake_delay_s(rng: random.Random) -> float:
+    """How long after first hearing the store iOS wakes a background app (see the constants)."""
+    if rng.random() < REGION_SLOW_SHARE:
+        return rng.uniform(*REGION_SLOW_S)
+    return REGION_WAKE_MEDIAN_S * math.exp(rng.gauss(0.0, REGION_WAKE_SIGMA))
+
+
+@dataclass
+class _Ranged:
+    """What one iPhone ranged during one second: RSSI samples per beacon, last region advert."""
+
+    samples: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    region_heard: list[float] = field(default_factory=list)
 
 
 def _beacon_air(
-    world: World, second: int, rng: random.Random, present: Mapping[str, Point]
+    world: World, second: int, rng: random.Random, present: Mapping[str, _Carrier]
 ) -> AirSecond:
     adverts: list[AirAdvert] = []
     sightings: list[PhoneSighting] = []
+    ranged: dict[str, _Ranged] = {name: _Ranged() for name in world.regions}
     plan = world.scenario.floor_plan
-    people = {p.name: p for p in world.scenario.people}
     fixed = [(b.spec.name, b.position, None) for b in plan.beacons]
     carried = [(p.tag.name, None, p.name) for p in world.scenario.people if p.tag is not None]
     listeners = [
-        (people[name], position, _phone_channel(world, people[name].app_state))
-        for name, position in present.items()
+        (carrier, _listening_channel(world, carrier.person))
+        for name, carrier in present.items()
         if name in world.phones
     ]
-    for beacon_name, mounted, carrier in fixed + carried:
+    for beacon_name, mounted, carrier_name in fixed + carried:
         track = world.beacons[beacon_name]
         for event in track.events_between(second, second + 1):
-            position = mounted if carrier is None else present.get(carrier)
-            if position is None:
+            if mounted is not None:
+                position = mounted
+            elif (holder := present.get(carrier_name or "")) is not None:
+                position = holder.position
+            else:
                 continue
             unix_time = world.unix_start + event.t
             parts = frame_parts(track.spec, event, unix_time)
             rssi_1m = track.spec.rssi_at_1m_dbm
             for gateway, rssi in _gateway_hears(world, position, event.t, rng, rssi_1m):
                 advert = parts.to_json(track.address, rssi)
-                source = SOURCE_BEACON if carrier is None else SOURCE_TAG
+                source = SOURCE_BEACON if carrier_name is None else SOURCE_TAG
                 adverts.append(AirAdvert(unix_time, beacon_name, gateway, rssi, advert, source))
-            if carrier is not None:
+            if carrier_name is not None:
                 continue
             beacon_id = frame_identifier(track.spec, event.frame, parts)
-            for person, where, phone_channel in listeners:
-                if beacon_id is None or not _phone_hears(person, event.frame):
+            for listener, channel in listeners:
+                person = listener.person
+                if beacon_id is None or not _hears_frame(person, event.frame):
                     continue
                 phase = world.phones[person.name].address_offset_s
-                if not in_scan_window(phone_channel, event.t, phase):
+                if not in_scan_window(channel, event.t, phase):
                     continue
-                heard_rssi = received_rssi(
-                    phone_channel,
-                    _distance(position, where),
-                    rng,
-                    rssi_1m,
-                    wall_loss_db(plan, position, where),
+                heard_rssi = _link_rssi(
+                    world, channel, beacon_name, position, listener.position, rng, rssi_1m, listener
                 )
-                if heard_rssi is not None:
-                    sightings.append(
-                        PhoneSighting(
-                            unix_time, person.name, beacon_name, beacon_id, event.frame, heard_rssi
-                        )
+                if heard_rssi is None:
+                    continue
+                if person.platform == PLATFORM_IOS:
+                    # Core Location hands over one averaged reading per beacon per second.
+                    iphone = ranged.setdefault(person.name, _Ranged())
+                    key = (beacon_name, beacon_id)
+                    iphone.samples.setdefault(key, []).append(heard_rssi)
+                    if track.spec.ids.uuid in world.region_uuids:
+                        iphone.region_heard.append(unix_time)
+                    continue
+                sightings.append(
+                    PhoneSighting(
+                        unix_time,
+                        person.name,
+                        beacon_name,
+                        beacon_id,
+                        event.frame,
+                        heard_rssi,
+                        unix_time + report_delay_s(rng),
                     )
+                )
+    sightings += _ranging_reports(world, second, rng, ranged)
     return AirSecond(adverts, sightings)
 
 
+def _ranging(world: World, name: str, second: int, heard: _Ranged, rng: random.Random) -> bool:
+    """Whether the iPhone's app ranges during this second; background apps per region events."""
+    monitor = world.regions.get(name)
+    if monitor is None:
+        return True  # the app is in the foreground and ranges all the time
+    end = world.unix_start + second + RANGING_PERIOD_S
+    if heard.region_heard:
+        monitor.last_heard = max(heard.region_heard)
+        if not monitor.inside and monitor.wake_at is None:
+            monitor.wake_at = min(heard.region_heard) + region_wake_delay_s(rng)
+    if not monitor.inside and monitor.wake_at is not None and monitor.wake_at < end:
+        monitor.inside, monitor.ranging_until = True, monitor.wake_at + BACKGROUND_RANGING_S
+        monitor.wake_at = None
+        monitor.exit_after_s = rng.uniform(*REGION_EXIT_S)
+    last = monitor.last_heard
+    if monitor.inside and last is not None and end - last > monitor.exit_after_s:
+        monitor.inside = False
+        monitor.ranging_until = last + monitor.exit_after_s + BACKGROUND_RANGING_S
+    return end <= monitor.ranging_until + RANGING_PERIOD_S
+
+
+def _ranging_reports(
+    world: World, second: int, rng: random.Random, ranged: Mapping[str, _Ranged]
+) -> list[PhoneSighting]:
+    reports: list[PhoneSighting] = []
+    callback_at = world.unix_start + second + RANGING_PERIOD_S
+    for name, heard in sorted(ranged.items()):
+        if not _ranging(world, name, second, heard, rng) or not heard.samples:
+            continue
+        arrives = callback_at + report_delay_s(rng)
+        for (beacon, beacon_id), samples in sorted(heard.samples.items()):
+            rssi = round(sum(samples) / len(samples))
+            reports.append(
+                PhoneSighting(callback_at, name, beacon, beacon_id, FRAME_IBEACON, rssi, arrives)
+            )
+    return reports
+
+
 def air_at(world: World, second: int, rng: random.Random) -> AirSecond:
-    """What gateways and phones hear during scenario second [second, second + 1), in time order."""
+    """What gateways and phones hear during scenario second [second, second + 1), in time order.
+
+    Sightings are ordered by the time the phone saw them (`unix_time`); each carries the time
+    its report reaches the server (`received_at`).
+    """
     heard: list[AirAdvert] = []
-    present: dict[str, Point] = {}
+    present: dict[str, _Carrier] = {}
     for person in world.scenario.people:
         phone = world.phones.get(person.name)
+        if phone is None and person.tag is None:
+            continue
+        pose = _present(world, person, second)
+        if pose is not None:
+            present[person.name] = _Carrier(person, *pose)
         if phone is None:
-            if person.tag is not None:
-                position = _present(world, person, second)
-                if position is not None:
-                    present[person.name] = position
             continue
-        if not _phone_advertises(world, person, phone, second):
-            position = _present(world, person, second)
-            if position is not None:
-                present[person.name] = position
-            continue
-        t = second + rng.uniform(0.0, ADVERT_JITTER_S)
-        position = _present(world, person, t)
-        if position is None:
-            continue
-        present[person.name] = position
-        unix_time = world.unix_start + t
-        eid = presence_eid(phone, unix_time)
-        for gateway, rssi in _gateway_hears(world, position, t, rng):
-            advert = presence_advert_from_eid(phone, unix_time, rssi, eid)
-            heard.append(AirAdvert(unix_time, person.name, gateway, rssi, advert))
-    beacons = _beacon_air(world, second, rng, present) if world.beacons else AirSecond([], [])
+        for advertised in advert_times(person, phone, second):
+            t = advertised + rng.uniform(0.0, ADVERT_JITTER_S)
+            moment = _present(world, person, t)
+            if moment is None:
+                continue
+            carrier = _Carrier(person, *moment)
+            unix_time = world.unix_start + t
+            eid = presence_eid(phone, unix_time)
+            for gateway, rssi in _gateway_hears(world, carrier.position, t, rng, None, carrier):
+                advert = presence_advert_from_eid(phone, unix_time, rssi, eid)
+                heard.append(AirAdvert(unix_time, person.name, gateway, rssi, advert))
+    if world.beacons:
+        beacons = _beacon_air(world, second, rng, present)
+    else:
+        beacons = AirSecond([], _ranging_reports(world, second, rng, {}))
     heard.extend(beacons.adverts)
     heard.sort(key=lambda a: a.unix_time)
     sightings = sorted(beacons.sightings, key=lambda s: s.unix_time)

@@ -109,13 +109,13 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
 
 
 def create_served_app(settings: StoreSettings | None = None) -> Flask:
-    """`create_app`, plus the sweep in this process where `STORE_RUN_SCHEDULER=1`."""
+    """`create_app`, plus this process's presence clock, and the sweep where
+    `STORE_RUN_SCHEDULER=1`."""
     from store_server.sweep import start_scheduler
 
     app = create_app(settings)
     found: Services = app.extensions[SERVICES_EXTENSION]
-    if found.settings.run_scheduler:
-        start_scheduler(found)
+    start_scheduler(found, run_sweep=found.settings.run_scheduler)
     return app
 
 

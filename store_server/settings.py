@@ -142,7 +142,8 @@ class StoreSettings(BaseSettings):
     run_scheduler: bool = Field(
         default=True,
         description="`0` on all but one process of a cluster; if several run it, a lease in the "
-        "database lets one sweep at a time",
+        "database lets one sweep at a time (every process runs its presence clock, once a "
+        "second)",
     )
     thanks_coupon_valid_s: float = Field(
         default=DEFAULT_THANKS_COUPON_VALID_S,

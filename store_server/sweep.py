@@ -1,7 +1,9 @@
-"""The periodic sweep: escalate unacknowledged pickup alerts and help requests, expire stale
-ones, close lost visits, decide campaigns on those exits, release offers held for quiet hours,
-re-send what the outbound queue still owes (`outbound.due_deliveries`) and delete raw readings
-past their retention (`presence.retention`). It also runs once at start-up.
+"""The periodic jobs. The presence clock (every process, every second) advances the process's
+fusion states: walk-bys, dwells and exits that no new signal will trigger. The sweep (the one
+process holding the sweep's lease) escalates unacknowledged pickup alerts and help requests,
+expires stale ones, closes lost visits, decides campaigns on those exits, releases offers held
+for quiet hours, re-sends what the outbound queue still owes (`outbound.due_deliveries`) and
+deletes raw readings past their retention (`presence.retention`). It also runs at start-up.
 
 Everything is derived from stored timestamps and each change is a conditional UPDATE, so a late
 or repeated run changes nothing twice: escalations go out exactly once.
@@ -32,10 +34,13 @@ from store_server.pickup.alerts import arrival
 from store_server.pickup.escalations import escalation_notices
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.presence import fusion
+from store_server.presence.pipeline import advance_remembered
 from store_server.presence.retention import Purged, purge_raw
 from store_server.presence.visits import (
+    FusionStates,
     PresenceEventOut,
     close_visit,
+    fusion_params,
     record_event,
     staff_event,
 )
@@ -47,6 +52,9 @@ log = logging.getLogger(__name__)
 # Silence is weak evidence of leaving (a phone can die in the store): an exit by the lost timeout
 # is reported at even odds.
 LOST_CONFIDENCE = 0.5
+# Fusion decides by the second (a walk-by 10 s after the passer was last heard, a dwell at
+# 30 s): its clock ticks once a second, so those events are at most a second late.
+PRESENCE_CLOCK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,33 @@ class SweepResult:
     help_escalated: int = 0
     help_expired: int = 0
     purged: Purged = Purged(0, 0, True)
+
+
+@dataclass(frozen=True)
+class ClockResult:
+    """What the presence clock decided: the events to emit and deliveries to submit."""
+
+    events: list[Event]
+    jobs: list[Job]
+
+
+def presence_clock(
+    db: Database, settings: StoreSettings, states: FusionStates, now: float, reach: Reach
+) -> ClockResult:
+    """What time alone decides for this process's fusion states at `now`, through the pipeline.
+
+    A walk-by once the passer has gone, a dwell reached while still in the zone, an exit the
+    evidence already says: no new signal will come to trigger them.
+    """
+    events: list[Event] = []
+    jobs: list[Job] = []
+    with db.transaction() as session:
+        advanced = advance_remembered(session, states, fusion_params(settings), now, reach)
+    for store_id, outcome in advanced.items():
+        outcome.remember(states, store_id)
+        events += outcome.alerts + outcome.events
+        jobs += outcome.offers
+    return ClockResult(events, jobs)
 
 
 def sweep(
@@ -176,7 +211,7 @@ def close_lost_visits(session: Session, now: float, exits: list[PresenceEventOut
     The visit ends when the shopper was last heard. Each close is a conditional UPDATE, so a
     batch closing the same visit at the same moment, or a repeated sweep, records one exit.
     """
-    params = fusion.FusionParams()
+    params = fusion.FusionParams()  # the lost timeout only: no setting changes it
     lost = session.scalars(
         select(Visit).where(
             Visit.ended_at.is_(None), Visit.last_seen_at <= now - params.lost_timeout_s
@@ -252,24 +287,47 @@ def run_sweep_if_leased(services: Services, holder: str) -> SweepResult | None:
     return run_sweep(services)
 
 
-def start_scheduler(services: Services) -> BackgroundScheduler:
-    """Run the sweep every few seconds in this process, while it holds the sweep's lease.
+def start_scheduler(services: Services, run_sweep: bool = True) -> BackgroundScheduler:
+    """Run the presence clock every second in this process (every process keeps its own
+    fusion states, so every process runs its clock) and, if `run_sweep`, the sweep every few
+    seconds while this process holds the sweep's lease.
 
     `STORE_RUN_SCHEDULER=0` keeps a process from trying; if two try (a mistake in the
     deployment), the lease in the database lets exactly one sweep at a time, so nothing is
     escalated or sent twice, and the other takes over when the first stops renewing.
     """
+
+    def clock_job() -> None:
+        result = presence_clock(
+            services.db,
+            services.settings,
+            services.fusion_states,
+            services.clock(),
+            services.outbound.reach,
+        )
+        services.publisher.publish(result.events)
+        services.outbound.submit_all(result.jobs)
+
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
-        run_sweep_if_leased,
+        clock_job,
         "interval",
-        args=(services, scheduler_holder()),
-        seconds=services.settings.sweep_interval_s,
-        id="sweep",
+        seconds=PRESENCE_CLOCK_S,
+        id="presence_clock",
         coalesce=True,
         max_instances=1,
-        # At once, then every interval: what a crash left queued leaves at start-up.
-        next_run_time=datetime.now(UTC),
     )
+    if run_sweep:
+        scheduler.add_job(
+            run_sweep_if_leased,
+            "interval",
+            args=(services, scheduler_holder()),
+            seconds=services.settings.sweep_interval_s,
+            id="sweep",
+            coalesce=True,
+            max_instances=1,
+            # At once, then every interval: what a crash left queued leaves at start-up.
+            next_run_time=datetime.now(UTC),
+        )
     scheduler.start()
     return scheduler

@@ -10,10 +10,12 @@ from store_server.vocabulary import AlertStatus
 
 
 class Reason(BaseModel):
-    """One signal behind an arrival: which, heard by which gateway, how strong."""
+    """One signal behind an arrival (the `entered` event's): which, heard where, how strong."""
 
     signal: str
     gateway: str | None = None
+    beacon: str | None = None  # a store beacon the shopper's phone heard
+    place: str | None = None  # the zone or bay the gateway or beacon watches, or checked in at
     rssi: int | None = None
     detail: str | None = None
 

@@ -11,8 +11,14 @@ person is comes from the fresh levels (`locate`), and a state machine with hyste
 dwell and a lost timeout turns raw estimates into states and events (`fuse`, `advance`).
 
 States: `outside`, `walk-by`, `entrance`, `inside`, `zone` (with the zone's name) and `bay`
-(with the bay's name). Events: `walk_by`, `entered`, `zone_entered`, `zone_dwell` (on leaving a
-zone, with the dwell time), `curbside`, `exited`.
+(with the bay's name). Events: `walk_by` (once the passer has gone by without entering),
+`entered` (through the door, at a bay, placed in the store for long enough, or a check-in),
+`zone_entered`, `zone_dwell` (when `zone_dwell_s` is reached while still in the zone, then with
+the total on leaving it), `curbside`, `exited`; each with a confidence and its reasons. Time
+alone decides some of them (a walk-by, a dwell, an exit): the caller runs `advance` on every
+remembered state every second or so (the sweep; the bench each virtual second).
+
+Every tunable is a field of `FusionParams`, with its reason.
 """
 
 from __future__ import annotations
@@ -31,131 +37,180 @@ VISIT_STATES = (PresenceState.ENTRANCE, PresenceState.INSIDE, PresenceState.ZONE
 IGNORED_FUTURE = "future_timestamp"
 IGNORED_STALE = "stale_timestamp"
 IGNORED_OUT_OF_ORDER = "out_of_order"
+IGNORED_RSSI = "rssi_out_of_range"
+# A received BLE signal lies within these (dBm): under -120 is below every receiver's
+# sensitivity, above 0 a transmitter touching the antenna; anything else is a broken report.
+RSSI_RANGE_DBM = (-120, 0)
 
-# The entry threshold (calibrated dBm) used when the caller passes none: the server's default
-# STORE_ENTRY_RSSI_DBM, about 3.5 m from an antenna in free space (see store_server/settings.py).
-DEFAULT_ENTRY_RSSI_DBM = -70.0
-# Arrival latency matters most (a pickup customer waits at the door), but a single reading
-# cannot tell a shopper stepping in from a passer on the pavement: passers 2.5-3.8 m from the
-# door gateway read -67..-71 dBm at their closest, and per-advert noise (4 dB of shadowing plus
-# fading; 8.7 dB on a harsh floor) lifts one advert in ten or twenty by 7 dB or more. One reading
-# 10 dB above the threshold counted 8-16 % of the passers on busy-saturday as entries (45-57 %
-# on a harsh channel). So each reading at the door adds its excess over a reference level
-# to a running sum (a CUSUM, the classic detector of a level that has risen), and the sum opens
-# the visit at ENTRY_EVIDENCE_DB: an advert far above the reference does it alone, two or three
-# moderately above it do it together, and a passer's readings, mostly below the reference,
-# keep pulling the sum back to 0. The reference sits between the two populations: a shopper
-# walking through the 2 m door passes within 0.6 m of its antenna (-55 dBm and up), a passer
-# stays 2.5 m or more away (-67 and down); entry + 4 dB is -66, where a passer's reading must
-# already be lucky.
-ENTRY_REFERENCE_MARGIN_DB = 4.0
-# One reading this far above the threshold is sure by itself (reference + evidence: -50 dBm,
-# 0.3 m). One reading at +10 dB (-60) let 8-16 % of passers in, at +12 dB still 3-5 %.
-ENTRY_SURE_MARGIN_DB = 20.0
-# The evidence the sum must reach: 16 dB is one advert at -50 dBm (0.3 m), two at -58 (1 m) or
-# three at -61 within ENTRY_CONFIRM_WINDOW_S. On busy-saturday it lets 0-1 % of advertising
-# passers through on the default channel and 10-18 % on a harsh one, at an arrival p95 of
-# 2-3 s (bench accuracy; docs/decisions.md); 14 dB let 0-1 % and 17-29 % through, 20 dB
-# pushed the arrival p95 past 3 s.
-ENTRY_EVIDENCE_DB = 16.0
-# The phone's own sightings of the beacon at the door add to the same sum: an entrance
-# beacon advertises several times a second and a foreground app hears nearly every advert, so
-# many readings, each weaker evidence than a gateway's (the beacon hangs beside the door, not
-# in it): a shopper in the doorway hears it at about -66 dBm, a passer through the glass front
-# at -72 to -78. Midway, -70, is the reference; each dB counts half a gateway's (its spread is
-# wider, 6-7 dB against 5, and the two populations lie closer: about 7 dB apart against 12).
-ENTRANCE_BEACON_REFERENCE_DBM = -70.0
-ENTRANCE_BEACON_WEIGHT = 0.5
-# A bay is a parking space several metres across, watched by a gateway on the facade: a parked
-# car reads about the threshold for minutes while passers on the pavement walk right under the
-# gateway, so the doorway's reference does not fit. Bays keep the rule doors had before: one
-# reading this far above the threshold is sure, two BAY_PAIR_MARGIN_DB above it within
-# ENTRY_CONFIRM_WINDOW_S confirm each other (each counts half the evidence), until a curbside
-# scenario in the accuracy bench measures a better one.
-BAY_SURE_MARGIN_DB = 10.0
-BAY_PAIR_MARGIN_DB = 6.0
-# Readings further apart than this do not add up: the sum restarts. Three adverts of a phone in
-# the foreground (1 s apart), enough to bridge a lost one; a passer takes longer than that to
-# walk past a door.
-ENTRY_CONFIRM_WINDOW_S = 3.0
 # A later reading than this many seconds behind the person's last fused one is out of order:
 # it says where they were, not where they are. Two gateway batch periods (1 s each) of slack, so
-# interleaved batches of two gateways both count.
+# interleaved batches of two gateways both count. (A rule on input validity, not a tunable.)
 REORDER_TOLERANCE_S = 2.0
 # Gateway and phone clocks are NTP-synchronised to well under a second; a reading more than five
 # minutes off the server's clock is a broken clock or a replay, never evidence of presence.
 MAX_CLOCK_SKEW_S = 300.0
-# A source's level is current for this long: a steady device is reported every 10 s (gateway
-# keepalive, gateway/tracking.py REPORT_KEEPALIVE_S), an Android app in the background
-# advertises every 5 s, and one lost advert must not make the person vanish: 10 + 5 + 5.
-EVIDENCE_TTL_S = 20.0
-# Smoothing of a source's level across its reports (the gateway sends single readings, picked
-# when they changed): each report moves the level half way, so one faded reading (-10 dB) moves
-# it 5 dB, two consistent ones 7.5 dB.
-LEVEL_SMOOTHING = 0.5
-# Not heard at all for this long: gone, whatever the last place. Bermuda's default is 30 s;
-# Home Assistant's iBeacon integration waits 180 s and iOS region exit takes 10-30 s (issue 6).
-# 30 s is above the longest normal silence of a present device (EVIDENCE_TTL_S + a keepalive).
-LOST_TIMEOUT_S = 30.0
-# Placed outside (weak at the door, no in-store evidence) for this long: left. Shorter than
-# the lost timeout because the evidence is positive (heard, and weak); long enough to ride out
-# a shopper's few seconds in the hysteresis band by the door.
-EXIT_AFTER_S = 4.0
-# Hysteresis of the door: a person whose visit is open counts as in the store until the door
-# reading falls this far below the entry threshold (8 dB: about 2.5x the distance, n = 2).
-EXIT_HYSTERESIS_DB = 8.0
-# An in-store (zone or floor) gateway places someone inside from this level up: the far corners
-# of the reference store read about -80 dBm at the floor gateway (11 m), the pavement -84 or
-# less through the glass front.
-INSIDE_MIN_DBM = -84.0
-# ... and only when the door gateway is not this much stronger: right outside the door the door
-# gateway reads 12 dB or more above the floor gateway, anywhere inside the floor less than 6 dB.
-DOOR_DOMINANCE_DB = 9.0
-# During a visit the door places someone at the entrance only from this far above the entry
-# threshold: the entrance is the doorway, within 2 m of the door gateway (-65 dBm), while the
-# threshold reaches 3.5 m, into the front of the store where shoppers browse (placed at the
-# entrance there, they flapped between it and the floor). Once at the entrance they stay until
-# the level falls to the threshold (hysteresis of 6 dB, 1.5 times its spread). Bays keep the
-# threshold: a bay is a parking space several metres across, its gateway on the facade.
-AT_DOOR_MARGIN_DB = 6.0
-# A phone that hears a zone's beacon this strongly is in that zone: about 3.5 m at n = 2 from a
-# -59 dBm at 1 m beacon, a zone of the reference store being 6 m across with its beacon in the
-# middle (3 m to an edge, 4.2 m to a corner). At -72 (4.5 m) shoppers browsing just outside a
-# zone counted as in it; -70 raised zone accuracy on busy-saturday by 1-2 points on the default
-# channel and cost under one on a harsh one (docs/decisions.md).
-BEACON_NEAR_DBM = -70.0
-# A zone gateway's own zone, from this level up (about 3 m from the antenna).
-ZONE_GATEWAY_DBM = -68.0
-# A zone (or the floor between zones) must hold this long before the state changes: a phone
-# lying still near a border hears both sides' beacons alternately stronger; five seconds is
-# several readings of either side. Entries and exits have their own rules above.
-MIN_DWELL_S = 5.0
-# Someone placed inside (in-store gateway, door not dominant) this long without a door reading
-# strong enough has still entered: a phone advertising every 5 s is heard once or not at all
-# while crossing the door. Four such adverts; at 10 s passers placed inside by chance got in.
-INSIDE_ENTRY_S = 20.0
-# A zone change also needs the new zone this much stronger than the current one, and the
-# current zone holds until its evidence falls this far below the level that places someone in
-# a zone (hysteresis). A smoothed beacon level of a phone lying still spreads 2-3 dB (4 dB per
-# reading, each report moving the level half way), so 3 dB let shoppers standing at a zone's
-# edge flap in and out of it (7-11 flaps per stationary hour on busy-saturday); 7 dB, with the
-# zone entered at BEACON_NEAR_DBM, brings that to 2-3 on the default channel and 12-14 on a
-# harsh one, at the cost of a second or two of lag when they walk off (bench accuracy).
-ZONE_SWITCH_MARGIN_DB = 7.0
-# A check-in ("I'm here, bay 3") places the shopper for this long unless later readings move them.
-CHECK_IN_TTL_S = 120.0
-# Heard at a door or bay gateway at least this strongly but never entering within
-# WALK_BY_DECIDE_S: a walk-by (about 14 m at n = 2: the pavement in front of the shop window).
-WALK_BY_MIN_DBM = -82.0
-# A passer walks past a 10 m shop front in about 8 s at 1.3 m/s; decide after that.
-WALK_BY_DECIDE_S = 8.0
-# Confidence of a placement from a single gateway: 0.5 at the threshold, 1.0 at 15 dB above.
+# How a margin reads as a confidence: 0.5 at the threshold, 1.0 at 15 dB above it; several
+# independent sources agreeing add 0.1 each (capped at 1). Presentation, not a decision.
 BASE_CONFIDENCE = 0.5
 FULL_CONFIDENCE_MARGIN_DB = 15.0
-# A manual check-in is the shopper's own word: high, but a phone can be tapped from afar.
-CHECK_IN_CONFIDENCE = 0.9
-# Several independent sources agreeing add this much confidence each (capped at 1).
 AGREEMENT_BONUS = 0.1
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """Every tunable of fusion with its reason; `python -m bench accuracy --NAME X` sweeps any.
+
+    Field names with dashes are the bench's flags (`--entry-evidence-db 14`).
+    """
+
+    # The entry threshold (calibrated dBm): the server's STORE_ENTRY_RSSI_DBM, about 3.5 m from
+    # an antenna in free space (see store_server/settings.py).
+    entry_rssi_dbm: float = -70.0
+    # Arrival latency matters most (a pickup customer waits at the door), but a single reading
+    # cannot tell a shopper stepping in from a passer on the pavement: passers 2.5-3.8 m from
+    # the door gateway read -67..-71 dBm at their closest, and per-advert noise (4 dB of
+    # shadowing plus fading; 8.7 dB on a harsh floor) lifts one advert in ten or twenty by 7 dB
+    # or more. So each reading at the door adds its excess over a reference level to a running
+    # sum (a CUSUM, the classic detector of a level that has risen), and the sum opens the visit
+    # at `entry_evidence_db`. The reference sits between the two populations: a shopper walking
+    # through the 2 m door passes within 0.6 m of its antenna (-55 dBm and up), a passer stays
+    # 2.5 m or more away (-67 and down); entry + 4 dB is -66, where a passer's reading must
+    # already be lucky.
+    entry_reference_margin_db: float = 4.0
+    # One reading this far above the threshold is sure by itself (-50 dBm, 0.3 m). One reading
+    # at +10 dB (-60) let 8-16 % of passers in, at +12 dB still 3-5 %.
+    entry_sure_margin_db: float = 20.0
+    # The evidence the sum must reach: 16 dB is one advert at -50 dBm (0.3 m), two at -58 (1 m)
+    # or three at -61 within `entry_confirm_window_s`. On busy-saturday it lets 0-1 % of
+    # advertising passers through on the default channel and 10-18 % on a harsh one, at an
+    # arrival p95 of 2-3 s; 14 dB let 0-1 % and 17-29 % through, 20 dB pushed the arrival p95
+    # past 3 s (docs/decisions.md).
+    entry_evidence_db: float = 16.0
+    # The phone's own sightings of the beacon at the door add to the same sum: a shopper in the
+    # doorway hears it at about -66 dBm, a passer through the glass front at -72 to -78. Midway,
+    # -70, is the reference; each dB counts half a gateway's (its spread is wider, 6-7 dB
+    # against 5, and the two populations lie closer: about 7 dB apart against 12).
+    entrance_beacon_reference_dbm: float = -70.0
+    entrance_beacon_weight: float = 0.5
+    # Readings further apart than this do not add up: the sum restarts. Three adverts of a phone
+    # in the foreground (1 s apart), enough to bridge a lost one; a passer takes longer than
+    # that to walk past a door.
+    entry_confirm_window_s: float = 3.0
+    # A source's level is current for this long: a steady device is reported every 10 s
+    # (gateway keepalive, gateway/tracking.py REPORT_KEEPALIVE_S), an Android app in the
+    # background advertises every 5 s, and one lost advert must not make the person vanish.
+    evidence_ttl_s: float = 20.0
+    # ... and a gateway's level only while its silence is shorter than the gateway's keepalive
+    # plus this many of its usual gaps between reports: a gateway reports every device it
+    # hears at least every `report_keepalive_s` (gateway/tracking.py REPORT_KEEPALIVE_S), so
+    # a device reported every second and then not for 13 s has left its range (a car driving
+    # off its bay: the curbside exit went from 36 s to 16 s), while one advertising every 5 s
+    # keeps the full evidence_ttl_s. (Three gaps without the keepalive, at least 5 s, cost
+    # early exits: a shopper holding still just inside the door is reported only on the
+    # keepalive once her reading drops below the entry threshold.) A phone's beacon reports
+    # live the other way: at least evidence_ttl_s, longer for a phone whose usual gap is long
+    # (an Android app in the background scans 0.5 s every 10 s and misses a beacon now and
+    # then: at 20 s such phones fell out of the store between two reports).
+    silence_gaps: float = 3.0
+    report_keepalive_s: float = 10.0
+    # Smoothing of a source's level across its reports: each report moves the level half way,
+    # so one faded reading (-10 dB) moves it 5 dB, two consistent ones 7.5 dB.
+    level_smoothing: float = 0.5
+    # Not heard at all for this long: gone, whatever the last place. Bermuda's default is 30 s;
+    # Home Assistant's iBeacon integration waits 180 s and iOS region exit takes 10-30 s. 30 s
+    # is above the longest normal silence of a present device (evidence TTL + a keepalive).
+    lost_timeout_s: float = 30.0
+    # Placed outside (weak at the door, no in-store evidence) for this long: left. Shorter than
+    # the lost timeout because the evidence is positive (heard, and weak); long enough to ride
+    # out a shopper's few seconds in the hysteresis band by the door.
+    exit_after_s: float = 4.0
+    # Hysteresis of the door: a person whose visit is open counts as in the store until the door
+    # reading falls this far below the entry threshold (8 dB: about 2.5x the distance, n = 2).
+    exit_hysteresis_db: float = 8.0
+    # An in-store (zone or floor) gateway, or the in-store beacon a phone hears strongest,
+    # places someone inside from this level up: the far
+    # corners of the reference store read about -80 dBm at the floor gateway (11 m), the
+    # pavement -84 or less through the glass front.
+    inside_min_dbm: float = -84.0
+    # ... and only when the door gateway is not this much stronger: right outside the door the
+    # door gateway reads 12 dB or more above the floor gateway, anywhere inside less than 6 dB.
+    door_dominance_db: float = 9.0
+    # During a visit the door places someone at the entrance only from this far above the entry
+    # threshold: the entrance is the doorway, within 2 m of the door gateway (-65 dBm), while
+    # the threshold reaches 3.5 m, into the front of the store where shoppers browse. Once at
+    # the entrance they stay until the level falls to the threshold (hysteresis of 6 dB).
+    at_door_margin_db: float = 6.0
+    # A phone that hears a zone's beacon this strongly is in that zone: about 3.5 m at n = 2
+    # from a -59 dBm at 1 m beacon, a zone of the reference store being 6 m across with its
+    # beacon in the middle. At -72 shoppers browsing just outside a zone counted as in it.
+    beacon_near_dbm: float = -70.0
+    # ... less what the carrier's body takes away: a phone in a pocket or a bag loses 3 dB
+    # through the body on its open side and 8-12 dB behind it (firmware_sim.world.BODY_LOSS_DB,
+    # after Ghaddar et al. 2007), so most of the phones shoppers carry hear a zone's beacon
+    # 5-10 dB under what the path-loss model says. The allowance applies only to the beacon
+    # the phone hears strongest (the nearest one: the body costs every beacon alike), so it
+    # cannot put someone in a zone whose beacon is not the nearest they hear.
+    beacon_body_loss_db: float = 8.0
+    # A zone gateway's own zone, from this level up (about 3 m from the antenna).
+    zone_gateway_dbm: float = -68.0
+    # A zone (or the floor between zones) must hold this long before the state changes: a phone
+    # lying still near a border hears both sides' beacons alternately stronger; five seconds is
+    # several readings of either side. Entries and exits have their own rules.
+    min_dwell_s: float = 5.0
+    # ... and at least this many of the usual gaps between the reports of the slowest source
+    # still placing them: a phone scanning in the background reports each beacon every 10 s or
+    # so, and five seconds after one report the next has not come yet, so one stray reading
+    # moved the person (busy-saturday: 80-85 flaps per stationary hour for background Android
+    # phones). Two gaps: the new place heard twice. (Gateways' gaps do not count: a gateway
+    # reports a steady device only on its keepalive.)
+    dwell_gaps: float = 2.0
+    # Someone placed inside (in-store gateway, door not dominant) this long without a door
+    # reading strong enough has still entered: a phone advertising every 5 s is heard once or
+    # not at all while crossing the door. Four such adverts; at 10 s passers placed inside by
+    # chance got in.
+    inside_entry_s: float = 20.0
+    # A zone change also needs the new zone this much stronger than the current one, and the
+    # current zone holds until its evidence falls this far below the level that places someone
+    # in a zone (hysteresis). 3 dB let shoppers standing at a zone's edge flap (7-11 flaps per
+    # stationary hour on busy-saturday); 7 dB brings that to 2-3 on the default channel.
+    zone_switch_margin_db: float = 7.0
+    # In a zone this long: `zone_dwell` fires while the shopper is still there (a dwell campaign
+    # reaches her at the rail), and again with the total when she leaves. A minute at a rail is
+    # the usual "interested" mark (the accuracy bench's dwell threshold); a campaign asking
+    # for less matches this event, one asking for more matches the total on leaving.
+    zone_dwell_s: float = 60.0
+    # A check-in ("I'm here, bay 3") places the shopper for this long unless later readings
+    # move them.
+    check_in_ttl_s: float = 120.0
+    # A manual check-in is the shopper's own word: high confidence, but a phone can be tapped
+    # from afar.
+    check_in_confidence: float = 0.9
+    # Heard at a door or bay gateway at least this strongly: near the shop front (about 14 m at
+    # n = 2: the pavement in front of the shop window). Someone near it who never enters is a
+    # walk-by ...
+    walk_by_min_dbm: float = -82.0
+    # ... once no door or bay gateway has heard them that strongly for this long: they have
+    # gone by. A present device is reported at least every 10 s (the gateway's keepalive) and
+    # a phone in the background advertises every 5 s, adverts get lost: 20 s, the evidence's
+    # life. At 10 s, 7-8 % of walk_by events on busy-saturday (seed 1) went to people who
+    # entered within a minute; at 20 s, 2 % (walk-by event precision 0.93 -> 0.98).
+    walk_by_gone_s: float = 20.0
+    # A bay is a parking space several metres across, watched by a gateway on the facade: a car
+    # waiting in it is nearer that gateway than any other (the nearest-gateway rule labels the
+    # bay right 97-100 % of the waiting time on curbside), so the bay is where the person is
+    # when its gateway is the strongest one hearing them from this level up (about 11 m at
+    # n = 2: the car still rolling in) ...
+    bay_min_dbm: float = -80.0
+    # ... one bay held this long, and heard again after it, before it opens a visit: a car
+    # rolls into its bay in a few seconds and waits minutes; a pedestrian walking along the
+    # kerb is nearest to one bay's post after another, 3-4 s each. On curbside-bays (posts at
+    # the pavement's edge) 3 s let 20 % of passers in, 5 s 15 %, 8 s 2 % at a bay-arrival p95
+    # of 9-140 s: 5 s keeps the arrival within the goal and leaves the rest to a car tag's
+    # or the app's evidence (docs/decisions.md).
+    bay_arrival_s: float = 5.0
+    # Once at a bay, they stay while its gateway reads this much under `bay_min_dbm`, or another
+    # gateway this much stronger (hysteresis of a level spreading 2-3 dB when still).
+    bay_hold_db: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -176,6 +231,7 @@ class GatewayReading:
     rssi_offset_db: float
     seen_at: float
     signal: str = "eddystone_eid"  # eddystone_eid | customer_tag
+    detail: str | None = None  # a registered tag's label ("car tag"), shown to staff
 
     @property
     def calibrated_rssi(self) -> float:
@@ -214,16 +270,35 @@ class Evidence:
     level: float  # calibrated dBm (0 for a check-in)
     last_rssi: float
     at: float
+    detail: str | None = None
+    gap: float | None = None  # smoothed seconds between this source's reports
+
+    def fresh(self, params: FusionParams, now: float) -> bool:
+        """Whether this evidence still says where the person is at `now` (see silence_gaps)."""
+        silence = now - self.at
+        if self.gap is None:
+            return silence <= params.evidence_ttl_s
+        if not self.source.startswith("gateway:"):
+            # A phone that hears beacons only in its scan windows (an Android app in the
+            # background: 0.5 s every 10 s) reports each one seldom; its silence means
+            # something only once several of its usual gaps have passed.
+            return silence <= max(params.evidence_ttl_s, params.silence_gaps * self.gap)
+        limit = params.report_keepalive_s + params.silence_gaps * self.gap
+        return silence <= min(params.evidence_ttl_s, limit)
 
     def reason(self) -> dict[str, Any]:
         """The evidence as a reason staff and the event log can read."""
-        out: dict[str, Any] = {"signal": self.signal, "rssi": round(self.last_rssi)}
+        out: dict[str, Any] = {"signal": self.signal}
+        if self.signal != "check_in":
+            out["rssi"] = round(self.last_rssi)
         if self.source.startswith("gateway:"):
             out["gateway"] = self.source.removeprefix("gateway:")
         elif self.source.startswith("beacon:"):
             out["beacon"] = self.source.removeprefix("beacon:")
         if self.place.name:
             out["place"] = self.place.name
+        if self.detail:
+            out["detail"] = self.detail
         return out
 
 
@@ -251,17 +326,6 @@ class PresenceEvent:
 
 
 @dataclass(frozen=True)
-class FusionParams:
-    """The tunables the caller may set; the module constants say why each default."""
-
-    entry_rssi_dbm: float = DEFAULT_ENTRY_RSSI_DBM
-    entry_sure_margin_db: float = ENTRY_SURE_MARGIN_DB
-    lost_timeout_s: float = LOST_TIMEOUT_S
-    exit_after_s: float = EXIT_AFTER_S
-    min_dwell_s: float = MIN_DWELL_S
-
-
-@dataclass(frozen=True)
 class PersonState:
     """Everything fusion remembers of one person in one store."""
 
@@ -275,13 +339,19 @@ class PersonState:
     confidence: float = 0.0
     reasons: tuple[dict[str, Any], ...] = ()
     # Since when the evidence has placed the person somewhere else than `state` (during a visit)
-    # or in the store (before one): the minimum dwell and INSIDE_ENTRY_S count from it.
+    # or in the store (before one): the minimum dwell and the inside and bay entries count
+    # from it.
     placed_elsewhere_since: float | None = None
     outside_since: float | None = None
-    door_evidence: float = 0.0  # dB of excess summed over recent door readings (ENTRY_*)
+    door_evidence: float = 0.0  # dB of excess summed over recent door readings (entry_*)
     door_evidence_at: float | None = None
+    # The shop front heard them (walk_by_min_dbm) first and last, and how strongly at most.
     near_door_since: float | None = None
+    near_door_at: float | None = None
+    near_door_peak: float | None = None
+    pending_bay: str | None = None  # the bay placing them since placed_elsewhere_since
     walk_by_reported: bool = False
+    dwell_reported: bool = False  # zone_dwell already fired during this stay in the zone
 
 
 @dataclass(frozen=True)
@@ -315,8 +385,17 @@ def clock_skew_reason(seen_at: float, now: float) -> str | None:
     return None
 
 
+def rssi_reason(rssi: float) -> str | None:
+    """Why a reading this strong or weak must be ignored (no radio reads it), or None."""
+    return None if RSSI_RANGE_DBM[0] <= rssi <= RSSI_RANGE_DBM[1] else IGNORED_RSSI
+
+
 def check_signal(state: PersonState, signal: Signal, now: float) -> str | None:
-    """Why a signal must be ignored (far from the server clock, out of order), or None."""
+    """Why a signal must be ignored (impossible RSSI, far from the server clock, out of order)."""
+    if isinstance(signal, GatewayReading | BeaconReport):
+        impossible = rssi_reason(signal.rssi)
+        if impossible is not None:
+            return impossible
     at = signal.seen_at
     skew = clock_skew_reason(at, now)
     if skew is not None:
@@ -330,20 +409,28 @@ def check_signal(state: PersonState, signal: Signal, now: float) -> str | None:
     return None
 
 
-def _absorb(evidence: tuple[Evidence, ...], signal: Signal) -> tuple[Evidence, ...]:
+def _absorb(
+    evidence: tuple[Evidence, ...], signal: Signal, params: FusionParams
+) -> tuple[Evidence, ...]:
     source = _source(signal)
     previous = next((e for e in evidence if e.source == source), None)
     others = tuple(e for e in evidence if e.source != source)
     if isinstance(signal, CheckIn):
         return (*others, Evidence(source, "check_in", signal.place, 0.0, 0.0, signal.seen_at))
+    detail = None
     if isinstance(signal, GatewayReading):
-        rssi, kind = signal.calibrated_rssi, signal.signal
+        rssi, kind, detail = signal.calibrated_rssi, signal.signal, signal.detail
     else:
         rssi, kind = float(signal.rssi), "phone_beacon"
-    level = rssi
-    if previous is not None and signal.seen_at - previous.at <= EVIDENCE_TTL_S:
-        level = previous.level + LEVEL_SMOOTHING * (rssi - previous.level)
-    return (*others, Evidence(source, kind, signal.place, level, rssi, signal.seen_at))
+    level, gap = rssi, None
+    if previous is not None and signal.seen_at - previous.at <= params.evidence_ttl_s:
+        level = previous.level + params.level_smoothing * (rssi - previous.level)
+        since = signal.seen_at - previous.at
+        gap = since if previous.gap is None else previous.gap + 0.5 * (since - previous.gap)
+    return (
+        *others,
+        Evidence(source, kind, signal.place, level, rssi, signal.seen_at, detail, gap),
+    )
 
 
 def _confidence(margin_db: float, sources: int = 1) -> float:
@@ -352,9 +439,38 @@ def _confidence(margin_db: float, sources: int = 1) -> float:
     return round(min(1.0, value), 2)
 
 
-def entry_confidence(calibrated_rssi: float, entry_rssi_dbm: float) -> float:
-    """0.5 at the entry threshold, rising to 1.0 at 15 dB above it."""
-    return _confidence(calibrated_rssi - entry_rssi_dbm)
+def _bay_estimate(
+    gateways: list[Evidence], params: FusionParams, current_bay: str | None
+) -> Estimate | None:
+    """The nearest-gateway rule of bays: at a bay while its gateway is the strongest hearing them.
+
+    The bay the person is at holds (`bay_hold_db` of hysteresis) until its level falls that far
+    under `bay_min_dbm` or another gateway reads that much stronger.
+    """
+    nearest = max(gateways, key=lambda e: e.level, default=None)
+    if nearest is None:
+        return None
+    held = next(
+        (e for e in gateways if e.place.kind == PlaceKind.BAY and e.place.name == current_bay),
+        None,
+    )
+    if held is not None and held.level >= params.bay_min_dbm - params.bay_hold_db:
+        if nearest.level < held.level + params.bay_hold_db:
+            nearest = held
+    if nearest.place.kind != PlaceKind.BAY:
+        return None
+    floor = params.bay_min_dbm - (params.bay_hold_db if nearest is held else 0.0)
+    if nearest.level < floor:
+        return None
+    runner_up = max((e.level for e in gateways if e is not nearest), default=floor)
+    margin = min(nearest.level - floor, nearest.level - runner_up)
+    return Estimate(
+        PresenceState.BAY,
+        nearest.place.name,
+        _confidence(margin),
+        (nearest.reason(),),
+        nearest.level,
+    )
 
 
 def locate(
@@ -364,24 +480,27 @@ def locate(
     visit_open: bool,
     current_zone: str | None = None,
     at_entrance: bool = False,
+    current_bay: str | None = None,
 ) -> Estimate:
     """Where the fresh evidence puts the person at `now`.
 
     Args:
         current_zone: the zone the person is in now, if any: it holds until its evidence falls
-            ZONE_SWITCH_MARGIN_DB below the level that places someone in a zone (hysteresis).
+            `zone_switch_margin_db` below the level that places someone in a zone (hysteresis).
         at_entrance: whether the person is placed at the entrance now: they stay there until
-            the door's level falls to the entry threshold (AT_DOOR_MARGIN_DB of hysteresis).
+            the door's level falls to the entry threshold (`at_door_margin_db` of hysteresis).
+        current_bay: the bay the person is at now, if any (`bay_hold_db` of hysteresis).
     """
-    fresh = [e for e in evidence if now - e.at <= EVIDENCE_TTL_S]
+    fresh = [e for e in evidence if e.fresh(params, now)]
     check_in = next(
-        (e for e in fresh if e.signal == "check_in" and now - e.at <= CHECK_IN_TTL_S), None
+        (e for e in evidence if e.signal == "check_in" and now - e.at <= params.check_in_ttl_s),
+        None,
     )
     gateways = [e for e in fresh if e.source.startswith("gateway:")]
-    arrival = [e for e in gateways if e.place.kind in ARRIVAL_KINDS]
+    doors = [e for e in gateways if e.place.kind == PlaceKind.ENTRANCE]
     in_store = [e for e in gateways if e.place.kind not in ARRIVAL_KINDS]
     beacons = [e for e in fresh if e.signal == "phone_beacon"]
-    door = max(arrival, key=lambda e: e.level, default=None)
+    door = max(doors, key=lambda e: e.level, default=None)
     floor = max(in_store, key=lambda e: e.level, default=None)
     entry = params.entry_rssi_dbm
     # The shopper's own word, until a gateway hears them anew.
@@ -389,44 +508,54 @@ def locate(
         state = {PlaceKind.BAY: PresenceState.BAY, PlaceKind.ZONE: PresenceState.ZONE}.get(
             check_in.place.kind, PresenceState.ENTRANCE
         )
-        return Estimate(state, check_in.place.name, CHECK_IN_CONFIDENCE, (check_in.reason(),))
-    # The door or a bay: the latest reading there is strong.
+        return Estimate(
+            state, check_in.place.name, params.check_in_confidence, (check_in.reason(),)
+        )
+    bay = _bay_estimate(gateways, params, current_bay)
+    if bay is not None:
+        return bay
+    # The door: the latest reading there is strong.
     # Before a visit the latest reading decides (arrival latency); during one the smoothed level
     # (hysteresis: one faded reading does not move the person).
     strongest = None if door is None else (door.level if visit_open else door.last_rssi)
     door_entry = entry
-    if (
-        visit_open
-        and not at_entrance
-        and door is not None
-        and door.place.kind == PlaceKind.ENTRANCE
-    ):
-        door_entry = entry + AT_DOOR_MARGIN_DB
+    if visit_open and not at_entrance:
+        door_entry = entry + params.at_door_margin_db
     if door is not None and strongest is not None and strongest >= door_entry:
-        state = PresenceState.BAY if door.place.kind == PlaceKind.BAY else PresenceState.ENTRANCE
         return Estimate(
-            state, door.place.name, _confidence(strongest - entry), (door.reason(),), strongest
+            PresenceState.ENTRANCE,
+            door.place.name,
+            _confidence(strongest - entry),
+            (door.reason(),),
+            strongest,
         )
 
     # A zone: the phone hears its beacon close by, or the zone's own gateway is close.
     def relief(e: Evidence) -> float:
-        return ZONE_SWITCH_MARGIN_DB if e.place.name == current_zone else 0.0
+        return params.zone_switch_margin_db if e.place.name == current_zone else 0.0
+
+    nearest_beacon = max(beacons, key=lambda e: e.level, default=None)
+
+    def body(e: Evidence) -> float:
+        return params.beacon_body_loss_db if e is nearest_beacon else 0.0
 
     near_zone = [
         e
         for e in beacons
         if e.place.kind == PlaceKind.ZONE
-        and e.level >= BEACON_NEAR_DBM - relief(e)
+        and e.level >= params.beacon_near_dbm - relief(e) - body(e)
         and e.place.name
     ] + [
         e
         for e in in_store
-        if e.place.kind == PlaceKind.ZONE and e.level >= ZONE_GATEWAY_DBM - relief(e)
+        if e.place.kind == PlaceKind.ZONE and e.level >= params.zone_gateway_dbm - relief(e)
     ]
     if near_zone:
         best = max(near_zone, key=lambda e: e.level)
         agree = [e for e in near_zone if e.place == best.place]
-        threshold = BEACON_NEAR_DBM if best.signal == "phone_beacon" else ZONE_GATEWAY_DBM
+        threshold = (
+            params.beacon_near_dbm if best.signal == "phone_beacon" else params.zone_gateway_dbm
+        )
         return Estimate(
             PresenceState.ZONE,
             best.place.name,
@@ -438,20 +567,37 @@ def locate(
     door_level = door.level if door is not None else float("-inf")
     if (
         floor is not None
-        and floor.level >= INSIDE_MIN_DBM
-        and floor.level >= door_level - DOOR_DOMINANCE_DB
+        and floor.level >= params.inside_min_dbm
+        and floor.level >= door_level - params.door_dominance_db
     ):
         reasons = (floor.reason(),) + ((door.reason(),) if door is not None else ())
         return Estimate(
             PresenceState.INSIDE,
             None,
-            _confidence(floor.level - INSIDE_MIN_DBM),
+            _confidence(floor.level - params.inside_min_dbm),
             reasons,
             floor.level,
         )
+    # In the store by the phone's own ear: the beacon it hears strongest stands inside (a zone's
+    # or the floor's), not at the door, and is heard from in-store range. A phone that only
+    # reports beacons (an iPhone, an Android app the OS has cached) has no gateway evidence.
+    # During a visit the door's beacon counts too (its hysteresis band: someone at the front of
+    # the store hears it strongest), until it fades out of in-store range.
+    if (
+        nearest_beacon is not None
+        and (visit_open or nearest_beacon.place.kind not in ARRIVAL_KINDS)
+        and nearest_beacon.level >= params.inside_min_dbm
+    ):
+        return Estimate(
+            PresenceState.INSIDE,
+            None,
+            _confidence(nearest_beacon.level - params.inside_min_dbm),
+            (nearest_beacon.reason(),),
+            nearest_beacon.level,
+        )
     # The door's hysteresis band: still in the store until the door reading clearly falls.
-    if visit_open and door is not None and door.level >= entry - EXIT_HYSTERESIS_DB:
-        margin = door.level - (entry - EXIT_HYSTERESIS_DB)
+    if visit_open and door is not None and door.level >= entry - params.exit_hysteresis_db:
+        margin = door.level - (entry - params.exit_hysteresis_db)
         return Estimate(
             PresenceState.INSIDE, None, _confidence(margin), (door.reason(),), door.level
         )
@@ -476,24 +622,28 @@ def _event(
     )
 
 
-def _leave_place(state: PersonState, estimate: Estimate, at: float) -> list[PresenceEvent]:
+def _dwell_event(state: PersonState, at: float) -> PresenceEvent:
+    """`zone_dwell` of the zone the person is in, with the time spent there until `at`."""
+    return PresenceEvent(
+        PresenceKind.ZONE_DWELL,
+        state.place,
+        at,
+        state.confidence,
+        state.reasons,
+        round(max(0.0, at - state.since), 1),
+    )
+
+
+def _leave_place(state: PersonState, at: float) -> list[PresenceEvent]:
     if state.state != PresenceState.ZONE:
         return []
-    return [
-        _event(
-            PresenceKind.ZONE_DWELL,
-            estimate,
-            at,
-            place=state.place,
-            dwell_s=max(0.0, at - state.since),
-        )
-    ]
+    return [_dwell_event(state, at)]
 
 
 def _enter_place(
     state: PersonState, estimate: Estimate, at: float
 ) -> tuple[PersonState, list[PresenceEvent]]:
-    events = _leave_place(state, estimate, at)
+    events = _leave_place(state, at)
     if estimate.state == PresenceState.ZONE:
         events.append(_event(PresenceKind.ZONE_ENTERED, estimate, at))
     elif estimate.state == PresenceState.BAY and state.state != PresenceState.BAY:
@@ -504,16 +654,25 @@ def _enter_place(
         place=estimate.place,
         since=at,
         placed_elsewhere_since=None,
+        dwell_reported=False,
         confidence=estimate.confidence,
         reasons=estimate.reasons,
     )
     return moved, events
 
 
+def _open_visit(
+    state: PersonState, estimate: Estimate, at: float
+) -> tuple[PersonState, list[PresenceEvent]]:
+    opened = replace(state, visit_open=True, entered_at=at, outside_since=None)
+    opened, events = _enter_place(opened, estimate, at)
+    return opened, [_event(PresenceKind.ENTERED, estimate, at), *events]
+
+
 def _exit(
     state: PersonState, estimate: Estimate, at: float
 ) -> tuple[PersonState, list[PresenceEvent]]:
-    events = _leave_place(state, estimate, at)
+    events = _leave_place(state, at)
     reasons = estimate.reasons or state.reasons
     confidence = estimate.confidence if estimate.reasons else 0.5
     events.append(PresenceEvent(PresenceKind.EXITED, None, at, confidence, reasons))
@@ -529,7 +688,10 @@ def _exit(
         door_evidence=0.0,
         door_evidence_at=None,
         near_door_since=None,
+        near_door_at=at,
+        near_door_peak=None,
         walk_by_reported=True,  # one pass, one story: they came out through the door
+        dwell_reported=False,
         confidence=confidence,
         reasons=reasons,
     )
@@ -537,63 +699,87 @@ def _exit(
 
 
 def _door_excess(signal: Signal, params: FusionParams) -> float | None:
-    """The dB by which a reading at a door or bay says "stepping in", or None if it says nothing."""
-    if signal.place.kind not in ARRIVAL_KINDS:
+    """The dB by which a reading at the door says "stepping in", or None if it says nothing."""
+    if signal.place.kind != PlaceKind.ENTRANCE:
         return None
     entry = params.entry_rssi_dbm
-    if isinstance(signal, GatewayReading) and signal.place.kind == PlaceKind.BAY:
-        rssi = signal.calibrated_rssi
-        if rssi >= entry + BAY_SURE_MARGIN_DB:
-            return ENTRY_EVIDENCE_DB
-        return ENTRY_EVIDENCE_DB / 2 if rssi >= entry + BAY_PAIR_MARGIN_DB else None
     if isinstance(signal, GatewayReading):
         rssi = signal.calibrated_rssi
         if rssi >= entry + params.entry_sure_margin_db:
-            return ENTRY_EVIDENCE_DB  # sure by itself
-        return rssi - (entry + ENTRY_REFERENCE_MARGIN_DB)
-    if isinstance(signal, BeaconReport) and signal.place.kind == PlaceKind.ENTRANCE:
-        return ENTRANCE_BEACON_WEIGHT * (signal.rssi - ENTRANCE_BEACON_REFERENCE_DBM)
+            return params.entry_evidence_db  # sure by itself
+        return rssi - (entry + params.entry_reference_margin_db)
+    if isinstance(signal, BeaconReport):
+        return params.entrance_beacon_weight * (signal.rssi - params.entrance_beacon_reference_dbm)
     return None
 
 
 def _add_door_evidence(state: PersonState, signal: Signal, params: FusionParams) -> PersonState:
-    excess = _door_excess(signal, params)
-    if excess is None or state.visit_open:
+    if state.visit_open:
         return state
     t = signal.seen_at
+    if (
+        isinstance(signal, GatewayReading)
+        and signal.place.kind in ARRIVAL_KINDS
+        and signal.calibrated_rssi >= params.walk_by_min_dbm
+    ):
+        # Near the shop front. A new pass once the last one is long over (lost timeout).
+        new_pass = state.near_door_at is None or t - state.near_door_at > params.lost_timeout_s
+        state = replace(
+            state,
+            near_door_since=t if new_pass else state.near_door_since,
+            near_door_at=t,
+            near_door_peak=max(signal.calibrated_rssi, state.near_door_peak or -999.0)
+            if not new_pass
+            else signal.calibrated_rssi,
+            walk_by_reported=False if new_pass else state.walk_by_reported,
+        )
+    excess = _door_excess(signal, params)
+    if excess is None:
+        return state
     recent = state.door_evidence_at is not None and t - state.door_evidence_at <= (
-        ENTRY_CONFIRM_WINDOW_S
+        params.entry_confirm_window_s
     )
     total = max(0.0, (state.door_evidence if recent else 0.0) + excess)
     return replace(state, door_evidence=total, door_evidence_at=t)
 
 
 def _arrival_estimate(
-    state: PersonState, estimate: Estimate, arrival: list[Evidence]
+    state: PersonState, estimate: Estimate, params: FusionParams, t: float
 ) -> Estimate | None:
-    """Where an entry confirmed by the door evidence places the person, or None if unconfirmed.
-
-    Args:
-        arrival: the fresh evidence from doors and bays.
-    """
-    if state.door_evidence < ENTRY_EVIDENCE_DB:
+    """Where an entry confirmed by the door evidence places the person, or None if unconfirmed."""
+    if state.door_evidence < params.entry_evidence_db:
         return None
-    if estimate.state in (PresenceState.ENTRANCE, PresenceState.BAY):
+    if estimate.state == PresenceState.ENTRANCE:
         return estimate
-    latest = max(arrival, key=lambda e: e.at, default=None)
+    doors = [e for e in state.evidence if e.place.kind == PlaceKind.ENTRANCE and e.fresh(params, t)]
+    latest = max(doors, key=lambda e: e.at, default=None)
     if latest is None:
         return None
-    where = PresenceState.BAY if latest.place.kind == PlaceKind.BAY else PresenceState.ENTRANCE
-    return Estimate(where, latest.place.name, _confidence(state.door_evidence), (latest.reason(),))
+    return Estimate(
+        PresenceState.ENTRANCE,
+        latest.place.name,
+        _confidence(state.door_evidence),
+        (latest.reason(),),
+    )
 
 
 def _step(
-    state: PersonState, params: FusionParams, t: float
+    state: PersonState, params: FusionParams, t: float, checked_in: bool = False
 ) -> tuple[PersonState, list[PresenceEvent]]:
-    """Apply the state machine at time `t` given the evidence already absorbed."""
+    """Apply the state machine at time `t` given the evidence already absorbed.
+
+    Args:
+        checked_in: the signal just absorbed is a check-in (the shopper's word opens a visit).
+    """
     zone = state.place if state.state == PresenceState.ZONE else None
+    bay = state.place if state.state == PresenceState.BAY else None
     at_entrance = state.state == PresenceState.ENTRANCE
-    estimate = locate(state.evidence, params, t, state.visit_open, zone, at_entrance)
+    estimate = locate(state.evidence, params, t, state.visit_open, zone, at_entrance, bay)
+    if checked_in:  # the shopper's word: in, and where she says, at once
+        if not state.visit_open:
+            return _open_visit(state, estimate, t)
+        if (estimate.state, estimate.place) != (state.state, state.place):
+            return _enter_place(replace(state, outside_since=None), estimate, t)
     if not state.visit_open:
         return _step_outside(state, estimate, params, t)
     if estimate.state == PresenceState.OUTSIDE:
@@ -603,32 +789,51 @@ def _step(
         return replace(state, outside_since=since), []
     state = replace(state, outside_since=None)
     if (estimate.state, estimate.place) == (state.state, state.place):
-        return replace(
+        held = replace(
             state,
             placed_elsewhere_since=None,
             confidence=estimate.confidence,
             reasons=estimate.reasons,
-        ), []
+        )
+        if (
+            held.state == PresenceState.ZONE
+            and not held.dwell_reported
+            and t - held.since >= params.zone_dwell_s
+        ):
+            return replace(held, dwell_reported=True), [_dwell_event(held, t)]
+        return held, []
     if state.state == PresenceState.ZONE and estimate.state == PresenceState.ZONE:
-        current = _zone_level(state, t)
-        if current is not None and estimate.level < current + ZONE_SWITCH_MARGIN_DB:
+        current = _zone_level(state, params, t)
+        if current is not None and estimate.level < current + params.zone_switch_margin_db:
             return replace(state, placed_elsewhere_since=None), []
     # The dwell counts from when the person stopped being placed where they are, wherever the
     # evidence has put them since: someone walking out of a zone passes the floor, the doorway
     # and the pavement, and each of those must not restart the clock.
     since = state.placed_elsewhere_since if state.placed_elsewhere_since is not None else t
-    if t - since >= params.min_dwell_s:
+    if t - since >= _min_dwell(state, params, t):
         return _enter_place(state, estimate, t)
     return replace(state, placed_elsewhere_since=since), []
 
 
-def _zone_level(state: PersonState, t: float) -> float | None:
+def _min_dwell(state: PersonState, params: FusionParams, t: float) -> float:
+    """How long a new place must hold: `min_dwell_s`, or `dwell_gaps` of the slowest phone.
+
+    Only the phone's beacon reports count: their gaps are its scan cadence, while a gateway
+    reports a steady device only on its keepalive (a long gap there means nothing changed).
+    """
+    gaps = [
+        e.gap
+        for e in state.evidence
+        if e.signal == "phone_beacon" and e.gap is not None and e.fresh(params, t)
+    ]
+    return max(params.min_dwell_s, params.dwell_gaps * max(gaps, default=0.0))
+
+
+def _zone_level(state: PersonState, params: FusionParams, t: float) -> float | None:
     levels = [
         e.level
         for e in state.evidence
-        if e.place.kind == PlaceKind.ZONE
-        and e.place.name == state.place
-        and t - e.at <= EVIDENCE_TTL_S
+        if e.place.kind == PlaceKind.ZONE and e.place.name == state.place and e.fresh(params, t)
     ]
     return max(levels, default=None)
 
@@ -636,45 +841,69 @@ def _zone_level(state: PersonState, t: float) -> float | None:
 def _step_outside(
     state: PersonState, estimate: Estimate, params: FusionParams, t: float
 ) -> tuple[PersonState, list[PresenceEvent]]:
-    arrival = [
-        e for e in state.evidence if e.place.kind in ARRIVAL_KINDS and t - e.at <= EVIDENCE_TTL_S
-    ]
-    near = any(e.last_rssi >= WALK_BY_MIN_DBM for e in arrival if e.source.startswith("gateway:"))
-    arrived = _arrival_estimate(state, estimate, arrival)
+    arrived = _arrival_estimate(state, estimate, params, t)
     if arrived is not None:
-        opened = replace(state, visit_open=True, entered_at=t, outside_since=None)
-        opened, events = _enter_place(opened, arrived, t)
-        return opened, [_event(PresenceKind.ENTERED, arrived, t), *events]
-    if estimate.state in (PresenceState.INSIDE, PresenceState.ZONE):
-        # Placed in the store (on the floor or in a zone) for long enough: in, whatever the door.
+        return _open_visit(state, arrived, t)
+    if estimate.state in (PresenceState.INSIDE, PresenceState.ZONE, PresenceState.BAY):
+        # Placed in the store or at a bay for long enough, and heard again once the hold is
+        # up (the clock alone does not do it: a passer's last reading stays current for
+        # evidence_ttl_s after they have gone): in, whatever the door.
         since = state.placed_elsewhere_since if state.placed_elsewhere_since is not None else t
-        if t - since >= INSIDE_ENTRY_S:
-            opened = replace(state, visit_open=True, entered_at=t, outside_since=None)
-            opened, events = _enter_place(opened, estimate, t)
-            return opened, [_event(PresenceKind.ENTERED, estimate, t), *events]
-        state = replace(state, placed_elsewhere_since=since)
-    elif state.placed_elsewhere_since is not None:
-        state = replace(state, placed_elsewhere_since=None)
-    if not near:
-        if state.near_door_since is not None and t - (state.last_heard_at or t) > EVIDENCE_TTL_S:
-            return replace(state, near_door_since=None, walk_by_reported=False), []
-        return state, []
-    since = state.near_door_since if state.near_door_since is not None else t
-    state = replace(state, near_door_since=since)
-    if not state.walk_by_reported and t - since >= WALK_BY_DECIDE_S:
-        event = _event(PresenceKind.WALK_BY, estimate, t)
-        return (
-            replace(
-                state,
-                state=PresenceState.WALK_BY,
-                since=t,
-                walk_by_reported=True,
-                confidence=estimate.confidence,
-                reasons=estimate.reasons,
-            ),
-            [event],
+        if estimate.state == PresenceState.BAY and state.pending_bay != estimate.place:
+            # One bay throughout: a pedestrian walking along the kerb is nearest to one bay's
+            # post after another, a car waits at one.
+            since = t
+        state = replace(
+            state,
+            pending_bay=estimate.place if estimate.state == PresenceState.BAY else None,
         )
-    return state, []
+        if estimate.state == PresenceState.BAY:
+            hold = params.bay_arrival_s
+            bay = Place(PlaceKind.BAY, estimate.place)
+            heard = max((e.at for e in state.evidence if e.place == bay), default=since)
+        else:
+            hold, heard = params.inside_entry_s, state.last_heard_at or since
+        if t - since >= hold and heard - since >= hold:
+            return _open_visit(state, estimate, t)
+        return replace(state, placed_elsewhere_since=since), []
+    if state.placed_elsewhere_since is not None:
+        state = replace(state, placed_elsewhere_since=None, pending_bay=None)
+    return _walk_by(state, estimate, params, t)
+
+
+def _walk_by(
+    state: PersonState, estimate: Estimate, params: FusionParams, t: float
+) -> tuple[PersonState, list[PresenceEvent]]:
+    """`walk_by` once someone heard near the shop front has gone by without entering."""
+    if (
+        state.walk_by_reported
+        or state.near_door_since is None
+        or state.near_door_at is None
+        or t - state.near_door_at < params.walk_by_gone_s
+    ):
+        return state, []
+    peak = state.near_door_peak if state.near_door_peak is not None else params.walk_by_min_dbm
+    reasons = (
+        {
+            "signal": "near_shop_front",
+            "rssi": round(peak),
+            "for_s": round(state.near_door_at - state.near_door_since, 1),
+        },
+        {"signal": "gone", "silent_s": round(t - state.near_door_at, 1)},
+    )
+    # Sure they passed (gone for twice the wait) and how clearly they were at the shop front.
+    gone_share = min(1.0, (t - state.near_door_at) / (2 * params.walk_by_gone_s))
+    confidence = round(min(1.0, BASE_CONFIDENCE + (1 - BASE_CONFIDENCE) * gone_share), 2)
+    event = PresenceEvent(PresenceKind.WALK_BY, None, t, confidence, reasons)
+    walked = replace(
+        state,
+        state=PresenceState.WALK_BY,
+        since=t,
+        walk_by_reported=True,
+        confidence=confidence,
+        reasons=reasons,
+    )
+    return walked, [event]
 
 
 def fuse(
@@ -694,10 +923,10 @@ def fuse(
         events += timed
         current = replace(
             _add_door_evidence(current, signal, params),
-            evidence=_absorb(current.evidence, signal),
+            evidence=_absorb(current.evidence, signal, params),
             last_heard_at=max(t, current.last_heard_at or t),
         )
-        current, stepped = _step(current, params, t)
+        current, stepped = _step(current, params, t, checked_in=isinstance(signal, CheckIn))
         events += stepped
     return Fused(current, events, ignored)
 
@@ -705,22 +934,25 @@ def fuse(
 def _advance(
     state: PersonState, params: FusionParams, now: float
 ) -> tuple[PersonState, list[PresenceEvent]]:
-    if state.visit_open and state.last_heard_at is not None:
-        if now - state.last_heard_at >= params.lost_timeout_s:
-            lost = Estimate(
-                PresenceState.OUTSIDE,
-                None,
-                0.5,
-                ({"signal": "lost", "silent_s": round(now - state.last_heard_at, 1)},),
-            )
-            return _exit(state, lost, state.last_heard_at + params.lost_timeout_s)
-        if state.outside_since is not None or state.placed_elsewhere_since is not None:
+    if not state.visit_open:
+        passing = state.near_door_since is not None and not state.walk_by_reported
+        if passing or state.placed_elsewhere_since is not None:
             return _step(state, params, now)
-    return state, []
+        return state, []
+    if state.last_heard_at is not None and now - state.last_heard_at >= params.lost_timeout_s:
+        lost = Estimate(
+            PresenceState.OUTSIDE,
+            None,
+            0.5,
+            ({"signal": "lost", "silent_s": round(now - state.last_heard_at, 1)},),
+        )
+        return _exit(state, lost, state.last_heard_at + params.lost_timeout_s)
+    # Silence is evidence too: a source long silent no longer places anyone (Evidence.fresh).
+    return _step(state, params, now)
 
 
 def advance(state: PersonState, params: FusionParams, now: float) -> Fused:
-    """Apply what time alone decides at `now`: the lost timeout and a pending exit."""
+    """Apply what time alone decides at `now`: a walk-by, a dwell, an exit, the lost timeout."""
     new_state, events = _advance(state, params, now)
     return Fused(new_state, events)
 
@@ -747,11 +979,14 @@ def restore(
     for signal in sorted(signals, key=signal_time):
         state = replace(
             state,
-            evidence=_absorb(state.evidence, signal),
+            evidence=_absorb(state.evidence, signal, params),
             last_heard_at=max(signal.seen_at, state.last_heard_at or signal.seen_at),
         )
     if visit is not None:
         estimate = locate(state.evidence, params, state.last_heard_at or visit[1], True)
         if estimate.state != PresenceState.OUTSIDE:
             state = replace(state, state=estimate.state, place=estimate.place)
+    else:
+        # Rebuilt after a restart: any pass in the readings was already told or never will be.
+        state = replace(state, walk_by_reported=True, near_door_at=state.last_heard_at)
     return state

@@ -1,9 +1,9 @@
-"""Gateway ingest: dedupe on batch id, resolve identities, fuse, raise alerts.
+"""Gateway ingest: dedupe on batch id, resolve identities, then the one presence pipeline.
 
 One transaction per batch (the caller's session). Only observations of opted-in, unpaused
-shoppers are stored; each shopper's readings go through presence fusion (`presence.fusion`) and
-its events are stored and returned, for the caller to emit to the store's staff room after the
-commit.
+shoppers are stored; each shopper's readings go through the presence pipeline
+(`presence.pipeline`: fusion, visits, events, pickup alerts, campaigns) and its events are
+returned, for the caller to emit to the store's staff room after the commit.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -28,23 +27,14 @@ from store_server.db.models import (
     Shopper,
     Zone,
 )
-from store_server.engagement import engine as engagement
 from store_server.events import Event
 from store_server.messaging.outbound import Job, Reach
-from store_server.pickup.alerts import raise_pickup_alerts
 from store_server.presence import fusion
 from store_server.presence.gateways import record_beacon_sightings
 from store_server.presence.heard import EDDYSTONE_EID, Heard
 from store_server.presence.identity import EidResolver
-from store_server.presence.rules import Reading, entry_confidence
-from store_server.presence.visits import (
-    FusionStates,
-    apply_signals,
-    fusion_params,
-)
-from store_server.presence.visits import (
-    current_state as _current_state,
-)
+from store_server.presence.pipeline import fuse_and_record, states_before
+from store_server.presence.visits import FusionStates, fusion_params
 from store_server.problems import DomainError, Refusal
 from store_server.settings import StoreSettings
 from store_server.vocabulary import PlaceKind
@@ -52,8 +42,6 @@ from store_server.vocabulary import PlaceKind
 log = logging.getLogger(__name__)
 
 
-# A strong reading at one of these means the shopper has arrived (door or curbside bay).
-ARRIVAL_ZONE_KINDS = fusion.ARRIVAL_KINDS
 # Reasons an observation is not used, besides fusion's (counted in the batch answer).
 IGNORED_UNRESOLVED = "unresolved"
 IGNORED_PAUSED = "detection_paused"
@@ -68,19 +56,6 @@ class Source:
     tag_id: int | None
     signal: str  # eddystone_eid | customer_tag
     detail: str | None
-
-
-@dataclass(frozen=True)
-class ResolvedReading:
-    """A shopper's strongest reading in a batch, and where it came from."""
-
-    source: Source
-    reading: Reading
-
-    @property
-    def shopper_id(self) -> int:
-        """The shopper it belongs to."""
-        return self.source.shopper_id
 
 
 @dataclass
@@ -111,14 +86,12 @@ def ingest_batch(
 ) -> Ingested:
     """Store a batch of observations once (a later copy of the batch id is a conflict)."""
     zone = session.get(Zone, gateway.zone_id) if gateway.zone_id else None
-    at_arrival_point = zone is not None and zone.kind in ARRIVAL_ZONE_KINDS
     place = (
         fusion.Place(PlaceKind(zone.kind), zone.name)
         if zone is not None
         else fusion.Place(PlaceKind.FLOOR)
     )
     params = fusion_params(settings)
-    best: dict[int, ResolvedReading] = {}
     signals: dict[int, list[fusion.Signal]] = defaultdict(list)
     observations: list[Observation] = []
     ignored: Counter[str] = Counter()
@@ -145,9 +118,9 @@ def ingest_batch(
             continue
         if source is None:
             continue  # a store beacon's frame: beacon health, not a person
-        skew = fusion.clock_skew_reason(obs.seen_at, now)
-        if skew is not None:
-            ignored[skew] += 1  # a broken clock or a replay is never an arrival
+        bad = fusion.rssi_reason(obs.rssi) or fusion.clock_skew_reason(obs.seen_at, now)
+        if bad is not None:
+            ignored[bad] += 1  # a broken radio or clock, or a replay, is never an arrival
             continue
         observations.append(
             Observation(
@@ -161,43 +134,27 @@ def ingest_batch(
         )
         signals[source.shopper_id].append(
             fusion.GatewayReading(
-                gateway.id, place, obs.rssi, gateway.rssi_offset_db, obs.seen_at, source.signal
+                gateway.id,
+                place,
+                obs.rssi,
+                gateway.rssi_offset_db,
+                obs.seen_at,
+                source.signal,
+                source.detail,
             )
         )
-        current = best.get(source.shopper_id)
-        if current is None or obs.rssi > current.reading.rssi:
-            best[source.shopper_id] = ResolvedReading(
-                source,
-                Reading(
-                    gateway_id=gateway.id,
-                    at_arrival_point=at_arrival_point,
-                    rssi=obs.rssi,
-                    rssi_offset_db=gateway.rssi_offset_db,
-                    seen_at=obs.seen_at,
-                ),
-            )
     # Restore missing fusion states before this batch's rows reach the session.
-    before = {
-        shopper_id: _current_state(session, states, gateway.store_id, shopper_id, params, now)
-        for shopper_id in signals
-    }
+    before = states_before(session, states, gateway.store_id, set(signals), params, now)
     session.add_all(observations)
-    outcome = apply_signals(session, gateway.store_id, zone, before, signals, params, now)
+    outcome = fuse_and_record(session, gateway.store_id, before, signals, params, now, reach)
     ignored.update(outcome.ignored)
-    why = {
-        r.shopper_id: (entry_confidence(r.reading, settings.entry_rssi_dbm), [_reason(r)])
-        for r in best.values()
-    }
-    alerts = raise_pickup_alerts(session, gateway.store_id, outcome.entered, zone, why, now)
-    # After the alerts: a shopper whose order just became `arrived` gets no promotion.
-    offers = engagement.on_presence_events(session, outcome.recorded, now, reach)
     return Ingested(
         resolved=len(observations),
-        entered=len(outcome.entered),
+        entered=outcome.entered,
         ignored=ignored,
-        alerts=alerts,
+        alerts=outcome.alerts,
         events=outcome.events,
-        offers=offers,
+        offers=outcome.offers,
         states=outcome.states,
     )
 
@@ -216,17 +173,6 @@ def log_stored(gateway_id: str, observations: int, done: Ingested) -> None:
         len(done.offers),
         sum(done.ignored.values()),
     )
-
-
-def _reason(resolved: ResolvedReading) -> dict[str, Any]:
-    reason: dict[str, Any] = {
-        "signal": resolved.source.signal,
-        "gateway": resolved.reading.gateway_id,
-        "rssi": resolved.reading.rssi,
-    }
-    if resolved.source.detail:
-        reason["detail"] = resolved.source.detail
-    return reason
 
 
 def _identifier(

@@ -110,6 +110,11 @@ class FusionStates:
                 for key, _ in oldest[: len(self._states) - MAX_FUSION_STATES]:
                     del self._states[key]
 
+    def snapshot(self) -> list[tuple[tuple[int, int], fusion.PersonState]]:
+        """Every remembered ((store id, shopper id), state), for the sweep to advance."""
+        with self._lock:
+            return list(self._states.items())
+
     def forget(self, store_id: int, shopper_id: int) -> None:
         """Drop a state (the shopper erased their data or paused detection)."""
         with self._lock:
@@ -140,6 +145,7 @@ def recent_readings(
             Gateway.rssi_offset_db,
             Zone.kind,
             Zone.name,
+            CustomerTag.label,
         )
         .join(Gateway, Gateway.id == Observation.gateway_id)
         .outerjoin(Zone, Zone.id == Gateway.zone_id)
@@ -160,8 +166,9 @@ def recent_readings(
             offset,
             seen_at,
             "customer_tag" if tag_id is not None else "eddystone_eid",
+            label,
         )
-        for gateway_id, rssi, seen_at, tag_id, offset, kind, name in rows
+        for gateway_id, rssi, seen_at, tag_id, offset, kind, name, label in rows
     ]
 
 
@@ -191,9 +198,9 @@ def current_state(
 
 @dataclass
 class Outcome:
-    """What fusing one batch changed: new visits, stored presence events, states to remember."""
+    """What fusing changed: new visits (with their `entered`), stored events, states to keep."""
 
-    entered: list[Visit] = field(default_factory=list)
+    entered: list[tuple[Visit, fusion.PresenceEvent]] = field(default_factory=list)
     recorded: list[PresenceEventOut] = field(default_factory=list)
     states: dict[int, fusion.PersonState] = field(default_factory=dict)
     ignored: Counter[str] = field(default_factory=Counter)
@@ -204,39 +211,46 @@ class Outcome:
         return [staff_event(recorded) for recorded in self.recorded]
 
 
-def apply_signals(
+def record_fused(
     session: Session,
     store_id: int,
-    zone: Zone | None,
-    before: dict[int, fusion.PersonState],
-    signals: dict[int, list[fusion.Signal]],
-    params: fusion.FusionParams,
+    fused: dict[int, fusion.Fused],
     now: float,
 ) -> Outcome:
-    """Fuse each shopper's signals; persist visits and presence events; collect what to emit."""
+    """Persist what fusion decided for each shopper: visits opened and closed, presence events.
+
+    A visit opens at the place of its `entered` event (the door, a bay, a zone).
+    """
     outcome = Outcome()
-    for shopper_id, shopper_signals in signals.items():
-        fused = fusion.fuse(before[shopper_id], shopper_signals, params, now)
-        outcome.ignored.update(fused.ignored)
-        outcome.states[shopper_id] = fused.state
+    for shopper_id, result in fused.items():
+        outcome.ignored.update(result.ignored)
+        outcome.states[shopper_id] = result.state
         visit = open_visit(session, store_id, shopper_id)
-        for event in fused.events:
+        for event in result.events:
             if event.kind == PresenceKind.ENTERED:
                 stale = visit
+                zone = zone_named(session, store_id, event.place)
                 visit = start_visit(session, store_id, shopper_id, zone, event.at, stale=stale)
                 if visit is None:
                     continue  # a concurrent batch opened it: that one reports the entry
-                outcome.entered.append(visit)
+                outcome.entered.append((visit, event))
             elif event.kind == PresenceKind.EXITED:
                 if visit is None or not close_visit(session, visit, event.at):
                     continue
             outcome.recorded.append(record_event(session, store_id, shopper_id, visit, event))
             if event.kind == PresenceKind.EXITED:
                 visit = None
-        if visit is not None and fused.state.visit_open:
-            heard = max(s.seen_at for s in shopper_signals)
+        heard = result.state.last_heard_at
+        if visit is not None and result.state.visit_open and heard is not None:
             visit.last_seen_at = max(visit.last_seen_at, min(heard, now))
     return outcome
+
+
+def zone_named(session: Session, store_id: int, name: str | None) -> Zone | None:
+    """The store's zone of that name (a fusion place's), or None."""
+    if name is None:
+        return None
+    return session.scalars(select(Zone).where(Zone.store_id == store_id, Zone.name == name)).first()
 
 
 def close_visit(session: Session, visit: Visit, at: float) -> bool:

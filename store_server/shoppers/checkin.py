@@ -11,19 +11,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store_server.db.models import Beacon, Shopper, Zone
-from store_server.engagement import engine as engagement
 from store_server.events import Event
 from store_server.messaging.outbound import Job, Reach
-from store_server.pickup.alerts import raise_pickup_alerts
 from store_server.presence import fusion
-from store_server.presence.fusion import LOST_TIMEOUT_S
-from store_server.presence.visits import (
-    FusionStates,
-    apply_signals,
-    current_state,
-    open_visit,
-    start_visit,
+from store_server.presence.pipeline import (
+    PresenceOutcome,
+    alert_open_visit,
+    fuse_and_record,
+    states_before,
 )
+from store_server.presence.visits import FusionStates
 from store_server.problems import DomainError, Refusal
 from store_server.shoppers.consents import has_arrival_consent
 from store_server.vocabulary import PlaceKind
@@ -31,10 +28,12 @@ from store_server.vocabulary import PlaceKind
 
 @dataclass(frozen=True)
 class CheckIn:
-    """Where the shopper checked in, and the pickup alerts it raised."""
+    """Where the shopper checked in: the events to emit, the alerts raised, what to keep."""
 
     where: str
     events: list[Event]
+    alerts: int
+    outcome: PresenceOutcome
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,23 @@ class SightingsOutcome:
     offers: list[Job] = field(default_factory=list)
 
 
+# Reasons a sighting is ignored (counted in the answer; an impossible RSSI and timestamps far
+# from the server's clock are fusion's: `rssi_out_of_range`, `future_timestamp`, ...).
+IGNORED_UNREGISTERED = "unregistered_beacon"  # no store has this beacon
+IGNORED_OTHER_STORE = "other_store_beacon"  # another store's beacon: not evidence of this one
+
+
+def _bad_sighting(
+    sighting: Sighting, beacon: str, places: dict[str, fusion.Place], elsewhere: set[str]
+) -> str | None:
+    impossible = fusion.rssi_reason(sighting.rssi)
+    if impossible is not None:
+        return impossible
+    if beacon in places:
+        return None
+    return IGNORED_OTHER_STORE if beacon in elsewhere else IGNORED_UNREGISTERED
+
+
 def _refuse_without_consent(session: Session, shopper_id: int, store_id: int) -> None:
     if not has_arrival_consent(session, shopper_id, store_id):
         raise DomainError(
@@ -66,9 +82,21 @@ def _refuse_without_consent(session: Session, shopper_id: int, store_id: int) ->
 
 
 def check_in(
-    session: Session, shopper_id: int, store_id: int, bay: str | None, now: float
+    session: Session,
+    states: FusionStates,
+    shopper_id: int,
+    store_id: int,
+    bay: str | None,
+    params: fusion.FusionParams,
+    now: float,
+    reach: Reach,
 ) -> CheckIn:
-    """ "I'm here" (optionally "at bay 3"): an arrival as sure as it gets."""
+    """ "I'm here" (optionally "at bay 3"): a fusion signal, the shopper's word.
+
+    It opens a visit like any entry (presence event, campaigns) and raises the pickup alerts
+    with the `entered` event's confidence and reasons; already in the store, it places her
+    where she says and alerts with the check-in's.
+    """
     _refuse_without_consent(session, shopper_id, store_id)
     zone_name = bay or "entrance"
     zone = session.scalars(
@@ -76,17 +104,15 @@ def check_in(
     ).first()
     if zone is None or (bay is not None and zone.kind != "bay"):
         raise DomainError(Refusal.INVALID, "unknown_bay", f"this store has no bay {zone_name!r}")
-    visit = open_visit(session, store_id, shopper_id)
-    if visit is not None and now - visit.last_seen_at <= LOST_TIMEOUT_S:
-        visit.last_seen_at = now
-    else:
-        visit = start_visit(session, store_id, shopper_id, zone, now, stale=visit)
-        if visit is None:
-            visit = open_visit(session, store_id, shopper_id)
-    assert visit is not None  # noqa: S101 - opened here or by the concurrent winner
-    why = {shopper_id: (1.0, [{"signal": "manual_checkin", "detail": zone.label}])}
-    events = raise_pickup_alerts(session, store_id, [visit], zone, why, now)
-    return CheckIn(zone.label, events)
+    place = fusion.Place(PlaceKind(zone.kind), zone.name)
+    before = states_before(session, states, store_id, {shopper_id}, params, now)
+    signal: fusion.Signal = fusion.CheckIn(place, now)
+    outcome = fuse_and_record(session, store_id, before, {shopper_id: [signal]}, params, now, reach)
+    alerts = outcome.alerts
+    if shopper_id not in outcome.visits:
+        why = (params.check_in_confidence, [{"signal": "check_in", "place": zone.name}])
+        alerts = alert_open_visit(session, store_id, shopper_id, zone.name, why, now)
+    return CheckIn(zone.label, alerts + outcome.events, len(alerts), outcome)
 
 
 def report_sightings(
@@ -108,42 +134,33 @@ def report_sightings(
         result.ignored["detection_paused"] = len(sightings)
         return result
     wanted = {s.beacon.strip().lower() for s in sightings}
-    places = {
-        identifier: fusion.Place(PlaceKind(kind or PlaceKind.FLOOR), name)
-        for identifier, kind, name in session.execute(
-            select(Beacon.identifier, Zone.kind, Zone.name)
-            .outerjoin(Zone, Zone.id == Beacon.zone_id)
-            .where(Beacon.store_id == store_id, Beacon.identifier.in_(wanted))
-        )
-    }
+    places: dict[str, fusion.Place] = {}
+    elsewhere: set[str] = set()
+    for identifier, owner, kind, name in session.execute(
+        select(Beacon.identifier, Beacon.store_id, Zone.kind, Zone.name)
+        .outerjoin(Zone, Zone.id == Beacon.zone_id)
+        .where(Beacon.identifier.in_(wanted))
+    ):
+        if owner == store_id:
+            places[identifier] = fusion.Place(PlaceKind(kind or PlaceKind.FLOOR), name)
+        else:
+            elsewhere.add(identifier)
     reports: list[fusion.BeaconReport] = []
     for sighting in sightings:
-        place = places.get(sighting.beacon.strip().lower())
-        if place is None:
-            result.ignored["unregistered_beacon"] += 1
+        beacon = sighting.beacon.strip().lower()
+        why = _bad_sighting(sighting, beacon, places, elsewhere)
+        if why is not None:
+            result.ignored[why] += 1  # never evidence of presence
             continue
-        reports.append(
-            fusion.BeaconReport(
-                sighting.beacon.strip().lower(), place, sighting.rssi, sighting.seen_at
-            )
-        )
+        reports.append(fusion.BeaconReport(beacon, places[beacon], sighting.rssi, sighting.seen_at))
     if not reports:
         return result
-    before = {shopper_id: current_state(session, states, store_id, shopper_id, params, now)}
-    outcome = apply_signals(
-        session,
-        store_id,
-        None,
-        before,
-        {shopper_id: list[fusion.Signal](reports)},
-        params,
-        now,
-    )
+    before = states_before(session, states, store_id, {shopper_id}, params, now)
+    signals = {shopper_id: list[fusion.Signal](reports)}
+    outcome = fuse_and_record(session, store_id, before, signals, params, now, reach)
     result.ignored.update(outcome.ignored)
-    why = {shopper_id: (1.0, [{"signal": "phone_beacon", "detail": reports[-1].beacon_id}])}
-    alerts = raise_pickup_alerts(session, store_id, outcome.entered, None, why, now)
-    result.offers = engagement.on_presence_events(session, outcome.recorded, now, reach)
+    result.offers = outcome.offers
     result.state = outcome.states[shopper_id]
-    result.events = alerts + outcome.events
+    result.events = outcome.alerts + outcome.events
     result.used = len(reports) - sum(outcome.ignored.values())
     return result

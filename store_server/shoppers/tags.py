@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store_server.db.database import rows_changed
-from store_server.db.models import CustomerTag
+from store_server.db.models import Beacon, CustomerTag
 from store_server.problems import DomainError, Refusal
 
 
 def register_tag(
     session: Session, shopper_id: int, kind: str, identifier: str, label: str, now: float
 ) -> CustomerTag:
-    """Register a tag by its normalised id (CONFLICT `tag_taken` if anyone has it already)."""
+    """Register a tag by its normalised id (CONFLICT `tag_taken` if anyone has it already).
+
+    A store beacon's id is refused (INVALID `tag_is_store_beacon`, whichever store owns it):
+    every gateway hears that beacon all day, so the tag would put its shopper in the store.
+    """
+    beacon = session.scalar(select(Beacon.id).where(Beacon.identifier == identifier).limit(1))
+    if beacon is not None:
+        raise DomainError(
+            Refusal.INVALID, "tag_is_store_beacon", "this id is a store beacon's, not a tag's"
+        )
     tag = CustomerTag(
         shopper_id=shopper_id, kind=kind, identifier=identifier, label=label, created_at=now
     )

@@ -14,7 +14,13 @@ from firmware_sim.radio import ChannelParams, fading_db, in_scan_window, receive
 from firmware_sim.scenario import Point, Wall
 from firmware_sim.world import segments_intersect, walls_crossed
 
-QUIET = ChannelParams(shadowing_sigma_db=0.0, packet_loss=0.0, rician_k=None, sensitivity_dbm=-200)
+QUIET = ChannelParams(
+    shadowing_sigma_db=0.0,
+    packet_loss=0.0,
+    rician_k=None,
+    sensitivity_dbm=-200,
+    temporal_sigma_db=0.0,
+)
 # E[10 log10(X)] for X exponential with unit mean: -10 * Euler-Mascheroni / ln 10.
 RAYLEIGH_MEAN_DB = -10 * 0.5772156649 / math.log(10)
 

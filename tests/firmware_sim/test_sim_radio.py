@@ -11,7 +11,9 @@ import pytest
 
 from firmware_sim.radio import ChannelParams, mean_rssi, received_rssi
 
-NO_NOISE = ChannelParams(shadowing_sigma_db=0.0, packet_loss=0.0, rician_k=None)
+NO_NOISE = ChannelParams(
+    shadowing_sigma_db=0.0, packet_loss=0.0, rician_k=None, temporal_sigma_db=0.0
+)
 
 
 def test_mean_rssi_at_one_metre_is_the_reference() -> None:

@@ -80,20 +80,20 @@ def test_the_wall_invariant_catches_a_shortcut() -> None:
     assert [w for w in walls_crossed(walls, a, b) if not w.door]
 
 
-@pytest.mark.parametrize("name", ["browse", "curbside", "busy-saturday"])
-def test_ios_background_phones_never_advertise(name: str) -> None:
+@pytest.mark.parametrize("name", ["browse", "curbside", "busy-saturday", "long-narrow"])
+def test_no_iphone_ever_advertises_an_eid(name: str) -> None:
     scenario = builtin_scenario(name)
-    silent = {p.name for p in scenario.people if p.app_state == "ios-background"}
-    assert silent
+    iphones = {p.name for p in scenario.people if p.phone and p.platform == "ios"}
+    assert iphones
     world, rng = _world(scenario), random.Random(1)
     heard = [
         a for s in range(0, min(int(scenario.duration_s), 400)) for a in adverts_at(world, s, rng)
     ]
-    assert not [a for a in heard if a.source == SOURCE_PHONE and a.person in silent]
-    assert {a.person for a in heard if a.source == SOURCE_PHONE} - silent
+    assert not [a for a in heard if a.source == SOURCE_PHONE and a.person in iphones]
+    assert {a.person for a in heard if a.source == SOURCE_PHONE} - iphones
 
 
-def test_ios_background_phone_still_hears_ibeacons_only() -> None:
+def test_an_iphone_reports_ranged_ibeacons_only() -> None:
     seen: list[PhoneSighting] = []
     world = _world(builtin_scenario("browse"), sighting_sink=seen.append)
     rng = random.Random(2)
@@ -102,9 +102,14 @@ def test_ios_background_phone_still_hears_ibeacons_only() -> None:
     omar = [s for s in seen if s.person == "omar"]
     nina = [s for s in seen if s.person == "nina"]
     assert omar and {s.frame for s in omar} == {"ibeacon"}
+    # Ranging: one averaged reading per beacon per callback, on whole seconds.
+    keys = [(s.unix_time, s.beacon) for s in omar]
+    assert len(keys) == len(set(keys))
+    assert all(s.unix_time == int(s.unix_time) for s in omar)
     assert {"ibeacon", "uid", "altbeacon"} <= {s.frame for s in nina}
     assert all(s.beacon_id.startswith(("ibeacon:", "eddystone_", "altbeacon:")) for s in seen)
     assert "tlm" not in {s.frame for s in seen}
+    assert all(s.received_at > s.unix_time for s in seen)
 
 
 def test_gateways_hear_the_fixed_beacons_and_their_tlm() -> None:
@@ -189,16 +194,23 @@ def test_same_seed_same_air_with_beacons() -> None:
     assert runs[0] == runs[1]
 
 
-def test_background_android_phone_advertises_every_few_seconds() -> None:
+def test_background_android_phone_with_a_foreground_service_advertises_each_second() -> None:
     scenario = builtin_scenario("curbside")
+    dan = next(p for p in scenario.people if p.name == "dan")
+    assert (dan.app_state, dan.foreground_service, dan.advertise_mode) == (
+        "background",
+        True,
+        "low_power",
+    )
     world, rng = _world(scenario), random.Random(6)
-    seconds = {
-        int(a.unix_time - UNIX_START)
+    times = sorted(
+        a.unix_time - UNIX_START
         for s in range(380, 600)
         for a in adverts_at(world, s, rng)
-        if a.person == "dan"
-    }
-    assert 10 <= len(seconds) <= 220 / 5 + 1
+        if a.person == "dan" and a.gateway == "gw-curbside"
+    )
+    assert times and len(times) <= 220
+    assert min(b - a for a, b in zip(times, times[1:], strict=False)) > 0.95
 
 
 def _docs_beacon_example() -> Any:
@@ -209,7 +221,7 @@ def _docs_beacon_example() -> Any:
 def test_docs_beacon_example_is_valid() -> None:
     scenario = scenario_from_dict(_docs_beacon_example())
     assert scenario.floor_plan.beacons and scenario.floor_plan.walls
-    assert {p.app_state for p in scenario.people} >= {"ios-background"}
+    assert {(p.platform, p.app_state) for p in scenario.people} >= {("ios", "background")}
     assert any(p.staff for p in scenario.people) and any(p.tag for p in scenario.people)
     position = position_at(scenario.people[0], 10)
     assert position is not None
@@ -237,6 +249,11 @@ def _with(document: Any, path: tuple[str | int, ...], value: object) -> Any:
         (("store", "walls", 0, "attenuation_db"), -1),
         (("store", "walls", 0, "x1"), 0),
         (("people", 0, "app_state"), "asleep"),
+        (("people", 0, "app_state"), "ios-background"),
+        (("people", 0, "platform"), "symbian"),
+        (("people", 0, "advertise_mode"), "turbo"),
+        (("people", 0, "foreground_service"), "yes"),
+        (("people", 0, "carry"), "hat"),
         (("people", 0, "staff"), "yes"),
         (("people", 0, "tag"), {"kind": "ibeacon"}),
     ],
@@ -246,3 +263,45 @@ def test_malformed_beacons_walls_and_people_are_rejected(
 ) -> None:
     with pytest.raises(ScenarioError):
         scenario_from_dict(_with(_docs_beacon_example(), path, value))
+
+
+def test_the_reference_layouts_are_built_in_with_their_features() -> None:
+    door_pair = builtin_scenario("door-pair").floor_plan
+    door = door_pair.entrance
+    sides = {
+        g.name: g.position.y - door.y for g in door_pair.gateways if g.name.startswith("gw-door")
+    }
+    assert sides["gw-door-in"] > 0 > sides["gw-door-out"]
+    outside_beacons = [b for b in door_pair.beacons if not door_pair.outline.contains(b.position)]
+    assert [b.spec.name for b in outside_beacons] == ["bcn-door-out"]
+
+    curbside = builtin_scenario("curbside-bays")
+    assert len(curbside.floor_plan.bays) == 3
+    posts = [g for g in curbside.floor_plan.gateways if g.name.startswith("gw-bay")]
+    assert len(posts) == 3
+    drivers = [p for p in curbside.people if p.name.startswith("driver-")]
+    assert drivers
+    for person in drivers:
+        states = {state_at(curbside.floor_plan, person, t) for t in range(0, 1800, 5)}
+        assert states & {"bay-1", "bay-2", "bay-3"}, person.name
+
+    narrow = builtin_scenario("long-narrow").floor_plan
+    outline = narrow.outline
+    assert (outline.x1 - outline.x0) / (outline.y1 - outline.y0) > 3
+    assert narrow.entrance.x == outline.x0, "the door is on the short west wall"
+    assert {z.name for z in narrow.zones} == {"books", "music", "cafe"}
+
+
+def test_shoppers_of_every_layout_enter_through_its_door() -> None:
+    for name in ("door-pair", "curbside-bays", "long-narrow"):
+        scenario = builtin_scenario(name)
+        shoppers = [p for p in scenario.people if p.name.startswith("shopper-")]
+        assert len(shoppers) > 50
+        for person in shoppers[:20]:
+            states = [
+                state_at(scenario.floor_plan, person, t)
+                for t in range(int(person.start_s), int(script_end_s(person)))
+            ]
+            assert "entrance" in states and set(states) & (
+                INSIDE_STATES | {"books", "music", "cafe"}
+            )

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from store_server.accounts.auth import token_digest
 from store_server.db.models import Gateway, Zone
+from store_server.presence.fusion import FusionParams
 from tests.store_server.conftest import World
 
 CAR_TAG = {
@@ -51,15 +52,14 @@ def test_car_tag_at_the_bay_raises_the_pickup_alert(world: World) -> None:
     assert {"kind": "ibeacon", "id": CAR_TAG_ID} in config["registered"]
     assert config["entry_rssi_dbm"] == -70
     now = time.time()
-    body = {
-        "batch_id": "curb-1",
-        "sent_at": now,
-        "observations": [{"seen_at": now, "rssi": -58, "frame": CAR_TAG}],
-    }
+    # The car rolls into the bay: its gateway is the nearest hearing it for a few seconds.
+    hold = int(FusionParams().bay_arrival_s) + 1
+    waiting = [{"seen_at": now - hold + i, "rssi": -58, "frame": CAR_TAG} for i in range(hold + 1)]
+    body = {"batch_id": "curb-1", "sent_at": now, "observations": waiting}
     response = world.client().post(
         "/api/v1/gateways/gw-curbside/batches", json=body, headers=headers
     )
-    assert response.get_json()["resolved"] == 1
+    assert response.get_json()["resolved"] == hold + 1
     [alert] = (
         world.client()
         .get(f"/api/v1/stores/{world.seed.store_id}/arrivals", headers=world.staff_headers())
@@ -67,7 +67,14 @@ def test_car_tag_at_the_bay_raises_the_pickup_alert(world: World) -> None:
     )
     assert (alert["first_name"], alert["where"]) == ("Maria", "curbside bay 1")
     assert alert["reasons"] == [
-        {"signal": "customer_tag", "gateway": "gw-curbside", "rssi": -58, "detail": "car tag"}
+        {
+            "signal": "customer_tag",
+            "gateway": "gw-curbside",
+            "beacon": None,
+            "place": "bay-1",
+            "rssi": -58,
+            "detail": "car tag",
+        }
     ]
 
 

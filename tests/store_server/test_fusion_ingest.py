@@ -69,10 +69,17 @@ def test_the_sweep_closes_a_lost_visit_and_emits_exited_once(
     now = time.time()
     world.arrive("maria", at=now)
     settings = services(world.app).settings
-    assert sweep(world.db, settings, now + fusion.LOST_TIMEOUT_S - 1).visits_closed == 0
-    late = sweep(world.db, settings, now + fusion.LOST_TIMEOUT_S + 300)  # the scheduler slept
+    assert (
+        sweep(world.db, settings, now + fusion.FusionParams().lost_timeout_s - 1).visits_closed == 0
+    )
+    late = sweep(
+        world.db, settings, now + fusion.FusionParams().lost_timeout_s + 300
+    )  # the scheduler slept
     assert late.visits_closed == 1
-    assert sweep(world.db, settings, now + fusion.LOST_TIMEOUT_S + 301).visits_closed == 0
+    assert (
+        sweep(world.db, settings, now + fusion.FusionParams().lost_timeout_s + 301).visits_closed
+        == 0
+    )
     with world.db.sessions() as session:
         visit = session.scalars(select(Visit)).one()
         assert visit.ended_at == pytest.approx(now)  # she was last heard then

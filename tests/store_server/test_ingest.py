@@ -24,7 +24,9 @@ def test_strong_reading_at_the_entrance_raises_one_alert_for_the_ready_order(wor
     with world.db.sessions() as session:
         alert = session.scalars(select(PickupAlert)).one()
         assert alert.status == "raised"
-        assert alert.reasons == [{"signal": "eddystone_eid", "gateway": "gw-entrance", "rssi": -50}]
+        assert alert.reasons == [  # the `entered` event's
+            {"signal": "eddystone_eid", "gateway": "gw-entrance", "rssi": -50, "place": "entrance"}
+        ]
     # She is still at the door a second later: the same visit, no second alert.
     later = now + 1
     world.upload("gw-entrance", [observation(world.eid_hex("maria", later), -55, later)])

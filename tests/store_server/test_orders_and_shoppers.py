@@ -112,9 +112,17 @@ def test_manual_checkin_at_a_bay_raises_one_alert(world: World) -> None:
         f"/api/v1/stores/{world.seed.store_id}/arrivals", headers=world.staff_headers()
     ).get_json()["arrivals"]
     assert alert["where"] == "curbside bay 1"
-    assert alert["confidence"] == 1.0
+    # The `entered` event's confidence and reasons: the shopper's word, through fusion.
+    assert alert["confidence"] == 0.9
     assert alert["reasons"] == [
-        {"signal": "manual_checkin", "gateway": None, "rssi": None, "detail": "curbside bay 1"}
+        {
+            "signal": "check_in",
+            "gateway": None,
+            "beacon": None,
+            "place": "bay-1",
+            "rssi": None,
+            "detail": None,
+        }
     ]
 
 

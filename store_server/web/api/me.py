@@ -150,7 +150,13 @@ def erase() -> tuple[Response, int]:
     "Store beacons the app heard (fused with gateways)", body=SightingsIn, errors=(400, 401, 403)
 )
 def report_sightings() -> tuple[Response, int]:
-    """The app heard the store's beacons: fused with the gateways' readings to place the shopper."""
+    """The app heard the store's beacons: fused with the gateways' readings to place the shopper.
+
+    `ignored` counts, per reason, sightings never used as evidence: `unregistered_beacon`
+    (no store has it), `other_store_beacon`, `rssi_out_of_range` (outside -120..0 dBm),
+    `future_timestamp` / `stale_timestamp` (over 300 s off the server's clock), `out_of_order`,
+    `detection_paused`.
+    """
     device = require_device()
     body = parse_body(SightingsIn, request.get_json(silent=True))
     states = services().fusion_states
@@ -183,14 +189,26 @@ def check_in() -> tuple[Response, int]:
     device = require_device()
     limits().charge(CHECK_IN_PER_DEVICE, "check-in", str(device.device_id))
     body = parse_body(CheckinIn, request.get_json(silent=True))
+    states = services().fusion_states
+    params = fusion_params(services().settings)
     now = services().clock()
+    outbound = services().outbound
     with services().db.transaction() as session:
-        done = checkin.check_in(session, device.shopper_id, body.store_id, body.bay, now)
+        done = checkin.check_in(
+            session,
+            states,
+            device.shopper_id,
+            body.store_id,
+            body.bay,
+            params,
+            now,
+            outbound.reach,
+        )
         linked = linked_open_orders(session, device.shopper_id, body.store_id)
+    done.outcome.remember(states, body.store_id)
     services().publisher.publish(done.events)
-    out = CheckinOut(
-        checked_in=True, where=done.where, alerts=len(done.events), orders_linked=linked
-    )
+    outbound.submit_all(done.outcome.offers)
+    out = CheckinOut(checked_in=True, where=done.where, alerts=done.alerts, orders_linked=linked)
     return jsonify(out.model_dump()), 200
 
 
@@ -227,7 +245,11 @@ def claim() -> tuple[Response, int]:
     "Register a key-fob or car tag", body=TagIn, answer=TagOut, status=201, errors=(400, 401, 409)
 )
 def register_tag() -> tuple[Response, int]:
-    """Register a key-fob or car tag: heard at a door or bay, it announces the shopper."""
+    """Register a key-fob or car tag: heard at a door or bay, it announces the shopper.
+
+    400 `invalid_tag_id` (not an id of its kind), `tag_is_store_beacon` (a store beacon's id:
+    every gateway hears it all day); 409 `tag_taken`.
+    """
     device = require_device()
     body = parse_body(TagIn, request.get_json(silent=True))
     identifier = body.id.strip().lower()
