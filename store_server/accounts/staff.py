@@ -112,11 +112,16 @@ class EscalationChannel:
     push_subscribed: bool
 
 
-def escalation_channel(session: Session, staff_id: int) -> EscalationChannel:
-    """A staffer's chosen channel for escalations."""
+def _account(session: Session, staff_id: int) -> StaffUser:
     staff = session.get(StaffUser, staff_id)
     if staff is None:
         raise DomainError(Refusal.NOT_FOUND, "unknown_staff", "no such staff account")
+    return staff
+
+
+def escalation_channel(session: Session, staff_id: int) -> EscalationChannel:
+    """A staffer's chosen channel for escalations."""
+    staff = _account(session, staff_id)
     subscribed = session.scalar(
         select(StaffPushSubscription.id).where(StaffPushSubscription.staff_id == staff_id).limit(1)
     )
@@ -130,9 +135,7 @@ def set_escalation_channel(
 ) -> EscalationChannel:
     """Choose the channel (None: the console only). SMS needs a phone number (given now or
     before); push needs a browser subscribed first; e-mail goes to the log-in address."""
-    staff = session.get(StaffUser, staff_id)
-    if staff is None:
-        raise DomainError(Refusal.NOT_FOUND, "unknown_staff", "no such staff account")
+    staff = _account(session, staff_id)
     if phone is not None:
         normalised = normalised_phone(phone)
         if normalised is None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench.stack import free_port
 from tests.support.polling import wait_until
 
 # Building the wheel and installing it with its dependencies into a new venv takes minutes on
@@ -31,12 +31,6 @@ NOT_SOURCE = shutil.ignore_patterns(
     ".git", ".venv", "node_modules", "var", "dist", "build", "*.egg-info", "__pycache__", ".*cache"
 )
 PASSWORD = "manager-pass-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str], stdin: str = "") -> str:

@@ -19,6 +19,7 @@ import pytest
 import requests
 from sqlalchemy import select, update
 
+from bench.stack import free_port
 from store_server.db.models import Delivery, PickupOrder
 from store_server.messaging.outbound import (
     FIRST_RETRY_S,
@@ -264,14 +265,6 @@ def serve(
     assert wait_until(answers, 60), "the server did not start"
     assert process.poll() is None, log_path.read_text()
     return url, process
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Http:
