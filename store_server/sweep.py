@@ -31,7 +31,11 @@ from store_server.messaging.outbound import NO_REACH, Job, Reach, due_deliveries
 from store_server.messaging.staff_notices import StaffNotice
 from store_server.metrics import ALERTS, SWEEP_SECONDS
 from store_server.pickup.alerts import arrival
-from store_server.pickup.escalations import escalation_notices
+from store_server.pickup.escalations import (
+    escalation_notices,
+    help_escalation,
+    pickup_escalation,
+)
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.presence import fusion
 from store_server.presence.pipeline import advance_remembered
@@ -165,13 +169,21 @@ def sweep(
                 events.append(Event("alert_updated", payload, Audience.staff(store_id)))
                 notices += escalation_notices(
                     session,
-                    out,
+                    pickup_escalation(out),
                     settings.secret_key.encode(),
                     settings.base_url,
                     raised_at + settings.alert_expiry_s,  # the alert expires then anyway
                 )
         helped = sweep_help_requests(session, now, settings.alert_expiry_s)
         events += helped.events
+        for request in helped.escalations:
+            notices += escalation_notices(
+                session,
+                help_escalation(request),
+                settings.secret_key.encode(),
+                settings.base_url,
+                request.raised_at + settings.alert_expiry_s,  # the request expires then anyway
+            )
         exits: list[PresenceEventOut] = []
         closed = close_lost_visits(session, now, exits)
         events += [staff_event(exit_) for exit_ in exits]

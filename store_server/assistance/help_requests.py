@@ -71,6 +71,8 @@ class HelpSweep:
     escalated: int = 0
     expired: int = 0
     events: list[Event] = field(default_factory=list)
+    # The requests it escalated, for the managers' messages (sweep.py sends them).
+    escalations: list[HelpRequestOut] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ def _requests(session: Session, *conditions: ColumnElement[bool]) -> list[HelpRe
             acknowledged_at=r.acknowledged_at,
             closed_at=r.closed_at,
             escalation_level=r.escalation_level,
+            escalated_at=r.escalated_at,
         )
         for r, name, label, ack_name in rows
     ]
@@ -330,8 +333,9 @@ def sweep_help_requests(session: Session, now: float, expiry_s: float) -> HelpSw
         .join(Store, Store.id == HelpRequest.store_id)
         .where(HelpRequest.status.in_(OPEN_STATES))
     ).all()
-    escalated = expired = 0
+    expired = 0
     events: list[Event] = []
+    escalations: list[HelpRequestOut] = []
     for request_id, status, raised_at, level, ack_limit, second_limit in rows:
         if is_expired(raised_at, now, expiry_s):
             done = session.execute(
@@ -356,8 +360,8 @@ def sweep_help_requests(session: Session, now: float, expiry_s: float) -> HelpSw
             .values(escalation_level=due, escalated_at=now)
         )
         if rows_changed(done) == 1:
-            escalated += 1
             change = _changed(session, request_id)
+            escalations.append(change.request)
             events.append(
                 Event(
                     "help_escalated",
@@ -366,4 +370,4 @@ def sweep_help_requests(session: Session, now: float, expiry_s: float) -> HelpSw
                 )
             )
             events += change.events
-    return HelpSweep(escalated, expired, events)
+    return HelpSweep(len(escalations), expired, events, escalations)

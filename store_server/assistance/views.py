@@ -20,6 +20,7 @@ class HelpRequestOut(BaseModel):
     acknowledged_at: float | None = None
     closed_at: float | None = None
     escalation_level: int = 0
+    escalated_at: float | None = None  # when it last escalated (the console shows this time)
 
 
 class MyHelpRequestOut(BaseModel):

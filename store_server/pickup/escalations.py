@@ -1,12 +1,14 @@
 """Escalations reach managers away from the console, and "I'll take it" from the message.
 
-When the sweep escalates an alert, every active manager of the store who chose a channel
-(push, SMS or e-mail, per account) gets a work message with a link to take it. The link is
-`{base}/escalation#take=TOKEN`: the token is signed (HMAC of store, alert, manager, expiry
-with the server's secret), expires when the alert would, and sits in the fragment, which
-browsers never send, so no access log or proxy ever holds it. The page posts it to
-`POST /api/v1/escalations/take`, which acknowledges the alert as that manager ("on my way"),
-exactly like the tablet's button; the first to act wins.
+Two things escalate: a pickup alert nobody acknowledged, and a shopper's help request nobody
+acknowledged. When the sweep escalates either, every active manager of the store who chose a
+channel (push, SMS or e-mail, per account) gets a work message with a link to take it. The
+link is `{base}/escalation#take=TOKEN`: the token names the kind (`pickup` or `help`) and is
+signed (HMAC of kind, store, alert or request, manager, expiry with the server's secret),
+expires when the alert or request would, and sits in the fragment, which browsers never send,
+so no access log or proxy ever holds it. The page posts it to `POST /api/v1/escalations/take`,
+which acknowledges as that manager ("on my way"), exactly like the tablet's button: the shopper
+is told who is coming; the first to act wins.
 """
 
 from __future__ import annotations
@@ -15,27 +17,98 @@ import base64
 import hashlib
 import hmac
 import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from store_server.assistance import help_requests
+from store_server.assistance.views import HelpRequestOut
 from store_server.db.models import StaffUser
+from store_server.events import Event
 from store_server.messaging.channels import Notification
+from store_server.messaging.outbound import Job
 from store_server.messaging.staff_notices import StaffNotice, new_notice_id, notice_for
-from store_server.pickup.alerts import AlertChange, Staffer, acknowledge
+from store_server.pickup import alerts
 from store_server.pickup.views import ArrivalOut
 from store_server.problems import DomainError, Refusal
 from store_server.vocabulary import StaffRole
 
+
+class EscalationKind(StrEnum):
+    """What escalated, as the token names it."""
+
+    PICKUP = "pickup"
+    HELP = "help"
+
+
 _TOKEN = re.compile(
-    r"^([1-9][0-9]{0,9})\.([1-9][0-9]{0,9})\.([1-9][0-9]{0,9})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$"
+    r"^(pickup|help)\.([1-9][0-9]{0,9})\.([1-9][0-9]{0,9})\.([1-9][0-9]{0,9})\.([0-9]{1,12})"
+    r"\.([A-Za-z0-9_-]{43})$"
 )
 TAKE_PATH = "/escalation"
 
 
-def _mac(secret: bytes, store_id: int, alert_id: int, staff_id: int, expires_at: int) -> str:
+@dataclass(frozen=True)
+class Escalated:
+    """One escalated alert or request as a manager's message tells it (nothing personal but her
+    first name, as on the tablets)."""
+
+    kind: EscalationKind
+    store_id: int
+    subject_id: int  # the pickup alert's or the help request's id
+    title: str
+    body: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What "I'll take it" changed: the alert or request as staff see it, events and jobs."""
+
+    kind: EscalationKind
+    answer: dict[str, Any]
+    events: list[Event]
+    jobs: list[Job]
+
+
+def pickup_escalation(arrival: ArrivalOut) -> Escalated:
+    """A pickup alert nobody has gone to."""
+    return Escalated(
+        EscalationKind.PICKUP,
+        arrival.store_id,
+        arrival.alert_id,
+        title=f"Nobody has gone to {arrival.first_name} (order #{arrival.order_number})",
+        body=(
+            f"{arrival.first_name} is waiting at {arrival.where} for order "
+            f"#{arrival.order_number} and no one has said they are on the way."
+        ),
+        data={"alert_id": arrival.alert_id, "raised_at": arrival.arrived_at},
+    )
+
+
+def help_escalation(request: HelpRequestOut) -> Escalated:
+    """A help request nobody has answered."""
+    return Escalated(
+        EscalationKind.HELP,
+        request.store_id,
+        request.request_id,
+        title=f"Nobody has gone to {request.first_name} (help at {request.where})",
+        body=(
+            f"{request.first_name} asked for help at {request.where} and no one has said "
+            "they are on the way."
+        ),
+        data={"help_request_id": request.request_id, "raised_at": request.raised_at},
+    )
+
+
+def _mac(
+    secret: bytes, kind: str, store_id: int, subject_id: int, staff_id: int, expires_at: int
+) -> str:
     key = hmac.new(secret, b"escalation-take-link", hashlib.sha256).digest()
-    message = f"{store_id}.{alert_id}.{staff_id}.{expires_at}".encode()
+    message = f"{kind}.{store_id}.{subject_id}.{staff_id}.{expires_at}".encode()
     return (
         base64.urlsafe_b64encode(hmac.new(key, message, hashlib.sha256).digest())
         .rstrip(b"=")
@@ -44,12 +117,18 @@ def _mac(secret: bytes, store_id: int, alert_id: int, staff_id: int, expires_at:
 
 
 def take_token(
-    secret: bytes, store_id: int, alert_id: int, staff_id: int, expires_at: float
+    secret: bytes,
+    kind: EscalationKind,
+    store_id: int,
+    subject_id: int,
+    staff_id: int,
+    expires_at: float,
 ) -> str:
-    """The signed "I'll take it" token of one manager for one alert (nothing personal in it)."""
+    """The signed "I'll take it" token of one manager for one alert or request (nothing
+    personal in it)."""
     expiry = int(expires_at)
-    mac = _mac(secret, store_id, alert_id, staff_id, expiry)
-    return f"{store_id}.{alert_id}.{staff_id}.{expiry}.{mac}"
+    mac = _mac(secret, kind, store_id, subject_id, staff_id, expiry)
+    return f"{kind}.{store_id}.{subject_id}.{staff_id}.{expiry}.{mac}"
 
 
 def take_url(base_url: str, token: str) -> str:
@@ -59,7 +138,7 @@ def take_url(base_url: str, token: str) -> str:
 
 def escalation_notices(
     session: Session,
-    arrival: ArrivalOut,
+    escalated: Escalated,
     secret: bytes,
     base_url: str,
     link_valid_until: float,
@@ -67,27 +146,30 @@ def escalation_notices(
     """A message to each active manager of the store who chose a channel for escalations."""
     managers = session.scalars(
         select(StaffUser).where(
-            StaffUser.store_id == arrival.store_id,
+            StaffUser.store_id == escalated.store_id,
             StaffUser.role == StaffRole.MANAGER,
             StaffUser.active.is_(True),
             StaffUser.escalation_channel != "",
         )
     ).all()
-    waiting_since = arrival.arrived_at
     notices = []
     for manager in managers:
-        token = take_token(secret, arrival.store_id, arrival.alert_id, manager.id, link_valid_until)
+        token = take_token(
+            secret,
+            escalated.kind,
+            escalated.store_id,
+            escalated.subject_id,
+            manager.id,
+            link_valid_until,
+        )
         notification = Notification(
             message_id=new_notice_id(),
             kind="escalation",
-            title=f"Nobody has gone to {arrival.first_name} (order #{arrival.order_number})",
-            body=(
-                f"{arrival.first_name} is waiting at {arrival.where} for order "
-                f"#{arrival.order_number} and no one has said they are on the way."
-            ),
+            title=escalated.title,
+            body=escalated.body,
             url=take_url(base_url, token),
             expires_at=link_valid_until,
-            data={"alert_id": arrival.alert_id, "raised_at": waiting_since},
+            data={"kind": str(escalated.kind), **escalated.data},
         )
         notice = notice_for(session, manager, notification)
         if notice is not None:
@@ -95,8 +177,8 @@ def escalation_notices(
     return notices
 
 
-def take(session: Session, secret: bytes, token: str, now: float) -> AlertChange:
-    """ "I'll take it" from a manager's link: acknowledge the alert as that manager.
+def take(session: Session, secret: bytes, token: str, now: float) -> Taken:
+    """ "I'll take it" from a manager's link: acknowledge the alert or request as that manager.
 
     Raises DomainError: `take_invalid` (malformed or forged), `take_expired` (past its
     expiry), `not_a_manager` (the account was deactivated or is no manager any more), and
@@ -105,9 +187,10 @@ def take(session: Session, secret: bytes, token: str, now: float) -> AlertChange
     parsed = _TOKEN.match(token.strip())
     if parsed is None:
         raise DomainError(Refusal.INVALID, "take_invalid", "this link is not valid")
-    store_id, alert_id, staff_id, expiry = (int(part) for part in parsed.groups()[:4])
-    expected = _mac(secret, store_id, alert_id, staff_id, expiry)
-    if not hmac.compare_digest(expected, parsed.group(5)):
+    kind = EscalationKind(parsed.group(1))
+    store_id, subject_id, staff_id, expiry = (int(part) for part in parsed.groups()[1:5])
+    expected = _mac(secret, kind, store_id, subject_id, staff_id, expiry)
+    if not hmac.compare_digest(expected, parsed.group(6)):
         raise DomainError(Refusal.INVALID, "take_invalid", "this link is not valid")
     if expiry <= now:
         raise DomainError(Refusal.GONE, "take_expired", "this link has expired")
@@ -119,4 +202,9 @@ def take(session: Session, secret: bytes, token: str, now: float) -> AlertChange
         or manager.store_id != store_id
     ):
         raise DomainError(Refusal.FORBIDDEN, "not_a_manager", "this account cannot take alerts")
-    return acknowledge(session, store_id, alert_id, Staffer(manager.id, manager.name), now)
+    if kind == EscalationKind.HELP:
+        helped = help_requests.acknowledge(session, store_id, subject_id, manager.id, now)
+        return Taken(kind, helped.request.model_dump(), helped.events, [])
+    staffer = alerts.Staffer(manager.id, manager.name)
+    change = alerts.acknowledge(session, store_id, subject_id, staffer, now)
+    return Taken(kind, change.arrival.model_dump(), change.events, change.jobs)

@@ -8,21 +8,25 @@ import logging
 import os
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import http_ece
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
+from flask_socketio import SocketIOTestClient
 from sqlalchemy import select, update
 
 from store_server.accounts.staff import add_staff
 from store_server.app import create_app
-from store_server.db.models import PickupAlert, StaffUser
+from store_server.db.models import HelpRequest, PickupAlert, StaffUser
 from store_server.sweep import sweep
 from store_server.web.context import services
 from tests.store_server.conftest import World
 from tests.store_server.test_channels_sms import FROM, PHONE, SID, TOKEN, Provider, provider
 from tests.store_server.test_channels_webpush import Browser, PushService, push_service
+from tests.store_server.test_help_requests import ask, raised_at, tablet
+from tests.support.polling import wait_until
 from tests.support.smtp import Mailbox, smtp_peer
 
 __all__ = ["provider", "push_service"]  # fixtures used here
@@ -107,6 +111,7 @@ def test_a_manager_hears_by_email_and_takes_it_from_the_link(
 
     taken = app.test_client().post("/api/v1/escalations/take", json={"token": token})
     assert taken.status_code == 200, taken.get_json()
+    assert taken.get_json()["kind"] == "pickup"
     assert taken.get_json()["alert_id"] == alert_id
     assert taken.get_json()["status"] == "acknowledged"
     assert taken.get_json()["acknowledged_by"] == "Morgan"
@@ -129,9 +134,17 @@ def test_a_forged_or_expired_link_takes_nothing(
     escalate(app, world)
     [(_, message)] = mailbox.messages
     token = TAKE_LINK.search(message.get_body(("plain",)).get_content()).group(1)  # type: ignore[union-attr]
-    store, alert, staff, expiry, mac = token.split(".")
-    forged = ".".join((store, alert, str(int(staff) - 1), expiry, mac))  # Sam's, not Morgan's
-    for bad in (forged, "not-a-token", token[:-1] + ("A" if token[-1] != "A" else "B")):
+    kind, store, alert, staff, expiry, mac = token.split(".")
+    assert kind == "pickup"
+    forged = ".".join((kind, store, alert, str(int(staff) - 1), expiry, mac))  # Sam's, not Morgan's
+    other_kind = ".".join(("help", store, alert, staff, expiry, mac))  # the help request's id
+    bad_tokens = (
+        forged,
+        other_kind,
+        "not-a-token",
+        token[:-1] + ("A" if token[-1] != "A" else "B"),
+    )
+    for bad in bad_tokens:
         answer = app.test_client().post("/api/v1/escalations/take", json={"token": bad})
         assert answer.status_code == 400, bad
         assert answer.get_json()["error"]["code"] == "take_invalid"
@@ -226,6 +239,7 @@ def test_managers_hear_by_text_and_by_push_and_take_it_from_either(
         )
     )
     assert payload["kind"] == "escalation" and payload["data"]["alert_id"] == alert_id
+    assert payload["data"]["kind"] == "pickup"
     push_token = TAKE_LINK.fullmatch(payload["url"]).group(1)  # type: ignore[union-attr]
     assert push_token != text_token  # each manager's own link
 
@@ -235,3 +249,72 @@ def test_managers_hear_by_text_and_by_push_and_take_it_from_either(
     late = app.test_client().post("/api/v1/escalations/take", json={"token": text_token})
     assert late.status_code == 409
     assert late.get_json()["error"]["message"] == "Ines is on the way"
+
+
+def test_an_escalated_help_request_reaches_managers_and_the_link_sends_one_to_her(
+    world: World, mail_app: tuple[Flask, Mailbox], provider: Provider
+) -> None:
+    app, mailbox = mail_app
+    assert choose(app, world, {"channel": "email"}).status_code == 200  # type: ignore[attr-defined]
+    with world.db.transaction() as session:
+        add_staff(session, world.seed.store_id, "ines@demo.store", "Ines", "manager", PASSWORD)
+        add_staff(session, world.seed.store_id, "jo@demo.store", "Jo", "manager", PASSWORD)
+    ines = {"Authorization": f"Bearer {world.login('ines@demo.store', PASSWORD)['token']}"}
+    base = f"/api/v1/stores/{world.seed.store_id}/escalation-channel"
+    assert (
+        app.test_client()
+        .put(base, json={"channel": "sms", "phone": PHONE}, headers=ines)
+        .status_code
+        == 200
+    )
+    # Jo chose nothing: the console only.
+    sams = tablet(world)
+    page = world.open_page("leo")
+    request_id = ask(world, zone="shoes").get_json()["request_id"]
+    at = raised_at(world, request_id)
+    result = sweep(world.db, services(app).settings, at + 120)
+    assert result.help_escalated == 1
+    services(app).outbound.submit_all(result.notices)
+    assert services(app).outbound.wait_idle(15.0)
+
+    [(recipients, message)] = mailbox.messages
+    assert recipients == [MANAGER]
+    assert message["Subject"] == "Nobody has gone to Leo (help at shoes)"
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Leo asked for help at shoes and no one has said they are on the way" in text
+    mail_token = TAKE_LINK.search(text).group(1)  # type: ignore[union-attr]
+    assert mail_token.startswith(f"help.{world.seed.store_id}.{request_id}.")
+    [texted] = provider.messages
+    assert texted["To"] == PHONE and texted["Body"].startswith("Nobody has gone to Leo")
+    text_token = TAKE_LINK.search(texted["Body"]).group(1)  # type: ignore[union-attr]
+
+    listed = world.client().get(
+        f"/api/v1/stores/{world.seed.store_id}/help-requests", headers=world.staff_headers()
+    )
+    [shown] = listed.get_json()["help_requests"]
+    assert shown["escalated_at"] == at + 120  # the console shows this, however late
+
+    # Taken through the world's app, whose emitter the tablets and her page are connected to
+    # (the same database and secret as the app that sent the messages).
+    taken = world.client().post("/api/v1/escalations/take", json={"token": text_token})
+    assert taken.status_code == 200, taken.get_json()
+    answer = taken.get_json()
+    assert (answer["kind"], answer["request_id"]) == ("help", request_id)
+    assert (answer["status"], answer["acknowledged_by"]) == ("acknowledged", "Ines")
+    late = world.client().post("/api/v1/escalations/take", json={"token": mail_token})
+    assert late.status_code == 409
+    assert late.get_json()["error"]["message"] == "Ines is on the way"
+    with world.db.sessions() as session:
+        row = session.get(HelpRequest, request_id)
+        assert row is not None and row.status == "acknowledged"
+    # She is told who is coming (a first name), and every tablet sees it, as from a tablet.
+    received: dict[str, list[Any]] = {"page": [], "tablet": []}
+
+    def acknowledged(client: SocketIOTestClient, name: str, key: str) -> list[Any]:
+        received[key] += [m["args"][0] for m in client.get_received() if m["name"] == name]
+        return [e for e in received[key] if e["status"] == "acknowledged"]
+
+    [coming] = wait_until(lambda: acknowledged(page, "help_update", "page"), 5.0, 0.02)
+    assert coming["staff_on_the_way"] == "Ines"
+    [seen] = wait_until(lambda: acknowledged(sams, "help_updated", "tablet"), 5.0, 0.02)
+    assert seen["acknowledged_by"] == "Ines"

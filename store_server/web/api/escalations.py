@@ -8,7 +8,6 @@ from flask import Blueprint, Response, jsonify, request
 
 from store_server.accounts import staff as accounts
 from store_server.pickup import escalations
-from store_server.pickup.views import ArrivalOut
 from store_server.vocabulary import Channel
 from store_server.web.auth import require_manager
 from store_server.web.context import services
@@ -19,6 +18,7 @@ from store_server.web.schemas.escalations import (
     EscalationChannelOut,
     PushSubscriptionIn,
     TakeIn,
+    TakenOut,
 )
 
 bp = Blueprint("escalations", __name__, url_prefix="/api/v1")
@@ -77,9 +77,10 @@ def subscribe_push(store_id: int) -> tuple[Response, int]:
 
 @bp.post("/escalations/take")
 @documented(
-    "I'll take it: a manager acknowledges an escalated alert from the link in their message",
+    "I'll take it: a manager acknowledges an escalated pickup alert or help request from the "
+    "link in their message",
     body=TakeIn,
-    answer=ArrivalOut,
+    answer=TakenOut,
     errors=(400, 403, 404, 409, 410),
     public=True,
 )
@@ -89,7 +90,7 @@ def take() -> tuple[Response, int]:
     now = services().clock()
     secret = services().settings.secret_key.encode()
     with services().db.transaction() as session:
-        change = escalations.take(session, secret, body.token, now)
-    services().outbound.submit_all(change.jobs)
-    services().publisher.publish(change.events)
-    return jsonify(change.arrival.model_dump()), 200
+        taken = escalations.take(session, secret, body.token, now)
+    services().outbound.submit_all(taken.jobs)
+    services().publisher.publish(taken.events)
+    return jsonify({**taken.answer, "kind": str(taken.kind)}), 200

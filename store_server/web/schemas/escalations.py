@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, RootModel
 
+from store_server.assistance.views import HelpRequestOut
+from store_server.pickup.views import ArrivalOut
 from store_server.web.schemas import Strict
 from store_server.web.schemas.me import PushSubscriptionIn
 
-__all__ = ["EscalationChannelIn", "EscalationChannelOut", "PushSubscriptionIn", "TakeIn"]
+__all__ = [
+    "EscalationChannelIn",
+    "EscalationChannelOut",
+    "PushSubscriptionIn",
+    "TakeIn",
+    "TakenOut",
+]
 
 
 class EscalationChannelIn(Strict):
@@ -31,3 +39,19 @@ class TakeIn(Strict):
     """The token of an "I'll take it" link (from the link's fragment)."""
 
     token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class TakenPickupOut(ArrivalOut):
+    """A pickup alert taken from the link, as the tablets see it."""
+
+    kind: Literal["pickup"] = "pickup"
+
+
+class TakenHelpOut(HelpRequestOut):
+    """A help request taken from the link, as the tablets see it."""
+
+    kind: Literal["help"] = "help"
+
+
+class TakenOut(RootModel[Annotated[TakenPickupOut | TakenHelpOut, Field(discriminator="kind")]]):
+    """What "I'll take it" acknowledged: a pickup alert or a help request, named by `kind`."""

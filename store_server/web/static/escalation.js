@@ -20,12 +20,13 @@ if (!token) {
   $("take").addEventListener("click", async () => {
     $("take").disabled = true;
     try {
-      const a = await api("/api/v1/escalations/take", { method: "POST", body: JSON.stringify({ token }) });
+      const x = await api("/api/v1/escalations/take", { method: "POST", body: JSON.stringify({ token }) });
       $("take").hidden = true;
-      say("take-result", `You are on your way to ${a.first_name} (order #${a.order_number}) at ${a.where}.`);
+      const what = x.kind === "help" ? "who asked for help" : `(order #${x.order_number})`;
+      say("take-result", `You are on your way to ${x.first_name} ${what} at ${x.where}.`);
     } catch (error) {
       $("take").disabled = false;
-      if (error.code === "already_acknowledged" || error.code === "alert_handed_over" || error.code === "alert_expired") $("take").hidden = true;
+      if (error.code === "already_acknowledged" || error.code === "alert_handed_over" || error.code === "alert_expired" || error.code === "help_closed" || error.code === "help_expired") $("take").hidden = true;
       say("take-error", error.message);
     }
   });

@@ -1,4 +1,4 @@
-// Live: presence events and escalations over Socket.IO (window.io, a classic script), with a
+// Live: presence events and escalations (pickups and help requests) over Socket.IO (window.io, a classic script), with a
 // badge on the Live tab for escalations that arrive while another tab shows.
 import { api, session } from "../api.js";
 import { state } from "./state.js";
@@ -47,51 +47,77 @@ function onArrival(a) {
   addToFeed($("presence"), $("presence-empty"), item);
 }
 
-// On (re)connect: escalated pickups still waiting, so a console opened late misses none.
+// The two things that escalate to managers: a pickup nobody has gone to, and a shopper's
+// help request nobody has answered. One feed, one "I'll take it", as the tablets acknowledge.
+const KINDS = {
+  pickup: {
+    id: (a) => a.alert_id,
+    raisedAt: (a) => a.arrived_at,
+    what: (a) => `Nobody has gone to ${a.first_name} (order #${a.order_number}) at ${a.where}`,
+    acknowledge: (a) => storePath(`/alerts/${a.alert_id}/acknowledge`),
+    done: { handed_over: "handed over", expired: "expired" },
+  },
+  help: {
+    id: (r) => r.request_id,
+    raisedAt: (r) => r.raised_at,
+    what: (r) => `Nobody has gone to ${r.first_name}, who asked for help at ${r.where}`,
+    acknowledge: (r) => storePath(`/help-requests/${r.request_id}/acknowledge`),
+    done: { closed: "helped", expired: "expired" },
+  },
+};
+
+function findEscalation(kind, x) {
+  return $("escalations").querySelector(`[data-kind="${kind}"][data-id="${KINDS[kind].id(x)}"]`);
+}
+
+// On (re)connect: escalated pickups and help requests still waiting, so a console opened late
+// misses none.
 async function catchUpEscalations() {
   try {
     const { arrivals } = await api(storePath("/arrivals"));
-    for (const a of arrivals) if (a.escalation_level > 0 && a.status === "raised") onEscalation(a, false);
+    for (const a of arrivals) if (a.escalation_level > 0 && a.status === "raised") onEscalation("pickup", a, false);
+    const { help_requests: requests } = await api(storePath("/help-requests"));
+    for (const r of requests) if (r.escalation_level > 0 && r.status === "raised") onEscalation("help", r, false);
   } catch { /* a 401 already shows the log-in */ }
 }
 
-// "I'll take it": the manager acknowledges the alert as the tablets' "On my way" does.
-async function take(a, item) {
+// "I'll take it": the manager acknowledges as the tablets' "On my way" does.
+async function take(kind, x, item) {
   try {
-    onAlertUpdated(await api(storePath(`/alerts/${a.alert_id}/acknowledge`), { method: "POST", body: "{}" }));
+    onUpdated(kind, await api(KINDS[kind].acknowledge(x), { method: "POST", body: "{}" }));
   } catch (error) {
     item.querySelector(".level").textContent = error.message;
     item.querySelector(".take").hidden = true;
   }
 }
 
-function onEscalation(a, isNew = true) {
-  const existing = $("escalations").querySelector(`[data-alert-id="${a.alert_id}"]`);
+function onEscalation(kind, x, isNew = true) {
+  const existing = findEscalation(kind, x);
   // The escalation's own time, from the server: a console opened late shows when it happened.
-  const at = a.escalated_at || a.arrived_at;
+  const at = x.escalated_at || KINDS[kind].raisedAt(x);
   const item = el(
     "li",
-    { class: "escalation", dataset: { alertId: a.alert_id, status: a.status } },
+    { class: "escalation", dataset: { kind, id: KINDS[kind].id(x), status: x.status } },
     el("time", { dateTime: new Date(at * 1000).toISOString(), textContent: clock(at) }),
-    el("span", { class: "what", textContent: `Nobody has gone to ${a.first_name} (order #${a.order_number}) at ${a.where}` }),
-    el("span", { class: "level", textContent: `escalation ${a.escalation_level}` }),
+    el("span", { class: "what", textContent: KINDS[kind].what(x) }),
+    el("span", { class: "level", textContent: `escalation ${x.escalation_level}` }),
   );
   const button = el("button", { class: "take", type: "button", textContent: "I'll take it" });
-  button.addEventListener("click", () => take(a, item));
-  button.hidden = a.status !== "raised";
+  button.addEventListener("click", () => take(kind, x, item));
+  button.hidden = x.status !== "raised";
   item.append(button);
   if (existing) existing.replaceWith(item);
   else addToFeed($("escalations"), $("escalations-empty"), item);
   if (isNew && $("live").hidden) show($("live-badge"), String(Number($("live-badge").textContent || 0) + 1));
 }
 
-function onAlertUpdated(a) {
-  const item = $("escalations").querySelector(`[data-alert-id="${a.alert_id}"]`);
+function onUpdated(kind, x) {
+  const item = findEscalation(kind, x);
   if (!item) return;
-  item.dataset.status = a.status;
-  const words = { acknowledged: `${a.acknowledged_by} is on the way`, handed_over: "handed over", expired: "expired" };
-  item.querySelector(".level").textContent = words[a.status] || `escalation ${a.escalation_level}`;
-  item.querySelector(".take").hidden = a.status !== "raised";
+  item.dataset.status = x.status;
+  const words = { acknowledged: `${x.acknowledged_by} is on the way`, ...KINDS[kind].done };
+  item.querySelector(".level").textContent = words[x.status] || `escalation ${x.escalation_level}`;
+  item.querySelector(".take").hidden = x.status !== "raised";
 }
 
 export function connect() {
@@ -108,8 +134,10 @@ export function connect() {
   socket.on("connect_error", () => api(storePath("/layout")).catch(() => {})); // 401 shows the log-in
   socket.on("presence", onPresence);
   socket.on("arrival", onArrival);
-  socket.on("alert_escalated", (a) => onEscalation(a));
-  socket.on("alert_updated", onAlertUpdated);
+  socket.on("alert_escalated", (a) => onEscalation("pickup", a));
+  socket.on("alert_updated", (a) => onUpdated("pickup", a));
+  socket.on("help_escalated", (r) => onEscalation("help", r));
+  socket.on("help_updated", (r) => onUpdated("help", r));
 }
 
 export function disconnect() {
