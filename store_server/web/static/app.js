@@ -34,6 +34,7 @@ const state = {
   me: null, // the profile: consents and the pause
   refreshes: 0, // refreshes begun, numbered
   drawn: 0, // the number of the refresh drawn last: an older answer never replaces it
+  changing: 0, // the shopper's own changes of her choices or pause still in flight
   socket: null, // the live connection while joined
   pendingClaim: null, // a claim link's token, posted once the phone has joined
   recovery: null, // a recovery link's token (`#recover=...`), used when she picks what to do
@@ -291,7 +292,9 @@ async function refresh() {
   ]);
   if (mine < state.drawn) return false; // a later refresh already drew newer state
   state.drawn = mine;
-  state.me = me;
+  // While her own change is in flight this answer may predate it: the box she just ticked
+  // must not flip back under her finger (the change draws the choices when it ends).
+  if (!state.changing) state.me = me;
   state.pickups = pickups.pickups;
   state.coupons = coupons.coupons;
   state.surveys = surveys.surveys;
@@ -300,7 +303,7 @@ async function refresh() {
   renderPickups();
   renderCoupons();
   renderSurvey();
-  renderChoices();
+  if (!state.changing) renderChoices();
   renderInbox();
   renderHelp();
   return true;
@@ -310,6 +313,19 @@ async function refresh() {
 // store before the change committed, so none of them may draw over it.
 function supersedeRefreshes() {
   state.drawn = ++state.refreshes;
+}
+
+// One change of her choices or pause: no refresh redraws the choices until it has ended, then
+// the choices are drawn as the change left them (or as they were, if it failed).
+async function ownChange(work) {
+  state.changing += 1;
+  try {
+    return await work();
+  } finally {
+    state.changing -= 1;
+    supersedeRefreshes();
+    renderChoices();
+  }
 }
 
 function refreshQuietly() {
@@ -694,8 +710,6 @@ async function setConsent(purpose, channel, wanted) {
   if (wanted) keep.push({ purpose, channel });
   await api("/api/v1/me/consents", { method: "PUT", body: JSON.stringify({ store_id: storeId, consents: keep }) });
   state.me = await api("/api/v1/me");
-  supersedeRefreshes();
-  renderChoices();
   showPushConsents(state.me.consents);
   await syncPush(state.me.consents);
 }
@@ -713,10 +727,9 @@ const CHOICE_RESULT = {
 async function changeChoice(value, wanted) {
   const [purpose, channel] = value.split(":");
   try {
-    await setConsent(purpose, channel, wanted);
+    await ownChange(() => setConsent(purpose, channel, wanted));
     showPrivacyResult(CHOICE_RESULT[value][wanted ? 0 : 1]);
-  } catch (error) {
-    renderChoices(); // the box goes back to what the store keeps
+  } catch (error) { // the box went back to what the store keeps (ownChange)
     showPrivacyResult(error.status ? error.message : "Not changed: check your connection and try again.", true);
   }
 }
@@ -727,10 +740,11 @@ for (const box of document.querySelectorAll("input[name=choice]")) {
 
 async function pauseFor(minutes) {
   try {
-    const { paused_until: until } = await api("/api/v1/me/pause", { method: "POST", body: JSON.stringify({ minutes }) });
-    state.me = { ...state.me, detection_paused_until: until };
-    supersedeRefreshes();
-    renderChoices();
+    const { paused_until: until } = await ownChange(async () => {
+      const answer = await api("/api/v1/me/pause", { method: "POST", body: JSON.stringify({ minutes }) });
+      state.me = { ...state.me, detection_paused_until: answer.paused_until };
+      return answer;
+    });
     showPrivacyResult(until ? "Paused for an hour." : "Detection is back on: the staff will know when you arrive.");
   } catch (error) {
     showPrivacyResult(error.status ? error.message : "Not changed: check your connection and try again.", true);
