@@ -47,6 +47,21 @@ class Counters:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceLevel:
+    """How one registered beacon is heard now, for the calibration walk (/metrics).
+
+    `device` is its registered id (`kind:id` as the server's config names it), never an EID or
+    anything a shopper's phone sends.
+    """
+
+    device: str
+    last_rssi_dbm: int
+    smoothed_rssi_dbm: float  # the tracker's sliding median, what reports are decided on
+    heard_seconds_ago: float
+    rssi_at_1m_dbm: int | None  # the level its frame says it gives at 1 m, if it says
+
+
+@dataclass(frozen=True, slots=True)
 class LiveStatus:
     """The gateway's current levels (not counts): for the heartbeat and /metrics."""
 
@@ -61,3 +76,5 @@ class LiveStatus:
     # does not answer), and the last status it answered; both None while uploads flow.
     uploads_held_since: float | None = None
     upload_held_status: int | None = None
+    # The registered beacons heard within the forget timeout (bounded: metrics.device_levels).
+    device_levels: tuple[DeviceLevel, ...] = ()

@@ -2,7 +2,13 @@
 
 Nothing is counted twice: a collector reads the gateway's own ``Counters`` and a
 ``LiveStatus`` snapshot at scrape time, so the hot path pays nothing for metrics. The server
-runs in prometheus_client's own thread; it only reads integers the event loop writes.
+runs in prometheus_client's own thread; it only reads integers the event loop writes, and
+copies (one C-level call each) of the tracked readings.
+
+For the calibration walk (docs/hardware.md) it also publishes, per registered beacon the
+gateway hears, the last and smoothed RSSI. Only registered beacons: their ids come from the
+server's config, so the label values are few and known, and never a shopper's EID (which
+rotates, so it would grow the series without bound, and is hers).
 """
 
 from __future__ import annotations
@@ -16,13 +22,47 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from gateway.counters import Counters, LiveStatus
+from gateway.counters import Counters, DeviceLevel, LiveStatus
 from gateway.logs import log_event
+from gateway.registry import RegisteredKey
+from gateway.tracking import Tracker, median
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "beacon_gateway"
 ADAPTER_STATES = ("scanning", "restarting", "unavailable")
+# Devices with level series at most: a store registers tens of beacons; a larger config still
+# bounds what one scrape returns (the first by id are kept).
+DEVICE_LEVELS_MAX = 256
+
+
+def device_levels(
+    tracker: Tracker, registered: frozenset[RegisteredKey], now: float
+) -> tuple[DeviceLevel, ...]:
+    """The levels of the registered beacons heard within the forget timeout, by id.
+
+    Safe from the scrape thread: `registered` is replaced whole, a dict look-up and a deque copy
+    are single C calls, so the event loop's writes are never seen half-done.
+    """
+    levels: list[DeviceLevel] = []
+    for kind, beacon_id in sorted(registered):
+        device = f"{kind}:{beacon_id}"
+        track = tracker.get(device)
+        if track is None:
+            continue
+        readings = tuple(track.readings)
+        levels.append(
+            DeviceLevel(
+                device=device,
+                last_rssi_dbm=readings[-1][1],
+                smoothed_rssi_dbm=median([rssi for _, rssi in readings]),
+                heard_seconds_ago=max(0.0, now - track.last_heard_at),
+                rssi_at_1m_dbm=track.rssi_at_1m,
+            )
+        )
+        if len(levels) == DEVICE_LEVELS_MAX:
+            break
+    return tuple(levels)
 
 
 class GatewayCollector:
@@ -73,12 +113,44 @@ class GatewayCollector:
                 "HTTP status of the last answer that kept a batch (0: no answer)",
                 value=status.upload_held_status or 0,
             )
+        yield from _device_families(status.device_levels)
         if status.last_advert_at is not None:
             yield GaugeMetricFamily(
                 f"{PREFIX}_last_advert_timestamp_seconds",
                 "Unix time of the last advert heard",
                 value=status.last_advert_at,
             )
+
+
+def _device_families(levels: tuple[DeviceLevel, ...]) -> Iterator[Metric]:
+    """Per registered beacon: last and smoothed RSSI, age, and its advertised 1 m level."""
+    last = GaugeMetricFamily(
+        f"{PREFIX}_device_last_rssi_dbm",
+        "Last RSSI heard from a registered beacon, dBm (before the server's offset)",
+        labels=["device"],
+    )
+    smoothed = GaugeMetricFamily(
+        f"{PREFIX}_device_smoothed_rssi_dbm",
+        "Median RSSI of a registered beacon over the tracking window, dBm",
+        labels=["device"],
+    )
+    age = GaugeMetricFamily(
+        f"{PREFIX}_device_heard_seconds_ago",
+        "Seconds since a registered beacon was last heard",
+        labels=["device"],
+    )
+    at_1m = GaugeMetricFamily(
+        f"{PREFIX}_device_rssi_at_1m_dbm",
+        "The RSSI a registered beacon's frame says it gives at 1 m, dBm",
+        labels=["device"],
+    )
+    for level in levels:
+        last.add_metric([level.device], level.last_rssi_dbm)
+        smoothed.add_metric([level.device], level.smoothed_rssi_dbm)
+        age.add_metric([level.device], round(level.heard_seconds_ago, 3))
+        if level.rssi_at_1m_dbm is not None:
+            at_1m.add_metric([level.device], level.rssi_at_1m_dbm)
+    yield from (last, smoothed, age, at_1m)
 
 
 class MetricsServer:

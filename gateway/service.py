@@ -21,7 +21,7 @@ from gateway.counters import Counters, LiveStatus
 from gateway.decode import EddystoneTlm, decode_advert
 from gateway.errors import SettingsError
 from gateway.logs import log_event
-from gateway.metrics import GatewayCollector, MetricsServer
+from gateway.metrics import GatewayCollector, MetricsServer, device_levels
 from gateway.outbox import Outbox
 from gateway.registry import Admission, GatewayConfig
 from gateway.scanner import Advert, Scanner, ScannerError, load_backend
@@ -195,6 +195,7 @@ class _Gateway:
             last_advert_at=self.handler.last_advert_at,
             uploads_held_since=self.uploader.held_since,
             upload_held_status=self.uploader.held_status,
+            device_levels=device_levels(self.tracker, self.admission.registered, MONOTONIC_TIME()),
         )
 
     def apply_config(self, config: GatewayConfig, source: str) -> None:
