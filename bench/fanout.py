@@ -53,6 +53,8 @@ class Tablets:
         self, url: str, count: int, auth: dict[str, str] | None, event: str = "arrival"
     ) -> None:
         self.count = count
+        self.retries = 0  # connection attempts that failed and were tried again
+        self.dropped = 0  # connected clients the server dropped
         self.received: list[list[float]] = [[]]
         self._lock = threading.Lock()
         self._procs: list[subprocess.Popen[str]] = []
@@ -74,16 +76,32 @@ class Tablets:
             reader = threading.Thread(target=self._read, args=(proc, ready), daemon=True)
             reader.start()
             self._readers.append(reader)
-        for _ in self._procs:
-            if not ready.acquire(timeout=START_TIMEOUT_S * 10):
+        deadline = time.monotonic() + START_TIMEOUT_S * 10
+        waiting = len(self._procs)
+        while waiting:
+            if ready.acquire(timeout=1.0):
+                waiting -= 1
+            elif self.dropped or time.monotonic() > deadline or self._any_exited():
                 self.close()
-                raise RuntimeError("the tablets did not all connect")
+                raise RuntimeError(
+                    f"the tablets did not all connect: {self.dropped} dropped by the server, "
+                    f"{self.retries} connection attempts retried"
+                )
+
+    def _any_exited(self) -> bool:
+        return any(proc.poll() is not None for proc in self._procs)
 
     def _read(self, proc: subprocess.Popen[str], ready: threading.Semaphore) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             if line.startswith("ready"):
+                with self._lock:
+                    self.retries += int(line.split()[1])
                 ready.release()
+                continue
+            if line.startswith("dropped"):
+                with self._lock:
+                    self.dropped += 1
                 continue
             with self._lock:
                 self.received[-1].append(float(line))
@@ -98,11 +116,18 @@ class Tablets:
         deadline = time.monotonic() + DEADLINE_S
         while time.monotonic() < deadline:
             with self._lock:
-                if len(self.received[-1]) >= self.count:
+                if len(self.received[-1]) >= self.count - self.dropped:
                     return list(self.received[-1])
             time.sleep(0.002)
         with self._lock:
             return list(self.received[-1])
+
+    def check_none_dropped(self) -> None:
+        """Stop the run once the server dropped a tablet: the rest would measure fewer."""
+        with self._lock:
+            dropped = self.dropped
+        if dropped:
+            raise RuntimeError(f"{dropped} of {self.count} tablets were dropped by the server")
 
     def close(self) -> None:
         """Disconnect every client (their processes end when stdin closes)."""
@@ -122,8 +147,9 @@ def client_processes(count: int) -> int:
     return max(1, -(-count // TABLETS_PER_PROCESS))
 
 
-def summary(latencies: list[float], expected: int) -> dict[str, Any]:
-    """p50/p99 in milliseconds and how many deliveries were missing."""
+def summary(latencies: list[float], expected: int, retries: int = 0) -> dict[str, Any]:
+    """p50/p99 in milliseconds, how many deliveries were missing, and how many connection
+    attempts had to be tried again."""
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     if p50 is None or p99 is None:
         raise RuntimeError("no tablet received any event")
@@ -132,6 +158,7 @@ def summary(latencies: list[float], expected: int) -> dict[str, Any]:
         "p99_ms": round(p99 * 1000, 2),
         "deliveries": len(latencies),
         "missing": expected - len(latencies),
+        "connect_retries": retries,
     }
 
 
@@ -187,6 +214,7 @@ def measure_product(
                 )
                 response.raise_for_status()
                 latencies.extend(t - started for t in clients.wait_all())
+                clients.check_none_dropped()
                 time.sleep(SPACING_S)
             arrivals_now = requests.get(
                 f"{stack.url}/api/v1/stores/1/arrivals",
@@ -197,7 +225,7 @@ def measure_product(
             clients.close()
     if not arrivals_now:
         raise RuntimeError("no arrival was raised: the bench's batches open no visit")
-    return summary(latencies, tablets * arrivals), arrivals_now[0]
+    return summary(latencies, tablets * arrivals, clients.retries), arrivals_now[0]
 
 
 def gunicorn_args(worker: str, port: int, wsgi_app: str) -> list[str]:
@@ -253,6 +281,7 @@ def measure_bare(
                 started = time.perf_counter()
                 session.post(f"{url}/emit", json=payload, timeout=30).raise_for_status()
                 latencies.extend(t - started for t in clients.wait_all())
+                clients.check_none_dropped()
                 time.sleep(SPACING_S)
         finally:
             clients.close()
@@ -263,7 +292,7 @@ def measure_bare(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    return summary(latencies, tablets * arrivals)
+    return summary(latencies, tablets * arrivals, clients.retries)
 
 
 def measure(worker: str, tablets: int, arrivals: int) -> dict[str, Any]:
