@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +99,53 @@ class Proxy:
     ca: str
 
 
+@contextmanager
+def nginx_in_front(upstream_port: int, tls: Certificate, workdir: Path) -> Iterator[Proxy]:
+    """A private nginx on loopback, configured by the documented site file, in front of a
+    server listening on `upstream_port`; stopped by its PID on exit."""
+    workdir.mkdir()
+    http_port, https_port = free_port(), free_port()
+    (workdir / "site.conf").write_text(
+        site_config(upstream_port, http_port, https_port, tls, workdir)
+    )
+    temp_paths = "\n".join(
+        f"    {kind}_temp_path {workdir / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (workdir / "nginx.conf").write_text(
+        f"daemon off;\npid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'};\n"
+        "worker_processes 1;\nevents { worker_connections 256; }\n"
+        f"http {{\n{temp_paths}\n    access_log off;\n"
+        f"    include {workdir / 'site.conf'};\n}}\n"
+    )
+    nginx = subprocess.Popen(
+        [
+            "nginx",
+            "-p",
+            str(workdir),
+            "-c",
+            str(workdir / "nginx.conf"),
+            "-e",
+            str(workdir / "error.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    proxy = Proxy(
+        f"https://127.0.0.1:{https_port}",
+        f"http://127.0.0.1:{http_port}",
+        str(tls.cert),
+    )
+    try:
+        assert wait_until(lambda: _healthy(proxy), START_TIMEOUT_S), (
+            workdir / "error.log"
+        ).read_text()
+        yield proxy
+    finally:
+        nginx.send_signal(signal.SIGTERM)
+        nginx.wait(timeout=10)
+
+
 @pytest.fixture
 def proxied_stack(
     tmp_path: Path, prepared_store: Stack, certificate: Certificate
@@ -105,48 +153,8 @@ def proxied_stack(
     """The store server trusting one proxy (STORE_TRUSTED_PROXIES=1) behind a private nginx."""
     with Stack(tmp_path / "stack", server_settings={"STORE_TRUSTED_PROXIES": "1"}) as stack:
         stack.start_server(copy_of=prepared_store)
-        workdir = tmp_path / "nginx"
-        workdir.mkdir()
-        http_port, https_port = free_port(), free_port()
-        (workdir / "site.conf").write_text(
-            site_config(stack.port, http_port, https_port, certificate, workdir)
-        )
-        temp_paths = "\n".join(
-            f"    {kind}_temp_path {workdir / kind};"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
-        (workdir / "nginx.conf").write_text(
-            f"daemon off;\npid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'};\n"
-            "worker_processes 1;\nevents { worker_connections 256; }\n"
-            f"http {{\n{temp_paths}\n    access_log off;\n"
-            f"    include {workdir / 'site.conf'};\n}}\n"
-        )
-        nginx = subprocess.Popen(
-            [
-                "nginx",
-                "-p",
-                str(workdir),
-                "-c",
-                str(workdir / "nginx.conf"),
-                "-e",
-                str(workdir / "error.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        proxy = Proxy(
-            f"https://127.0.0.1:{https_port}",
-            f"http://127.0.0.1:{http_port}",
-            str(certificate.cert),
-        )
-        try:
-            assert wait_until(lambda: _healthy(proxy), START_TIMEOUT_S), (
-                workdir / "error.log"
-            ).read_text()
+        with nginx_in_front(stack.port, certificate, tmp_path / "nginx") as proxy:
             yield stack, proxy
-        finally:
-            nginx.send_signal(signal.SIGTERM)
-            nginx.wait(timeout=10)
 
 
 def _healthy(proxy: Proxy) -> bool:
