@@ -82,7 +82,8 @@ class Tablets:
             if ready.acquire(timeout=1.0):
                 waiting -= 1
             elif self.dropped or time.monotonic() > deadline or self._any_exited():
-                self.close()
+                # No goodbyes to a server that is already failing: they took minutes.
+                self.close(wait_s=1.0)
                 raise RuntimeError(
                     f"the tablets did not all connect: {self.dropped} dropped by the server, "
                     f"{self.retries} connection attempts retried"
@@ -127,16 +128,18 @@ class Tablets:
         with self._lock:
             dropped = self.dropped
         if dropped:
+            self.close(wait_s=1.0)
             raise RuntimeError(f"{dropped} of {self.count} tablets were dropped by the server")
 
-    def close(self) -> None:
-        """Disconnect every client (their processes end when stdin closes)."""
+    def close(self, wait_s: float = 120.0) -> None:
+        """Disconnect every client (their processes end when stdin closes); a process not done
+        within `wait_s` is killed."""
         for proc in self._procs:
             if proc.stdin is not None:
                 proc.stdin.close()
         for proc in self._procs:
             try:
-                proc.wait(timeout=120)
+                proc.wait(timeout=wait_s)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
