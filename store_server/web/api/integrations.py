@@ -48,7 +48,9 @@ def order_out(order: PickupOrder) -> OrderOut:
     "Create or update a pickup order (the store's order system; idempotent)",
     body=OrderIn,
     answer=OrderOut,
+    also=(201,),  # created
     errors=(400, 401, 403, 409),
+    caller="integration",
 )
 def put_order(store_id: int, external_id: str) -> tuple[Response, int]:
     """Create or replace an order; sending the same order twice changes nothing."""
@@ -75,6 +77,7 @@ def put_order(store_id: int, external_id: str) -> tuple[Response, int]:
     "Set a customer's profile attributes, named by e-mail, for campaign audiences",
     body=CustomerAttributesIn,
     errors=(400, 401),
+    caller="integration",
 )
 def put_customer_attributes(store_id: int) -> tuple[Response, int]:
     """Set the profile attributes campaign audiences filter on (e.g. a loyalty tier).

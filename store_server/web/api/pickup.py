@@ -55,6 +55,7 @@ def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
 @documented(
     "Hand the order over (optionally recording an exchange or return)",
     body=HandoverIn,
+    body_required=False,
     answer=ArrivalOut,
     errors=(400, 401, 403, 404, 409),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, TypeVar
 
@@ -53,7 +54,9 @@ def parse_body(model: type[M], payload: Any) -> M:
     if payload is None:
         raise ApiError(400, "malformed_json", "the request body must be a JSON object")
     try:
-        return model.model_validate(payload)
+        # Strict, in JSON's terms: `false` is no integer nor `"1"` a number, as the document
+        # says (pydantic's lax mode took them); an enum or a date still comes as text.
+        return model.model_validate_json(json.dumps(payload), strict=True)
     except ValidationError as exc:
         fields = [
             {"loc": list(err["loc"]), "msg": err["msg"]}
