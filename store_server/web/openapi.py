@@ -161,9 +161,18 @@ def openapi_document(app: Flask) -> dict[str, Any]:
         ref = {"$ref": f"#/components/schemas/{model.__name__}"}
         return {"content": {"application/json": {"schema": ref}}}
 
+    endpoints = {
+        (rule.rule, method.lower()): rule.endpoint
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods or ()
+    }
     paths: dict[str, Any] = {}
     for method, path, rule, op in operations:
-        operation: dict[str, Any] = {"summary": op.summary}
+        # The view's endpoint names the operation (one view per method and rule).
+        operation: dict[str, Any] = {
+            "operationId": endpoints[rule, method],
+            "summary": op.summary,
+        }
         if parameters := _parameters(rule):
             operation["parameters"] = parameters
         operation["security"] = [] if op.public else [{SECURITY_SCHEMES[op.caller][0]: []}]

@@ -26,7 +26,12 @@ from store_server.web.errors import ApiError
 from store_server.web.limits import CHECK_IN_PER_DEVICE, limits
 from store_server.web.openapi import documented
 from store_server.web.realtime import end_shopper_connections
-from store_server.web.schemas import CouponsOut, parse_body, registered_id_problem
+from store_server.web.schemas import (
+    CouponsOut,
+    optional_json,
+    parse_body,
+    registered_id_problem,
+)
 from store_server.web.schemas.help_requests import HelpAskIn, MyHelpRequestsOut
 from store_server.web.schemas.me import (
     CheckinIn,
@@ -118,7 +123,7 @@ def replace_consents() -> tuple[Response, int]:
 def pause_detection() -> tuple[Response, int]:
     """Stop being recognised for a while; `minutes: 0` resumes at once (`paused_until` null)."""
     device = require_device()
-    body = parse_body(PauseIn, request.get_json(silent=True) or {})
+    body = parse_body(PauseIn, optional_json(request))
     now = services().clock()
     with services().db.transaction() as session:
         until = consents.pause_detection(session, device.shopper_id, body.minutes, now)

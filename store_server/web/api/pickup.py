@@ -10,7 +10,7 @@ from store_server.pickup.views import ArrivalOut
 from store_server.web.auth import require_staff
 from store_server.web.context import services
 from store_server.web.openapi import documented
-from store_server.web.schemas import parse_body
+from store_server.web.schemas import optional_json, parse_body
 from store_server.web.schemas.pickup import ArrivalsOut, ExchangeIn, HandoverIn
 
 bp = Blueprint("pickup", __name__, url_prefix="/api/v1/stores")
@@ -62,7 +62,7 @@ def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
 def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
     """The order changed hands: close the alert, thank the shopper with a coupon and a survey."""
     staff = require_staff(store_id)
-    body = parse_body(HandoverIn, request.get_json(silent=True) or {})
+    body = parse_body(HandoverIn, optional_json(request))
     settings = services().settings
     now = services().clock()
     outbound = services().outbound

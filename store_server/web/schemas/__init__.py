@@ -6,6 +6,7 @@ import json
 import re
 from typing import Annotated, Any, TypeVar
 
+from flask import Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from store_server.db.models import ROW_ID_MAX
@@ -65,6 +66,12 @@ def parse_body(model: type[M], payload: Any) -> M:
         raise ApiError(
             400, "invalid_body", "the request body is not valid", {"fields": fields}
         ) from exc
+
+
+def optional_json(request: Request) -> Any:
+    """The decoded JSON body, `{}` when there is none (the model's defaults), or None when
+    there is one but it is not JSON (`parse_body`'s 400 `malformed_json`)."""
+    return request.get_json(silent=True) if request.get_data() else {}
 
 
 class CouponsOut(BaseModel):
