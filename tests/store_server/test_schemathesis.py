@@ -35,7 +35,7 @@ from tests.store_server.conftest import World
 
 MANAGER = "morgan@demo.store"
 SEED = 20261207
-MAX_EXAMPLES = 5
+MAX_EXAMPLES = 4
 MAX_STATEFUL_STEPS = 10
 # The coverage phase (every boundary value and kind of invalid input of every parameter, not
 # bounded by MAX_EXAMPLES) takes minutes here: the suite runs the bounded phases, and
