@@ -121,8 +121,8 @@ def error_statuses(rule: str, op: Operation) -> list[int]:
         statuses.add(413)  # over STORE_MAX_BODY_BYTES
     if not op.public:
         statuses.add(401)
-        if op.caller == "staff" and "<int:store_id>" in rule:
-            statuses.add(403)  # a staffer of another store
+        if "<int:store_id>" in rule:
+            statuses.add(403)  # a staffer's or a system's of another store
     return sorted(statuses)
 
 

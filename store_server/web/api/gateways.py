@@ -25,6 +25,7 @@ from store_server.web.schemas.gateway_wire import (
     BatchIn,
     GatewayConfigOut,
     HeartbeatIn,
+    HeartbeatReceived,
     RegisteredDevice,
 )
 
@@ -67,6 +68,7 @@ def config(gateway_id: str) -> tuple[Response, int]:
 @documented(
     "A gateway's health report",
     body=HeartbeatIn,
+    answer=HeartbeatReceived,
     status=202,
     errors=(400, 401, 404),
     caller="gateway",

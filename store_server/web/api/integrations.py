@@ -12,7 +12,7 @@ from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
 from store_server.web.schemas import parse_body
-from store_server.web.schemas.integrations import CustomerAttributesIn, OrderOut
+from store_server.web.schemas.integrations import AttributesSetOut, CustomerAttributesIn, OrderOut
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1/stores")
 
@@ -76,6 +76,7 @@ def put_order(store_id: int, external_id: str) -> tuple[Response, int]:
 @documented(
     "Set a customer's profile attributes, named by e-mail, for campaign audiences",
     body=CustomerAttributesIn,
+    answer=AttributesSetOut,
     errors=(400, 401),
     caller="integration",
 )

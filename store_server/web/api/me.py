@@ -28,6 +28,7 @@ from store_server.web.openapi import documented
 from store_server.web.realtime import end_shopper_connections
 from store_server.web.schemas import (
     CouponsOut,
+    JsonObjectOut,
     optional_json,
     parse_body,
     registered_id_problem,
@@ -39,9 +40,12 @@ from store_server.web.schemas.me import (
     ClaimIn,
     ClaimOut,
     ConsentsIn,
+    ConsentsSetOut,
+    ErasedOut,
     InboxEntryOut,
     InboxMessage,
     InboxOut,
+    PausedOut,
     PauseIn,
     PendingSurveyOut,
     PendingSurveysOut,
@@ -51,7 +55,10 @@ from store_server.web.schemas.me import (
     PushSubscribedOut,
     PushSubscriptionIn,
     PushUnsubscribeIn,
+    RemovedOut,
     SightingsIn,
+    SightingsOut,
+    SurveyAnsweredOut,
     SurveyAnswerIn,
     TagIn,
     TagOut,
@@ -95,7 +102,11 @@ def profile() -> tuple[Response, int]:
 
 @bp.put("/consents")
 @documented(
-    "Set my consents for one store", body=ConsentsIn, errors=(400, 401, 404), caller="shopper"
+    "Set my consents for one store",
+    body=ConsentsIn,
+    answer=ConsentsSetOut,
+    errors=(400, 401, 404),
+    caller="shopper",
 )
 def replace_consents() -> tuple[Response, int]:
     """Set exactly these consents for one store (an empty list withdraws all of them)."""
@@ -115,6 +126,7 @@ def replace_consents() -> tuple[Response, int]:
 @bp.post("/pause")
 @documented(
     "Pause arrival detection for a while (`minutes: 0` resumes at once)",
+    answer=PausedOut,
     body=PauseIn,
     body_required=False,
     errors=(400, 401),
@@ -131,7 +143,12 @@ def pause_detection() -> tuple[Response, int]:
 
 
 @bp.get("/export")
-@documented("Download everything that names me (JSON)", errors=(401,), caller="shopper")
+@documented(
+    "Download everything that names me (JSON)",
+    answer=JsonObjectOut,
+    errors=(401,),
+    caller="shopper",
+)
 def export() -> tuple[Response, int]:
     """Everything the store keeps that names me, as JSON (a download)."""
     device = require_device()
@@ -143,7 +160,7 @@ def export() -> tuple[Response, int]:
 
 
 @bp.delete("")
-@documented("Erase everything that names me", errors=(401,), caller="shopper")
+@documented("Erase everything that names me", answer=ErasedOut, errors=(401,), caller="shopper")
 def erase() -> tuple[Response, int]:
     """Erase me: every row that names me goes, with my keys, so my phone is a stranger again."""
     device = require_device()
@@ -157,6 +174,7 @@ def erase() -> tuple[Response, int]:
 @bp.post("/sightings")
 @documented(
     "Store beacons the app heard (fused with gateways)",
+    answer=SightingsOut,
     body=SightingsIn,
     errors=(400, 401, 403),
     caller="shopper",
@@ -282,7 +300,7 @@ def register_tag() -> tuple[Response, int]:
 
 
 @bp.delete("/tags/<int:tag_id>")
-@documented("Forget a tag", errors=(401, 404), caller="shopper")
+@documented("Forget a tag", answer=RemovedOut, errors=(401, 404), caller="shopper")
 def remove_tag(tag_id: int) -> tuple[Response, int]:
     """Forget one of the shopper's tags (and every sighting of it)."""
     device = require_device()
@@ -421,6 +439,7 @@ def my_surveys() -> tuple[Response, int]:
 @bp.post("/surveys/<int:survey_id>")
 @documented(
     "Answer the one-question survey",
+    answer=SurveyAnsweredOut,
     body=SurveyAnswerIn,
     errors=(400, 401, 404, 409),
     caller="shopper",
@@ -466,6 +485,7 @@ def subscribe_push() -> tuple[Response, int]:
 @bp.delete("/push-subscriptions")
 @documented(
     "Forget a Web Push subscription (idempotent)",
+    answer=RemovedOut,
     body=PushUnsubscribeIn,
     errors=(400, 401),
     caller="shopper",

@@ -11,7 +11,7 @@ from store_server.web.auth import require_staff
 from store_server.web.context import services
 from store_server.web.openapi import documented
 from store_server.web.schemas import optional_json, parse_body
-from store_server.web.schemas.pickup import ArrivalsOut, ExchangeIn, HandoverIn
+from store_server.web.schemas.pickup import ArrivalsOut, ExchangeIn, ExchangeOut, HandoverIn
 
 bp = Blueprint("pickup", __name__, url_prefix="/api/v1/stores")
 
@@ -86,6 +86,7 @@ def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
 @documented(
     "Record an exchange or return against an order",
     body=ExchangeIn,
+    answer=ExchangeOut,
     status=201,
     errors=(400, 401, 403, 404, 409),
 )

@@ -100,3 +100,9 @@ RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # A profile attribute's value, as a store system sets it and an audience filters on it.
 AttributeValue = Annotated[str, StringConstraints(max_length=100)] | int | bool
+
+
+class JsonObjectOut(BaseModel):
+    """A JSON object whose members the operation's summary describes (a download, a report)."""
+
+    model_config = ConfigDict(extra="allow")
