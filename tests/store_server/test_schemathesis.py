@@ -139,6 +139,8 @@ def aimed_at_the_seed(document: dict[str, Any], world: World) -> dict[str, Any]:
     return document
 
 
+# pytest-timeout's 120 s is for one test; this one runs a whole API's worth on a shared machine.
+@pytest.mark.timeout(600)
 def test_every_operation_answers_as_documented(world: World, served: str, tmp_path: Path) -> None:
     config = tmp_path / "schemathesis.toml"
     config.write_text(config_for(world))
