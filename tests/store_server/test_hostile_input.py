@@ -6,6 +6,7 @@ the column type, a NUL in text and a broken foreign key are errors of the databa
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -214,6 +215,20 @@ def test_a_nul_in_a_string_never_reaches_the_database_and_is_located(world: Worl
     response = json_post(world, "/api/v1/auth/login", text)
     assert error_code(response, 400) == "nul_character"
     assert response.get_json()["error"]["details"]["fields"][0]["loc"] == ["password", 1]
+
+
+def test_a_lone_surrogate_is_refused_before_the_database(world: World) -> None:
+    """`"\\ud800"` decodes to a str no UTF-8 database can store (PostgreSQL's driver fails to
+    encode it); the strict validation of the JSON text refuses it."""
+    body = {
+        "store_id": world.seed.store_id,
+        "first_name": "Ann\ud800",
+        "consents": [{"purpose": "arrival", "channel": "app"}],
+    }
+    text = json.dumps(body)  # ASCII: the surrogate as its escape
+    assert "\\ud800" in text
+    response = json_post(world, "/api/v1/optin", text)
+    assert error_code(response, 400) == "invalid_body"
 
 
 def test_malformed_json_keeps_its_code(world: World) -> None:
