@@ -101,6 +101,9 @@ def config_for(world: World) -> str:
     }
     lines = [
         f"seed = {SEED}",
+        # No state kept between runs (a crash replayed from a cache would make a run depend
+        # on the one before).
+        *toml_table("cache", {"enabled": False}),
         *toml_table(
             "generation",
             {"max-examples": MAX_EXAMPLES, "deterministic": True, "no-shrink": True},
@@ -168,6 +171,7 @@ def test_every_operation_answers_as_documented(world: World, served: str, tmp_pa
         ],
         capture_output=True,
         text=True,
+        cwd=tmp_path,
         timeout=600,
         check=False,
     )
