@@ -71,7 +71,12 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(status, code, exc.description or exc.name)
+        response = error_response(status, code, exc.description or exc.name)
+        # What the exception says besides its body: `Allow` on a 405, `Retry-After`.
+        response.headers.update(
+            (name, value) for name, value in exc.get_headers() if name.lower() != "content-type"
+        )
+        return response
 
     @app.errorhandler(IntegrityError)
     @app.errorhandler(StaleDataError)

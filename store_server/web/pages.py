@@ -23,6 +23,7 @@ from store_server.engagement.coupons import normalise_code
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented, openapi_document
+from store_server.web.schemas import JsonObjectOut
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
@@ -148,7 +149,7 @@ def ready() -> tuple[Response, int]:
 
 
 @bp.get("/api/v1/openapi.json")
-@documented("This document", public=True)
+@documented("This document", answer=JsonObjectOut, public=True)
 def openapi() -> tuple[Response, int]:
     """The API's OpenAPI 3.1 document, built from the views' declared contracts."""
     return jsonify(openapi_document(current_app)), 200

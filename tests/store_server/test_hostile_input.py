@@ -6,6 +6,7 @@ the column type, a NUL in text and a broken foreign key are errors of the databa
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -103,6 +104,60 @@ def test_an_id_in_a_body_beyond_the_column_range_is_a_400(world: World) -> None:
     assert error_code(response, 400) == "invalid_body"
 
 
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE"])
+@pytest.mark.parametrize("beacon_id", ["0", str(ROW_ID_MAX + 1), "01"])
+def test_an_id_out_of_range_names_nothing_whatever_the_method(
+    world: World, method: str, beacon_id: str
+) -> None:
+    """Werkzeug answered 405 when the id's converter refused a value its expression matched
+    (schemathesis: DELETE /stores/1/beacons/0); the range is in the expression now."""
+    url = f"/api/v1/stores/{world.seed.store_id}/beacons/{beacon_id}"
+    response = world.client().open(url, method=method, headers=world.staff_headers(MANAGER))
+    assert error_code(response, 404) == "not_found"
+
+
+def test_a_wrong_method_is_a_405_naming_the_allowed_ones(world: World) -> None:
+    url = f"/api/v1/stores/{world.seed.store_id}/beacons/1"
+    response = world.client().open(url, method="POST", headers=world.staff_headers(MANAGER))
+    assert error_code(response, 405) == "method_not_allowed"
+    assert set(response.headers["Allow"].split(", ")) == {"DELETE", "OPTIONS", "PUT"}
+    assert response.content_type == "application/json"
+
+
+def test_an_unknown_route_is_a_json_404(world: World) -> None:
+    assert error_code(world.client().get("/api/v1/nothing-here"), 404) == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("rssi", False), ("rssi", "-60"), ("seen_at", True), ("rssi", -60.5)]
+)
+def test_a_value_of_another_json_type_is_refused_not_coerced(
+    world: World, field: str, value: Any
+) -> None:
+    """`false` is no integer, `"-60"` no number: pydantic's lax mode took them (schemathesis:
+    an observation with `"rssi": false` was stored)."""
+    sighting = {"beacon": "bcn-1", "rssi": -60, "seen_at": 1.0, field: value}
+    body = {"store_id": world.seed.store_id, "sightings": [sighting]}
+    response = world.client().post(
+        "/api/v1/me/sightings", json=body, headers=world.device_headers("maria")
+    )
+    assert error_code(response, 400) == "invalid_body"
+    assert response.get_json()["error"]["details"]["fields"][0]["loc"][-1] == field
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [("/api/v1/me/pause", "{not json"), ("/api/v1/me/pause", "\x89PNG")],
+)
+def test_an_optional_body_that_is_not_json_is_refused(world: World, url: str, body: str) -> None:
+    """A view whose body is optional took a malformed one for none (schemathesis: random
+    bytes paused detection)."""
+    response = json_post(world, url, body, world.device_headers("maria"))
+    assert error_code(response, 400) == "malformed_json"
+    response = world.client().post(url, headers=world.device_headers("maria"))
+    assert response.status_code == 200, response.get_json()
+
+
 # --- JSON bodies -------------------------------------------------------------------------------
 
 OPT_IN = (
@@ -160,6 +215,20 @@ def test_a_nul_in_a_string_never_reaches_the_database_and_is_located(world: Worl
     response = json_post(world, "/api/v1/auth/login", text)
     assert error_code(response, 400) == "nul_character"
     assert response.get_json()["error"]["details"]["fields"][0]["loc"] == ["password", 1]
+
+
+def test_a_lone_surrogate_is_refused_before_the_database(world: World) -> None:
+    """`"\\ud800"` decodes to a str no UTF-8 database can store (PostgreSQL's driver fails to
+    encode it); the strict validation of the JSON text refuses it."""
+    body = {
+        "store_id": world.seed.store_id,
+        "first_name": "Ann\ud800",
+        "consents": [{"purpose": "arrival", "channel": "app"}],
+    }
+    text = json.dumps(body)  # ASCII: the surrogate as its escape
+    assert "\\ud800" in text
+    response = json_post(world, "/api/v1/optin", text)
+    assert error_code(response, 400) == "invalid_body"
 
 
 def test_malformed_json_keeps_its_code(world: World) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -11,7 +13,7 @@ from sqlalchemy import inspect
 
 from store_server.db.database import Database
 from store_server.db.migrate import downgrade, upgrade
-from store_server.db.models import Base
+from store_server.db.models import ROW_ID_MAX, Base
 from store_server.web.openapi import api_operations
 from tests.store_server.conftest import World, fresh_postgres_database
 
@@ -63,9 +65,10 @@ def test_openapi_document_lists_every_api_route_and_nothing_else(world: World) -
         if status.startswith("2")
     }
     routes = {
-        (method, path, str(operation.status))
+        (method, path, str(status))
         for method, path, _rule, operation in api_operations(world.app)
         if operation is not None
+        for status in (operation.status, *operation.also)
     }
     undocumented = [(m, r) for m, _p, r, op in api_operations(world.app) if op is None]
     assert undocumented == []
@@ -96,3 +99,61 @@ def test_checker_finds_an_undocumented_route(world: World) -> None:
     assert ("get", "/api/v1/undocumented") in [
         (m, p) for m, p, _r, op in api_operations(app) if op is None
     ]
+
+
+def string_schemas(node: Any) -> Iterator[dict[str, Any]]:
+    """Every schema of a string (and of an object's keys) in a JSON schema."""
+    if isinstance(node, list):
+        for item in node:
+            yield from string_schemas(item)
+    elif isinstance(node, dict):
+        if node.get("type") == "string" and not {"enum", "const", "format"} & set(node):
+            yield node
+        if "propertyNames" in node:
+            yield node["propertyNames"]
+        for value in node.values():
+            yield from string_schemas(value)
+
+
+def test_the_document_says_what_the_app_refuses_before_any_view(world: World) -> None:
+    """A conforming request is never refused by the app's own rules, and what they refuse is
+    a documented 4xx: ids within their column, no NUL in any string or key, credentials."""
+    doc = world.client().get("/api/v1/openapi.json").get_json()
+    schemes = doc["components"]["securitySchemes"]
+    assert set(schemes) == {"staffSession", "shopperDevice", "integrationToken", "gatewayToken"}
+    operation_ids = []
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            where = (method, path)
+            operation_ids.append(operation["operationId"])
+            responses = operation["responses"]
+            assert "400" in responses, where
+            for scheme in operation["security"]:
+                assert set(scheme) <= set(schemes), where
+                assert "401" in responses, where
+            for parameter in operation.get("parameters", []):
+                assert "404" in responses, where
+                schema = parameter["schema"]
+                if schema["type"] == "integer":
+                    assert (schema["minimum"], schema["maximum"]) == (1, ROW_ID_MAX), where
+                else:
+                    assert re.fullmatch(schema["pattern"], "a\x00b") is None, where
+            if "requestBody" in operation:
+                assert {"400", "413"} <= set(responses), where
+    assert len(operation_ids) == len(set(operation_ids))
+    assert doc["paths"]["/api/v1/me"]["get"]["security"] == [{"shopperDevice": []}]
+    assert doc["paths"]["/api/v1/gateways/{gateway_id}/batches"]["post"]["security"] == [
+        {"gatewayToken": []}
+    ]
+    assert doc["paths"]["/api/v1/optin"]["post"]["security"] == []
+    strings = list(string_schemas(doc["components"]["schemas"]))
+    assert len(strings) > 50
+    for schema in strings:
+        assert re.search(schema["pattern"], "\x00") is None, schema
+        assert re.search(schema["pattern"], "a\x00b") is None, schema
+
+
+def test_an_optional_body_is_documented_so(world: World) -> None:
+    doc = world.client().get("/api/v1/openapi.json").get_json()
+    assert doc["paths"]["/api/v1/me/pause"]["post"]["requestBody"]["required"] is False
+    assert doc["paths"]["/api/v1/optin"]["post"]["requestBody"]["required"] is True

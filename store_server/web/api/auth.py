@@ -18,7 +18,7 @@ from store_server.web.limits import (
 )
 from store_server.web.openapi import documented
 from store_server.web.schemas import parse_body
-from store_server.web.schemas.auth import LoginIn, LoginOut, StaffOut
+from store_server.web.schemas.auth import LoggedOutOut, LoginIn, LoginOut, StaffOut
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
@@ -56,7 +56,8 @@ def login() -> tuple[Response, int]:
 
 
 @bp.post("/logout")
-@documented("End the presented staff session")
+# No credentials needed: the session presented, if any, ends; logging out twice is no error.
+@documented("End the presented staff session", answer=LoggedOutOut, public=True)
 def logout() -> tuple[Response, int]:
     """End the presented session."""
     token = bearer_token(request.headers.get("Authorization"))

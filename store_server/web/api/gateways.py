@@ -25,6 +25,7 @@ from store_server.web.schemas.gateway_wire import (
     BatchIn,
     GatewayConfigOut,
     HeartbeatIn,
+    HeartbeatReceived,
     RegisteredDevice,
 )
 
@@ -38,7 +39,12 @@ def _authenticated(gateway_id: str) -> Gateway:
 
 
 @bp.get("/<gateway_id>/config")
-@documented("The store's registered beacons and tags", answer=GatewayConfigOut, errors=(401, 404))
+@documented(
+    "The store's registered beacons and tags",
+    answer=GatewayConfigOut,
+    errors=(401, 404),
+    caller="gateway",
+)
 def config(gateway_id: str) -> tuple[Response, int]:
     """The store's registered beacons and tags, whose frames the gateway should upload."""
     gateway = _authenticated(gateway_id)
@@ -59,7 +65,14 @@ def config(gateway_id: str) -> tuple[Response, int]:
 
 
 @bp.post("/<gateway_id>/heartbeat")
-@documented("A gateway's health report", body=HeartbeatIn, status=202, errors=(400, 401, 404))
+@documented(
+    "A gateway's health report",
+    body=HeartbeatIn,
+    answer=HeartbeatReceived,
+    status=202,
+    errors=(400, 401, 404),
+    caller="gateway",
+)
 def heartbeat(gateway_id: str) -> tuple[Response, int]:
     """Keep the gateway's latest health report."""
     gateway = _authenticated(gateway_id)
@@ -79,6 +92,7 @@ def heartbeat(gateway_id: str) -> tuple[Response, int]:
     answer=BatchAccepted,
     status=202,
     errors=(400, 401, 404, 409, 413),
+    caller="gateway",
 )
 def upload_batch(gateway_id: str) -> tuple[Response, int]:
     """Store a batch of observations once; later copies of the same batch id get 409."""

@@ -31,6 +31,7 @@ from store_server.settings import StoreSettings
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
+from store_server.web.schemas.public import MessageSeenOut
 
 bp = Blueprint("inbound", __name__)
 # The log lines keep the logger name they always had.
@@ -94,6 +95,7 @@ def unsubscribe(token: str) -> str:
 @bp.post("/api/v1/messages/<message_id>/seen")
 @documented(
     "Record that a message was shown (no login: the random message id is the capability)",
+    answer=MessageSeenOut,
     errors=(404,),
     public=True,
 )

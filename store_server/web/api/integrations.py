@@ -12,7 +12,7 @@ from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
 from store_server.web.schemas import parse_body
-from store_server.web.schemas.integrations import CustomerAttributesIn, OrderOut
+from store_server.web.schemas.integrations import AttributesSetOut, CustomerAttributesIn, OrderOut
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1/stores")
 
@@ -48,7 +48,9 @@ def order_out(order: PickupOrder) -> OrderOut:
     "Create or update a pickup order (the store's order system; idempotent)",
     body=OrderIn,
     answer=OrderOut,
+    also=(201,),  # created
     errors=(400, 401, 403, 409),
+    caller="integration",
 )
 def put_order(store_id: int, external_id: str) -> tuple[Response, int]:
     """Create or replace an order; sending the same order twice changes nothing."""
@@ -74,7 +76,9 @@ def put_order(store_id: int, external_id: str) -> tuple[Response, int]:
 @documented(
     "Set a customer's profile attributes, named by e-mail, for campaign audiences",
     body=CustomerAttributesIn,
+    answer=AttributesSetOut,
     errors=(400, 401),
+    caller="integration",
 )
 def put_customer_attributes(store_id: int) -> tuple[Response, int]:
     """Set the profile attributes campaign audiences filter on (e.g. a loyalty tier).

@@ -14,6 +14,7 @@ from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
 from store_server.web.schemas import parse_body, registered_id_problem
 from store_server.web.schemas.layout import (
+    BeaconDeletedOut,
     BeaconIn,
     BeaconOut,
     BeaconPlaceIn,
@@ -247,7 +248,7 @@ def place_beacon(store_id: int, beacon_id: int) -> tuple[Response, int]:
 
 
 @bp.delete("/<int:store_id>/beacons/<int:beacon_id>")
-@documented("Forget a beacon (managers)", errors=(401, 403, 404))
+@documented("Forget a beacon (managers)", answer=BeaconDeletedOut, errors=(401, 403, 404))
 def delete_beacon(store_id: int, beacon_id: int) -> tuple[Response, int]:
     """Forget a beacon (gateways stop uploading its frames at their next refresh)."""
     require_manager(store_id)

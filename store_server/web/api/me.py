@@ -26,7 +26,13 @@ from store_server.web.errors import ApiError
 from store_server.web.limits import CHECK_IN_PER_DEVICE, limits
 from store_server.web.openapi import documented
 from store_server.web.realtime import end_shopper_connections
-from store_server.web.schemas import CouponsOut, parse_body, registered_id_problem
+from store_server.web.schemas import (
+    CouponsOut,
+    JsonObjectOut,
+    optional_json,
+    parse_body,
+    registered_id_problem,
+)
 from store_server.web.schemas.help_requests import HelpAskIn, MyHelpRequestsOut
 from store_server.web.schemas.me import (
     CheckinIn,
@@ -34,9 +40,12 @@ from store_server.web.schemas.me import (
     ClaimIn,
     ClaimOut,
     ConsentsIn,
+    ConsentsSetOut,
+    ErasedOut,
     InboxEntryOut,
     InboxMessage,
     InboxOut,
+    PausedOut,
     PauseIn,
     PendingSurveyOut,
     PendingSurveysOut,
@@ -46,7 +55,10 @@ from store_server.web.schemas.me import (
     PushSubscribedOut,
     PushSubscriptionIn,
     PushUnsubscribeIn,
+    RemovedOut,
     SightingsIn,
+    SightingsOut,
+    SurveyAnsweredOut,
     SurveyAnswerIn,
     TagIn,
     TagOut,
@@ -58,7 +70,7 @@ push_log = logging.getLogger("store_server.messaging.push")
 
 
 @bp.get("")
-@documented("What the store knows of me", answer=ProfileOut, errors=(401,))
+@documented("What the store knows of me", answer=ProfileOut, errors=(401,), caller="shopper")
 def profile() -> tuple[Response, int]:
     """What the store knows of me: name, e-mail (if given for e-mail messages), consents."""
     device = require_device()
@@ -89,7 +101,13 @@ def profile() -> tuple[Response, int]:
 
 
 @bp.put("/consents")
-@documented("Set my consents for one store", body=ConsentsIn, errors=(400, 401, 404))
+@documented(
+    "Set my consents for one store",
+    body=ConsentsIn,
+    answer=ConsentsSetOut,
+    errors=(400, 401, 404),
+    caller="shopper",
+)
 def replace_consents() -> tuple[Response, int]:
     """Set exactly these consents for one store (an empty list withdraws all of them)."""
     device = require_device()
@@ -108,13 +126,16 @@ def replace_consents() -> tuple[Response, int]:
 @bp.post("/pause")
 @documented(
     "Pause arrival detection for a while (`minutes: 0` resumes at once)",
+    answer=PausedOut,
     body=PauseIn,
+    body_required=False,
     errors=(400, 401),
+    caller="shopper",
 )
 def pause_detection() -> tuple[Response, int]:
     """Stop being recognised for a while; `minutes: 0` resumes at once (`paused_until` null)."""
     device = require_device()
-    body = parse_body(PauseIn, request.get_json(silent=True) or {})
+    body = parse_body(PauseIn, optional_json(request))
     now = services().clock()
     with services().db.transaction() as session:
         until = consents.pause_detection(session, device.shopper_id, body.minutes, now)
@@ -122,7 +143,12 @@ def pause_detection() -> tuple[Response, int]:
 
 
 @bp.get("/export")
-@documented("Download everything that names me (JSON)", errors=(401,))
+@documented(
+    "Download everything that names me (JSON)",
+    answer=JsonObjectOut,
+    errors=(401,),
+    caller="shopper",
+)
 def export() -> tuple[Response, int]:
     """Everything the store keeps that names me, as JSON (a download)."""
     device = require_device()
@@ -134,7 +160,7 @@ def export() -> tuple[Response, int]:
 
 
 @bp.delete("")
-@documented("Erase everything that names me", errors=(401,))
+@documented("Erase everything that names me", answer=ErasedOut, errors=(401,), caller="shopper")
 def erase() -> tuple[Response, int]:
     """Erase me: every row that names me goes, with my keys, so my phone is a stranger again."""
     device = require_device()
@@ -147,7 +173,11 @@ def erase() -> tuple[Response, int]:
 
 @bp.post("/sightings")
 @documented(
-    "Store beacons the app heard (fused with gateways)", body=SightingsIn, errors=(400, 401, 403)
+    "Store beacons the app heard (fused with gateways)",
+    answer=SightingsOut,
+    body=SightingsIn,
+    errors=(400, 401, 403),
+    caller="shopper",
 )
 def report_sightings() -> tuple[Response, int]:
     """The app heard the store's beacons: fused with the gateways' readings to place the shopper.
@@ -182,6 +212,7 @@ def report_sightings() -> tuple[Response, int]:
     body=CheckinIn,
     answer=CheckinOut,
     errors=(400, 401, 403, 429),
+    caller="shopper",
 )
 def check_in() -> tuple[Response, int]:
     """ "I'm here" (optionally "at bay 3"): an arrival as sure as it gets; `orders_linked` 0
@@ -218,6 +249,7 @@ def check_in() -> tuple[Response, int]:
     body=ClaimIn,
     answer=ClaimOut,
     errors=(400, 401, 403, 409, 410),
+    caller="shopper",
 )
 def claim() -> tuple[Response, int]:
     """Attach the order of a claim link (`#claim=TOKEN`) to me; again by me changes nothing.
@@ -242,7 +274,12 @@ def claim() -> tuple[Response, int]:
 
 @bp.post("/tags")
 @documented(
-    "Register a key-fob or car tag", body=TagIn, answer=TagOut, status=201, errors=(400, 401, 409)
+    "Register a key-fob or car tag",
+    body=TagIn,
+    answer=TagOut,
+    status=201,
+    errors=(400, 401, 409),
+    caller="shopper",
 )
 def register_tag() -> tuple[Response, int]:
     """Register a key-fob or car tag: heard at a door or bay, it announces the shopper.
@@ -263,7 +300,7 @@ def register_tag() -> tuple[Response, int]:
 
 
 @bp.delete("/tags/<int:tag_id>")
-@documented("Forget a tag", errors=(401, 404))
+@documented("Forget a tag", answer=RemovedOut, errors=(401, 404), caller="shopper")
 def remove_tag(tag_id: int) -> tuple[Response, int]:
     """Forget one of the shopper's tags (and every sighting of it)."""
     device = require_device()
@@ -277,6 +314,7 @@ def remove_tag(tag_id: int) -> tuple[Response, int]:
     "My pickup orders: open ones and those handed over in the last day",
     answer=PickupsOut,
     errors=(401,),
+    caller="shopper",
 )
 def my_pickups() -> tuple[Response, int]:
     """My orders, one entry each, with the step they are at and who, if anyone, is coming."""
@@ -300,7 +338,7 @@ def my_pickups() -> tuple[Response, int]:
 
 
 @bp.get("/coupons")
-@documented("The shopper's coupons", answer=CouponsOut, errors=(401,))
+@documented("The shopper's coupons", answer=CouponsOut, errors=(401,), caller="shopper")
 def my_coupons() -> tuple[Response, int]:
     """The shopper's coupons, newest first."""
     device = require_device()
@@ -316,7 +354,10 @@ def my_coupons() -> tuple[Response, int]:
 
 @bp.get("/inbox")
 @documented(
-    "My inbox: offers sent to me, kept whatever the connection", answer=InboxOut, errors=(401,)
+    "My inbox: offers sent to me, kept whatever the connection",
+    answer=InboxOut,
+    errors=(401,),
+    caller="shopper",
 )
 def my_inbox() -> tuple[Response, int]:
     """Offers sent to me that are still valid, newest first: an offer decided while my page
@@ -345,7 +386,9 @@ def my_inbox() -> tuple[Response, int]:
     body=HelpAskIn,
     answer=MyHelpRequestOut,
     status=201,
+    also=(200,),
     errors=(400, 401, 403),
+    caller="shopper",
 )
 def ask_for_help() -> tuple[Response, int]:
     """Ask for help at a store, in the zone she picks or where presence places her (else "at
@@ -362,7 +405,7 @@ def ask_for_help() -> tuple[Response, int]:
 
 
 @bp.get("/help-requests")
-@documented("My open help requests", answer=MyHelpRequestsOut, errors=(401,))
+@documented("My open help requests", answer=MyHelpRequestsOut, errors=(401,), caller="shopper")
 def my_help_requests() -> tuple[Response, int]:
     """My open help requests and who is coming: the page shows them again after a reload."""
     device = require_device()
@@ -374,7 +417,7 @@ def my_help_requests() -> tuple[Response, int]:
 
 
 @bp.get("/surveys")
-@documented("My unanswered surveys", answer=PendingSurveysOut, errors=(401,))
+@documented("My unanswered surveys", answer=PendingSurveysOut, errors=(401,), caller="shopper")
 def my_surveys() -> tuple[Response, int]:
     """My surveys not answered yet, oldest first: the page shows them again after a reload."""
     device = require_device()
@@ -394,7 +437,13 @@ def my_surveys() -> tuple[Response, int]:
 
 
 @bp.post("/surveys/<int:survey_id>")
-@documented("Answer the one-question survey", body=SurveyAnswerIn, errors=(400, 401, 404, 409))
+@documented(
+    "Answer the one-question survey",
+    answer=SurveyAnsweredOut,
+    body=SurveyAnswerIn,
+    errors=(400, 401, 404, 409),
+    caller="shopper",
+)
 def answer_survey(survey_id: int) -> tuple[Response, int]:
     """Answer the one-question survey, once."""
     device = require_device()
@@ -415,7 +464,9 @@ def answer_survey(survey_id: int) -> tuple[Response, int]:
     body=PushSubscriptionIn,
     answer=PushSubscribedOut,
     status=201,
+    also=(200,),
     errors=(400, 401),
+    caller="shopper",
 )
 def subscribe_push() -> tuple[Response, int]:
     """Store this browser's subscription for me (upsert by endpoint; a browser that changed
@@ -433,7 +484,11 @@ def subscribe_push() -> tuple[Response, int]:
 
 @bp.delete("/push-subscriptions")
 @documented(
-    "Forget a Web Push subscription (idempotent)", body=PushUnsubscribeIn, errors=(400, 401)
+    "Forget a Web Push subscription (idempotent)",
+    answer=RemovedOut,
+    body=PushUnsubscribeIn,
+    errors=(400, 401),
+    caller="shopper",
 )
 def unsubscribe_push() -> tuple[Response, int]:
     """Forget one of my browser's subscriptions (idempotent: an unknown endpoint is fine)."""

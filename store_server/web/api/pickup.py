@@ -10,8 +10,8 @@ from store_server.pickup.views import ArrivalOut
 from store_server.web.auth import require_staff
 from store_server.web.context import services
 from store_server.web.openapi import documented
-from store_server.web.schemas import parse_body
-from store_server.web.schemas.pickup import ArrivalsOut, ExchangeIn, HandoverIn
+from store_server.web.schemas import optional_json, parse_body
+from store_server.web.schemas.pickup import ArrivalsOut, ExchangeIn, ExchangeOut, HandoverIn
 
 bp = Blueprint("pickup", __name__, url_prefix="/api/v1/stores")
 
@@ -55,13 +55,14 @@ def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
 @documented(
     "Hand the order over (optionally recording an exchange or return)",
     body=HandoverIn,
+    body_required=False,
     answer=ArrivalOut,
     errors=(400, 401, 403, 404, 409),
 )
 def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
     """The order changed hands: close the alert, thank the shopper with a coupon and a survey."""
     staff = require_staff(store_id)
-    body = parse_body(HandoverIn, request.get_json(silent=True) or {})
+    body = parse_body(HandoverIn, optional_json(request))
     settings = services().settings
     now = services().clock()
     outbound = services().outbound
@@ -85,6 +86,7 @@ def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
 @documented(
     "Record an exchange or return against an order",
     body=ExchangeIn,
+    answer=ExchangeOut,
     status=201,
     errors=(400, 401, 403, 404, 409),
 )

@@ -25,6 +25,7 @@ from store_server.web.schemas.public import (
     RecoveryLinkIn,
     RecoveryRequestIn,
     RecoveryRequestOut,
+    StoreInfoOut,
 )
 
 bp = Blueprint("public", __name__, url_prefix="/api/v1")
@@ -36,6 +37,7 @@ VAPID_EXTENSION = "store_vapid_keys"
 @bp.get("/stores/<int:store_id>/info")
 @documented(
     "A store's name, curbside bays, zones, and phone and web page to reach a person",
+    answer=StoreInfoOut,
     errors=(404,),
     public=True,
 )

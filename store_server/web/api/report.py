@@ -8,6 +8,7 @@ from store_server.reporting.report import store_report
 from store_server.web.auth import require_manager
 from store_server.web.context import services
 from store_server.web.openapi import documented
+from store_server.web.schemas import JsonObjectOut
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1/stores")
 
@@ -15,6 +16,7 @@ bp = Blueprint("reports", __name__, url_prefix="/api/v1/stores")
 @bp.get("/<int:store_id>/report")
 @documented(
     "Managers: campaigns (funnel, lift), pickups, care score, beacon and gateway health",
+    answer=JsonObjectOut,
     errors=(401, 403),
 )
 def report(store_id: int) -> tuple[Response, int]:

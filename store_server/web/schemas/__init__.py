@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, TypeVar
 
+from flask import Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from store_server.db.models import ROW_ID_MAX
@@ -53,7 +55,9 @@ def parse_body(model: type[M], payload: Any) -> M:
     if payload is None:
         raise ApiError(400, "malformed_json", "the request body must be a JSON object")
     try:
-        return model.model_validate(payload)
+        # Strict, in JSON's terms: `false` is no integer nor `"1"` a number, as the document
+        # says (pydantic's lax mode took them); an enum or a date still comes as text.
+        return model.model_validate_json(json.dumps(payload), strict=True)
     except ValidationError as exc:
         fields = [
             {"loc": list(err["loc"]), "msg": err["msg"]}
@@ -62,6 +66,12 @@ def parse_body(model: type[M], payload: Any) -> M:
         raise ApiError(
             400, "invalid_body", "the request body is not valid", {"fields": fields}
         ) from exc
+
+
+def optional_json(request: Request) -> Any:
+    """The decoded JSON body, `{}` when there is none (the model's defaults), or None when
+    there is one but it is not JSON (`parse_body`'s 400 `malformed_json`)."""
+    return request.get_json(silent=True) if request.get_data() else {}
 
 
 class CouponsOut(BaseModel):
@@ -90,3 +100,9 @@ RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # A profile attribute's value, as a store system sets it and an audience filters on it.
 AttributeValue = Annotated[str, StringConstraints(max_length=100)] | int | bool
+
+
+class JsonObjectOut(BaseModel):
+    """A JSON object whose members the operation's summary describes (a download, a report)."""
+
+    model_config = ConfigDict(extra="allow")

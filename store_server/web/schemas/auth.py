@@ -33,3 +33,9 @@ class LoginOut(BaseModel):
     token: str
     expires_at: float
     staff: StaffOut
+
+
+class LoggedOutOut(BaseModel):
+    """The presented session, if any, has ended."""
+
+    logged_out: bool

@@ -166,3 +166,9 @@ class HeartbeatIn(Strict):
     # Set while the server does not take the gateway's batches (they wait in its outbox).
     uploads_held_since: Annotated[float, Field(ge=0)] | None = None
     upload_held_status: Annotated[int, Field(ge=100, le=599)] | None = None
+
+
+class HeartbeatReceived(BaseModel):
+    """The heartbeat is kept."""
+
+    received: bool

@@ -34,3 +34,9 @@ class CustomerAttributesIn(Strict):
 
     customer_email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
     attributes: Annotated[dict[Name, AttributeValue], Field(max_length=20)]
+
+
+class AttributesSetOut(BaseModel):
+    """Whether the e-mail named a shopper of this store (only then is anything kept)."""
+
+    matched: bool

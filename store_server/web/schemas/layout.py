@@ -141,3 +141,9 @@ class LayoutOut(BaseModel):
     zones: list[ZoneOut]
     gateways: list[GatewayOut]
     beacons: list[BeaconOut]
+
+
+class BeaconDeletedOut(BaseModel):
+    """The id of the beacon forgotten."""
+
+    deleted: int

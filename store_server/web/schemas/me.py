@@ -250,3 +250,42 @@ class InboxOut(BaseModel):
     """Offers sent to the shopper, kept whatever the connection, newest first."""
 
     messages: list[InboxEntryOut]
+
+
+class ErasedOut(BaseModel):
+    """Everything that named the shopper is gone."""
+
+    erased: bool
+
+
+class ConsentsSetOut(BaseModel):
+    """The store whose consents were set, and how many are given now."""
+
+    store_id: int
+    consents: int
+
+
+class PausedOut(BaseModel):
+    """Until when arrival detection is paused (null: not paused)."""
+
+    paused_until: float | None
+
+
+class SightingsOut(BaseModel):
+    """What became of a report: sightings taken, used as evidence, ignored per reason."""
+
+    accepted: int
+    used: int
+    ignored: dict[str, int]
+
+
+class SurveyAnsweredOut(BaseModel):
+    """The answer is kept."""
+
+    answered: bool
+
+
+class RemovedOut(BaseModel):
+    """Whether there was something to forget."""
+
+    removed: bool

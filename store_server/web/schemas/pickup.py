@@ -30,3 +30,11 @@ class HandoverIn(Strict):
     """Handing an order over, optionally with an exchange or return."""
 
     exchange: ExchangeIn | None = None
+
+
+class ExchangeOut(BaseModel):
+    """An exchange or return recorded on an order."""
+
+    exchange_id: int
+    order_id: int
+    kind: str

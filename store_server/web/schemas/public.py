@@ -96,3 +96,27 @@ class RecoveryErasedOut(BaseModel):
     """Everything that named her is gone."""
 
     erased: Literal[True]
+
+
+class PlaceOut(BaseModel):
+    """A curbside bay or a zone, as a shopper's page names it."""
+
+    name: str
+    label: str
+
+
+class StoreInfoOut(BaseModel):
+    """Public facts a shopper's page needs."""
+
+    store_id: int
+    name: str
+    bays: list[PlaceOut]
+    zones: list[PlaceOut]
+    phone: str
+    web_page: str
+
+
+class MessageSeenOut(BaseModel):
+    """The message's first view is recorded."""
+
+    seen: bool
