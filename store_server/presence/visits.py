@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -150,12 +150,10 @@ def _place(kind: str | None, name: str | None) -> fusion.Place:
     )
 
 
-def recent_readings(
-    session: Session, store_id: int, shopper_ids: set[int], since: float
-) -> dict[int, list[fusion.Signal]]:
-    """These shoppers' stored readings at this store since `since`, as fusion signals, by
-    shopper (a range of the index on store, shopper and time for each)."""
-    rows = session.execute(
+def recent_readings_query(store_id: int, shopper_ids: set[int], since: float) -> Select[Any]:
+    """The readings `recent_readings` reads: a range of the index on (store, shopper, time)
+    for each shopper."""
+    return (
         select(
             Observation.shopper_id,
             Observation.gateway_id,
@@ -176,7 +174,15 @@ def recent_readings(
             Observation.seen_at >= since,
         )
         .order_by(Observation.seen_at)
-    ).all()
+    )
+
+
+def recent_readings(
+    session: Session, store_id: int, shopper_ids: set[int], since: float
+) -> dict[int, list[fusion.Signal]]:
+    """These shoppers' stored readings at this store since `since`, as fusion signals, by
+    shopper."""
+    rows = session.execute(recent_readings_query(store_id, shopper_ids, since)).all()
     readings: dict[int, list[fusion.Signal]] = {}
     for shopper_id, gateway_id, rssi, seen_at, tag_id, offset, kind, name, label in rows:
         readings.setdefault(shopper_id, []).append(
