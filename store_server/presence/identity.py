@@ -124,7 +124,16 @@ class EidResolver:
         A frame resolves in the windows next to its own time that lie around `now`: a
         reading stamped far off the server's clock never makes the resolver build a table.
         """
-        found = [self._lookup(eid, seen_at, now) for eid, seen_at in frames]
+        # A phone is heard many times a batch: one look-up per EID and shortest window (the
+        # longer windows are aligned on it).
+        shortest = min(self._known_exponents(), default=0)
+        seen: dict[tuple[bytes, int], int | None] = {}
+        found = []
+        for eid, seen_at in frames:
+            key = (eid, int(seen_at) >> shortest)
+            if key not in seen:
+                seen[key] = self._lookup(eid, seen_at, now)
+            found.append(seen[key])
         if None in found and self._catch_up():
             found = [
                 device if device is not None else self._lookup(eid, seen_at, now)

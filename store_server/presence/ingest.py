@@ -172,8 +172,7 @@ def ingest_batch(
             Refusal.CONFLICT, "duplicate_batch", f"batch {batch_id} was already received"
         ) from exc
     record_beacon_sightings(session, gateway, heard)
-    if rows:
-        session.execute(insert(Observation), rows)
+    _insert_observations(session, rows)
     outcome = record_presence(session, gateway.store_id, fused, now, reach)
     ignored.update(outcome.ignored)
     return Ingested(
@@ -185,6 +184,34 @@ def ingest_batch(
         offers=outcome.offers,
         states=outcome.states,
     )
+
+
+OBSERVATION_COLUMNS = (
+    "store_id",
+    "gateway_id",
+    "shopper_id",
+    "device_id",
+    "tag_id",
+    "rssi",
+    "seen_at",
+)
+
+
+def _insert_observations(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert a batch's observations: by COPY on PostgreSQL, where an INSERT of many rows costs
+    more to send (psycopg sends one statement per row, or parses a long one in Python) than
+    the database spends storing them."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(Observation), rows)
+        return
+    columns = ", ".join(OBSERVATION_COLUMNS)
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(f"COPY observations ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in OBSERVATION_COLUMNS])
 
 
 def log_stored(gateway_id: str, observations: int, done: Ingested) -> None:

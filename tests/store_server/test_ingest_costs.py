@@ -160,11 +160,12 @@ def plan_of(world: World, query: Any) -> str:
 
 def test_recent_readings_are_read_by_the_index(world: World) -> None:
     now = time.time()
+    register_shoppers(world, 100)
     with world.db.transaction() as session:
         gateway = session.scalars(select(Gateway)).first()
         devices = session.execute(select(Device.id, Device.shopper_id)).all()
         assert gateway is not None
-        # Other shoppers' readings of the last day: what a scan would read.
+        # A busy store: everyone's readings of the last minute, what a scan by time would read.
         session.execute(
             insert(Observation),
             [
@@ -174,9 +175,9 @@ def test_recent_readings_are_read_by_the_index(world: World) -> None:
                     "shopper_id": shopper_id,
                     "device_id": device_id,
                     "rssi": -70,
-                    "seen_at": now - n,
+                    "seen_at": now - n % 50,
                 }
-                for n in range(2000)
+                for n in range(4000)
                 for device_id, shopper_id in [devices[n % len(devices)]]
             ],
         )
