@@ -134,14 +134,14 @@ class Database:
         if self.engine == "postgresql":
             with psycopg.connect(self._libpq()) as conn:
                 for sql, params in statements:
-                    conn.execute(sql, params.get("values", ()))  # type: ignore[arg-type]
+                    conn.execute(sql, params.get("values", ()))
             return
-        conn = sqlite3.connect(self.path)
-        conn.create_function("md5", 1, lambda g: hashlib.md5(str(g).encode()).digest())  # noqa: S324
-        with conn:
+        lite = sqlite3.connect(self.path)
+        lite.create_function("md5", 1, lambda g: hashlib.md5(str(g).encode()).digest())  # noqa: S324
+        with lite:
             for sql, params in statements:
-                conn.execute(sql.replace("%s", "?"), params.get("values", ()))
-        conn.close()
+                lite.execute(sql.replace("%s", "?"), params.get("values", ()))
+        lite.close()
 
     def _series(self, first: int, last: int) -> str:
         """A FROM clause yielding g from first to last."""

@@ -208,8 +208,11 @@ def _insert_observations(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(Observation), rows)
         return
     columns = ", ".join(OBSERVATION_COLUMNS)
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cursor, cursor.copy(f"COPY observations ({columns}) FROM STDIN") as copy:
+    driver: Any = connection.connection.dbapi_connection  # a psycopg connection
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY observations ({columns}) FROM STDIN") as copy,
+    ):
         for row in rows:
             copy.write_row([row[column] for column in OBSERVATION_COLUMNS])
 
@@ -310,7 +313,7 @@ def _batch_sources(
             Shopper.detection_paused_until,
         )
         .join(Shopper, Shopper.id == Device.shopper_id)
-        .where(Device.id.in_(device_ids), consented(Device.shopper_id))
+        .where(Device.id.in_(list(device_ids)), consented(Device.shopper_id))
     )
     by_tag = (
         select(
@@ -322,11 +325,10 @@ def _batch_sources(
             Shopper.detection_paused_until,
         )
         .join(Shopper, Shopper.id == CustomerTag.shopper_id)
-        .where(and_(CustomerTag.identifier.in_(tag_keys), consented(CustomerTag.shopper_id)))
+        .where(and_(CustomerTag.identifier.in_(list(tag_keys)), consented(CustomerTag.shopper_id)))
     )
-    for kind, row_id, identifier, shopper_id, label, paused_until in session.execute(
-        union_all(by_device, by_tag)
-    ):
+    rows: Any = session.execute(union_all(by_device, by_tag))
+    for kind, row_id, identifier, shopper_id, label, paused_until in rows:
         if kind == "device":
             found.devices[row_id] = shopper_id
         else:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Select, select, update
+from sqlalchemy import Executable, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -150,7 +150,7 @@ def _place(kind: str | None, name: str | None) -> fusion.Place:
     )
 
 
-def recent_readings_query(store_id: int, shopper_ids: set[int], since: float) -> Select[Any]:
+def recent_readings_query(store_id: int, shopper_ids: set[int], since: float) -> Executable:
     """The readings `recent_readings` reads: a range of the index on (store, shopper, time)
     for each shopper."""
     return (
