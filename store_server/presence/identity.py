@@ -112,7 +112,8 @@ class EidResolver:
         """Build the tables around `now` that are missing and drop the expired ones."""
         for exponent in self._known_exponents():
             current = window_start(now, exponent)
-            for offset in range(-WINDOWS_BEHIND, WINDOWS_AHEAD + 1):
+            # The present first: requests at start-up wait for it alone.
+            for offset in sorted(range(-WINDOWS_BEHIND, WINDOWS_AHEAD + 1), key=abs):
                 self._table(exponent, current + (offset << exponent))
             oldest = current - (WINDOWS_BEHIND << exponent)
             for key in [k for k in self._tables if k[0] == exponent and k[1] < oldest]:
