@@ -134,7 +134,7 @@ class Database:
         if self.engine == "postgresql":
             with psycopg.connect(self._libpq()) as conn:
                 for sql, params in statements:
-                    conn.execute(sql, params.get("values", ()))
+                    conn.execute(sql, params.get("values"))
             return
         lite = sqlite3.connect(self.path)
         lite.create_function("md5", 1, lambda g: hashlib.md5(str(g).encode()).digest())  # noqa: S324
