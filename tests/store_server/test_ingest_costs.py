@@ -6,14 +6,24 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event, func, insert, select, text
 
 from store_server.accounts.auth import token_digest
-from store_server.db.models import Consent, Device, Gateway, GatewayBatch, Observation, Shopper
+from store_server.db.models import (
+    Consent,
+    Device,
+    Gateway,
+    GatewayBatch,
+    Observation,
+    PresenceEvent,
+    Shopper,
+)
+from store_server.events import Event
 from store_server.presence.visits import recent_readings_query
 from store_server.web.context import services
 from tests.store_server.conftest import World, observation
@@ -234,3 +244,22 @@ def test_four_gateways_at_once_store_every_batch_once(world: World) -> None:
         assert session.scalar(select(func.count()).select_from(GatewayBatch)) == 4 * batches
         stored = session.scalar(select(func.count()).select_from(Observation))
     assert stored == 4 * batches * readings
+
+
+def test_events_are_published_after_their_batch_committed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publisher = services(world.app).publisher
+    published = publisher.publish
+    seen: list[tuple[str, int]] = []
+
+    def publish(events: Sequence[Event]) -> None:
+        with world.db.sessions() as other:  # another connection sees only what was committed
+            stored = other.scalar(select(func.count()).select_from(PresenceEvent)) or 0
+        seen.extend((event.name, stored) for event in events)
+        published(events)
+
+    monkeypatch.setattr(publisher, "publish", publish)
+    world.arrive("maria")
+    assert ("presence", 1) in seen  # her `entered`, already in the database
+    assert [name for name, _ in seen].count("arrival") == 1  # her pickup alert
