@@ -18,6 +18,7 @@ BENCHES = {
     "sim": ("bench.sim_throughput", "simulator adverts/s on the virtual clock (busy-saturday)"),
     "accuracy": ("bench.accuracy", "presence fusion against a scenario's ground truth"),
     "retention": ("bench.retention", "raw-reading purge rate and longest chunk on SQLite"),
+    "ingest": ("bench.ingest", "gateway batches/s and CPU per batch vs a bare insert endpoint"),
 }
 
 

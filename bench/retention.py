@@ -36,7 +36,10 @@ def seed(db: Database, now: float, old: int, recent: int) -> None:
     """Insert the readings and batch ids, in large statements (not timed)."""
     with db.transaction() as session:
         gateway = session.scalars(select(Gateway.id)).first()
-        device = session.scalars(select(Device.id)).first()
+        phone = session.execute(select(Device.id, Device.shopper_id)).first()
+        if phone is None:
+            raise RuntimeError("the demo seeded no phone")
+        device, shopper = phone
         ages = [4 * DAY_S + i * 0.5 for i in range(old)] + [i * 0.5 for i in range(recent)]
         session.execute(
             insert(Observation),
@@ -44,6 +47,7 @@ def seed(db: Database, now: float, old: int, recent: int) -> None:
                 {
                     "store_id": 1,
                     "gateway_id": gateway,
+                    "shopper_id": shopper,
                     "device_id": device,
                     "rssi": -60,
                     "seen_at": now - age,

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from store_server.db.database import Database
-from store_server.db.models import Device
 from store_server.logs import configure_logging
 from store_server.messaging.channels.router import Router
 from store_server.messaging.outbound import Outbound, Reach, build_senders
-from store_server.presence.identity import DeviceKey, EidResolver
+from store_server.presence.ingest import database_resolver
 from store_server.presence.visits import FusionStates
 from store_server.services import WALL_CLOCK, Clock, Services
 from store_server.settings import StoreSettings
@@ -100,7 +98,7 @@ def create_app(settings: StoreSettings | None = None, clock: Clock = WALL_CLOCK)
         settings=settings,
         db=db,
         clock=clock,
-        resolver=EidResolver(lambda: _device_keys(db)),
+        resolver=database_resolver(db),
         fusion_states=FusionStates(),
         outbound=Outbound(Router(senders), reach, db, clock),
         publisher=publisher,
@@ -117,9 +115,3 @@ def create_served_app(settings: StoreSettings | None = None) -> Flask:
     found: Services = app.extensions[SERVICES_EXTENSION]
     start_scheduler(found, run_sweep=found.settings.run_scheduler)
     return app
-
-
-def _device_keys(db: Database) -> list[DeviceKey]:
-    with db.sessions() as session:
-        rows = session.execute(select(Device.id, Device.identity_key, Device.rotation_exponent))
-        return [DeviceKey(device_id, bytes(key), k) for device_id, key, k in rows]

@@ -59,6 +59,9 @@ LOST_CONFIDENCE = 0.5
 # Fusion decides by the second (a walk-by 10 s after the passer was last heard, a dwell at
 # 30 s): its clock ticks once a second, so those events are at most a second late.
 PRESENCE_CLOCK_S = 1.0
+# The EID tables are checked this often: a window lasts 2^K s (17 min at K=10), the next one
+# is built a whole window ahead, so a minute's delay costs nothing.
+EID_TABLES_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -328,6 +331,16 @@ def start_scheduler(services: Services, run_sweep: bool = True) -> BackgroundSch
         id="presence_clock",
         coalesce=True,
         max_instances=1,
+    )
+    # Each process builds its EID tables ahead of the window change, off the request path.
+    scheduler.add_job(
+        lambda: services.resolver.prepare(services.clock()),
+        "interval",
+        seconds=EID_TABLES_S,
+        id="eid_tables",
+        coalesce=True,
+        max_instances=1,
+        next_run_time=datetime.now(UTC),
     )
     if run_sweep:
         scheduler.add_job(

@@ -29,6 +29,21 @@ class Database:
         self.engine.dispose()
 
 
+def lock_for_writes(session: Session) -> None:
+    """Begin the writes of the session's transaction: what it read before took no write lock.
+
+    On SQLite, `BEGIN IMMEDIATE` takes the database's one write lock now (waiting for it up to
+    the busy timeout), so the reads and decisions before it ran while other requests wrote; the
+    driver otherwise takes it at the first write and keeps it to the commit. PostgreSQL locks
+    rows, not the database: nothing to do there.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def rows_changed(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE statement's result changed."""
     return cast(CursorResult[Any], result).rowcount

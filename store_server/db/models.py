@@ -308,12 +308,19 @@ class Observation(Base):
 
     __tablename__ = "observations"
     __table_args__ = (
+        # Deleting a device (erasure) finds its readings by this index.
         Index("ix_observations_device_seen", "device_id", "seen_at"),
+        # The retention purge deletes by time.
         Index("ix_observations_seen_at", "seen_at"),
+        # A shopper's recent readings at a store (fusion restored): a range, never a scan.
+        Index("ix_observations_store_shopper_seen", "store_id", "shopper_id", "seen_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.id", ondelete="CASCADE"))
+    # The device's or tag's shopper, copied for the index above. No foreign key: the device or
+    # tag already cascades the row away with her, and each key costs every insert a look-up.
+    shopper_id: Mapped[int] = mapped_column(Integer)
     # Exactly one of device_id (an app's EID) and tag_id (a registered tag) is set.
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
     tag_id: Mapped[int | None] = mapped_column(ForeignKey("customer_tags.id", ondelete="CASCADE"))

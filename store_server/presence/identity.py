@@ -1,14 +1,22 @@
 """Who a frame belongs to: Eddystone-EID resolution from precomputed window tables.
 
-The EID of a device changes every 2^K seconds. For every registered device the resolver
-precomputes the EIDs of the current window and its neighbours, so one dict lookup resolves a
-frame even when the phone's or the gateway's clock is off by up to one window.
+The EID of a device changes every 2^K seconds. The resolver keeps one table per window
+(EID -> device id, every registered device), for the windows around the present: a frame
+resolves in a few dict look-ups even when the phone's or the gateway's clock is off by up to
+one window. Each window's table is built once, under a lock, by the presence clock ahead of
+the window change (`prepare`), so no request pays for it; a request builds it only when the
+clock has not yet (at start-up), and concurrent requests wait for that one build. Devices
+registered since a table was built (here or by another process) are added to it when a frame
+does not resolve; a revoked device's EIDs stay in the tables until they expire, and ingest
+ignores them (its device has no consent any more).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -44,49 +52,146 @@ class DeviceKey:
     rotation_exponent: int
 
 
-@dataclass(frozen=True)
+# Windows kept on each side of the present: the neighbours a skewed clock reaches, and the
+# next but one, built ahead of the change.
+WINDOWS_BEHIND = 1
+WINDOWS_AHEAD = 2
+# A build yields to other threads or greenlets after this many devices (gevent workers run
+# the presence clock in the request loop).
+BUILD_CHUNK = 2000
+
+
+@dataclass
 class EidTable:
-    """EID to device id for a span of time; rebuild once `now` reaches `valid_until`."""
+    """One window's EIDs: EID -> device id, for every device with an id up to `upto`."""
 
     by_eid: dict[bytes, int]
-    valid_from: float
-    valid_until: float
+    upto: int
 
 
-def build_eid_table(devices: Iterable[DeviceKey], now: float) -> EidTable:
-    """Precompute every device's EIDs for the window holding `now` and its neighbours."""
+def window_start(ts: float, rotation_exponent: int) -> int:
+    """The start of the EID window holding `ts`."""
+    return (int(ts) >> rotation_exponent) << rotation_exponent
+
+
+def window_eids(devices: Iterable[DeviceKey], rotation_exponent: int, start: int) -> EidTable:
+    """The EIDs that devices of this rotation exponent advertise in the window at `start`."""
     by_eid: dict[bytes, int] = {}
-    valid_from = float("-inf")
-    valid_until = float("inf")
-    ts = int(now)
-    for device in devices:
-        period = 1 << device.rotation_exponent
-        window_start = (ts >> device.rotation_exponent) << device.rotation_exponent
-        for offset in range(-NEIGHBOUR_WINDOWS, NEIGHBOUR_WINDOWS + 1):
-            counter = window_start + offset * period
-            if counter >= 0:
-                by_eid[eddystone_eid(device.identity_key, device.rotation_exponent, counter)] = (
-                    device.device_id
-                )
-        valid_from = max(valid_from, window_start)
-        valid_until = min(valid_until, window_start + period)
-    return EidTable(by_eid, valid_from, valid_until)
+    upto = 0
+    for n, device in enumerate(devices, 1):
+        upto = max(upto, device.device_id)
+        if device.rotation_exponent == rotation_exponent and start >= 0:
+            by_eid[eddystone_eid(device.identity_key, rotation_exponent, start)] = device.device_id
+        if n % BUILD_CHUNK == 0:
+            time.sleep(0)  # let requests run between chunks
+    return EidTable(by_eid, upto)
 
 
 class EidResolver:
-    """Resolves EIDs in O(1), rebuilding its table when a window rolls or keys change."""
+    """Resolves EIDs through per-window tables, each built once.
 
-    def __init__(self, load_devices: Callable[[], list[DeviceKey]]) -> None:
+    Args:
+        load_devices: the registered devices with an id above the given one.
+        load_exponents: the rotation exponents of the registered devices.
+    """
+
+    def __init__(
+        self,
+        load_devices: Callable[[int], list[DeviceKey]],
+        load_exponents: Callable[[], set[int]],
+    ) -> None:
         self._load_devices = load_devices
-        self._table: EidTable | None = None
+        self._load_exponents = load_exponents
+        self._tables: dict[tuple[int, int], EidTable] = {}
+        self._exponents: frozenset[int] | None = None
+        self._build_lock = threading.Lock()  # one build at a time; the others wait for it
+        self._catch_up_lock = threading.Lock()
+        self.builds = 0  # windows built by this process (tests count them)
 
-    def invalidate(self) -> None:
-        """Forget the table: a key was issued or revoked."""
-        self._table = None
+    def prepare(self, now: float) -> None:
+        """Build the tables around `now` that are missing and drop the expired ones."""
+        for exponent in self._known_exponents():
+            current = window_start(now, exponent)
+            # The present first: requests at start-up wait for it alone.
+            for offset in sorted(range(-WINDOWS_BEHIND, WINDOWS_AHEAD + 1), key=abs):
+                self._table(exponent, current + (offset << exponent))
+            oldest = current - (WINDOWS_BEHIND << exponent)
+            for key in [k for k in self._tables if k[0] == exponent and k[1] < oldest]:
+                self._tables.pop(key, None)
 
-    def resolve(self, eid: bytes, now: float) -> int | None:
-        """The device id that advertises `eid` around `now`, or None."""
-        table = self._table
-        if table is None or not table.valid_from <= now < table.valid_until:
-            table = self._table = build_eid_table(self._load_devices(), now)
-        return table.by_eid.get(eid)
+    def resolve_all(self, frames: Sequence[tuple[bytes, float]], now: float) -> list[int | None]:
+        """The device id advertising each (EID, seen at) frame, or None.
+
+        A frame resolves in the windows next to its own time that lie around `now`: a
+        reading stamped far off the server's clock never makes the resolver build a table.
+        """
+        # A phone is heard many times a batch: one look-up per EID and shortest window (the
+        # longer windows are aligned on it).
+        shortest = min(self._known_exponents(), default=0)
+        seen: dict[tuple[bytes, int], int | None] = {}
+        found = []
+        for eid, seen_at in frames:
+            key = (eid, int(seen_at) >> shortest)
+            if key not in seen:
+                seen[key] = self._lookup(eid, seen_at, now)
+            found.append(seen[key])
+        if None in found and self._catch_up():
+            found = [
+                device if device is not None else self._lookup(eid, seen_at, now)
+                for device, (eid, seen_at) in zip(found, frames, strict=True)
+            ]
+        return found
+
+    def _lookup(self, eid: bytes, seen_at: float, now: float) -> int | None:
+        for exponent in self._known_exponents():
+            period = 1 << exponent
+            current = window_start(now, exponent)
+            lowest = current - WINDOWS_BEHIND * period
+            highest = current + WINDOWS_AHEAD * period
+            own = window_start(seen_at, exponent)
+            for start in (own, own - period, own + period):
+                if lowest <= start <= highest:
+                    device = self._table(exponent, start).by_eid.get(eid)
+                    if device is not None:
+                        return device
+        return None
+
+    def _known_exponents(self) -> frozenset[int]:
+        exponents = self._exponents
+        if exponents is None:
+            with self._build_lock:
+                if self._exponents is None:
+                    self._exponents = frozenset(self._load_exponents())
+                exponents = self._exponents
+        return exponents
+
+    def _table(self, exponent: int, start: int) -> EidTable:
+        table = self._tables.get((exponent, start))
+        if table is not None:
+            return table
+        with self._build_lock:
+            table = self._tables.get((exponent, start))
+            if table is None:
+                table = window_eids(self._load_devices(0), exponent, start)
+                self.builds += 1
+                self._tables[(exponent, start)] = table
+        return table
+
+    def _catch_up(self) -> bool:
+        """Add the devices registered since the tables were built; True if there were any."""
+        with self._catch_up_lock:
+            tables = list(self._tables.items())
+            if not tables:  # no device yet when the exponents were read: read them again
+                self._exponents = None
+                return bool(self._known_exponents())
+            newer = self._load_devices(min(table.upto for _, table in tables))
+            if not newer:
+                return False
+            exponents = {d.rotation_exponent for d in newer}
+            if not exponents <= (self._exponents or frozenset()):
+                self._exponents = (self._exponents or frozenset()) | exponents
+            for (exponent, start), table in tables:
+                fresh = [d for d in newer if d.device_id > table.upto]
+                table.by_eid.update(window_eids(fresh, exponent, start).by_eid)
+                table.upto = max(table.upto, *(d.device_id for d in fresh), 0)
+            return True

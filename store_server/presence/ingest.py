@@ -1,22 +1,28 @@
-"""Gateway ingest: dedupe on batch id, resolve identities, then the one presence pipeline.
+"""Gateway ingest: resolve the batch's identities, fuse, then store it once and act.
 
-One transaction per batch (the caller's session). Only observations of opted-in, unpaused
-shoppers are stored; each shopper's readings go through the presence pipeline
-(`presence.pipeline`: fusion, visits, events, pickup alerts, campaigns) and its events are
-returned, for the caller to emit to the store's staff room after the commit.
+Reads and fusion come first: the batch's EIDs through the resolver's window tables, its
+devices and tags (with their shopper's consent and pause) in one indexed query, each heard
+shopper's fusion state (from memory, or restored from her recent readings). Only then does
+the transaction write: the batch id (a later copy is a conflict), the observations of
+opted-in, unpaused shoppers, beacon health, and what fusion decided (visits, events, pickup
+alerts, campaigns) through the presence pipeline. On SQLite the write lock is held for the
+writes alone (`lock_for_writes`). The events and offers are returned, for the caller to emit
+and send after the commit: no fan-out inside the transaction.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, insert, literal, null, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from store_server.db.database import Database, lock_for_writes
 from store_server.db.models import (
     Consent,
     CustomerTag,
@@ -32,12 +38,12 @@ from store_server.messaging.outbound import Job, Reach
 from store_server.presence import fusion
 from store_server.presence.gateways import record_beacon_sightings
 from store_server.presence.heard import EDDYSTONE_EID, Heard
-from store_server.presence.identity import EidResolver
-from store_server.presence.pipeline import fuse_and_record, states_before
+from store_server.presence.identity import DeviceKey, EidResolver
+from store_server.presence.pipeline import fuse_all, record_presence, states_before
 from store_server.presence.visits import FusionStates, fusion_params
 from store_server.problems import DomainError, Refusal
 from store_server.settings import StoreSettings
-from store_server.vocabulary import PlaceKind
+from store_server.vocabulary import PlaceKind, Purpose
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,25 @@ class Ingested:
     states: dict[int, fusion.PersonState] = field(default_factory=dict)
 
 
+def database_resolver(db: Database) -> EidResolver:
+    """An EID resolver reading the registered devices from this database."""
+
+    def load_devices(after: int) -> list[DeviceKey]:
+        with db.sessions() as session:
+            rows = session.execute(
+                select(Device.id, Device.identity_key, Device.rotation_exponent)
+                .where(Device.id > after)
+                .order_by(Device.id)
+            )
+            return [DeviceKey(device_id, bytes(key), k) for device_id, key, k in rows]
+
+    def load_exponents() -> set[int]:
+        with db.sessions() as session:
+            return set(session.scalars(select(Device.rotation_exponent).distinct()))
+
+    return EidResolver(load_devices, load_exponents)
+
+
 def ingest_batch(
     session: Session,
     gateway: Gateway,
@@ -93,8 +118,45 @@ def ingest_batch(
     )
     params = fusion_params(settings)
     signals: dict[int, list[fusion.Signal]] = defaultdict(list)
-    observations: list[Observation] = []
+    rows: list[dict[str, Any]] = []
     ignored: Counter[str] = Counter()
+    for obs, source in zip(
+        heard, _identify(session, gateway.store_id, heard, now, resolver), strict=True
+    ):
+        if isinstance(source, str):
+            ignored[source] += 1
+            continue
+        if source is None:
+            continue  # a store beacon's frame: beacon health, not a person
+        bad = fusion.rssi_reason(obs.rssi) or fusion.clock_skew_reason(obs.seen_at, now)
+        if bad is not None:
+            ignored[bad] += 1  # a broken radio or clock, or a replay, is never an arrival
+            continue
+        rows.append(
+            {
+                "store_id": gateway.store_id,
+                "gateway_id": gateway.id,
+                "shopper_id": source.shopper_id,
+                "device_id": source.device_id,
+                "tag_id": source.tag_id,
+                "rssi": obs.rssi,
+                "seen_at": obs.seen_at,
+            }
+        )
+        signals[source.shopper_id].append(
+            fusion.GatewayReading(
+                gateway.id,
+                place,
+                obs.rssi,
+                gateway.rssi_offset_db,
+                obs.seen_at,
+                source.signal,
+                source.detail,
+            )
+        )
+    before = states_before(session, states, gateway.store_id, set(signals), params, now)
+    fused = fuse_all(before, signals, params, now)
+    lock_for_writes(session)
     session.add(
         GatewayBatch(
             gateway_id=gateway.id,
@@ -110,46 +172,11 @@ def ingest_batch(
             Refusal.CONFLICT, "duplicate_batch", f"batch {batch_id} was already received"
         ) from exc
     record_beacon_sightings(session, gateway, heard)
-    identify = _identifier(session, gateway.store_id, now, resolver)
-    for obs in heard:
-        source = identify(obs)
-        if isinstance(source, str):
-            ignored[source] += 1
-            continue
-        if source is None:
-            continue  # a store beacon's frame: beacon health, not a person
-        bad = fusion.rssi_reason(obs.rssi) or fusion.clock_skew_reason(obs.seen_at, now)
-        if bad is not None:
-            ignored[bad] += 1  # a broken radio or clock, or a replay, is never an arrival
-            continue
-        observations.append(
-            Observation(
-                store_id=gateway.store_id,
-                gateway_id=gateway.id,
-                device_id=source.device_id,
-                tag_id=source.tag_id,
-                rssi=obs.rssi,
-                seen_at=obs.seen_at,
-            )
-        )
-        signals[source.shopper_id].append(
-            fusion.GatewayReading(
-                gateway.id,
-                place,
-                obs.rssi,
-                gateway.rssi_offset_db,
-                obs.seen_at,
-                source.signal,
-                source.detail,
-            )
-        )
-    # Restore missing fusion states before this batch's rows reach the session.
-    before = states_before(session, states, gateway.store_id, set(signals), params, now)
-    session.add_all(observations)
-    outcome = fuse_and_record(session, gateway.store_id, before, signals, params, now, reach)
+    _insert_observations(session, rows)
+    outcome = record_presence(session, gateway.store_id, fused, now, reach)
     ignored.update(outcome.ignored)
     return Ingested(
-        resolved=len(observations),
+        resolved=len(rows),
         entered=outcome.entered,
         ignored=ignored,
         alerts=outcome.alerts,
@@ -157,6 +184,37 @@ def ingest_batch(
         offers=outcome.offers,
         states=outcome.states,
     )
+
+
+OBSERVATION_COLUMNS = (
+    "store_id",
+    "gateway_id",
+    "shopper_id",
+    "device_id",
+    "tag_id",
+    "rssi",
+    "seen_at",
+)
+
+
+def _insert_observations(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert a batch's observations: by COPY on PostgreSQL, where an INSERT of many rows costs
+    more to send (psycopg sends one statement per row, or parses a long one in Python) than
+    the database spends storing them."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(Observation), rows)
+        return
+    columns = ", ".join(OBSERVATION_COLUMNS)
+    driver: Any = connection.connection.dbapi_connection  # a psycopg connection
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY observations ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row([row[column] for column in OBSERVATION_COLUMNS])
 
 
 def log_stored(gateway_id: str, observations: int, done: Ingested) -> None:
@@ -175,54 +233,106 @@ def log_stored(gateway_id: str, observations: int, done: Ingested) -> None:
     )
 
 
-def _identifier(
-    session: Session, store_id: int, now: float, resolver: EidResolver
-) -> Callable[[Heard], Source | str | None]:
-    """A function naming the opted-in shopper behind an observation at this store.
+def _identify(
+    session: Session, store_id: int, heard: Sequence[Heard], now: float, resolver: EidResolver
+) -> list[Source | str | None]:
+    """The opted-in shopper behind each observation at this store.
 
-    It returns the source, a reason to ignore the observation (`unresolved`: an EID of no
-    consenting device, e.g. a revoked key; `detection_paused`), or None for a store beacon's
-    frame (beacon health, recorded elsewhere).
+    For each: its source, a reason to ignore it (`unresolved`: an EID of no consenting
+    device, e.g. a revoked key; `detection_paused`; an EID's clock skew), or None for a store
+    beacon's frame (beacon health, recorded elsewhere). Only the batch's devices and tags are
+    read.
     """
-    paused = set(
-        session.scalars(select(Shopper.id).where(Shopper.detection_paused_until > now)).all()
-    )
-    devices = dict(
-        session.execute(
-            select(Device.id, Device.shopper_id)
-            .join(Consent, Consent.shopper_id == Device.shopper_id)
-            .where(Consent.store_id == store_id, Consent.purpose == "arrival")
-            .distinct()
-        ).all()
-    )
-    tags = {
-        identifier: (tag_id, shopper_id, label)
-        for identifier, tag_id, shopper_id, label in session.execute(
-            select(
-                CustomerTag.identifier, CustomerTag.id, CustomerTag.shopper_id, CustomerTag.label
-            )
-            .join(Consent, Consent.shopper_id == CustomerTag.shopper_id)
-            .where(Consent.store_id == store_id, Consent.purpose == "arrival")
-            .distinct()
-        ).all()
-    }
-
-    def identify(obs: Heard) -> Source | str | None:
-        if obs.kind == EDDYSTONE_EID and obs.eid is not None:
-            device_id = resolver.resolve(obs.eid, obs.seen_at)
-            shopper_id = devices.get(device_id) if device_id is not None else None
+    # An EID stamped far off the server's clock is ignored for that, unresolved: the resolver
+    # holds only the windows around the present.
+    skewed = [
+        fusion.clock_skew_reason(obs.seen_at, now) if obs.kind == EDDYSTONE_EID else None
+        for obs in heard
+    ]
+    wanted = [
+        obs.kind == EDDYSTONE_EID and obs.eid is not None and skew is None
+        for obs, skew in zip(heard, skewed, strict=True)
+    ]
+    frames = [(obs.eid, obs.seen_at) for obs, w in zip(heard, wanted, strict=True) if w and obs.eid]
+    device_of = iter(resolver.resolve_all(frames, now))
+    devices: list[int | None] = [next(device_of) if w else None for w in wanted]
+    tag_keys = {obs.registered_id for obs in heard if obs.registered_id is not None}
+    found = _batch_sources(session, store_id, {d for d in devices if d is not None}, tag_keys)
+    paused = {shopper_id for shopper_id, until in found.paused.items() if until > now}
+    sources: list[Source | str | None] = []
+    for obs, device_id, skew in zip(heard, devices, skewed, strict=True):
+        if skew is not None:
+            sources.append(skew)
+        elif obs.kind == EDDYSTONE_EID and obs.eid is not None:
+            shopper_id = found.devices.get(device_id) if device_id is not None else None
             if shopper_id is None:
-                return IGNORED_UNRESOLVED
-            if shopper_id in paused:
-                return IGNORED_PAUSED
-            return Source(shopper_id, device_id, None, "eddystone_eid", None)
-        if obs.registered_id is None:
-            return None  # telemetry
-        tag = tags.get(obs.registered_id)
-        if tag is None:
-            return None
-        if tag[1] in paused:
-            return IGNORED_PAUSED
-        return Source(tag[1], None, tag[0], "customer_tag", tag[2])
+                sources.append(IGNORED_UNRESOLVED)
+            elif shopper_id in paused:
+                sources.append(IGNORED_PAUSED)
+            else:
+                sources.append(Source(shopper_id, device_id, None, "eddystone_eid", None))
+        elif obs.registered_id is None or (tag := found.tags.get(obs.registered_id)) is None:
+            sources.append(None)  # telemetry, or a store beacon
+        elif tag[1] in paused:
+            sources.append(IGNORED_PAUSED)
+        else:
+            sources.append(Source(tag[1], None, tag[0], "customer_tag", tag[2]))
+    return sources
 
-    return identify
+
+@dataclass
+class _Found:
+    devices: dict[int, int] = field(default_factory=dict)  # device id -> shopper id
+    tags: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # -> id, shopper, label
+    paused: dict[int, float] = field(default_factory=dict)  # shopper id -> paused until
+
+
+def _batch_sources(
+    session: Session, store_id: int, device_ids: set[int], tag_keys: set[str]
+) -> _Found:
+    """The batch's devices and tags whose shopper consented to arrival at this store: one
+    query, by primary key, unique identifier and the consents' unique index."""
+    found = _Found()
+    if not device_ids and not tag_keys:
+        return found
+
+    def consented(shopper_id: Any) -> Any:
+        return exists().where(
+            Consent.shopper_id == shopper_id,
+            Consent.store_id == store_id,
+            Consent.purpose == Purpose.ARRIVAL.value,
+        )
+
+    by_device = (
+        select(
+            literal("device").label("kind"),
+            Device.id,
+            null().label("identifier"),
+            Device.shopper_id,
+            null().label("label"),
+            Shopper.detection_paused_until,
+        )
+        .join(Shopper, Shopper.id == Device.shopper_id)
+        .where(Device.id.in_(list(device_ids)), consented(Device.shopper_id))
+    )
+    by_tag = (
+        select(
+            literal("tag").label("kind"),
+            CustomerTag.id,
+            CustomerTag.identifier,
+            CustomerTag.shopper_id,
+            CustomerTag.label,
+            Shopper.detection_paused_until,
+        )
+        .join(Shopper, Shopper.id == CustomerTag.shopper_id)
+        .where(and_(CustomerTag.identifier.in_(list(tag_keys)), consented(CustomerTag.shopper_id)))
+    )
+    rows: Any = session.execute(union_all(by_device, by_tag))
+    for kind, row_id, identifier, shopper_id, label, paused_until in rows:
+        if kind == "device":
+            found.devices[row_id] = shopper_id
+        else:
+            found.tags[identifier] = (row_id, shopper_id, label)
+        if paused_until is not None:
+            found.paused[shopper_id] = paused_until
+    return found

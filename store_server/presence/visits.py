@@ -1,7 +1,8 @@
 """Visits and presence events in the database: the shell around the fusion core.
 
 Fusion states live in each process's memory (`FusionStates`), keyed by store and shopper, and are
-rebuilt from the open visit and the recent observations when missing or out of date.
+rebuilt from the open visit and the recent observations when missing or out of date
+(`pipeline.states_before`).
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import or_, select, update
+from sqlalchemy import Executable, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store_server.db.database import rows_changed
 from store_server.db.models import (
     CustomerTag,
-    Device,
     Gateway,
     Observation,
     PresenceEvent,
@@ -56,6 +56,24 @@ def open_visit(session: Session, store_id: int, shopper_id: int) -> Visit | None
             Visit.store_id == store_id, Visit.shopper_id == shopper_id, Visit.ended_at.is_(None)
         )
     ).first()
+
+
+def open_visits(
+    session: Session, store_id: int, shopper_ids: set[int], *, fresh: bool = False
+) -> dict[int, Visit]:
+    """The open visits of these shoppers at this store, by shopper (one query).
+
+    Args:
+        fresh: reload visits already in the session (read again before writing them).
+    """
+    query = select(Visit).where(
+        Visit.store_id == store_id,
+        Visit.shopper_id.in_(list(shopper_ids)),
+        Visit.ended_at.is_(None),
+    )
+    if fresh:
+        query = query.execution_options(populate_existing=True)
+    return {visit.shopper_id: visit for visit in session.scalars(query)}
 
 
 def start_visit(
@@ -132,12 +150,12 @@ def _place(kind: str | None, name: str | None) -> fusion.Place:
     )
 
 
-def recent_readings(
-    session: Session, store_id: int, shopper_id: int, since: float
-) -> list[fusion.Signal]:
-    """The shopper's stored readings at this store since `since`, as fusion signals."""
-    rows = session.execute(
+def recent_readings_query(store_id: int, shopper_ids: set[int], since: float) -> Executable:
+    """The readings `recent_readings` reads: a range of the index on (store, shopper, time)
+    for each shopper."""
+    return (
         select(
+            Observation.shopper_id,
             Observation.gateway_id,
             Observation.rssi,
             Observation.seen_at,
@@ -149,51 +167,36 @@ def recent_readings(
         )
         .join(Gateway, Gateway.id == Observation.gateway_id)
         .outerjoin(Zone, Zone.id == Gateway.zone_id)
-        .outerjoin(Device, Device.id == Observation.device_id)
         .outerjoin(CustomerTag, CustomerTag.id == Observation.tag_id)
         .where(
             Observation.store_id == store_id,
+            Observation.shopper_id.in_(list(shopper_ids)),
             Observation.seen_at >= since,
-            or_(Device.shopper_id == shopper_id, CustomerTag.shopper_id == shopper_id),
         )
         .order_by(Observation.seen_at)
-    ).all()
-    return [
-        fusion.GatewayReading(
-            gateway_id,
-            _place(kind, name),
-            rssi,
-            offset,
-            seen_at,
-            "customer_tag" if tag_id is not None else "eddystone_eid",
-            label,
+    )
+
+
+def recent_readings(
+    session: Session, store_id: int, shopper_ids: set[int], since: float
+) -> dict[int, list[fusion.Signal]]:
+    """These shoppers' stored readings at this store since `since`, as fusion signals, by
+    shopper."""
+    rows = session.execute(recent_readings_query(store_id, shopper_ids, since)).all()
+    readings: dict[int, list[fusion.Signal]] = {}
+    for shopper_id, gateway_id, rssi, seen_at, tag_id, offset, kind, name, label in rows:
+        readings.setdefault(shopper_id, []).append(
+            fusion.GatewayReading(
+                gateway_id,
+                _place(kind, name),
+                rssi,
+                offset,
+                seen_at,
+                "customer_tag" if tag_id is not None else "eddystone_eid",
+                label,
+            )
         )
-        for gateway_id, rssi, seen_at, tag_id, offset, kind, name, label in rows
-    ]
-
-
-def current_state(
-    session: Session,
-    states: FusionStates,
-    store_id: int,
-    shopper_id: int,
-    params: fusion.FusionParams,
-    now: float,
-) -> fusion.PersonState:
-    """The shopper's fusion state: from memory when it agrees with the database, else rebuilt.
-
-    Another process (or the sweep) may have opened or closed the visit since this process last
-    fused: the database's open visit is the truth, and the state is rebuilt from it and the
-    readings of the last lost timeout.
-    """
-    visit = open_visit(session, store_id, shopper_id)
-    live = visit is not None and now - visit.last_seen_at < params.lost_timeout_s
-    remembered = states.get(store_id, shopper_id)
-    if remembered is not None and remembered.visit_open == live:
-        return remembered
-    readings = recent_readings(session, store_id, shopper_id, now - params.lost_timeout_s)
-    span = (visit.started_at, visit.last_seen_at) if visit is not None and live else None
-    return fusion.restore(span, readings, params)
+    return readings
 
 
 @dataclass
@@ -222,10 +225,11 @@ def record_fused(
     A visit opens at the place of its `entered` event (the door, a bay, a zone).
     """
     outcome = Outcome()
+    visits = open_visits(session, store_id, set(fused), fresh=True) if fused else {}
     for shopper_id, result in fused.items():
         outcome.ignored.update(result.ignored)
         outcome.states[shopper_id] = result.state
-        visit = open_visit(session, store_id, shopper_id)
+        visit = visits.get(shopper_id)
         for event in result.events:
             if event.kind == PresenceKind.ENTERED:
                 stale = visit

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
-from store_server.presence.identity import DeviceKey, EidResolver, build_eid_table, eddystone_eid
+from store_server.presence.identity import DeviceKey, EidResolver, eddystone_eid, window_eids
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "eid.json").read_text())["vectors"]
 KEY_A = bytes(range(16))
 KEY_B = bytes(range(16, 32))
+WINDOW = 1024  # 2^10 s
+START = WINDOW * 1_000_000
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=lambda v: str(v["time_counter"]))
@@ -25,41 +28,113 @@ def test_eid_matches_published_vectors(vector: dict[str, object]) -> None:
 
 
 def test_eid_is_constant_within_a_window_and_changes_across() -> None:
-    start = 1024 * 1_000_000
-    assert eddystone_eid(KEY_A, 10, start) == eddystone_eid(KEY_A, 10, start + 1023)
-    assert eddystone_eid(KEY_A, 10, start) != eddystone_eid(KEY_A, 10, start + 1024)
+    assert eddystone_eid(KEY_A, 10, START) == eddystone_eid(KEY_A, 10, START + 1023)
+    assert eddystone_eid(KEY_A, 10, START) != eddystone_eid(KEY_A, 10, START + 1024)
 
 
-def test_table_covers_current_and_neighbouring_windows() -> None:
-    now = 1024 * 1_000_000 + 500
-    table = build_eid_table([DeviceKey(1, KEY_A, 10), DeviceKey(2, KEY_B, 12)], now)
-    for offset in (-1024, 0, 1024):
-        assert table.by_eid[eddystone_eid(KEY_A, 10, int(now) + offset)] == 1
-    assert table.by_eid.get(eddystone_eid(KEY_A, 10, int(now) + 2048)) is None
-    assert table.by_eid[eddystone_eid(KEY_B, 12, int(now))] == 2
-    assert table.valid_until == 1024 * 1_000_001  # the shortest window ends first
+def test_a_window_table_holds_the_devices_of_its_exponent() -> None:
+    table = window_eids([DeviceKey(1, KEY_A, 10), DeviceKey(2, KEY_B, 12)], 10, START)
+    assert table.by_eid == {eddystone_eid(KEY_A, 10, START): 1}
+    assert table.upto == 2  # every device up to id 2 was considered
 
 
-def test_resolver_rebuilds_when_the_window_rolls_and_when_invalidated() -> None:
-    devices = [DeviceKey(1, KEY_A, 10)]
-    loads: list[int] = []
+class Registry:
+    """The registered devices, counting how often the resolver reads them."""
 
-    def load() -> list[DeviceKey]:
-        loads.append(1)
-        return list(devices)
+    def __init__(self, *devices: DeviceKey) -> None:
+        self.devices = list(devices)
+        self.loads: list[int] = []  # the `after` of each load
 
-    resolver = EidResolver(load)
-    now = 1024 * 1_000_000 + 10
-    assert resolver.resolve(eddystone_eid(KEY_A, 10, int(now)), now) == 1
-    assert resolver.resolve(eddystone_eid(KEY_A, 10, int(now)), now + 5) == 1
-    assert len(loads) == 1  # served from the table
-    rolled = now + 3 * 1024
-    assert resolver.resolve(eddystone_eid(KEY_A, 10, int(rolled)), rolled) == 1
-    assert len(loads) == 2
-    devices.append(DeviceKey(2, KEY_B, 10))
-    assert resolver.resolve(eddystone_eid(KEY_B, 10, int(rolled)), rolled) is None
-    resolver.invalidate()  # a key was issued
-    assert resolver.resolve(eddystone_eid(KEY_B, 10, int(rolled)), rolled) == 2
-    devices.clear()
-    resolver.invalidate()  # consent revoked: the key is gone
-    assert resolver.resolve(eddystone_eid(KEY_A, 10, int(rolled)), rolled) is None
+    def load(self, after: int) -> list[DeviceKey]:
+        self.loads.append(after)
+        return [d for d in self.devices if d.device_id > after]
+
+    def exponents(self) -> set[int]:
+        return {d.rotation_exponent for d in self.devices}
+
+    def resolver(self) -> EidResolver:
+        return EidResolver(self.load, self.exponents)
+
+
+def eid_at(key: bytes, ts: float) -> bytes:
+    return eddystone_eid(key, 10, int(ts))
+
+
+def test_a_reading_in_a_neighbouring_window_resolves() -> None:
+    resolver = Registry(DeviceKey(1, KEY_A, 10)).resolver()
+    now = START + 10
+    # The phone's clock a window behind, then a window ahead of the gateway's; two off: no.
+    frames = [
+        (eid_at(KEY_A, now), now),
+        (eid_at(KEY_A, now - WINDOW), now),
+        (eid_at(KEY_A, now + WINDOW), now),
+        (eid_at(KEY_A, now - 2 * WINDOW), now),
+    ]
+    assert resolver.resolve_all(frames, now) == [1, 1, 1, None]
+
+
+def test_each_window_is_built_once_and_ahead_of_its_time() -> None:
+    registry = Registry(DeviceKey(1, KEY_A, 10))
+    resolver = registry.resolver()
+    now = START + 10
+    resolver.prepare(now)  # the presence clock: the window before, this one, the next two
+    assert resolver.builds == 4
+    for ts in (now, now + 500, now + WINDOW + 5):  # the next window was built ahead
+        assert resolver.resolve_all([(eid_at(KEY_A, ts), ts)], ts) == [1]
+    assert resolver.builds == 4
+    resolver.prepare(now + WINDOW + 5)  # one window later: only the new one after next
+    assert resolver.builds == 5
+
+
+def test_a_reading_stamped_far_off_builds_nothing() -> None:
+    resolver = Registry(DeviceKey(1, KEY_A, 10)).resolver()
+    now = START + 10
+    resolver.prepare(now)
+    far = now - 50 * WINDOW
+    assert resolver.resolve_all([(eid_at(KEY_A, far), far)], now) == [None]
+    assert resolver.builds == 4
+
+
+def test_a_device_registered_later_resolves_without_a_rebuild() -> None:
+    registry = Registry(DeviceKey(1, KEY_A, 10))
+    resolver = registry.resolver()
+    now = START + 10
+    resolver.prepare(now)
+    registry.devices.append(DeviceKey(2, KEY_B, 10))  # here or by another process
+    assert resolver.resolve_all([(eid_at(KEY_B, now), now)], now) == [2]
+    assert resolver.builds == 4
+    assert registry.loads[-1] == 1  # only the devices after the ones the tables hold
+    later = now + WINDOW
+    assert resolver.resolve_all([(eid_at(KEY_B, later), later)], later) == [2]
+
+
+def test_the_first_device_registered_resolves() -> None:
+    registry = Registry()
+    resolver = registry.resolver()
+    now = START + 10
+    assert resolver.resolve_all([(eid_at(KEY_A, now), now)], now) == [None]
+    registry.devices.append(DeviceKey(1, KEY_A, 10))
+    assert resolver.resolve_all([(eid_at(KEY_A, now), now)], now) == [1]
+
+
+def test_concurrent_requests_build_each_window_once() -> None:
+    registry = Registry(*(DeviceKey(i, bytes([i]) * 16, 10) for i in range(1, 201)))
+    resolver = registry.resolver()
+    now = START + 10
+    frames = [(eid_at(bytes([i]) * 16, now), now) for i in range(1, 201)]
+    start = threading.Barrier(8)
+    answers: list[list[int | None]] = []
+
+    def request() -> None:
+        start.wait()
+        answers.append(resolver.resolve_all(frames, now))
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [list(range(1, 201))] * 8
+    # This window only: every frame resolved there (its neighbours were never needed).
+    assert resolver.builds == 1
+    assert registry.loads == [0]

@@ -38,6 +38,7 @@ def seed_readings(world: World, now: float) -> None:
                 Observation(
                     store_id=world.seed.store_id,
                     gateway_id=gateway.id,
+                    shopper_id=device.shopper_id,
                     device_id=device.id,
                     rssi=-60,
                     seen_at=now - age,

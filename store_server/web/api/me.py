@@ -166,7 +166,6 @@ def erase() -> tuple[Response, int]:
     device = require_device()
     with services().db.transaction() as session:
         data.erase_shopper(session, device.shopper_id)
-    services().resolver.invalidate()
     end_shopper_connections(device.shopper_id)
     return jsonify({"erased": True}), 200
 

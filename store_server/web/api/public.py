@@ -90,7 +90,6 @@ def join() -> tuple[Response, int]:
             timezone=body.timezone,
             pickup=pickup,
         )
-    services().resolver.invalidate()
     out = OptInOut(
         device_token=enrolled.device_token,
         identity_key=enrolled.identity_key.hex(),
@@ -176,7 +175,6 @@ def recover_on_new_phone() -> tuple[Response, int]:
         moved = recovery.move_to_new_phone(
             session, found.settings.secret_key.encode(), body.token, found.clock()
         )
-    found.resolver.invalidate()
     end_shopper_connections(moved.shopper_id)
     assert moved.enrolment is not None  # noqa: S101 - a move always makes one
     out = OptInOut(
@@ -205,6 +203,5 @@ def erase_with_link() -> tuple[Response, int]:
         erased = recovery.erase_by_link(
             session, found.settings.secret_key.encode(), body.token, found.clock()
         )
-    found.resolver.invalidate()
     end_shopper_connections(erased.shopper_id)
     return jsonify(RecoveryErasedOut(erased=True).model_dump()), 200

@@ -1,0 +1,514 @@
+"""Gateway ingest: observations per second and CPU per batch, against a bare endpoint.
+
+    python -m bench ingest [--devices 1000 100000 1000000] [--observations 0 10000000]
+        [--database postgresql|sqlite] [--processes 1|2] [--gateways 4] [--seconds 10] [--json]
+
+One store with `--devices` registered, consenting shoppers (one phone each) and
+`--observations` stored readings spread over the retention period, seeded with bulk SQL. Each
+size is served by the real server (`store-server run`, `--processes` of them on one database)
+and measured the same way:
+
+- **throughput**: `--gateways` threads post batches of 500 observations back to back for
+  `--seconds` (50 phones of 200 heard ten times each, from the pavement: stored and fused, no
+  arrival); accepted observations per second, request p50/p99, the servers' CPU per batch;
+- **one-observation batches** posted one after another (100, or 20 s worth): the servers'
+  CPU per batch and p50;
+- **first batch**: one batch of a phone this server has never heard (its fusion state
+  restored from the database): p50 and p99 over 20 phones.
+
+The bare endpoint (bench/ingest_bare.py: parse, one INSERT into the same table) is then served
+the same way and measured with the same throughput run: `ratio` is its observations per
+second over the store's. Sizes run devices first (at the fewest observations), then
+observations (at the most devices); the figures are flat when they do not grow along either.
+PostgreSQL: a private database on the machine's server (127.0.0.1:5432), dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+
+from bench.fanout import gunicorn_args
+from bench.stack import BIN, START_TIMEOUT_S, Stack, free_port
+from store_server.accounts.auth import token_digest
+from store_server.presence.identity import eddystone_eid
+from store_server.reporting.analytics import percentile
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+STORE_ID = 1
+BATCH = 500
+PHONES = 200  # the phones heard, devices 1..200
+PHONES_PER_BATCH = 50
+FIRST_BATCH_PHONES = 20  # phones never heard before, per size
+FIRST_BATCH_FROM = 300  # ... taken from device 300 on
+FAR_RSSI_DBM = -88  # heard from the pavement: stored and fused, never an arrival
+ROTATION_EXPONENT = 10
+RETENTION_S = 3 * 86400
+ONE_OBSERVATION_BATCHES = 100  # or as many as fit in ONE_OBSERVATION_S
+ONE_OBSERVATION_S = 20.0
+# The first batch of a server builds its EID tables: 1M devices take a while.
+WARM_UP_TIMEOUT_S = 900.0
+SEED_CHUNK = 1_000_000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def phone_key(device_id: int) -> bytes:
+    """The identity key the bench seeds for a device (md5 of its id, as the SQL computes)."""
+    return hashlib.md5(str(device_id).encode()).digest()  # noqa: S324 - a seed, not a secret
+
+
+class Database:
+    """The bench's database: create, migrate, seed in bulk, drop."""
+
+    def __init__(self, engine: str, workdir: Path) -> None:
+        self.engine = engine
+        self.devices = 0
+        self.observations = 0
+        if engine == "postgresql":
+            self.name = f"bench_ingest_{os.getpid()}"
+            with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}"')
+                conn.execute(f'CREATE DATABASE "{self.name}"')
+            self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
+        else:
+            self.path = workdir / "store.db"
+            self.url = f"sqlite:///{self.path}"
+        env = {**os.environ, "STORE_DATABASE_URL": self.url}
+        subprocess.run(  # noqa: S603 - our own console script
+            [str(BIN / "store-server"), "migrate"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        self.has_shopper_column = "shopper_id" in self._columns("observations")
+        self.tokens = {f"gw-{n}": uuid.uuid4().hex for n in range(1, 5)}
+        now = time.time()
+        self._run(
+            [
+                ("INSERT INTO stores (id, name, timezone) VALUES (1, 'Bench', 'UTC')", {}),
+                (
+                    "INSERT INTO zones (id, store_id, name, kind, label)"
+                    " VALUES (1, 1, 'entrance', 'entrance', 'Entrance')",
+                    {},
+                ),
+                *(
+                    (
+                        "INSERT INTO gateways (id, store_id, zone_id, token_sha256, rssi_offset_db)"
+                        " VALUES (%s, 1, 1, %s, 0)",
+                        {"values": (gateway, token_digest(token))},
+                    )
+                    for gateway, token in self.tokens.items()
+                ),
+            ]
+        )
+        self.seed_devices(PHONES, now)
+
+    def _columns(self, table: str) -> list[str]:
+        if self.engine == "postgresql":
+            with psycopg.connect(self._libpq()) as conn:
+                rows = conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = %s",
+                    (table,),
+                ).fetchall()
+            return [r[0] for r in rows]
+        with sqlite3.connect(self.path) as conn:
+            return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+    def _libpq(self) -> str:
+        return self.url.replace("postgresql+psycopg://", "postgresql://")
+
+    def _run(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        if self.engine == "postgresql":
+            with psycopg.connect(self._libpq()) as conn:
+                for sql, params in statements:
+                    conn.execute(sql, params.get("values"))
+            return
+        lite = sqlite3.connect(self.path)
+        lite.create_function("md5", 1, lambda g: hashlib.md5(str(g).encode()).digest())  # noqa: S324
+        with lite:
+            for sql, params in statements:
+                lite.execute(sql.replace("%s", "?"), params.get("values", ()))
+        lite.close()
+
+    def _series(self, first: int, last: int) -> str:
+        """A FROM clause yielding g from first to last."""
+        if self.engine == "postgresql":
+            return f"FROM generate_series({first}, {last}) AS s(g)"
+        return (
+            f"FROM (WITH RECURSIVE s(g) AS (SELECT {first} UNION ALL SELECT g + 1 FROM s"  # noqa: S608
+            f" WHERE g < {last}) SELECT g FROM s)"
+        )
+
+    def seed_devices(self, count: int, now: float) -> None:
+        """Shoppers, their arrival consent at the store and one phone each, up to `count`."""
+        key = "decode(md5(g::text), 'hex')" if self.engine == "postgresql" else "md5(g)"
+        for first in range(self.devices + 1, count + 1, SEED_CHUNK):
+            last = min(count, first + SEED_CHUNK - 1)
+            series = self._series(first, last)
+            self._run(
+                [
+                    (
+                        "INSERT INTO shoppers (id, first_name, timezone, created_at)"
+                        f" SELECT g, 'Bench', 'UTC', {now} {series}",
+                        {},
+                    ),
+                    (
+                        "INSERT INTO consents (shopper_id, store_id, purpose, channel, granted_at)"
+                        f" SELECT g, 1, 'arrival', 'app', {now} {series}",
+                        {},
+                    ),
+                    (
+                        "INSERT INTO devices (id, shopper_id, identity_key, rotation_exponent,"
+                        f" created_at) SELECT g, g, {key}, {ROTATION_EXPONENT}, {now} {series}",
+                        {},
+                    ),
+                ]
+            )
+        self.devices = max(self.devices, count)
+
+    def seed_observations(self, count: int, now: float) -> None:
+        """Readings of the first 1,000 phones spread over the retention period, up to `count`
+        (none in the last hour: the phones' recent readings are the bench's own)."""
+        if count <= self.observations:
+            return
+        shopper = ("shopper_id, ", "1 + g % 1000, ") if self.has_shopper_column else ("", "")
+        series = self._series(self.observations + 1, count)
+        rows = (
+            f"INSERT INTO observations (store_id, gateway_id, {shopper[0]}device_id, rssi,"
+            f" seen_at) SELECT 1, 'gw-1', {shopper[1]}1 + g % 1000, -70,"
+            f" {now - 3600} - (g % {RETENTION_S - 7200}) {series}"
+        )
+        if self.engine == "postgresql":
+            # Indexes built after the rows, foreign keys not checked (the rows name seeded
+            # devices): minutes instead of an hour for 10M rows.
+            with psycopg.connect(self._libpq(), autocommit=True) as conn:
+                indexes = conn.execute(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'observations'"
+                    " AND indexname LIKE 'ix_%'"
+                ).fetchall()
+                for name, _ in indexes:
+                    conn.execute(f'DROP INDEX "{name}"')
+                conn.execute("SET session_replication_role = replica")
+                conn.execute(rows)
+                conn.execute("SET session_replication_role = DEFAULT")
+                conn.execute("SET maintenance_work_mem = '256MB'")
+                for _, definition in indexes:
+                    conn.execute(definition)
+                conn.execute("VACUUM ANALYZE observations")
+        else:
+            self._run([(rows, {})])
+        self.observations = count
+
+    def drop(self) -> None:
+        """Drop a PostgreSQL database (a SQLite file goes with its directory)."""
+        if self.engine == "postgresql":
+            with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def batch_body(phones: list[int], readings: int, now: float, eids: dict[int, bytes]) -> bytes:
+    """A gateway batch: each phone heard `readings` times over the last seconds."""
+    observations = [
+        {
+            "seen_at": now - r * 0.5,
+            "rssi": FAR_RSSI_DBM,
+            "frame": {"kind": "eddystone_eid", "eid": eids[p].hex(), "tx_power": -20},
+        }
+        for p in phones
+        for r in range(readings)
+    ]
+    body = {"batch_id": uuid.uuid4().hex, "sent_at": now, "observations": observations}
+    return json.dumps(body).encode()
+
+
+class Eids:
+    """The phones' EIDs for the window holding `now` (recomputed when it rolls)."""
+
+    def __init__(self) -> None:
+        self._window = -1
+        self._eids: dict[int, bytes] = {}
+        self._lock = threading.Lock()
+
+    def at(self, now: float, devices: range) -> dict[int, bytes]:
+        window = int(now) >> ROTATION_EXPONENT
+        with self._lock:
+            if window != self._window:
+                self._window, self._eids = window, {}
+            for d in devices:
+                if d not in self._eids:
+                    self._eids[d] = eddystone_eid(phone_key(d), ROTATION_EXPONENT, int(now))
+            return dict(self._eids)
+
+
+EIDS = Eids()
+
+
+def ms(latencies: list[float], share: float) -> float | None:
+    """A percentile of latencies in milliseconds."""
+    value = percentile(latencies, share)
+    return None if value is None else round(value * 1000, 2)
+
+
+def cpu_s(group: int) -> float:
+    """User and system CPU seconds of every process in a process group (a server's)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def post(
+    session: requests.Session, url: str, gateway: str, token: str, body: bytes
+) -> tuple[int, float]:
+    """POST a batch; its status and latency."""
+    started = time.perf_counter()
+    response = session.post(
+        f"{url}/api/v1/gateways/{gateway}/batches",
+        data=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=WARM_UP_TIMEOUT_S,
+    )
+    return response.status_code, time.perf_counter() - started
+
+
+def throughput(
+    urls: list[str], groups: list[int], tokens: dict[str, str], gateways: int, seconds: float
+) -> dict[str, Any]:
+    """`gateways` threads posting batches of 500 back to back, across the servers."""
+    latencies: list[float] = []
+    counts = {"batches": 0, "failed": 0}
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    cpu_before = sum(cpu_s(g) for g in groups)
+
+    def poster(n: int) -> None:
+        session = requests.Session()
+        session.trust_env = False
+        gateway = f"gw-{n % 4 + 1}"
+        url = urls[n % len(urls)]
+        k = n
+        while time.monotonic() < deadline:
+            now = time.time()
+            first = (k * PHONES_PER_BATCH) % PHONES + 1
+            phones = list(range(first, first + PHONES_PER_BATCH))
+            body = batch_body(phones, BATCH // PHONES_PER_BATCH, now, EIDS.at(now, range(1, 201)))
+            status, latency = post(session, url, gateway, tokens[gateway], body)
+            with lock:
+                if status == 202:
+                    counts["batches"] += 1
+                    latencies.append(latency)
+                else:
+                    counts["failed"] += 1
+            k += gateways
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=poster, args=(n,)) for n in range(gateways)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    cpu = sum(cpu_s(g) for g in groups) - cpu_before
+    return {
+        "gateways": gateways,
+        "observations_per_s": round(counts["batches"] * BATCH / elapsed),
+        "batches": counts["batches"],
+        "failed": counts["failed"],
+        "p50_ms": ms(latencies, 0.5),
+        "p99_ms": ms(latencies, 0.99),
+        "server_cpu_ms_per_batch": round(cpu * 1000 / max(1, counts["batches"]), 2),
+    }
+
+
+def one_observation_batches(url: str, groups: list[int], tokens: dict[str, str]) -> dict[str, Any]:
+    """One-observation batches one after another: the servers' CPU per batch."""
+    session = requests.Session()
+    session.trust_env = False
+    latencies = []
+    cpu_before = sum(cpu_s(g) for g in groups)
+    deadline = time.monotonic() + ONE_OBSERVATION_S
+    for n in range(ONE_OBSERVATION_BATCHES):
+        if time.monotonic() > deadline:
+            break
+        now = time.time()
+        phone = n % PHONES + 1
+        body = batch_body([phone], 1, now, EIDS.at(now, range(1, PHONES + 1)))
+        status, latency = post(session, url, "gw-1", tokens["gw-1"], body)
+        if status != 202:
+            raise RuntimeError(f"one-observation batch answered {status}")
+        latencies.append(latency)
+    cpu = sum(cpu_s(g) for g in groups) - cpu_before
+    return {
+        "batches": len(latencies),
+        "server_cpu_ms_per_batch": round(cpu * 1000 / len(latencies), 2),
+        "p50_ms": ms(latencies, 0.5),
+    }
+
+
+def first_batches(url: str, tokens: dict[str, str], phones: range) -> dict[str, Any]:
+    """One batch each of phones this server never heard: their state is restored."""
+    session = requests.Session()
+    session.trust_env = False
+    latencies = []
+    for phone in phones:
+        now = time.time()
+        body = batch_body([phone], 1, now, EIDS.at(now, phones))
+        status, latency = post(session, url, "gw-2", tokens["gw-2"], body)
+        if status != 202:
+            raise RuntimeError(f"first batch answered {status}")
+        latencies.append(latency)
+    return {
+        "p50_ms": ms(latencies, 0.5),
+        "p99_ms": ms(latencies, 0.99),
+    }
+
+
+def warm_up(url: str, tokens: dict[str, str]) -> float:
+    """Post until a batch is accepted (the EID tables built); how long it took."""
+    started = time.monotonic()
+    session = requests.Session()
+    session.trust_env = False
+    while time.monotonic() - started < WARM_UP_TIMEOUT_S:
+        now = time.time()
+        body = batch_body([1], 1, now, EIDS.at(now, range(1, 2)))
+        status, _ = post(session, url, "gw-1", tokens["gw-1"], body)
+        if status == 202:
+            return time.monotonic() - started
+    raise RuntimeError("the server accepted no batch")
+
+
+def measure_store(
+    db: Database, workdir: Path, processes: int, gateway_counts: list[int], seconds: float, run: int
+) -> dict[str, Any]:
+    """The store server(s) on the seeded database."""
+    stacks = []
+    try:
+        for n in range(processes):
+            stack = Stack(
+                workdir / f"server-{run}-{n}",
+                server_settings={"STORE_RUN_SCHEDULER": "1" if n == 0 else "0"},
+            )
+            stacks.append(stack)
+            stack.database_url = db.url
+            stack.restart_server()
+        urls = [s.url for s in stacks]
+        groups = [s.server.popen.pid for s in stacks if s.server is not None]
+        warm = max(warm_up(url, db.tokens) for url in urls)
+        first = range(
+            FIRST_BATCH_FROM + run * FIRST_BATCH_PHONES,
+            FIRST_BATCH_FROM + (run + 1) * FIRST_BATCH_PHONES,
+        )
+        result: dict[str, Any] = {"warm_up_s": round(warm, 1)}
+        result["first_batch"] = first_batches(urls[0], db.tokens, first)
+        result["one_observation"] = one_observation_batches(urls[0], groups, db.tokens)
+        result["throughput"] = [
+            throughput(urls, groups, db.tokens, gateways, seconds) for gateways in gateway_counts
+        ]
+        return result
+    finally:
+        for stack in stacks:
+            stack.stop()
+
+
+def measure_bare(
+    db: Database, processes: int, gateway_counts: list[int], seconds: float
+) -> list[dict[str, Any]]:
+    """The bare endpoint, served the same way, measured with the same throughput runs."""
+    worker = os.environ.get("STORE_SERVER_WORKER", "gevent")
+    procs = []
+    urls = []
+    try:
+        for _ in range(processes):
+            port = free_port()
+            procs.append(
+                subprocess.Popen(  # noqa: S603 - our own module
+                    gunicorn_args(worker, port, "bench.ingest_bare:app"),
+                    env={**os.environ, "BENCH_DATABASE_URL": db.url},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        for url in urls:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while time.monotonic() < deadline:
+                try:
+                    if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    time.sleep(0.05)
+        groups = [p.pid for p in procs]
+        return [
+            throughput(urls, groups, db.tokens, gateways, seconds) for gateways in gateway_counts
+        ]
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def main(argv: list[str]) -> int:
+    """Run the sizes and print the figures."""
+    parser = argparse.ArgumentParser(prog="python -m bench ingest")
+    parser.add_argument("--devices", type=int, nargs="+", default=[1000, 100_000])
+    parser.add_argument("--observations", type=int, nargs="+", default=[0])
+    parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--processes", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--gateways", type=int, nargs="+", default=[4])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    devices, observations = sorted(args.devices), sorted(args.observations)
+    sizes = [(d, observations[0]) for d in devices] + [(devices[-1], o) for o in observations[1:]]
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(args.database, Path(tmp))
+        try:
+            for run, (device_count, observation_count) in enumerate(sizes):
+                now = time.time()
+                db.seed_devices(device_count, now)
+                db.seed_observations(observation_count, now)
+                store = measure_store(
+                    db, Path(tmp), args.processes, args.gateways, args.seconds, run
+                )
+                bare = measure_bare(db, args.processes, args.gateways, args.seconds)
+                ratios = [
+                    round(b["observations_per_s"] / max(1, s["observations_per_s"]), 2)
+                    for b, s in zip(bare, store["throughput"], strict=True)
+                ]
+                runs.append(
+                    {
+                        "devices": device_count,
+                        "observations": observation_count,
+                        "store": store,
+                        "bare": bare,
+                        "bare_over_store": ratios,
+                    }
+                )
+                if not args.json:
+                    print(json.dumps(runs[-1]), flush=True)
+        finally:
+            db.drop()
+    result = {"database": args.database, "processes": args.processes, "runs": runs}
+    if args.json:
+        print(json.dumps(result, indent=2))
+    return 0
