@@ -16,9 +16,10 @@ import hashlib
 import hmac
 import re
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from store_server.accounts.auth import identity_of, may_act
+from store_server.accounts.staff import managers_of
 from store_server.db.models import StaffUser
 from store_server.messaging.channels import Notification
 from store_server.messaging.staff_notices import StaffNotice, new_notice_id, notice_for
@@ -65,14 +66,7 @@ def escalation_notices(
     link_valid_until: float,
 ) -> list[StaffNotice]:
     """A message to each active manager of the store who chose a channel for escalations."""
-    managers = session.scalars(
-        select(StaffUser).where(
-            StaffUser.store_id == arrival.store_id,
-            StaffUser.role == StaffRole.MANAGER,
-            StaffUser.active.is_(True),
-            StaffUser.escalation_channel != "",
-        )
-    ).all()
+    managers = [m for m in managers_of(session, arrival.store_id) if m.escalation_channel]
     waiting_since = arrival.arrived_at
     notices = []
     for manager in managers:
@@ -115,8 +109,7 @@ def take(session: Session, secret: bytes, token: str, now: float) -> AlertChange
     if (
         manager is None
         or not manager.active
-        or manager.role != StaffRole.MANAGER
-        or manager.store_id != store_id
+        or not may_act(identity_of(session, manager), store_id, StaffRole.MANAGER)
     ):
         raise DomainError(Refusal.FORBIDDEN, "not_a_manager", "this account cannot take alerts")
     return acknowledge(session, store_id, alert_id, Staffer(manager.id, manager.name), now)

@@ -413,7 +413,7 @@ BAD_INPUTS = [
             "staff",
         ],
         "long enough password\n",
-        "argument --store: invalid int value",
+        "argument --store: store ids are whole numbers",
     ),
     (
         [

@@ -192,7 +192,7 @@ def test_managers_hear_by_text_and_by_push_and_take_it_from_either(
     app, mailbox = mail_app
     assert choose(app, world, {"channel": "sms", "phone": PHONE}).status_code == 200  # type: ignore[attr-defined]
     with world.db.transaction() as session:
-        add_staff(session, world.seed.store_id, "ines@demo.store", "Ines", "manager", PASSWORD)
+        add_staff(session, [world.seed.store_id], "ines@demo.store", "Ines", "manager", PASSWORD)
     ines = {"Authorization": f"Bearer {world.login('ines@demo.store', PASSWORD)['token']}"}
     browser = Browser(ec.generate_private_key(ec.SECP256R1()), os.urandom(16))
     subscription = browser.subscription(push_service.endpoint("ines"))
