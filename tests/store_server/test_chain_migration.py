@@ -67,16 +67,16 @@ def test_every_store_gets_its_chain_and_every_shopper_one_chain(database_url: st
             high_street = conn.execute(text("SELECT chain_id FROM stores WHERE id = 1")).scalar()
             conn.execute(
                 text(
-                    "INSERT INTO shoppers (first_name, email, timezone, created_at, chain_id) "
-                    "VALUES ('Dee', 'bea@example.com', 'UTC', 0, :chain)"
+                    "INSERT INTO shoppers (id, first_name, email, timezone, created_at, chain_id) "
+                    "VALUES (3, 'Dee', 'bea@example.com', 'UTC', 0, :chain)"
                 ),
                 {"chain": high_street},
             )
         with pytest.raises(IntegrityError), db.engine.begin() as conn:
             conn.execute(
                 text(
-                    "INSERT INTO shoppers (first_name, email, timezone, created_at, chain_id) "
-                    "VALUES ('Eve', 'bea@example.com', 'UTC', 0, :chain)"
+                    "INSERT INTO shoppers (id, first_name, email, timezone, created_at, chain_id) "
+                    "VALUES (4, 'Eve', 'bea@example.com', 'UTC', 0, :chain)"
                 ),
                 {"chain": bea_chain},
             )
