@@ -42,7 +42,7 @@ def test_every_store_gets_its_chain_and_every_shopper_one_chain(database_url: st
             )
         upgrade(db.engine)
         with db.engine.begin() as conn:
-            chains = dict(
+            chains: dict[int, str] = dict(
                 conn.execute(
                     text("SELECT s.id, c.name FROM stores s JOIN chains c ON c.id = s.chain_id")
                 ).all()
