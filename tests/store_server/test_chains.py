@@ -7,6 +7,7 @@ second store to the demo store's chain and the accounts they need.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from store_server.accounts.stores import create_store
 from store_server.db.models import Chain as ChainRow
 from store_server.db.models import Shopper, StaffUser, Store
 from store_server.vocabulary import StaffRole
+from store_server.web.openapi import api_operations
 from store_server.web.realtime import socketio
 from tests.store_server.conftest import World
 from tests.support.polling import wait_until
@@ -273,3 +275,41 @@ def test_may_act_is_the_one_rule_of_roles_and_stores() -> None:
     assert not may_act(identity(StaffRole.MANAGER), 10, StaffRole.ADMIN)
     assert may_act(identity(StaffRole.ADMIN), 10, StaffRole.ADMIN)
     assert not any(may_act(identity(role), 12) for role in StaffRole)
+
+
+def store_routes(world: World) -> list[tuple[str, str]]:
+    """(method, URL template) of every API route under a store that needs credentials (the
+    public ones, a store's info for the join page, need none), its other ids filled in."""
+    routes = []
+    for method, path, _, operation in api_operations(world.app):
+        if not path.startswith("/api/v1/stores/{store_id}") or operation is None:
+            continue
+        if operation.public:
+            continue
+        template = path.replace("{store_id}", "<store>")
+        template = re.sub(r"\{\w+\}", "1", template).replace("<store>", "{store}")
+        routes.append((method.upper(), template))
+    return routes
+
+
+def test_every_store_route_refuses_every_credential_at_a_store_not_its_own(world: World) -> None:
+    chain = chain_world(world)
+    credentials = {
+        "staff": bearer(world, "sam@demo.store", world.password("sam@demo.store")),
+        "manager": bearer(world, "morgan@demo.store", world.password("morgan@demo.store")),
+        "admin": bearer(world, "ada@a.chain"),
+        "integration": {"Authorization": f"Bearer {world.seed.integration_token}"},
+    }
+    routes = store_routes(world)
+    assert len(routes) > 30  # every store route, not a few
+    for method, template in routes:
+        for name, headers in credentials.items():
+            answers = [
+                world.client().open(
+                    template.format(store=store_id), method=method, json={}, headers=headers
+                )
+                for store_id in (chain.other_chain_store, NO_STORE)
+            ]
+            # Refused, and alike for a store of another chain and for no store at all.
+            assert {a.status_code for a in answers} <= {401, 403}, (method, template, name)
+            assert answers[0].get_json() == answers[1].get_json(), (method, template, name)
