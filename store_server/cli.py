@@ -185,7 +185,8 @@ def _set_up(settings: StoreSettings, args: argparse.Namespace) -> int:
     """Run one set-up command in one transaction; a refusal is one line on stderr, status 2."""
     from store_server.db.database import Database
 
-    ended: list[str] = []  # Socket.IO rooms whose members lose their access by this command
+    # Whose access this command ends ("staff" or "shopper", id): their sockets are cut off.
+    ended: list[tuple[str, int]] = []
     try:
         change = _setup_change(args, ended)
     except DomainError as exc:
@@ -200,23 +201,25 @@ def _set_up(settings: StoreSettings, args: argparse.Namespace) -> int:
         return 2
     finally:
         db.dispose()
-    if ended:
-        from store_server.web.realtime import end_room_everywhere
+    if ended and settings.socketio_message_queue:  # else no server to reach from here
+        from store_server.web.realtime import end_room_everywhere, shopper_room, staffer_room
 
-        for room in ended:
+        for kind, ended_id in ended:
+            room = staffer_room(ended_id) if kind == "staff" else shopper_room(ended_id)
             end_room_everywhere(settings, room)
     print(shown, flush=True)  # only once committed: a printed token or id is real
     return 0
 
 
-def _setup_change(args: argparse.Namespace, ended: list[str]) -> Callable[[Session], str]:
+def _setup_change(
+    args: argparse.Namespace, ended: list[tuple[str, int]]
+) -> Callable[[Session], str]:
     """What the command does to the database, and the line it prints (the password read);
-    adds to `ended` the rooms of those whose access it ends."""
+    adds to `ended` those whose access it ends."""
     from store_server.accounts import staff, stores
     from store_server.layout import plan
     from store_server.presence import gateways
     from store_server.shoppers import data
-    from store_server.web.realtime import shopper_room, staffer_room
 
     command = args.command
     if command == "create-store":
@@ -265,7 +268,7 @@ def _setup_change(args: argparse.Namespace, ended: list[str]) -> Callable[[Sessi
                 user = staff.set_password(session, args.email, password)
             else:
                 user = staff.deactivate_staff(session, args.email)
-            ended.append(staffer_room(user.id))
+            ended.append(("staff", user.id))
             return str(user.id)
 
         return revoke
@@ -297,7 +300,7 @@ def _setup_change(args: argparse.Namespace, ended: list[str]) -> Callable[[Sessi
             erased = data.shoppers_by_contact(session, args.email, args.phone)
             for shopper_id in erased:
                 data.erase_shopper(session, shopper_id)
-                ended.append(shopper_room(shopper_id))
+                ended.append(("shopper", shopper_id))
             return "erased shopper " + ", ".join(str(i) for i in erased)
 
         return erase

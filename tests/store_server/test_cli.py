@@ -638,7 +638,7 @@ def test_every_bad_input_is_status_2_one_line_naming_it_and_writes_nothing(
     cli: Cli, setup: SetUp, args: list[str], stdin: str, problem: str
 ) -> None:
     before = row_counts(cli.database_url)
-    argv = [str(setup.store_id) if arg == "STORE" else arg for arg in args]
+    argv = [arg.replace("STORE", str(setup.store_id)) for arg in args]
     line = cli.refused(*argv, stdin=stdin)
     assert problem in line, (argv, line)
     assert "long enough password" not in line
