@@ -26,14 +26,11 @@ import socketio
 from bench.stack import Stack
 from firmware_sim.scenario import scenario_from_dict
 from firmware_sim.world import position_at
-from store_server.accounts.auth import hash_password, token_digest
+from store_server.accounts.auth import token_digest
+from store_server.accounts.staff import add_staff
+from store_server.accounts.stores import create_store
 from store_server.db.database import Database
-from store_server.db.models import (
-    Gateway,
-    StaffUser,
-    Store,
-    Zone,
-)
+from store_server.db.models import Gateway, Zone
 from store_server.demo import DEMO_ZONES, DemoOrder, add_opted_in_shopper
 from store_server.reporting.analytics import percentile
 from store_server.settings import DEFAULT_ENTRY_RSSI_DBM
@@ -65,9 +62,7 @@ def seed_store(arrivals: int) -> Any:
         token = secrets.token_urlsafe(24)
         phones = []
         with db.transaction() as session:
-            store = Store(name="Bench Store", timezone="UTC")
-            session.add(store)
-            session.flush()
+            store = create_store(session, "Bench Store", "UTC", "USD")
             zones = {
                 n: Zone(store_id=store.id, name=n, kind=k, label=lb) for n, k, lb in DEMO_ZONES
             }
@@ -82,16 +77,7 @@ def seed_store(arrivals: int) -> Any:
                     rssi_offset_db=0.0,
                 )
             )
-            session.add(
-                StaffUser(
-                    store_id=store.id,
-                    email=STAFF[0],
-                    name="Bench",
-                    role="staff",
-                    password_hash=hash_password(STAFF[1]),
-                    active=True,
-                )
-            )
+            add_staff(session, [store.id], STAFF[0], "Bench", "staff", STAFF[1])
             for index in range(1, arrivals + 1):
                 name = person_name(index)
                 order = DemoOrder(

@@ -117,12 +117,22 @@ def _add_setup_commands(commands: argparse._SubParsersAction[OneLineParser]) -> 
         "--phone", default="", help="where shoppers reach a person, e.g. +44 20 7946 0000"
     )
     store.add_argument("--web-page", default="", help="https://... the store's page for shoppers")
+    store.add_argument(
+        "--chain", help="the chain it belongs to, created on first use (default: its own)"
+    )
 
     staff = commands.add_parser(
         "add-staff",
-        help=f"add a staff or manager account; prints its id ({HOW_PASSWORDS_ARE_READ})",
+        help=f"add a staff, manager or admin account; prints its id ({HOW_PASSWORDS_ARE_READ})",
     )
-    staff.add_argument("--store", type=int, required=True, help="store id")
+    staff.add_argument(
+        "--store",
+        type=_store_ids,
+        action="extend",
+        default=[],
+        help="the stores a staffer or manager works at: repeat it or give a comma list (1,2)",
+    )
+    staff.add_argument("--chain", help="the chain an admin administers (every store of it)")
     staff.add_argument("--email", required=True, help="what they log in with")
     staff.add_argument("--name", required=True, help="what the tablet shows")
     staff.add_argument("--role", required=True, choices=[role.value for role in StaffRole])
@@ -160,12 +170,25 @@ def _add_setup_commands(commands: argparse._SubParsersAction[OneLineParser]) -> 
         found_by.add_argument("--phone", help="her phone number with the country code")
 
 
+def _store_ids(text: str) -> list[int]:
+    """`--store 1,2`: store ids, one or a comma list."""
+    try:
+        ids = [int(part) for part in text.split(",")]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"store ids are whole numbers, not {text!r}") from exc
+    if not all(0 < store_id <= 2**31 - 1 for store_id in ids):
+        raise argparse.ArgumentTypeError(f"store ids are positive, not {text!r}")
+    return ids
+
+
 def _set_up(settings: StoreSettings, args: argparse.Namespace) -> int:
     """Run one set-up command in one transaction; a refusal is one line on stderr, status 2."""
     from store_server.db.database import Database
 
+    # Whose access this command ends ("staff" or "shopper", id): their sockets are cut off.
+    ended: list[tuple[str, int]] = []
     try:
-        change = _setup_change(args)
+        change = _setup_change(args, ended)
     except DomainError as exc:
         print(f"store-server: {exc.message}", file=sys.stderr)
         return 2
@@ -178,12 +201,21 @@ def _set_up(settings: StoreSettings, args: argparse.Namespace) -> int:
         return 2
     finally:
         db.dispose()
+    if ended and settings.socketio_message_queue:  # else no server to reach from here
+        from store_server.web.realtime import end_room_everywhere, shopper_room, staffer_room
+
+        for kind, ended_id in ended:
+            room = staffer_room(ended_id) if kind == "staff" else shopper_room(ended_id)
+            end_room_everywhere(settings, room)
     print(shown, flush=True)  # only once committed: a printed token or id is real
     return 0
 
 
-def _setup_change(args: argparse.Namespace) -> Callable[[Session], str]:
-    """What the command does to the database, and the line it prints (the password read)."""
+def _setup_change(
+    args: argparse.Namespace, ended: list[tuple[str, int]]
+) -> Callable[[Session], str]:
+    """What the command does to the database, and the line it prints (the password read);
+    adds to `ended` those whose access it ends."""
     from store_server.accounts import staff, stores
     from store_server.layout import plan
     from store_server.presence import gateways
@@ -201,18 +233,45 @@ def _setup_change(args: argparse.Namespace) -> Callable[[Session], str]:
                 args.public_url,
                 args.phone,
                 args.web_page,
+                args.chain,
             ).id
         )
     if command == "add-staff":
+        if args.role != StaffRole.ADMIN and args.chain is not None:
+            raise DomainError(Refusal.INVALID, "invalid_chain", "chain: only for an admin")
+        if args.role != StaffRole.ADMIN and not args.store:
+            raise DomainError(Refusal.INVALID, "invalid_store", "store: give --store (ids)")
+        if args.role == StaffRole.ADMIN and args.chain is None:
+            raise DomainError(Refusal.INVALID, "invalid_chain", "chain: give --chain NAME")
         password = _read_password()
-        return lambda session: str(
-            staff.add_staff(session, args.store, args.email, args.name, args.role, password).id
-        )
-    if command == "set-password":
-        password = _read_password()
-        return lambda session: str(staff.set_password(session, args.email, password).id)
-    if command == "deactivate-staff":
-        return lambda session: str(staff.deactivate_staff(session, args.email).id)
+
+        def add(session: Session) -> str:
+            chain = stores.chain_named(session, args.chain) if args.chain is not None else None
+            return str(
+                staff.add_staff(
+                    session,
+                    args.store,
+                    args.email,
+                    args.name,
+                    args.role,
+                    password,
+                    chain_id=chain.id if chain is not None else None,
+                ).id
+            )
+
+        return add
+    if command in ("set-password", "deactivate-staff"):
+        password = _read_password() if command == "set-password" else ""
+
+        def revoke(session: Session) -> str:
+            if command == "set-password":
+                user = staff.set_password(session, args.email, password)
+            else:
+                user = staff.deactivate_staff(session, args.email)
+            ended.append(("staff", user.id))
+            return str(user.id)
+
+        return revoke
     if command == "add-gateway":
 
         def add_gateway(session: Session) -> str:
@@ -241,6 +300,7 @@ def _setup_change(args: argparse.Namespace) -> Callable[[Session], str]:
             erased = data.shoppers_by_contact(session, args.email, args.phone)
             for shopper_id in erased:
                 data.erase_shopper(session, shopper_id)
+                ended.append(("shopper", shopper_id))
             return "erased shopper " + ", ".join(str(i) for i in erased)
 
         return erase

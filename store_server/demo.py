@@ -250,7 +250,7 @@ def seed_demo(
             ("morgan@demo.store", "Morgan", "manager"),
         ):
             password = secrets.token_urlsafe(9)
-            add_staff(session, store.id, email, name, role, password)
+            add_staff(session, [store.id], email, name, role, password)
             accounts.append({"email": email, "password": password, "role": role})
         session.add(
             IntegrationToken(

@@ -99,8 +99,9 @@ class HelpStatus(StrEnum):
 class StaffRole(StrEnum):
     """What a staff account may do."""
 
-    STAFF = "staff"
-    MANAGER = "manager"
+    STAFF = "staff"  # the tablet, at the stores assigned
+    MANAGER = "manager"  # also the console, at the stores assigned
+    ADMIN = "admin"  # a manager at every store of the chain, and its staff accounts
 
 
 class Purpose(StrEnum):

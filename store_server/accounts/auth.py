@@ -13,8 +13,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from store_server.db.database import Database
-from store_server.db.models import Device, IntegrationToken, StaffSession, StaffUser, Store
+from store_server.db.models import (
+    Device,
+    IntegrationToken,
+    StaffSession,
+    StaffStore,
+    StaffUser,
+    Store,
+)
 from store_server.problems import DomainError, Refusal
+from store_server.vocabulary import StaffRole
 
 password_hasher = PasswordHasher()
 # Verifying against this keeps a login for an unknown e-mail as slow as a wrong password.
@@ -36,14 +44,38 @@ def tokens_match(token: str, digest: str) -> bool:
     return hmac.compare_digest(token_digest(token), digest)
 
 
+# What each role may do includes what the roles before it may (an admin is a manager too).
+ROLE_RANK = {StaffRole.STAFF: 0, StaffRole.MANAGER: 1, StaffRole.ADMIN: 2}
+
+
 @dataclass(frozen=True)
 class StaffIdentity:
-    """The staffer behind a valid session token."""
+    """The staffer behind a valid session token, and the stores they may act at."""
 
     staff_id: int
-    store_id: int
+    store_id: int  # where the tablet and console open first
     name: str
     role: str
+    chain_id: int
+    store_ids: frozenset[int]
+
+
+def may_act(identity: StaffIdentity, store_id: int, role: StaffRole = StaffRole.STAFF) -> bool:
+    """Whether this staffer may act at this store with at least this role: the one rule every
+    check of a staffer's access applies (stores of another chain are never in `store_ids`)."""
+    return store_id in identity.store_ids and ROLE_RANK[StaffRole(identity.role)] >= ROLE_RANK[role]
+
+
+def identity_of(session: Session, user: StaffUser) -> StaffIdentity:
+    """The account as a StaffIdentity: its assigned stores, or every store of its chain for
+    an admin (stores of another chain never, whatever the assignments say)."""
+    query = select(Store.id).where(Store.chain_id == user.chain_id)
+    if user.role != StaffRole.ADMIN:
+        query = query.join(StaffStore, StaffStore.store_id == Store.id).where(
+            StaffStore.staff_id == user.id
+        )
+    store_ids = frozenset(session.scalars(query))
+    return StaffIdentity(user.id, user.store_id, user.name, user.role, user.chain_id, store_ids)
 
 
 @dataclass(frozen=True)
@@ -65,6 +97,7 @@ class Login:
     role: str
     store_id: int
     store_name: str
+    stores: tuple[tuple[int, str], ...] = ()  # (id, name) of every store they may act at
 
 
 def device_for_token(db: Database, token: str | None) -> DeviceIdentity | None:
@@ -95,10 +128,9 @@ def staff_for_token(db: Database, token: str | None, now: float) -> StaffIdentit
             .join(StaffSession, StaffSession.staff_id == StaffUser.id)
             .where(StaffSession.token_sha256 == token_digest(token))
         ).first()
-    if row is None or row[1] <= now or not row[0].active:
-        return None
-    user = row[0]
-    return StaffIdentity(user.id, user.store_id, user.name, user.role)
+        if row is None or row[1] <= now or not row[0].active:
+            return None
+        return identity_of(session, row[0])
 
 
 def log_in(session: Session, email: str, password: str, now: float, ttl_s: float) -> Login:
@@ -123,7 +155,12 @@ def log_in(session: Session, email: str, password: str, now: float, ttl_s: float
             expires_at=expires_at,
         )
     )
-    return Login(token, expires_at, user.id, user.name, user.role, store.id, store.name)
+    allowed = identity_of(session, user).store_ids
+    names = session.execute(
+        select(Store.id, Store.name).where(Store.id.in_(allowed)).order_by(Store.name, Store.id)
+    ).all()
+    stores = tuple((store_id, name) for store_id, name in names)
+    return Login(token, expires_at, user.id, user.name, user.role, store.id, store.name, stores)
 
 
 def log_out(session: Session, token: str) -> None:

@@ -1,4 +1,5 @@
-"""Staff accounts: adding one, setting its password, deactivating it (its sessions end at once).
+"""Staff accounts: adding one (a staffer or manager at the stores assigned, an admin of a
+chain), setting its password, deactivating it (its sessions end at once).
 
 E-mail addresses are compared trimmed and lower-cased, as `auth.log_in` looks them up.
 """
@@ -6,15 +7,23 @@ E-mail addresses are compared trimmed and lower-cased, as `auth.log_in` looks th
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from store_server.accounts.auth import hash_password
-from store_server.accounts.stores import invalid, store_of
+from store_server.accounts.stores import invalid
 from store_server.db.database import rows_changed
-from store_server.db.models import StaffPushSubscription, StaffSession, StaffUser
+from store_server.db.models import (
+    Chain,
+    StaffPushSubscription,
+    StaffSession,
+    StaffStore,
+    StaffUser,
+    Store,
+)
 from store_server.messaging.push import subscription_problems
 from store_server.pickup.matching import normalised_phone
 from store_server.problems import DomainError, Refusal
@@ -45,22 +54,32 @@ def checked_password(password: str) -> str:
 
 
 def add_staff(
-    session: Session, store_id: int, email: str, name: str, role: str, password: str
+    session: Session,
+    stores: Sequence[int],
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    *,
+    chain_id: int | None = None,
 ) -> StaffUser:
-    """Add an active staff or manager account to a store (conflict `email_taken`)."""
-    store_of(session, store_id)
+    """Add an active account: a staffer or manager at these stores (all of one chain), or an
+    admin of the chain `chain_id` (or of the stores' chain), whose first store the console opens
+    at. Invalid values name their field; conflict `email_taken`."""
     email = staff_email(email)
     name = name.strip()
     if not name or len(name) > MAX_STAFF_NAME:
-        raise invalid("name", f"a name has 1 to {MAX_STAFF_NAME} characters")
+        raise invalid("name", f"name: a name has 1 to {MAX_STAFF_NAME} characters")
     if role not in tuple(StaffRole):
         raise invalid("role", f"role must be one of {', '.join(StaffRole)}")
     checked_password(password)
+    assigned = _assigned_stores(session, stores, role, chain_id)
     if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
         # The message does not repeat the address: it may end up in a log.
         raise DomainError(Refusal.CONFLICT, "email_taken", "a staff account has this e-mail")
     user = StaffUser(
-        store_id=store_id,
+        chain_id=assigned[0].chain_id,
+        store_id=assigned[0].id,
         email=email,
         name=name,
         role=role,
@@ -69,7 +88,66 @@ def add_staff(
     )
     session.add(user)
     session.flush()
+    if role != StaffRole.ADMIN:  # an admin's stores are her chain's, whichever they are
+        session.add_all(StaffStore(staff_id=user.id, store_id=store.id) for store in assigned)
+        session.flush()
     return user
+
+
+def _assigned_stores(
+    session: Session, store_ids: Sequence[int], role: str, chain_id: int | None
+) -> list[Store]:
+    """The stores an account is for, checked: existing, of one chain (the given one); for an
+    admin without stores, her chain's first store."""
+    if chain_id is not None and session.get(Chain, chain_id) is None:
+        raise DomainError(
+            Refusal.NOT_FOUND, "unknown_chain", "chain: no such chain", {"field": "chain"}
+        )
+    if role != StaffRole.ADMIN and not store_ids:
+        raise invalid("store", "store: a staffer or manager needs at least one store")
+    if role == StaffRole.ADMIN and chain_id is None and not store_ids:
+        raise invalid("chain", "chain: an admin needs the chain she administers")
+    found = []
+    for store_id in dict.fromkeys(store_ids):
+        store = session.get(Store, store_id)
+        if store is None:
+            raise DomainError(
+                Refusal.NOT_FOUND,
+                "unknown_store",
+                f"store: no store {store_id}",
+                {"field": "store"},
+            )
+        found.append(store)
+    chains = {store.chain_id for store in found} | ({chain_id} if chain_id is not None else set())
+    if len(chains) > 1:
+        raise invalid("store", "store: every store of an account is of one chain")
+    if not found:
+        first = session.scalar(select(Store).where(Store.chain_id == chain_id).order_by(Store.id))
+        if first is None:
+            raise invalid("chain", "chain: the chain has no store yet (create one first)")
+        found.append(first)
+    return found
+
+
+def managers_of(session: Session, store_id: int) -> list[StaffUser]:
+    """The active managers of a store: those assigned to it and the admins of its chain."""
+    store = session.get(Store, store_id)
+    if store is None:
+        return []
+    assigned = exists().where(StaffStore.staff_id == StaffUser.id, StaffStore.store_id == store_id)
+    return list(
+        session.scalars(
+            select(StaffUser)
+            .where(
+                StaffUser.active.is_(True),
+                or_(
+                    and_(StaffUser.role == StaffRole.MANAGER, assigned),
+                    and_(StaffUser.role == StaffRole.ADMIN, StaffUser.chain_id == store.chain_id),
+                ),
+            )
+            .order_by(StaffUser.id)
+        )
+    )
 
 
 def staff_by_email(session: Session, email: str) -> StaffUser:
@@ -177,19 +255,25 @@ def subscribe_staff_push(
 
 
 def staff_of_store(session: Session, store_id: int, staff_id: int) -> StaffUser:
-    """A staff account of this store (not found `unknown_staff`, also for another store's)."""
-    user = session.get(StaffUser, staff_id)
-    if user is None or user.store_id != store_id:
+    """A staff or manager account assigned to this store (not found `unknown_staff`, also for
+    another store's, and for an admin, whom only the chain's admins manage)."""
+    user = session.scalar(
+        select(StaffUser)
+        .join(StaffStore, StaffStore.staff_id == StaffUser.id)
+        .where(StaffUser.id == staff_id, StaffStore.store_id == store_id)
+    )
+    if user is None:
         raise DomainError(Refusal.NOT_FOUND, "unknown_staff", "no such staff account here")
     return user
 
 
 def store_staff(session: Session, store_id: int) -> list[StaffUser]:
-    """The store's accounts, active first, then by name."""
+    """The accounts assigned to the store, active first, then by name."""
     return list(
         session.scalars(
             select(StaffUser)
-            .where(StaffUser.store_id == store_id)
+            .join(StaffStore, StaffStore.staff_id == StaffUser.id)
+            .where(StaffStore.store_id == store_id)
             .order_by(StaffUser.active.desc(), StaffUser.name, StaffUser.id)
         )
     )

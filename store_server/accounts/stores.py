@@ -1,5 +1,5 @@
-"""Stores: creating one with a time zone, currency, locale, public URL, and the phone and web
-page where shoppers reach a person, all of them real."""
+"""Stores: creating one, in its chain, with a time zone, currency, locale, public URL, and the
+phone and web page where shoppers reach a person, all of them real."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store_server.db.models import Store
+from store_server.db.models import Chain, Store
 from store_server.pickup.matching import normalised_phone
 from store_server.problems import DomainError, Refusal
 
@@ -33,6 +34,7 @@ ISO_4217_CURRENCIES = frozenset(
 # (`en`, `en-GB`, `zh-Hant-TW`, `es-419`).
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 MAX_STORE_NAME = 200
+MAX_CHAIN_NAME = 200
 MAX_PUBLIC_URL = 300
 
 
@@ -47,6 +49,36 @@ def store_of(session: Session, store_id: int) -> Store:
     if store is None:
         raise DomainError(Refusal.NOT_FOUND, "unknown_store", f"no store {store_id}")
     return store
+
+
+def chain_named(session: Session, name: str, *, create: bool = False) -> Chain:
+    """The chain with this name; with `create`, a new one on first use (invalid `invalid_chain`
+    for a bad name, not found `unknown_chain` otherwise)."""
+    name = name.strip()
+    if not name or len(name) > MAX_CHAIN_NAME:
+        raise invalid("chain", f"chain: a chain name has 1 to {MAX_CHAIN_NAME} characters")
+    chain = session.scalar(select(Chain).where(Chain.name == name))
+    if chain is None and not create:
+        raise DomainError(
+            Refusal.NOT_FOUND, "unknown_chain", "chain: no chain has this name", {"field": "chain"}
+        )
+    if chain is None:
+        chain = Chain(name=name)
+        session.add(chain)
+        session.flush()
+    return chain
+
+
+def _own_chain(session: Session, store_name: str) -> Chain:
+    """A new chain for a store of its own, named after it (numbered if the name is taken)."""
+    candidate, number = store_name, 1
+    while session.scalar(select(Chain.id).where(Chain.name == candidate)) is not None:
+        number += 1
+        candidate = f"{store_name} ({number})"
+    chain = Chain(name=candidate)
+    session.add(chain)
+    session.flush()
+    return chain
 
 
 def checked_public_url(url: str, field: str = "public_url", label: str = "public URL") -> str:
@@ -91,8 +123,10 @@ def create_store(
     public_url: str = "",
     help_phone: str = "",
     help_url: str = "",
+    chain: str | None = None,
 ) -> Store:
-    """Add a store; every value is checked first (invalid, the code naming the field)."""
+    """Add a store to the chain named `chain` (created on first use), or to a new chain of its
+    own named after it; every value is checked first (invalid, the code naming the field)."""
     name = name.strip()
     if not name or len(name) > MAX_STORE_NAME:
         raise invalid("name", f"a store name has 1 to {MAX_STORE_NAME} characters")
@@ -102,14 +136,19 @@ def create_store(
         raise invalid("currency", f"unknown currency {currency!r} (an ISO 4217 code: GBP)")
     if not _LOCALE.match(locale):
         raise invalid("locale", f"locale {locale!r} is not a language tag like en-GB")
+    public_url = checked_public_url(public_url) if public_url else ""
+    help_phone = checked_help_phone(help_phone) if help_phone else ""
+    help_url = checked_help_url(help_url) if help_url else ""
+    owner = chain_named(session, chain, create=True) if chain is not None else None
     store = Store(
+        chain_id=(owner or _own_chain(session, name)).id,
         name=name,
         timezone=timezone,
         currency=currency,
         locale=locale,
-        public_url=checked_public_url(public_url) if public_url else "",
-        help_phone=checked_help_phone(help_phone) if help_phone else "",
-        help_url=checked_help_url(help_url) if help_url else "",
+        public_url=public_url,
+        help_phone=help_phone,
+        help_url=help_url,
     )
     session.add(store)
     session.flush()

@@ -42,11 +42,20 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class Chain(Base):
+    """A retailer owning stores: its shoppers, their identities and its admins are its own."""
+
+    __tablename__ = "chains"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
 class Store(Base):
-    """One physical store."""
+    """One physical store, of one chain."""
 
     __tablename__ = "stores"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # A pickup alert nobody acknowledged escalates to the managers after this long, and again
@@ -127,13 +136,18 @@ class Beacon(Base):
 
 
 class Shopper(Base):
-    """An opted-in shopper. Staff see the first name only."""
+    """An opted-in shopper of one chain (the same address at two chains is two shoppers).
+    Staff see the first name only."""
 
     __tablename__ = "shoppers"
-    __table_args__ = {"sqlite_autoincrement": True}  # ids reach phones: never reused
+    __table_args__ = (
+        UniqueConstraint("chain_id", "email"),
+        {"sqlite_autoincrement": True},  # ids reach phones: never reused
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id", ondelete="RESTRICT"))
     first_name: Mapped[str] = mapped_column(String(100))
-    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254))
     # Kept only while the shopper allows SMS (E.164, e.g. +447700900123).
     phone: Mapped[str | None] = mapped_column(String(20))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
@@ -208,10 +222,13 @@ class CustomerTag(Base):
 
 
 class StaffUser(Base):
-    """A staffer or manager of one store."""
+    """A staffer or manager of the stores assigned to them (`staff_stores`), or an admin of
+    every store of their chain."""
 
     __tablename__ = "staff_users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id", ondelete="CASCADE"))
+    # The store the tablet and console open at first (one of the assigned, or of the chain).
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -222,6 +239,18 @@ class StaffUser(Base):
     # sms or email; the e-mail is the log-in address) or empty for the console only.
     escalation_channel: Mapped[str] = mapped_column(String(10), default="", server_default="")
     escalation_phone: Mapped[str | None] = mapped_column(String(20))  # E.164, for sms
+
+
+class StaffStore(Base):
+    """A store a staffer or manager works at (an admin needs none: the chain is hers)."""
+
+    __tablename__ = "staff_stores"
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    store_id: Mapped[int] = mapped_column(
+        ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class StaffPushSubscription(Base):

@@ -18,8 +18,8 @@ from store_server.messaging.channels.sms import ConsentChange
 from store_server.problems import DomainError, Refusal
 
 
-def apply_sms_change(session: Session, change: ConsentChange, now: float) -> int:
-    """Apply a texted keyword to every shopper with that number; returns how many."""
+def apply_sms_change(session: Session, change: ConsentChange, now: float) -> list[int]:
+    """Apply a texted keyword to every shopper with that number; returns their ids."""
     shoppers = session.scalars(select(Shopper).where(Shopper.phone == change.phone)).all()
     for shopper in shoppers:
         if change.action == "opt_out":
@@ -54,7 +54,7 @@ def apply_sms_change(session: Session, change: ConsentChange, now: float) -> int
                         )
                     )
             shopper.sms_stopped = None
-    return len(shoppers)
+    return [shopper.id for shopper in shoppers]
 
 
 def program_name(session: Session) -> str:
@@ -75,11 +75,13 @@ def shopper_by_token(session: Session, token: str) -> Shopper:
     return shopper
 
 
-def unsubscribe_email(session: Session, token: str) -> int:
-    """Withdraw every e-mail consent of the link's shopper; returns how many there were."""
+def unsubscribe_email(session: Session, token: str) -> tuple[int, int]:
+    """Withdraw every e-mail consent of the link's shopper; returns her id and how many there
+    were."""
     shopper = shopper_by_token(session, token)
-    return rows_changed(
+    revoked = rows_changed(
         session.execute(
             delete(Consent).where(Consent.shopper_id == shopper.id, Consent.channel == "email")
         )
     )
+    return shopper.id, revoked

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from store_server.accounts.auth import identity_of, may_act
+from store_server.accounts.staff import managers_of
 from store_server.assistance import help_requests
 from store_server.assistance.views import HelpRequestOut
 from store_server.db.models import StaffUser
@@ -144,14 +145,7 @@ def escalation_notices(
     link_valid_until: float,
 ) -> list[StaffNotice]:
     """A message to each active manager of the store who chose a channel for escalations."""
-    managers = session.scalars(
-        select(StaffUser).where(
-            StaffUser.store_id == escalated.store_id,
-            StaffUser.role == StaffRole.MANAGER,
-            StaffUser.active.is_(True),
-            StaffUser.escalation_channel != "",
-        )
-    ).all()
+    managers = [m for m in managers_of(session, escalated.store_id) if m.escalation_channel]
     notices = []
     for manager in managers:
         token = take_token(
@@ -198,8 +192,7 @@ def take(session: Session, secret: bytes, token: str, now: float) -> Taken:
     if (
         manager is None
         or not manager.active
-        or manager.role != StaffRole.MANAGER
-        or manager.store_id != store_id
+        or not may_act(identity_of(session, manager), store_id, StaffRole.MANAGER)
     ):
         raise DomainError(Refusal.FORBIDDEN, "not_a_manager", "this account cannot take alerts")
     if kind == EscalationKind.HELP:

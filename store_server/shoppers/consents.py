@@ -37,12 +37,13 @@ def replace_consents(
     consents: Sequence[tuple[str, str]],
     now: float,
 ) -> bool:
-    """Set exactly these (purpose, channel) consents for one store (empty withdraws all;
-    NOT_FOUND `unknown_store` for a store that does not exist); whether the shopper still has
-    any consent at any store."""
+    """Set exactly these (purpose, channel) consents for one store of the shopper's chain
+    (empty withdraws all; NOT_FOUND `unknown_store` for a store that does not exist or is of
+    another chain, alike); whether the shopper still has any consent at any store."""
     shopper = session.get(Shopper, shopper_id)
     assert shopper is not None  # noqa: S101 - the device's foreign key
-    if session.get(Store, store_id) is None:
+    store = session.get(Store, store_id)
+    if store is None or store.chain_id != shopper.chain_id:
         raise DomainError(Refusal.NOT_FOUND, "unknown_store", f"no store {store_id}")
     # An unconfirmed address counts as given: refusing would tell her another shopper has it.
     has_email = bool(shopper.email or shopper.unconfirmed_email)

@@ -70,9 +70,18 @@ def enrol_shopper(
     phone: str | None = None,
     timezone: str = "UTC",
 ) -> Enrolment:
-    """Create a shopper with these (purpose, channel) consents and their app's device."""
+    """Create a shopper of the store's chain with these (purpose, channel) consents at the
+    store, and their app's device."""
+    store = session.get(Store, store_id)
+    if store is None:
+        raise DomainError(Refusal.NOT_FOUND, "unknown_store", f"no store {store_id}")
     shopper = Shopper(
-        first_name=first_name, email=email, phone=phone, timezone=timezone, created_at=now
+        chain_id=store.chain_id,
+        first_name=first_name,
+        email=email,
+        phone=phone,
+        timezone=timezone,
+        created_at=now,
     )
     session.add(shopper)
     session.flush()
@@ -153,17 +162,20 @@ def opt_in(
 ) -> Enrolment:
     """Join a store's app with explicit consents (call `check_opt_in` first).
 
-    The e-mail address is kept only if the shopper chose e-mail as a channel, the phone number
-    only for text messages; an address another shopper already has is kept as unconfirmed (shown
-    to her alone, never sent to) and the answer is the same as for a new one; the pickup e-mail
-    and phone (normalised) only with arrival alerts,
-    to recognise her orders. Orders the store already holds for her are attached at once.
+    She is a shopper of the store's chain: the same address at another chain is another,
+    unrelated shopper. The e-mail address is kept only if the shopper chose e-mail as a
+    channel, the phone number only for text messages; an address another shopper of the chain
+    already has is kept as unconfirmed (shown to her alone, never sent to) and the answer is
+    the same as for a new one; the pickup e-mail and phone (normalised) only with arrival
+    alerts, to recognise her orders. Orders the store already holds for her are attached at
+    once.
     """
     channels = {channel for _, channel in consents}
-    if session.get(Store, store_id) is None:
+    store = session.get(Store, store_id)
+    if store is None:
         raise DomainError(Refusal.NOT_FOUND, "unknown_store", f"no store {store_id}")
     kept_email = normalised_email(email) if "email" in channels and email else None
-    contested = kept_email is not None and _email_taken(session, kept_email)
+    contested = kept_email is not None and _email_taken(session, store.chain_id, kept_email)
     try:
         with session.begin_nested():
             enrolled = enrol_shopper(
@@ -203,8 +215,10 @@ def opt_in(
     return replace(enrolled, orders_linked=len(attached))
 
 
-def _email_taken(session: Session, email: str) -> bool:
-    return session.scalar(select(Shopper.id).where(Shopper.email == email)) is not None
+def _email_taken(session: Session, chain_id: int, email: str) -> bool:
+    # Addresses are per chain: one a shopper of another chain has is free here.
+    taken = select(Shopper.id).where(Shopper.chain_id == chain_id, Shopper.email == email)
+    return session.scalar(taken) is not None
 
 
 def store_facts(session: Session, store_id: int) -> StoreFacts:

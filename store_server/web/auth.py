@@ -1,5 +1,8 @@
 """Who is calling: the request's bearer token checked against staff sessions, shopper devices
-and integration tokens (401 without valid credentials, 403 for another store)."""
+and integration tokens (401 without valid credentials, 403 for a store not theirs).
+
+`authorise` is the one check of a staffer's access to a store: every view calls it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from store_server.accounts.auth import (
     StaffIdentity,
     device_for_token,
     integration_store,
+    may_act,
     staff_for_token,
 )
 from store_server.vocabulary import StaffRole
@@ -43,23 +47,25 @@ def require_integration(store_id: int) -> None:
     if owner is None:
         raise ApiError(401, "unauthorized", "unknown integration token")
     if owner != store_id:
-        raise ApiError(403, "forbidden", "this token belongs to another store")
+        # The same answer whether or not that store exists: nothing is learnt by trying.
+        raise ApiError(403, "forbidden", "this token is not for this store")
 
 
-def require_staff(store_id: int | None = None) -> StaffIdentity:
-    """The request's staffer (401 without a valid session; 403 for another store)."""
+def authorise(store_id: int, role: StaffRole = StaffRole.STAFF) -> StaffIdentity:
+    """The request's staffer, who may act at this store with at least this role.
+
+    401 without a live session; 403 `forbidden` for a store that is not theirs, the same
+    whether it is of their chain, of another chain or of none (existence is never told);
+    403 `managers_only` for a staffer of the store asking for a manager's or admin's work.
+    """
     token = bearer_token(request.headers.get("Authorization"))
     identity = staff_for_token(services().db, token, services().clock())
     if identity is None:
         raise ApiError(401, "unauthorized", "log in again: the session is missing or expired")
-    if store_id is not None and identity.store_id != store_id:
-        raise ApiError(403, "forbidden", "this account belongs to another store")
-    return identity
-
-
-def require_manager(store_id: int) -> StaffIdentity:
-    """The request's staffer, who must be a manager of that store (403 `managers_only`)."""
-    staff = require_staff(store_id)
-    if staff.role != StaffRole.MANAGER:
+    if not may_act(identity, store_id):
+        raise ApiError(403, "forbidden", "this account is not one of this store's")
+    if not may_act(identity, store_id, role):
+        if role == StaffRole.ADMIN:
+            raise ApiError(403, "admins_only", "only an admin of the chain can do this")
         raise ApiError(403, "managers_only", "only a manager of this store can do this")
-    return staff
+    return identity

@@ -1,5 +1,9 @@
 """Socket.IO: authenticated staff connections in per-store rooms, and a background emitter.
 
+Closing a room disconnects the sockets in it, on every process (through the message queue):
+rooms are closed only to cut people off (an erased or opted-out shopper, a moved phone, a
+deactivated staffer or a changed password).
+
 In threading mode the request that emits waits for the whole fan-out, so ingest never emits:
 it queues the event and a background task emits it.
 """
@@ -13,10 +17,11 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import socketio as python_socketio
 from flask import Flask, request
 from flask_socketio import SocketIO, join_room
 
-from store_server.accounts.auth import device_for_token, staff_for_token
+from store_server.accounts.auth import device_for_token, may_act, staff_for_token
 from store_server.cluster import check_message_queue
 from store_server.events import Audience, AudienceKind, Event
 from store_server.metrics import SOCKETS
@@ -42,6 +47,49 @@ def managers_room(store_id: int) -> str:
 def shopper_room(shopper_id: int) -> str:
     """The room of one shopper's devices."""
     return f"shopper:{shopper_id}"
+
+
+def staffer_room(staff_id: int) -> str:
+    """The room of one staffer's tablets and consoles (closed when their sessions end)."""
+    return f"staffer:{staff_id}"
+
+
+def _disconnect_members(manager: Any, room: str, namespace: str) -> None:
+    # Only this process's members: each process does this for its own.
+    if manager.server is None:  # a write-only manager (the CLI) has no sockets
+        return
+    for sid, _ in list(manager.get_participants(namespace, room)):
+        manager.server.disconnect(sid, namespace=namespace, ignore_queue=True)
+
+
+class RoomEndingManager(python_socketio.Manager):  # type: ignore[misc]
+    """One process's rooms: closing a room disconnects its members."""
+
+    def close_room(self, room: str, namespace: str) -> Any:
+        """Disconnect the room's sockets, then forget the room."""
+        _disconnect_members(self, room, namespace)
+        return super().close_room(room, namespace)
+
+
+class RoomEndingRedisManager(python_socketio.RedisManager):  # type: ignore[misc]
+    """Rooms across processes (Redis pub/sub): closing a room disconnects its members on every
+    process, as each process handles the published `close_room`."""
+
+    def _handle_close_room(self, message: dict[str, Any]) -> None:
+        _disconnect_members(self, message["room"], message.get("namespace") or "/")
+        super()._handle_close_room(message)
+
+
+def end_room_everywhere(settings: StoreSettings, room: str) -> None:
+    """Close a room from outside the server (the CLI): through the message queue, so every
+    process disconnects its members; without a queue there is no server to reach (their
+    sessions are gone, so a reconnection is refused)."""
+    if not settings.socketio_message_queue:
+        return
+    manager = RoomEndingRedisManager(
+        settings.socketio_message_queue, channel=settings.message_channel, write_only=True
+    )
+    manager.close_room(room, namespace="/")
 
 
 ROOMS = {
@@ -87,11 +135,6 @@ class ShopperConnections:
             else:
                 del self._counts[shopper_id]
 
-    def sids_of(self, shopper_id: int) -> list[str]:
-        """The session ids of the shopper's pages connected to this process."""
-        with self._lock:
-            return [sid for sid, owner in self._by_sid.items() if owner == shopper_id]
-
     def is_connected(self, shopper_id: int) -> bool:
         """Whether at least one page of the shopper is connected now."""
         return shopper_id in self._counts
@@ -101,17 +144,16 @@ connections = ShopperConnections()
 
 
 def end_shopper_connections(shopper_id: int) -> None:
-    """Disconnect the shopper's pages and empty their room (after erasure or a full opt-out).
-
-    `close_room` goes through the message queue, so pages connected to another process leave
-    the room too and receive nothing more; those on this process are disconnected.
-    """
-    for sid in connections.sids_of(shopper_id):
-        socketio.server.leave_room(sid, shopper_room(shopper_id), namespace="/")
-        socketio.server.disconnect(sid, namespace="/")
-        connections.remove(sid)
+    """Disconnect the shopper's pages on every process and empty their room (after erasure, a
+    full opt-out or a move to a new phone): they receive nothing more."""
     socketio.close_room(shopper_room(shopper_id), namespace="/")
     log.info("event=shopper_connections_ended")
+
+
+def end_staff_connections(staff_id: int) -> None:
+    """Disconnect a staffer's tablets and consoles on every process (their sessions ended)."""
+    socketio.close_room(staffer_room(staff_id), namespace="/")
+    log.info("event=staff_connections_ended staff=%s", staff_id)
 
 
 class Broadcaster:
@@ -159,12 +201,12 @@ def init_realtime(app: Flask, settings: StoreSettings) -> Broadcaster:
     queue_url = settings.socketio_message_queue
     if queue_url:
         check_message_queue(queue_url)  # raises SettingsError: refuse to start
-    socketio.init_app(
-        app,
-        async_mode=async_mode(),
-        message_queue=queue_url or None,
-        channel=settings.message_channel,
+    manager = (
+        RoomEndingRedisManager(queue_url, channel=settings.message_channel)
+        if queue_url
+        else RoomEndingManager()
     )
+    socketio.init_app(app, async_mode=async_mode(), client_manager=manager)
     broadcaster = Broadcaster()
     broadcaster.start()
     return broadcaster
@@ -172,16 +214,22 @@ def init_realtime(app: Flask, settings: StoreSettings) -> Broadcaster:
 
 @socketio.on("connect")  # type: ignore[untyped-decorator]
 def _on_connect(auth: dict[str, Any] | None = None) -> bool:
-    """Staff join their store's room (managers also the managers' room); shoppers their own."""
+    """Staff join the room of the store they chose (`store_id`, by default the one they open
+    at) if it is theirs, managers also its managers' room; shoppers their own."""
     auth = auth if isinstance(auth, dict) else {}
     token, device_token = auth.get("token"), auth.get("device_token")
     now = services().clock()
     db = services().db
     if isinstance(token, str) and (identity := staff_for_token(db, token, now)) is not None:
-        join_room(staff_room(identity.store_id))
-        if identity.role == StaffRole.MANAGER:
-            join_room(managers_room(identity.store_id))
-        log.info("event=socket_joined store=%s staff=%s", identity.store_id, identity.staff_id)
+        chosen = auth.get("store_id", identity.store_id)
+        if type(chosen) is not int or not may_act(identity, chosen):
+            log.info("event=socket_refused reason=forbidden staff=%s", identity.staff_id)
+            return False
+        join_room(staff_room(chosen))
+        join_room(staffer_room(identity.staff_id))
+        if may_act(identity, chosen, StaffRole.MANAGER):
+            join_room(managers_room(chosen))
+        log.info("event=socket_joined store=%s staff=%s", chosen, identity.staff_id)
         _count_socket(request.sid, "staff")  # type: ignore[attr-defined]
         return True
     device = device_for_token(db, device_token) if isinstance(device_token, str) else None

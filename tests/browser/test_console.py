@@ -1,5 +1,6 @@
 """The manager console in headless Chromium: campaigns through the form (with the API's field
-errors shown next to the fields), pause, the report, gateway calibration, and the live feed."""
+errors shown next to the fields), pause, the report, gateway calibration, the live feed, and a
+manager of two stores switching between them."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
 from bench.stack import Stack
+from store_server.accounts.staff import add_staff
+from store_server.accounts.stores import create_store
 from store_server.db.database import Database
-from store_server.db.models import Store
+from store_server.db.models import Chain, Store
 from tests.live import announce_arrival, login
 from tests.support.polling import wait_until
 
@@ -266,3 +269,29 @@ def store_page_round_trip(page: Page, stack: Stack, timezone: str) -> None:
         timeout=10,
     )
     assert refused.status_code == 401
+
+
+def test_a_manager_of_two_stores_switches_between_them(page: Page, stack: Stack) -> None:
+    db = Database(stack.database_url)
+    try:
+        with db.transaction() as session:
+            demo = session.get(Store, stack.seed["store_id"])
+            assert demo is not None
+            chain = session.get(Chain, demo.chain_id)
+            assert chain is not None
+            second = create_store(session, "Station Road", "UTC", "GBP", chain=chain.name)
+            add_staff(
+                session, [demo.id, second.id], "two@demo.store", "Two", "manager", "two-stores-1"
+            )
+            second_id = second.id
+    finally:
+        db.dispose()
+    log_in(page, stack, "two@demo.store", "two-stores-1")
+    expect(page.locator("#link")).to_have_text("live")
+    picker = page.locator("#store-pick")
+    expect(picker.locator("option")).to_have_count(2)
+    picker.select_option(str(second_id))
+    expect(page.locator("#who")).to_contain_text("Station Road")
+    expect(page.locator("#link")).to_have_text("live")
+    page.get_by_role("tab", name="Store").click()
+    expect(page.locator("#s-name")).to_have_value("Station Road")

@@ -129,11 +129,17 @@ class PostgresCopies:
                     (table, [dict(row) for row in conn.execute(select(table)).mappings()])
                     for table in tables
                 ]
-                self._sequences = list(
-                    conn.execute(
-                        text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
-                    ).scalars()
-                )
+                # Where each sequence stood, so a template holding rows (test_cli's set-up
+                # store) hands out fresh ids after a reset, never those of its rows.
+                self._sequences = [
+                    (name, int(last or 1), last is not None)
+                    for name, last in conn.execute(
+                        text(
+                            "SELECT sequencename, last_value FROM pg_sequences "
+                            "WHERE schemaname = 'public'"
+                        )
+                    ).all()
+                ]
         finally:
             template_engine.dispose()
         self._tables = tables
@@ -188,8 +194,11 @@ class PostgresCopies:
                 conn.execute(text("SET LOCAL session_replication_role = replica"))
                 for table in self._tables:
                     conn.execute(table.delete())
-                for sequence in self._sequences:
-                    conn.execute(text("SELECT setval(:name, 1, false)"), {"name": sequence})
+                for sequence, value, called in self._sequences:
+                    conn.execute(
+                        text("SELECT setval(:name, :value, :called)"),
+                        {"name": sequence, "value": value, "called": called},
+                    )
                 for table, rows in self._rows:
                     conn.execute(table.insert(), rows)
             return True

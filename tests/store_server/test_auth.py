@@ -20,6 +20,7 @@ def test_login_returns_token_and_staff_without_secrets(world: World) -> None:
         "role": "staff",
         "store_id": world.seed.store_id,
         "store_name": "Demo Store, High Street",
+        "stores": [{"id": world.seed.store_id, "name": "Demo Store, High Street"}],
     }
     assert "password" not in str(body).lower()
 

@@ -1,4 +1,5 @@
-"""`store-server`'s set-up commands, run as the real console script on a migrated SQLite file.
+"""`store-server`'s set-up commands, run as the real console script on a migrated database
+(SQLite, and PostgreSQL when the tests name a server).
 
 Each test migrates its own database with `store-server migrate`, sets a store up the way an
 operator would, and checks through the API (in-process, on the same file) that what the commands
@@ -25,12 +26,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from store_server.app import create_app
 from store_server.db.database import Database
 from store_server.db.models import Base, Gateway, StaffSession, StaffUser, Store
 from store_server.settings import StoreSettings
 from store_server.web.context import services
+from tests.store_server.conftest import PostgresCopies, fresh_postgres_database
+from tests.support.services import postgres_url
 
 REPO = Path(__file__).resolve().parents[2]
 STORE_SERVER = Path(sys.executable).with_name("store-server")
@@ -88,24 +92,45 @@ class SetUp:
 
 @dataclass(frozen=True)
 class Template:
-    """A database migrated and set up by the commands once per module, copied by each test."""
+    """A database migrated and set up by the commands once per module, copied by each test:
+    a SQLite file, or a PostgreSQL database copied with `CREATE DATABASE ... TEMPLATE`."""
 
-    database: Path
+    database: Path | None
+    postgres: PostgresCopies | None
     setup: SetUp
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    """`store-server migrate`, then the whole set-up path, into a file each test copies."""
+def template(database_engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    """`store-server migrate`, then the whole set-up path, into a database each test copies."""
+    admin_url = postgres_url()
+    if database_engine == "postgresql" and admin_url:
+        made = fresh_postgres_database(admin_url)
+        url = next(made)
+        try:
+            cli = Cli(url)
+            assert cli.ok("migrate") == "database migrated"
+            setup = set_up_store(cli)
+            copies = PostgresCopies(admin_url, make_url(url).database or "")
+            try:
+                yield Template(None, copies, setup)
+            finally:
+                copies.close()
+        finally:
+            made.close()  # drops it
+        return
     database = tmp_path_factory.mktemp("cli") / "store.db"
     cli = Cli(f"sqlite:///{database}")
     assert cli.ok("migrate") == "database migrated"
-    return Template(database, set_up_store(cli))
+    yield Template(database, None, set_up_store(cli))
 
 
 @pytest.fixture
 def cli(template: Template, tmp_path: Path) -> Cli:
     """The console script on this test's copy of the set-up database."""
+    if template.postgres is not None:
+        return Cli(template.postgres.take())
+    assert template.database is not None
     for suffix in ("", "-wal"):
         source = template.database.with_name(template.database.name + suffix)
         if source.exists():
@@ -314,6 +339,64 @@ def test_deactivation_ends_sessions_at_once_and_a_new_password_replaces_the_old(
     db.dispose()
 
 
+def staffer_stores(app: Flask, email: str, password: str) -> list[int]:
+    """The stores a log-in says the account may switch between."""
+    answer = log_in(app.test_client(), email, password)
+    assert answer.status_code == 200, answer.get_json()
+    return [store["id"] for store in answer.get_json()["staff"]["stores"]]
+
+
+@pytest.mark.timeout(300)  # three process starts, each up to a minute on a busy machine
+def test_a_store_joins_a_chain_by_name_and_a_manager_works_at_two(
+    cli: Cli, app: Flask, setup: SetUp
+) -> None:
+    # The first store made its own chain, named after it.
+    second = int(
+        cli.ok(
+            "create-store",
+            *("--name", "Station Road", "--timezone", "UTC", "--currency", "GBP"),
+            *("--chain", "High Street"),
+        )
+    )
+    with app.app_context(), services(app).db.sessions() as session:
+        chains = {s.id: s.chain_id for s in session.scalars(select(Store))}
+    assert chains[second] == chains[setup.store_id]
+    cli.ok(
+        "add-staff",
+        *("--store", f"{setup.store_id},{second}", "--email", "ria@shop.example"),
+        *("--name", "Ria", "--role", "manager"),
+        stdin=MANAGER_PASSWORD + "\n",
+    )
+    assert sorted(staffer_stores(app, "ria@shop.example", MANAGER_PASSWORD)) == sorted(
+        [setup.store_id, second]
+    )
+
+
+@pytest.mark.timeout(300)
+def test_an_admin_has_every_store_of_her_chain_and_no_account_spans_two_chains(
+    cli: Cli, app: Flask, setup: SetUp
+) -> None:
+    elsewhere = cli.ok(
+        "create-store", "--name", "Elsewhere", "--timezone", "UTC", "--currency", "EUR"
+    )
+    cli.ok(
+        "add-staff",
+        *("--chain", "High Street", "--email", "ada@shop.example", "--name", "Ada"),
+        *("--role", "admin"),
+        stdin=MANAGER_PASSWORD + "\n",
+    )
+    assert staffer_stores(app, "ada@shop.example", MANAGER_PASSWORD) == [setup.store_id]
+    before = row_counts(cli.database_url)
+    line = cli.refused(
+        "add-staff",
+        *("--store", str(setup.store_id), "--store", elsewhere, "--email", "two@shop.example"),
+        *("--name", "Two", "--role", "staff"),
+        stdin=STAFF_PASSWORD + "\n",
+    )
+    assert "store: every store of an account is of one chain" in line
+    assert row_counts(cli.database_url) == before
+
+
 # (arguments with STORE for the set-up store's id, stdin, what the one line must say)
 BAD_INPUTS = [
     (["create-store", "--timezone", "Europe/London", "--currency", "GBP"], "", "--name"),
@@ -413,7 +496,7 @@ BAD_INPUTS = [
             "staff",
         ],
         "long enough password\n",
-        "argument --store: invalid int value",
+        "argument --store: store ids are whole numbers",
     ),
     (
         [
@@ -507,6 +590,39 @@ BAD_INPUTS = [
         "",
         "argument --rssi-offset-db: invalid float value",
     ),
+    (
+        ["add-staff", "--store", "STORE,999", "--email", "new@shop.example"]
+        + ["--name", "N", "--role", "manager"],
+        "long enough password\n",
+        "store: no store 999",
+    ),
+    (
+        ["add-staff", "--email", "new@shop.example", "--name", "N", "--role", "staff"],
+        "long enough password\n",
+        "store: give --store",
+    ),
+    (
+        ["add-staff", "--store", "STORE", "--chain", "High Street"]
+        + ["--email", "new@shop.example", "--name", "N", "--role", "manager"],
+        "long enough password\n",
+        "chain: only for an admin",
+    ),
+    (
+        ["add-staff", "--email", "new@shop.example", "--name", "N", "--role", "admin"],
+        "long enough password\n",
+        "chain: give --chain NAME",
+    ),
+    (
+        ["add-staff", "--chain", "Nowhere", "--email", "new@shop.example"]
+        + ["--name", "N", "--role", "admin"],
+        "long enough password\n",
+        "chain: no chain has this name",
+    ),
+    (
+        ["create-store", "--name", "X", "--timezone", "UTC", "--currency", "GBP", "--chain", " "],
+        "",
+        "chain: a chain name has 1 to 200 characters",
+    ),
     (["rotate-gateway-token", "--id", "gw-unknown"], "", "no gateway 'gw-unknown'"),
     (["remove-gateway", "--id", "gw-unknown"], "", "no gateway 'gw-unknown'"),
     (["remove-gateway"], "", "--id"),
@@ -522,7 +638,7 @@ def test_every_bad_input_is_status_2_one_line_naming_it_and_writes_nothing(
     cli: Cli, setup: SetUp, args: list[str], stdin: str, problem: str
 ) -> None:
     before = row_counts(cli.database_url)
-    argv = [str(setup.store_id) if arg == "STORE" else arg for arg in args]
+    argv = [arg.replace("STORE", str(setup.store_id)) for arg in args]
     line = cli.refused(*argv, stdin=stdin)
     assert problem in line, (argv, line)
     assert "long enough password" not in line

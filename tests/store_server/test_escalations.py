@@ -205,7 +205,7 @@ def test_managers_hear_by_text_and_by_push_and_take_it_from_either(
     app, mailbox = mail_app
     assert choose(app, world, {"channel": "sms", "phone": PHONE}).status_code == 200  # type: ignore[attr-defined]
     with world.db.transaction() as session:
-        add_staff(session, world.seed.store_id, "ines@demo.store", "Ines", "manager", PASSWORD)
+        add_staff(session, [world.seed.store_id], "ines@demo.store", "Ines", "manager", PASSWORD)
     ines = {"Authorization": f"Bearer {world.login('ines@demo.store', PASSWORD)['token']}"}
     browser = Browser(ec.generate_private_key(ec.SECP256R1()), os.urandom(16))
     subscription = browser.subscription(push_service.endpoint("ines"))
@@ -257,8 +257,8 @@ def test_an_escalated_help_request_reaches_managers_and_the_link_sends_one_to_he
     app, mailbox = mail_app
     assert choose(app, world, {"channel": "email"}).status_code == 200  # type: ignore[attr-defined]
     with world.db.transaction() as session:
-        add_staff(session, world.seed.store_id, "ines@demo.store", "Ines", "manager", PASSWORD)
-        add_staff(session, world.seed.store_id, "jo@demo.store", "Jo", "manager", PASSWORD)
+        add_staff(session, [world.seed.store_id], "ines@demo.store", "Ines", "manager", PASSWORD)
+        add_staff(session, [world.seed.store_id], "jo@demo.store", "Jo", "manager", PASSWORD)
     ines = {"Authorization": f"Bearer {world.login('ines@demo.store', PASSWORD)['token']}"}
     base = f"/api/v1/stores/{world.seed.store_id}/escalation-channel"
     assert (

@@ -114,3 +114,20 @@ def test_a_new_shopper_never_gets_an_erased_ones_id(world: World) -> None:
     assert world.client().delete("/api/v1/me", headers=headers).status_code == 200
     second = join(world, "Hal", world.seed.store_id, email="hal@example.com").get_json()
     assert second["shopper_id"] > first["shopper_id"]
+
+
+def test_an_unsubscribe_that_leaves_no_consent_disconnects_the_page(world: World) -> None:
+    consents = [{"purpose": "offers", "channel": "email"}]
+    body = {"store_id": world.seed.store_id, "first_name": "Uma", "consents": consents}
+    joined = world.client().post("/api/v1/optin", json={**body, "email": "uma@example.com"})
+    shopper_id, device_token = joined.get_json()["shopper_id"], joined.get_json()["device_token"]
+    with world.db.transaction() as session:
+        uma = session.get(Shopper, shopper_id)
+        assert uma is not None
+        uma.unsubscribe_token = "uma-unsubscribe-token"
+    page = socketio.test_client(world.app, auth={"device_token": device_token})
+    assert page.is_connected()
+    done = world.client().post("/u/uma-unsubscribe-token", data={})
+    assert done.status_code == 200
+    assert wait_until(lambda: not page.is_connected(), 5.0, 0.02)
+    assert list(socketio.server.manager.get_participants("/", shopper_room(shopper_id))) == []

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from store_server.accounts.auth import hash_password, token_digest
+from store_server.accounts.auth import token_digest
+from store_server.accounts.staff import add_staff
+from store_server.accounts.stores import create_store
 from store_server.db.database import Database
-from store_server.db.models import Gateway, StaffUser, Store, Zone
+from store_server.db.models import Gateway, Zone
 
 OTHER_STORE_NAME = "Other Store"
 # The other store's staffer, who must never hear the demo store's arrivals.
@@ -26,11 +28,10 @@ class OtherStore:
 
 
 def add_other_store(db: Database) -> OtherStore:
-    """A second store: an entrance zone with its own gateway, and one staffer."""
+    """A second store, of a chain of its own: an entrance zone with its own gateway, and one
+    staffer."""
     with db.transaction() as session:
-        store = Store(name=OTHER_STORE_NAME, timezone="UTC")
-        session.add(store)
-        session.flush()
+        store = create_store(session, OTHER_STORE_NAME, "UTC", "USD")
         zone = Zone(store_id=store.id, name="entrance", kind="entrance", label="front door")
         session.add(zone)
         session.flush()
@@ -43,15 +44,6 @@ def add_other_store(db: Database) -> OtherStore:
                 rssi_offset_db=0.0,
             )
         )
-        session.add(
-            StaffUser(
-                store_id=store.id,
-                email=OTHER_STAFF[0],
-                name="Kim",
-                role="staff",
-                password_hash=hash_password(OTHER_STAFF[1]),
-                active=True,
-            )
-        )
+        add_staff(session, [store.id], OTHER_STAFF[0], "Kim", "staff", OTHER_STAFF[1])
         store_id = store.id
     return OtherStore(store_id, *OTHER_STAFF, *OTHER_GATEWAY)

@@ -18,7 +18,7 @@ from store_server.web.limits import (
 )
 from store_server.web.openapi import documented
 from store_server.web.schemas import parse_body
-from store_server.web.schemas.auth import LoggedOutOut, LoginIn, LoginOut, StaffOut
+from store_server.web.schemas.auth import LoggedOutOut, LoginIn, LoginOut, StaffOut, StoreRef
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
@@ -50,6 +50,7 @@ def login() -> tuple[Response, int]:
             role=StaffRole(done.role),
             store_id=done.store_id,
             store_name=done.store_name,
+            stores=[StoreRef(id=store_id, name=name) for store_id, name in done.stores],
         ),
     )
     return jsonify(out.model_dump()), 200

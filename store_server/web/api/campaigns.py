@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from store_server.db.models import Campaign, CampaignVersion
 from store_server.engagement import campaigns
-from store_server.web.auth import require_manager
+from store_server.vocabulary import StaffRole
+from store_server.web.auth import authorise
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
@@ -106,7 +107,7 @@ def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
 )
 def create_campaign(store_id: int) -> tuple[Response, int]:
     """Create a campaign with its first version (active at once)."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     body = parse_campaign(request.get_json(silent=True))
     now = services().clock()
     with services().db.transaction() as session:
@@ -126,7 +127,7 @@ def create_campaign(store_id: int) -> tuple[Response, int]:
 )
 def edit_campaign(store_id: int, campaign_id: int) -> tuple[Response, int]:
     """Edit a campaign: a new version; coupons already issued keep theirs."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     body = parse_campaign(request.get_json(silent=True))
     now = services().clock()
     with services().db.transaction() as session:
@@ -145,7 +146,7 @@ def edit_campaign(store_id: int, campaign_id: int) -> tuple[Response, int]:
 )
 def list_campaigns(store_id: int) -> tuple[Response, int]:
     """The store's campaigns with their current versions, oldest first."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     with services().db.sessions() as session:
         found = campaigns.store_campaigns(session, store_id)
         out = CampaignsOut(campaigns=[campaign_out(session, c) for c in found])
@@ -153,7 +154,7 @@ def list_campaigns(store_id: int) -> tuple[Response, int]:
 
 
 def _set_active(store_id: int, campaign_id: int, active: bool) -> tuple[Response, int]:
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     with services().db.transaction() as session:
         campaign = campaigns.set_active(session, store_id, campaign_id, active)
         out = campaign_out(session, campaign)

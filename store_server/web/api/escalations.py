@@ -8,8 +8,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from store_server.accounts import staff as accounts
 from store_server.pickup import escalations
-from store_server.vocabulary import Channel
-from store_server.web.auth import require_manager
+from store_server.vocabulary import Channel, StaffRole
+from store_server.web.auth import authorise
 from store_server.web.context import services
 from store_server.web.openapi import documented
 from store_server.web.schemas import parse_body
@@ -32,7 +32,7 @@ bp = Blueprint("escalations", __name__, url_prefix="/api/v1")
 )
 def get_channel(store_id: int) -> tuple[Response, int]:
     """The logged-in manager's channel for escalations."""
-    manager = require_manager(store_id)
+    manager = authorise(store_id, StaffRole.MANAGER)
     with services().db.sessions() as session:
         choice = accounts.escalation_channel(session, manager.staff_id)
     return jsonify(asdict(choice)), 200
@@ -47,7 +47,7 @@ def get_channel(store_id: int) -> tuple[Response, int]:
 )
 def set_channel(store_id: int) -> tuple[Response, int]:
     """Set the logged-in manager's channel for escalations (per account)."""
-    manager = require_manager(store_id)
+    manager = authorise(store_id, StaffRole.MANAGER)
     body = parse_body(EscalationChannelIn, request.get_json(silent=True))
     channel = Channel(body.channel) if body.channel else None
     with services().db.transaction() as session:
@@ -64,7 +64,7 @@ def set_channel(store_id: int) -> tuple[Response, int]:
 )
 def subscribe_push(store_id: int) -> tuple[Response, int]:
     """Subscribe the console's browser to escalations by push."""
-    manager = require_manager(store_id)
+    manager = authorise(store_id, StaffRole.MANAGER)
     body = parse_body(PushSubscriptionIn, request.get_json(silent=True))
     now = services().clock()
     with services().db.transaction() as session:

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify
 
 from store_server.assistance import help_requests
 from store_server.assistance.views import HelpRequestOut
-from store_server.web.auth import require_staff
+from store_server.web.auth import authorise
 from store_server.web.context import services
 from store_server.web.openapi import documented
 from store_server.web.schemas.help_requests import HelpRequestsOut
@@ -21,7 +21,7 @@ bp = Blueprint("help_requests", __name__, url_prefix="/api/v1/stores")
 @documented("Open help requests of a store", answer=HelpRequestsOut, errors=(401, 403))
 def list_help_requests(store_id: int) -> tuple[Response, int]:
     """The store's open help requests, oldest first (a tablet loads and re-syncs with this)."""
-    require_staff(store_id)
+    authorise(store_id)
     with services().db.sessions() as session:
         out = HelpRequestsOut(help_requests=help_requests.open_requests(session, store_id))
     return jsonify(out.model_dump()), 200
@@ -35,7 +35,7 @@ def list_help_requests(store_id: int) -> tuple[Response, int]:
 )
 def acknowledge(store_id: int, request_id: int) -> tuple[Response, int]:
     """ "On my way": the first staffer wins; the shopper is told who is coming."""
-    staff = require_staff(store_id)
+    staff = authorise(store_id)
     now = services().clock()
     with services().db.transaction() as session:
         change = help_requests.acknowledge(session, store_id, request_id, staff.staff_id, now)
@@ -51,7 +51,7 @@ def acknowledge(store_id: int, request_id: int) -> tuple[Response, int]:
 )
 def close(store_id: int, request_id: int) -> tuple[Response, int]:
     """She was helped: close the request; her page asks the one-question survey."""
-    staff = require_staff(store_id)
+    staff = authorise(store_id)
     now = services().clock()
     with services().db.transaction() as session:
         change = help_requests.close(session, store_id, request_id, staff.staff_id, now)

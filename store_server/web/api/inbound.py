@@ -28,9 +28,11 @@ from store_server.messaging.inbound import (
 )
 from store_server.messaging.outbound import mark_seen
 from store_server.settings import StoreSettings
+from store_server.shoppers.consents import has_any_consent
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
+from store_server.web.realtime import end_shopper_connections
 from store_server.web.schemas.public import MessageSeenOut
 
 bp = Blueprint("inbound", __name__)
@@ -70,7 +72,10 @@ def sms_inbound() -> Response:
                 '<?xml version="1.0" encoding="UTF-8"?><Response/>', 200, mimetype=TWIML
             )
         matched = apply_sms_change(session, change, now)
-    log.info("event=sms_keyword action=%s shoppers=%d", change.action, matched)
+        opted_out = [i for i in matched if not has_any_consent(session, i)]
+    for shopper_id in opted_out:  # nothing left to be sent: her pages go, on every process
+        end_shopper_connections(shopper_id)
+    log.info("event=sms_keyword action=%s shoppers=%d", change.action, len(matched))
     return Response(twiml_reply(change.reply), 200, mimetype=TWIML)
 
 
@@ -87,7 +92,10 @@ def unsubscribe(token: str) -> str:
     """Withdraw every e-mail consent of the link's shopper (RFC 8058 one-click or the page)."""
     one_click = request.form.get("List-Unsubscribe") == ONE_CLICK.split("=", 1)[1]
     with services().db.transaction() as session:
-        revoked = unsubscribe_email(session, token)
+        shopper_id, revoked = unsubscribe_email(session, token)
+        opted_out = not has_any_consent(session, shopper_id)
+    if opted_out:
+        end_shopper_connections(shopper_id)
     log.info("event=email_unsubscribed one_click=%s consents=%d", one_click, revoked)
     return render_template("unsubscribe.html", token=token, done=True)
 

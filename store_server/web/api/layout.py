@@ -8,7 +8,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from store_server.db.models import Beacon, Gateway, Zone
 from store_server.layout import plan
-from store_server.web.auth import require_manager
+from store_server.vocabulary import StaffRole
+from store_server.web.auth import authorise
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
@@ -102,7 +103,7 @@ def _beacon_out(beacon: Beacon, zones: dict[int, Zone], now: float) -> BeaconOut
 )
 def get_layout(store_id: int) -> tuple[Response, int]:
     """The store's zones, gateways (place, calibration, health) and beacons (place, health)."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     now = services().clock()
     with services().db.sessions() as session:
         found = plan.layout_of(session, store_id)
@@ -125,7 +126,7 @@ def get_layout(store_id: int) -> tuple[Response, int]:
 )
 def create_zone(store_id: int) -> tuple[Response, int]:
     """Add a zone; its name is unique in the store (409 `zone_name_taken`)."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     body = parse_body(ZoneIn, request.get_json(silent=True))
     with services().db.transaction() as session:
         zone = plan.create_zone(session, store_id, body.name, body.kind, body.label)
@@ -142,7 +143,7 @@ def create_zone(store_id: int) -> tuple[Response, int]:
 )
 def edit_zone(store_id: int, zone_id: int) -> tuple[Response, int]:
     """Rename, relabel or change the kind of a zone; lists campaigns naming its old name."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     body = parse_body(ZoneIn, request.get_json(silent=True))
     with services().db.transaction() as session:
         zone, stale = plan.edit_zone(session, store_id, zone_id, body.name, body.kind, body.label)
@@ -158,7 +159,7 @@ def edit_zone(store_id: int, zone_id: int) -> tuple[Response, int]:
 )
 def delete_zone(store_id: int, zone_id: int) -> tuple[Response, int]:
     """Delete a zone: gateways, beacons, visits and alerts placed there lose their zone."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     with services().db.transaction() as session:
         stale = plan.delete_zone(session, store_id, zone_id)
         out = ZoneChangeOut(zone=None, stale_campaigns=stale)
@@ -175,7 +176,7 @@ def delete_zone(store_id: int, zone_id: int) -> tuple[Response, int]:
 )
 def create_gateway(store_id: int) -> tuple[Response, int]:
     """Register a gateway; the answer carries its token, which is never shown again."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     body = parse_body(GatewayRegisterIn, request.get_json(silent=True))
     now = services().clock()
     with services().db.transaction() as session:
@@ -197,7 +198,7 @@ def create_gateway(store_id: int) -> tuple[Response, int]:
 )
 def place_gateway(store_id: int, gateway_id: str) -> tuple[Response, int]:
     """Set a gateway's zone and calibration offset (used from its next batch on)."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     body = parse_body(GatewayPlaceIn, request.get_json(silent=True))
     now = services().clock()
     with services().db.transaction() as session:
@@ -218,7 +219,7 @@ def place_gateway(store_id: int, gateway_id: str) -> tuple[Response, int]:
 )
 def create_beacon(store_id: int) -> tuple[Response, int]:
     """Register a fixed beacon by its registered id (409 `beacon_exists` if already known)."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     body = parse_body(BeaconIn, request.get_json(silent=True))
     if (problem := registered_id_problem(body.kind, body.identifier)) is not None:
         raise _invalid("identifier", problem)
@@ -238,7 +239,7 @@ def create_beacon(store_id: int) -> tuple[Response, int]:
 )
 def place_beacon(store_id: int, beacon_id: int) -> tuple[Response, int]:
     """Move a beacon to another zone (or none)."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     body = parse_body(BeaconPlaceIn, request.get_json(silent=True))
     now = services().clock()
     with services().db.transaction() as session:
@@ -251,7 +252,7 @@ def place_beacon(store_id: int, beacon_id: int) -> tuple[Response, int]:
 @documented("Forget a beacon (managers)", answer=BeaconDeletedOut, errors=(401, 403, 404))
 def delete_beacon(store_id: int, beacon_id: int) -> tuple[Response, int]:
     """Forget a beacon (gateways stop uploading its frames at their next refresh)."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     with services().db.transaction() as session:
         plan.delete_beacon(session, store_id, beacon_id)
     return jsonify({"deleted": beacon_id}), 200

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from store_server.accounts.auth import StaffIdentity
 from store_server.pickup import alerts
 from store_server.pickup.views import ArrivalOut
-from store_server.web.auth import require_staff
+from store_server.web.auth import authorise
 from store_server.web.context import services
 from store_server.web.openapi import documented
 from store_server.web.schemas import optional_json, parse_body
@@ -28,7 +28,7 @@ def _exchange(body: ExchangeIn) -> alerts.ExchangeLine:
 @documented("Open pickup arrivals of a store", answer=ArrivalsOut, errors=(401, 403))
 def list_arrivals(store_id: int) -> tuple[Response, int]:
     """The store's open pickup arrivals, oldest first (a tablet loads and re-syncs with this)."""
-    require_staff(store_id)
+    authorise(store_id)
     with services().db.sessions() as session:
         out = ArrivalsOut(arrivals=alerts.open_arrivals(session, store_id))
     return jsonify(out.model_dump()), 200
@@ -42,7 +42,7 @@ def list_arrivals(store_id: int) -> tuple[Response, int]:
 )
 def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
     """ "On my way": the first staffer wins; the shopper is told who is coming."""
-    staff = require_staff(store_id)
+    staff = authorise(store_id)
     now = services().clock()
     with services().db.transaction() as session:
         change = alerts.acknowledge(session, store_id, alert_id, _staffer(staff), now)
@@ -61,7 +61,7 @@ def acknowledge(store_id: int, alert_id: int) -> tuple[Response, int]:
 )
 def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
     """The order changed hands: close the alert, thank the shopper with a coupon and a survey."""
-    staff = require_staff(store_id)
+    staff = authorise(store_id)
     body = parse_body(HandoverIn, optional_json(request))
     settings = services().settings
     now = services().clock()
@@ -92,7 +92,7 @@ def hand_over(store_id: int, alert_id: int) -> tuple[Response, int]:
 )
 def record_exchange(store_id: int, order_id: int) -> tuple[Response, int]:
     """Record an exchange or return against an order of this store."""
-    staff = require_staff(store_id)
+    staff = authorise(store_id)
     body = parse_body(ExchangeIn, request.get_json(silent=True))
     with services().db.transaction() as session:
         exchange_id = alerts.record_exchange(

@@ -6,7 +6,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from store_server.engagement import coupons
 from store_server.problems import DomainError
-from store_server.web.auth import require_manager, require_staff
+from store_server.vocabulary import StaffRole
+from store_server.web.auth import authorise
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.limits import COUPON_FAILURES_PER_STAFF, limits
@@ -32,7 +33,7 @@ def redeem(store_id: int) -> tuple[Response, int]:
     Unknown codes count against the staffer; over the limit an unknown code is answered 429,
     while a valid code still redeems (the shopper at the till is not the one guessing).
     """
-    staff = require_staff(store_id)
+    staff = authorise(store_id)
     now = services().clock()
     code = coupons.normalise_code(parse_body(RedeemIn, request.get_json(silent=True)).code)
     key = ("coupon-failures", str(staff.staff_id))
@@ -55,7 +56,7 @@ def redeem(store_id: int) -> tuple[Response, int]:
 )
 def till_coupon(store_id: int, code: str) -> tuple[Response, int]:
     """What a staffer who opened a coupon's link sees before redeeming it."""
-    staff = require_staff(store_id)
+    staff = authorise(store_id)
     now = services().clock()
     key = ("coupon-failures", str(staff.staff_id))
     limits().refuse_if_over(COUPON_FAILURES_PER_STAFF, *key)  # a look-up is a guess too
@@ -76,7 +77,7 @@ def till_coupon(store_id: int, code: str) -> tuple[Response, int]:
 )
 def undo(store_id: int, code: str) -> tuple[Response, int]:
     """A manager reverses a till mistake: the coupon can be redeemed again."""
-    manager = require_manager(store_id)
+    manager = authorise(store_id, StaffRole.MANAGER)
     now = services().clock()
     with services().db.transaction() as session:
         coupons.undo_redemption(session, store_id, _code(code), manager.staff_id, now)

@@ -8,10 +8,12 @@ from flask import Blueprint, Response, jsonify, request
 from store_server.accounts import staff, stores
 from store_server.db.models import StaffUser, Store
 from store_server.problems import DomainError, Refusal
-from store_server.web.auth import require_manager
+from store_server.vocabulary import StaffRole
+from store_server.web.auth import authorise
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
+from store_server.web.realtime import end_staff_connections
 from store_server.web.schemas import parse_body
 from store_server.web.schemas.stores import (
     PasswordIn,
@@ -47,7 +49,7 @@ def _account_out(user: StaffUser) -> StaffAccountOut:
 @documented("The store's settings", answer=StoreSettingsOut, errors=(401, 403, 404))
 def get_settings(store_id: int) -> tuple[Response, int]:
     """Time zone, currency, escalation limits, offer rules and "reach a person"."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     with services().db.sessions() as session:
         out = _settings_out(stores.store_of(session, store_id))
     return jsonify(out.model_dump()), 200
@@ -62,7 +64,7 @@ def get_settings(store_id: int) -> tuple[Response, int]:
 )
 def put_settings(store_id: int) -> tuple[Response, int]:
     """Replace the store's settings; the offer rules apply to the next decision."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     body = parse_body(StoreSettingsIn, request.get_json(silent=True))
     try:
         with services().db.transaction() as session:
@@ -79,7 +81,7 @@ def put_settings(store_id: int) -> tuple[Response, int]:
 @documented("The store's staff accounts", answer=StaffListOut, errors=(401, 403))
 def list_staff(store_id: int) -> tuple[Response, int]:
     """Every account of the store, active first (no passwords)."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     with services().db.sessions() as session:
         out = StaffListOut(staff=[_account_out(u) for u in staff.store_staff(session, store_id)])
     return jsonify(out.model_dump()), 200
@@ -87,20 +89,29 @@ def list_staff(store_id: int) -> tuple[Response, int]:
 
 @bp.post("/<int:store_id>/staff")
 @documented(
-    "Add a staff or manager account",
+    "Add a staff, manager or (by an admin) admin account",
     body=StaffAccountIn,
     answer=StaffAccountOut,
     status=201,
     errors=(400, 401, 403, 409),
 )
 def add_staff(store_id: int) -> tuple[Response, int]:
-    """A new active account of this store (conflict `email_taken`)."""
-    require_manager(store_id)
+    """A new active account at this store (conflict `email_taken`); only an admin adds an
+    admin, of her own chain."""
+    caller = authorise(store_id, StaffRole.MANAGER)
     body = parse_body(StaffAccountIn, request.get_json(silent=True))
+    if body.role == StaffRole.ADMIN:
+        authorise(store_id, StaffRole.ADMIN)
     try:
         with services().db.transaction() as session:
             user = staff.add_staff(
-                session, store_id, body.email, body.name, body.role, body.password
+                session,
+                [store_id],
+                body.email,
+                body.name,
+                body.role,
+                body.password,
+                chain_id=caller.chain_id,
             )
             out = _account_out(user)
     except DomainError as exc:
@@ -117,13 +128,14 @@ def add_staff(store_id: int) -> tuple[Response, int]:
 )
 def reset_password(store_id: int, staff_id: int) -> tuple[Response, int]:
     """Give the account a new password; whoever knew the old one is logged out."""
-    require_manager(store_id)
+    authorise(store_id, StaffRole.MANAGER)
     body = parse_body(PasswordIn, request.get_json(silent=True))
     try:
         with services().db.transaction() as session:
             out = _account_out(staff.reset_password(session, store_id, staff_id, body.password))
     except DomainError as exc:
         raise _field_error(exc) from exc
+    end_staff_connections(staff_id)
     return jsonify(out.model_dump()), 200
 
 
@@ -135,8 +147,9 @@ def reset_password(store_id: int, staff_id: int) -> tuple[Response, int]:
 )
 def deactivate(store_id: int, staff_id: int) -> tuple[Response, int]:
     """Stop the account logging in; its history stays (conflict for one's own account)."""
-    manager = require_manager(store_id)
+    manager = authorise(store_id, StaffRole.MANAGER)
     with services().db.transaction() as session:
         user = staff.deactivate_in_store(session, store_id, staff_id, manager.staff_id)
         out = _account_out(user)
+    end_staff_connections(staff_id)
     return jsonify(out.model_dump()), 200

@@ -17,14 +17,23 @@ class LoginIn(Strict):
     password: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+class StoreRef(BaseModel):
+    """A store the staffer may act at."""
+
+    id: int
+    name: str
+
+
 class StaffOut(BaseModel):
-    """Who is logged in (no password, no history)."""
+    """Who is logged in (no password, no history): the store the pages open at, and every
+    store they may switch to (a manager's assigned stores; every store of an admin's chain)."""
 
     id: int
     name: str
     role: StaffRole
     store_id: int
     store_name: str
+    stores: list[StoreRef]
 
 
 class LoginOut(BaseModel):

@@ -33,7 +33,7 @@ function render(view) {
   if (coupon.redeemed_at !== null) {
     state.dataset.state = "used";
     state.textContent = `Already used on ${when(coupon.redeemed_at)}${view.redeemed_by ? ` (${view.redeemed_by})` : ""}.`;
-    const manager = session().staff.role === "manager";
+    const manager = ["manager", "admin"].includes(session().staff.role);
     $("till-undo").hidden = !(manager && view.undo_until !== null && view.undo_until > now);
   } else if (coupon.expires_at <= now) {
     state.dataset.state = "expired";

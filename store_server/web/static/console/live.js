@@ -122,7 +122,8 @@ function onUpdated(kind, x) {
 
 export function connect() {
   const s = session();
-  const socket = window.io({ transports: ["websocket"], auth: { token: s.token } });
+  // The live feed of the store picked in the header (the server checks it is hers).
+  const socket = window.io({ transports: ["websocket"], auth: { token: s.token, store_id: s.staff.store_id } });
   state.socket = socket;
   window.consoleSocket = socket; // lets tests force a reconnect
   socket.on("connect", () => {

@@ -15,6 +15,8 @@ import { state } from "./state.js";
 import { $, show } from "./util.js";
 
 const TOKEN_KEY = "console-session";
+// Managers run the console at the stores assigned to them, admins at every store of the chain.
+const CONSOLE_ROLES = ["manager", "admin"];
 
 // api.js's session() and api() use the console's log-in; a request that finds it ended asks
 // for a new one.
@@ -28,6 +30,7 @@ function showLogin(message) {
   disconnect();
   for (const panel of document.querySelectorAll(".panel")) panel.hidden = true;
   $("tabs").hidden = $("who").hidden = $("logout").hidden = $("link").hidden = true;
+  $("store-pick").hidden = true;
   $("login").hidden = false;
   show($("login-error"), message);
 }
@@ -37,11 +40,31 @@ function showConsole() {
   $("login").hidden = true;
   $("tabs").hidden = $("who").hidden = $("logout").hidden = $("link").hidden = false;
   $("who").textContent = `${s.staff.name} · ${s.staff.store_name}`;
+  showStorePicker(s.staff);
   selectTab(location.hash.slice(1) || "campaigns");
   loadLayout().then(loadCampaigns);
   loadEscalationChannel();
   connect();
 }
+
+// A manager of several stores (an admin: every store of her chain) picks the one the console
+// shows; the choice is kept with the log-in, and every part reloads for that store.
+function showStorePicker(staff) {
+  const pick = $("store-pick");
+  const stores = staff.stores || [];
+  pick.hidden = stores.length < 2;
+  pick.replaceChildren(...stores.map((store) => new Option(store.name, String(store.id), false, store.id === staff.store_id)));
+}
+
+$("store-pick").addEventListener("change", () => {
+  const s = session();
+  const chosen = s.staff.stores.find((store) => String(store.id) === $("store-pick").value);
+  if (!chosen) return;
+  s.staff.store_id = chosen.id;
+  s.staff.store_name = chosen.name;
+  localStorage.setItem(TOKEN_KEY, JSON.stringify(s));
+  location.reload();
+});
 
 function selectTab(name) {
   if (!$(`tab-${name}`)) name = "campaigns";
@@ -70,7 +93,7 @@ $("login").addEventListener("submit", async (event) => {
       body: JSON.stringify({ email: $("email").value, password: $("password").value }),
     });
     $("password").value = "";
-    if (body.staff.role !== "manager") {
+    if (!CONSOLE_ROLES.includes(body.staff.role)) {
       fetch("/api/v1/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${body.token}` } });
       showLogin("This console is for managers; staff use the tablet page (/staff).");
       return;
@@ -93,4 +116,4 @@ wireLayout();
 wireEscalationChannel();
 wireStore();
 window.addEventListener("hashchange", () => { if (session()) selectTab(location.hash.slice(1)); });
-if (session() && session().staff.role === "manager") showConsole(); else showLogin();
+if (session() && CONSOLE_ROLES.includes(session().staff.role)) showConsole(); else showLogin();
