@@ -96,9 +96,24 @@ class Database:
         self.has_shopper_column = "shopper_id" in self._columns("observations")
         self.tokens = {f"gw-{n}": uuid.uuid4().hex for n in range(1, 5)}
         now = time.time()
+        # A store of a chain where the schema has chains (migration 0016), alone where it has
+        # none (the bench also measures older code).
+        chained = "chain_id" in self._columns("stores")
+        store = (
+            [
+                ("INSERT INTO chains (id, name) VALUES (1, 'Bench')", {}),
+                (
+                    "INSERT INTO stores (id, chain_id, name, timezone)"
+                    " VALUES (1, 1, 'Bench', 'UTC')",
+                    {},
+                ),
+            ]
+            if chained
+            else [("INSERT INTO stores (id, name, timezone) VALUES (1, 'Bench', 'UTC')", {})]
+        )
         self._run(
             [
-                ("INSERT INTO stores (id, name, timezone) VALUES (1, 'Bench', 'UTC')", {}),
+                *store,
                 (
                     "INSERT INTO zones (id, store_id, name, kind, label)"
                     " VALUES (1, 1, 'entrance', 'entrance', 'Entrance')",
@@ -155,14 +170,16 @@ class Database:
     def seed_devices(self, count: int, now: float) -> None:
         """Shoppers, their arrival consent at the store and one phone each, up to `count`."""
         key = "decode(md5(g::text), 'hex')" if self.engine == "postgresql" else "md5(g)"
+        chained = "chain_id" in self._columns("shoppers")
+        chain_column, chain_value = ("chain_id, ", "1, ") if chained else ("", "")
         for first in range(self.devices + 1, count + 1, SEED_CHUNK):
             last = min(count, first + SEED_CHUNK - 1)
             series = self._series(first, last)
             self._run(
                 [
                     (
-                        "INSERT INTO shoppers (id, first_name, timezone, created_at)"
-                        f" SELECT g, 'Bench', 'UTC', {now} {series}",
+                        f"INSERT INTO shoppers (id, {chain_column}first_name, timezone,"
+                        f" created_at) SELECT g, {chain_value}'Bench', 'UTC', {now} {series}",
                         {},
                     ),
                     (

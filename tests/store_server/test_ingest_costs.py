@@ -22,6 +22,7 @@ from store_server.db.models import (
     Observation,
     PresenceEvent,
     Shopper,
+    Store,
 )
 from store_server.events import Event
 from store_server.presence.visits import recent_readings_query
@@ -37,8 +38,13 @@ def register_shoppers(world: World, count: int) -> None:
     with world.db.transaction() as session:
         first = (session.scalar(select(func.max(Shopper.id))) or 0) + 1
         ids = range(first, first + count)
+        chain_id = session.scalar(select(Store.chain_id).where(Store.id == world.seed.store_id))
         session.execute(
-            insert(Shopper), [{"id": i, "first_name": "Extra", "created_at": now} for i in ids]
+            insert(Shopper),
+            [
+                {"id": i, "chain_id": chain_id, "first_name": "Extra", "created_at": now}
+                for i in ids
+            ],
         )
         session.execute(
             insert(Consent),
