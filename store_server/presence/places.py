@@ -60,7 +60,8 @@ class FilterParams:
     # "measured power" reference; Eddystone's tx_power at 0 m minus 41 dB), the exponent 2.0
     # in the open and 1.8-3.0 on indoor retail floors (Faria 2005; Bahl and Padmanabhan 2000).
     rssi_at_1m_dbm: float = -59.0
-    path_loss_exponent: float = 2.0
+    # (named apart from the bench's --path-loss-exponent, the simulated channel's)
+    model_path_loss_exponent: float = 2.0
     # Spread of one reading around the model: log-normal shadowing 4-6 dB indoors (up to
     # 8.7 dB on a harsh floor), plus fading the gateway's median smooths out, plus the error of
     # using a typical distance for a whole place: 7 dB keeps the two extremes believable.
@@ -202,7 +203,7 @@ def typical_distance_m(person: str, device: str, params: FilterParams) -> float:
 def expected_rssi(person: str, device: str, params: FilterParams) -> float:
     """The mean RSSI a device watching `device` reads of a person in `person` (or vice versa)."""
     distance = typical_distance_m(person, device, params)
-    rssi = params.rssi_at_1m_dbm - 10 * params.path_loss_exponent * math.log10(distance)
+    rssi = params.rssi_at_1m_dbm - 10 * params.model_path_loss_exponent * math.log10(distance)
     through_glass = person == FRONT and device != ENTRANCE and _kind(device) != "bay"
     return rssi - (params.glass_db if through_glass else 0.0)
 

@@ -155,4 +155,4 @@ def test_silence_exits_before_the_lost_timeout() -> None:
 
 def test_the_filter_is_swept_from_the_bench_like_any_tunable() -> None:
     fields = set(FusionParams.__dataclass_fields__)
-    assert {"filter_decisions", "path_loss_exponent", "sigma_db", "stay_zone_s"} <= fields
+    assert {"filter_decisions", "model_path_loss_exponent", "sigma_db", "stay_zone_s"} <= fields
