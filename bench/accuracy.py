@@ -6,7 +6,10 @@
 
 Every field of `store_server.presence.fusion.FusionParams` is a flag (underscores as dashes,
 e.g. `--entry-evidence-db 14 --bay-arrival-s 4`), to sweep it; the report then names the
-values swept under `fusion_params`.
+values swept under `fusion_params`. `--filter-decisions 1` has fusion decide from its Bayes
+filter over the store's places (`store_server/presence/places.py`) instead of its rules; the
+filter's model (`--sigma-db`, `--model-path-loss-exponent`, `--stay-zone-s` ...) sweeps the same
+way.
 
 How it runs. The simulator's world (`firmware_sim.world.air_at`) makes what each gateway and
 each phone hears, second by second; `record_trace` keeps, for every counted person, each

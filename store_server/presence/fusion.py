@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from store_server.presence import places
+from store_server.presence.places import Belief, FilterParams
 from store_server.vocabulary import PlaceKind, PresenceKind, PresenceState
 
 ARRIVAL_KINDS = (PlaceKind.ENTRANCE, PlaceKind.BAY)
@@ -57,11 +59,35 @@ AGREEMENT_BONUS = 0.1
 
 
 @dataclass(frozen=True)
-class FusionParams:
+class FusionParams(FilterParams):
     """Every tunable of fusion with its reason; `python -m bench accuracy --NAME X` sweeps any.
 
-    Field names with dashes are the bench's flags (`--entry-evidence-db 14`).
+    Field names with dashes are the bench's flags (`--entry-evidence-db 14`). The filter's
+    model of the radio and of how people move (`places.FilterParams`) is part of it.
     """
+
+    # Decisions from the filter's belief (store_server/presence/places.py). A visit opens when
+    # the probability of being in the store or at a bay reaches `enter_probability` (besides
+    # the door's evidence and the bay rule below) and closes when it falls to
+    # `exit_probability`: apart, so a belief wavering around one level does not flap.
+    # Which decides, the filter's belief (1) or the state machine of thresholds below (0).
+    # Both are measured on every scenario (docs/decisions.md, "A probabilistic filter"); the
+    # better one is the default.
+    filter_decisions: float = 0.0
+    enter_probability: float = 0.9
+    exit_probability: float = 0.1
+    # During a visit the place shown is the most probable one, once it reaches
+    # `place_switch_probability` while the current one has fallen under
+    # `place_hold_probability` (hysteresis), and held for the minimum dwell.
+    place_switch_probability: float = 0.6
+    place_hold_probability: float = 0.3
+    # A reading just absorbed counts as this many seconds of its source's evidence at once (a
+    # gateway reports a device at most about once a second), so it moves the belief before
+    # the next tick of the clock ...
+    reading_s: float = 1.0
+    # ... and the evidence of a longer gap between two updates counts at most this long: what
+    # the sources said before the gap is not known to have held throughout it.
+    max_evidence_step_s: float = 5.0
 
     # The entry threshold (calibrated dBm): the server's STORE_ENTRY_RSSI_DBM, about 3.5 m from
     # an antenna in free space (see store_server/settings.py).
@@ -352,6 +378,7 @@ class PersonState:
     pending_bay: str | None = None  # the bay placing them since placed_elsewhere_since
     walk_by_reported: bool = False
     dwell_reported: bool = False  # zone_dwell already fired during this stay in the zone
+    belief: Belief = field(default_factory=Belief)  # where they are, as probabilities
 
 
 @dataclass(frozen=True)
@@ -665,6 +692,12 @@ def _open_visit(
     state: PersonState, estimate: Estimate, at: float
 ) -> tuple[PersonState, list[PresenceEvent]]:
     opened = replace(state, visit_open=True, entered_at=at, outside_since=None)
+    if opened.belief.visiting() < 0.5:
+        # Opened by the door's evidence, a bay or a check-in against the belief: it restarts
+        # where that evidence puts them.
+        opened = replace(
+            opened, belief=places.at_place(opened.belief, _place_of_estimate(estimate))
+        )
     opened, events = _enter_place(opened, estimate, at)
     return opened, [_event(PresenceKind.ENTERED, estimate, at), *events]
 
@@ -764,9 +797,27 @@ def _arrival_estimate(
 
 
 def _step(
+    state: PersonState,
+    params: FusionParams,
+    t: float,
+    checked_in: bool = False,
+    reading: bool = False,
+) -> tuple[PersonState, list[PresenceEvent]]:
+    """Apply the decisions at time `t` given the evidence already absorbed.
+
+    Args:
+        checked_in: the signal just absorbed is a check-in (the shopper's word opens a visit).
+        reading: a reading was just absorbed.
+    """
+    if params.filter_decisions:
+        return _step_filter(state, params, t, checked_in, reading)
+    return _step_rules(state, params, t, checked_in)
+
+
+def _step_rules(
     state: PersonState, params: FusionParams, t: float, checked_in: bool = False
 ) -> tuple[PersonState, list[PresenceEvent]]:
-    """Apply the state machine at time `t` given the evidence already absorbed.
+    """The state machine of thresholds at time `t` (`filter_decisions` off).
 
     Args:
         checked_in: the signal just absorbed is a check-in (the shopper's word opens a visit).
@@ -781,7 +832,7 @@ def _step(
         if (estimate.state, estimate.place) != (state.state, state.place):
             return _enter_place(replace(state, outside_since=None), estimate, t)
     if not state.visit_open:
-        return _step_outside(state, estimate, params, t)
+        return _step_outside_rules(state, estimate, params, t)
     if estimate.state == PresenceState.OUTSIDE:
         since = state.outside_since if state.outside_since is not None else t
         if t - since >= params.exit_after_s:
@@ -815,6 +866,165 @@ def _step(
     return replace(state, placed_elsewhere_since=since), []
 
 
+def _step_filter(
+    state: PersonState,
+    params: FusionParams,
+    t: float,
+    checked_in: bool = False,
+    reading: bool = False,
+) -> tuple[PersonState, list[PresenceEvent]]:
+    """Bring the belief to time `t` and decide from it (`filter_decisions` on).
+
+    Args:
+        checked_in: the signal just absorbed is a check-in (the shopper's word opens a visit).
+        reading: a reading was just absorbed (it counts at once, see READING_S).
+    """
+    zone = state.place if state.state == PresenceState.ZONE else None
+    bay = state.place if state.state == PresenceState.BAY else None
+    at_entrance = state.state == PresenceState.ENTRANCE
+    estimate = locate(state.evidence, params, t, state.visit_open, zone, at_entrance, bay)
+    if checked_in:  # the shopper's word: in, and where she says, at once
+        where = _place_of_estimate(estimate)
+        state = replace(state, belief=places.at_place(_believe(state, params, t).belief, where))
+        if not state.visit_open:
+            return _open_visit(state, estimate, t)
+        if (estimate.state, estimate.place) != (state.state, state.place):
+            return _enter_place(replace(state, outside_since=None), estimate, t)
+        return state, []
+    state = _believe(state, params, t, reading)
+    if not state.visit_open:
+        return _step_outside_filter(state, estimate, params, t)
+    if state.belief.visiting() <= params.exit_probability:
+        return _exit(state, _filter_estimate(state, params, t, gone=True), t)
+    estimate = _filter_estimate(state, params, t)
+    if (estimate.state, estimate.place) == (state.state, state.place):
+        held = replace(
+            state,
+            placed_elsewhere_since=None,
+            confidence=estimate.confidence,
+            reasons=estimate.reasons,
+        )
+        if (
+            held.state == PresenceState.ZONE
+            and not held.dwell_reported
+            and t - held.since >= params.zone_dwell_s
+        ):
+            return replace(held, dwell_reported=True), [_dwell_event(held, t)]
+        return held, []
+    # The dwell counts from when the person stopped being placed where they are, wherever the
+    # belief has put them since: someone walking out of a zone passes the floor, the doorway
+    # and the pavement, and each of those must not restart the clock.
+    since = state.placed_elsewhere_since if state.placed_elsewhere_since is not None else t
+    if t - since >= _min_dwell(state, params, t):
+        return _enter_place(state, estimate, t)
+    return replace(state, placed_elsewhere_since=since), []
+
+
+def _observations(state: PersonState, params: FusionParams, t: float) -> list[places.Observation]:
+    """What each source says at `t`: its level while fresh, its silence for a while after."""
+    out = []
+    for e in state.evidence:
+        if e.signal == "check_in":
+            continue
+        device = places.place_key(e.place.kind, e.place.name)
+        by_phone = e.signal == "phone_beacon"
+        if e.fresh(params, t):
+            out.append(places.Observation(device, by_phone, e.level))
+        elif t - e.at <= params.silence_memory_s:
+            out.append(places.Observation(device, by_phone, None))
+    return out
+
+
+def _believe(
+    state: PersonState, params: FusionParams, t: float, reading: bool = False
+) -> PersonState:
+    """The belief brought to `t`: moved along the topology, then weighed by every source."""
+    before = state.belief.at
+    belief = places.predict(state.belief, params, t)
+    seconds = 0.0 if before is None else min(params.max_evidence_step_s, max(0.0, t - before))
+    if reading or before is None:
+        seconds = max(seconds, params.reading_s)
+    belief = places.observe_now(belief, _observations(state, params, t), seconds, params)
+    return replace(state, belief=belief)
+
+
+def _presence_of(place: str) -> tuple[PresenceState, str | None]:
+    """The fused state and place name of a belief's place."""
+    if place in (places.ENTRANCE, places.LEAVING):
+        return PresenceState.ENTRANCE, "entrance"
+    if place.startswith(places.ZONE_PREFIX):
+        return PresenceState.ZONE, place.removeprefix(places.ZONE_PREFIX)
+    if place.startswith(places.BAY_PREFIX):
+        return PresenceState.BAY, place.removeprefix(places.BAY_PREFIX)
+    if place == places.FLOOR:
+        return PresenceState.INSIDE, None
+    return PresenceState.OUTSIDE, None
+
+
+def _place_of_state(state: PersonState) -> str | None:
+    """The belief's place of the state a person is in, if in a visit's place."""
+    if state.state == PresenceState.ENTRANCE:
+        return max((places.ENTRANCE, places.LEAVING), key=state.belief.of)
+    if state.state == PresenceState.INSIDE:
+        return places.FLOOR
+    if state.state == PresenceState.ZONE:
+        return places.zone_place(state.place)
+    if state.state == PresenceState.BAY:
+        return places.bay_place(state.place)
+    return None
+
+
+def _place_of_estimate(estimate: Estimate) -> str:
+    if estimate.state == PresenceState.ZONE:
+        return places.zone_place(estimate.place)
+    if estimate.state == PresenceState.BAY:
+        return places.bay_place(estimate.place)
+    if estimate.state == PresenceState.INSIDE:
+        return places.FLOOR
+    return places.ENTRANCE
+
+
+def _filter_estimate(
+    state: PersonState, params: FusionParams, t: float, gone: bool = False
+) -> Estimate:
+    """Where the belief puts the person: its most probable visit place, with hysteresis.
+
+    Args:
+        gone: the estimate of an exit: outside, with the probability of being out.
+    """
+    fresh = sorted(
+        (e for e in state.evidence if e.signal != "check_in" and e.fresh(params, t)),
+        key=lambda e: e.level,
+        reverse=True,
+    )
+    belief = state.belief
+    visiting = belief.visiting()
+    if gone:
+        reasons = (
+            *(e.reason() for e in fresh[:2]),
+            {"signal": "filter", "p_out": round(1 - visiting, 2)},
+        )
+        return Estimate(PresenceState.OUTSIDE, None, round(1 - visiting, 2), reasons)
+    candidates = [p for p, _ in belief.probabilities if places.is_visit_place(p)]
+    best, probability = places.most_likely(belief, candidates)
+    current = _place_of_state(state)
+    if (
+        current is not None
+        and best != current
+        and (
+            probability < params.place_switch_probability
+            or belief.of(current) >= params.place_hold_probability
+        )
+    ):
+        best, probability = current, belief.of(current)
+    presence, name = _presence_of(best)
+    reasons = (
+        *(e.reason() for e in fresh[:2]),
+        {"signal": "filter", "place": best, "p": round(probability, 2), "p_in": round(visiting, 2)},
+    )
+    return Estimate(presence, name, round(min(1.0, visiting), 2), reasons)
+
+
 def _min_dwell(state: PersonState, params: FusionParams, t: float) -> float:
     """How long a new place must hold: `min_dwell_s`, or `dwell_gaps` of the slowest phone.
 
@@ -838,7 +1048,7 @@ def _zone_level(state: PersonState, params: FusionParams, t: float) -> float | N
     return max(levels, default=None)
 
 
-def _step_outside(
+def _step_outside_rules(
     state: PersonState, estimate: Estimate, params: FusionParams, t: float
 ) -> tuple[PersonState, list[PresenceEvent]]:
     arrived = _arrival_estimate(state, estimate, params, t)
@@ -864,6 +1074,35 @@ def _step_outside(
         else:
             hold, heard = params.inside_entry_s, state.last_heard_at or since
         if t - since >= hold and heard - since >= hold:
+            return _open_visit(state, estimate, t)
+        return replace(state, placed_elsewhere_since=since), []
+    if state.placed_elsewhere_since is not None:
+        state = replace(state, placed_elsewhere_since=None, pending_bay=None)
+    return _walk_by(state, estimate, params, t)
+
+
+def _step_outside_filter(
+    state: PersonState, estimate: Estimate, params: FusionParams, t: float
+) -> tuple[PersonState, list[PresenceEvent]]:
+    arrived = _arrival_estimate(state, estimate, params, t)
+    if arrived is not None:
+        return _open_visit(state, arrived, t)
+    if state.belief.in_store() >= params.enter_probability:
+        # The belief has them in the store, whatever the door said. (A bay opens a visit only
+        # by the bay rule below: a pedestrian on the kerb passes right under a bay's post.)
+        return _open_visit(state, _filter_estimate(state, params, t), t)
+    if estimate.state == PresenceState.BAY:
+        # Nearest to one bay's gateway for long enough, and heard again once the hold is up
+        # (the clock alone does not do it: a passer's last reading stays current for
+        # evidence_ttl_s after they have gone): arrived. One bay throughout: a pedestrian
+        # walking along the kerb is nearest to one bay's post after another, a car waits at one.
+        since = state.placed_elsewhere_since if state.placed_elsewhere_since is not None else t
+        if state.pending_bay != estimate.place:
+            since = t
+        state = replace(state, pending_bay=estimate.place)
+        bay = Place(PlaceKind.BAY, estimate.place)
+        heard = max((e.at for e in state.evidence if e.place == bay), default=since)
+        if t - since >= params.bay_arrival_s and heard - since >= params.bay_arrival_s:
             return _open_visit(state, estimate, t)
         return replace(state, placed_elsewhere_since=since), []
     if state.placed_elsewhere_since is not None:
@@ -926,7 +1165,9 @@ def fuse(
             evidence=_absorb(current.evidence, signal, params),
             last_heard_at=max(t, current.last_heard_at or t),
         )
-        current, stepped = _step(current, params, t, checked_in=isinstance(signal, CheckIn))
+        current, stepped = _step(
+            current, params, t, checked_in=isinstance(signal, CheckIn), reading=True
+        )
         events += stepped
     return Fused(current, events, ignored)
 
@@ -983,9 +1224,12 @@ def restore(
             last_heard_at=max(signal.seen_at, state.last_heard_at or signal.seen_at),
         )
     if visit is not None:
-        estimate = locate(state.evidence, params, state.last_heard_at or visit[1], True)
+        at = state.last_heard_at or visit[1]
+        estimate = locate(state.evidence, params, at, True)
         if estimate.state != PresenceState.OUTSIDE:
             state = replace(state, state=estimate.state, place=estimate.place)
+        where = _place_of_state(state) or places.FLOOR
+        state = replace(state, belief=places.at_place(Belief(at=at), where))
     else:
         # Rebuilt after a restart: any pass in the readings was already told or never will be.
         state = replace(state, walk_by_reported=True, near_door_at=state.last_heard_at)

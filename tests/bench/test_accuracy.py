@@ -72,3 +72,13 @@ def test_every_fusion_tunable_is_a_flag_and_the_report_names_the_values_swept() 
     report = json.loads(_bench(*args, "--zone-dwell-s", "20", "--bay-arrival-s", "4"))
     assert report["fusion_params"] == {"zone_dwell_s": 20.0, "bay_arrival_s": 4.0}
     assert "fusion_params" not in json.loads(_bench(*args))
+
+
+def test_the_place_filter_decides_when_swept_on_and_the_report_is_complete() -> None:
+    args = ("--scenario", "browse", "--seed", "1", "--json", "--filter-decisions", "1")
+    report = json.loads(_bench(*args, "--model-path-loss-exponent", "2.2"))
+    assert report["fusion_params"] == {"filter_decisions": 1.0, "model_path_loss_exponent": 2.2}
+    figures = report["rules"]["fusion"]
+    for key, kind in KEYS.items():
+        assert isinstance(figures[key], kind), (key, figures[key])
+    assert figures["true_visits"] == 2
