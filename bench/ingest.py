@@ -99,7 +99,7 @@ class Database:
         # A store of a chain where the schema has chains (migration 0016), alone where it has
         # none (the bench also measures older code).
         chained = "chain_id" in self._columns("stores")
-        store = (
+        store: list[tuple[str, dict[str, Any]]] = (
             [
                 ("INSERT INTO chains (id, name) VALUES (1, 'Bench')", {}),
                 (
