@@ -483,7 +483,7 @@ def measure_bare(
             proc.wait(timeout=30)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the sizes and print the figures."""
     parser = argparse.ArgumentParser(prog="python -m bench ingest")
     parser.add_argument("--devices", type=int, nargs="+", default=[1000, 100_000])

@@ -116,7 +116,6 @@ WEB_MODULES_ALLOWED = ("store_server/web/", "store_server/app.py")
 PURE_SERVER_MODULES = (
     "store_server/presence/fusion.py",
     "store_server/presence/places.py",
-    "store_server/presence/identity.py",
     "store_server/engagement/decide.py",
     "store_server/reporting/analytics.py",
     "store_server/pickup/lifecycle.py",
