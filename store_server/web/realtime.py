@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import socketio as socketio_package
 from flask import Flask, request
 from flask_socketio import SocketIO, join_room
 
@@ -141,8 +142,74 @@ class Broadcaster:
             event, payload, room = item
             try:
                 socketio.emit(event, payload, to=room)
+                if not _queue_took_it():
+                    # The queue is down: python-socketio gave up publishing (it logs, it does
+                    # not raise), and with a queue even this process's tablets hear only what
+                    # comes back from it. Those at least hear it now; the others catch up once
+                    # the queue is back (watch_message_queue).
+                    socketio.server.emit(event, payload, to=room, namespace="/", ignore_queue=True)
+                    log.warning("event=emitted_locally name=%s reason=message_queue_down", event)
             except Exception:  # noqa: BLE001 - one failed emit must not stop the emitter
                 log.exception("event=emit_failed name=%s room=%s", event, room)
+
+
+# How often a process checks that it is listening to the message queue (a second or two of
+# pub/sub commands is nothing to Redis; a tablet deaf for longer notices nothing).
+QUEUE_WATCH_S = 2.0
+
+
+def _queue_took_it() -> bool:
+    return bool(getattr(socketio.server.manager, "published", True))
+
+
+class RedisQueue(socketio_package.RedisManager):  # type: ignore[misc]
+    """python-socketio's Redis manager, remembering whether the last publish reached Redis
+    (its own gives up after two attempts, logs, and returns None without raising)."""
+
+    published = True
+
+    def _publish(self, data: Any) -> Any:
+        result = super()._publish(data)
+        self.published = result is not None
+        return result
+
+
+def watch_message_queue() -> None:
+    """Forever: notice when this process's subscription to the message queue was lost and made
+    again (Redis restarted), and then close every Engine.IO connection of this process.
+
+    While the subscription was down, events raised by other processes never reached this
+    process's pages, and nothing tells them: closing the transports makes every page reconnect
+    (Socket.IO clients do so by themselves) and fetch what it shows, as on any reconnect.
+    """
+    manager = socketio.server.manager
+    listening: object | None = None  # the subscription last seen working
+    lost = False
+    while True:
+        socketio.sleep(QUEUE_WATCH_S)
+        # The Redis manager makes a new pub/sub object on each reconnection attempt and
+        # subscribes it; only a working one has its channel.
+        pubsub = getattr(manager, "pubsub", None)
+        if pubsub is None or pubsub is listening:
+            continue
+        if not getattr(pubsub, "subscribed", False):
+            if listening is not None and not lost:
+                lost = True
+                log.warning("event=message_queue_lost effect=events_of_other_processes_missed")
+            continue
+        if listening is not None:
+            lost = False
+            _drop_transports()
+            log.warning("event=message_queue_back effect=pages_reconnect_and_catch_up")
+        listening = pubsub
+
+
+def _drop_transports() -> None:
+    # Closed without Engine.IO's CLOSE packet, as a network drop: a client told "closed by the
+    # server" stays away (python-socketio's does), one that lost its transport reconnects.
+    engine = socketio.server.eio
+    for transport in list(engine.sockets.values()):
+        transport.close(wait=False, abort=True)
 
 
 def async_mode() -> str:
@@ -162,11 +229,14 @@ def init_realtime(app: Flask, settings: StoreSettings) -> Broadcaster:
     socketio.init_app(
         app,
         async_mode=async_mode(),
-        message_queue=queue_url or None,
-        channel=settings.message_channel,
+        client_manager=RedisQueue(queue_url, channel=settings.message_channel)
+        if queue_url
+        else None,
     )
     broadcaster = Broadcaster()
     broadcaster.start()
+    if queue_url:
+        socketio.start_background_task(watch_message_queue)
     return broadcaster
 
 
