@@ -184,21 +184,21 @@ def watch_message_queue() -> None:
     """
     manager = socketio.server.manager
     listening: object | None = None  # the subscription last seen working
-    lost = False
+    deaf = False  # a check found no working subscription since then
     while True:
         socketio.sleep(QUEUE_WATCH_S)
-        # The Redis manager makes a new pub/sub object on each reconnection attempt and
-        # subscribes it; only a working one has its channel.
+        # The Redis manager (started with the first connection) makes a new pub/sub object on
+        # each reconnection attempt and subscribes it; only a working one has its channel.
         pubsub = getattr(manager, "pubsub", None)
         if pubsub is None or pubsub is listening:
             continue
         if not getattr(pubsub, "subscribed", False):
-            if listening is not None and not lost:
-                lost = True
+            if not deaf:
+                deaf = True
                 log.warning("event=message_queue_lost effect=events_of_other_processes_missed")
             continue
-        if listening is not None:
-            lost = False
+        if deaf or listening is not None:  # a new subscription: the old one was lost
+            deaf = False
             _drop_transports()
             log.warning("event=message_queue_back effect=pages_reconnect_and_catch_up")
         listening = pubsub

@@ -76,7 +76,7 @@ def test_redis_stopped_and_started_degrades_then_recovers_by_itself(
         # Raised on A while the queue is down: stored, and A's own tablet hears it live.
         announce_arrival(a, "maria")  # raises on any status but 2xx
         assert wait_until(lambda: on_a.live_ids(), DEADLINE_S), "A's tablet heard nothing"
-        [alert_id] = on_a.live_ids()
+        alert_id = on_a.live_ids()[0]  # one per ready order of hers
         # Logging in counts against the shared limits, which fail open: no 5xx either.
         sam = requests.post(
             f"{b.url}/api/v1/auth/login",
@@ -104,7 +104,8 @@ def test_redis_stopped_and_started_degrades_then_recovers_by_itself(
         assert wait_until(
             lambda: any(u["alert_id"] == alert_id for u in on_a.updates), RECOVERY_S
         ), "A's tablet never heard B's acknowledgement"
-        assert on_a.live_ids() == [alert_id], "the arrival was sent to A's tablet twice"
+        heard = on_a.live_ids()
+        assert len(heard) == len(set(heard)), "an arrival was sent to A's tablet twice"
         for stack in (a, b):
             assert stack.server is not None
             assert not [line for line in stack.server.lines if " status=5" in line]
