@@ -13,7 +13,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import socketio as socketio_package
 from flask import Flask, request
 from flask_socketio import SocketIO, join_room
 
@@ -141,14 +140,9 @@ class Broadcaster:
         while (item := self._queue.get()) is not None:
             event, payload, room = item
             try:
+                # With a queue, python-socketio delivers to this process's pages first, then
+                # publishes for the others (a failed publish is logged, not raised).
                 socketio.emit(event, payload, to=room)
-                if not _queue_took_it():
-                    # The queue is down: python-socketio gave up publishing (it logs, it does
-                    # not raise), and with a queue even this process's tablets hear only what
-                    # comes back from it. Those at least hear it now; the others catch up once
-                    # the queue is back (watch_message_queue).
-                    socketio.server.emit(event, payload, to=room, namespace="/", ignore_queue=True)
-                    log.warning("event=emitted_locally name=%s reason=message_queue_down", event)
             except Exception:  # noqa: BLE001 - one failed emit must not stop the emitter
                 log.exception("event=emit_failed name=%s room=%s", event, room)
 
@@ -156,22 +150,6 @@ class Broadcaster:
 # How often a process checks that it is listening to the message queue (a second or two of
 # pub/sub commands is nothing to Redis; a tablet deaf for longer notices nothing).
 QUEUE_WATCH_S = 2.0
-
-
-def _queue_took_it() -> bool:
-    return bool(getattr(socketio.server.manager, "published", True))
-
-
-class RedisQueue(socketio_package.RedisManager):  # type: ignore[misc]
-    """python-socketio's Redis manager, remembering whether the last publish reached Redis
-    (its own gives up after two attempts, logs, and returns None without raising)."""
-
-    published = True
-
-    def _publish(self, data: Any) -> Any:
-        result = super()._publish(data)
-        self.published = result is not None
-        return result
 
 
 def watch_message_queue() -> None:
@@ -229,9 +207,8 @@ def init_realtime(app: Flask, settings: StoreSettings) -> Broadcaster:
     socketio.init_app(
         app,
         async_mode=async_mode(),
-        client_manager=RedisQueue(queue_url, channel=settings.message_channel)
-        if queue_url
-        else None,
+        message_queue=queue_url or None,
+        channel=settings.message_channel,
     )
     broadcaster = Broadcaster()
     broadcaster.start()
