@@ -59,13 +59,16 @@ class Target:
     password: str
 
 
-def operations(url: str) -> list[tuple[str, str, bool]]:
-    """(method, path template, takes a JSON body) of every operation the server documents."""
+def operations(url: str, *, public: bool = True) -> list[tuple[str, str, bool]]:
+    """(method, path template, takes a JSON body) of every operation the server documents
+    (without those anyone may call, `security: []`, unless `public`)."""
     document = requests.get(f"{url}/api/v1/openapi.json", timeout=TIMEOUT_S).json()
     found = []
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            if method in {"get", "post", "put", "delete", "patch"}:
+            if method not in {"get", "post", "put", "delete", "patch"}:
+                continue
+            if public or operation.get("security") != []:
                 found.append((method.upper(), path, "requestBody" in operation))
     return found
 
@@ -123,9 +126,10 @@ def hostile(target: Target, token: str) -> dict[str, Any]:
 
 
 def cross_store(target: Target, token: str) -> dict[str, Any]:
-    """Every store-scoped operation on the other store with this store's manager token."""
+    """Every store-scoped operation on the other store with this store's manager token (public
+    ones, such as a store's info page, left out)."""
     refused, crossed = 0, []
-    for method, template, has_body in operations(target.url):
+    for method, template, has_body in operations(target.url, public=False):
         if "{store_id}" not in template:
             continue
         response = requests.request(

@@ -61,7 +61,7 @@ def batch(stack: Stack, batch_id: str) -> requests.Response:
     )
     now = time.time()
     eid = eddystone_eid(key, 10, int(now)).hex()
-    frame = {"kind": "eddystone_eid", "eid": eid, "tx_power": -20}
+    frame: dict[str, Any] = {"kind": "eddystone_eid", "eid": eid, "tx_power": -20}
     return requests.post(
         f"{stack.url}/api/v1/gateways/gw-entrance/batches",
         json={"batch_id": batch_id, "sent_at": now,
