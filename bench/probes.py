@@ -204,7 +204,7 @@ def _login_of(account: dict[str, str]) -> dict[str, str]:
     return {"email": account["email"], "password": account["password"]}
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the probes and print the figures."""
     parser = argparse.ArgumentParser(prog="python -m bench probes")
     parser.add_argument("--url")
