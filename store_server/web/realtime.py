@@ -153,7 +153,7 @@ QUEUE_WATCH_S = 2.0
 
 
 def watch_message_queue() -> None:
-    """Forever: notice when this process's subscription to the message queue was lost and made
+    """Forever: notice when this process's connection to the message queue was lost and made
     again (Redis restarted), and then close every Engine.IO connection of this process.
 
     While the subscription was down, events raised by other processes never reached this
@@ -161,25 +161,29 @@ def watch_message_queue() -> None:
     (Socket.IO clients do so by themselves) and fetch what it shows, as on any reconnect.
     """
     manager = socketio.server.manager
-    listening: object | None = None  # the subscription last seen working
-    deaf = False  # a check found no working subscription since then
+    # python-socketio's Redis manager connects once when its listener starts, and again after
+    # each failure (listening or publishing): more connections than one mean it lost Redis.
+    connect = manager._redis_connect
+    connections = [0]
+
+    def counted_connect() -> None:
+        connections[0] += 1
+        connect()
+
+    manager._redis_connect = counted_connect
+    accounted = 1
     while True:
         socketio.sleep(QUEUE_WATCH_S)
-        # The Redis manager (started with the first connection) makes a new pub/sub object on
-        # each reconnection attempt and subscribes it; only a working one has its channel.
-        pubsub = getattr(manager, "pubsub", None)
-        if pubsub is None or pubsub is listening:
+        if connections[0] <= accounted:
             continue
+        pubsub = getattr(manager, "pubsub", None)
         if not getattr(pubsub, "subscribed", False):
-            if not deaf:
-                deaf = True
+            if connections[0] == accounted + 1:
                 log.warning("event=message_queue_lost effect=events_of_other_processes_missed")
             continue
-        if deaf or listening is not None:  # a new subscription: the old one was lost
-            deaf = False
-            _drop_transports()
-            log.warning("event=message_queue_back effect=pages_reconnect_and_catch_up")
-        listening = pubsub
+        accounted = connections[0]
+        _drop_transports()
+        log.warning("event=message_queue_back effect=pages_reconnect_and_catch_up")
 
 
 def _drop_transports() -> None:
