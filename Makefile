@@ -28,6 +28,7 @@ setup: $(VENV)/.installed node_modules/.installed $(VENDORED)
 test-setup: setup
 	@command -v chromium >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq chromium; }
 	@command -v nginx >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq nginx; }
+	@command -v redis-server >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq redis-server; }
 
 lint: setup
 	$(BIN)/ruff check gateway store_server firmware_sim bench tests

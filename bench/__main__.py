@@ -10,6 +10,7 @@ BENCHES = {
     "fanout": ("bench.fanout", "pickup alert fan-out to 50 tablets vs a bare Flask-SocketIO app"),
     "help": ("bench.help", "help request to 20 tablets, and 'on my way' back to the shopper"),
     "serving": ("bench.serving", "gunicorn gthread vs gevent: fan-out and ingest at full rate"),
+    "probes": ("bench.probes", "5xx to hostile requests, cross-store refusals, wrong passwords"),
     "redemption": ("bench.redemption", "coupon redemption latency under 50 concurrent tills"),
     "decisions": ("bench.decisions", "decision point decisions/s over 100,000 shoppers"),
     "decode": ("bench.decode_throughput", "decoder adverts/s against peer parsers"),

@@ -9,6 +9,11 @@ over a second (the entry rule adds up their evidence; one reading at the thresho
 opens a visit).
 
     python -m bench fanout [--worker gevent|gthread] [--tablets 50] [--arrivals 20] [--json]
+                           [--processes 2 --queue redis://127.0.0.1:6379/0]
+
+With `--processes 2` both the store server and the bare app run as two processes sharing the
+Redis queue (each with a channel of its own run), the tablets split evenly between them, and
+every event is raised on the first: half the tablets hear it through Redis.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -185,12 +191,29 @@ def arrival_batch(batch_id: str, identity_key: bytes, now: float) -> dict[str, A
     }
 
 
+def split(count: int, parts: int) -> list[int]:
+    """`count` tablets over `parts` servers, as evenly as they go."""
+    return [count // parts + (1 if i < count % parts else 0) for i in range(parts)]
+
+
 def measure_product(
-    worker: str, tablets: int, arrivals: int, workdir: Path
+    worker: str, tablets: int, arrivals: int, workdir: Path, queue: str | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Arrivals through the real ingest endpoint; returns the summary and a sample payload."""
-    with Stack(workdir / "stack", server_settings={"STORE_SERVER_WORKER": worker}) as stack:
+    """Arrivals through the real ingest endpoint; returns the summary and a sample payload.
+
+    Args:
+        queue: a Redis URL: serve with two processes sharing it (the second without the sweep).
+    """
+    settings = {"STORE_SERVER_WORKER": worker}
+    if queue:
+        settings["STORE_SOCKETIO_MESSAGE_QUEUE"] = queue
+    second = Stack(workdir / "second", server_settings={**settings, "STORE_RUN_SCHEDULER": "0"})
+    with Stack(workdir / "stack", server_settings=settings) as stack, second:
         stack.start_server(seed=seed_store(arrivals))
+        servers = [stack]
+        if queue:
+            second.serve_database_of(stack)
+            servers.append(second)
         token = requests.post(
             f"{stack.url}/api/v1/auth/login",
             json={"email": STAFF[0], "password": STAFF[1]},
@@ -201,13 +224,17 @@ def measure_product(
             p["person"]: bytes.fromhex(p["identity_key"])
             for p in json.loads((stack.workdir / "phones.json").read_text())["phones"]
         }
-        clients = Tablets(stack.url, tablets, {"token": token})
+        groups = [
+            Tablets(server.url, share, {"token": token})
+            for server, share in zip(servers, split(tablets, len(servers)), strict=True)
+        ]
         latencies: list[float] = []
         session = requests.Session()
         try:
             for index in range(1, arrivals + 1):
                 body = arrival_batch(f"fanout-{index}", keys[person_name(index)], time.time())
-                clients.expect_one()
+                for group in groups:
+                    group.expect_one()
                 started = time.perf_counter()
                 response = session.post(
                     f"{stack.url}/api/v1/gateways/gw-entrance/batches",
@@ -216,8 +243,9 @@ def measure_product(
                     headers={"Authorization": f"Bearer {gateway_token}"},
                 )
                 response.raise_for_status()
-                latencies.extend(t - started for t in clients.wait_all())
-                clients.check_none_dropped()
+                for group in groups:
+                    latencies.extend(t - started for t in group.wait_all())
+                    group.check_none_dropped()
                 time.sleep(SPACING_S)
             arrivals_now = requests.get(
                 f"{stack.url}/api/v1/stores/1/arrivals",
@@ -225,10 +253,13 @@ def measure_product(
                 headers={"Authorization": f"Bearer {token}"},
             ).json()["arrivals"]
         finally:
-            clients.close()
+            for group in groups:
+                group.close()
     if not arrivals_now:
         raise RuntimeError("no arrival was raised: the bench's batches open no visit")
-    return summary(latencies, tablets * arrivals, clients.retries), arrivals_now[0]
+    return summary(
+        latencies, tablets * arrivals, sum(group.retries for group in groups)
+    ), arrivals_now[0]
 
 
 def gunicorn_args(worker: str, port: int, wsgi_app: str) -> list[str]:
@@ -257,54 +288,70 @@ def gunicorn_args(worker: str, port: int, wsgi_app: str) -> list[str]:
 
 
 def measure_bare(
-    worker: str, tablets: int, arrivals: int, payload: dict[str, Any]
+    worker: str, tablets: int, arrivals: int, payload: dict[str, Any], queue: str | None = None
 ) -> dict[str, Any]:
-    """The same payload emitted by a bare Flask-SocketIO app served the same way."""
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 - our own module
-        gunicorn_args(worker, port, "bench.fanout_bare:app"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    """The same payload emitted by a bare Flask-SocketIO app served the same way (two
+    processes on the queue if one is given)."""
+    env = {**os.environ, "FANOUT_QUEUE": queue or "", "FANOUT_CHANNEL": f"bare-{uuid.uuid4()}"}
+    ports = [free_port() for _ in range(2 if queue else 1)]
+    procs = [
+        subprocess.Popen(  # noqa: S603 - our own module
+            gunicorn_args(worker, port, "bench.fanout_bare:app"),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:  # listening, the worker still booting
-                time.sleep(0.05)
-        clients = Tablets(url, tablets, None)
+        for url in urls:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while time.monotonic() < deadline:
+                try:
+                    if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:  # listening, the worker still booting
+                    time.sleep(0.05)
+        groups = [
+            Tablets(url, share, None)
+            for url, share in zip(urls, split(tablets, len(urls)), strict=True)
+        ]
         latencies: list[float] = []
         session = requests.Session()
         try:
             for _ in range(arrivals):
-                clients.expect_one()
+                for group in groups:
+                    group.expect_one()
                 started = time.perf_counter()
-                session.post(f"{url}/emit", json=payload, timeout=30).raise_for_status()
-                latencies.extend(t - started for t in clients.wait_all())
-                clients.check_none_dropped()
+                session.post(f"{urls[0]}/emit", json=payload, timeout=30).raise_for_status()
+                for group in groups:
+                    latencies.extend(t - started for t in group.wait_all())
+                    group.check_none_dropped()
                 time.sleep(SPACING_S)
         finally:
-            clients.close()
+            for group in groups:
+                group.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return summary(latencies, tablets * arrivals, clients.retries)
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return summary(latencies, tablets * arrivals, sum(group.retries for group in groups))
 
 
-def measure(worker: str, tablets: int, arrivals: int) -> dict[str, Any]:
-    """Product and bare app, one after the other, with the same worker class."""
+def measure(worker: str, tablets: int, arrivals: int, queue: str | None = None) -> dict[str, Any]:
+    """Product and bare app, one after the other, with the same worker class (and, with a
+    queue, two processes each)."""
     with tempfile.TemporaryDirectory() as tmp:
-        product, payload = measure_product(worker, tablets, arrivals, Path(tmp))
-    bare = measure_bare(worker, tablets, arrivals, payload)
+        product, payload = measure_product(worker, tablets, arrivals, Path(tmp), queue)
+    bare = measure_bare(worker, tablets, arrivals, payload, queue)
     return {
         "worker": worker,
+        "processes": 2 if queue else 1,
         "tablets": tablets,
         "arrivals": arrivals,
         "store_server": product,
@@ -320,8 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", choices=SERVER_WORKERS, default=SERVER_WORKERS[0])
     parser.add_argument("--tablets", type=int, default=50)
     parser.add_argument("--arrivals", type=int, default=20)
+    parser.add_argument("--processes", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--queue", default="redis://127.0.0.1:6379/0", help="with --processes 2")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = measure(args.worker, args.tablets, args.arrivals)
+    queue = args.queue if args.processes == 2 else None
+    result = measure(args.worker, args.tablets, args.arrivals, queue)
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
     return 0

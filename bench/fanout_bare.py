@@ -3,9 +3,12 @@
 payload to one room as soon as it is asked.
 
     gunicorn -k gevent -w 1 -b 127.0.0.1:N bench.fanout_bare:app
+    FANOUT_QUEUE=redis://... FANOUT_CHANNEL=... gunicorn ...   # one of several processes
 """
 
 from __future__ import annotations
+
+import os
 
 from flask import Flask, request
 from flask_socketio import SocketIO, join_room
@@ -15,7 +18,14 @@ from store_server.web.realtime import async_mode
 ROOM = "tablets"
 
 app = Flask(__name__)
-socketio = SocketIO(app, async_mode=async_mode())
+# Several processes of the bare app share a Redis queue as the store server's do (bench
+# fanout --processes 2): FANOUT_QUEUE is its URL, FANOUT_CHANNEL the run's own channel.
+socketio = SocketIO(
+    app,
+    async_mode=async_mode(),
+    message_queue=os.environ.get("FANOUT_QUEUE") or None,
+    channel=os.environ.get("FANOUT_CHANNEL", "flask-socketio"),
+)
 
 
 @socketio.on("connect")  # type: ignore[untyped-decorator]

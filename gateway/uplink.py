@@ -250,6 +250,10 @@ class Uploader:
         self._retry_at: float | None = None
         # Attempts at the head batch; it is the only one ever attempted, so one number will do.
         self._attempts = 0
+        # The post under way, if any. Stopping the gateway cancels the upload loop, not the
+        # post: the shutdown's last attempt awaits its answer instead of sending the batch a
+        # second time (a batch the server stored just as the loop was cancelled).
+        self._posting: asyncio.Task[tuple[Delivery, int | None]] | None = None
         # Since when (wall clock) uploads are held back by answers that keep the batch, and the
         # last such answer's status (None: no answer at all): the heartbeat and /metrics say so.
         self.held_since: float | None = None
@@ -306,20 +310,31 @@ class Uploader:
                 return
 
     async def aclose(self) -> None:
-        """Close the HTTP client (the outbox is its owner's to close)."""
+        """Abandon a post still under way and close the HTTP client (the outbox is its owner's
+        to close; the abandoned batch stays in it)."""
+        if self._posting is not None:
+            self._posting.cancel()
+            await asyncio.gather(self._posting, return_exceptions=True)
+            self._posting = None
         await self._client.aclose()
 
     async def _attempt_oldest(self) -> bool:
-        """Post the oldest batch; True if it left the outbox (delivered or rejected)."""
+        """Post the oldest batch, or await the post of it already under way; True if it left
+        the outbox (delivered or rejected)."""
         batch = self._outbox.oldest()
         if batch is None:
             return True
-        self._attempts += 1
-        self._outbox.in_flight = batch.batch_id
+        if self._posting is None or self._outbox.in_flight != batch.batch_id:
+            self._attempts += 1
+            self._outbox.in_flight = batch.batch_id
+            self._posting = asyncio.ensure_future(self._post(batch))
+        posting = self._posting
         try:
-            delivery, status = await self._post(batch)
+            delivery, status = await asyncio.shield(posting)
         finally:
-            self._outbox.in_flight = None
+            if posting.done():  # else cancelled while waiting: the post goes on
+                self._posting = None
+                self._outbox.in_flight = None
         fields: dict[str, LogValue] = {
             "batch_id": batch.batch_id,
             "observations": batch.observation_count,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,13 +28,28 @@ from store_server.problems import DomainError, Refusal
 from store_server.vocabulary import StaffRole
 
 password_hasher = PasswordHasher()
+_T = TypeVar("_T")
 # Verifying against this keeps a login for an unknown e-mail as slow as a wrong password.
 _DUMMY_HASH = password_hasher.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
     """An argon2id hash of a password."""
-    return password_hasher.hash(password)
+    return _off_the_event_loop(lambda: password_hasher.hash(password))
+
+
+def _off_the_event_loop(work: Callable[[], _T]) -> _T:
+    """Run argon2 (64 MiB and tens of milliseconds by design; seconds on a busy machine) on a
+    native thread when the process serves with gevent: on the event loop it stalls every
+    connection of the one worker meanwhile (a tablet's Socket.IO connect waited out its 10 s
+    timeout behind logins). argon2's C code runs without the GIL, so the loop goes on."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("threading"):
+        return work()
+    import gevent
+
+    result: _T = gevent.get_hub().threadpool.apply(work)
+    return result
 
 
 def token_digest(token: str) -> str:
@@ -170,6 +188,6 @@ def log_out(session: Session, token: str) -> None:
 
 def _password_ok(stored_hash: str, password: str) -> bool:
     try:
-        return password_hasher.verify(stored_hash, password)
+        return _off_the_event_loop(lambda: password_hasher.verify(stored_hash, password))
     except (VerificationError, InvalidHashError):
         return False

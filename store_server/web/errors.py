@@ -7,13 +7,15 @@ import traceback
 from typing import Any
 
 from flask import Flask, Response, jsonify
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from store_server.problems import DomainError, Refusal
 
 log = logging.getLogger(__name__)
+# What a 503 for an unreachable database suggests: a restart or failover takes seconds.
+DATABASE_RETRY_AFTER_S = 5
 
 
 class ApiError(Exception):
@@ -91,6 +93,18 @@ def register_error_handlers(app: Flask) -> None:
         # A value the schema let through but the database refused (out of range, bad text).
         log_database_error(exc)
         return error_response(400, "invalid_value", "a value is out of range for this field")
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(exc: OperationalError | InterfaceError) -> Response:
+        # The database does not answer (down, restarting, a network cut; SQLite locked past its
+        # timeout): nothing was written, and the same request will work once it is back.
+        log_database_error(exc)
+        response = error_response(
+            503, "database_unavailable", "the database does not answer; try again shortly"
+        )
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -182,9 +182,58 @@ class Broadcaster:
         while (item := self._queue.get()) is not None:
             event, payload, room = item
             try:
+                # With a queue, python-socketio delivers to this process's pages first, then
+                # publishes for the others (a failed publish is logged, not raised).
                 socketio.emit(event, payload, to=room)
             except Exception:  # noqa: BLE001 - one failed emit must not stop the emitter
                 log.exception("event=emit_failed name=%s room=%s", event, room)
+
+
+# How often a process checks that it is listening to the message queue (a second or two of
+# pub/sub commands is nothing to Redis; a tablet deaf for longer notices nothing).
+QUEUE_WATCH_S = 2.0
+
+
+def watch_message_queue() -> None:
+    """Forever: notice when this process's connection to the message queue was lost and made
+    again (Redis restarted), and then close every Engine.IO connection of this process.
+
+    While the subscription was down, events raised by other processes never reached this
+    process's pages, and nothing tells them: closing the transports makes every page reconnect
+    (Socket.IO clients do so by themselves) and fetch what it shows, as on any reconnect.
+    """
+    manager = socketio.server.manager
+    # python-socketio's Redis manager connects once when its listener starts, and again after
+    # each failure (listening or publishing): more connections than one mean it lost Redis.
+    connect = manager._redis_connect
+    connections = [0]
+
+    def counted_connect() -> None:
+        connections[0] += 1
+        connect()
+
+    manager._redis_connect = counted_connect
+    accounted = 1
+    while True:
+        socketio.sleep(QUEUE_WATCH_S)
+        if connections[0] <= accounted:
+            continue
+        pubsub = getattr(manager, "pubsub", None)
+        if not getattr(pubsub, "subscribed", False):
+            if connections[0] == accounted + 1:
+                log.warning("event=message_queue_lost effect=events_of_other_processes_missed")
+            continue
+        accounted = connections[0]
+        _drop_transports()
+        log.warning("event=message_queue_back effect=pages_reconnect_and_catch_up")
+
+
+def _drop_transports() -> None:
+    # Closed without Engine.IO's CLOSE packet, as a network drop: a client told "closed by the
+    # server" stays away (python-socketio's does), one that lost its transport reconnects.
+    engine = socketio.server.eio
+    for transport in list(engine.sockets.values()):
+        transport.close(wait=False, abort=True)
 
 
 def async_mode() -> str:
@@ -209,6 +258,8 @@ def init_realtime(app: Flask, settings: StoreSettings) -> Broadcaster:
     socketio.init_app(app, async_mode=async_mode(), client_manager=manager)
     broadcaster = Broadcaster()
     broadcaster.start()
+    if queue_url:
+        socketio.start_background_task(watch_message_queue)
     return broadcaster
 
 

@@ -40,7 +40,7 @@ class RecordingServer:
     Batch uploads are recorded in ``requests`` and answered from a script of status codes,
     then 202; a batch id already stored gets 409 duplicate_batch, as from the real server.
     ``GET .../config`` answers ``config`` (or ``config_status``); heartbeats are recorded in
-    ``heartbeats`` and answered 202.
+    ``heartbeats`` and answered 202. Clearing ``answering`` holds every POST's answer back.
     """
 
     def __init__(self) -> None:
@@ -57,6 +57,9 @@ class RecordingServer:
         self.stored_batch_ids: set[str] = set()
         self.answers: list[int] = []  # the status of each batch request, as in ``requests``
         self._script: deque[int] = deque()
+        # Cleared: batch answers wait until it is set again (an upload awaiting its answer).
+        self.answering = threading.Event()
+        self.answering.set()
         self._lock = threading.Lock()
         self._running = ExitStack()
         self._port = 0
@@ -153,6 +156,7 @@ class RecordingServer:
                     "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body
                 )
                 status, answer = server._respond(recorded)
+                server.answering.wait(DEADLINE_S)
                 self._send(status, answer)
 
         return Handler

@@ -375,8 +375,6 @@ def test_first_heard_is_uploaded_without_waiting_for_the_interval(
         await server.await_until(lambda: len(server.requests) == 1, "the first sighting")
         link.submit(_observation(rssi=-60), first_heard=False)  # waits for the interval
         link.submit(_observation(EID_B), first_heard=True)  # goes at once, with the waiting one
-        # Acknowledged, not only received: cancelling an upload still awaiting its answer
-        # leaves the batch in the outbox, and shutdown would rightly send it again.
         await server.await_until(lambda: counters.batches_sent == 2, "the second sighting")
         link.submit(_observation(rssi=-61), first_heard=False)
         runner.cancel()
@@ -388,6 +386,30 @@ def test_first_heard_is_uploaded_without_waiting_for_the_interval(
     assert [len(r.body["observations"]) for r in server.requests] == [1, 2, 1]
     assert server.observations()[-1]["rssi"] == -61
     assert counters.batches_sent == 3
+
+
+def test_stopped_while_an_upload_awaits_its_answer_the_batch_is_sent_once(
+    server: RecordingServer, outbox: Outbox
+) -> None:
+    counters = Counters()
+    server.answering.clear()
+
+    async def scenario() -> None:
+        settings = _settings(server.url, batch_interval_s=HOUR_S)
+        link = Uplink(settings, counters, Uploader(settings, counters, outbox))
+        runner = asyncio.create_task(link.run())
+        link.submit(_observation(), first_heard=True)
+        await server.await_until(lambda: len(server.requests) == 1, "the upload")
+        runner.cancel()  # the gateway is stopped while the server holds the answer
+        await asyncio.gather(runner, return_exceptions=True)
+        stopping = asyncio.create_task(link.shutdown(timeout_s=5.0))
+        server.answering.set()
+        await stopping
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=10))
+    assert server.answers == [202]
+    assert counters.batches_sent == 1
+    assert outbox.batches == 0
 
 
 def test_interval_closes_the_batch(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -88,3 +90,35 @@ def test_expired_or_logged_out_session_is_refused(
     world.clock.now = time.time
     assert client.post("/api/v1/auth/logout", headers=headers).status_code == 200
     assert client.get(url, headers=headers).status_code == 401
+
+
+# In a process gevent has patched (the served worker): the log-in's argon2 work must let the
+# event loop run, or every tablet of the worker waits for it. A ticker greenlet counts how often
+# the loop ran while the password was hashed and verified; on the loop itself it never would.
+GEVENT_PROBE = """
+from gevent import monkey
+monkey.patch_all()
+import gevent
+from store_server.accounts import auth
+ticks = 0
+def tick():
+    global ticks
+    while True:
+        ticks += 1
+        gevent.sleep(0)
+ticker = gevent.spawn(tick)
+stored = auth.hash_password("correct horse battery")
+during_hash = ticks
+assert auth._password_ok(stored, "correct horse battery")
+print(during_hash, ticks - during_hash)
+"""
+
+
+def test_argon2_leaves_the_gevent_loop_running() -> None:
+    run = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", GEVENT_PROBE], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    during_hash, during_verify = (int(n) for n in run.stdout.split())
+    assert during_hash > 0
+    assert during_verify > 0

@@ -58,3 +58,23 @@ def test_an_unreachable_database_is_not_ready(tmp_path: Path) -> None:
     answer = readyz(url, tmp_path)
     assert answer.status_code == 503
     assert answer.get_json()["error"]["code"] == "not_ready"
+
+
+def test_a_database_that_does_not_answer_gives_503_in_the_error_shape(tmp_path: Path) -> None:
+    settings = StoreSettings(
+        database_url=f"sqlite:///{tmp_path / 'no-such-dir' / 'store.db'}",
+        secret_key="test-secret",
+        var_dir=str(tmp_path / "var"),
+    )
+    app = create_app(settings)
+    try:
+        answer = app.test_client().get(
+            "/api/v1/stores/1/arrivals", headers={"Authorization": "Bearer some-token"}
+        )
+    finally:
+        services(app).publisher.stop()
+        services(app).outbound.stop()
+        services(app).db.dispose()
+    assert answer.status_code == 503
+    assert answer.get_json()["error"]["code"] == "database_unavailable"
+    assert answer.headers["Retry-After"] == "5"
