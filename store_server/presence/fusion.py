@@ -840,19 +840,7 @@ def _step_rules(
         return replace(state, outside_since=since), []
     state = replace(state, outside_since=None)
     if (estimate.state, estimate.place) == (state.state, state.place):
-        held = replace(
-            state,
-            placed_elsewhere_since=None,
-            confidence=estimate.confidence,
-            reasons=estimate.reasons,
-        )
-        if (
-            held.state == PresenceState.ZONE
-            and not held.dwell_reported
-            and t - held.since >= params.zone_dwell_s
-        ):
-            return replace(held, dwell_reported=True), [_dwell_event(held, t)]
-        return held, []
+        return _hold(state, estimate, params, t)
     if state.state == PresenceState.ZONE and estimate.state == PresenceState.ZONE:
         current = _zone_level(state, params, t)
         if current is not None and estimate.level < current + params.zone_switch_margin_db:
@@ -898,19 +886,7 @@ def _step_filter(
         return _exit(state, _filter_estimate(state, params, t, gone=True), t)
     estimate = _filter_estimate(state, params, t)
     if (estimate.state, estimate.place) == (state.state, state.place):
-        held = replace(
-            state,
-            placed_elsewhere_since=None,
-            confidence=estimate.confidence,
-            reasons=estimate.reasons,
-        )
-        if (
-            held.state == PresenceState.ZONE
-            and not held.dwell_reported
-            and t - held.since >= params.zone_dwell_s
-        ):
-            return replace(held, dwell_reported=True), [_dwell_event(held, t)]
-        return held, []
+        return _hold(state, estimate, params, t)
     # The dwell counts from when the person stopped being placed where they are, wherever the
     # belief has put them since: someone walking out of a zone passes the floor, the doorway
     # and the pavement, and each of those must not restart the clock.
@@ -1023,6 +999,26 @@ def _filter_estimate(
         {"signal": "filter", "place": best, "p": round(probability, 2), "p_in": round(visiting, 2)},
     )
     return Estimate(presence, name, round(min(1.0, visiting), 2), reasons)
+
+
+def _hold(
+    state: PersonState, estimate: Estimate, params: FusionParams, t: float
+) -> tuple[PersonState, list[PresenceEvent]]:
+    """The person is still where they were placed: refresh the confidence and reasons, and
+    report the dwell once it reaches `zone_dwell_s` while she is still in the zone."""
+    held = replace(
+        state,
+        placed_elsewhere_since=None,
+        confidence=estimate.confidence,
+        reasons=estimate.reasons,
+    )
+    if (
+        held.state == PresenceState.ZONE
+        and not held.dwell_reported
+        and t - held.since >= params.zone_dwell_s
+    ):
+        return replace(held, dwell_reported=True), [_dwell_event(held, t)]
+    return held, []
 
 
 def _min_dwell(state: PersonState, params: FusionParams, t: float) -> float:
