@@ -264,11 +264,6 @@ class Uploader:
         """How many batches wait in the outbox."""
         return self._outbox.batches
 
-    @property
-    def queued_observations(self) -> int:
-        """How many observations wait in the outbox."""
-        return self._outbox.observations
-
     def enqueue(self, observations: list[Observation], reason: FlushReason) -> str:
         """Store a closed batch in the outbox (before any attempt); return its batch id."""
         batch_id = str(uuid.uuid4())
