@@ -367,9 +367,7 @@ def change_access(
         )
     wanted = list(dict.fromkeys(store_ids))
     if role == StaffRole.ADMIN and wanted:
-        raise invalid(
-            "store_ids", "store: an admin acts at every store of her chain: give none"
-        )
+        raise invalid("store_ids", "store: an admin acts at every store of her chain: give none")
     managed = _managed_by(session, by, user.chain_id)
     for store_id in wanted:
         if by is not None and store_id not in managed:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from bench.stack import Stack
 from store_server.accounts.staff import add_staff
@@ -16,6 +17,7 @@ from store_server.accounts.stores import create_store
 from store_server.db.database import Database
 from store_server.db.models import Chain, Store
 from tests.live import login
+from tests.support.seeding import OTHER_STORE_NAME
 
 pytestmark = pytest.mark.browser
 RAE = ("rae@demo.store", "rae-two-stores")
@@ -140,3 +142,33 @@ def test_a_manager_takes_a_store_from_a_staffer_and_her_tablet_there_is_cut_off(
     expect(rae.locator("#who")).to_have_text("Rae · Station Road")
     expect(rae.get_by_label("Store", exact=True)).to_be_hidden()
     rae.close()
+
+
+def test_an_address_at_two_chains_logs_in_after_choosing_the_chain(
+    page: Page, stack: Stack
+) -> None:
+    password = stack.seed["accounts"][0]["password"]  # Sam's at the demo store
+    db = Database(stack.database_url)
+    try:
+        with db.transaction() as session:
+            other = session.scalars(select(Store).where(Store.name == OTHER_STORE_NAME)).one()
+            add_staff(session, [other.id], "sam@demo.store", "Sam", "staff", password)
+            other_chain = session.get(Chain, other.chain_id)
+            assert other_chain is not None
+            other_chain_name = other_chain.name
+    finally:
+        db.dispose()
+    page.goto(f"{stack.url}/staff")
+    page.get_by_label("E-mail").fill("sam@demo.store")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "this e-mail logs in at several chains: choose one"
+    )
+    chain = page.get_by_label("Chain")
+    expect(chain.locator("option")).to_have_count(2)
+    chain.select_option(label=other_chain_name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#link")).to_have_text("live")
+    expect(page.locator("#who")).to_have_text(f"Sam · {OTHER_STORE_NAME}")
