@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 SETUP_COMMANDS = (
     "create-store",
     "add-staff",
+    "set-staff-stores",
     "set-password",
     "deactivate-staff",
     "add-gateway",
@@ -137,6 +138,20 @@ def _add_setup_commands(commands: argparse._SubParsersAction[OneLineParser]) -> 
     staff.add_argument("--name", required=True, help="what the tablet shows")
     staff.add_argument("--role", required=True, choices=[role.value for role in StaffRole])
 
+    access = commands.add_parser(
+        "set-staff-stores",
+        help="give an account a role and the stores it works at (all of them, replacing its "
+        "stores); its pages at a store taken away are disconnected",
+    )
+    access.add_argument("--email", required=True)
+    access.add_argument("--role", required=True, choices=[role.value for role in StaffRole])
+    access.add_argument(
+        "--store",
+        type=_store_ids,
+        action="extend",
+        default=[],
+        help="the stores a staffer or manager works at (none for an admin): 1,2 or repeated",
+    )
     password = commands.add_parser(
         "set-password",
         help=f"set an account's password, ending its sessions ({HOW_PASSWORDS_ARE_READ})",
@@ -146,6 +161,10 @@ def _add_setup_commands(commands: argparse._SubParsersAction[OneLineParser]) -> 
         "deactivate-staff", help="stop an account logging in; its sessions end at once"
     )
     deactivate.add_argument("--email", required=True)
+    for command in (access, password, deactivate):
+        command.add_argument(
+            "--chain", help="the account's chain, when the e-mail has accounts at several"
+        )
 
     gateway = commands.add_parser("add-gateway", help="register a gateway; prints its token once")
     gateway.add_argument("--store", type=int, required=True, help="store id")
@@ -164,7 +183,12 @@ def _add_setup_commands(commands: argparse._SubParsersAction[OneLineParser]) -> 
         ("export-shopper", "print everything kept about a shopper as JSON"),
         ("erase-shopper", "erase a shopper and everything that names her"),
     ):
-        shopper = commands.add_parser(name, help=f"{what}, found by e-mail or phone")
+        shopper = commands.add_parser(
+            name, help=f"{what}, found by e-mail or phone within one chain"
+        )
+        within = shopper.add_mutually_exclusive_group(required=True)
+        within.add_argument("--chain", help="her chain, by name")
+        within.add_argument("--store", type=_store_id, help="a store of her chain, by id")
         found_by = shopper.add_mutually_exclusive_group(required=True)
         found_by.add_argument("--email", help="her e-mail address")
         found_by.add_argument("--phone", help="her phone number with the country code")
@@ -181,12 +205,20 @@ def _store_ids(text: str) -> list[int]:
     return ids
 
 
+def _store_id(text: str) -> int:
+    """`--store 1`: one store id."""
+    ids = _store_ids(text)
+    if len(ids) != 1:
+        raise argparse.ArgumentTypeError(f"one store id, not {text!r}")
+    return ids[0]
+
+
 def _set_up(settings: StoreSettings, args: argparse.Namespace) -> int:
     """Run one set-up command in one transaction; a refusal is one line on stderr, status 2."""
     from store_server.db.database import Database
 
-    # Whose access this command ends ("staff" or "shopper", id): their sockets are cut off.
-    ended: list[tuple[str, int]] = []
+    # The rooms of those whose access this command ends: their sockets are cut off.
+    ended: list[str] = []
     try:
         change = _setup_change(args, ended)
     except DomainError as exc:
@@ -202,24 +234,30 @@ def _set_up(settings: StoreSettings, args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     if ended and settings.socketio_message_queue:  # else no server to reach from here
-        from store_server.web.realtime import end_room_everywhere, shopper_room, staffer_room
+        from store_server.web.realtime import end_room_everywhere
 
-        for kind, ended_id in ended:
-            room = staffer_room(ended_id) if kind == "staff" else shopper_room(ended_id)
+        for room in ended:
             end_room_everywhere(settings, room)
     print(shown, flush=True)  # only once committed: a printed token or id is real
     return 0
 
 
-def _setup_change(
-    args: argparse.Namespace, ended: list[tuple[str, int]]
-) -> Callable[[Session], str]:
+def _setup_change(args: argparse.Namespace, ended: list[str]) -> Callable[[Session], str]:
     """What the command does to the database, and the line it prints (the password read);
-    adds to `ended` those whose access it ends."""
+    adds to `ended` the Socket.IO rooms of those whose access it ends."""
     from store_server.accounts import staff, stores
     from store_server.layout import plan
     from store_server.presence import gateways
     from store_server.shoppers import data
+    from store_server.web.realtime import shopper_room, staffer_room, staffer_store_room
+
+    def chain_id(session: Session) -> int | None:
+        return stores.chain_named(session, args.chain).id if args.chain is not None else None
+
+    def shoppers_chain(session: Session) -> int:
+        if args.store is not None:
+            return stores.store_of(session, args.store).chain_id
+        return stores.chain_named(session, args.chain).id
 
     command = args.command
     if command == "create-store":
@@ -260,15 +298,28 @@ def _setup_change(
             )
 
         return add
+    if command == "set-staff-stores":
+
+        def set_access(session: Session) -> str:
+            user = staff.staff_by_email(session, args.email, chain_id(session))
+            change = staff.change_access(session, user, args.role, args.store, None)
+            if change.role_changed:
+                ended.append(staffer_room(user.id))
+            else:
+                ended.extend(staffer_store_room(user.id, s) for s in change.removed_store_ids)
+            shown = ",".join(str(store_id) for store_id in change.store_ids) or "every store"
+            return f"{user.id} {user.role} at {shown}"
+
+        return set_access
     if command in ("set-password", "deactivate-staff"):
         password = _read_password() if command == "set-password" else ""
 
         def revoke(session: Session) -> str:
             if command == "set-password":
-                user = staff.set_password(session, args.email, password)
+                user = staff.set_password(session, args.email, password, chain_id(session))
             else:
-                user = staff.deactivate_staff(session, args.email)
-            ended.append(("staff", user.id))
+                user = staff.deactivate_staff(session, args.email, chain_id(session))
+            ended.append(staffer_room(user.id))
             return str(user.id)
 
         return revoke
@@ -289,7 +340,9 @@ def _setup_change(
         return lambda session: json.dumps(
             [
                 data.shopper_export(session, shopper_id)
-                for shopper_id in data.shoppers_by_contact(session, args.email, args.phone)
+                for shopper_id in data.shoppers_by_contact(
+                    session, shoppers_chain(session), args.email, args.phone
+                )
             ],
             indent=2,
             default=str,
@@ -297,10 +350,12 @@ def _setup_change(
     if command == "erase-shopper":
 
         def erase(session: Session) -> str:
-            erased = data.shoppers_by_contact(session, args.email, args.phone)
+            erased = data.shoppers_by_contact(
+                session, shoppers_chain(session), args.email, args.phone
+            )
             for shopper_id in erased:
                 data.erase_shopper(session, shopper_id)
-                ended.append(("shopper", shopper_id))
+                ended.append(shopper_room(shopper_id))
             return "erased shopper " + ", ".join(str(i) for i in erased)
 
         return erase

@@ -39,7 +39,7 @@ class LiveClient:
     def __init__(
         self,
         url: str,
-        auth: dict[str, str],
+        auth: dict[str, str | int],
         events: tuple[str, ...] = ("arrival", "alert_updated", "pickup_update"),
         http_session: requests.Session | None = None,
     ) -> None:

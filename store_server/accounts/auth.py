@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from store_server.db.database import Database
 from store_server.db.models import (
+    Chain,
     Device,
     IntegrationToken,
     StaffSession,
@@ -151,17 +152,51 @@ def staff_for_token(db: Database, token: str | None, now: float) -> StaffIdentit
         return identity_of(session, row[0])
 
 
-def log_in(session: Session, email: str, password: str, now: float, ttl_s: float) -> Login:
-    """Exchange e-mail and password for a new session (expired sessions are swept on the way)."""
-    row = session.execute(
+def log_in(
+    session: Session,
+    email: str,
+    password: str,
+    now: float,
+    ttl_s: float,
+    chain_id: int | None = None,
+) -> Login:
+    """Exchange e-mail and password for a new session (expired sessions are swept on the way).
+
+    The same address may be an account at several chains (`chain_id` picks one). Without it,
+    the password is checked against each active account of the address: the one it opens logs
+    in; if it opens several, conflict `choose_chain` lists those chains (and only those: only
+    someone who knows the password learns of them) for the form to ask which one.
+    """
+    query = (
         select(StaffUser, Store)
         .join(Store, Store.id == StaffUser.store_id)
-        .where(StaffUser.email == email.strip().lower())
-    ).first()
-    password_ok = _password_ok(row[0].password_hash if row else _DUMMY_HASH, password)
-    if row is None or not password_ok or not row[0].active:
+        .where(StaffUser.email == email.strip().lower(), StaffUser.active.is_(True))
+        .order_by(StaffUser.chain_id)
+    )
+    if chain_id is not None:
+        query = query.where(StaffUser.chain_id == chain_id)
+    rows = session.execute(query).all()
+    if not rows:
+        _password_ok(_DUMMY_HASH, password)  # as slow as a wrong password
+    opened = [(user, store) for user, store in rows if _password_ok(user.password_hash, password)]
+    if not opened:
         raise DomainError(Refusal.UNAUTHORIZED, "invalid_credentials", "wrong e-mail or password")
-    user, store = row
+    if len(opened) > 1:
+        chains = [
+            {"id": chain.id, "name": chain.name}
+            for chain in session.scalars(
+                select(Chain)
+                .where(Chain.id.in_([user.chain_id for user, _ in opened]))
+                .order_by(Chain.name, Chain.id)
+            )
+        ]
+        raise DomainError(
+            Refusal.CONFLICT,
+            "choose_chain",
+            "this e-mail logs in at several chains: choose one",
+            {"chains": chains},
+        )
+    user, store = opened[0]
     token = secrets.token_urlsafe(32)
     expires_at = now + ttl_s
     session.execute(delete(StaffSession).where(StaffSession.expires_at <= now))

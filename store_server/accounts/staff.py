@@ -1,7 +1,9 @@
 """Staff accounts: adding one (a staffer or manager at the stores assigned, an admin of a
-chain), setting its password, deactivating it (its sessions end at once).
+chain), changing its role and stores, setting its password, deactivating it (its sessions end
+at once).
 
-E-mail addresses are compared trimmed and lower-cased, as `auth.log_in` looks them up.
+E-mail addresses are compared trimmed and lower-cased, as `auth.log_in` looks them up; an
+address is unique within a chain (the same one may be an account at another chain).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
-from store_server.accounts.auth import hash_password
+from store_server.accounts.auth import StaffIdentity, hash_password, identity_of, may_act
 from store_server.accounts.stores import invalid
 from store_server.db.database import rows_changed
 from store_server.db.models import (
@@ -74,9 +76,14 @@ def add_staff(
         raise invalid("role", f"role must be one of {', '.join(StaffRole)}")
     checked_password(password)
     assigned = _assigned_stores(session, stores, role, chain_id)
-    if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
+    taken = select(StaffUser.id).where(
+        StaffUser.email == email, StaffUser.chain_id == assigned[0].chain_id
+    )
+    if session.scalar(taken) is not None:
         # The message does not repeat the address: it may end up in a log.
-        raise DomainError(Refusal.CONFLICT, "email_taken", "a staff account has this e-mail")
+        raise DomainError(
+            Refusal.CONFLICT, "email_taken", "a staff account of this chain has this e-mail"
+        )
     user = StaffUser(
         chain_id=assigned[0].chain_id,
         store_id=assigned[0].id,
@@ -150,12 +157,18 @@ def managers_of(session: Session, store_id: int) -> list[StaffUser]:
     )
 
 
-def staff_by_email(session: Session, email: str) -> StaffUser:
-    """The staff account with this e-mail (not found `unknown_staff`)."""
-    user = session.scalar(select(StaffUser).where(StaffUser.email == staff_email(email)))
-    if user is None:
+def staff_by_email(session: Session, email: str, chain_id: int | None = None) -> StaffUser:
+    """The staff account with this e-mail (of this chain): not found `unknown_staff`; invalid
+    `chain` when the address has accounts at several chains and no chain is given."""
+    query = select(StaffUser).where(StaffUser.email == staff_email(email))
+    if chain_id is not None:
+        query = query.where(StaffUser.chain_id == chain_id)
+    users = list(session.scalars(query.limit(2)))
+    if not users:
         raise DomainError(Refusal.NOT_FOUND, "unknown_staff", "no staff account has this e-mail")
-    return user
+    if len(users) > 1:
+        raise invalid("chain", "chain: this e-mail has an account at several chains: name one")
+    return users[0]
 
 
 def end_sessions(session: Session, staff_id: int) -> int:
@@ -165,17 +178,19 @@ def end_sessions(session: Session, staff_id: int) -> int:
     )
 
 
-def set_password(session: Session, email: str, password: str) -> StaffUser:
+def set_password(
+    session: Session, email: str, password: str, chain_id: int | None = None
+) -> StaffUser:
     """Give an account a new password and end its sessions (whoever knew the old one is out)."""
-    user = staff_by_email(session, email)
+    user = staff_by_email(session, email, chain_id)
     user.password_hash = hash_password(checked_password(password))
     end_sessions(session, user.id)
     return user
 
 
-def deactivate_staff(session: Session, email: str) -> StaffUser:
+def deactivate_staff(session: Session, email: str, chain_id: int | None = None) -> StaffUser:
     """Stop an account logging in and end its sessions at once (its history stays)."""
-    user = staff_by_email(session, email)
+    user = staff_by_email(session, email, chain_id)
     user.active = False
     end_sessions(session, user.id)
     return user
@@ -300,3 +315,110 @@ def deactivate_in_store(
     user.active = False
     end_sessions(session, user.id)
     return user
+
+
+def account_in_view(session: Session, by: StaffIdentity, store_id: int, staff_id: int) -> StaffUser:
+    """An account `by` manages from this store: for an admin any account of her chain, for a
+    manager one assigned to this store (not found `unknown_staff` otherwise, alike for another
+    chain's account and for none)."""
+    if by.role == StaffRole.ADMIN:
+        user = session.get(StaffUser, staff_id)
+        if user is not None and user.chain_id == by.chain_id:
+            return user
+        raise DomainError(Refusal.NOT_FOUND, "unknown_staff", "no such staff account here")
+    return staff_of_store(session, store_id, staff_id)
+
+
+@dataclass(frozen=True)
+class AccessChange:
+    """An account's new role and stores, and what it lost (whose sockets to cut off)."""
+
+    user: StaffUser
+    store_ids: tuple[int, ...]  # assigned now (none for an admin: her chain's are hers)
+    removed_store_ids: frozenset[int]  # stores she could act at before and cannot now
+    role_changed: bool
+
+
+def change_access(
+    session: Session,
+    user: StaffUser,
+    role: str,
+    store_ids: Sequence[int],
+    by: StaffIdentity | None,
+) -> AccessChange:
+    """Give an account of a chain this role at these stores (every store of the chain for an
+    admin, who is given none), as `by` may (None: the operator, through the CLI).
+
+    A manager changes only the stores she manages (stores of the account outside them stay)
+    and never makes anyone an admin; an admin acts within her chain; nobody changes their own
+    account (they could lock the store out). A store `by` may not manage is `403 forbidden`
+    alike whether it exists or not; for the operator, a store of no or another chain is
+    `unknown_store`. Invalid values name their field (`role`, `store_ids`).
+    """
+    if role not in tuple(StaffRole):
+        raise invalid("role", f"role must be one of {', '.join(StaffRole)}")
+    if by is not None and user.id == by.staff_id:
+        raise DomainError(
+            Refusal.CONFLICT, "cannot_change_self", "you cannot change your own role or stores"
+        )
+    if by is not None and by.role != StaffRole.ADMIN and StaffRole.ADMIN in (role, user.role):
+        raise DomainError(
+            Refusal.FORBIDDEN, "admins_only", "only an admin of the chain can do this"
+        )
+    wanted = list(dict.fromkeys(store_ids))
+    if role == StaffRole.ADMIN and wanted:
+        raise invalid("store_ids", "store: an admin acts at every store of her chain: give none")
+    managed = _managed_by(session, by, user.chain_id)
+    for store_id in wanted:
+        if by is not None and store_id not in managed:
+            raise DomainError(
+                Refusal.FORBIDDEN,
+                "forbidden",
+                f"store: store {store_id} is not one you manage",
+                {"field": "store_ids"},
+            )
+        if store_id not in managed:
+            raise DomainError(
+                Refusal.NOT_FOUND,
+                "unknown_store",
+                f"store: no store {store_id} in this account's chain",
+                {"field": "store_ids"},
+            )
+    before = identity_of(session, user).store_ids
+    current = set(
+        session.scalars(select(StaffStore.store_id).where(StaffStore.staff_id == user.id))
+    )
+    kept = sorted(current - managed) if role != StaffRole.ADMIN else []
+    assigned = [*wanted, *(store_id for store_id in kept if store_id not in wanted)]
+    if role != StaffRole.ADMIN and not assigned:
+        raise invalid("store_ids", "store: a staffer or manager needs at least one store")
+    role_changed = user.role != role
+    user.role = role
+    session.execute(delete(StaffStore).where(StaffStore.staff_id == user.id))
+    session.add_all(StaffStore(staff_id=user.id, store_id=store_id) for store_id in assigned)
+    if role != StaffRole.ADMIN and user.store_id not in assigned:
+        user.store_id = assigned[0]  # where her pages open: a store still hers
+    session.flush()
+    after = identity_of(session, user).store_ids
+    return AccessChange(user, tuple(sorted(assigned)), frozenset(before - after), role_changed)
+
+
+def _managed_by(session: Session, by: StaffIdentity | None, chain_id: int) -> set[int]:
+    """The stores of this chain whose staff `by` manages (the operator: all of them)."""
+    chain_stores = set(session.scalars(select(Store.id).where(Store.chain_id == chain_id)))
+    if by is None:
+        return chain_stores
+    return {store_id for store_id in chain_stores if may_act(by, store_id, StaffRole.MANAGER)}
+
+
+def assigned_store_ids(session: Session, staff_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The stores each of these accounts is assigned to (an admin: none), by id."""
+    found: dict[int, list[int]] = {staff_id: [] for staff_id in staff_ids}
+    rows = session.execute(
+        select(StaffStore.staff_id, StaffStore.store_id)
+        .where(StaffStore.staff_id.in_(list(staff_ids)))
+        .order_by(StaffStore.staff_id, StaffStore.store_id)
+    )
+    for staff_id, store_id in rows:
+        found[staff_id].append(store_id)
+    return found

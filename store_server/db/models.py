@@ -226,11 +226,13 @@ class StaffUser(Base):
     every store of their chain."""
 
     __tablename__ = "staff_users"
+    # The same log-in address may be a staffer at two chains: two accounts (migration 0018).
+    __table_args__ = (UniqueConstraint("chain_id", "email"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id", ondelete="CASCADE"))
     # The store the tablet and console open at first (one of the assigned, or of the chain).
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(20))  # a vocabulary.StaffRole
     password_hash: Mapped[str] = mapped_column(String(200))

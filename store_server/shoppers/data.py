@@ -42,9 +42,12 @@ def erase_shopper(session: Session, shopper_id: int) -> None:
     session.execute(delete(Shopper).where(Shopper.id == shopper_id))
 
 
-def shoppers_by_contact(session: Session, email: str | None, phone: str | None) -> list[int]:
-    """Every shopper known by this e-mail address or phone number: for texts, for pickups, or
-    given while another shopper had it (one person can have joined twice).
+def shoppers_by_contact(
+    session: Session, chain_id: int, email: str | None, phone: str | None
+) -> list[int]:
+    """Every shopper of this chain known by this e-mail address or phone number: for texts,
+    for pickups, or given while another shopper had it (one person can have joined twice).
+    Another chain's shopper with the same address is another person's data: never found.
 
     Raises:
         DomainError: the phone is not a number with its country code, or nobody has it.
@@ -63,7 +66,13 @@ def shoppers_by_contact(session: Session, email: str | None, phone: str | None) 
             Shopper.unconfirmed_email == address,
             Shopper.pickup_email == address,
         )
-    found = list(session.scalars(select(Shopper.id).where(known_by).order_by(Shopper.id)))
+    found = list(
+        session.scalars(
+            select(Shopper.id).where(Shopper.chain_id == chain_id, known_by).order_by(Shopper.id)
+        )
+    )
     if not found:
-        raise DomainError(Refusal.NOT_FOUND, "no_shopper", "no shopper has that e-mail or phone")
+        raise DomainError(
+            Refusal.NOT_FOUND, "no_shopper", "no shopper of the chain has that e-mail or phone"
+        )
     return found

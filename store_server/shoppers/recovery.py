@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from store_server.db.models import Consent, Device, Shopper
+from store_server.db.models import Consent, Device, Shopper, Store
 from store_server.messaging.channels import Contact, Notification
 from store_server.messaging.outbound import (
     RECOVERY_KIND,
@@ -70,8 +70,11 @@ def request_link(
 ) -> list[Job]:
     """Queue a recovery link to this address or number for each shopper of the store who has
     it (none: nothing is sent, and the caller answers the same)."""
+    store = session.get(Store, store_id)
+    if store is None:
+        return []
     try:
-        known = shoppers_by_contact(session, email, phone)
+        known = shoppers_by_contact(session, store.chain_id, email, phone)
     except DomainError as exc:
         if exc.code == "no_shopper":
             return []

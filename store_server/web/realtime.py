@@ -54,6 +54,12 @@ def staffer_room(staff_id: int) -> str:
     return f"staffer:{staff_id}"
 
 
+def staffer_store_room(staff_id: int, store_id: int) -> str:
+    """The room of one staffer's tablets and consoles connected for one store (closed when
+    that store is taken from her)."""
+    return f"staffer:{staff_id}:store:{store_id}"
+
+
 def _disconnect_members(manager: Any, room: str, namespace: str) -> None:
     # Only this process's members: each process does this for its own.
     if manager.server is None:  # a write-only manager (the CLI) has no sockets
@@ -154,6 +160,14 @@ def end_staff_connections(staff_id: int) -> None:
     """Disconnect a staffer's tablets and consoles on every process (their sessions ended)."""
     socketio.close_room(staffer_room(staff_id), namespace="/")
     log.info("event=staff_connections_ended staff=%s", staff_id)
+
+
+def end_staff_store_connections(staff_id: int, store_ids: Sequence[int]) -> None:
+    """Disconnect a staffer's tablets and consoles connected for these stores, on every
+    process (the stores are no longer hers); a page reconnects for a store still hers."""
+    for store_id in store_ids:
+        socketio.close_room(staffer_store_room(staff_id, store_id), namespace="/")
+    log.info("event=staff_store_connections_ended staff=%s stores=%s", staff_id, len(store_ids))
 
 
 class Broadcaster:
@@ -278,6 +292,7 @@ def _on_connect(auth: dict[str, Any] | None = None) -> bool:
             return False
         join_room(staff_room(chosen))
         join_room(staffer_room(identity.staff_id))
+        join_room(staffer_store_room(identity.staff_id, chosen))
         if may_act(identity, chosen, StaffRole.MANAGER):
             join_room(managers_room(chosen))
         log.info("event=socket_joined store=%s staff=%s", chosen, identity.staff_id)

@@ -1,4 +1,5 @@
-"""Erasure, opt-out and revoked staff sessions cut sockets off on every process.
+"""Erasure, opt-out, revoked staff sessions and a store taken from a staffer cut sockets off on
+every process.
 
 Two real `store-server run` processes (A and B) of one deployment share its database and the
 machine's Redis (STORE_TEST_REDIS_URL); the pages and tablets are real python-socketio clients
@@ -15,8 +16,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from bench.stack import BIN, Stack
+from store_server.accounts.staff import add_staff
+from store_server.accounts.stores import create_store
+from store_server.db.database import Database
+from store_server.db.models import Chain, Store
 from tests.live import LiveClient, login
 from tests.support.polling import wait_until
 from tests.support.services import redis_url
@@ -126,5 +132,56 @@ def test_a_revoked_staffer_is_disconnected_on_the_other_process(
         assert wait_until(lambda: gone(morgan_console), DEADLINE_S, 0.05)
     finally:
         for client in (sam_tablet, morgan_console):
+            if client.sio.connected:
+                client.close()
+
+
+def test_a_store_taken_from_a_staffer_cuts_off_her_tablet_there_on_the_other_process(
+    processes: tuple[Stack, Stack],
+) -> None:
+    a, b = processes
+    demo = a.seed["store_id"]
+    db = Database(a.database_url)
+    try:
+        with db.transaction() as session:
+            chain_id = session.scalars(select(Store.chain_id).where(Store.id == demo)).one()
+            chain = session.get(Chain, chain_id)
+            assert chain is not None
+            station = create_store(session, "Station Road", "UTC", "GBP", chain=chain.name).id
+            add_staff(session, [demo, station], "rae@demo.store", "Rae", "staff", "rae-two-stores")
+    finally:
+        db.dispose()
+    rae = login(b.url, "rae@demo.store", "rae-two-stores")
+    tablets = {
+        store_id: LiveClient(b.url, {"token": rae["token"], "store_id": store_id})
+        for store_id in (demo, station)
+    }
+    try:
+        # The demo store's manager (not Station Road's) takes the demo store away through A.
+        manager = account(a, "manager")
+        on_a = login(a.url, manager["email"], manager["password"])
+        done = requests.put(
+            f"{a.url}/api/v1/stores/{demo}/staff/{rae['staff']['id']}/access",
+            json={"role": "staff", "store_ids": []},
+            headers={"Authorization": f"Bearer {on_a['token']}"},
+            timeout=10,
+        )
+        assert (done.status_code, done.json()["store_ids"]) == (200, [station]), done.text
+        assert wait_until(lambda: gone(tablets[demo]), DEADLINE_S, 0.05)
+        assert tablets[station].sio.connected
+        # `store-server set-staff-stores` moves her back: her Station Road tablet on B goes.
+        moved = subprocess.run(
+            [str(BIN / "store-server"), "set-staff-stores", "--email", "rae@demo.store"]  # noqa: S603
+            + ["--role", "staff", "--store", str(demo)],
+            env={**os.environ, **a.server_env()},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert moved.returncode == 0, moved.stderr
+        assert wait_until(lambda: gone(tablets[station]), DEADLINE_S, 0.05)
+    finally:
+        for client in tablets.values():
             if client.sio.connected:
                 client.close()

@@ -93,3 +93,40 @@ def test_every_store_gets_its_chain_and_every_shopper_one_chain(database_url: st
         ]
     finally:
         db.dispose()
+
+
+def test_staff_log_in_addresses_become_unique_per_chain_and_back(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        upgrade(db.engine, "0017")
+        insert_staff = text(
+            "INSERT INTO staff_users (id, chain_id, store_id, email, name, role, password_hash, "
+            "active) VALUES (:id, :chain, :store, 'kim@shop.example', 'Kim', 'staff', 'x', true)"
+        )
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO chains (id, name) VALUES (1, 'A'), (2, 'B')"))
+            conn.execute(
+                text(
+                    "INSERT INTO stores (id, chain_id, name, timezone) "
+                    "VALUES (1, 1, 'A1', 'UTC'), (2, 2, 'B1', 'UTC')"
+                )
+            )
+            conn.execute(insert_staff, {"id": 1, "chain": 1, "store": 1})
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:  # before: one per address
+            conn.execute(insert_staff, {"id": 2, "chain": 2, "store": 2})
+        upgrade(db.engine, "0018")
+        with db.engine.begin() as conn:  # now: one per address and chain
+            conn.execute(insert_staff, {"id": 2, "chain": 2, "store": 2})
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(insert_staff, {"id": 3, "chain": 2, "store": 2})
+        # Back to global addresses: the oldest account keeps it, the other is deactivated.
+        downgrade(db.engine, "0017")
+        with db.engine.begin() as conn:
+            rows = conn.execute(text("SELECT id, email, active FROM staff_users ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [
+            (1, "kim@shop.example", True),
+            (2, "staff-2@invalid", False),
+        ]
+        upgrade(db.engine)
+    finally:
+        db.dispose()

@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from store_server.accounts.auth import StaffIdentity, may_act
+from store_server.accounts.auth import StaffIdentity, hash_password, may_act
 from store_server.accounts.staff import add_staff
 from store_server.accounts.stores import create_store
 from store_server.db.models import Chain as ChainRow
-from store_server.db.models import Shopper, StaffUser, Store
+from store_server.db.models import Shopper, StaffStore, StaffUser, Store
+from store_server.problems import DomainError
 from store_server.vocabulary import StaffRole
+from store_server.web.limits import LOGIN_FAILURES_PER_ACCOUNT
 from store_server.web.openapi import api_operations
 from store_server.web.realtime import socketio
 from tests.store_server.conftest import World
@@ -313,3 +315,230 @@ def test_every_store_route_refuses_every_credential_at_a_store_not_its_own(world
             # Refused, and alike for a store of another chain and for no store at all.
             assert {a.status_code for a in answers} <= {401, 403}, (method, template, name)
             assert answers[0].get_json() == answers[1].get_json(), (method, template, name)
+
+
+# ---------- changing an account's role and stores (issue 17, item 1, the gaps) ----------
+
+
+def staff_id_of(world: World, email: str) -> int:
+    with world.db.sessions() as session:
+        found = session.scalar(select(StaffUser.id).where(StaffUser.email == email))
+    assert found is not None
+    return found
+
+
+def change_access(
+    world: World, store_id: int, staff_id: int, body: Any, headers: dict[str, str]
+) -> Any:
+    return world.client().put(
+        f"/api/v1/stores/{store_id}/staff/{staff_id}/access", json=body, headers=headers
+    )
+
+
+def test_a_manager_assigns_staff_only_to_stores_she_manages(world: World) -> None:
+    chain = chain_world(world)
+    sam = staff_id_of(world, "sam@demo.store")
+    both = bearer(world, "two@a.chain")  # manager of the demo store and Station Road
+    answer = change_access(
+        world, chain.store_a, sam, {"role": "staff", "store_ids": [chain.store_a2]}, both
+    )
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["store_ids"] == [chain.store_a2]
+    assert [s["id"] for s in world.login("sam@demo.store")["staff"]["stores"]] == [chain.store_a2]
+    # A manager of Station Road only: the demo store is not hers to give, nor another chain's,
+    # nor one of no chain, alike; and she never makes an admin.
+    one = bearer(world, "one@a.chain")
+    for store_id in (chain.store_a, chain.other_chain_store, NO_STORE):
+        refused = change_access(
+            world, chain.store_a2, sam, {"role": "staff", "store_ids": [store_id]}, one
+        )
+        assert error_of(refused) == (
+            403,
+            {"code": "forbidden", "message": f"store: store {store_id} is not one you manage"},
+        )
+    raised = change_access(world, chain.store_a2, sam, {"role": "admin", "store_ids": []}, one)
+    assert error_of(raised) == (
+        403,
+        {"code": "admins_only", "message": "only an admin of the chain can do this"},
+    )
+    # Two gives Sam both stores; One takes Station Road away: the demo store, not hers, stays.
+    both_stores = {"role": "staff", "store_ids": [chain.store_a, chain.store_a2]}
+    assert change_access(world, chain.store_a2, sam, both_stores, both).status_code == 200
+    kept = change_access(world, chain.store_a2, sam, {"role": "staff", "store_ids": []}, one)
+    assert (kept.status_code, kept.get_json()["store_ids"]) == (200, [chain.store_a])
+    # Sam is no longer at Station Road, so One cannot find him there now.
+    gone = change_access(world, chain.store_a2, sam, {"role": "manager", "store_ids": []}, one)
+    assert gone.status_code == 404
+    # Nobody changes their own account; a staffer changes nobody's.
+    own = change_access(
+        world,
+        chain.store_a2,
+        staff_id_of(world, "one@a.chain"),
+        {"role": "manager", "store_ids": [chain.store_a2]},
+        one,
+    )
+    assert own.status_code == 409 and own.get_json()["error"]["code"] == "cannot_change_self"
+    by_staff = change_access(
+        world,
+        chain.store_a,
+        sam,
+        {"role": "staff", "store_ids": [chain.store_a]},
+        bearer(world, "sam@demo.store", world.password("sam@demo.store")),
+    )
+    assert by_staff.status_code == 403 and by_staff.get_json()["error"]["code"] == "managers_only"
+
+
+def test_another_chains_account_is_not_found_as_one_that_does_not_exist(world: World) -> None:
+    chain = chain_world(world)
+    admin = bearer(world, "ada@a.chain")
+    body = {"role": "staff", "store_ids": [chain.store_a]}
+    kim = staff_id_of(world, "kim@other.store")
+    answers = [change_access(world, chain.store_a, i, body, admin) for i in (kim, NO_STORE)]
+    assert [error_of(a) for a in answers] == [
+        (404, {"code": "unknown_staff", "message": "no such staff account here"})
+    ] * 2
+    with world.db.sessions() as session:
+        assert set(
+            session.scalars(select(StaffStore.store_id).where(StaffStore.staff_id == kim))
+        ) == {chain.other_chain_store}
+
+
+def test_an_admin_raises_and_lowers_within_her_chain_only(world: World) -> None:
+    chain = chain_world(world)
+    admin = bearer(world, "ada@a.chain")
+    one = staff_id_of(world, "one@a.chain")
+    raised = change_access(world, chain.store_a, one, {"role": "admin", "store_ids": []}, admin)
+    assert (raised.status_code, raised.get_json()["role"]) == (200, "admin")
+    assert sorted(s["id"] for s in world.login("one@a.chain", PASSWORD)["staff"]["stores"]) == (
+        sorted([chain.store_a, chain.store_a2])
+    )
+    with_stores = change_access(
+        world, chain.store_a, one, {"role": "admin", "store_ids": [chain.store_a]}, admin
+    )
+    assert with_stores.status_code == 400
+    assert with_stores.get_json()["error"]["details"]["fields"][0]["loc"] == ["store_ids"]
+    elsewhere = change_access(
+        world, chain.store_a, one, {"role": "staff", "store_ids": [chain.other_chain_store]}, admin
+    )
+    assert elsewhere.status_code == 403
+    lowered = change_access(
+        world, chain.store_a, one, {"role": "staff", "store_ids": [chain.store_a]}, admin
+    )
+    assert lowered.get_json()["store_ids"] == [chain.store_a]
+    login = world.login("one@a.chain", PASSWORD)
+    assert (login["staff"]["role"], login["staff"]["store_id"]) == ("staff", chain.store_a)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"role": "owner", "store_ids": [1]},
+        {"role": "staff", "store_ids": "1"},
+        {"role": "staff", "store_ids": [0]},
+        {"role": "staff", "store_ids": [2**31]},
+        {"role": "staff", "store_ids": [1] * 101},
+        {"role": "staff"},
+        {"role": "staff", "store_ids": [1], "extra": True},
+        {"role": "staff", "store_ids": []},
+    ],
+)
+def test_a_bad_change_is_400_naming_its_field_and_changes_nothing(world: World, body: Any) -> None:
+    chain = chain_world(world)
+    sam = staff_id_of(world, "sam@demo.store")
+    answer = change_access(world, chain.store_a, sam, body, bearer(world, "two@a.chain"))
+    assert answer.status_code == 400, answer.get_json()
+    assert answer.get_json()["error"]["code"] == "invalid_body"
+    assert answer.get_json()["error"]["details"]["fields"]
+    assert [s["id"] for s in world.login("sam@demo.store")["staff"]["stores"]] == [chain.store_a]
+
+
+def test_taking_a_store_away_disconnects_her_pages_there_and_only_there(world: World) -> None:
+    chain = chain_world(world)
+    token = world.login("two@a.chain", PASSWORD)["token"]
+    pages = {
+        store_id: socketio.test_client(world.app, auth={"token": token, "store_id": store_id})
+        for store_id in (chain.store_a, chain.store_a2)
+    }
+    assert all(page.is_connected() for page in pages.values())
+    two = staff_id_of(world, "two@a.chain")
+    admin = bearer(world, "ada@a.chain")
+    kept = change_access(
+        world, chain.store_a, two, {"role": "manager", "store_ids": [chain.store_a]}, admin
+    )
+    assert kept.status_code == 200
+    assert wait_until(lambda: not pages[chain.store_a2].is_connected(), 5.0, 0.02)
+    assert pages[chain.store_a].is_connected()
+    back = socketio.test_client(world.app, auth={"token": token, "store_id": chain.store_a2})
+    assert not back.is_connected()  # the store is no longer hers
+    # A new role: every page reconnects, to join the rooms of the role she has now.
+    change_access(world, chain.store_a, two, {"role": "staff", "store_ids": [chain.store_a]}, admin)
+    assert wait_until(lambda: not pages[chain.store_a].is_connected(), 5.0, 0.02)
+
+
+# ---------- one log-in address at two chains (migration 0018) ----------
+
+
+def log_in(world: World, body: dict[str, Any], address: str) -> Any:
+    return world.client().post(
+        "/api/v1/auth/login", json=body, environ_base={"REMOTE_ADDR": address}
+    )
+
+
+def test_the_same_address_logs_in_at_two_chains_and_says_which(world: World) -> None:
+    chain = chain_world(world)
+    with world.db.transaction() as session:
+        other = session.get(Store, chain.other_chain_store)
+        assert other is not None
+        there = add_staff(session, [other.id], "two@a.chain", "Two", "staff", PASSWORD).id
+        other_chain = other.chain_id
+        with pytest.raises(DomainError) as taken:  # within one chain it stays unique
+            add_staff(session, [other.id], "TWO@a.chain", "Again", "staff", PASSWORD)
+        assert taken.value.code == "email_taken"
+    here = staff_id_of_chain(world, "two@a.chain", chain.store_a)
+    credentials = {"email": "two@a.chain", "password": PASSWORD}
+    asked = log_in(world, credentials, "192.0.2.10")
+    assert asked.status_code == 409
+    error = asked.get_json()["error"]
+    assert error["code"] == "choose_chain"
+    chains = {c["id"]: c["name"] for c in error["details"]["chains"]}
+    assert other_chain in chains and len(chains) == 2
+    for chain_id, staff_id in (
+        (other_chain, there),
+        (next(c for c in chains if c != other_chain), here),
+    ):
+        chosen = log_in(world, {**credentials, "chain_id": chain_id}, "192.0.2.11")
+        assert (chosen.status_code, chosen.get_json()["staff"]["id"]) == (200, staff_id)
+    # A chain where the address has no account is a wrong log-in, as any.
+    nowhere = log_in(world, {**credentials, "chain_id": NO_STORE}, "192.0.2.12")
+    assert nowhere.status_code == 401
+    # Two passwords: each opens its own account, no question asked.
+    with world.db.transaction() as session:
+        account = session.get(StaffUser, there)
+        assert account is not None
+        account.password_hash = hash_password("the other chain's one")
+    own = log_in(world, {"email": "two@a.chain", "password": "the other chain's one"}, "192.0.2.13")
+    assert (own.status_code, own.get_json()["staff"]["id"]) == (200, there)
+
+
+def staff_id_of_chain(world: World, email: str, store_id: int) -> int:
+    with world.db.sessions() as session:
+        found = session.scalar(
+            select(StaffUser.id)
+            .join(Store, Store.chain_id == StaffUser.chain_id)
+            .where(StaffUser.email == email, Store.id == store_id)
+        )
+    assert found is not None
+    return found
+
+
+def test_asking_which_chain_is_no_failure_and_wrong_passwords_still_lock(world: World) -> None:
+    chain = chain_world(world)
+    with world.db.transaction() as session:
+        add_staff(session, [chain.other_chain_store], "two@a.chain", "Two", "staff", PASSWORD)
+    credentials = {"email": "two@a.chain", "password": PASSWORD}
+    for i in range(LOGIN_FAILURES_PER_ACCOUNT.amount + 2):
+        assert log_in(world, credentials, f"192.0.2.{i}").status_code == 409
+    for i in range(LOGIN_FAILURES_PER_ACCOUNT.amount):
+        wrong = {"email": "two@a.chain", "password": "not the password"}
+        assert log_in(world, wrong, f"198.51.100.{i}").status_code == 401
+    assert log_in(world, credentials, "203.0.113.1").status_code == 429

@@ -397,6 +397,49 @@ def test_an_admin_has_every_store_of_her_chain_and_no_account_spans_two_chains(
     assert row_counts(cli.database_url) == before
 
 
+@pytest.mark.timeout(300)
+def test_a_staffer_is_moved_between_stores_and_one_address_serves_two_chains(
+    cli: Cli, app: Flask, setup: SetUp
+) -> None:
+    second = cli.ok(
+        "create-store",
+        *("--name", "Station Road", "--timezone", "UTC", "--currency", "GBP"),
+        *("--chain", "High Street"),
+    )
+    line = cli.ok(
+        "set-staff-stores",
+        *("--email", "sam@shop.example", "--role", "manager"),
+        *("--store", f"{second},{setup.store_id}"),
+    )
+    assert line.split(" ", 1)[1] == f"manager at {setup.store_id},{second}"
+    assert sorted(staffer_stores(app, "sam@shop.example", STAFF_PASSWORD)) == sorted(
+        [setup.store_id, int(second)]
+    )
+    # The same address becomes an account at another chain too: then commands name the chain.
+    elsewhere = cli.ok(
+        "create-store", "--name", "Elsewhere", "--timezone", "UTC", "--currency", "EUR"
+    )
+    cli.ok(
+        "add-staff",
+        *("--store", elsewhere, "--email", "sam@shop.example", "--name", "Sam"),
+        *("--role", "staff"),
+        stdin="another password\n",
+    )
+    assert "chain: this e-mail has an account at several chains" in cli.refused(
+        "set-password", "--email", "sam@shop.example", stdin="a third password\n"
+    )
+    before = row_counts(cli.database_url)
+    assert f"store: no store {elsewhere} in this account's chain" in cli.refused(
+        "set-staff-stores",
+        *("--email", "sam@shop.example", "--chain", "High Street", "--role", "staff"),
+        *("--store", elsewhere),
+    )
+    assert row_counts(cli.database_url) == before
+    cli.ok("deactivate-staff", "--email", "sam@shop.example", "--chain", "Elsewhere")
+    # The other chain's account is untouched: it still logs in.
+    assert log_in(app.test_client(), "sam@shop.example", STAFF_PASSWORD).status_code == 200
+
+
 # (arguments with STORE for the set-up store's id, stdin, what the one line must say)
 BAD_INPUTS = [
     (["create-store", "--timezone", "Europe/London", "--currency", "GBP"], "", "--name"),
@@ -466,7 +509,7 @@ BAD_INPUTS = [
             "staff",
         ],
         "long enough password\n",
-        "a staff account has this e-mail",
+        "a staff account of this chain has this e-mail",
     ),
     (
         [
@@ -622,6 +665,45 @@ BAD_INPUTS = [
         ["create-store", "--name", "X", "--timezone", "UTC", "--currency", "GBP", "--chain", " "],
         "",
         "chain: a chain name has 1 to 200 characters",
+    ),
+    (
+        [
+            "set-staff-stores",
+            "--email",
+            "nobody@shop.example",
+            "--role",
+            "staff",
+            "--store",
+            "STORE",
+        ],
+        "",
+        "no staff account has this e-mail",
+    ),
+    (
+        ["set-staff-stores", "--email", "sam@shop.example", "--role", "staff", "--store", "999"],
+        "",
+        "store: no store 999 in this account's chain",
+    ),
+    (
+        ["set-staff-stores", "--email", "sam@shop.example", "--role", "staff"],
+        "",
+        "store: a staffer or manager needs at least one store",
+    ),
+    (
+        ["set-staff-stores", "--email", "sam@shop.example", "--role", "admin", "--store", "STORE"],
+        "",
+        "store: an admin acts at every store of her chain",
+    ),
+    (
+        ["set-staff-stores", "--email", "sam@shop.example", "--role", "boss", "--store", "STORE"],
+        "",
+        "argument --role: invalid choice",
+    ),
+    (
+        ["set-staff-stores", "--email", "sam@shop.example", "--chain", "Nowhere"]
+        + ["--role", "staff", "--store", "STORE"],
+        "",
+        "chain: no chain has this name",
     ),
     (["rotate-gateway-token", "--id", "gw-unknown"], "", "no gateway 'gw-unknown'"),
     (["remove-gateway", "--id", "gw-unknown"], "", "no gateway 'gw-unknown'"),

@@ -10,12 +10,14 @@ from sqlalchemy import func, select
 
 from store_server.cli import main
 from store_server.db.models import (
+    Chain,
     Device,
     Gateway,
     GatewayBatch,
     Observation,
     PresenceEvent,
     Shopper,
+    Store,
     Visit,
 )
 from store_server.presence.retention import DAY_S, purge_raw
@@ -125,10 +127,11 @@ def test_a_manager_exports_then_erases_a_shopper_by_phone(
     store_env: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     shopper_id = joined_with_phone(store_env, "+447700900123")
-    assert main(["export-shopper", "--phone", "+44 7700 900123"]) == 0
+    store = str(store_env.seed.store_id)
+    assert main(["export-shopper", "--store", store, "--phone", "+44 7700 900123"]) == 0
     [document] = json.loads(capsys.readouterr().out)
     assert document["shoppers"][0]["id"] == shopper_id
-    assert main(["erase-shopper", "--phone", "0044 7700 900123"]) == 0
+    assert main(["erase-shopper", "--store", store, "--phone", "0044 7700 900123"]) == 0
     assert capsys.readouterr().out == f"erased shopper {shopper_id}\n"
     with store_env.db.sessions() as session:
         assert session.get(Shopper, shopper_id) is None
@@ -137,16 +140,30 @@ def test_a_manager_exports_then_erases_a_shopper_by_phone(
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
-        (["erase-shopper", "--phone", "+15555550199"], "no shopper has that e-mail or phone"),
-        (["erase-shopper", "--email", "nobody@example.com"], "no shopper has that e-mail or phone"),
-        (["export-shopper", "--phone", "07700 900123"], "--phone needs the country code"),
+        (
+            ["erase-shopper", "--store", "STORE", "--phone", "+15555550199"],
+            "no shopper of the chain has that e-mail or phone",
+        ),
+        (
+            ["erase-shopper", "--store", "STORE", "--email", "nobody@example.com"],
+            "no shopper of the chain has that e-mail or phone",
+        ),
+        (
+            ["export-shopper", "--store", "STORE", "--phone", "07700 900123"],
+            "--phone needs the country code",
+        ),
+        (
+            ["export-shopper", "--chain", "Nowhere", "--email", "a@b.example"],
+            "chain: no chain has this name",
+        ),
+        (["export-shopper", "--store", "999", "--email", "a@b.example"], "no store 999"),
     ],
 )
 def test_an_unknown_or_malformed_contact_is_status_2_and_one_line(
     store_env: World, capsys: pytest.CaptureFixture[str], args: list[str], problem: str
 ) -> None:
     before = counts(store_env)
-    assert main(args) == 2
+    assert main([arg.replace("STORE", str(store_env.seed.store_id)) for arg in args]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("store-server: " + problem) and captured.err.count("\n") == 1
@@ -155,7 +172,58 @@ def test_an_unknown_or_malformed_contact_is_status_2_and_one_line(
 
 def test_both_or_neither_of_email_and_phone_is_refused(store_env: World) -> None:
     with pytest.raises(SystemExit) as neither:
-        main(["erase-shopper"])
+        main(["erase-shopper", "--store", "1"])
     with pytest.raises(SystemExit) as both:
-        main(["erase-shopper", "--email", "a@b.example", "--phone", "+447700900123"])
-    assert neither.value.code == both.value.code == 2
+        main(
+            ["erase-shopper", "--store", "1", "--email", "a@b.example", "--phone", "+447700900123"]
+        )
+    with pytest.raises(SystemExit) as no_chain:
+        main(["erase-shopper", "--email", "a@b.example"])
+    with pytest.raises(SystemExit) as two_chains:
+        main(["erase-shopper", "--store", "1", "--chain", "X", "--email", "a@b.example"])
+    assert neither.value.code == both.value.code == no_chain.value.code == 2
+    assert two_chains.value.code == 2
+
+
+def test_export_and_erasure_act_within_one_chain_never_on_the_same_address_elsewhere(
+    store_env: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same e-mail joined at two chains: two people's data, each reached only through
+    her own chain (by a store of it or by its name)."""
+    ids = {}
+    for store_id in (store_env.seed.store_id, store_env.other_store_id):
+        answer = store_env.client().post(
+            "/api/v1/optin",
+            json={
+                "store_id": store_id,
+                "first_name": "Bea",
+                "email": "bea@example.com",
+                "consents": [{"purpose": "offers", "channel": "email"}],
+            },
+        )
+        assert answer.status_code == 201, answer.get_json()
+        ids[store_id] = int(answer.get_json()["shopper_id"])
+    assert len(set(ids.values())) == 2
+    here, there = ids[store_env.seed.store_id], ids[store_env.other_store_id]
+    with store_env.db.sessions() as session:
+        other = session.get(Store, store_env.other_store_id)
+        assert other is not None
+        other_chain = session.get(Chain, other.chain_id)
+        assert other_chain is not None
+        other_chain_name = other_chain.name
+    store = str(store_env.seed.store_id)
+    assert main(["export-shopper", "--store", store, "--email", "BEA@example.com"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert [d["shoppers"][0]["id"] for d in exported] == [here]
+    assert main(["export-shopper", "--chain", other_chain_name, "--email", "bea@example.com"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert [d["shoppers"][0]["id"] for d in exported] == [there]
+    assert main(["erase-shopper", "--store", store, "--email", "bea@example.com"]) == 0
+    assert capsys.readouterr().out == f"erased shopper {here}\n"
+    with store_env.db.sessions() as session:
+        assert session.get(Shopper, here) is None
+        kept = session.get(Shopper, there)
+        assert kept is not None and kept.email == "bea@example.com"
+    # Nothing left of her at this chain; the other chain's Bea is untouched.
+    assert main(["erase-shopper", "--store", store, "--email", "bea@example.com"]) == 2
+    assert "no shopper of the chain" in capsys.readouterr().err

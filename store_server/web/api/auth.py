@@ -24,10 +24,13 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
 
 @bp.post("/login")
-@documented("Log a staffer in", body=LoginIn, answer=LoginOut, errors=(400, 401, 429), public=True)
+@documented(
+    "Log a staffer in", body=LoginIn, answer=LoginOut, errors=(400, 401, 409, 429), public=True
+)
 def login() -> tuple[Response, int]:
     """Exchange e-mail and password for a bearer token (limited per address and, for wrong
-    passwords, per account)."""
+    passwords, per account). `409 choose_chain` when the password opens accounts of this
+    e-mail at several chains: `details.chains` lists them; send again with `chain_id`."""
     body = parse_body(LoginIn, request.get_json(silent=True))
     # Counted once the body is one: a malformed body costs no password check.
     limits().charge(LOGIN_PER_ADDRESS, "login-address", client_address())
@@ -37,9 +40,12 @@ def login() -> tuple[Response, int]:
     now = services().clock()
     try:
         with services().db.transaction() as session:
-            done = log_in(session, body.email, body.password, now, settings.session_ttl_s)
-    except DomainError:
-        limits().failed(LOGIN_FAILURES_PER_ACCOUNT, "login-account", account)
+            done = log_in(
+                session, body.email, body.password, now, settings.session_ttl_s, body.chain_id
+            )
+    except DomainError as exc:
+        if exc.code == "invalid_credentials":  # a right password at several chains is no failure
+            limits().failed(LOGIN_FAILURES_PER_ACCOUNT, "login-account", account)
         raise
     out = LoginOut(
         token=done.token,

@@ -4,6 +4,7 @@ currency, escalation limits, offer rules, "reach a person") and manages its staf
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.orm import Session
 
 from store_server.accounts import staff, stores
 from store_server.db.models import StaffUser, Store
@@ -13,10 +14,11 @@ from store_server.web.auth import authorise
 from store_server.web.context import services
 from store_server.web.errors import ApiError
 from store_server.web.openapi import documented
-from store_server.web.realtime import end_staff_connections
+from store_server.web.realtime import end_staff_connections, end_staff_store_connections
 from store_server.web.schemas import parse_body
 from store_server.web.schemas.stores import (
     PasswordIn,
+    StaffAccessIn,
     StaffAccountIn,
     StaffAccountOut,
     StaffListOut,
@@ -41,8 +43,23 @@ def _settings_out(store: Store) -> StoreSettingsOut:
     return StoreSettingsOut.model_validate(store, from_attributes=True)
 
 
-def _account_out(user: StaffUser) -> StaffAccountOut:
-    return StaffAccountOut.model_validate(user, from_attributes=True)
+def _accounts_out(session: Session, users: list[StaffUser]) -> list[StaffAccountOut]:
+    assigned = staff.assigned_store_ids(session, [user.id for user in users])
+    return [
+        StaffAccountOut(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=StaffRole(user.role),
+            active=user.active,
+            store_ids=assigned[user.id],
+        )
+        for user in users
+    ]
+
+
+def _account_out(session: Session, user: StaffUser) -> StaffAccountOut:
+    return _accounts_out(session, [user])[0]
 
 
 @bp.get("/<int:store_id>/settings")
@@ -83,7 +100,7 @@ def list_staff(store_id: int) -> tuple[Response, int]:
     """Every account of the store, active first (no passwords)."""
     authorise(store_id, StaffRole.MANAGER)
     with services().db.sessions() as session:
-        out = StaffListOut(staff=[_account_out(u) for u in staff.store_staff(session, store_id)])
+        out = StaffListOut(staff=_accounts_out(session, staff.store_staff(session, store_id)))
     return jsonify(out.model_dump()), 200
 
 
@@ -113,7 +130,7 @@ def add_staff(store_id: int) -> tuple[Response, int]:
                 body.password,
                 chain_id=caller.chain_id,
             )
-            out = _account_out(user)
+            out = _account_out(session, user)
     except DomainError as exc:
         raise _field_error(exc) from exc
     return jsonify(out.model_dump()), 201
@@ -132,7 +149,8 @@ def reset_password(store_id: int, staff_id: int) -> tuple[Response, int]:
     body = parse_body(PasswordIn, request.get_json(silent=True))
     try:
         with services().db.transaction() as session:
-            out = _account_out(staff.reset_password(session, store_id, staff_id, body.password))
+            user = staff.reset_password(session, store_id, staff_id, body.password)
+            out = _account_out(session, user)
     except DomainError as exc:
         raise _field_error(exc) from exc
     end_staff_connections(staff_id)
@@ -150,6 +168,34 @@ def deactivate(store_id: int, staff_id: int) -> tuple[Response, int]:
     manager = authorise(store_id, StaffRole.MANAGER)
     with services().db.transaction() as session:
         user = staff.deactivate_in_store(session, store_id, staff_id, manager.staff_id)
-        out = _account_out(user)
+        out = _account_out(session, user)
     end_staff_connections(staff_id)
+    return jsonify(out.model_dump()), 200
+
+
+@bp.put("/<int:store_id>/staff/<int:staff_id>/access")
+@documented(
+    "Change an account's role and stores",
+    body=StaffAccessIn,
+    answer=StaffAccountOut,
+    errors=(400, 401, 403, 404, 409),
+)
+def change_access(store_id: int, staff_id: int) -> tuple[Response, int]:
+    """Give an account of this store (an admin: of her chain) a role and stores. A manager
+    assigns only stores she manages and never makes an admin (403); another chain's account
+    is 404 as one that does not exist; one's own account is 409. Her tablets and consoles
+    connected for a store taken away are disconnected (all of them if the role changed)."""
+    caller = authorise(store_id, StaffRole.MANAGER)
+    body = parse_body(StaffAccessIn, request.get_json(silent=True))
+    try:
+        with services().db.transaction() as session:
+            user = staff.account_in_view(session, caller, store_id, staff_id)
+            change = staff.change_access(session, user, body.role, body.store_ids, caller)
+            out = _account_out(session, change.user)
+    except DomainError as exc:
+        raise _field_error(exc) from exc
+    if change.role_changed:
+        end_staff_connections(staff_id)
+    else:
+        end_staff_store_connections(staff_id, sorted(change.removed_store_ids))
     return jsonify(out.model_dump()), 200

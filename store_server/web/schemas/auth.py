@@ -7,14 +7,16 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from store_server.vocabulary import StaffRole
-from store_server.web.schemas import Strict
+from store_server.web.schemas import RowId, Strict
 
 
 class LoginIn(Strict):
-    """Staff credentials."""
+    """Staff credentials; `chain_id` only when the e-mail logs in at several chains (the
+    answer `409 choose_chain` lists them)."""
 
     email: Annotated[str, Field(min_length=3, max_length=254)]
     password: Annotated[str, Field(min_length=1, max_length=200)]
+    chain_id: RowId | None = None
 
 
 class StoreRef(BaseModel):

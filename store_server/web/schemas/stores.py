@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from store_server.vocabulary import StaffRole
-from store_server.web.schemas import Strict
+from store_server.web.schemas import RowId, Strict
 
 ClockTime = Annotated[
     str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, 24 h, local")
@@ -63,14 +63,25 @@ class PasswordIn(Strict):
     password: Annotated[str, Field(min_length=10, max_length=200)]
 
 
+class StaffAccessIn(Strict):
+    """An account's new role and stores, sent whole. A manager gives only stores she manages
+    (the account's other stores stay) and never `admin`; an admin gives no stores (her chain's
+    are hers)."""
+
+    role: StaffRole
+    store_ids: Annotated[list[RowId], Field(max_length=100)]
+
+
 class StaffAccountOut(BaseModel):
-    """One account of the store (never its password)."""
+    """One account of the store (never its password), with the stores it is assigned to (an
+    admin: none, every store of her chain is hers)."""
 
     id: int
     email: str
     name: str
     role: StaffRole
     active: bool
+    store_ids: list[int]
 
 
 class StaffListOut(BaseModel):

@@ -32,3 +32,29 @@ export async function api(path, options = {}) {
   }
   return body;
 }
+
+// Log in with the form both staff pages include (_login.html). The same e-mail may be an
+// account at several chains: when the password opens more than one, the server answers
+// `409 choose_chain` with them; the form then shows a chain to choose, and the next submit
+// sends it (`chain_id`). Returns the log-in; throws the API's error otherwise.
+export async function logIn() {
+  const field = (id) => document.getElementById(id);
+  const pick = field("login-chain");
+  const email = field("email").value;
+  const body = { email, password: field("password").value };
+  // A chain chosen for another address means nothing for this one.
+  if (!field("login-chain-field").hidden && pick.dataset.email === email) body.chain_id = Number(pick.value);
+  try {
+    const answer = await api("/api/v1/auth/login", { method: "POST", body: JSON.stringify(body) });
+    field("login-chain-field").hidden = true;
+    pick.replaceChildren();
+    return answer;
+  } catch (error) {
+    if (error.code === "choose_chain") {
+      pick.replaceChildren(...error.details.chains.map((chain) => new Option(chain.name, String(chain.id))));
+      pick.dataset.email = email;
+      field("login-chain-field").hidden = false;
+    }
+    throw error;
+  }
+}

@@ -3,10 +3,12 @@
 // (re)connect it reloads the open arrivals and requests, so a tablet that slept catches up
 // without duplicates.
 // An ES module (modules are strict); Socket.IO's client is a classic script before it (window.io).
-import { api, apiAuth, session } from "./api.js";
+import { api, apiAuth, logIn, session } from "./api.js";
 import { catchUpHelp, clearHelp, tickHelp, watchHelp } from "./staff_help.js";
 
 const TOKEN_KEY = "staff-session";
+// The store this tablet works at, per staffer: kept on the device across log-ins.
+const STORE_KEY = (staffId) => `staff-store:${staffId}`;
 const OPEN = new Set(["raised", "acknowledged"]);
 const $ = (id) => document.getElementById(id);
 const cards = new Map(); // alert_id -> {li, arrival}
@@ -20,7 +22,7 @@ function showLogin(message) {
   $("arrivals").replaceChildren();
   clearHelp();
   $("board").hidden = true;
-  $("who").hidden = $("logout").hidden = $("link").hidden = true;
+  $("who").hidden = $("logout").hidden = $("link").hidden = $("store-pick").hidden = true;
   $("login").hidden = false;
   $("login-error").hidden = !message;
   $("login-error").textContent = message || "";
@@ -28,13 +30,49 @@ function showLogin(message) {
 
 function showBoard() {
   const s = session();
+  // The store last chosen on this tablet, while it is still one of hers; else where she opens.
+  const remembered = (s.staff.stores || []).find((store) => String(store.id) === localStorage.getItem(STORE_KEY(s.staff.id)));
+  if (remembered) useStore(s, remembered);
   $("login").hidden = true;
   $("board").hidden = false;
   $("who").hidden = $("logout").hidden = $("link").hidden = false;
-  $("who").textContent = `${s.staff.name} · ${s.staff.store_name}`;
+  showStorePicker(session().staff);
   $("scan").hidden = !(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
   connect();
 }
+
+// Keep the store in the log-in the API calls and the Socket.IO connection use.
+function useStore(s, store) {
+  s.staff.store_id = store.id;
+  s.staff.store_name = store.name;
+  localStorage.setItem(TOKEN_KEY, JSON.stringify(s));
+  $("who").textContent = `${s.staff.name} · ${store.name}`;
+}
+
+// A staffer of several stores picks the one this tablet serves.
+function showStorePicker(staff) {
+  const pick = $("store-pick");
+  $("who").textContent = `${staff.name} · ${staff.store_name}`;
+  const stores = staff.stores || [];
+  pick.hidden = stores.length < 2;
+  pick.replaceChildren(...stores.map((store) => new Option(store.name, String(store.id), false, store.id === staff.store_id)));
+}
+
+// Switching store: remembered on the device; the board empties, and a new connection joins
+// the chosen store's rooms (the old one, and its rooms, end).
+$("store-pick").addEventListener("change", () => {
+  const s = session();
+  const chosen = s.staff.stores.find((store) => String(store.id) === $("store-pick").value);
+  if (!chosen) return;
+  localStorage.setItem(STORE_KEY(s.staff.id), String(chosen.id));
+  useStore(s, chosen);
+  if (state.socket) { state.socket.disconnect(); state.socket = null; }
+  for (const { li } of cards.values()) li.remove();
+  cards.clear();
+  clearHelp();
+  tick();
+  connect();
+});
 
 function formatWait(seconds) {
   const s = Math.max(0, Math.floor(seconds));
@@ -164,6 +202,7 @@ function tick() {
   tickHelp();
 }
 
+// Reload the open arrivals; whether the store is still hers to serve.
 async function catchUp() {
   try {
     const body = await api(storePath("/arrivals"));
@@ -172,14 +211,18 @@ async function catchUp() {
       if (!open.has(id)) { li.remove(); cards.delete(id); }
     }
     for (const a of body.arrivals) upsert(a, false);
+    return true;
   } catch (error) {
     if (error.status === 401) showLogin("Your session has ended. Please log in again.");
+    // Her stores changed (a manager took this one away): a new log-in lists the ones she has.
+    if (error.status === 403) showLogin("You no longer work at this store. Log in again to see your stores.");
+    return false;
   }
 }
 
 function connect() {
   const s = session();
-  const socket = window.io({ transports: ["websocket"], auth: { token: s.token } });
+  const socket = window.io({ transports: ["websocket"], auth: { token: s.token, store_id: s.staff.store_id } });
   state.socket = socket;
   window.staffSocket = socket; // lets tests (and support staff) force a reconnect
   socket.on("connect", () => {
@@ -188,9 +231,14 @@ function connect() {
     catchUp();
     catchUpHelp();
   });
-  socket.on("disconnect", () => {
+  socket.on("disconnect", (reason) => {
     $("link").dataset.state = "offline";
     $("link").textContent = "offline";
+    // The server ended the connection (her role or stores changed, or her session): still
+    // hers, the tablet connects again and joins the rooms her access gives now.
+    if (reason === "io server disconnect") {
+      catchUp().then((ok) => { if (ok && state.socket === socket) socket.connect(); });
+    }
   });
   socket.on("connect_error", () => catchUp()); // an expired session shows as 401 there
   socket.on("arrival", (a) => upsert(a, true));
@@ -259,10 +307,7 @@ async function scan() {
 $("login").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
-    const body = await api("/api/v1/auth/login", {
-      method: "POST",
-      body: JSON.stringify({ email: $("email").value, password: $("password").value }),
-    });
+    const body = await logIn();
     localStorage.setItem(TOKEN_KEY, JSON.stringify(body));
     $("password").value = "";
     showBoard();

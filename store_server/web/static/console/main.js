@@ -4,7 +4,7 @@
 // escalations over Socket.IO. The API validates; this page only translates between plain words
 // and the API's fields, and shows each field's error next to it.
 // This module wires the parts together: log-in, tabs, and each part's own wiring.
-import { api, apiAuth, session } from "../api.js";
+import { api, apiAuth, logIn, session } from "../api.js";
 import { loadCampaigns, wireCampaigns } from "./campaigns.js";
 import { loadLayout, wireLayout } from "./layout.js";
 import { connect, disconnect } from "./live.js";
@@ -88,10 +88,7 @@ for (const tab of document.querySelectorAll("#tabs [role=tab]")) {
 $("login").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
-    const body = await api("/api/v1/auth/login", {
-      method: "POST",
-      body: JSON.stringify({ email: $("email").value, password: $("password").value }),
-    });
+    const body = await logIn();
     $("password").value = "";
     if (!CONSOLE_ROLES.includes(body.staff.role)) {
       fetch("/api/v1/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${body.token}` } });

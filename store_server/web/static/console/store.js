@@ -1,6 +1,6 @@
 // The store tab: the store's settings (offer rules, escalation limits, "reach a person") and its
 // staff accounts. The API validates; each field's error shows next to the field.
-import { api } from "../api.js";
+import { api, session } from "../api.js";
 import { $, cells, clearErrors, el, fieldMessages, fillBody, show, showFieldErrors, storePath } from "./util.js";
 
 const SETTINGS_FIELDS = {
@@ -51,6 +51,9 @@ function renderStaff(accounts) {
     accounts.map((account) => {
       const row = cells(account.name, account.email, account.role, account.active ? "active" : "deactivated");
       const actions = el("td", {});
+      if (account.active && account.id !== session().staff.id) {
+        actions.append(el("button", { type: "button", textContent: "Stores and role", onclick: () => editAccess(account) }));
+      }
       if (account.active) {
         actions.append(
           el("button", { type: "button", textContent: "Reset password", onclick: () => resetPassword(account) }),
@@ -62,6 +65,41 @@ function renderStaff(accounts) {
     }),
     "No accounts.",
   );
+}
+
+// The account's role and stores: the stores offered are the ones this manager may act at (an
+// admin: every store of her chain); the API keeps the account's other stores as they are.
+function editAccess(account) {
+  const form = $("access-form");
+  clearErrors(form, form.querySelector(".form-error"));
+  form.dataset.staffId = String(account.id);
+  form.dataset.name = account.name;
+  $("access-title").textContent = `${account.name}: stores and role`;
+  $("x-role").value = account.role;
+  $("x-stores").replaceChildren(...session().staff.stores.map((store) => el("label", {},
+    el("input", { type: "checkbox", value: String(store.id), checked: account.store_ids.includes(store.id) }),
+    ` ${store.name}`)));
+  form.hidden = false;
+}
+
+async function saveAccess(event) {
+  event.preventDefault();
+  const form = $("access-form");
+  const general = form.querySelector(".form-error");
+  const role = $("x-role").value;
+  const chosen = [...$("x-stores").querySelectorAll("input:checked")].map((box) => Number(box.value));
+  const body = { role, store_ids: role === "admin" ? [] : chosen };
+  try {
+    const changed = await api(storePath(`/staff/${form.dataset.staffId}/access`), { method: "PUT", body: JSON.stringify(body) });
+    clearErrors(form, general);
+    form.hidden = true;
+    const names = new Map(session().staff.stores.map((store) => [store.id, store.name]));
+    const where = changed.role === "admin" ? "every store of the chain" : changed.store_ids.map((id) => names.get(id) || `store ${id}`).join(", ");
+    show($("store-notice"), `${form.dataset.name} is now ${changed.role} at ${where}.`);
+    await loadStore();
+  } catch (error) {
+    showFieldErrors(form, error, general);
+  }
 }
 
 async function resetPassword(account) {
@@ -90,6 +128,8 @@ async function deactivate(account) {
 // Wire the store tab's forms (once, at start).
 export function wireStore() {
   $("refresh-store").addEventListener("click", loadStore);
+  $("access-form").addEventListener("submit", saveAccess);
+  $("access-cancel").addEventListener("click", () => { $("access-form").hidden = true; });
   $("store-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = $("store-form");
