@@ -5,22 +5,29 @@
 
 One store with `--devices` registered, consenting shoppers (one phone each) and
 `--observations` stored readings spread over the retention period, seeded with bulk SQL. Each
-size is served by the real server (`store-server run`, `--processes` of them on one database)
-and measured the same way:
+size is served by the real server (`store-server run`, `--processes` of them on one database;
+`STORE_SERVER_WORKER` picks the worker class for both servers) and measured the same way:
 
 - **throughput**: `--gateways` threads post batches of 500 observations back to back for
   `--seconds` (50 phones of 200 heard ten times each, from the pavement: stored and fused, no
-  arrival); accepted observations per second, request p50/p99, the servers' CPU per batch;
+  arrival) over keep-alive connections; accepted observations per second, request p50/p99;
+  the CPU milliseconds per batch of the servers, of the PostgreSQL backends serving the
+  bench's database and of this process (the load generator), and `cpu_ceiling_obs_per_s`:
+  what all the machine's cores would store at that cost if they did nothing else (on a
+  machine shared with other work the measured rate falls short of it; the CPU per batch does
+  not depend on the neighbours as much);
 - **one-observation batches** posted one after another (100, or 20 s worth): the servers'
   CPU per batch and p50;
 - **first batch**: one batch of a phone this server has never heard (its fusion state
   restored from the database): p50 and p99 over 20 phones.
 
-The bare endpoint (bench/ingest_bare.py: parse, one INSERT into the same table) is then served
-the same way and measured with the same throughput run: `ratio` is its observations per
-second over the store's. Sizes run devices first (at the fewest observations), then
-observations (at the most devices); the figures are flat when they do not grow along either.
-PostgreSQL: a private database on the machine's server (127.0.0.1:5432), dropped at the end.
+The bare endpoint (bench/ingest_bare.py: parse, COPY the rows into the same table, commit) is
+then served the same way and measured with the same throughput run: `bare_over_store` is its
+observations per second over the store's. On PostgreSQL, `copy_ceiling` is the floor of any
+server's cost: the same threads COPY batches of 500 rows and commit, with no HTTP at all.
+Sizes run devices first (at the fewest observations), then observations (at the most
+devices); the figures are flat when they do not grow along either. PostgreSQL: a private
+database on the machine's server (127.0.0.1:5432), dropped at the end.
 """
 
 from __future__ import annotations
