@@ -19,7 +19,9 @@ size is served by the real server (`store-server run`, `--processes` of them on 
 - **one-observation batches** posted one after another (100, or 20 s worth): the servers'
   CPU per batch and p50;
 - **first batch**: one batch of a phone this server has never heard (its fusion state
-  restored from the database): p50 and p99 over 20 phones.
+  restored from the database): p50 and p99 over 20 phones;
+- **memory**: each server's resident set at the end (gunicorn and its worker), which holds
+  the EID tables of four windows.
 
 The bare endpoint (bench/ingest_bare.py: parse, COPY the rows into the same table, commit) is
 then served the same way and measured with the same throughput run: `bare_over_store` is its
@@ -312,6 +314,23 @@ def cpu_s(group: int) -> float:
     return total / CLOCK_TICKS
 
 
+def rss_mb(group: int) -> float:
+    """Resident memory of the processes of a process group (a server: gunicorn and its
+    worker), in MB."""
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:
+            total += int(fields[21]) * PAGE_BYTES
+    return round(total / 1e6, 1)
+
+
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
 def pid_cpu_s(pid: int) -> float:
     """User and system CPU seconds of one process (0 once it is gone)."""
     try:
@@ -572,6 +591,7 @@ def measure_store(
         result["throughput"] = [
             throughput(urls, cpu, db.tokens, gateways, seconds) for gateways in gateway_counts
         ]
+        result["server_rss_mb"] = [rss_mb(group) for group in cpu.groups]
         return result
     finally:
         for stack in stacks:
