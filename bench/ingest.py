@@ -5,28 +5,40 @@
 
 One store with `--devices` registered, consenting shoppers (one phone each) and
 `--observations` stored readings spread over the retention period, seeded with bulk SQL. Each
-size is served by the real server (`store-server run`, `--processes` of them on one database)
-and measured the same way:
+size is served by the real server (`store-server run`, `--processes` of them on one database;
+`STORE_SERVER_WORKER` picks the worker class for both servers) and measured the same way:
 
 - **throughput**: `--gateways` threads post batches of 500 observations back to back for
   `--seconds` (50 phones of 200 heard ten times each, from the pavement: stored and fused, no
-  arrival); accepted observations per second, request p50/p99, the servers' CPU per batch;
+  arrival) over keep-alive connections; accepted observations per second, request p50/p99;
+  the CPU milliseconds per batch of the servers, of the PostgreSQL backends serving the
+  bench's database and of this process (the load generator), and `cpu_ceiling_obs_per_s`:
+  what all the machine's cores would store at that cost if they did nothing else (on a
+  machine shared with other work the measured rate falls short of it; the CPU per batch does
+  not depend on the neighbours as much);
 - **one-observation batches** posted one after another (100, or 20 s worth): the servers'
   CPU per batch and p50;
 - **first batch**: one batch of a phone this server has never heard (its fusion state
-  restored from the database): p50 and p99 over 20 phones.
+  restored from the database): p50 and p99 over 20 phones;
+- **warm-up**: from start until a batch is accepted and the servers are idle (the EID tables
+  of the four windows built);
+- **memory**: each server's resident set at the end (gunicorn and its worker), which holds
+  the EID tables of four windows.
 
-The bare endpoint (bench/ingest_bare.py: parse, one INSERT into the same table) is then served
-the same way and measured with the same throughput run: `ratio` is its observations per
-second over the store's. Sizes run devices first (at the fewest observations), then
-observations (at the most devices); the figures are flat when they do not grow along either.
-PostgreSQL: a private database on the machine's server (127.0.0.1:5432), dropped at the end.
+The bare endpoint (bench/ingest_bare.py: parse, COPY the rows into the same table, commit) is
+then served the same way and measured with the same throughput run: `bare_over_store` is its
+observations per second over the store's. On PostgreSQL, `copy_ceiling` is the floor of any
+server's cost: the same threads COPY batches of 500 rows and commit, with no HTTP at all.
+Sizes run devices first (at the fewest observations), then observations (at the most
+devices); the figures are flat when they do not grow along either. PostgreSQL: a private
+database on the machine's server (127.0.0.1:5432), dropped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import json
 import os
 import sqlite3
@@ -37,9 +49,10 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import urlopen
 
 import psycopg
-import requests
 
 from bench.fanout import gunicorn_args
 from bench.stack import BIN, START_TIMEOUT_S, Stack, free_port
@@ -229,6 +242,16 @@ class Database:
             self._run([(rows, {})])
         self.observations = count
 
+    def backend_pids(self) -> list[int]:
+        """The PostgreSQL backends connected to this database (none on SQLite)."""
+        if self.engine != "postgresql":
+            return []
+        with psycopg.connect(POSTGRES_ADMIN) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.name,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def drop(self) -> None:
         """Drop a PostgreSQL database (a SQLite file goes with its directory)."""
         if self.engine == "postgresql":
@@ -237,18 +260,19 @@ class Database:
 
 
 def batch_body(phones: list[int], readings: int, now: float, eids: dict[int, bytes]) -> bytes:
-    """A gateway batch: each phone heard `readings` times over the last seconds."""
-    observations = [
-        {
-            "seen_at": now - r * 0.5,
-            "rssi": FAR_RSSI_DBM,
-            "frame": {"kind": "eddystone_eid", "eid": eids[p].hex(), "tx_power": -20},
-        }
-        for p in phones
-        for r in range(readings)
-    ]
-    body = {"batch_id": uuid.uuid4().hex, "sent_at": now, "observations": observations}
-    return json.dumps(body).encode()
+    """A gateway batch: each phone heard `readings` times over the last seconds (the JSON
+    written directly: the load generator shares the machine with the server it measures)."""
+    observations = ",".join(
+        OBSERVATION_JSON % (now - r * 0.5, eids[p].hex()) for p in phones for r in range(readings)
+    )
+    return BATCH_JSON.format(uuid.uuid4().hex, repr(now), observations).encode()
+
+
+OBSERVATION_JSON = (
+    f'{{"seen_at": %r, "rssi": {FAR_RSSI_DBM}, "frame": {{"kind": "eddystone_eid",'
+    ' "eid": "%s", "tx_power": -20}}'
+)
+BATCH_JSON = '{{"batch_id": "{}", "sent_at": {}, "observations": [{}]}}'
 
 
 class Eids:
@@ -292,42 +316,125 @@ def cpu_s(group: int) -> float:
     return total / CLOCK_TICKS
 
 
-def post(
-    session: requests.Session, url: str, gateway: str, token: str, body: bytes
-) -> tuple[int, float]:
-    """POST a batch; its status and latency."""
-    started = time.perf_counter()
-    response = session.post(
-        f"{url}/api/v1/gateways/{gateway}/batches",
-        data=body,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        timeout=WARM_UP_TIMEOUT_S,
-    )
-    return response.status_code, time.perf_counter() - started
+def rss_mb(group: int) -> float:
+    """Resident memory of the processes of a process group (a server: gunicorn and its
+    worker), in MB."""
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:
+            total += int(fields[21]) * PAGE_BYTES
+    return round(total / 1e6, 1)
+
+
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def pid_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of one process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class Cpu:
+    """CPU seconds spent since `start` by the servers' process groups, the database's
+    backends serving this bench's database (PostgreSQL; SQLite runs inside the server) and
+    this process (the load generator)."""
+
+    def __init__(self, db: Database, groups: list[int]) -> None:
+        self.db = db
+        self.groups = groups
+        self.start()
+
+    def _backends(self) -> dict[int, float]:
+        return {pid: pid_cpu_s(pid) for pid in self.db.backend_pids()}
+
+    def start(self) -> None:
+        """Take the starting point."""
+        self._server = sum(cpu_s(g) for g in self.groups)
+        self._database = self._backends()
+        self._client = time.process_time()
+
+    def spent(self) -> dict[str, float]:
+        """Seconds per part since `start` (a backend that started since counts whole)."""
+        now = self._backends()
+        return {
+            "server": sum(cpu_s(g) for g in self.groups) - self._server,
+            "database": sum(s - self._database.get(pid, 0.0) for pid, s in now.items()),
+            "client": time.process_time() - self._client,
+        }
+
+
+def per_batch(spent: dict[str, float], batches: int, cores: int) -> dict[str, Any]:
+    """CPU milliseconds per batch by part, and the observations per second `cores` would
+    store if they did nothing else (the ceiling of this machine for that cost)."""
+    ms_each = {part: round(s * 1000 / max(1, batches), 2) for part, s in spent.items()}
+    total = sum(ms_each.values())
+    return {
+        "cpu_ms_per_batch": {**ms_each, "total": round(total, 2)},
+        "cpu_ceiling_obs_per_s": round(cores * 1000 / total * BATCH) if total else None,
+    }
+
+
+class Client:
+    """One gateway's keep-alive HTTP connection to a server (http.client: the load generator
+    spends as little CPU per request as it can)."""
+
+    def __init__(self, url: str, gateway: str, token: str) -> None:
+        self._address = urlsplit(url)
+        self._path = f"/api/v1/gateways/{gateway}/batches"
+        self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self._connection: http.client.HTTPConnection | None = None
+
+    def post(self, body: bytes) -> tuple[int, float]:
+        """POST a batch; its status and latency."""
+        started = time.perf_counter()
+        if self._connection is None:
+            self._connection = http.client.HTTPConnection(
+                self._address.hostname or "127.0.0.1",
+                self._address.port,
+                timeout=WARM_UP_TIMEOUT_S,
+            )
+        try:
+            self._connection.request("POST", self._path, body, self._headers)
+            response = self._connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            self._connection.close()
+            self._connection = None
+            raise
+        return response.status, time.perf_counter() - started
+
+
+CORES = os.cpu_count() or 1
 
 
 def throughput(
-    urls: list[str], groups: list[int], tokens: dict[str, str], gateways: int, seconds: float
+    urls: list[str], cpu: Cpu, tokens: dict[str, str], gateways: int, seconds: float
 ) -> dict[str, Any]:
     """`gateways` threads posting batches of 500 back to back, across the servers."""
     latencies: list[float] = []
     counts = {"batches": 0, "failed": 0}
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
-    cpu_before = sum(cpu_s(g) for g in groups)
+    cpu.start()
 
     def poster(n: int) -> None:
-        session = requests.Session()
-        session.trust_env = False
         gateway = f"gw-{n % 4 + 1}"
-        url = urls[n % len(urls)]
+        client = Client(urls[n % len(urls)], gateway, tokens[gateway])
         k = n
         while time.monotonic() < deadline:
             now = time.time()
             first = (k * PHONES_PER_BATCH) % PHONES + 1
             phones = list(range(first, first + PHONES_PER_BATCH))
             body = batch_body(phones, BATCH // PHONES_PER_BATCH, now, EIDS.at(now, range(1, 201)))
-            status, latency = post(session, url, gateway, tokens[gateway], body)
+            status, latency = client.post(body)
             with lock:
                 if status == 202:
                     counts["batches"] += 1
@@ -343,7 +450,6 @@ def throughput(
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    cpu = sum(cpu_s(g) for g in groups) - cpu_before
     return {
         "gateways": gateways,
         "observations_per_s": round(counts["batches"] * BATCH / elapsed),
@@ -351,16 +457,67 @@ def throughput(
         "failed": counts["failed"],
         "p50_ms": ms(latencies, 0.5),
         "p99_ms": ms(latencies, 0.99),
-        "server_cpu_ms_per_batch": round(cpu * 1000 / max(1, counts["batches"]), 2),
+        **per_batch(cpu.spent(), counts["batches"], CORES),
     }
 
 
-def one_observation_batches(url: str, groups: list[int], tokens: dict[str, str]) -> dict[str, Any]:
+def copy_ceiling(db: Database, gateways: int, seconds: float) -> dict[str, Any]:
+    """No HTTP at all: `gateways` threads, each on its own connection, COPY batches of 500
+    rows into the observations table and commit each, back to back (what PostgreSQL and
+    psycopg cost the bare minimum of storing a batch)."""
+    batches = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    columns = "store_id, gateway_id, shopper_id, device_id, rssi, seen_at"
+    if not db.has_shopper_column:
+        columns = columns.replace("shopper_id, ", "")
+
+    def copier(conn: psycopg.Connection[Any], n: int) -> None:
+        while time.monotonic() < deadline:
+            now = time.time()
+            with (
+                conn.cursor() as cursor,
+                cursor.copy(f"COPY observations ({columns}) FROM STDIN") as copy,
+            ):
+                for r in range(BATCH):
+                    device = 1 + (n + r) % PHONES
+                    shopper = (device,) if db.has_shopper_column else ()
+                    copy.write_row(
+                        (STORE_ID, "gw-1", *shopper, device, FAR_RSSI_DBM, now - r * 0.01)
+                    )
+            conn.commit()
+            with lock:
+                batches[0] += 1
+
+    connections = [psycopg.connect(db._libpq()) for _ in range(gateways)]
+    try:
+        cpu = Cpu(db, [])  # once the connections' backends exist
+        started = time.monotonic()
+        threads = [
+            threading.Thread(target=copier, args=(conn, n)) for n, conn in enumerate(connections)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+        spent = cpu.spent()
+    finally:
+        for conn in connections:
+            conn.close()
+    return {
+        "gateways": gateways,
+        "observations_per_s": round(batches[0] * BATCH / elapsed),
+        "batches": batches[0],
+        **per_batch(spent, batches[0], CORES),
+    }
+
+
+def one_observation_batches(url: str, cpu: Cpu, tokens: dict[str, str]) -> dict[str, Any]:
     """One-observation batches one after another: the servers' CPU per batch."""
-    session = requests.Session()
-    session.trust_env = False
+    client = Client(url, "gw-1", tokens["gw-1"])
     latencies = []
-    cpu_before = sum(cpu_s(g) for g in groups)
+    cpu.start()
     deadline = time.monotonic() + ONE_OBSERVATION_S
     for n in range(ONE_OBSERVATION_BATCHES):
         if time.monotonic() > deadline:
@@ -368,27 +525,25 @@ def one_observation_batches(url: str, groups: list[int], tokens: dict[str, str])
         now = time.time()
         phone = n % PHONES + 1
         body = batch_body([phone], 1, now, EIDS.at(now, range(1, PHONES + 1)))
-        status, latency = post(session, url, "gw-1", tokens["gw-1"], body)
+        status, latency = client.post(body)
         if status != 202:
             raise RuntimeError(f"one-observation batch answered {status}")
         latencies.append(latency)
-    cpu = sum(cpu_s(g) for g in groups) - cpu_before
     return {
         "batches": len(latencies),
-        "server_cpu_ms_per_batch": round(cpu * 1000 / len(latencies), 2),
+        "server_cpu_ms_per_batch": round(cpu.spent()["server"] * 1000 / len(latencies), 2),
         "p50_ms": ms(latencies, 0.5),
     }
 
 
 def first_batches(url: str, tokens: dict[str, str], phones: range) -> dict[str, Any]:
     """One batch each of phones this server never heard: their state is restored."""
-    session = requests.Session()
-    session.trust_env = False
+    client = Client(url, "gw-2", tokens["gw-2"])
     latencies = []
     for phone in phones:
         now = time.time()
         body = batch_body([phone], 1, now, EIDS.at(now, phones))
-        status, latency = post(session, url, "gw-2", tokens["gw-2"], body)
+        status, latency = client.post(body)
         if status != 202:
             raise RuntimeError(f"first batch answered {status}")
         latencies.append(latency)
@@ -401,15 +556,33 @@ def first_batches(url: str, tokens: dict[str, str], phones: range) -> dict[str, 
 def warm_up(url: str, tokens: dict[str, str]) -> float:
     """Post until a batch is accepted (the EID tables built); how long it took."""
     started = time.monotonic()
-    session = requests.Session()
-    session.trust_env = False
+    client = Client(url, "gw-1", tokens["gw-1"])
     while time.monotonic() - started < WARM_UP_TIMEOUT_S:
         now = time.time()
         body = batch_body([1], 1, now, EIDS.at(now, range(1, 2)))
-        status, _ = post(session, url, "gw-1", tokens["gw-1"], body)
+        status, _ = client.post(body)
         if status == 202:
             return time.monotonic() - started
     raise RuntimeError("the server accepted no batch")
+
+
+def settle(groups: list[int]) -> float:
+    """Wait until the servers are idle (the presence clock builds the neighbouring windows'
+    EID tables after the first batch: seconds of CPU at 100k devices, minutes at 1M, which
+    would count in the figures); how long it took."""
+    started = time.monotonic()
+    before = sum(cpu_s(g) for g in groups)
+    while time.monotonic() - started < WARM_UP_TIMEOUT_S:
+        time.sleep(SETTLE_S)
+        now = sum(cpu_s(g) for g in groups)
+        if now - before < SETTLE_S * IDLE_SHARE:
+            break
+        before = now
+    return time.monotonic() - started
+
+
+SETTLE_S = 2.0
+IDLE_SHARE = 0.05  # of a core: the presence clock's ticks and the scheduler
 
 
 def measure_store(
@@ -427,18 +600,20 @@ def measure_store(
             stack.database_url = db.url
             stack.restart_server()
         urls = [s.url for s in stacks]
-        groups = [s.server.popen.pid for s in stacks if s.server is not None]
+        cpu = Cpu(db, [s.server.popen.pid for s in stacks if s.server is not None])
         warm = max(warm_up(url, db.tokens) for url in urls)
+        warm += settle(cpu.groups)
         first = range(
             FIRST_BATCH_FROM + run * FIRST_BATCH_PHONES,
             FIRST_BATCH_FROM + (run + 1) * FIRST_BATCH_PHONES,
         )
         result: dict[str, Any] = {"warm_up_s": round(warm, 1)}
         result["first_batch"] = first_batches(urls[0], db.tokens, first)
-        result["one_observation"] = one_observation_batches(urls[0], groups, db.tokens)
+        result["one_observation"] = one_observation_batches(urls[0], cpu, db.tokens)
         result["throughput"] = [
-            throughput(urls, groups, db.tokens, gateways, seconds) for gateways in gateway_counts
+            throughput(urls, cpu, db.tokens, gateways, seconds) for gateways in gateway_counts
         ]
+        result["server_rss_mb"] = [rss_mb(group) for group in cpu.groups]
         return result
     finally:
         for stack in stacks:
@@ -469,14 +644,13 @@ def measure_bare(
             deadline = time.monotonic() + START_TIMEOUT_S
             while time.monotonic() < deadline:
                 try:
-                    if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
+                    with urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310 - loopback
+                        if response.status == 200:
+                            break
+                except OSError:
                     time.sleep(0.05)
-        groups = [p.pid for p in procs]
-        return [
-            throughput(urls, groups, db.tokens, gateways, seconds) for gateways in gateway_counts
-        ]
+        cpu = Cpu(db, [p.pid for p in procs])
+        return [throughput(urls, cpu, db.tokens, gateways, seconds) for gateways in gateway_counts]
     finally:
         for proc in procs:
             proc.terminate()
@@ -508,6 +682,11 @@ def main(argv: list[str] | None = None) -> int:
                     db, Path(tmp), args.processes, args.gateways, args.seconds, run
                 )
                 bare = measure_bare(db, args.processes, args.gateways, args.seconds)
+                ceiling = (
+                    [copy_ceiling(db, gateways, args.seconds) for gateways in args.gateways]
+                    if args.database == "postgresql"
+                    else []
+                )
                 ratios = [
                     round(b["observations_per_s"] / max(1, s["observations_per_s"]), 2)
                     for b, s in zip(bare, store["throughput"], strict=True)
@@ -518,6 +697,7 @@ def main(argv: list[str] | None = None) -> int:
                         "observations": observation_count,
                         "store": store,
                         "bare": bare,
+                        "copy_ceiling": ceiling,
                         "bare_over_store": ratios,
                     }
                 )

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store_server.accounts.auth import token_digest, tokens_match
-from store_server.db.database import Database
 from store_server.db.models import Beacon, Consent, CustomerTag, Gateway, Zone
 from store_server.presence.heard import EDDYSTONE_EID, Heard
 from store_server.problems import DomainError, Refusal
@@ -100,10 +99,10 @@ def remove_gateway(session: Session, gateway_id: str) -> None:
     session.flush()
 
 
-def authenticate_gateway(db: Database, gateway_id: str, token: str | None) -> Gateway:
-    """The gateway named `gateway_id`, if `token` is its token (not found / unauthorized)."""
-    with db.sessions() as session:
-        gateway: Gateway | None = session.get(Gateway, gateway_id)
+def authenticate_gateway(session: Session, gateway_id: str, token: str | None) -> Gateway:
+    """The gateway named `gateway_id`, if `token` is its token (not found / unauthorized):
+    read in the session of the request's own work, one connection per request."""
+    gateway: Gateway | None = session.get(Gateway, gateway_id)
     if gateway is None:
         raise DomainError(
             Refusal.NOT_FOUND, "unknown_gateway", f"no gateway {gateway_id!r} is registered"

@@ -118,11 +118,11 @@ def ingest_batch(
     )
     params = fusion_params(settings)
     signals: dict[int, list[fusion.Signal]] = defaultdict(list)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []  # in OBSERVATION_COLUMNS' order
     ignored: Counter[str] = Counter()
-    for obs, source in zip(
-        heard, _identify(session, gateway.store_id, heard, now, resolver), strict=True
-    ):
+    # Read once: each is an ORM attribute, and the loop runs per observation.
+    store_id, gateway_id, offset_db = gateway.store_id, gateway.id, gateway.rssi_offset_db
+    for obs, source in zip(heard, _identify(session, store_id, heard, now, resolver), strict=True):
         if isinstance(source, str):
             ignored[source] += 1
             continue
@@ -132,23 +132,24 @@ def ingest_batch(
         if bad is not None:
             ignored[bad] += 1  # a broken radio or clock, or a replay, is never an arrival
             continue
+        shopper_id = source.shopper_id
         rows.append(
-            {
-                "store_id": gateway.store_id,
-                "gateway_id": gateway.id,
-                "shopper_id": source.shopper_id,
-                "device_id": source.device_id,
-                "tag_id": source.tag_id,
-                "rssi": obs.rssi,
-                "seen_at": obs.seen_at,
-            }
+            (
+                store_id,
+                gateway_id,
+                shopper_id,
+                source.device_id,
+                source.tag_id,
+                obs.rssi,
+                obs.seen_at,
+            )
         )
-        signals[source.shopper_id].append(
+        signals[shopper_id].append(
             fusion.GatewayReading(
-                gateway.id,
+                gateway_id,
                 place,
                 obs.rssi,
-                gateway.rssi_offset_db,
+                offset_db,
                 obs.seen_at,
                 source.signal,
                 source.detail,
@@ -157,16 +158,15 @@ def ingest_batch(
     before = states_before(session, states, gateway.store_id, set(signals), params, now)
     fused = fuse_all(before, signals, params, now)
     lock_for_writes(session)
-    session.add(
-        GatewayBatch(
-            gateway_id=gateway.id,
-            batch_id=batch_id,
-            received_at=now,
-            observation_count=len(heard),
-        )
-    )
     try:
-        session.flush()
+        session.execute(
+            insert(GatewayBatch).values(
+                gateway_id=gateway_id,
+                batch_id=batch_id,
+                received_at=now,
+                observation_count=len(heard),
+            )
+        )
     except IntegrityError as exc:
         raise DomainError(
             Refusal.CONFLICT, "duplicate_batch", f"batch {batch_id} was already received"
@@ -197,15 +197,17 @@ OBSERVATION_COLUMNS = (
 )
 
 
-def _insert_observations(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert a batch's observations: by COPY on PostgreSQL, where an INSERT of many rows costs
-    more to send (psycopg sends one statement per row, or parses a long one in Python) than
-    the database spends storing them."""
+def _insert_observations(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Insert a batch's observations (tuples in OBSERVATION_COLUMNS' order): by COPY on
+    PostgreSQL, where an INSERT of many rows costs more to send (psycopg sends one statement
+    per row, or parses a long one in Python) than the database spends storing them."""
     if not rows:
         return
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        session.execute(insert(Observation), rows)
+        session.execute(
+            insert(Observation), [dict(zip(OBSERVATION_COLUMNS, row, strict=True)) for row in rows]
+        )
         return
     columns = ", ".join(OBSERVATION_COLUMNS)
     driver: Any = connection.connection.dbapi_connection  # a psycopg connection
@@ -214,7 +216,7 @@ def _insert_observations(session: Session, rows: list[dict[str, Any]]) -> None:
         cursor.copy(f"COPY observations ({columns}) FROM STDIN") as copy,
     ):
         for row in rows:
-            copy.write_row([row[column] for column in OBSERVATION_COLUMNS])
+            copy.write_row(row)
 
 
 def log_stored(gateway_id: str, observations: int, done: Ingested) -> None:

@@ -32,6 +32,8 @@ MAX_JSON_DEPTH = 32
 # browser could not even read it back.
 MAX_JSON_INTEGER = 2**63 - 1
 NUL = "\x00"
+# Fewer characters than this (a sign included) is always within MAX_JSON_INTEGER.
+_SHORT_INTEGER = len(str(MAX_JSON_INTEGER))
 
 
 def _nul_error(where: str, loc: list[str | int] | None = None) -> ApiError:
@@ -54,6 +56,8 @@ def _finite_float(text: str) -> float:
 
 
 def _bounded_int(text: str) -> int:
+    if len(text) < _SHORT_INTEGER:
+        return int(text)
     # Compare lengths first: int() of thousands of digits is slow (and then a ValueError).
     if len(text.lstrip("-")) > len(str(MAX_JSON_INTEGER)) or abs(int(text)) > MAX_JSON_INTEGER:
         raise ApiError(400, "invalid_json", "an integer is beyond 64 bits", {"value": text[:40]})
@@ -80,6 +84,35 @@ def check_json_value(value: Any) -> None:
             pending.extend((child, (*loc, index)) for index, child in enumerate(item))
 
 
+def _check_json_depth(value: Any) -> None:
+    """Raise a 400 if a decoded JSON value nests too deep: `check_json_value` without the
+    NUL rule, level by level over the containers only (a gateway batch holds a thousand
+    objects: building every item's location cost more than decoding the body)."""
+    containers = [value] if value.__class__ in _CONTAINERS else []
+    depth = 0
+    while containers:
+        if depth >= MAX_JSON_DEPTH:
+            raise _too_deep()
+        inner: list[Any] = []
+        for container in containers:
+            items = container.values() if container.__class__ is dict else container
+            inner += [item for item in items if item.__class__ in _CONTAINERS]
+        containers = inner
+        depth += 1
+
+
+_CONTAINERS = (dict, list)
+
+
+def _may_hold_nul(text: str | bytes) -> bool:
+    """Whether JSON text can decode to a string holding U+0000: only through the escape
+    `\\u0000` (the decoder refuses a raw control character in a string), or in bytes that are
+    not UTF-8 (UTF-16 and UTF-32, which json.loads also reads, hold zero bytes)."""
+    if isinstance(text, bytes):
+        return b"\\u0000" in text or b"\x00" in text
+    return "\\u0000" in text or NUL in text
+
+
 def _too_deep() -> ApiError:
     return ApiError(
         400,
@@ -100,7 +133,10 @@ def strict_loads(text: str | bytes) -> Any:
         )
     except RecursionError as exc:  # far deeper than the limit: the parser gave up first
         raise _too_deep() from exc
-    check_json_value(value)
+    if _may_hold_nul(text):
+        check_json_value(value)
+    else:
+        _check_json_depth(value)
     return value
 
 

@@ -18,7 +18,8 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from store_server.db.models import ROW_ID_MAX, Gateway, Zone
-from store_server.web.input_limits import MAX_JSON_DEPTH
+from store_server.web.errors import ApiError
+from store_server.web.input_limits import MAX_JSON_DEPTH, MAX_JSON_INTEGER, strict_loads
 from tests.store_server.conftest import World
 
 MANAGER = "morgan@demo.store"
@@ -229,6 +230,41 @@ def test_a_lone_surrogate_is_refused_before_the_database(world: World) -> None:
     assert "\\ud800" in text
     response = json_post(world, "/api/v1/optin", text)
     assert error_code(response, 400) == "invalid_body"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"a": ["x\\u0000"]}'.encode("utf-16"),  # no escape to find in the bytes as UTF-8
+        '{"a": ["x\\u0000"]}'.encode("utf-32"),
+        b'{"a\\u0000": 1}',
+    ],
+)
+def test_a_nul_is_found_whatever_the_encoding(body: bytes) -> None:
+    """Text without the escape skips the NUL walk: bytes in UTF-16 or UTF-32 must not."""
+    with pytest.raises(ApiError) as refused:
+        strict_loads(body)
+    assert refused.value.code == "nul_character"
+
+
+def test_a_text_without_nul_is_still_checked_for_depth() -> None:
+    assert strict_loads(nested(MAX_JSON_DEPTH)) is not None
+    for text in (nested(MAX_JSON_DEPTH + 1), f'{{"a": {nested(MAX_JSON_DEPTH)}}}'):
+        with pytest.raises(ApiError) as refused:
+            strict_loads(text)
+        assert refused.value.code == "too_deep"
+
+
+def test_integers_are_bounded_at_64_bits_however_long_their_text() -> None:
+    assert strict_loads(f"[{MAX_JSON_INTEGER}, -{MAX_JSON_INTEGER}, -999999999999999999]") == [
+        MAX_JSON_INTEGER,
+        -MAX_JSON_INTEGER,
+        -999999999999999999,
+    ]
+    for text in (str(MAX_JSON_INTEGER + 1), f"-{MAX_JSON_INTEGER + 2}"):
+        with pytest.raises(ApiError) as refused:
+            strict_loads(text)
+        assert refused.value.code == "invalid_json"
 
 
 def test_malformed_json_keeps_its_code(world: World) -> None:

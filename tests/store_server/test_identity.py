@@ -34,8 +34,19 @@ def test_eid_is_constant_within_a_window_and_changes_across() -> None:
 
 def test_a_window_table_holds_the_devices_of_its_exponent() -> None:
     table = window_eids([DeviceKey(1, KEY_A, 10), DeviceKey(2, KEY_B, 12)], 10, START)
-    assert table.by_eid == {eddystone_eid(KEY_A, 10, START): 1}
+    assert table.get(eddystone_eid(KEY_A, 10, START)) == 1
+    assert table.get(eddystone_eid(KEY_B, 10, START)) is None  # device 2 rotates every 2^12 s
+    assert len(table) == 1
     assert table.upto == 2  # every device up to id 2 was considered
+
+
+def test_a_window_table_finds_each_of_many_devices_and_no_other_eid() -> None:
+    keys = [bytes([n % 256, n // 256]) * 8 for n in range(1, 3001)]
+    table = window_eids([DeviceKey(n, key, 10) for n, key in enumerate(keys, 1)], 10, START)
+    assert len(table) == len(keys)
+    assert all(table.get(eddystone_eid(key, 10, START)) == n for n, key in enumerate(keys, 1))
+    assert table.get(eddystone_eid(KEY_A, 10, START)) is None
+    assert table.get(bytes(8)) is None and table.get(b"\xff" * 8) is None  # below and above all
 
 
 class Registry:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.orm import Session
 
 from store_server.db.models import Gateway
 from store_server.metrics import ALERTS, ARRIVAL_TO_ALERT, BATCHES, OBSERVATIONS
@@ -32,10 +33,10 @@ from store_server.web.schemas.gateway_wire import (
 bp = Blueprint("gateways", __name__, url_prefix="/api/v1/gateways")
 
 
-def _authenticated(gateway_id: str) -> Gateway:
+def _authenticated(session: Session, gateway_id: str) -> Gateway:
     """The gateway in the path, if the request carries its token (404 / 401 otherwise)."""
     token = bearer_token(request.headers.get("Authorization"))
-    return authenticate_gateway(services().db, gateway_id, token)
+    return authenticate_gateway(session, gateway_id, token)
 
 
 @bp.get("/<gateway_id>/config")
@@ -47,9 +48,9 @@ def _authenticated(gateway_id: str) -> Gateway:
 )
 def config(gateway_id: str) -> tuple[Response, int]:
     """The store's registered beacons and tags, whose frames the gateway should upload."""
-    gateway = _authenticated(gateway_id)
     settings = services().settings
     with services().db.sessions() as session:
+        gateway = _authenticated(session, gateway_id)
         found = gateway_config(session, gateway, settings.entry_rssi_dbm)
     out = GatewayConfigOut(
         gateway_id=gateway.id,
@@ -75,9 +76,9 @@ def config(gateway_id: str) -> tuple[Response, int]:
 )
 def heartbeat(gateway_id: str) -> tuple[Response, int]:
     """Keep the gateway's latest health report."""
-    gateway = _authenticated(gateway_id)
-    body = parse_body(HeartbeatIn, request.get_json(silent=True))
     with services().db.transaction() as session:
+        gateway = _authenticated(session, gateway_id)
+        body = parse_body(HeartbeatIn, request.get_json(silent=True))
         record_heartbeat(
             session, gateway.id, body.model_dump(exclude_unset=True), services().clock()
         )
@@ -107,16 +108,16 @@ def _store_batch(gateway_id: str) -> tuple[Response, int]:
     found = services()
     settings = found.settings
     now = found.clock()
-    gateway = _authenticated(gateway_id)
-    batch = parse_body(BatchIn, request.get_json(silent=True))
-    if len(batch.observations) > settings.max_batch_observations:
-        raise ApiError(
-            413,
-            "batch_too_large",
-            f"at most {settings.max_batch_observations} observations per batch",
-        )
-    heard = [obs.heard() for obs in batch.observations]
     with found.db.transaction() as session:
+        gateway = _authenticated(session, gateway_id)
+        batch = parse_body(BatchIn, request.get_json(silent=True))
+        if len(batch.observations) > settings.max_batch_observations:
+            raise ApiError(
+                413,
+                "batch_too_large",
+                f"at most {settings.max_batch_observations} observations per batch",
+            )
+        heard = [obs.heard() for obs in batch.observations]
         done = ingest_batch(
             session,
             gateway,
