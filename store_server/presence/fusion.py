@@ -238,6 +238,24 @@ class FusionParams(FilterParams):
     # gateway this much stronger (hysteresis of a level spreading 2-3 dB when still).
     bay_hold_db: float = 6.0
 
+    # An iPhone with the app in the background is heard only when Core Location wakes it on
+    # entering or leaving the store's iBeacon region (docs/protocol.md, `region`): it then
+    # ranges about 10 s and sleeps. Region entry fires at the first advert heard, 20-30 m down
+    # the pavement, so it cannot tell a shopper from a passer; a passer's region is left again
+    # 40-75 s later (busy-saturday, seeds 1-2, default and harsh channel: the time to walk out
+    # of range plus iOS's 10-30 s exit delay). Still in the region this long, with the app in
+    # the background: she has stopped at the store, an entry.
+    region_entry_s: float = 90.0
+    # ... with this confidence (lingering by the shop front for as long reads the same).
+    region_entry_confidence: float = 0.6
+    # Leaving the region is the phone's own word that no store beacon has been heard for
+    # 10-30 s: the visit closes at once, unless a gateway still hears her (a tag, a phone that
+    # advertises).
+    region_exit_confidence: float = 0.9
+    # While in the region with the app asleep, her silence is not absence: the visit holds
+    # until the region is left, at most this long (a phone switched off never reports the exit).
+    region_hold_s: float = 4 * 3600.0
+
 
 @dataclass(frozen=True)
 class Place:
@@ -283,7 +301,26 @@ class CheckIn:
     seen_at: float
 
 
-Signal = GatewayReading | BeaconReport | CheckIn
+# The app's state and Core Location's region events, as the phone reports them.
+APP_FOREGROUND = "foreground"
+APP_BACKGROUND = "background"
+REGION_ENTER = "enter"
+REGION_EXIT = "exit"
+
+
+@dataclass(frozen=True)
+class PhoneReport:
+    """What the app said of itself with a report: its state, and the region event that woke it
+    (`enter` or `exit` of the store's iBeacon region, at `seen_at`), if any."""
+
+    seen_at: float
+    app_state: str | None = None  # APP_FOREGROUND | APP_BACKGROUND
+    region: str | None = None  # REGION_ENTER | REGION_EXIT
+
+
+# What places someone (absorbed as evidence), and every signal fusion takes.
+Reading = GatewayReading | BeaconReport | CheckIn
+Signal = Reading | PhoneReport
 
 
 @dataclass(frozen=True)
@@ -379,6 +416,10 @@ class PersonState:
     walk_by_reported: bool = False
     dwell_reported: bool = False  # zone_dwell already fired during this stay in the zone
     belief: Belief = field(default_factory=Belief)  # where they are, as probabilities
+    # The phone's app state as last reported, and since when it has been in the store's
+    # iBeacon region (None: not in it, or never told).
+    app_state: str | None = None
+    region_since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -400,6 +441,8 @@ def _source(signal: Signal) -> str:
         return f"gateway:{signal.gateway_id}"
     if isinstance(signal, BeaconReport):
         return f"beacon:{signal.beacon_id}"
+    if isinstance(signal, PhoneReport):
+        return "phone"
     return "check_in"
 
 
@@ -437,7 +480,7 @@ def check_signal(state: PersonState, signal: Signal, now: float) -> str | None:
 
 
 def _absorb(
-    evidence: tuple[Evidence, ...], signal: Signal, params: FusionParams
+    evidence: tuple[Evidence, ...], signal: Reading, params: FusionParams
 ) -> tuple[Evidence, ...]:
     source = _source(signal)
     previous = next((e for e in evidence if e.source == source), None)
@@ -731,7 +774,7 @@ def _exit(
     return gone, events
 
 
-def _door_excess(signal: Signal, params: FusionParams) -> float | None:
+def _door_excess(signal: Reading, params: FusionParams) -> float | None:
     """The dB by which a reading at the door says "stepping in", or None if it says nothing."""
     if signal.place.kind != PlaceKind.ENTRANCE:
         return None
@@ -746,7 +789,7 @@ def _door_excess(signal: Signal, params: FusionParams) -> float | None:
     return None
 
 
-def _add_door_evidence(state: PersonState, signal: Signal, params: FusionParams) -> PersonState:
+def _add_door_evidence(state: PersonState, signal: Reading, params: FusionParams) -> PersonState:
     if state.visit_open:
         return state
     t = signal.seen_at
@@ -1156,6 +1199,10 @@ def fuse(
         t = signal.seen_at
         current, timed = _advance(current, params, t)
         events += timed
+        if isinstance(signal, PhoneReport):
+            current, told = _phone_report(current, signal, params)
+            events += told
+            continue
         current = replace(
             _add_door_evidence(current, signal, params),
             evidence=_absorb(current.evidence, signal, params),
@@ -1172,9 +1219,14 @@ def _advance(
     state: PersonState, params: FusionParams, now: float
 ) -> tuple[PersonState, list[PresenceEvent]]:
     if not state.visit_open:
+        lingering = _region_entry(state, params, now)
+        if lingering is not None:
+            return _open_visit(state, lingering, now)
         passing = state.near_door_since is not None and not state.walk_by_reported
         if passing or state.placed_elsewhere_since is not None:
             return _step(state, params, now)
+        return state, []
+    if _region_holds(state, params, now):
         return state, []
     if state.last_heard_at is not None and now - state.last_heard_at >= params.lost_timeout_s:
         lost = Estimate(
@@ -1188,6 +1240,56 @@ def _advance(
     return _step(state, params, now)
 
 
+def _phone_report(
+    state: PersonState, report: PhoneReport, params: FusionParams
+) -> tuple[PersonState, list[PresenceEvent]]:
+    """The app's state and region event: entering arms the region entry (`region_entry_s`),
+    leaving closes the visit at once unless a gateway still hears her."""
+    t = report.seen_at
+    state = replace(state, app_state=report.app_state or state.app_state)
+    if report.region == REGION_ENTER:
+        if state.region_since is None:
+            heard = max(t, state.last_heard_at or t)
+            state = replace(state, region_since=t, last_heard_at=heard)
+        return state, []
+    if report.region != REGION_EXIT:
+        return state, []
+    # The phone hears no store beacon any more: what it heard before says nothing now.
+    evidence = tuple(e for e in state.evidence if e.signal != "phone_beacon")
+    state = replace(state, region_since=None, evidence=evidence)
+    heard = any(e.source.startswith("gateway:") and e.fresh(params, t) for e in evidence)
+    if not state.visit_open or heard:
+        return state, []
+    reason = {"signal": "region_exit", "app_state": state.app_state or "unknown"}
+    return _exit(
+        state, Estimate(PresenceState.OUTSIDE, None, params.region_exit_confidence, (reason,)), t
+    )
+
+
+def _region_entry(state: PersonState, params: FusionParams, now: float) -> Estimate | None:
+    """The entry of a background app's phone still in the store's region after
+    `region_entry_s` (a passer has left it by then), or None."""
+    since = state.region_since
+    if state.app_state != APP_BACKGROUND or since is None or now - since < params.region_entry_s:
+        return None
+    reason = {
+        "signal": "region_enter",
+        "app_state": APP_BACKGROUND,
+        "in_region_s": round(now - since, 1),
+    }
+    return Estimate(PresenceState.INSIDE, None, params.region_entry_confidence, (reason,))
+
+
+def _region_holds(state: PersonState, params: FusionParams, now: float) -> bool:
+    """Whether a visit stays as it is: the phone's app asleep in the store's region, nothing
+    fresh heard (the region's exit will tell when she leaves, see `region_hold_s`)."""
+    if state.app_state != APP_BACKGROUND or state.region_since is None:
+        return False
+    if any(e.fresh(params, now) for e in state.evidence if e.signal != "check_in"):
+        return False
+    return now - (state.last_heard_at or state.region_since) < params.region_hold_s
+
+
 def advance(state: PersonState, params: FusionParams, now: float) -> Fused:
     """Apply what time alone decides at `now`: a walk-by, a dwell, an exit, the lost timeout."""
     new_state, events = _advance(state, params, now)
@@ -1195,7 +1297,7 @@ def advance(state: PersonState, params: FusionParams, now: float) -> Fused:
 
 
 def restore(
-    visit: tuple[float, float] | None, signals: Iterable[Signal], params: FusionParams
+    visit: tuple[float, float] | None, signals: Iterable[Reading], params: FusionParams
 ) -> PersonState:
     """Rebuild a person's state from stored facts, without events (they were emitted before).
 

@@ -179,11 +179,11 @@ def recent_readings_query(store_id: int, shopper_ids: set[int], since: float) ->
 
 def recent_readings(
     session: Session, store_id: int, shopper_ids: set[int], since: float
-) -> dict[int, list[fusion.Signal]]:
+) -> dict[int, list[fusion.Reading]]:
     """These shoppers' stored readings at this store since `since`, as fusion signals, by
     shopper."""
     rows = session.execute(recent_readings_query(store_id, shopper_ids, since)).all()
-    readings: dict[int, list[fusion.Signal]] = {}
+    readings: dict[int, list[fusion.Reading]] = {}
     for shopper_id, gateway_id, rssi, seen_at, tag_id, offset, kind, name, label in rows:
         readings.setdefault(shopper_id, []).append(
             fusion.GatewayReading(
