@@ -1290,6 +1290,15 @@ def _region_holds(state: PersonState, params: FusionParams, now: float) -> bool:
     return now - (state.last_heard_at or state.region_since) < params.region_hold_s
 
 
+def heard_until(state: PersonState, now: float) -> float | None:
+    """Until when the person counts as heard, for the visit's `last_seen_at`: `now` while her
+    phone's app sleeps in the store's region (its exit will tell, see `_region_holds`), else
+    when last heard."""
+    if state.visit_open and state.app_state == APP_BACKGROUND and state.region_since is not None:
+        return now
+    return state.last_heard_at
+
+
 def advance(state: PersonState, params: FusionParams, now: float) -> Fused:
     """Apply what time alone decides at `now`: a walk-by, a dwell, an exit, the lost timeout."""
     new_state, events = _advance(state, params, now)

@@ -244,7 +244,7 @@ def record_fused(
             outcome.recorded.append(record_event(session, store_id, shopper_id, visit, event))
             if event.kind == PresenceKind.EXITED:
                 visit = None
-        heard = result.state.last_heard_at
+        heard = fusion.heard_until(result.state, now)
         if visit is not None and result.state.visit_open and heard is not None:
             visit.last_seen_at = max(visit.last_seen_at, min(heard, now))
     return outcome
