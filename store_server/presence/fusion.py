@@ -222,11 +222,14 @@ class FusionParams(FilterParams):
     # entered within a minute; at 20 s, 2 % (walk-by event precision 0.93 -> 0.98).
     walk_by_gone_s: float = 20.0
     # A bay is a parking space several metres across, watched by a gateway on the facade: a car
-    # waiting in it is nearer that gateway than any other (the nearest-gateway rule labels the
-    # bay right 97-100 % of the waiting time on curbside), so the bay is where the person is
-    # when its gateway is the strongest one hearing them from this level up (about 11 m at
-    # n = 2: the car still rolling in) ...
-    bay_min_dbm: float = -80.0
+    # waiting in it is nearer that gateway than any other, however weakly a phone in a bag in a
+    # car is heard (-81 to -89 dBm at the post on curbside: an absolute floor of -80 kept it
+    # out). So the bay is where the person is when its gateway reads them at least
+    # `bay_lead_db` above every other gateway hearing them (a gateway not hearing them counts
+    # at `unheard_dbm`, a receiver's sensitivity), the way the nearest-gateway rules decide
+    # (Bermuda's nearest area with its challenger hysteresis) ...
+    bay_lead_db: float = 3.0
+    unheard_dbm: float = -100.0
     # ... one bay held this long, and heard again after it, before it opens a visit: a car
     # rolls into its bay in a few seconds and waits minutes; a pedestrian walking along the
     # kerb is nearest to one bay's post after another, 3-4 s each. On curbside-bays (posts at
@@ -234,9 +237,9 @@ class FusionParams(FilterParams):
     # of 9-140 s: 5 s keeps the arrival within the goal and leaves the rest to a car tag's
     # or the app's evidence (docs/decisions.md).
     bay_arrival_s: float = 5.0
-    # Once at a bay, they stay while its gateway reads this much under `bay_min_dbm`, or another
-    # gateway this much stronger (hysteresis of a level spreading 2-3 dB when still).
-    bay_hold_db: float = 6.0
+    # Once at a bay, they stay there until another gateway reads them this much above the
+    # bay's (hysteresis: a still car's levels spread 2-3 dB, more through a harsh channel).
+    bay_hold_db: float = 3.0
 
     # An iPhone with the app in the background is heard only when Core Location wakes it on
     # entering or leaving the store's iBeacon region (docs/protocol.md, `region`): it then
@@ -512,35 +515,37 @@ def _confidence(margin_db: float, sources: int = 1) -> float:
 def _bay_estimate(
     gateways: list[Evidence], params: FusionParams, current_bay: str | None
 ) -> Estimate | None:
-    """The nearest-gateway rule of bays: at a bay while its gateway is the strongest hearing them.
-
-    The bay the person is at holds (`bay_hold_db` of hysteresis) until its level falls that far
-    under `bay_min_dbm` or another gateway reads that much stronger.
+    """The nearest-gateway rule of bays: at a bay while its gateway leads every other gateway
+    hearing them by `bay_lead_db`; the bay they are at holds until another gateway reads
+    `bay_hold_db` above it (hysteresis). No absolute floor: a gateway's lead is what places.
     """
-    nearest = max(gateways, key=lambda e: e.level, default=None)
-    if nearest is None:
+    if not gateways:
         return None
+
+    def rival(of: Evidence) -> Evidence | None:
+        return max((e for e in gateways if e is not of), key=lambda e: e.level, default=None)
+
     held = next(
         (e for e in gateways if e.place.kind == PlaceKind.BAY and e.place.name == current_bay),
         None,
     )
-    if held is not None and held.level >= params.bay_min_dbm - params.bay_hold_db:
-        if nearest.level < held.level + params.bay_hold_db:
-            nearest = held
-    if nearest.place.kind != PlaceKind.BAY:
+    nearest = max(gateways, key=lambda e: e.level)
+    chosen: Evidence | None = None
+    if held is not None:
+        other = rival(held)
+        if other is None or other.level < held.level + params.bay_hold_db:
+            chosen = held
+    if chosen is None and nearest.place.kind == PlaceKind.BAY:
+        other = rival(nearest)
+        level = params.unheard_dbm if other is None else other.level
+        if nearest.level >= level + params.bay_lead_db:
+            chosen = nearest
+    if chosen is None:
         return None
-    floor = params.bay_min_dbm - (params.bay_hold_db if nearest is held else 0.0)
-    if nearest.level < floor:
-        return None
-    runner_up = max((e.level for e in gateways if e is not nearest), default=floor)
-    margin = min(nearest.level - floor, nearest.level - runner_up)
-    return Estimate(
-        PresenceState.BAY,
-        nearest.place.name,
-        _confidence(margin),
-        (nearest.reason(),),
-        nearest.level,
-    )
+    other = rival(chosen)
+    lead = chosen.level - (params.unheard_dbm if other is None else other.level)
+    reasons = (chosen.reason(),) + (() if other is None else (other.reason(),))
+    return Estimate(PresenceState.BAY, chosen.place.name, _confidence(lead), reasons, chosen.level)
 
 
 def locate(
