@@ -9,6 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from store_server.db.models import PresenceEvent
+from store_server.messaging.outbound import NO_REACH
+from store_server.presence.fusion import FusionParams
+from store_server.sweep import presence_clock, run_sweep
+from store_server.web.context import services
 from tests.store_server.conftest import World
 
 DRESSES_BEACON = "fda50693-a4e2-4fb1-afcf-c6eb07647825:1:2"  # registered in the dresses zone
@@ -129,3 +133,34 @@ def test_bad_region_or_app_state_is_refused(world: World, body: dict[str, Any]) 
     answer = post(world, "leo", body)
     assert answer.status_code == 400
     assert answer.get_json()["error"]["code"] == "invalid_body"
+
+
+def test_a_sleeping_iphone_still_in_the_region_enters_by_the_presence_clock(world: World) -> None:
+    now = time.time()
+    woken = post(
+        world,
+        "leo",
+        {
+            "app_state": "background",
+            "region": {"event": "enter", "at": now},
+            "sightings": [{"beacon": DRESSES_BEACON, "rssi": -95, "seen_at": now + 1}],
+        },
+    )
+    assert woken.status_code == 200 and events_of(world) == []
+    # Nothing more from the phone: the clock alone decides (the presence clock, every second).
+    states, settings = services(world.app).fusion_states, services(world.app).settings
+    due = now + FusionParams().region_entry_s
+    presence_clock(world.db, settings, states, due - 1, NO_REACH)
+    assert events_of(world) == []
+    presence_clock(world.db, settings, states, due + 1, NO_REACH)
+    ((kind, confidence, reasons),) = events_of(world)
+    assert kind == "entered" and confidence == 0.6
+    assert reasons[0]["signal"] == "region_enter" and reasons[0]["app_state"] == "background"
+    # Still silent ten minutes later: the visit holds (the clock keeps it live in the database,
+    # so the sweep does not close it as lost either).
+    later = due + 600
+    for tick in range(int(due) + 20, int(later), 20):
+        presence_clock(world.db, settings, states, tick, NO_REACH)
+    world.clock.now = lambda: later
+    run_sweep(services(world.app))
+    assert [kind for kind, _, _ in events_of(world)] == ["entered"]
