@@ -227,8 +227,11 @@ class FusionParams(FilterParams):
     # out). So the bay is where the person is when its gateway reads them at least
     # `bay_lead_db` above every other gateway hearing them (a gateway not hearing them counts
     # at `unheard_dbm`, a receiver's sensitivity), the way the nearest-gateway rules decide
-    # (Bermuda's nearest area with its challenger hysteresis) ...
-    bay_lead_db: float = 3.0
+    # (Bermuda's nearest area with its challenger hysteresis). Measured on curbside and
+    # curbside-bays, seeds 1-3, default and harsh channel, against the -80 floor: lead 2 dB /
+    # hold 6 dB gave bay right (medians) 1.0 / 0.98 and 0.66 / 0.54, where lead 3 / hold 3
+    # gave 0.99 / 0.55 and 0.48 / 0.39 (a car rolling past a neighbour's post held there) ...
+    bay_lead_db: float = 2.0
     unheard_dbm: float = -100.0
     # ... one bay held this long, and heard again after it, before it opens a visit: a car
     # rolls into its bay in a few seconds and waits minutes; a pedestrian walking along the
@@ -238,8 +241,9 @@ class FusionParams(FilterParams):
     # or the app's evidence (docs/decisions.md).
     bay_arrival_s: float = 5.0
     # Once at a bay, they stay there until another gateway reads them this much above the
-    # bay's (hysteresis: a still car's levels spread 2-3 dB, more through a harsh channel).
-    bay_hold_db: float = 3.0
+    # bay's (hysteresis: a still car's levels spread 2-3 dB, 8.7 dB of shadowing on a harsh
+    # channel; the same 6 dB the -80 floor rule held with).
+    bay_hold_db: float = 6.0
 
     # An iPhone with the app in the background is heard only when Core Location wakes it on
     # entering or leaving the store's iBeacon region (docs/protocol.md, `region`): it then
