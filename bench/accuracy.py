@@ -13,8 +13,10 @@ way.
 
 How it runs. The simulator's world (`firmware_sim.world.air_at`) makes what each gateway and
 each phone hears, second by second; `record_trace` keeps, for every counted person, each
-gateway advert of their phone or tag (`Heard`) and each beacon sighting their app reports
-(`Reported`, with the time the report reaches the server). A *presence rule* turns that trace
+gateway advert of their phone or tag (`Heard`), each beacon sighting their app reports
+(`Reported`, with the time the report reaches the server) and each region event a background
+iPhone's app reports (`Region`: Core Location woke it on entering or leaving the store's
+iBeacon region; fusion takes it as a `PhoneReport`). A *presence rule* turns that trace
 into per-second labels and events for every counted person (`PresenceRule`, a function
 `Trace -> {person: RuleTrack}`): `fusion_rule` is the server's, the open-source rules of
 `bench.baselines` plug in the same way (`--baselines`), and one metric function scores them
@@ -164,6 +166,18 @@ class Reported:
     rssi: int
 
 
+@dataclass(frozen=True)
+class Region:
+    """A region event a counted person's app reported (a background iPhone woken by Core
+    Location on entering or leaving the store's iBeacon region); it reaches the server later."""
+
+    person: str
+    event: str  # enter | exit
+    app_state: str
+    seen_at: float
+    received_at: float
+
+
 @dataclass
 class Trace:
     """What a scenario run gave the server's side to work with, for every counted person."""
@@ -176,6 +190,7 @@ class Trace:
     beacon_places: dict[str, fusion.Place]
     heard: list[Heard] = field(default_factory=list)
     reported: list[Reported] = field(default_factory=list)
+    regions: list[Region] = field(default_factory=list)
 
 
 @dataclass
@@ -272,7 +287,13 @@ def record_trace(scenario: Scenario, seed: int, channel: ChannelParams) -> Trace
                         sighting.rssi,
                     )
                 )
+        trace.regions += [
+            Region(r.person, r.event, r.app_state, r.unix_time, r.received_at)
+            for r in air.regions
+            if r.person in groups
+        ]
     trace.reported.sort(key=lambda r: r.received_at)
+    trace.regions.sort(key=lambda r: r.received_at)
     return trace
 
 
@@ -311,6 +332,9 @@ def fusion_rule(params: fusion.FusionParams) -> PresenceRule:
             place = trace.beacon_places[report.beacon]
             sighting = fusion.BeaconReport(report.beacon, place, report.rssi, report.seen_at)
             signals.append((report.received_at, report.person, sighting))
+        for region in trace.regions:
+            told = fusion.PhoneReport(region.seen_at, region.app_state, region.event)
+            signals.append((region.received_at, region.person, told))
         signals.sort(key=lambda item: item[0])
         index = 0
         for second in range(trace.seconds):

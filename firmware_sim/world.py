@@ -90,7 +90,10 @@ RANGING_PERIOD_S = 1
 # (Radius Networks, "Background Monitoring of Beacon Regions on iOS", 2018; D. G. Young,
 # "Beacon Monitoring in the Background and Foreground", 2013). Modelled as a log-normal delay
 # with a 1 s median (p95 ~3 s) and, with REGION_SLOW_SHARE, a best-effort delay of 1-15 min
-# (placeholder share: how many other beacon apps a shopper has installed is not known).
+# (placeholder share: how many other beacon apps a shopper has installed is not known). A slow
+# detection happens at one of iOS's later scans, so only while the store is still heard: a
+# shopper who has walked out of range by then is never told to have entered (the region is
+# then armed again by the next advert heard).
 REGION_WAKE_MEDIAN_S = 1.0
 REGION_WAKE_SIGMA = 0.7
 REGION_SLOW_SHARE = 0.1
@@ -98,6 +101,11 @@ REGION_SLOW_S = (60.0, 900.0)
 # A region is left when no beacon of it has been heard for "usually up to 10 s, but up to
 # 30 s" (C. Gilchrist, Learning iBeacon, Packt 2014, ch. 5): drawn uniformly in between.
 REGION_EXIT_S = (10.0, 30.0)
+# What the app sends on a region event (docs/protocol.md, `POST /api/v1/me/sightings`): `enter`
+# when woken on entering, `exit` when woken on leaving, each at the moment Core Location
+# decided it, with the sightings it ranged meanwhile (none, on leaving).
+REGION_ENTER = "enter"
+REGION_EXIT = "exit"
 # An app woken by a region event runs about 10 s in the background (Apple: "the app is given
 # around 10 seconds"); it ranges meanwhile and reports what it ranged.
 BACKGROUND_RANGING_S = 10.0
@@ -155,6 +163,19 @@ class PhoneSighting:
     rssi: int
     # When the report carrying it reaches the server (network delay after `unix_time`).
     received_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class RegionEvent:
+    """Core Location woke the app on entering or leaving the store's iBeacon region; the app
+    reports it (with its app state) over the API."""
+
+    unix_time: float
+    person: str
+    event: str  # REGION_ENTER | REGION_EXIT
+    app_state: str
+    # When the report carrying it reaches the server (network delay after `unix_time`).
+    received_at: float
 
 
 @dataclass
@@ -235,6 +256,8 @@ class AirSecond:
 
     adverts: list[AirAdvert]
     sightings: list[PhoneSighting]
+    # Region events the phones' apps report (background iPhones), in time order.
+    regions: list[RegionEvent] = field(default_factory=list)
 
 
 def build_world(
@@ -621,38 +644,56 @@ def _beacon_air(
                         unix_time + report_delay_s(rng),
                     )
                 )
-    sightings += _ranging_reports(world, second, rng, ranged)
-    return AirSecond(adverts, sightings)
+    ranged_reports, regions = _ranging_reports(world, second, rng, ranged)
+    return AirSecond(adverts, sightings + ranged_reports, regions)
 
 
-def _ranging(world: World, name: str, second: int, heard: _Ranged, rng: random.Random) -> bool:
-    """Whether the iPhone's app ranges during this second; background apps per region events."""
+def _ranging(
+    world: World, name: str, second: int, heard: _Ranged, rng: random.Random
+) -> tuple[bool, list[RegionEvent]]:
+    """Whether the iPhone's app ranges during this second (background apps per region events),
+    and the region events Core Location decided during it."""
     monitor = world.regions.get(name)
     if monitor is None:
-        return True  # the app is in the foreground and ranges all the time
+        return True, []  # the app is in the foreground and ranges all the time
     end = world.unix_start + second + RANGING_PERIOD_S
+    events: list[RegionEvent] = []
     if heard.region_heard:
         monitor.last_heard = max(heard.region_heard)
         if not monitor.inside and monitor.wake_at is None:
             monitor.wake_at = min(heard.region_heard) + region_wake_delay_s(rng)
     if not monitor.inside and monitor.wake_at is not None and monitor.wake_at < end:
-        monitor.inside, monitor.ranging_until = True, monitor.wake_at + BACKGROUND_RANGING_S
-        monitor.wake_at = None
-        monitor.exit_after_s = rng.uniform(*REGION_EXIT_S)
+        wake_at, monitor.wake_at = monitor.wake_at, None
+        last = monitor.last_heard
+        if last is not None and wake_at - last <= REGION_EXIT_S[0]:
+            # Still in range when iOS decides (see REGION_WAKE_MEDIAN_S): entered.
+            monitor.inside, monitor.ranging_until = True, wake_at + BACKGROUND_RANGING_S
+            monitor.exit_after_s = rng.uniform(*REGION_EXIT_S)
+            events.append(_region_event(name, REGION_ENTER, wake_at, rng))
     last = monitor.last_heard
     if monitor.inside and last is not None and end - last > monitor.exit_after_s:
         monitor.inside = False
-        monitor.ranging_until = last + monitor.exit_after_s + BACKGROUND_RANGING_S
-    return end <= monitor.ranging_until + RANGING_PERIOD_S
+        left_at = last + monitor.exit_after_s
+        monitor.ranging_until = left_at + BACKGROUND_RANGING_S
+        events.append(_region_event(name, REGION_EXIT, left_at, rng))
+    return end <= monitor.ranging_until + RANGING_PERIOD_S, events
+
+
+def _region_event(name: str, event: str, unix_time: float, rng: random.Random) -> RegionEvent:
+    """The app's report of a region event, sent at once (background: the app was just woken)."""
+    return RegionEvent(unix_time, name, event, APP_BACKGROUND, unix_time + report_delay_s(rng))
 
 
 def _ranging_reports(
     world: World, second: int, rng: random.Random, ranged: Mapping[str, _Ranged]
-) -> list[PhoneSighting]:
+) -> tuple[list[PhoneSighting], list[RegionEvent]]:
     reports: list[PhoneSighting] = []
+    regions: list[RegionEvent] = []
     callback_at = world.unix_start + second + RANGING_PERIOD_S
     for name, heard in sorted(ranged.items()):
-        if not _ranging(world, name, second, heard, rng) or not heard.samples:
+        ranging, events = _ranging(world, name, second, heard, rng)
+        regions += events
+        if not ranging or not heard.samples:
             continue
         arrives = callback_at + report_delay_s(rng)
         for (beacon, beacon_id), samples in sorted(heard.samples.items()):
@@ -660,7 +701,7 @@ def _ranging_reports(
             reports.append(
                 PhoneSighting(callback_at, name, beacon, beacon_id, FRAME_IBEACON, rssi, arrives)
             )
-    return reports
+    return reports, regions
 
 
 def air_at(world: World, second: int, rng: random.Random) -> AirSecond:
@@ -691,14 +732,12 @@ def air_at(world: World, second: int, rng: random.Random) -> AirSecond:
             for gateway, rssi in _gateway_hears(world, carrier.position, t, rng, None, carrier):
                 advert = presence_advert_from_eid(phone, unix_time, rssi, eid)
                 heard.append(AirAdvert(unix_time, person.name, gateway, rssi, advert))
-    if world.beacons:
-        beacons = _beacon_air(world, second, rng, present)
-    else:
-        beacons = AirSecond([], _ranging_reports(world, second, rng, {}))
+    beacons = _beacon_air(world, second, rng, present) if world.beacons else AirSecond([], [])
     heard.extend(beacons.adverts)
     heard.sort(key=lambda a: a.unix_time)
     sightings = sorted(beacons.sightings, key=lambda s: s.unix_time)
-    return AirSecond(heard, sightings)
+    regions = sorted(beacons.regions, key=lambda r: r.unix_time)
+    return AirSecond(heard, sightings, regions)
 
 
 def presence_advert_from_eid(

@@ -222,11 +222,17 @@ class FusionParams(FilterParams):
     # entered within a minute; at 20 s, 2 % (walk-by event precision 0.93 -> 0.98).
     walk_by_gone_s: float = 20.0
     # A bay is a parking space several metres across, watched by a gateway on the facade: a car
-    # waiting in it is nearer that gateway than any other (the nearest-gateway rule labels the
-    # bay right 97-100 % of the waiting time on curbside), so the bay is where the person is
-    # when its gateway is the strongest one hearing them from this level up (about 11 m at
-    # n = 2: the car still rolling in) ...
-    bay_min_dbm: float = -80.0
+    # waiting in it is nearer that gateway than any other, however weakly a phone in a bag in a
+    # car is heard (-81 to -89 dBm at the post on curbside: an absolute floor of -80 kept it
+    # out). So the bay is where the person is when its gateway reads them at least
+    # `bay_lead_db` above every other gateway hearing them (a gateway not hearing them counts
+    # at `unheard_dbm`, a receiver's sensitivity), the way the nearest-gateway rules decide
+    # (Bermuda's nearest area with its challenger hysteresis). Measured on curbside and
+    # curbside-bays, seeds 1-3, default and harsh channel, against the -80 floor: lead 2 dB /
+    # hold 6 dB gave bay right (medians) 1.0 / 0.98 and 0.66 / 0.54, where lead 3 / hold 3
+    # gave 0.99 / 0.55 and 0.48 / 0.39 (a car rolling past a neighbour's post held there) ...
+    bay_lead_db: float = 2.0
+    unheard_dbm: float = -100.0
     # ... one bay held this long, and heard again after it, before it opens a visit: a car
     # rolls into its bay in a few seconds and waits minutes; a pedestrian walking along the
     # kerb is nearest to one bay's post after another, 3-4 s each. On curbside-bays (posts at
@@ -234,9 +240,28 @@ class FusionParams(FilterParams):
     # of 9-140 s: 5 s keeps the arrival within the goal and leaves the rest to a car tag's
     # or the app's evidence (docs/decisions.md).
     bay_arrival_s: float = 5.0
-    # Once at a bay, they stay while its gateway reads this much under `bay_min_dbm`, or another
-    # gateway this much stronger (hysteresis of a level spreading 2-3 dB when still).
+    # Once at a bay, they stay there until another gateway reads them this much above the
+    # bay's (hysteresis: a still car's levels spread 2-3 dB, 8.7 dB of shadowing on a harsh
+    # channel; the same 6 dB the -80 floor rule held with).
     bay_hold_db: float = 6.0
+
+    # An iPhone with the app in the background is heard only when Core Location wakes it on
+    # entering or leaving the store's iBeacon region (docs/protocol.md, `region`): it then
+    # ranges about 10 s and sleeps. Region entry fires at the first advert heard, 20-30 m down
+    # the pavement, so it cannot tell a shopper from a passer; a passer's region is left again
+    # 40-75 s later (busy-saturday, seeds 1-2, default and harsh channel: the time to walk out
+    # of range plus iOS's 10-30 s exit delay). Still in the region this long, with the app in
+    # the background: she has stopped at the store, an entry.
+    region_entry_s: float = 90.0
+    # ... with this confidence (lingering by the shop front for as long reads the same).
+    region_entry_confidence: float = 0.6
+    # Leaving the region is the phone's own word that no store beacon has been heard for
+    # 10-30 s: the visit closes at once, unless a gateway still hears her (a tag, a phone that
+    # advertises).
+    region_exit_confidence: float = 0.9
+    # While in the region with the app asleep, her silence is not absence: the visit holds
+    # until the region is left, at most this long (a phone switched off never reports the exit).
+    region_hold_s: float = 4 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -283,7 +308,26 @@ class CheckIn:
     seen_at: float
 
 
-Signal = GatewayReading | BeaconReport | CheckIn
+# The app's state and Core Location's region events, as the phone reports them.
+APP_FOREGROUND = "foreground"
+APP_BACKGROUND = "background"
+REGION_ENTER = "enter"
+REGION_EXIT = "exit"
+
+
+@dataclass(frozen=True)
+class PhoneReport:
+    """What the app said of itself with a report: its state, and the region event that woke it
+    (`enter` or `exit` of the store's iBeacon region, at `seen_at`), if any."""
+
+    seen_at: float
+    app_state: str | None = None  # APP_FOREGROUND | APP_BACKGROUND
+    region: str | None = None  # REGION_ENTER | REGION_EXIT
+
+
+# What places someone (absorbed as evidence), and every signal fusion takes.
+Reading = GatewayReading | BeaconReport | CheckIn
+Signal = Reading | PhoneReport
 
 
 @dataclass(frozen=True)
@@ -379,6 +423,10 @@ class PersonState:
     walk_by_reported: bool = False
     dwell_reported: bool = False  # zone_dwell already fired during this stay in the zone
     belief: Belief = field(default_factory=Belief)  # where they are, as probabilities
+    # The phone's app state as last reported, and since when it has been in the store's
+    # iBeacon region (None: not in it, or never told).
+    app_state: str | None = None
+    region_since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -400,6 +448,8 @@ def _source(signal: Signal) -> str:
         return f"gateway:{signal.gateway_id}"
     if isinstance(signal, BeaconReport):
         return f"beacon:{signal.beacon_id}"
+    if isinstance(signal, PhoneReport):
+        return "phone"
     return "check_in"
 
 
@@ -437,7 +487,7 @@ def check_signal(state: PersonState, signal: Signal, now: float) -> str | None:
 
 
 def _absorb(
-    evidence: tuple[Evidence, ...], signal: Signal, params: FusionParams
+    evidence: tuple[Evidence, ...], signal: Reading, params: FusionParams
 ) -> tuple[Evidence, ...]:
     source = _source(signal)
     previous = next((e for e in evidence if e.source == source), None)
@@ -469,35 +519,37 @@ def _confidence(margin_db: float, sources: int = 1) -> float:
 def _bay_estimate(
     gateways: list[Evidence], params: FusionParams, current_bay: str | None
 ) -> Estimate | None:
-    """The nearest-gateway rule of bays: at a bay while its gateway is the strongest hearing them.
-
-    The bay the person is at holds (`bay_hold_db` of hysteresis) until its level falls that far
-    under `bay_min_dbm` or another gateway reads that much stronger.
+    """The nearest-gateway rule of bays: at a bay while its gateway leads every other gateway
+    hearing them by `bay_lead_db`; the bay they are at holds until another gateway reads
+    `bay_hold_db` above it (hysteresis). No absolute floor: a gateway's lead is what places.
     """
-    nearest = max(gateways, key=lambda e: e.level, default=None)
-    if nearest is None:
+    if not gateways:
         return None
+
+    def rival(of: Evidence) -> Evidence | None:
+        return max((e for e in gateways if e is not of), key=lambda e: e.level, default=None)
+
     held = next(
         (e for e in gateways if e.place.kind == PlaceKind.BAY and e.place.name == current_bay),
         None,
     )
-    if held is not None and held.level >= params.bay_min_dbm - params.bay_hold_db:
-        if nearest.level < held.level + params.bay_hold_db:
-            nearest = held
-    if nearest.place.kind != PlaceKind.BAY:
+    nearest = max(gateways, key=lambda e: e.level)
+    chosen: Evidence | None = None
+    if held is not None:
+        other = rival(held)
+        if other is None or other.level < held.level + params.bay_hold_db:
+            chosen = held
+    if chosen is None and nearest.place.kind == PlaceKind.BAY:
+        other = rival(nearest)
+        level = params.unheard_dbm if other is None else other.level
+        if nearest.level >= level + params.bay_lead_db:
+            chosen = nearest
+    if chosen is None:
         return None
-    floor = params.bay_min_dbm - (params.bay_hold_db if nearest is held else 0.0)
-    if nearest.level < floor:
-        return None
-    runner_up = max((e.level for e in gateways if e is not nearest), default=floor)
-    margin = min(nearest.level - floor, nearest.level - runner_up)
-    return Estimate(
-        PresenceState.BAY,
-        nearest.place.name,
-        _confidence(margin),
-        (nearest.reason(),),
-        nearest.level,
-    )
+    other = rival(chosen)
+    lead = chosen.level - (params.unheard_dbm if other is None else other.level)
+    reasons = (chosen.reason(),) + (() if other is None else (other.reason(),))
+    return Estimate(PresenceState.BAY, chosen.place.name, _confidence(lead), reasons, chosen.level)
 
 
 def locate(
@@ -731,7 +783,7 @@ def _exit(
     return gone, events
 
 
-def _door_excess(signal: Signal, params: FusionParams) -> float | None:
+def _door_excess(signal: Reading, params: FusionParams) -> float | None:
     """The dB by which a reading at the door says "stepping in", or None if it says nothing."""
     if signal.place.kind != PlaceKind.ENTRANCE:
         return None
@@ -746,7 +798,7 @@ def _door_excess(signal: Signal, params: FusionParams) -> float | None:
     return None
 
 
-def _add_door_evidence(state: PersonState, signal: Signal, params: FusionParams) -> PersonState:
+def _add_door_evidence(state: PersonState, signal: Reading, params: FusionParams) -> PersonState:
     if state.visit_open:
         return state
     t = signal.seen_at
@@ -1156,6 +1208,10 @@ def fuse(
         t = signal.seen_at
         current, timed = _advance(current, params, t)
         events += timed
+        if isinstance(signal, PhoneReport):
+            current, told = _phone_report(current, signal, params)
+            events += told
+            continue
         current = replace(
             _add_door_evidence(current, signal, params),
             evidence=_absorb(current.evidence, signal, params),
@@ -1172,9 +1228,14 @@ def _advance(
     state: PersonState, params: FusionParams, now: float
 ) -> tuple[PersonState, list[PresenceEvent]]:
     if not state.visit_open:
+        lingering = _region_entry(state, params, now)
+        if lingering is not None:
+            return _open_visit(state, lingering, now)
         passing = state.near_door_since is not None and not state.walk_by_reported
         if passing or state.placed_elsewhere_since is not None:
             return _step(state, params, now)
+        return state, []
+    if _region_holds(state, params, now):
         return state, []
     if state.last_heard_at is not None and now - state.last_heard_at >= params.lost_timeout_s:
         lost = Estimate(
@@ -1188,6 +1249,65 @@ def _advance(
     return _step(state, params, now)
 
 
+def _phone_report(
+    state: PersonState, report: PhoneReport, params: FusionParams
+) -> tuple[PersonState, list[PresenceEvent]]:
+    """The app's state and region event: entering arms the region entry (`region_entry_s`),
+    leaving closes the visit at once unless a gateway still hears her."""
+    t = report.seen_at
+    state = replace(state, app_state=report.app_state or state.app_state)
+    if report.region == REGION_ENTER:
+        if state.region_since is None:
+            heard = max(t, state.last_heard_at or t)
+            state = replace(state, region_since=t, last_heard_at=heard)
+        return state, []
+    if report.region != REGION_EXIT:
+        return state, []
+    # The phone hears no store beacon any more: what it heard before says nothing now.
+    evidence = tuple(e for e in state.evidence if e.signal != "phone_beacon")
+    state = replace(state, region_since=None, evidence=evidence)
+    heard = any(e.source.startswith("gateway:") and e.fresh(params, t) for e in evidence)
+    if not state.visit_open or heard:
+        return state, []
+    reason = {"signal": "region_exit", "app_state": state.app_state or "unknown"}
+    return _exit(
+        state, Estimate(PresenceState.OUTSIDE, None, params.region_exit_confidence, (reason,)), t
+    )
+
+
+def _region_entry(state: PersonState, params: FusionParams, now: float) -> Estimate | None:
+    """The entry of a background app's phone still in the store's region after
+    `region_entry_s` (a passer has left it by then), or None."""
+    since = state.region_since
+    if state.app_state != APP_BACKGROUND or since is None or now - since < params.region_entry_s:
+        return None
+    reason = {
+        "signal": "region_enter",
+        "app_state": APP_BACKGROUND,
+        "in_region_s": round(now - since, 1),
+    }
+    return Estimate(PresenceState.INSIDE, None, params.region_entry_confidence, (reason,))
+
+
+def _region_holds(state: PersonState, params: FusionParams, now: float) -> bool:
+    """Whether a visit stays as it is: the phone's app asleep in the store's region, nothing
+    fresh heard (the region's exit will tell when she leaves, see `region_hold_s`)."""
+    if state.app_state != APP_BACKGROUND or state.region_since is None:
+        return False
+    if any(e.fresh(params, now) for e in state.evidence if e.signal != "check_in"):
+        return False
+    return now - (state.last_heard_at or state.region_since) < params.region_hold_s
+
+
+def heard_until(state: PersonState, now: float) -> float | None:
+    """Until when the person counts as heard, for the visit's `last_seen_at`: `now` while her
+    phone's app sleeps in the store's region (its exit will tell, see `_region_holds`), else
+    when last heard."""
+    if state.visit_open and state.app_state == APP_BACKGROUND and state.region_since is not None:
+        return now
+    return state.last_heard_at
+
+
 def advance(state: PersonState, params: FusionParams, now: float) -> Fused:
     """Apply what time alone decides at `now`: a walk-by, a dwell, an exit, the lost timeout."""
     new_state, events = _advance(state, params, now)
@@ -1195,7 +1315,7 @@ def advance(state: PersonState, params: FusionParams, now: float) -> Fused:
 
 
 def restore(
-    visit: tuple[float, float] | None, signals: Iterable[Signal], params: FusionParams
+    visit: tuple[float, float] | None, signals: Iterable[Reading], params: FusionParams
 ) -> PersonState:
     """Rebuild a person's state from stored facts, without events (they were emitted before).
 

@@ -128,6 +128,7 @@ def advance_remembered(
             state.visit_open
             or state.placed_elsewhere_since is not None
             or (state.near_door_since is not None and not state.walk_by_reported)
+            or state.region_since is not None  # a sleeping app's region entry comes due
         )
         if waiting:
             pending.setdefault(store_id, set()).add(shopper_id)

@@ -179,11 +179,11 @@ def recent_readings_query(store_id: int, shopper_ids: set[int], since: float) ->
 
 def recent_readings(
     session: Session, store_id: int, shopper_ids: set[int], since: float
-) -> dict[int, list[fusion.Signal]]:
+) -> dict[int, list[fusion.Reading]]:
     """These shoppers' stored readings at this store since `since`, as fusion signals, by
     shopper."""
     rows = session.execute(recent_readings_query(store_id, shopper_ids, since)).all()
-    readings: dict[int, list[fusion.Signal]] = {}
+    readings: dict[int, list[fusion.Reading]] = {}
     for shopper_id, gateway_id, rssi, seen_at, tag_id, offset, kind, name, label in rows:
         readings.setdefault(shopper_id, []).append(
             fusion.GatewayReading(
@@ -244,7 +244,7 @@ def record_fused(
             outcome.recorded.append(record_event(session, store_id, shopper_id, visit, event))
             if event.kind == PresenceKind.EXITED:
                 visit = None
-        heard = result.state.last_heard_at
+        heard = fusion.heard_until(result.state, now)
         if visit is not None and result.state.visit_open and heard is not None:
             visit.last_seen_at = max(visit.last_seen_at, min(heard, now))
     return outcome

@@ -45,6 +45,14 @@ class Sighting:
     seen_at: float
 
 
+@dataclass(frozen=True)
+class RegionEvent:
+    """Core Location woke the app on entering or leaving the store's iBeacon region, at `at`."""
+
+    event: str  # fusion.REGION_ENTER | fusion.REGION_EXIT
+    at: float
+
+
 @dataclass
 class SightingsOutcome:
     """What came of a report: counts, the fused state to keep, events to publish, offers."""
@@ -124,8 +132,14 @@ def report_sightings(
     params: fusion.FusionParams,
     now: float,
     reach: Reach,
+    app_state: str | None = None,
+    region: RegionEvent | None = None,
 ) -> SightingsOutcome:
-    """Fuse the beacons the app heard with the gateways' readings to place the shopper."""
+    """Fuse the beacons the app heard with the gateways' readings to place the shopper.
+
+    The app's state and the region event that woke it go to fusion as one `PhoneReport` (at
+    the region event's time, else the latest sighting's), not counted as a sighting.
+    """
     _refuse_without_consent(session, shopper_id, store_id)
     result = SightingsOutcome(accepted=len(sightings))
     shopper = session.get(Shopper, shopper_id)
@@ -153,14 +167,19 @@ def report_sightings(
             result.ignored[why] += 1  # never evidence of presence
             continue
         reports.append(fusion.BeaconReport(beacon, places[beacon], sighting.rssi, sighting.seen_at))
-    if not reports:
+    signals = list[fusion.Signal](reports)
+    if region is not None or (app_state is not None and sightings):
+        at = region.at if region is not None else max(s.seen_at for s in sightings)
+        event = None if region is None else region.event
+        signals.append(fusion.PhoneReport(at, app_state, event))
+    if not signals:
         return result
     before = states_before(session, states, store_id, {shopper_id}, params, now)
-    signals = {shopper_id: list[fusion.Signal](reports)}
-    outcome = fuse_and_record(session, store_id, before, signals, params, now, reach)
+    outcome = fuse_and_record(session, store_id, before, {shopper_id: signals}, params, now, reach)
     result.ignored.update(outcome.ignored)
     result.offers = outcome.offers
     result.state = outcome.states[shopper_id]
     result.events = outcome.alerts + outcome.events
-    result.used = len(reports) - sum(outcome.ignored.values())
+    # (A region event at a bad time is counted in `ignored` too, never in `used`.)
+    result.used = max(0, len(reports) - sum(outcome.ignored.values()))
     return result

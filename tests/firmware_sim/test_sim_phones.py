@@ -16,6 +16,7 @@ from firmware_sim.radio import ChannelParams, ShadowingField
 from firmware_sim.scenario import Point, Scenario, scenario_from_dict
 from firmware_sim.world import (
     BACKGROUND_RANGING_S,
+    REGION_EXIT_S,
     SOURCE_PHONE,
     PhoneSighting,
     advert_times,
@@ -117,6 +118,41 @@ def test_a_background_iphone_reports_only_for_a_while_after_its_region_wakes_it(
         times = sorted({s.unix_time for s in sightings})
         assert times[-1] - times[0] <= BACKGROUND_RANGING_S + 1
         assert len(times) < 15
+
+
+def test_a_background_iphone_reports_entering_and_leaving_the_region() -> None:
+    # Ivy walks in, browses for a minute and walks far away down the street.
+    visit = [
+        {"x": 10, "y": -30},
+        {"x": 10, "y": -1.5},
+        {"x": 10, "y": 1.5},
+        {"x": 5, "y": 8, "dwell_s": 60},
+        {"x": 10, "y": 1.5},
+        {"x": 10, "y": -1.5},
+        {"x": 200, "y": -3},
+    ]
+    scenario = _scenario(
+        _person("ivy", platform="ios", app_state="background", waypoints=visit),
+        _person("fg", platform="ios"),
+        duration_s=400,
+    )
+    told = 0
+    for seed in range(1, 6):
+        world = build_world(scenario, {}, ChannelParams(), UNIX_START, random.Random(seed))
+        rng = random.Random(seed)
+        regions = [r for second in range(400) for r in air_at(world, second, rng).regions]
+        assert {r.person for r in regions} <= {"ivy"}  # a foreground app ranges, no wake-ups
+        if not regions:
+            continue  # a best-effort wake-up that never came while she was in range
+        told += 1
+        # Entered, left; at the edge of range a lucky advert may enter it again for a while.
+        events = [r.event for r in regions]
+        assert events == ["enter", "exit"] * (len(events) // 2) and len(events) >= 2
+        enter, leave = regions[:2]
+        assert all(r.app_state == "background" and r.received_at > r.unix_time for r in regions)
+        # Left 10-30 s after the last advert heard: well after she walked out of the door.
+        assert leave.unix_time - enter.unix_time > 60 + REGION_EXIT_S[0]
+    assert told >= 3
 
 
 def test_shadowing_is_steady_in_place_and_decorrelates_with_distance() -> None:

@@ -159,11 +159,14 @@ def test_a_passer_under_the_bay_gateway_for_a_moment_is_no_arrival() -> None:
 
 
 def test_a_car_that_drives_off_exits_quickly() -> None:
+    # Its tag fades at the post, then falls silent: no absolute floor ends the bay, the silence
+    # does, after the gateway's keepalive plus a few of its usual gaps (Evidence.fresh).
     signals: list[fusion.Signal] = [curb(-71, T0 + s) for s in range(60)]
     signals += [curb(-71 - 4 * i, T0 + 60 + i) for i in range(1, 6)]
     state, events = play(signals, until=T0 + 90)
     exited = [e for e in events if e.kind == "exited"]
-    assert len(exited) == 1 and exited[0].at <= T0 + 65 + PARAMS.min_dwell_s + 1
+    silent = PARAMS.report_keepalive_s + PARAMS.silence_gaps
+    assert len(exited) == 1 and exited[0].at <= T0 + 65 + silent + PARAMS.exit_after_s + 1
 
 
 def test_someone_missed_at_the_door_who_walks_into_a_zone_has_entered() -> None:
@@ -382,6 +385,10 @@ def test_every_tunable_is_a_field_of_fusion_params() -> None:
         "BASE_CONFIDENCE",
         "FULL_CONFIDENCE_MARGIN_DB",
         "AGREEMENT_BONUS",
+        "APP_FOREGROUND",
+        "APP_BACKGROUND",
+        "REGION_ENTER",
+        "REGION_EXIT",
     }
 
 
@@ -446,3 +453,80 @@ def test_one_stray_report_of_a_slow_phone_does_not_move_it() -> None:
     state, events = play(signals, state=state, until=T0 + 200)
     zones = [e.place for e in events if e.kind == "zone_entered"]
     assert zones == ["dresses"]
+
+
+def test_a_phone_in_a_car_heard_weakly_but_nearest_the_bay_gateway_is_at_the_bay() -> None:
+    # A phone in a bag in a car: -86 dBm at its bay's post, far under any absolute floor, but
+    # the post leads the floor gateway (-93) by 7 dB: the bay, with both in the reasons.
+    signals: list[fusion.Signal] = [curb(-86, T0 + s) for s in range(10)]
+    signals += [floor(-93, T0 + s + 0.5) for s in range(0, 10, 2)]
+    state, events = play(signals)
+    assert kinds(events) == ["entered", "curbside"]
+    assert state.state == PresenceState.BAY and state.place == "bay-1"
+    assert [r.get("gateway") for r in events[0].reasons] == ["gw-curbside", "gw-floor"]
+
+
+def test_a_bay_gateway_without_a_clear_lead_places_nobody() -> None:
+    # The post and the floor gateway read alike (someone on the pavement between them).
+    signals: list[fusion.Signal] = [curb(-86, T0 + s) for s in range(15)]
+    signals += [floor(-85, T0 + s + 0.5) for s in range(15)]
+    state, events = play(signals)
+    assert "curbside" not in kinds(events) and state.state != PresenceState.BAY
+
+
+def test_the_bay_holds_until_another_gateway_clearly_leads() -> None:
+    waiting: list[fusion.Signal] = [curb(-84, T0 + s) for s in range(10)]
+    state, _ = play(waiting)
+    assert state.state == PresenceState.BAY
+    # The floor gateway creeps up to 2 dB over the post: within the hysteresis, still the bay.
+    closer: list[fusion.Signal] = [curb(-84, T0 + 10 + s) for s in range(10)]
+    closer += [floor(-82, T0 + 10.5 + s) for s in range(10)]
+    state, events = play(closer, state)
+    assert state.state == PresenceState.BAY and "exited" not in kinds(events)
+    # Then it leads by 8 dB for long: she has walked into the store.
+    inside: list[fusion.Signal] = [floor(-76, T0 + 20.5 + s) for s in range(15)]
+    inside += [curb(-84, T0 + 20 + s) for s in range(15)]
+    state, _ = play(inside, state)
+    assert state.state != PresenceState.BAY
+
+
+def background(at: float, region: str | None = None) -> fusion.PhoneReport:
+    return fusion.PhoneReport(at, fusion.APP_BACKGROUND, region)
+
+
+def test_a_sleeping_iphone_still_in_the_region_has_entered_and_a_region_exit_closes_at_once() -> (
+    None
+):
+    # Woken 25 m down the street: ten seconds of weak door-beacon readings, then silence.
+    signals: list[fusion.Signal] = [background(T0, fusion.REGION_ENTER)]
+    signals += [door_beacon(-90, T0 + 1 + s) for s in range(10)]
+    state, events = play(signals, until=T0 + 600)
+    # Entered once still in the region after region_entry_s; then ten minutes of silence while
+    # she shops: the app sleeps, the visit holds.
+    assert kinds(events) == ["entered"] and state.visit_open
+    assert events[0].at == T0 + PARAMS.region_entry_s
+    assert events[0].confidence == PARAMS.region_entry_confidence
+    assert events[0].reasons[0]["signal"] == "region_enter"
+    state, events = play([background(T0 + 601, fusion.REGION_EXIT)], state)
+    assert kinds(events) == ["exited"] and events[0].at == T0 + 601
+    assert events[0].confidence == PARAMS.region_exit_confidence
+    assert events[0].reasons == ({"signal": "region_exit", "app_state": "background"},)
+
+
+def test_a_passer_whose_region_is_left_in_time_never_enters() -> None:
+    signals: list[fusion.Signal] = [background(T0, fusion.REGION_ENTER)]
+    signals += [door_beacon(-88, T0 + 1 + s) for s in range(10)]
+    signals.append(background(T0 + 60, fusion.REGION_EXIT))
+    state, events = play(signals, until=T0 + 300)
+    assert "entered" not in kinds(events) and not state.visit_open
+
+
+def test_a_region_exit_while_a_gateway_hears_her_closes_nothing() -> None:
+    state, events = play([door(SURE, T0), background(T0 + 1, fusion.REGION_EXIT)])
+    assert kinds(events) == ["entered"] and state.visit_open
+
+
+def test_a_foreground_app_in_the_region_is_not_entered_by_the_region_alone() -> None:
+    told = fusion.PhoneReport(T0, fusion.APP_FOREGROUND, fusion.REGION_ENTER)
+    state, events = play([told], until=T0 + 300)
+    assert events == [] and not state.visit_open

@@ -181,6 +181,13 @@ def erase() -> tuple[Response, int]:
 def report_sightings() -> tuple[Response, int]:
     """The app heard the store's beacons: fused with the gateways' readings to place the shopper.
 
+    `app_state` and `region` say why the app reports: an iPhone with the app in the background
+    is woken by Core Location on entering (`enter`) or leaving (`exit`) the region of the
+    store's iBeacons, at `region.at`; leaving closes her visit unless a gateway still hears
+    her, and staying in the region counts as an entry (docs/protocol.md). A report with a
+    region event may carry no sighting. A region event at a bad time is ignored like a
+    sighting (`future_timestamp`, `stale_timestamp`, `out_of_order`).
+
     `ignored` counts, per reason, sightings never used as evidence: `unregistered_beacon`
     (no store has it), `other_store_beacon`, `rssi_out_of_range` (outside -120..0 dBm),
     `future_timestamp` / `stale_timestamp` (over 300 s off the server's clock), `out_of_order`,
@@ -193,9 +200,19 @@ def report_sightings() -> tuple[Response, int]:
     now = services().clock()
     outbound = services().outbound
     heard = [checkin.Sighting(s.beacon, s.rssi, s.seen_at) for s in body.sightings]
+    region = None if body.region is None else checkin.RegionEvent(body.region.event, body.region.at)
     with services().db.transaction() as session:
         outcome = checkin.report_sightings(
-            session, states, device.shopper_id, body.store_id, heard, params, now, outbound.reach
+            session,
+            states,
+            device.shopper_id,
+            body.store_id,
+            heard,
+            params,
+            now,
+            outbound.reach,
+            body.app_state,
+            region,
         )
     if outcome.state is not None:
         states.put(body.store_id, device.shopper_id, outcome.state)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from store_server.vocabulary import Channel, DeviceKind, Purpose
 from store_server.web.schemas import RowId, Strict
@@ -92,11 +92,27 @@ class SightingIn(Strict):
     seen_at: Annotated[float, Field(gt=0, description="the phone's clock, Unix seconds")]
 
 
+class RegionIn(Strict):
+    """Core Location woke the app on entering or leaving the store's iBeacon region."""
+
+    event: Literal["enter", "exit"]
+    at: Annotated[float, Field(gt=0, description="when iOS decided it: the phone's clock")]
+
+
 class SightingsIn(Strict):
-    """Store beacons the app heard since its last report."""
+    """Store beacons the app heard since its last report; the app's state and the region
+    event that woke it, if any (a report may then carry no sighting: leaving, it hears none)."""
 
     store_id: RowId
-    sightings: Annotated[list[SightingIn], Field(min_length=1, max_length=200)]
+    sightings: Annotated[list[SightingIn], Field(max_length=200)] = []
+    app_state: Literal["foreground", "background"] | None = None
+    region: RegionIn | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> SightingsIn:
+        if not self.sightings and self.region is None:
+            raise ValueError("report at least one sighting or a region event")
+        return self
 
 
 class TagIn(Strict):
