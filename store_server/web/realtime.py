@@ -56,8 +56,8 @@ def feed_room(store_id: int, event: str) -> str:
 
 
 # Staff events that only some pages show. Sent to the whole staff room, every tablet of the
-# store would receive and drop each walk-in's `entered`: at thousands of tablets that doubled
-# the work of every arrival's fan-out (docs/decisions.md, "Fan-out").
+# store was sent each walk-in's `entered` and dropped it: two messages per tablet for every
+# arrival (docs/decisions.md, "Fan-out to thousands of tablets").
 FEEDS = frozenset({"presence"})
 
 
