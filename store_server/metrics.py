@@ -58,6 +58,16 @@ DELIVERIES = Counter(
     "Attempts to deliver a message to a shopper, by channel and outcome",
     ["channel", "outcome"],
 )
+STAFF_NOTICES = Counter(
+    f"{PREFIX}_staff_notices",
+    "Work messages to staff (escalations away from the console), by channel and outcome",
+    ["channel", "outcome"],
+)
+DELIVERY_TIMEOUTS = Counter(
+    f"{PREFIX}_delivery_timeouts",
+    "Attempts (to shoppers or staff) given up because the provider stayed silent, by channel",
+    ["channel"],
+)
 SOCKETS = Gauge(
     f"{PREFIX}_connected_sockets",
     "Socket.IO connections open now, by kind (staff or shopper)",
@@ -70,6 +80,7 @@ SWEEP_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 OUTBOUND_QUEUE_DEPTH = f"{PREFIX}_outbound_queue_depth"
+OUTBOUND_RETRY_DEPTH = f"{PREFIX}_outbound_retry_depth"
 HEARTBEAT_AGE = f"{PREFIX}_gateway_heartbeat_age_seconds"
 
 
@@ -81,19 +92,32 @@ class DatabaseGauges(Collector):
         self._now = now
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """The outbound queue's depth and each gateway's heartbeat age."""
+        """The outbound queue's depth (queued, and waiting to be retried) and each gateway's
+        heartbeat age."""
         with self._db.sessions() as session:
-            queued = session.scalar(
-                select(func.count()).select_from(Delivery).where(Delivery.status == "queued")
-            )
+            by_status: dict[str, int] = {
+                status: count
+                for status, count in session.execute(
+                    select(Delivery.status, func.count())
+                    .where(Delivery.status.in_(("queued", "failed_retryable")))
+                    .group_by(Delivery.status)
+                )
+            }
             beats = session.execute(
                 select(Gateway.id, Gateway.store_id, Gateway.last_heartbeat_at)
             ).all()
         depth = GaugeMetricFamily(
             OUTBOUND_QUEUE_DEPTH, "Messages to shoppers recorded as queued and not yet sent"
         )
-        depth.add_metric([], float(queued or 0))
+        depth.add_metric([], float(by_status.get("queued", 0)))
         yield depth
+        retrying = GaugeMetricFamily(
+            OUTBOUND_RETRY_DEPTH,
+            "Messages to shoppers whose provider failed retryably (busy, down, silent), "
+            "waiting for their next try",
+        )
+        retrying.add_metric([], float(by_status.get("failed_retryable", 0)))
+        yield retrying
         age = GaugeMetricFamily(
             HEARTBEAT_AGE,
             "Seconds since each gateway's last heartbeat (absent: it never sent one)",

@@ -228,6 +228,13 @@ class StoreSettings(BaseSettings):
         description="the From address; also the mailbox that takes `unsubscribe-TOKEN` mails",
         json_schema_extra=shown("empty"),
     )
+    delivery_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="seconds an SMTP relay, SMS provider or push service may stay silent during "
+        "one message before the attempt is given up and retried later (up to 60 s)",
+    )
     # Several processes of one deployment (docs/decisions.md, "Several processes"): Socket.IO's
     # message queue, the channel this deployment uses on it, and where the abuse limits count.
     socketio_message_queue: str = Field(

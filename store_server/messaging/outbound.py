@@ -2,7 +2,7 @@
 
 A caller decides and records in its transaction (`queue_delivery` writes the `deliveries` row
 as `queued`, with what it says and the decided channel order), commits, then submits the
-returned `Job`s; the `Outbound` worker claims the row (`sending`, a conditional UPDATE), routes
+returned `Job`s; an `Outbound` worker claims the row (`sending`, a conditional UPDATE), routes
 it (in-app, Web Push, SMS, e-mail, falling back in the decided order) and records the outcome on
 that row. No request waits on a provider, and a message is on record before it leaves.
 
@@ -35,6 +35,7 @@ from store_server.messaging.channels import (
     PersonContact,
     PushSubscription,
     Sender,
+    SendResult,
 )
 from store_server.messaging.channels.email import EmailConfig, EmailSender
 from store_server.messaging.channels.inapp import InAppSender, Publish
@@ -43,7 +44,7 @@ from store_server.messaging.channels.sms import SmsConfig, SmsSender
 from store_server.messaging.channels.webpush import WebPushSender, ensure_vapid_keys
 from store_server.messaging.staff_notices import StaffNotice
 from store_server.messaging.staff_notices import deliver as deliver_to_staff
-from store_server.metrics import DELIVERIES
+from store_server.metrics import DELIVERIES, DELIVERY_TIMEOUTS, STAFF_NOTICES
 from store_server.settings import StoreSettings, unreachable_contact
 from store_server.vocabulary import Channel, Purpose
 
@@ -67,8 +68,9 @@ FIRST_RETRY_S = 30.0
 RETRY_FACTOR = 4.0
 MAX_RETRY_DELAY_S = 3600.0
 MAX_TRIES = 5
-# The longest a route can take (every sender's timeout is 10 s or less, four channels) with a
-# wide margin: a row claimed longer ago than this belongs to a process that died mid-send.
+# The longest a route can take (a sender gives up after `delivery_timeout_s` of silence, 60 s
+# at most, four channels) with a margin: a row claimed longer ago than this belongs to a process
+# that died mid-send.
 SENDING_STALE_S = 600.0
 # How many rows one sweep re-submits: the queue drains over a few sweeps, a sweep stays short.
 RESEND_BATCH = 200
@@ -132,7 +134,7 @@ def build_senders(
         )
     senders: list[Sender] = [
         InAppSender(publish, is_connected),
-        WebPushSender(keys, subject, clock=clock),
+        WebPushSender(keys, subject, timeout_s=settings.delivery_timeout_s, clock=clock),
     ]
     if settings.sms_base_url:
         senders.append(
@@ -142,6 +144,7 @@ def build_senders(
                     settings.sms_account_sid,
                     settings.sms_auth_token,
                     settings.sms_from,
+                    timeout_s=settings.delivery_timeout_s,
                 )
             )
         )
@@ -157,6 +160,7 @@ def build_senders(
                     security=settings.smtp_security,
                     username=settings.smtp_username or None,
                     password=settings.smtp_password or None,
+                    timeout_s=settings.delivery_timeout_s,
                 )
             )
         )
@@ -453,8 +457,13 @@ def mark_seen(session: Session, message_id: str, now: float) -> bool:
 
 
 class Outbound:
-    """One worker thread delivering queued jobs (to shoppers through the router, with
-    fallback; to staff on their one chosen channel), oldest first."""
+    """Delivers queued jobs, oldest first within a lane: one worker thread per lane.
+
+    A lane is the first channel of a shopper's route, or the channel of a staff notice: a
+    provider that hangs holds up only the messages waiting for that same provider, never a
+    text behind a stalled e-mail relay, nor a manager's escalation behind shoppers' messages.
+    Staff tablets' alerts never come here (`web.realtime` emits them).
+    """
 
     def __init__(
         self,
@@ -468,19 +477,19 @@ class Outbound:
         self.router = router
         self.reach = reach
         self._db = db
-        self._queue: queue.Queue[Job | StaffNotice | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._lanes: dict[str, _Lane] = {}
         self._lock = threading.Lock()
 
     def submit(self, job: Job | StaffNotice | None) -> None:
-        """Queue a job (None jobs are ignored) for the worker; returns at once."""
+        """Queue a job (None jobs are ignored) on its lane's worker; returns at once."""
         if job is None:
             return
+        name = lane_of(job)
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="outbound", daemon=True)
-                self._thread.start()
-        self._queue.put(job)
+            lane = self._lanes.get(name)
+            if lane is None:
+                lane = self._lanes[name] = _Lane(name, self._work)
+        lane.put(job)
 
     def submit_all(self, jobs: Iterable[Job | StaffNotice]) -> None:
         """Queue several jobs in order."""
@@ -490,6 +499,62 @@ class Outbound:
     def wait_idle(self, timeout_s: float) -> bool:
         """Whether every queued job was routed and recorded within `timeout_s`."""
         deadline = time.monotonic() + timeout_s
+        with self._lock:
+            lanes = list(self._lanes.values())
+        return all(lane.wait_idle(deadline) for lane in lanes)
+
+    def stop(self) -> None:
+        """Let the workers finish what is queued, then end."""
+        with self._lock:
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.stop()
+
+    def _work(self, job: Job | StaffNotice) -> None:
+        try:
+            if isinstance(job, StaffNotice):
+                result = deliver_to_staff(self.router, job)  # logged there; no delivery row
+                STAFF_NOTICES.labels(result.channel, result.status).inc()
+                _count_timeouts((result,))
+                return
+            message_id = job.notification.message_id
+            if self._db is not None and not claim(self._db, message_id, self._clock()):
+                return  # sent or being sent already (the sweep re-submits what is still queued)
+            routed = self.router.deliver(job.notification, job.contact, job.channels)
+            _count_timeouts(routed.attempts)
+            if self._db is not None:
+                record_result(self._db, job, routed, self._clock())
+        except Exception:  # noqa: BLE001 - one failed message must not stop the queue
+            log.exception("event=outbound_failed message=%s", job.notification.message_id)
+
+
+def lane_of(job: Job | StaffNotice) -> str:
+    """The worker a job waits for: staff notices by their channel, shoppers' messages by the
+    first channel of their route."""
+    if isinstance(job, StaffNotice):
+        return f"staff-{job.channel}"
+    return f"shoppers-{job.channels[0]}" if job.channels else "shoppers"
+
+
+def _count_timeouts(attempts: Iterable[SendResult]) -> None:
+    for attempt in attempts:
+        if attempt.timed_out:
+            DELIVERY_TIMEOUTS.labels(attempt.channel).inc()
+
+
+class _Lane:
+    """One queue and the thread that works through it (started with the first job)."""
+
+    def __init__(self, name: str, work: Callable[[Job | StaffNotice], None]) -> None:
+        self._queue: queue.Queue[Job | StaffNotice | None] = queue.Queue()
+        self._work = work
+        self._thread = threading.Thread(target=self._run, name=f"outbound-{name}", daemon=True)
+        self._thread.start()
+
+    def put(self, job: Job | StaffNotice) -> None:
+        self._queue.put(job)
+
+    def wait_idle(self, deadline: float) -> bool:
         while self._queue.unfinished_tasks:
             if time.monotonic() >= deadline:
                 return False
@@ -498,26 +563,13 @@ class Outbound:
         return True
 
     def stop(self) -> None:
-        """Let the worker finish what is queued, then end."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=10)
+        self._queue.put(None)
+        self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while (job := self._queue.get()) is not None:
             try:
-                if isinstance(job, StaffNotice):
-                    deliver_to_staff(self.router, job)  # logged there; no delivery row
-                    continue
-                message_id = job.notification.message_id
-                if self._db is not None and not claim(self._db, message_id, self._clock()):
-                    # Sent or being sent already (the sweep re-submits what is still queued).
-                    continue
-                result = self.router.deliver(job.notification, job.contact, job.channels)
-                if self._db is not None:
-                    record_result(self._db, job, result, self._clock())
-            except Exception:  # noqa: BLE001 - one failed message must not stop the queue
-                log.exception("event=outbound_failed message=%s", job.notification.message_id)
+                self._work(job)
             finally:
                 self._queue.task_done()
         self._queue.task_done()

@@ -49,6 +49,18 @@ def shopper_room(shopper_id: int) -> str:
     return f"shopper:{shopper_id}"
 
 
+def feed_room(store_id: int, event: str) -> str:
+    """The room of a store's staff pages that asked for a feed (`auth.feeds`): the console's
+    live presence, which the tablets do not show."""
+    return f"store:{store_id}:feed:{event}"
+
+
+# Staff events that only some pages show. Sent to the whole staff room, every tablet of the
+# store was sent each walk-in's `entered` and dropped it: two messages per tablet for every
+# arrival (docs/decisions.md, "Fan-out to thousands of tablets").
+FEEDS = frozenset({"presence"})
+
+
 def staffer_room(staff_id: int) -> str:
     """The room of one staffer's tablets and consoles (closed when their sessions end)."""
     return f"staffer:{staff_id}"
@@ -105,8 +117,11 @@ ROOMS = {
 }
 
 
-def room_of(audience: Audience) -> str:
-    """The Socket.IO room an audience listens in."""
+def room_of(audience: Audience, event: str = "") -> str:
+    """The Socket.IO room where the audience hears `event`: a staff event that is a feed goes
+    only to the pages that asked for it."""
+    if audience.kind is AudienceKind.STAFF and event in FEEDS:
+        return feed_room(audience.id, event)
     return ROOMS[audience.kind](audience.id)
 
 
@@ -186,7 +201,7 @@ class Broadcaster:
     def publish(self, events: Sequence[Event]) -> None:
         """Queue events for their audiences' rooms; returns at once."""
         for event in events:
-            self._queue.put((event.name, event.payload, room_of(event.audience)))
+            self._queue.put((event.name, event.payload, room_of(event.audience, event.name)))
 
     def stop(self) -> None:
         """Ask the emitting task to finish."""
@@ -280,7 +295,8 @@ def init_realtime(app: Flask, settings: StoreSettings) -> Broadcaster:
 @socketio.on("connect")  # type: ignore[untyped-decorator]
 def _on_connect(auth: dict[str, Any] | None = None) -> bool:
     """Staff join the room of the store they chose (`store_id`, by default the one they open
-    at) if it is theirs, managers also its managers' room; shoppers their own."""
+    at) if it is theirs, managers also its managers' room, and the feeds they ask for
+    (`feeds`, e.g. `["presence"]`); shoppers their own room."""
     auth = auth if isinstance(auth, dict) else {}
     token, device_token = auth.get("token"), auth.get("device_token")
     now = services().clock()
@@ -295,6 +311,10 @@ def _on_connect(auth: dict[str, Any] | None = None) -> bool:
         join_room(staffer_store_room(identity.staff_id, chosen))
         if may_act(identity, chosen, StaffRole.MANAGER):
             join_room(managers_room(chosen))
+        asked = auth.get("feeds")
+        for feed in sorted(FEEDS):
+            if isinstance(asked, list) and feed in asked:
+                join_room(feed_room(chosen, feed))
         log.info("event=socket_joined store=%s staff=%s", chosen, identity.staff_id)
         _count_socket(request.sid, "staff")  # type: ignore[attr-defined]
         return True

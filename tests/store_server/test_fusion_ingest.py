@@ -15,7 +15,7 @@ from store_server.presence.visits import FusionStates
 from store_server.sweep import sweep
 from store_server.web.context import EXTENSION as SERVICES_EXTENSION
 from store_server.web.context import services
-from store_server.web.realtime import room_of, staff_room
+from store_server.web.realtime import feed_room, room_of
 from tests.store_server.conftest import World, observation
 
 Published = list[tuple[str, dict[str, Any], str]]
@@ -29,7 +29,9 @@ def published(world: World, monkeypatch: pytest.MonkeyPatch) -> Published:
     monkeypatch.setattr(
         broadcaster,
         "publish",
-        lambda events: sent.extend((e.name, e.payload, room_of(e.audience)) for e in events),
+        lambda events: sent.extend(
+            (e.name, e.payload, room_of(e.audience, e.name)) for e in events
+        ),
     )
     return sent
 
@@ -46,7 +48,7 @@ def maria_id(world: World) -> int:
         return shopper_id
 
 
-def test_an_entry_is_stored_as_an_event_and_emitted_to_the_staff_room_only(
+def test_an_entry_is_stored_as_an_event_and_emitted_to_the_presence_feed_only(
     world: World, published: Published
 ) -> None:
     world.arrive("maria")
@@ -57,7 +59,7 @@ def test_an_entry_is_stored_as_an_event_and_emitted_to_the_staff_room_only(
     presence = [p for p in published if p[0] == "presence"]
     assert len(presence) == 1
     name, payload, room = presence[0]
-    assert room == staff_room(world.seed.store_id)
+    assert room == feed_room(world.seed.store_id, "presence")
     assert payload["kind"] == "entered" and payload["first_name"] == "Maria"
     assert "email" not in payload
     assert any(p[0] == "arrival" for p in published)  # the pickup alert, as before

@@ -4,16 +4,12 @@ re-decided and sent by the sweep, at start-up too, at most once per message."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -30,12 +26,10 @@ from store_server.messaging.outbound import (
 from store_server.sweep import sweep
 from store_server.web.context import services
 from tests.store_server.conftest import World
-from tests.support.http import QuietHandler, loopback_server
 from tests.support.polling import wait_until
+from tests.support.sms_provider import FROM, SID, SmsProvider, sms_provider
 
 STORE_SERVER = Path(sys.executable).with_name("store-server")
-SID = "AC0123456789abcdef0123456789abcdef"
-FROM = "+15005550006"
 PHONES = ("+14155550101", "+14155550102", "+14155550103")
 
 
@@ -49,57 +43,10 @@ def test_backoff_grows_then_gives_up_and_retry_after_can_only_lengthen_it() -> N
     assert next_try_at(1, 1.0, 1000.0) == 1000.0 + FIRST_RETRY_S  # never sooner than backoff
 
 
-@dataclass
-class Provider:
-    """A Twilio-compatible SMS API on loopback that can hold the first request unanswered."""
-
-    port: int = 0
-    received: list[dict[str, str]] = field(default_factory=list)
-    hold_first: bool = False
-    busy: int = 0  # answer this many requests 503 with Retry-After first
-    released: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def bodies(self) -> list[str]:
-        with self.lock:
-            return [m["Body"] for m in self.received]
-
-
 @pytest.fixture
-def provider() -> Iterator[Provider]:
-    state = Provider()
-
-    class Handler(QuietHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
-            with state.lock:
-                first = not state.received
-                state.received.append(form)
-                busy = state.busy > 0
-                state.busy -= 1
-            if first and state.hold_first:
-                state.released.wait(timeout=60)
-            status, body = (503, {"status": 503}) if busy else (201, {"sid": "SM1"})
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            if busy:
-                self.send_header("Retry-After", "120")
-            self.end_headers()
-            self.wfile.write(data)
-
-    with loopback_server(Handler) as port:
-        state.port = port
-        try:
-            yield state
-        finally:
-            state.released.set()
+def provider() -> Iterator[SmsProvider]:
+    with sms_provider() as state:
+        yield state
 
 
 def deliveries(world: World) -> list[Delivery]:
@@ -108,7 +55,7 @@ def deliveries(world: World) -> list[Delivery]:
 
 
 def test_a_busy_provider_is_retried_after_its_retry_after_and_sent_once(
-    world: World, provider: Provider
+    world: World, provider: SmsProvider
 ) -> None:
     provider.busy = 1
     settings = services(world.app).settings.model_copy(
@@ -226,7 +173,7 @@ def serve(
     servers: list[subprocess.Popen[bytes]],
     world: World,
     tmp_path: Path,
-    provider: Provider,
+    provider: SmsProvider,
     *,
     scheduler: bool,
 ) -> tuple[str, subprocess.Popen[bytes]]:
@@ -333,7 +280,7 @@ def acknowledge_arrivals(client: object, world: World, tokens: list[str]) -> Non
 
 
 def test_the_queue_survives_a_kill_9_between_commit_and_send(
-    world: World, provider: Provider, tmp_path: Path, servers: list[subprocess.Popen[bytes]]
+    world: World, provider: SmsProvider, tmp_path: Path, servers: list[subprocess.Popen[bytes]]
 ) -> None:
     provider.hold_first = True
     url, first = serve(servers, world, tmp_path, provider, scheduler=False)

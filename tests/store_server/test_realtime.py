@@ -40,3 +40,19 @@ def test_arrival_reaches_own_store_staff_only(world: World) -> None:
     assert [m for m in other.get_received() if m["name"] == "arrival"] == []
     own.disconnect()
     other.disconnect()
+
+
+def test_presence_feed_reaches_only_the_pages_that_ask_for_it(world: World) -> None:
+    token = world.login("sam@demo.store")["token"]
+    tablet = socketio.test_client(world.app, auth={"token": token})
+    console = socketio.test_client(world.app, auth={"token": token, "feeds": ["presence"]})
+    odd = socketio.test_client(world.app, auth={"token": token, "feeds": [{}, ["presence"]]})
+    assert tablet.is_connected() and console.is_connected() and odd.is_connected()
+    world.arrive("maria")
+    assert [p["kind"] for p in received(console, "presence")] == ["entered"]
+    # The console heard it after the arrival, emitted first: the tablets have the arrival too.
+    for page in (tablet, odd):
+        names = [m["name"] for m in page.get_received()]
+        assert "arrival" in names and "presence" not in names
+    for page in (tablet, console, odd):
+        page.disconnect()

@@ -36,6 +36,8 @@ BAD_VALUES = [
     ("STORE_SMS_BASE_URL", "provider"),
     ("STORE_SMTP_PORT", "99999"),
     ("STORE_SMTP_SECURITY", "ssl"),
+    ("STORE_DELIVERY_TIMEOUT_S", "0"),
+    ("STORE_DELIVERY_TIMEOUT_S", "61"),
     ("STORE_LOG_LEVEL", "LOUD"),
     ("STORE_SERVER_WORKER", "eventlet"),
     ("STORE_TRUSTED_PROXIES", "-1"),

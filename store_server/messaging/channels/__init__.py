@@ -109,6 +109,9 @@ class SendResult:
     retry_after_s: float | None = None
     # The address itself is dead (a push subscription the service says is gone): forget it.
     contact_gone: bool = False
+    # The peer stayed silent past the sender's timeout (counted apart in /metrics: a provider
+    # that hangs, not one that refuses).
+    timed_out: bool = False
 
     @property
     def delivered(self) -> bool:

@@ -150,7 +150,10 @@ class EmailSender:
             return SendResult(Channel.EMAIL, "failed_permanent", "relay certificate not trusted")
         except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timed out
             return SendResult(
-                Channel.EMAIL, "failed_retryable", f"relay unreachable {type(exc).__name__}"
+                Channel.EMAIL,
+                "failed_retryable",
+                f"relay unreachable {type(exc).__name__}",
+                timed_out=_timed_out(exc),
             )
         return SendResult(
             Channel.EMAIL, "delivered", "accepted by the relay", provider_id=message["Message-ID"]
@@ -174,6 +177,16 @@ class EmailSender:
             if config.username:
                 smtp.login(config.username, config.password or "")
             smtp.send_message(message)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether a socket timeout caused it (smtplib reports a silent relay as disconnected)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, TimeoutError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _by_code(code: int, what: str) -> SendResult:

@@ -114,7 +114,12 @@ class SmsSender:
                 timeout=config.timeout_s,
             )
         except requests.RequestException as exc:
-            return SendResult(Channel.SMS, "failed_retryable", f"network {type(exc).__name__}")
+            return SendResult(
+                Channel.SMS,
+                "failed_retryable",
+                f"network {type(exc).__name__}",
+                timed_out=isinstance(exc, requests.Timeout),
+            )
         return _result(response)
 
 

@@ -170,7 +170,12 @@ class WebPushSender:
                 Channel.PUSH, "failed_permanent", f"bad subscription {type(exc).__name__}"
             )
         except requests.RequestException as exc:
-            return SendResult(Channel.PUSH, "failed_retryable", f"network {type(exc).__name__}")
+            return SendResult(
+                Channel.PUSH,
+                "failed_retryable",
+                f"network {type(exc).__name__}",
+                timed_out=isinstance(exc, requests.Timeout),
+            )
         except Exception as exc:  # noqa: BLE001 - key or encoding errors from the libraries
             return SendResult(Channel.PUSH, "failed_permanent", f"push error {type(exc).__name__}")
         if not isinstance(response, requests.Response):  # a str only with curl=True

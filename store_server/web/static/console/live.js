@@ -123,7 +123,11 @@ function onUpdated(kind, x) {
 export function connect() {
   const s = session();
   // The live feed of the store picked in the header (the server checks it is hers).
-  const socket = window.io({ transports: ["websocket"], auth: { token: s.token, store_id: s.staff.store_id } });
+  // The presence feed is asked for: the store's tablets are not sent it.
+  const socket = window.io({
+    transports: ["websocket"],
+    auth: { token: s.token, store_id: s.staff.store_id, feeds: ["presence"] },
+  });
   state.socket = socket;
   window.consoleSocket = socket; // lets tests force a reconnect
   socket.on("connect", () => {
