@@ -5,7 +5,7 @@ Each test takes a copy of a database migrated with `store-server migrate` and se
 operator would, and checks through the API (in-process, on the same file) that what the commands
 made works: the password logs in, the printed token uploads a batch. The commands run in this
 process (`main` with the environment, stdin, stdout and stderr a process would have): a process
-start costs a second of CPU, which 78 tests on two databases spent over and over. The tests
+start costs about a second of CPU, spent several times per test on two databases. The tests
 about the process itself (the console script's exit status and pipes, a terminal's prompt) run
 the real `store-server` script.
 """
