@@ -1,13 +1,18 @@
-"""`store-server`'s set-up commands, run as the real console script on a migrated database
-(SQLite, and PostgreSQL when the tests name a server).
+"""`store-server`'s set-up commands on a migrated database (SQLite, and PostgreSQL when the
+tests name a server).
 
-Each test migrates its own database with `store-server migrate`, sets a store up the way an
+Each test takes a copy of a database migrated with `store-server migrate` and set up the way an
 operator would, and checks through the API (in-process, on the same file) that what the commands
-made works: the password logs in, the printed token uploads a batch.
+made works: the password logs in, the printed token uploads a batch. The commands run in this
+process (`main` with the environment, stdin, stdout and stderr a process would have): a process
+start costs about a second of CPU, spent several times per test on two databases. The tests
+about the process itself (the console script's exit status and pipes, a terminal's prompt) run
+the real `store-server` script.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import shutil
@@ -17,6 +22,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from select import select as wait_for_input
@@ -29,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from store_server.app import create_app
+from store_server.cli import main
 from store_server.db.database import Database
 from store_server.db.models import Base, Gateway, StaffSession, StaffUser, Store
 from store_server.settings import StoreSettings
@@ -49,7 +56,25 @@ class Cli:
     database_url: str
 
     def run(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        """Run `store-server ARGS` with `stdin` piped in (so never a terminal)."""
+        """`store-server ARGS` in this process, as the console script runs it: the
+        environment's STORE_ variables only the database's, `stdin` piped in (never a
+        terminal), stdout and stderr captured, the status `main` returns or exits with."""
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
+            for name in list(os.environ):
+                if name.startswith("STORE_"):
+                    patch.delenv(name)
+            patch.setenv("STORE_DATABASE_URL", self.database_url)
+            patch.setattr(sys, "stdin", io.StringIO(stdin))
+            try:
+                status = main(list(args))
+            except SystemExit as exit_:  # argparse's refusal of an argument
+                assert isinstance(exit_.code, int), exit_.code
+                status = exit_.code
+        return subprocess.CompletedProcess(list(args), status, out.getvalue(), err.getvalue())
+
+    def spawn(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        """Run the real `store-server ARGS` console script, `stdin` piped in."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_")}
         env.update(PYTHONPATH=str(REPO), STORE_DATABASE_URL=self.database_url)
         return subprocess.run(
@@ -727,7 +752,23 @@ def test_every_bad_input_is_status_2_one_line_naming_it_and_writes_nothing(
     assert row_counts(cli.database_url) == before, argv
 
 
-def test_no_output_carries_a_password_or_an_email(cli: Cli) -> None:
+def test_the_console_script_answers_on_its_pipes_with_its_status(cli: Cli, setup: SetUp) -> None:
+    """The installed `store-server` script as a process: a command's one line on stdout and
+    status 0; an argument refused by the parser, one line on stderr and status 2."""
+    done = cli.spawn("rotate-gateway-token", "--id", "gw-door")
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert len(done.stdout.splitlines()) == 1
+    assert done.stdout.strip() != setup.gateway_token
+    refused = cli.spawn("remove-gateway")
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert refused.stderr.startswith("store-server: ")
+    assert "--id" in refused.stderr
+
+
+def test_no_output_carries_a_password_or_an_email(
+    cli: Cli, capfd: pytest.CaptureFixture[str]
+) -> None:
     store_id = cli.ok("create-store", "--name", "S", "--timezone", "UTC", "--currency", "EUR")
     runs = [
         cli.run(
@@ -758,8 +799,10 @@ def test_no_output_carries_a_password_or_an_email(cli: Cli) -> None:
         ),
     ]
     assert [done.returncode for done in runs] == [0, 0, 0, 2]
-    for done in runs:
-        output = done.stdout + done.stderr
+    # What the commands printed, and anything else written to this process's stdout or
+    # stderr meanwhile (a log handler holding the real stream).
+    written = capfd.readouterr()
+    for output in [done.stdout + done.stderr for done in runs] + [written.out + written.err]:
         assert "secret-password" not in output
         assert "kim@" not in output
 
