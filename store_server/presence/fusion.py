@@ -158,6 +158,12 @@ class FusionParams(FilterParams):
     # corners of the reference store read about -80 dBm at the floor gateway (11 m), the
     # pavement -84 or less through the glass front.
     inside_min_dbm: float = -84.0
+    # During a visit someone stays placed inside down to this much under it (hysteresis): the
+    # back corners of a store read -80..-92 dBm at a floor gateway through a pocket or a bag,
+    # no more than at the door (busy-saturday: pocket phones at the dresses rail were "outside"
+    # and their visit closed and reopened every 20-40 s); the door's dominance, not the level,
+    # tells the pavement apart.
+    inside_hold_db: float = 8.0
     # ... and only when the door gateway is not this much stronger: right outside the door the
     # door gateway reads 12 dB or more above the floor gateway, anywhere inside less than 6 dB.
     door_dominance_db: float = 9.0
@@ -376,6 +382,8 @@ class PersonState:
     near_door_at: float | None = None
     near_door_peak: float | None = None
     pending_bay: str | None = None  # the bay placing them since placed_elsewhere_since
+    # The last reading saying they were in the doorway (see `_holds_inside`).
+    door_passed_at: float | None = None
     walk_by_reported: bool = False
     dwell_reported: bool = False  # zone_dwell already fired during this stay in the zone
     belief: Belief = field(default_factory=Belief)  # where they are, as probabilities
@@ -508,6 +516,8 @@ def locate(
     current_zone: str | None = None,
     at_entrance: bool = False,
     current_bay: str | None = None,
+    hold_inside: bool = False,
+    came_in: bool = False,
 ) -> Estimate:
     """Where the fresh evidence puts the person at `now`.
 
@@ -517,6 +527,11 @@ def locate(
         at_entrance: whether the person is placed at the entrance now: they stay there until
             the door's level falls to the entry threshold (`at_door_margin_db` of hysteresis).
         current_bay: the bay the person is at now, if any (`bay_hold_db` of hysteresis).
+        hold_inside: the person is placed in the store and has not passed the door since: they
+            stay inside down to `inside_hold_db` under `inside_min_dbm` (see `_holds_inside`).
+        came_in: before a visit, the door was passed a moment ago: the phone's own ear places
+            them inside from the same lower level (a phone that only reports beacons cannot
+            be heard at the door; the beacons it hears at the back are as weak as a passer's).
     """
     fresh = [e for e in evidence if e.fresh(params, now)]
     check_in = next(
@@ -591,36 +606,57 @@ def locate(
             best.level,
         )
     # On the floor: an in-store gateway hears the person, and the door does not dominate.
+    # During a visit the level may fall `inside_hold_db` lower (hysteresis): a phone in a
+    # pocket at the back of the store reads -80..-92 at a floor gateway 7 m away, no more than
+    # at the door, and that is a shopper browsing, not one on the pavement (who reads the door
+    # 10 dB and more above the floor).
+    inside_min = params.inside_min_dbm - (params.inside_hold_db if hold_inside else 0.0)
     door_level = door.level if door is not None else float("-inf")
     if (
         floor is not None
-        and floor.level >= params.inside_min_dbm
+        and floor.level >= inside_min
         and floor.level >= door_level - params.door_dominance_db
     ):
         reasons = (floor.reason(),) + ((door.reason(),) if door is not None else ())
         return Estimate(
             PresenceState.INSIDE,
             None,
-            _confidence(floor.level - params.inside_min_dbm),
+            _confidence(floor.level - inside_min),
             reasons,
             floor.level,
         )
-    # In the store by the phone's own ear: the beacon it hears strongest stands inside (a zone's
-    # or the floor's), not at the door, and is heard from in-store range. A phone that only
-    # reports beacons (an iPhone, an Android app the OS has cached) has no gateway evidence.
-    # During a visit the door's beacon counts too (its hysteresis band: someone at the front of
-    # the store hears it strongest), until it fades out of in-store range.
+    # In the store by the phone's own ear: the in-store beacon it hears strongest (a zone's or
+    # the floor's) is heard from in-store range and the door's beacon does not dominate it,
+    # the same rule as the gateways' (a passer hears the door's beacon 10 dB and more above
+    # any in-store one through the glass; a shopper at the back hears them alike, both weak).
+    # A phone that only reports beacons (an iPhone, an Android app the OS has cached) has no
+    # gateway evidence. During a visit the door's beacon counts too (its hysteresis band:
+    # someone at the front of the store hears it strongest), until it fades out of range.
+    door_beacon = max(
+        (e.level for e in beacons if e.place.kind in ARRIVAL_KINDS), default=float("-inf")
+    )
+    in_store_beacon = max(
+        (e for e in beacons if e.place.kind not in ARRIVAL_KINDS),
+        key=lambda e: e.level,
+        default=None,
+    )
+    by_ear = None
+    ear_min = params.inside_min_dbm - (params.inside_hold_db if hold_inside or came_in else 0.0)
     if (
-        nearest_beacon is not None
-        and (visit_open or nearest_beacon.place.kind not in ARRIVAL_KINDS)
-        and nearest_beacon.level >= params.inside_min_dbm
+        in_store_beacon is not None
+        and in_store_beacon.level >= ear_min
+        and in_store_beacon.level >= door_beacon - params.door_dominance_db
     ):
+        by_ear = in_store_beacon
+    elif visit_open and nearest_beacon is not None and nearest_beacon.level >= inside_min:
+        by_ear = nearest_beacon
+    if by_ear is not None:
         return Estimate(
             PresenceState.INSIDE,
             None,
-            _confidence(nearest_beacon.level - params.inside_min_dbm),
-            (nearest_beacon.reason(),),
-            nearest_beacon.level,
+            _confidence(by_ear.level - ear_min),
+            (by_ear.reason(),),
+            by_ear.level,
         )
     # The door's hysteresis band: still in the store until the door reading clearly falls.
     if visit_open and door is not None and door.level >= entry - params.exit_hysteresis_db:
@@ -746,6 +782,17 @@ def _door_excess(signal: Signal, params: FusionParams) -> float | None:
     return None
 
 
+def _in_doorway(signal: Signal, params: FusionParams) -> bool:
+    """Whether a reading says the person is in the doorway (at the entry threshold or up)."""
+    if signal.place.kind != PlaceKind.ENTRANCE:
+        return False
+    if isinstance(signal, GatewayReading):
+        return signal.calibrated_rssi >= params.entry_rssi_dbm
+    if isinstance(signal, BeaconReport):
+        return signal.rssi >= params.entrance_beacon_reference_dbm
+    return False
+
+
 def _add_door_evidence(state: PersonState, signal: Signal, params: FusionParams) -> PersonState:
     if state.visit_open:
         return state
@@ -825,7 +872,17 @@ def _step_rules(
     zone = state.place if state.state == PresenceState.ZONE else None
     bay = state.place if state.state == PresenceState.BAY else None
     at_entrance = state.state == PresenceState.ENTRANCE
-    estimate = locate(state.evidence, params, t, state.visit_open, zone, at_entrance, bay)
+    estimate = locate(
+        state.evidence,
+        params,
+        t,
+        state.visit_open,
+        zone,
+        at_entrance,
+        bay,
+        _holds_inside(state),
+        _came_in(state, params, t),
+    )
     if checked_in:  # the shopper's word: in, and where she says, at once
         if not state.visit_open:
             return _open_visit(state, estimate, t)
@@ -870,7 +927,17 @@ def _step_filter(
     zone = state.place if state.state == PresenceState.ZONE else None
     bay = state.place if state.state == PresenceState.BAY else None
     at_entrance = state.state == PresenceState.ENTRANCE
-    estimate = locate(state.evidence, params, t, state.visit_open, zone, at_entrance, bay)
+    estimate = locate(
+        state.evidence,
+        params,
+        t,
+        state.visit_open,
+        zone,
+        at_entrance,
+        bay,
+        _holds_inside(state),
+        _came_in(state, params, t),
+    )
     if checked_in:  # the shopper's word: in, and where she says, at once
         where = _place_of_estimate(estimate)
         state = replace(state, belief=places.at_place(_believe(state, params, t).belief, where))
@@ -1021,6 +1088,26 @@ def _hold(
     return held, []
 
 
+def _holds_inside(state: PersonState) -> bool:
+    """Whether the person is placed in the store and has not been in the doorway since.
+
+    Everything weak and alike is where the radios leave two places indistinguishable: the
+    back of the store and the pavement down the street. Which one it is, the door tells: a
+    shopper who walked out passed it (a reading at the entry threshold) after she was last
+    placed inside, one at the rail did not.
+    """
+    placed = state.state in (PresenceState.INSIDE, PresenceState.ZONE)
+    passed = state.door_passed_at is not None and state.door_passed_at >= state.since
+    return state.visit_open and placed and not passed
+
+
+def _came_in(state: PersonState, params: FusionParams, t: float) -> bool:
+    """Before a visit: in the doorway within the last `inside_entry_s` plus `min_dwell_s`."""
+    if state.visit_open or state.door_passed_at is None:
+        return False
+    return t - state.door_passed_at <= params.inside_entry_s + params.min_dwell_s
+
+
 def _min_dwell(state: PersonState, params: FusionParams, t: float) -> float:
     """How long a new place must hold: `min_dwell_s`, or `dwell_gaps` of the slowest phone.
 
@@ -1158,6 +1245,7 @@ def fuse(
         events += timed
         current = replace(
             _add_door_evidence(current, signal, params),
+            door_passed_at=t if _in_doorway(signal, params) else current.door_passed_at,
             evidence=_absorb(current.evidence, signal, params),
             last_heard_at=max(t, current.last_heard_at or t),
         )
