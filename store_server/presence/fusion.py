@@ -164,6 +164,11 @@ class FusionParams(FilterParams):
     # and their visit closed and reopened every 20-40 s); the door's dominance, not the level,
     # tells the pavement apart.
     inside_hold_db: float = 8.0
+    # ... but not for this long after a reading in the doorway (the entry threshold at the
+    # door): someone who walked out is on the pavement, and the pavement down the street reads
+    # as weak as the back of the store. The lost timeout: by then the shopper who only came
+    # to the door is placed inside again, the one who left is gone.
+    door_passage_s: float = 30.0
     # ... and only when the door gateway is not this much stronger: right outside the door the
     # door gateway reads 12 dB or more above the floor gateway, anywhere inside less than 6 dB.
     door_dominance_db: float = 9.0
@@ -518,6 +523,7 @@ def locate(
     current_bay: str | None = None,
     hold_inside: bool = False,
     came_in: bool = False,
+    passed_at: float | None = None,
 ) -> Estimate:
     """Where the fresh evidence puts the person at `now`.
 
@@ -532,8 +538,17 @@ def locate(
         came_in: before a visit, the door was passed a moment ago: the phone's own ear places
             them inside from the same lower level (a phone that only reports beacons cannot
             be heard at the door; the beacons it hears at the back are as weak as a passer's).
+        passed_at: during a visit, when the person was last in the doorway: what in-store
+            sources said before that is superseded (she has walked from there to the door; a
+            pocket phone's zone beacon, heard every 10-30 s, held her in the zone for half a
+            minute after she had left the store).
     """
-    fresh = [e for e in evidence if e.fresh(params, now)]
+    fresh = [
+        e
+        for e in evidence
+        if e.fresh(params, now)
+        and (passed_at is None or e.place.kind in ARRIVAL_KINDS or e.at >= passed_at)
+    ]
     check_in = next(
         (e for e in evidence if e.signal == "check_in" and now - e.at <= params.check_in_ttl_s),
         None,
@@ -880,8 +895,9 @@ def _step_rules(
         zone,
         at_entrance,
         bay,
-        _holds_inside(state),
+        _holds_inside(state, params, t),
         _came_in(state, params, t),
+        state.door_passed_at if state.visit_open else None,
     )
     if checked_in:  # the shopper's word: in, and where she says, at once
         if not state.visit_open:
@@ -935,8 +951,9 @@ def _step_filter(
         zone,
         at_entrance,
         bay,
-        _holds_inside(state),
+        _holds_inside(state, params, t),
         _came_in(state, params, t),
+        state.door_passed_at if state.visit_open else None,
     )
     if checked_in:  # the shopper's word: in, and where she says, at once
         where = _place_of_estimate(estimate)
@@ -1088,16 +1105,16 @@ def _hold(
     return held, []
 
 
-def _holds_inside(state: PersonState) -> bool:
-    """Whether the person is placed in the store and has not been in the doorway since.
+def _holds_inside(state: PersonState, params: FusionParams, t: float) -> bool:
+    """Whether the person is placed in the store and has not been in the doorway lately.
 
     Everything weak and alike is where the radios leave two places indistinguishable: the
     back of the store and the pavement down the street. Which one it is, the door tells: a
-    shopper who walked out passed it (a reading at the entry threshold) after she was last
-    placed inside, one at the rail did not.
+    shopper who walked out passed it (a reading at the entry threshold) a moment ago, one at
+    the rail did not.
     """
     placed = state.state in (PresenceState.INSIDE, PresenceState.ZONE)
-    passed = state.door_passed_at is not None and state.door_passed_at >= state.since
+    passed = state.door_passed_at is not None and t - state.door_passed_at <= params.door_passage_s
     return state.visit_open and placed and not passed
 
 
