@@ -522,7 +522,6 @@ def locate(
     at_entrance: bool = False,
     current_bay: str | None = None,
     hold_inside: bool = False,
-    came_in: bool = False,
     passed_at: float | None = None,
 ) -> Estimate:
     """Where the fresh evidence puts the person at `now`.
@@ -535,9 +534,6 @@ def locate(
         current_bay: the bay the person is at now, if any (`bay_hold_db` of hysteresis).
         hold_inside: the person is placed in the store and has not passed the door since: they
             stay inside down to `inside_hold_db` under `inside_min_dbm` (see `_holds_inside`).
-        came_in: before a visit, the door was passed a moment ago: the phone's own ear places
-            them inside from the same lower level (a phone that only reports beacons cannot
-            be heard at the door; the beacons it hears at the back are as weak as a passer's).
         passed_at: during a visit, when the person was last in the doorway: what in-store
             sources said before that is superseded (she has walked from there to the door; a
             pocket phone's zone beacon, heard every 10-30 s, held her in the zone for half a
@@ -656,10 +652,9 @@ def locate(
         default=None,
     )
     by_ear = None
-    ear_min = params.inside_min_dbm - (params.inside_hold_db if hold_inside or came_in else 0.0)
     if (
         in_store_beacon is not None
-        and in_store_beacon.level >= ear_min
+        and in_store_beacon.level >= inside_min
         and in_store_beacon.level >= door_beacon - params.door_dominance_db
     ):
         by_ear = in_store_beacon
@@ -669,7 +664,7 @@ def locate(
         return Estimate(
             PresenceState.INSIDE,
             None,
-            _confidence(by_ear.level - ear_min),
+            _confidence(by_ear.level - inside_min),
             (by_ear.reason(),),
             by_ear.level,
         )
@@ -896,7 +891,6 @@ def _step_rules(
         at_entrance,
         bay,
         _holds_inside(state, params, t),
-        _came_in(state, params, t),
         state.door_passed_at if state.visit_open else None,
     )
     if checked_in:  # the shopper's word: in, and where she says, at once
@@ -952,7 +946,6 @@ def _step_filter(
         at_entrance,
         bay,
         _holds_inside(state, params, t),
-        _came_in(state, params, t),
         state.door_passed_at if state.visit_open else None,
     )
     if checked_in:  # the shopper's word: in, and where she says, at once
@@ -1118,13 +1111,6 @@ def _holds_inside(state: PersonState, params: FusionParams, t: float) -> bool:
     return state.visit_open and placed and not passed
 
 
-def _came_in(state: PersonState, params: FusionParams, t: float) -> bool:
-    """Before a visit: in the doorway within the last `inside_entry_s` plus `min_dwell_s`."""
-    if state.visit_open or state.door_passed_at is None:
-        return False
-    return t - state.door_passed_at <= params.inside_entry_s + params.min_dwell_s
-
-
 def _min_dwell(state: PersonState, params: FusionParams, t: float) -> float:
     """How long a new place must hold: `min_dwell_s`, or `dwell_gaps` of the slowest phone.
 
@@ -1172,7 +1158,14 @@ def _step_outside_rules(
             bay = Place(PlaceKind.BAY, estimate.place)
             heard = max((e.at for e in state.evidence if e.place == bay), default=since)
         else:
-            hold, heard = params.inside_entry_s, state.last_heard_at or since
+            # Heard again by an in-store source: any reading would do for a passer too (a
+            # phone that scans every 10 s still has a 20 s old in-store beacon fresh when it
+            # reports the door's beacon from down the street).
+            hold = params.inside_entry_s
+            heard = max(
+                (e.at for e in state.evidence if e.place.kind not in ARRIVAL_KINDS),
+                default=since,
+            )
         if t - since >= hold and heard - since >= hold:
             return _open_visit(state, estimate, t)
         return replace(state, placed_elsewhere_since=since), []
