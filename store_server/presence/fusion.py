@@ -211,6 +211,15 @@ class FusionParams(FilterParams):
     # in a zone (hysteresis). 3 dB let shoppers standing at a zone's edge flap (7-11 flaps per
     # stationary hour on busy-saturday); 7 dB brings that to 2-3 on the default channel.
     zone_switch_margin_db: float = 7.0
+    # A zone holds while the person is placed on the floor only because the zone's beacon has
+    # gone unheard, for this many of the phone's usual gaps between sightings of it: a phone in
+    # a pocket scanning every 10 s misses its zone's beacon two or three scans in a row
+    # (busy-saturday: zone <-> floor flaps, 40-60 per stationary hour for background and
+    # cached Android), while a phone ranging every second that stops hearing it has left. (A
+    # flat 45 s cut these flaps by a third but held foreground phones in zones they had left:
+    # zone accuracy 0.77 -> 0.65.) Gateways do not count: they report a still device only on
+    # their keepalive, and their silence means a change.
+    zone_silence_gaps: float = 4.0
     # In a zone this long: `zone_dwell` fires while the shopper is still there (a dwell campaign
     # reaches her at the rail), and again with the total when she leaves. A minute at a rail is
     # the usual "interested" mark (the accuracy bench's dwell threshold); a campaign asking
@@ -908,6 +917,13 @@ def _step_rules(
     state = replace(state, outside_since=None)
     if (estimate.state, estimate.place) == (state.state, state.place):
         return _hold(state, estimate, params, t)
+    if (
+        state.state == PresenceState.ZONE
+        and estimate.state == PresenceState.INSIDE
+        and _zone_heard_within(state, params, t)
+    ):
+        # Only the zone's source has fallen silent, nothing places her elsewhere.
+        return _hold(state, replace(estimate, state=state.state, place=state.place), params, t)
     if state.state == PresenceState.ZONE and estimate.state == PresenceState.ZONE:
         current = _zone_level(state, params, t)
         if current is not None and estimate.level < current + params.zone_switch_margin_db:
@@ -1123,6 +1139,23 @@ def _min_dwell(state: PersonState, params: FusionParams, t: float) -> float:
         if e.signal == "phone_beacon" and e.gap is not None and e.fresh(params, t)
     ]
     return max(params.min_dwell_s, params.dwell_gaps * max(gaps, default=0.0))
+
+
+def _zone_heard_within(state: PersonState, params: FusionParams, t: float) -> bool:
+    """Whether the phone heard its zone's beacon strongly enough within `zone_silence_gaps` of
+    its usual gaps between sightings of it, and since the door was last passed."""
+    passed = state.door_passed_at if state.door_passed_at is not None else float("-inf")
+    # Gone unheard, not heard weaker: at the level that holds someone in her zone (`locate`).
+    held = params.beacon_near_dbm - params.zone_switch_margin_db - params.beacon_body_loss_db
+    return any(
+        e.signal == "phone_beacon"
+        and e.place.kind == PlaceKind.ZONE
+        and e.place.name == state.place
+        and e.gap is not None
+        and e.at >= max(passed, t - params.zone_silence_gaps * e.gap)
+        and e.level >= held
+        for e in state.evidence
+    )
 
 
 def _zone_level(state: PersonState, params: FusionParams, t: float) -> float | None:

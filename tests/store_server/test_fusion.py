@@ -548,3 +548,36 @@ def test_an_in_store_sighting_confirmed_only_by_the_door_from_down_the_street_is
     ]
     _, events = run(signals, PARAMS, T0 + 40, PersonState())
     assert "entered" not in kinds(events)
+
+
+def test_a_pocket_phone_missing_its_zone_beacon_for_a_few_scans_stays_in_the_zone() -> None:
+    # A background Android phone (adverts heard by the floor gateway every second) scans every
+    # 10 s and hears the dresses beacon at -66 in most scans; three scans in a row miss it.
+    # Nothing places her elsewhere, so she stays in the zone: no zone -> floor -> zone flap.
+    seen = [s for s in range(0, 200, 10) if s not in (100, 110, 120)]
+    signals: list[fusion.Signal] = [
+        BeaconReport("bcn-dresses", DRESSES, -66, T0 + s) for s in seen
+    ] + [floor(-80, T0 + s + 0.5) for s in range(200)]
+    state, events = run(signals, PARAMS, T0 + 200, entered(T0 - 1))
+    assert [e.kind for e in events if e.kind != "zone_dwell"] == ["zone_entered"]
+    assert state.state == PresenceState.ZONE and state.place == "dresses"
+    # Counting seconds instead of her scans, the silence moves her to the floor and back.
+    _, flapping = run(signals, replace(PARAMS, zone_silence_gaps=0.0), T0 + 200, entered(T0 - 1))
+    assert kinds(flapping).count("zone_entered") > 1
+
+
+def test_a_phone_ranging_every_second_that_stops_hearing_its_zone_leaves_it() -> None:
+    # An iPhone in the foreground ranges the dresses beacon every second, then walks to the
+    # middle of the floor, where it hears it at -90 and the floor's own beacon at -75: the
+    # zone's silence is short in its terms, and the weak readings are no reason to hold.
+    signals: list[fusion.Signal] = [
+        BeaconReport("bcn-dresses", DRESSES, -66, T0 + s) for s in range(60)
+    ]
+    for s in range(60, 120):
+        signals += [
+            BeaconReport("bcn-dresses", DRESSES, -90, T0 + s),
+            BeaconReport("bcn-till", FLOOR, -75, T0 + s),
+        ]
+    # Twenty seconds after she left: on the floor, still in her visit.
+    state, _ = run(signals, PARAMS, T0 + 80, entered(T0 - 1))
+    assert state.visit_open and state.state == PresenceState.INSIDE
