@@ -555,9 +555,8 @@ def test_a_pocket_phone_missing_its_zone_beacon_for_a_few_scans_stays_in_the_zon
     # 10 s and hears the dresses beacon at -66 in most scans; three scans in a row miss it.
     # Nothing places her elsewhere, so she stays in the zone: no zone -> floor -> zone flap.
     seen = [s for s in range(0, 200, 10) if s not in (100, 110, 120)]
-    signals: list[fusion.Signal] = [
-        BeaconReport("bcn-dresses", DRESSES, -66, T0 + s) for s in seen
-    ] + [floor(-80, T0 + s + 0.5) for s in range(200)]
+    signals: list[fusion.Signal] = [BeaconReport("bcn-dresses", DRESSES, -66, T0 + s) for s in seen]
+    signals += [floor(-80, T0 + s + 0.5) for s in range(200)]
     state, events = run(signals, PARAMS, T0 + 200, entered(T0 - 1))
     assert [e.kind for e in events if e.kind != "zone_dwell"] == ["zone_entered"]
     assert state.state == PresenceState.ZONE and state.place == "dresses"
