@@ -909,6 +909,15 @@ def _step_rules(
             return _enter_place(replace(state, outside_since=None), estimate, t)
     if not state.visit_open:
         return _step_outside_rules(state, estimate, params, t)
+    if (
+        estimate.state == PresenceState.OUTSIDE
+        and state.state == PresenceState.ZONE
+        and _holds_inside(state, params, t)
+        and _zone_heard_within(state, params, t)
+    ):
+        # Her zone's beacon unheard for a few of the phone's scans, the door far and not
+        # passed: silence, not the pavement (see zone_silence_gaps).
+        return _hold(state, replace(estimate, state=state.state, place=state.place), params, t)
     if estimate.state == PresenceState.OUTSIDE:
         since = state.outside_since if state.outside_since is not None else t
         if t - since >= params.exit_after_s:

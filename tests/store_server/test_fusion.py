@@ -580,3 +580,18 @@ def test_a_phone_ranging_every_second_that_stops_hearing_its_zone_leaves_it() ->
     # Twenty seconds after she left: on the floor, still in her visit.
     state, _ = run(signals, PARAMS, T0 + 80, entered(T0 - 1))
     assert state.visit_open and state.state == PresenceState.INSIDE
+
+
+def test_a_cached_phone_at_a_rail_hearing_only_the_far_door_beacon_for_a_while_stays() -> None:
+    # An Android app the OS has cached scans every 10 s: at the shoes rail it hears its beacon
+    # at -70 in most scans, but three scans in a row catch only the door's beacon at -95. The
+    # door far and never passed: the silence of her zone's beacon keeps her in the zone.
+    seen = [s for s in range(0, 200, 10) if s not in (100, 110, 120)]
+    signals: list[fusion.Signal] = [BeaconReport("bcn-shoes", SHOES, -70, T0 + s) for s in seen]
+    signals += [door_beacon(-95, T0 + s + 1) for s in (100, 110, 120)]
+    state, events = run(signals, PARAMS, T0 + 200, entered(T0 - 1))
+    assert "exited" not in kinds(events)
+    assert state.state == PresenceState.ZONE and state.place == "shoes"
+    # Counting seconds instead of her scans, the visit closes at the rail and opens again.
+    _, closed = run(signals, replace(PARAMS, zone_silence_gaps=0.0), T0 + 200, entered(T0 - 1))
+    assert "exited" in kinds(closed)
