@@ -158,6 +158,17 @@ class FusionParams(FilterParams):
     # corners of the reference store read about -80 dBm at the floor gateway (11 m), the
     # pavement -84 or less through the glass front.
     inside_min_dbm: float = -84.0
+    # During a visit someone stays placed inside down to this much under it (hysteresis): the
+    # back corners of a store read -80..-92 dBm at a floor gateway through a pocket or a bag,
+    # no more than at the door (busy-saturday: pocket phones at the dresses rail were "outside"
+    # and their visit closed and reopened every 20-40 s); the door's dominance, not the level,
+    # tells the pavement apart.
+    inside_hold_db: float = 8.0
+    # ... but not for this long after a reading in the doorway (the entry threshold at the
+    # door): someone who walked out is on the pavement, and the pavement down the street reads
+    # as weak as the back of the store. The lost timeout: by then the shopper who only came
+    # to the door is placed inside again, the one who left is gone.
+    door_passage_s: float = 30.0
     # ... and only when the door gateway is not this much stronger: right outside the door the
     # door gateway reads 12 dB or more above the floor gateway, anywhere inside less than 6 dB.
     door_dominance_db: float = 9.0
@@ -200,6 +211,15 @@ class FusionParams(FilterParams):
     # in a zone (hysteresis). 3 dB let shoppers standing at a zone's edge flap (7-11 flaps per
     # stationary hour on busy-saturday); 7 dB brings that to 2-3 on the default channel.
     zone_switch_margin_db: float = 7.0
+    # A zone holds while the person is placed on the floor only because the zone's beacon has
+    # gone unheard, for this many of the phone's usual gaps between sightings of it: a phone in
+    # a pocket scanning every 10 s misses its zone's beacon two or three scans in a row
+    # (busy-saturday: zone <-> floor flaps, 40-60 per stationary hour for background and
+    # cached Android), while a phone ranging every second that stops hearing it has left. (A
+    # flat 45 s cut these flaps by a third but held foreground phones in zones they had left:
+    # zone accuracy 0.77 -> 0.65.) Gateways do not count: they report a still device only on
+    # their keepalive, and their silence means a change.
+    zone_silence_gaps: float = 4.0
     # In a zone this long: `zone_dwell` fires while the shopper is still there (a dwell campaign
     # reaches her at the rail), and again with the total when she leaves. A minute at a rail is
     # the usual "interested" mark (the accuracy bench's dwell threshold); a campaign asking
@@ -420,6 +440,8 @@ class PersonState:
     near_door_at: float | None = None
     near_door_peak: float | None = None
     pending_bay: str | None = None  # the bay placing them since placed_elsewhere_since
+    # The last reading saying they were in the doorway (see `_holds_inside`).
+    door_passed_at: float | None = None
     walk_by_reported: bool = False
     dwell_reported: bool = False  # zone_dwell already fired during this stay in the zone
     belief: Belief = field(default_factory=Belief)  # where they are, as probabilities
@@ -560,6 +582,8 @@ def locate(
     current_zone: str | None = None,
     at_entrance: bool = False,
     current_bay: str | None = None,
+    hold_inside: bool = False,
+    passed_at: float | None = None,
 ) -> Estimate:
     """Where the fresh evidence puts the person at `now`.
 
@@ -569,8 +593,19 @@ def locate(
         at_entrance: whether the person is placed at the entrance now: they stay there until
             the door's level falls to the entry threshold (`at_door_margin_db` of hysteresis).
         current_bay: the bay the person is at now, if any (`bay_hold_db` of hysteresis).
+        hold_inside: the person is placed in the store and has not passed the door since: they
+            stay inside down to `inside_hold_db` under `inside_min_dbm` (see `_holds_inside`).
+        passed_at: during a visit, when the person was last in the doorway: what in-store
+            sources said before that is superseded (she has walked from there to the door; a
+            pocket phone's zone beacon, heard every 10-30 s, held her in the zone for half a
+            minute after she had left the store).
     """
-    fresh = [e for e in evidence if e.fresh(params, now)]
+    fresh = [
+        e
+        for e in evidence
+        if e.fresh(params, now)
+        and (passed_at is None or e.place.kind in ARRIVAL_KINDS or e.at >= passed_at)
+    ]
     check_in = next(
         (e for e in evidence if e.signal == "check_in" and now - e.at <= params.check_in_ttl_s),
         None,
@@ -643,36 +678,56 @@ def locate(
             best.level,
         )
     # On the floor: an in-store gateway hears the person, and the door does not dominate.
+    # During a visit the level may fall `inside_hold_db` lower (hysteresis): a phone in a
+    # pocket at the back of the store reads -80..-92 at a floor gateway 7 m away, no more than
+    # at the door, and that is a shopper browsing, not one on the pavement (who reads the door
+    # 10 dB and more above the floor).
+    inside_min = params.inside_min_dbm - (params.inside_hold_db if hold_inside else 0.0)
     door_level = door.level if door is not None else float("-inf")
     if (
         floor is not None
-        and floor.level >= params.inside_min_dbm
+        and floor.level >= inside_min
         and floor.level >= door_level - params.door_dominance_db
     ):
         reasons = (floor.reason(),) + ((door.reason(),) if door is not None else ())
         return Estimate(
             PresenceState.INSIDE,
             None,
-            _confidence(floor.level - params.inside_min_dbm),
+            _confidence(floor.level - inside_min),
             reasons,
             floor.level,
         )
-    # In the store by the phone's own ear: the beacon it hears strongest stands inside (a zone's
-    # or the floor's), not at the door, and is heard from in-store range. A phone that only
-    # reports beacons (an iPhone, an Android app the OS has cached) has no gateway evidence.
-    # During a visit the door's beacon counts too (its hysteresis band: someone at the front of
-    # the store hears it strongest), until it fades out of in-store range.
+    # In the store by the phone's own ear: the in-store beacon it hears strongest (a zone's or
+    # the floor's) is heard from in-store range and the door's beacon does not dominate it,
+    # the same rule as the gateways' (a passer hears the door's beacon 10 dB and more above
+    # any in-store one through the glass; a shopper at the back hears them alike, both weak).
+    # A phone that only reports beacons (an iPhone, an Android app the OS has cached) has no
+    # gateway evidence. During a visit the door's beacon counts too (its hysteresis band:
+    # someone at the front of the store hears it strongest), until it fades out of range.
+    door_beacon = max(
+        (e.level for e in beacons if e.place.kind in ARRIVAL_KINDS), default=float("-inf")
+    )
+    in_store_beacon = max(
+        (e for e in beacons if e.place.kind not in ARRIVAL_KINDS),
+        key=lambda e: e.level,
+        default=None,
+    )
+    by_ear = None
     if (
-        nearest_beacon is not None
-        and (visit_open or nearest_beacon.place.kind not in ARRIVAL_KINDS)
-        and nearest_beacon.level >= params.inside_min_dbm
+        in_store_beacon is not None
+        and in_store_beacon.level >= inside_min
+        and in_store_beacon.level >= door_beacon - params.door_dominance_db
     ):
+        by_ear = in_store_beacon
+    elif visit_open and nearest_beacon is not None and nearest_beacon.level >= inside_min:
+        by_ear = nearest_beacon
+    if by_ear is not None:
         return Estimate(
             PresenceState.INSIDE,
             None,
-            _confidence(nearest_beacon.level - params.inside_min_dbm),
-            (nearest_beacon.reason(),),
-            nearest_beacon.level,
+            _confidence(by_ear.level - inside_min),
+            (by_ear.reason(),),
+            by_ear.level,
         )
     # The door's hysteresis band: still in the store until the door reading clearly falls.
     if visit_open and door is not None and door.level >= entry - params.exit_hysteresis_db:
@@ -798,6 +853,17 @@ def _door_excess(signal: Reading, params: FusionParams) -> float | None:
     return None
 
 
+def _in_doorway(signal: Reading, params: FusionParams) -> bool:
+    """Whether a reading says the person is in the doorway (at the entry threshold or up)."""
+    if signal.place.kind != PlaceKind.ENTRANCE:
+        return False
+    if isinstance(signal, GatewayReading):
+        return signal.calibrated_rssi >= params.entry_rssi_dbm
+    if isinstance(signal, BeaconReport):
+        return signal.rssi >= params.entrance_beacon_reference_dbm
+    return False
+
+
 def _add_door_evidence(state: PersonState, signal: Reading, params: FusionParams) -> PersonState:
     if state.visit_open:
         return state
@@ -877,7 +943,17 @@ def _step_rules(
     zone = state.place if state.state == PresenceState.ZONE else None
     bay = state.place if state.state == PresenceState.BAY else None
     at_entrance = state.state == PresenceState.ENTRANCE
-    estimate = locate(state.evidence, params, t, state.visit_open, zone, at_entrance, bay)
+    estimate = locate(
+        state.evidence,
+        params,
+        t,
+        state.visit_open,
+        zone,
+        at_entrance,
+        bay,
+        _holds_inside(state, params, t),
+        state.door_passed_at if state.visit_open else None,
+    )
     if checked_in:  # the shopper's word: in, and where she says, at once
         if not state.visit_open:
             return _open_visit(state, estimate, t)
@@ -885,6 +961,15 @@ def _step_rules(
             return _enter_place(replace(state, outside_since=None), estimate, t)
     if not state.visit_open:
         return _step_outside_rules(state, estimate, params, t)
+    if (
+        estimate.state == PresenceState.OUTSIDE
+        and state.state == PresenceState.ZONE
+        and _holds_inside(state, params, t)
+        and _zone_heard_within(state, params, t)
+    ):
+        # Her zone's beacon unheard for a few of the phone's scans, the door far and not
+        # passed: silence, not the pavement (see zone_silence_gaps).
+        return _hold(state, replace(estimate, state=state.state, place=state.place), params, t)
     if estimate.state == PresenceState.OUTSIDE:
         since = state.outside_since if state.outside_since is not None else t
         if t - since >= params.exit_after_s:
@@ -893,6 +978,13 @@ def _step_rules(
     state = replace(state, outside_since=None)
     if (estimate.state, estimate.place) == (state.state, state.place):
         return _hold(state, estimate, params, t)
+    if (
+        state.state == PresenceState.ZONE
+        and estimate.state == PresenceState.INSIDE
+        and _zone_heard_within(state, params, t)
+    ):
+        # Only the zone's source has fallen silent, nothing places her elsewhere.
+        return _hold(state, replace(estimate, state=state.state, place=state.place), params, t)
     if state.state == PresenceState.ZONE and estimate.state == PresenceState.ZONE:
         current = _zone_level(state, params, t)
         if current is not None and estimate.level < current + params.zone_switch_margin_db:
@@ -922,7 +1014,17 @@ def _step_filter(
     zone = state.place if state.state == PresenceState.ZONE else None
     bay = state.place if state.state == PresenceState.BAY else None
     at_entrance = state.state == PresenceState.ENTRANCE
-    estimate = locate(state.evidence, params, t, state.visit_open, zone, at_entrance, bay)
+    estimate = locate(
+        state.evidence,
+        params,
+        t,
+        state.visit_open,
+        zone,
+        at_entrance,
+        bay,
+        _holds_inside(state, params, t),
+        state.door_passed_at if state.visit_open else None,
+    )
     if checked_in:  # the shopper's word: in, and where she says, at once
         where = _place_of_estimate(estimate)
         state = replace(state, belief=places.at_place(_believe(state, params, t).belief, where))
@@ -1073,6 +1175,19 @@ def _hold(
     return held, []
 
 
+def _holds_inside(state: PersonState, params: FusionParams, t: float) -> bool:
+    """Whether the person is placed in the store and has not been in the doorway lately.
+
+    Everything weak and alike is where the radios leave two places indistinguishable: the
+    back of the store and the pavement down the street. Which one it is, the door tells: a
+    shopper who walked out passed it (a reading at the entry threshold) a moment ago, one at
+    the rail did not.
+    """
+    placed = state.state in (PresenceState.INSIDE, PresenceState.ZONE)
+    passed = state.door_passed_at is not None and t - state.door_passed_at <= params.door_passage_s
+    return state.visit_open and placed and not passed
+
+
 def _min_dwell(state: PersonState, params: FusionParams, t: float) -> float:
     """How long a new place must hold: `min_dwell_s`, or `dwell_gaps` of the slowest phone.
 
@@ -1085,6 +1200,23 @@ def _min_dwell(state: PersonState, params: FusionParams, t: float) -> float:
         if e.signal == "phone_beacon" and e.gap is not None and e.fresh(params, t)
     ]
     return max(params.min_dwell_s, params.dwell_gaps * max(gaps, default=0.0))
+
+
+def _zone_heard_within(state: PersonState, params: FusionParams, t: float) -> bool:
+    """Whether the phone heard its zone's beacon strongly enough within `zone_silence_gaps` of
+    its usual gaps between sightings of it, and since the door was last passed."""
+    passed = state.door_passed_at if state.door_passed_at is not None else float("-inf")
+    # Gone unheard, not heard weaker: at the level that holds someone in her zone (`locate`).
+    held = params.beacon_near_dbm - params.zone_switch_margin_db - params.beacon_body_loss_db
+    return any(
+        e.signal == "phone_beacon"
+        and e.place.kind == PlaceKind.ZONE
+        and e.place.name == state.place
+        and e.gap is not None
+        and e.at >= max(passed, t - params.zone_silence_gaps * e.gap)
+        and e.level >= held
+        for e in state.evidence
+    )
 
 
 def _zone_level(state: PersonState, params: FusionParams, t: float) -> float | None:
@@ -1120,7 +1252,14 @@ def _step_outside_rules(
             bay = Place(PlaceKind.BAY, estimate.place)
             heard = max((e.at for e in state.evidence if e.place == bay), default=since)
         else:
-            hold, heard = params.inside_entry_s, state.last_heard_at or since
+            # Heard again by an in-store source: any reading would do for a passer too (a
+            # phone that scans every 10 s still has a 20 s old in-store beacon fresh when it
+            # reports the door's beacon from down the street).
+            hold = params.inside_entry_s
+            heard = max(
+                (e.at for e in state.evidence if e.place.kind not in ARRIVAL_KINDS),
+                default=since,
+            )
         if t - since >= hold and heard - since >= hold:
             return _open_visit(state, estimate, t)
         return replace(state, placed_elsewhere_since=since), []
@@ -1214,6 +1353,7 @@ def fuse(
             continue
         current = replace(
             _add_door_evidence(current, signal, params),
+            door_passed_at=t if _in_doorway(signal, params) else current.door_passed_at,
             evidence=_absorb(current.evidence, signal, params),
             last_heard_at=max(t, current.last_heard_at or t),
         )

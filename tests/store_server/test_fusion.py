@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 
 from store_server.presence import fusion
 from store_server.presence.fusion import (
@@ -530,3 +531,151 @@ def test_a_foreground_app_in_the_region_is_not_entered_by_the_region_alone() -> 
     told = fusion.PhoneReport(T0, fusion.APP_FOREGROUND, fusion.REGION_ENTER)
     state, events = play([told], until=T0 + 300)
     assert events == [] and not state.visit_open
+
+
+def run(
+    signals: Sequence[fusion.Signal], params: FusionParams, until: float, state: PersonState
+) -> tuple[PersonState, list[fusion.PresenceEvent]]:
+    """Signals at their own time with the sweep every second between them, up to `until`."""
+    pending = sorted(signals, key=fusion.signal_time)
+    events: list[fusion.PresenceEvent] = []
+    t = pending[0].seen_at if pending else until
+    while t <= until:
+        while pending and pending[0].seen_at <= t:
+            fused = fusion.fuse(state, [pending.pop(0)], params, t)
+            state, events = fused.state, events + fused.events
+        fused = fusion.advance(state, params, t)
+        state, events = fused.state, events + fused.events
+        t += 1.0
+    return state, events
+
+
+def at_the_back(start: float, seconds: int) -> list[fusion.Signal]:
+    """A pocket phone at the back of the store: both gateways read it weak and alike."""
+    return [floor(-88, start + s) if s % 2 else door(-89, start + s) for s in range(seconds)]
+
+
+def test_a_pocket_phone_at_the_back_of_the_store_stays_in_its_visit() -> None:
+    # She walks in and browses the front (the floor gateway at -75), then stands at the back
+    # rail for five minutes, where the floor gateway reads -88 and the door -89: no more than
+    # the door, so no pavement; the visit holds (inside_hold_db under inside_min_dbm).
+    walk_in = [floor(-75, T0 + s) for s in range(1, 40)]
+    signals = walk_in + at_the_back(T0 + 40, 300)
+    state, events = run(signals, PARAMS, T0 + 340, entered(T0))
+    assert kinds(events) == [] and state.visit_open
+    assert state.state == PresenceState.INSIDE
+    # Without the hold the same trace closes the visit: the rule is what keeps her in.
+    _, unheld = run(signals, replace(PARAMS, inside_hold_db=0.0), T0 + 340, entered(T0))
+    assert "exited" in kinds(unheld)
+
+
+def test_walking_out_through_the_door_lifts_the_hold_and_exits_promptly() -> None:
+    # The same shopper leaves: the door reads her at -65 as she passes it, then she walks off
+    # along the pavement, where both gateways read her as weakly as at the back rail.
+    walk_in = [floor(-75, T0 + s) for s in range(1, 40)]
+    out = T0 + 120
+    leaving = [door(-65, out), *at_the_back(out + 1, 20)]
+    signals = walk_in + at_the_back(T0 + 40, 80) + leaving
+    state, events = run(signals, PARAMS, out + 30, entered(T0))
+    exits = [e.at for e in events if e.kind == "exited"]
+    assert len(exits) == 1 and out < exits[0] <= out + 10
+    assert not state.visit_open
+    # Without the door's word she would be held inside on the pavement until lost.
+    _, held = run(signals, replace(PARAMS, door_passage_s=0.0), out + 30, entered(T0))
+    assert "exited" not in kinds(held)
+
+
+def test_a_door_passage_supersedes_the_zone_a_seldom_reporting_phone_heard_before() -> None:
+    # A phone that scans every 10 s placed her in the dresses zone; she walks out through the
+    # door (its beacon at -66) and down the street, the dresses beacon not heard again: the
+    # zone's last sighting, still fresh, no longer holds her once she has passed the door.
+    dresses = [BeaconReport("bcn-dresses", DRESSES, -66, T0 + s) for s in range(0, 100, 10)]
+    out = T0 + 100
+    leaving = [door_beacon(-66, out)] + [door_beacon(-95, out + s) for s in range(2, 20, 2)]
+    state, events = run([*dresses, *leaving], PARAMS, out + 25, PersonState())
+    assert kinds(events)[:2] == ["entered", "zone_entered"]
+    exits = [e.at for e in events if e.kind == "exited"]
+    assert len(exits) == 1 and out < exits[0] <= out + 10
+
+
+def test_a_phone_that_only_hears_beacons_enters_when_the_door_beacon_does_not_dominate() -> None:
+    # An iPhone near the front ranges the dresses beacon at -80 and the door's at -76: in-store
+    # range, and the door stronger but not by 9 dB (a passer hears the door's beacon 10 dB and
+    # more above any in-store one through the glass).
+    signals: list[fusion.Signal] = []
+    for s in range(30):
+        signals += [BeaconReport("bcn-dresses", DRESSES, -80, T0 + s), door_beacon(-76, T0 + s)]
+    state, events = run(signals, PARAMS, T0 + 30, PersonState())
+    assert kinds(events) == ["entered"] and state.state == PresenceState.INSIDE
+
+
+def test_a_passer_whose_phone_hears_the_door_beacon_far_stronger_never_enters() -> None:
+    # On the pavement: the door's beacon at -72, the dresses beacon through the glass at -86,
+    # for as long as a window shopper stands there, then the door's beacon from down the street.
+    signals: list[fusion.Signal] = []
+    for s in range(60):
+        signals += [BeaconReport("bcn-dresses", DRESSES, -82, T0 + s), door_beacon(-72, T0 + s)]
+    signals += [door_beacon(-92, T0 + s) for s in range(60, 90, 3)]
+    _, events = run(signals, PARAMS, T0 + 100, PersonState())
+    assert "entered" not in kinds(events)
+
+
+def test_an_in_store_sighting_confirmed_only_by_the_door_from_down_the_street_is_no_entry() -> None:
+    # A cached Android passer's one scan hears an in-store beacon at -79 (the door's at -86);
+    # its next scans hear only the door's beacon, weaker and weaker, as she walks on: no
+    # in-store source heard again after the inside hold, so no visit.
+    signals: list[fusion.Signal] = [
+        BeaconReport("bcn-books", DRESSES, -79, T0),
+        door_beacon(-86, T0),
+        door_beacon(-90, T0 + 10),
+        door_beacon(-95, T0 + 20),
+    ]
+    _, events = run(signals, PARAMS, T0 + 40, PersonState())
+    assert "entered" not in kinds(events)
+
+
+def test_a_pocket_phone_missing_its_zone_beacon_for_a_few_scans_stays_in_the_zone() -> None:
+    # A background Android phone (adverts heard by the floor gateway every second) scans every
+    # 10 s and hears the dresses beacon at -66 in most scans; three scans in a row miss it.
+    # Nothing places her elsewhere, so she stays in the zone: no zone -> floor -> zone flap.
+    seen = [s for s in range(0, 200, 10) if s not in (100, 110, 120)]
+    signals: list[fusion.Signal] = [BeaconReport("bcn-dresses", DRESSES, -66, T0 + s) for s in seen]
+    signals += [floor(-80, T0 + s + 0.5) for s in range(200)]
+    state, events = run(signals, PARAMS, T0 + 200, entered(T0 - 1))
+    assert [e.kind for e in events if e.kind != "zone_dwell"] == ["zone_entered"]
+    assert state.state == PresenceState.ZONE and state.place == "dresses"
+    # Counting seconds instead of her scans, the silence moves her to the floor and back.
+    _, flapping = run(signals, replace(PARAMS, zone_silence_gaps=0.0), T0 + 200, entered(T0 - 1))
+    assert kinds(flapping).count("zone_entered") > 1
+
+
+def test_a_phone_ranging_every_second_that_stops_hearing_its_zone_leaves_it() -> None:
+    # An iPhone in the foreground ranges the dresses beacon every second, then walks to the
+    # middle of the floor, where it hears it at -90 and the floor's own beacon at -75: the
+    # zone's silence is short in its terms, and the weak readings are no reason to hold.
+    signals: list[fusion.Signal] = [
+        BeaconReport("bcn-dresses", DRESSES, -66, T0 + s) for s in range(60)
+    ]
+    for s in range(60, 120):
+        signals += [
+            BeaconReport("bcn-dresses", DRESSES, -90, T0 + s),
+            BeaconReport("bcn-till", FLOOR, -75, T0 + s),
+        ]
+    # Twenty seconds after she left: on the floor, still in her visit.
+    state, _ = run(signals, PARAMS, T0 + 80, entered(T0 - 1))
+    assert state.visit_open and state.state == PresenceState.INSIDE
+
+
+def test_a_cached_phone_at_a_rail_hearing_only_the_far_door_beacon_for_a_while_stays() -> None:
+    # An Android app the OS has cached scans every 10 s: at the shoes rail it hears its beacon
+    # at -70 in most scans, but three scans in a row catch only the door's beacon at -95. The
+    # door far and never passed: the silence of her zone's beacon keeps her in the zone.
+    seen = [s for s in range(0, 200, 10) if s not in (100, 110, 120)]
+    signals: list[fusion.Signal] = [BeaconReport("bcn-shoes", SHOES, -70, T0 + s) for s in seen]
+    signals += [door_beacon(-95, T0 + s + 1) for s in (100, 110, 120)]
+    state, events = run(signals, PARAMS, T0 + 200, entered(T0 - 1))
+    assert "exited" not in kinds(events)
+    assert state.state == PresenceState.ZONE and state.place == "shoes"
+    # Counting seconds instead of her scans, the visit closes at the rail and opens again.
+    _, closed = run(signals, replace(PARAMS, zone_silence_gaps=0.0), T0 + 200, entered(T0 - 1))
+    assert "exited" in kinds(closed)
