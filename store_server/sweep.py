@@ -42,6 +42,7 @@ from store_server.pickup.escalations import (
     escalation_notices,
     help_escalation,
     pickup_escalation,
+    still_escalated,
 )
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.presence import fusion
@@ -129,7 +130,7 @@ def sweep(
     with db.transaction() as session:
         # First, so the messages this pass queues below are not picked up twice.
         owed = due_deliveries(session, now, reach)
-        notices += due_staff_notices(session, now)
+        notices += due_staff_notices(session, now, still_escalated)
         rows = session.execute(
             select(
                 PickupAlert.id,

@@ -492,11 +492,14 @@ def queue_staff_notice(
     return notice
 
 
-def due_staff_notices(session: Session, now: float) -> list[StaffNotice]:
+def due_staff_notices(
+    session: Session, now: float, wanted: Callable[[Session, Notification], bool]
+) -> list[StaffNotice]:
     """The staff notices still owed, oldest first: `queued` ones a crash left, and
     `failed_retryable` ones whose time has come, to the staffer's current address if they
-    are still active and still chose that channel; the others are closed, saying why. Rows a
-    crash left `sending` are closed, not re-sent: the message may have left."""
+    are still active and still chose that channel, and the message is still `wanted` (an
+    escalation nobody has taken); the others are closed, saying why. Rows a crash left
+    `sending` are closed, not re-sent: the message may have left."""
     interrupted = session.scalars(
         select(StaffNoticeRecord).where(
             StaffNoticeRecord.status == SENDING,
@@ -524,6 +527,8 @@ def due_staff_notices(session: Session, now: float) -> list[StaffNotice]:
             why_not = "expired before it could be sent"
         elif staff is None or not staff.active:
             why_not = "the staffer is no longer active"
+        elif not wanted(session, notification):
+            why_not = "no longer needed: someone has gone"
         else:
             notice = notice_for(session, staff, notification)
             if notice is not None and notice.channel == row.channel:

@@ -27,7 +27,7 @@ from store_server.accounts.auth import identity_of, may_act
 from store_server.accounts.staff import managers_of
 from store_server.assistance import help_requests
 from store_server.assistance.views import HelpRequestOut
-from store_server.db.models import StaffUser
+from store_server.db.models import HelpRequest, PickupAlert, StaffUser
 from store_server.events import Event
 from store_server.messaging.channels import Notification
 from store_server.messaging.outbound import Job, queue_staff_notice
@@ -171,6 +171,19 @@ def escalation_notices(
         if notice is not None:
             notices.append(notice)
     return notices
+
+
+def still_escalated(session: Session, notification: Notification) -> bool:
+    """Whether an escalation's message is still worth sending: nobody has gone yet (a retry of
+    "nobody has gone to Maria" after someone went is noise)."""
+    data = notification.data
+    if "alert_id" in data:
+        alert = session.get(PickupAlert, data["alert_id"])
+        return alert is not None and alert.status == "raised"
+    if "help_request_id" in data:
+        request = session.get(HelpRequest, data["help_request_id"])
+        return request is not None and request.status == "raised"
+    return True
 
 
 def take(session: Session, secret: bytes, token: str, now: float) -> Taken:

@@ -154,6 +154,29 @@ def test_a_manager_who_chose_the_console_meanwhile_gets_no_retry(
     assert len(provider.received) == 1
 
 
+def test_no_retry_once_someone_has_gone(
+    world: World, serve: Callable[..., Flask], peers: Peers
+) -> None:
+    _, _, provider, _ = peers
+    app = serve(TIMEOUT_S)
+    by_text(app, world)
+    provider.busy = 1
+    alert_id, _ = escalate(app, world)
+    [first] = notices(world)
+    assert first.next_try_at is not None
+    going = world.client().post(
+        f"/api/v1/stores/{world.seed.store_id}/alerts/{alert_id}/acknowledge",
+        headers=world.staff_headers(),
+    )
+    assert going.status_code == 200, going.get_json()
+
+    assert retry_due(app, world, first.next_try_at + 1) == 0
+    [row] = notices(world)
+    assert row.status == "failed_permanent"
+    assert row.attempts[-1]["reason"] == "no longer needed: someone has gone"
+    assert len(provider.received) == 1
+
+
 def test_an_escalation_mail_the_relay_refused_is_retried_once_it_is_back(
     world: World, serve: Callable[..., Flask], peers: Peers
 ) -> None:
