@@ -26,7 +26,7 @@ from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import func, select
 
 from store_server.db.database import Database
-from store_server.db.models import Delivery, Gateway
+from store_server.db.models import Delivery, Gateway, StaffNoticeRecord
 from store_server.vocabulary import Channel
 
 PREFIX = "store"
@@ -81,6 +81,8 @@ SWEEP_SECONDS = Histogram(
 )
 OUTBOUND_QUEUE_DEPTH = f"{PREFIX}_outbound_queue_depth"
 OUTBOUND_RETRY_DEPTH = f"{PREFIX}_outbound_retry_depth"
+STAFF_NOTICE_QUEUE_DEPTH = f"{PREFIX}_staff_notice_queue_depth"
+STAFF_NOTICE_RETRY_DEPTH = f"{PREFIX}_staff_notice_retry_depth"
 HEARTBEAT_AGE = f"{PREFIX}_gateway_heartbeat_age_seconds"
 
 
@@ -92,8 +94,8 @@ class DatabaseGauges(Collector):
         self._now = now
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """The outbound queue's depth (queued, and waiting to be retried) and each gateway's
-        heartbeat age."""
+        """The outbound queues' depths (shoppers' messages and staff notices, queued and waiting
+        to be retried) and each gateway's heartbeat age."""
         with self._db.sessions() as session:
             by_status: dict[str, int] = {
                 status: count
@@ -101,6 +103,14 @@ class DatabaseGauges(Collector):
                     select(Delivery.status, func.count())
                     .where(Delivery.status.in_(("queued", "failed_retryable")))
                     .group_by(Delivery.status)
+                )
+            }
+            staff_by_status: dict[str, int] = {
+                status: count
+                for status, count in session.execute(
+                    select(StaffNoticeRecord.status, func.count())
+                    .where(StaffNoticeRecord.status.in_(("queued", "failed_retryable")))
+                    .group_by(StaffNoticeRecord.status)
                 )
             }
             beats = session.execute(
@@ -118,6 +128,18 @@ class DatabaseGauges(Collector):
         )
         retrying.add_metric([], float(by_status.get("failed_retryable", 0)))
         yield retrying
+        staff_depth = GaugeMetricFamily(
+            STAFF_NOTICE_QUEUE_DEPTH,
+            "Work messages to staff (escalations) recorded as queued and not yet sent",
+        )
+        staff_depth.add_metric([], float(staff_by_status.get("queued", 0)))
+        yield staff_depth
+        staff_retrying = GaugeMetricFamily(
+            STAFF_NOTICE_RETRY_DEPTH,
+            "Work messages to staff whose provider failed retryably, waiting for their next try",
+        )
+        staff_retrying.add_metric([], float(staff_by_status.get("failed_retryable", 0)))
+        yield staff_retrying
         age = GaugeMetricFamily(
             HEARTBEAT_AGE,
             "Seconds since each gateway's last heartbeat (absent: it never sent one)",

@@ -2,7 +2,8 @@
 fusion states: walk-bys, dwells and exits that no new signal will trigger. The sweep (the one
 process holding the sweep's lease) escalates unacknowledged pickup alerts and help requests,
 expires stale ones, closes lost visits, decides campaigns on those exits, releases offers held
-for quiet hours, re-sends what the outbound queue still owes (`outbound.due_deliveries`) and
+for quiet hours, re-sends what the outbound queue still owes (`outbound.due_deliveries`, and
+managers' escalations by `outbound.due_staff_notices`) and
 deletes raw readings past their retention (`presence.retention`). It also runs at start-up.
 
 Everything is derived from stored timestamps and each change is a conditional UPDATE, so a late
@@ -27,7 +28,13 @@ from store_server.db.database import Database, rows_changed
 from store_server.db.models import Lease, PickupAlert, Store, Visit
 from store_server.engagement import engine as engagement
 from store_server.events import Audience, Event
-from store_server.messaging.outbound import NO_REACH, Job, Reach, due_deliveries
+from store_server.messaging.outbound import (
+    NO_REACH,
+    Job,
+    Reach,
+    due_deliveries,
+    due_staff_notices,
+)
 from store_server.messaging.staff_notices import StaffNotice
 from store_server.metrics import ALERTS, SWEEP_SECONDS
 from store_server.pickup.alerts import arrival
@@ -35,6 +42,7 @@ from store_server.pickup.escalations import (
     escalation_notices,
     help_escalation,
     pickup_escalation,
+    still_escalated,
 )
 from store_server.pickup.lifecycle import OPEN_STATES, due_escalation_level, is_expired
 from store_server.presence import fusion
@@ -122,6 +130,7 @@ def sweep(
     with db.transaction() as session:
         # First, so the messages this pass queues below are not picked up twice.
         owed = due_deliveries(session, now, reach)
+        notices += due_staff_notices(session, now, still_escalated)
         rows = session.execute(
             select(
                 PickupAlert.id,
@@ -176,6 +185,7 @@ def sweep(
                     settings.secret_key.encode(),
                     settings.base_url,
                     raised_at + settings.alert_expiry_s,  # the alert expires then anyway
+                    now,
                 )
         helped = sweep_help_requests(session, now, settings.alert_expiry_s)
         events += helped.events
@@ -186,6 +196,7 @@ def sweep(
                 settings.secret_key.encode(),
                 settings.base_url,
                 request.raised_at + settings.alert_expiry_s,  # the request expires then anyway
+                now,
             )
         exits: list[PresenceEventOut] = []
         closed = close_lost_visits(session, now, exits)

@@ -632,6 +632,32 @@ class Delivery(Base):
     claimed_at: Mapped[float | None] = mapped_column(Double)
 
 
+class StaffNoticeRecord(Base):
+    """One work message to one staffer (an escalation to a manager away from the console), on
+    record before it leaves so a failed send is tried again like a shopper's message.
+
+    No address is kept: each try reads the staffer's current one (e-mail, escalation phone,
+    newest push subscription) and sends only if the staffer still chose this channel.
+    """
+
+    __tablename__ = "staff_notices"
+    __table_args__ = (Index("ix_staff_notices_status_next_try_at", "status", "next_try_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)  # staff_notices.new_notice_id
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20))  # push | sms | email
+    # queued | sending | delivered | failed_retryable | failed_permanent, as `deliveries`
+    status: Mapped[str] = mapped_column(String(20))
+    notification: Mapped[dict[str, Any]] = mapped_column(JSON)  # Notification.payload()
+    attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # status, reason
+    created_at: Mapped[float] = mapped_column(Double)
+    delivered_at: Mapped[float | None] = mapped_column(Double)
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_try_at: Mapped[float | None] = mapped_column(Double)
+    claimed_at: Mapped[float | None] = mapped_column(Double)
+
+
 class Lease(Base):
     """A named lease one process holds until `expires_at` (the sweep's: one scheduler runs)."""
 

@@ -10,6 +10,11 @@ The table is the queue: the sweep (and so every start-up) re-decides and re-subm
 `queued` by a crash and `failed_retryable` rows whose backoff or `Retry-After` has passed. Only
 a claim sends, so a message leaves at most once: a row a crash left `sending` may have left, and
 is closed as `failed_permanent`, never sent again.
+
+Managers' escalations (`StaffNotice`) go the same way through their own table,
+`staff_notices`: recorded `queued` in the sweep's transaction (`queue_staff_notice`), claimed,
+sent on the lane of their channel, retried with the same backoff (`due_staff_notices`), and
+given up once their link has expired or the manager chose another channel.
 """
 
 from __future__ import annotations
@@ -28,7 +33,16 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store_server.db.database import Database, rows_changed
-from store_server.db.models import Consent, Delivery, Shopper, Store, WebPushSubscription
+from store_server.db.models import (
+    Consent,
+    Delivery,
+    Shopper,
+    StaffNoticeRecord,
+    StaffPushSubscription,
+    StaffUser,
+    Store,
+    WebPushSubscription,
+)
 from store_server.messaging.channels import (
     Contact,
     Notification,
@@ -42,13 +56,15 @@ from store_server.messaging.channels.inapp import InAppSender, Publish
 from store_server.messaging.channels.router import Router, RouteResult
 from store_server.messaging.channels.sms import SmsConfig, SmsSender
 from store_server.messaging.channels.webpush import WebPushSender, ensure_vapid_keys
-from store_server.messaging.staff_notices import StaffNotice
+from store_server.messaging.staff_notices import StaffNotice, notice_for
 from store_server.messaging.staff_notices import deliver as deliver_to_staff
 from store_server.metrics import DELIVERIES, DELIVERY_TIMEOUTS, STAFF_NOTICES
 from store_server.settings import StoreSettings, unreachable_contact
 from store_server.vocabulary import Channel, Purpose
 
 log = logging.getLogger(__name__)
+# The two queues: shoppers' messages and staff notices (the same columns for the queue's use).
+QueueTable = type[Delivery] | type[StaffNoticeRecord]
 IsConnected = Callable[[int], bool]
 # 32 bytes of randomness, base64url: an unsubscribe link cannot be guessed from another.
 UNSUBSCRIBE_TOKEN_BYTES = 32
@@ -72,6 +88,7 @@ MAX_TRIES = 5
 # at most, four channels) with a margin: a row claimed longer ago than this belongs to a process
 # that died mid-send.
 SENDING_STALE_S = 600.0
+INTERRUPTED = "interrupted while sending; not sent again, it may have left"
 # How many rows one sweep re-submits: the queue drains over a few sweeps, a sweep stays short.
 RESEND_BATCH = 200
 
@@ -244,20 +261,21 @@ def next_try_at(tries: int, retry_after_s: float | None, now: float) -> float | 
     return now + max(backoff, min(retry_after_s or 0.0, MAX_RETRY_DELAY_S))
 
 
-def claim(db: Database, message_id: str, now: float) -> bool:
-    """Take a queued or due retryable message for sending; False: another sender has it, it
-    is done, or it is not due (the one guard that makes sending at most once)."""
+def claim(db: Database, message_id: str, now: float, table: QueueTable = Delivery) -> bool:
+    """Take a queued or due retryable message (a shopper's, or a staff notice's) for sending;
+    False: another sender has it, it is done, it is not due or not on record (the one guard
+    that makes sending at most once)."""
     with db.transaction() as session:
         done = session.execute(
-            update(Delivery)
+            update(table)
             .where(
-                Delivery.message_id == message_id,
+                table.message_id == message_id,
                 or_(
-                    Delivery.status == QUEUED,
-                    (Delivery.status == RETRYABLE) & (Delivery.next_try_at <= now),
+                    table.status == QUEUED,
+                    (table.status == RETRYABLE) & (table.next_try_at <= now),
                 ),
             )
-            .values(status=SENDING, claimed_at=now, tries=Delivery.tries + 1)
+            .values(status=SENDING, claimed_at=now, tries=table.tries + 1)
             .execution_options(synchronize_session=False)
         )
         return rows_changed(done) == 1
@@ -277,7 +295,7 @@ def due_deliveries(session: Session, now: float, reach: Reach) -> list[Job]:
         )
     ).all()
     for row in interrupted:
-        _close(session, row, "interrupted while sending; not sent again, it may have left")
+        _close(session, row, INTERRUPTED)
     rows = session.scalars(
         select(Delivery)
         .where(
@@ -298,9 +316,10 @@ def due_deliveries(session: Session, now: float, reach: Reach) -> list[Job]:
     return jobs
 
 
-def _redecide(session: Session, row: Delivery, now: float, reach: Reach) -> Job | None:
+def _notification_of(row: Delivery | StaffNoticeRecord) -> Notification:
+    """What a recorded message says, as it was queued."""
     payload = row.notification or {}
-    notification = Notification(
+    return Notification(
         message_id=row.message_id,
         kind=payload["kind"],
         title=payload["title"],
@@ -309,6 +328,10 @@ def _redecide(session: Session, row: Delivery, now: float, reach: Reach) -> Job 
         expires_at=payload.get("expires_at"),
         data=payload.get("data") or {},
     )
+
+
+def _redecide(session: Session, row: Delivery, now: float, reach: Reach) -> Job | None:
+    notification = _notification_of(row)
     shopper = session.get(Shopper, row.shopper_id)
     if notification.expires_at is not None and notification.expires_at <= now:
         why_not = "expired before it could be sent"
@@ -339,14 +362,15 @@ def _redecide(session: Session, row: Delivery, now: float, reach: Reach) -> Job 
     return None
 
 
-def _close(session: Session, row: Delivery, why_not: str) -> None:
+def _close(session: Session, row: Delivery | StaffNoticeRecord, why_not: str) -> None:
     """Give a message up (conditionally: unless a sender took it meanwhile), saying why."""
     log.info(
         "event=delivery_dropped message=%s reason=%s", row.message_id, why_not.replace(" ", "_")
     )
+    table = type(row)
     session.execute(
-        update(Delivery)
-        .where(Delivery.id == row.id, Delivery.status == row.status)
+        update(table)
+        .where(table.id == row.id, table.status == row.status)
         .values(
             status=PERMANENT,
             next_try_at=None,
@@ -444,6 +468,116 @@ def record_result(db: Database, job: Job, result: RouteResult, now: float) -> No
             )
 
 
+def queue_staff_notice(
+    session: Session, store_id: int, staff: StaffUser, notification: Notification, now: float
+) -> StaffNotice | None:
+    """Record a work message to a staffer on the channel they chose (in the caller's
+    transaction) and return it to submit after the commit; None: console only, or no address."""
+    notice = notice_for(session, staff, notification)
+    if notice is None:
+        return None
+    session.add(
+        StaffNoticeRecord(
+            message_id=notification.message_id,
+            store_id=store_id,
+            staff_id=staff.id,
+            channel=str(notice.channel),
+            status=QUEUED,
+            notification=notification.payload(),
+            attempts=[],
+            created_at=now,
+            tries=0,
+        )
+    )
+    return notice
+
+
+def due_staff_notices(
+    session: Session, now: float, wanted: Callable[[Session, Notification], bool]
+) -> list[StaffNotice]:
+    """The staff notices still owed, oldest first: `queued` ones a crash left, and
+    `failed_retryable` ones whose time has come, to the staffer's current address if they
+    are still active and still chose that channel, and the message is still `wanted` (an
+    escalation nobody has taken); the others are closed, saying why. Rows a crash left
+    `sending` are closed, not re-sent: the message may have left."""
+    interrupted = session.scalars(
+        select(StaffNoticeRecord).where(
+            StaffNoticeRecord.status == SENDING,
+            StaffNoticeRecord.claimed_at < now - SENDING_STALE_S,
+        )
+    ).all()
+    for interrupted_row in interrupted:
+        _close(session, interrupted_row, INTERRUPTED)
+    rows = session.scalars(
+        select(StaffNoticeRecord)
+        .where(
+            or_(
+                StaffNoticeRecord.status == QUEUED,
+                (StaffNoticeRecord.status == RETRYABLE) & (StaffNoticeRecord.next_try_at <= now),
+            )
+        )
+        .order_by(StaffNoticeRecord.id)
+        .limit(RESEND_BATCH)
+    ).all()
+    notices: list[StaffNotice] = []
+    for row in rows:
+        notification = _notification_of(row)
+        staff = session.get(StaffUser, row.staff_id)
+        if notification.expires_at is not None and notification.expires_at <= now:
+            why_not = "expired before it could be sent"
+        elif staff is None or not staff.active:
+            why_not = "the staffer is no longer active"
+        elif not wanted(session, notification):
+            why_not = "no longer needed: someone has gone"
+        else:
+            notice = notice_for(session, staff, notification)
+            if notice is not None and notice.channel == row.channel:
+                notices.append(notice)
+                continue
+            why_not = "the staffer chose another channel or has no address for it now"
+        _close(session, row, why_not)
+    return notices
+
+
+def record_staff_result(db: Database, notice: StaffNotice, result: SendResult, now: float) -> None:
+    """Write a staff notice's outcome on its row: a retryable failure gets its next try unless
+    the tries are spent or the link expires first; forget a dead push address."""
+    message_id = notice.notification.message_id
+    with db.transaction() as session:
+        row = session.scalars(
+            select(StaffNoticeRecord).where(StaffNoticeRecord.message_id == message_id)
+        ).first()
+        if row is None:
+            return
+        status: str = result.status
+        retry_at = None
+        if status == RETRYABLE:
+            retry_at = next_try_at(row.tries, result.retry_after_s, now)
+            expires_at = notice.notification.expires_at
+            if retry_at is None or (expires_at is not None and retry_at >= expires_at):
+                retry_at, status = None, PERMANENT
+        session.execute(
+            update(StaffNoticeRecord)
+            .where(StaffNoticeRecord.id == row.id)
+            .values(
+                status=status,
+                delivered_at=now if result.delivered else None,
+                next_try_at=retry_at,
+                attempts=[
+                    *row.attempts,
+                    {"channel": result.channel, "status": result.status, "reason": result.reason},
+                ],
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.contact_gone and notice.push is not None:
+            session.execute(
+                delete(StaffPushSubscription).where(
+                    StaffPushSubscription.endpoint == notice.push.endpoint
+                )
+            )
+
+
 def mark_seen(session: Session, message_id: str, now: float) -> bool:
     """Record that the shopper saw the message (the first time counts); False if unknown."""
     # One statement: the row matches whenever the message is known, and keeps its first time.
@@ -513,9 +647,16 @@ class Outbound:
     def _work(self, job: Job | StaffNotice) -> None:
         try:
             if isinstance(job, StaffNotice):
-                result = deliver_to_staff(self.router, job)  # logged there; no delivery row
+                notice_id = job.notification.message_id
+                if self._db is not None and not claim(
+                    self._db, notice_id, self._clock(), StaffNoticeRecord
+                ):
+                    return  # sent or being sent already, or not due yet
+                result = deliver_to_staff(self.router, job)  # logged there
                 STAFF_NOTICES.labels(result.channel, result.status).inc()
                 _count_timeouts((result,))
+                if self._db is not None:
+                    record_staff_result(self._db, job, result, self._clock())
                 return
             message_id = job.notification.message_id
             if self._db is not None and not claim(self._db, message_id, self._clock()):

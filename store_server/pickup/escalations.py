@@ -27,11 +27,11 @@ from store_server.accounts.auth import identity_of, may_act
 from store_server.accounts.staff import managers_of
 from store_server.assistance import help_requests
 from store_server.assistance.views import HelpRequestOut
-from store_server.db.models import StaffUser
+from store_server.db.models import HelpRequest, PickupAlert, StaffUser
 from store_server.events import Event
 from store_server.messaging.channels import Notification
-from store_server.messaging.outbound import Job
-from store_server.messaging.staff_notices import StaffNotice, new_notice_id, notice_for
+from store_server.messaging.outbound import Job, queue_staff_notice
+from store_server.messaging.staff_notices import StaffNotice, new_notice_id
 from store_server.pickup import alerts
 from store_server.pickup.views import ArrivalOut
 from store_server.problems import DomainError, Refusal
@@ -143,8 +143,10 @@ def escalation_notices(
     secret: bytes,
     base_url: str,
     link_valid_until: float,
+    now: float,
 ) -> list[StaffNotice]:
-    """A message to each active manager of the store who chose a channel for escalations."""
+    """A message to each active manager of the store who chose a channel for escalations,
+    recorded in the caller's transaction (tried again if its provider fails)."""
     managers = [m for m in managers_of(session, escalated.store_id) if m.escalation_channel]
     notices = []
     for manager in managers:
@@ -165,10 +167,23 @@ def escalation_notices(
             expires_at=link_valid_until,
             data={"kind": str(escalated.kind), **escalated.data},
         )
-        notice = notice_for(session, manager, notification)
+        notice = queue_staff_notice(session, escalated.store_id, manager, notification, now)
         if notice is not None:
             notices.append(notice)
     return notices
+
+
+def still_escalated(session: Session, notification: Notification) -> bool:
+    """Whether an escalation's message is still worth sending: nobody has gone yet (a retry of
+    "nobody has gone to Maria" after someone went is noise)."""
+    data = notification.data
+    if "alert_id" in data:
+        alert = session.get(PickupAlert, data["alert_id"])
+        return alert is not None and alert.status == "raised"
+    if "help_request_id" in data:
+        request = session.get(HelpRequest, data["help_request_id"])
+        return request is not None and request.status == "raised"
+    return True
 
 
 def take(session: Session, secret: bytes, token: str, now: float) -> Taken:

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from store_server.app import create_app
 from store_server.db.models import Delivery, StaffUser
 from store_server.messaging.channels import Notification
-from store_server.messaging.staff_notices import StaffNotice, new_notice_id
+from store_server.messaging.outbound import queue_staff_notice
+from store_server.messaging.staff_notices import new_notice_id
 from store_server.sweep import sweep
 from store_server.vocabulary import Channel
 from store_server.web.context import services
@@ -52,13 +53,13 @@ def peers() -> Iterator[Peers]:
 
 
 @pytest.fixture
-def serve(world: World, peers: Peers) -> Iterator[Callable[[float], Flask]]:
+def serve(world: World, peers: Peers) -> Iterator[Callable[..., Flask]]:
     """Serves the world's database by an app that mails and texts through the proxies, giving
-    up on a silent provider after the given timeout."""
+    up on a silent provider after the given timeout (and any more settings)."""
     _, smtp, _, sms = peers
     started: list[Flask] = []
 
-    def start(timeout_s: float) -> Flask:
+    def start(timeout_s: float, **more: object) -> Flask:
         settings = services(world.app).settings.model_copy(
             update={
                 "smtp_host": "127.0.0.1",
@@ -69,6 +70,7 @@ def serve(world: World, peers: Peers) -> Iterator[Callable[[float], Flask]]:
                 "sms_account_sid": SID,
                 "sms_from": FROM,
                 "delivery_timeout_s": timeout_s,
+                **more,
             }
         )
         started.append(create_app(settings, world.clock))
@@ -131,7 +133,7 @@ def value(
 
 
 def test_a_silent_provider_is_given_up_on_reported_retried_and_sent_once(
-    world: World, serve: Callable[[float], Flask], peers: Peers
+    world: World, serve: Callable[..., Flask], peers: Peers
 ) -> None:
     mailbox, smtp, provider, sms = peers
     app = serve(TIMEOUT_S)
@@ -183,7 +185,7 @@ def test_a_silent_provider_is_given_up_on_reported_retried_and_sent_once(
 
 
 def test_a_hanging_relay_holds_up_neither_texts_nor_a_managers_escalation(
-    world: World, serve: Callable[[float], Flask], peers: Peers
+    world: World, serve: Callable[..., Flask], peers: Peers
 ) -> None:
     mailbox, smtp, provider, _ = peers
     app = serve(PATIENT_TIMEOUT_S)
@@ -195,10 +197,14 @@ def test_a_hanging_relay_holds_up_neither_texts_nor_a_managers_escalation(
 
     # Behind it: a text to Tess, and an escalation to a manager who chose texts.
     ask_for_link(app, world, {"phone": PHONE})
-    with world.db.sessions() as session:
-        manager = session.scalars(select(StaffUser).where(StaffUser.email == MANAGER)).one()
     notification = Notification(new_notice_id(), "alert_escalated", "Nobody has gone", "Maria")
-    outbound.submit(StaffNotice(manager.id, Channel.SMS, notification, address="+14155550199"))
+    with world.db.transaction() as session:
+        manager = session.scalars(select(StaffUser).where(StaffUser.email == MANAGER)).one()
+        manager.escalation_channel, manager.escalation_phone = Channel.SMS, "+14155550199"
+        notice = queue_staff_notice(
+            session, world.seed.store_id, manager, notification, world.clock()
+        )
+    outbound.submit(notice)
 
     assert wait_until(lambda: len(provider.received) == 2, 10), provider.received
     assert smtp.held() == 1 and mailbox.messages == []  # both went while the relay still hung

@@ -120,7 +120,20 @@ function onUpdated(kind, x) {
   item.querySelector(".take").hidden = x.status !== "raised";
 }
 
-export function connect() {
+// Whether the console is still hers at this store (a manager's read): a 401 already shows the
+// log-in (api.js); a 403, her role or stores changed, calls `refused`.
+async function stillMine(refused) {
+  try {
+    await api(storePath("/escalation-channel"));
+    return true;
+  } catch (error) {
+    if (error.status === 403) refused();
+    return false;
+  }
+}
+
+// The live feed; `refused` is called when the server says the store is no longer hers to manage.
+export function connect(refused) {
   const s = session();
   // The live feed of the store picked in the header (the server checks it is hers).
   // The presence feed is asked for: the store's tablets are not sent it.
@@ -135,8 +148,18 @@ export function connect() {
     $("link").textContent = "live";
     catchUpEscalations();
   });
-  socket.on("disconnect", () => { $("link").dataset.state = "offline"; $("link").textContent = "offline"; });
-  socket.on("connect_error", () => api(storePath("/layout")).catch(() => {})); // 401 shows the log-in
+  socket.on("disconnect", (reason) => {
+    $("link").dataset.state = "offline";
+    $("link").textContent = "offline";
+    // The server ended the connection (her role or stores changed, or her session): while the
+    // store is still hers the console connects again, joins the rooms her access gives now and
+    // catches up; else it says why and asks for a new log-in. Other causes (the network, a
+    // restart) reconnect by themselves.
+    if (reason === "io server disconnect") {
+      stillMine(refused).then((ok) => { if (ok && state.socket === socket) socket.connect(); });
+    }
+  });
+  socket.on("connect_error", () => stillMine(refused)); // an ended session or access shows there
   socket.on("presence", onPresence);
   socket.on("arrival", onArrival);
   socket.on("alert_escalated", (a) => onEscalation("pickup", a));

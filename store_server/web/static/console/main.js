@@ -44,7 +44,7 @@ function showConsole() {
   selectTab(location.hash.slice(1) || "campaigns");
   loadLayout().then(loadCampaigns);
   loadEscalationChannel();
-  connect();
+  connect(() => showLogin("You no longer manage this store. Log in again to see your stores."));
 }
 
 // A manager of several stores (an admin: every store of her chain) picks the one the console
