@@ -28,6 +28,7 @@ from store_server.web.schemas.gateway_wire import (
     HeartbeatIn,
     HeartbeatReceived,
     RegisteredDevice,
+    parse_batch,
 )
 
 bp = Blueprint("gateways", __name__, url_prefix="/api/v1/gateways")
@@ -110,14 +111,14 @@ def _store_batch(gateway_id: str) -> tuple[Response, int]:
     now = found.clock()
     with found.db.transaction() as session:
         gateway = _authenticated(session, gateway_id)
-        batch = parse_body(BatchIn, request.get_json(silent=True))
-        if len(batch.observations) > settings.max_batch_observations:
+        batch = parse_batch(request.get_json(silent=True))
+        heard = batch.heard
+        if len(heard) > settings.max_batch_observations:
             raise ApiError(
                 413,
                 "batch_too_large",
                 f"at most {settings.max_batch_observations} observations per batch",
             )
-        heard = [obs.heard() for obs in batch.observations]
         done = ingest_batch(
             session,
             gateway,
@@ -133,11 +134,11 @@ def _store_batch(gateway_id: str) -> tuple[Response, int]:
         found.fusion_states.put(gateway.store_id, shopper_id, state)
     found.publisher.publish(done.alerts + done.events)
     found.outbound.submit_all(done.offers)
-    log_stored(gateway.id, len(batch.observations), done)
+    log_stored(gateway.id, len(heard), done)
     _count(done, max((h.seen_at for h in heard), default=now), found.clock())
     out = BatchAccepted(
         batch_id=batch.batch_id,
-        accepted=len(batch.observations),
+        accepted=len(heard),
         resolved=done.resolved,
         ignored=dict(done.ignored),
     )
