@@ -99,17 +99,25 @@ def remove_gateway(session: Session, gateway_id: str) -> None:
     session.flush()
 
 
-def authenticate_gateway(session: Session, gateway_id: str, token: str | None) -> Gateway:
-    """The gateway named `gateway_id`, if `token` is its token (not found / unauthorized):
-    read in the session of the request's own work, one connection per request."""
-    gateway: Gateway | None = session.get(Gateway, gateway_id)
-    if gateway is None:
+def authenticate_gateway(
+    session: Session, gateway_id: str, token: str | None
+) -> tuple[Gateway, Zone | None]:
+    """The gateway named `gateway_id` and its zone, if `token` is its token (not found /
+    unauthorized): one query, in the session of the request's own work (one connection per
+    request)."""
+    found = session.execute(
+        select(Gateway, Zone)
+        .outerjoin(Zone, Zone.id == Gateway.zone_id)
+        .where(Gateway.id == gateway_id)
+    ).first()
+    if found is None:
         raise DomainError(
             Refusal.NOT_FOUND, "unknown_gateway", f"no gateway {gateway_id!r} is registered"
         )
+    gateway, zone = found
     if token is None or not tokens_match(token, gateway.token_sha256):
         raise DomainError(Refusal.UNAUTHORIZED, "unauthorized", "missing or wrong gateway token")
-    return gateway
+    return gateway, zone
 
 
 @dataclass(frozen=True)
@@ -121,9 +129,11 @@ class GatewayConfig:
     refresh_s: int = CONFIG_REFRESH_S
 
 
-def gateway_config(session: Session, gateway: Gateway, entry_rssi_dbm: float) -> GatewayConfig:
-    """The store's registered beacons and tags, and the entry threshold if at an arrival point."""
-    zone = session.get(Zone, gateway.zone_id) if gateway.zone_id else None
+def gateway_config(
+    session: Session, gateway: Gateway, zone: Zone | None, entry_rssi_dbm: float
+) -> GatewayConfig:
+    """The store's registered beacons and tags, and the entry threshold if the gateway's
+    `zone` is an arrival point."""
     # The entry rule compares calibrated readings; the gateway sees raw ones.
     threshold = (
         entry_rssi_dbm - gateway.rssi_offset_db

@@ -100,6 +100,7 @@ def database_resolver(db: Database) -> EidResolver:
 def ingest_batch(
     session: Session,
     gateway: Gateway,
+    zone: Zone | None,
     batch_id: str,
     heard: Sequence[Heard],
     now: float,
@@ -109,8 +110,8 @@ def ingest_batch(
     settings: StoreSettings,
     reach: Reach,
 ) -> Ingested:
-    """Store a batch of observations once (a later copy of the batch id is a conflict)."""
-    zone = session.get(Zone, gateway.zone_id) if gateway.zone_id else None
+    """Store a batch of observations once (a later copy of the batch id is a conflict), as
+    heard by `gateway` in its `zone`."""
     place = (
         fusion.Place(PlaceKind(zone.kind), zone.name)
         if zone is not None

@@ -225,7 +225,10 @@ def record_fused(
     A visit opens at the place of its `entered` event (the door, a bay, a zone).
     """
     outcome = Outcome()
-    visits = open_visits(session, store_id, set(fused), fresh=True) if fused else {}
+    # Read again under the write lock, for the shoppers whose visit this batch may write: an
+    # event, or a visit fusion holds open. Another's visit is never touched below.
+    writing = {s for s, result in fused.items() if result.events or result.state.visit_open}
+    visits = open_visits(session, store_id, writing, fresh=True) if writing else {}
     for shopper_id, result in fused.items():
         outcome.ignored.update(result.ignored)
         outcome.states[shopper_id] = result.state

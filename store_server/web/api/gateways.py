@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session
 
-from store_server.db.models import Gateway
+from store_server.db.models import Gateway, Zone
 from store_server.metrics import ALERTS, ARRIVAL_TO_ALERT, BATCHES, OBSERVATIONS
 from store_server.presence.gateways import (
     authenticate_gateway,
@@ -28,13 +28,15 @@ from store_server.web.schemas.gateway_wire import (
     HeartbeatIn,
     HeartbeatReceived,
     RegisteredDevice,
+    parse_batch,
 )
 
 bp = Blueprint("gateways", __name__, url_prefix="/api/v1/gateways")
 
 
-def _authenticated(session: Session, gateway_id: str) -> Gateway:
-    """The gateway in the path, if the request carries its token (404 / 401 otherwise)."""
+def _authenticated(session: Session, gateway_id: str) -> tuple[Gateway, Zone | None]:
+    """The gateway in the path and its zone, if the request carries its token (404 / 401
+    otherwise)."""
     token = bearer_token(request.headers.get("Authorization"))
     return authenticate_gateway(session, gateway_id, token)
 
@@ -50,8 +52,8 @@ def config(gateway_id: str) -> tuple[Response, int]:
     """The store's registered beacons and tags, whose frames the gateway should upload."""
     settings = services().settings
     with services().db.sessions() as session:
-        gateway = _authenticated(session, gateway_id)
-        found = gateway_config(session, gateway, settings.entry_rssi_dbm)
+        gateway, zone = _authenticated(session, gateway_id)
+        found = gateway_config(session, gateway, zone, settings.entry_rssi_dbm)
     out = GatewayConfigOut(
         gateway_id=gateway.id,
         store_id=gateway.store_id,
@@ -77,7 +79,7 @@ def config(gateway_id: str) -> tuple[Response, int]:
 def heartbeat(gateway_id: str) -> tuple[Response, int]:
     """Keep the gateway's latest health report."""
     with services().db.transaction() as session:
-        gateway = _authenticated(session, gateway_id)
+        gateway, _ = _authenticated(session, gateway_id)
         body = parse_body(HeartbeatIn, request.get_json(silent=True))
         record_heartbeat(
             session, gateway.id, body.model_dump(exclude_unset=True), services().clock()
@@ -109,18 +111,19 @@ def _store_batch(gateway_id: str) -> tuple[Response, int]:
     settings = found.settings
     now = found.clock()
     with found.db.transaction() as session:
-        gateway = _authenticated(session, gateway_id)
-        batch = parse_body(BatchIn, request.get_json(silent=True))
-        if len(batch.observations) > settings.max_batch_observations:
+        gateway, zone = _authenticated(session, gateway_id)
+        batch = parse_batch(request.get_json(silent=True))
+        heard = batch.heard
+        if len(heard) > settings.max_batch_observations:
             raise ApiError(
                 413,
                 "batch_too_large",
                 f"at most {settings.max_batch_observations} observations per batch",
             )
-        heard = [obs.heard() for obs in batch.observations]
         done = ingest_batch(
             session,
             gateway,
+            zone,
             batch.batch_id,
             heard,
             now,
@@ -133,11 +136,11 @@ def _store_batch(gateway_id: str) -> tuple[Response, int]:
         found.fusion_states.put(gateway.store_id, shopper_id, state)
     found.publisher.publish(done.alerts + done.events)
     found.outbound.submit_all(done.offers)
-    log_stored(gateway.id, len(batch.observations), done)
+    log_stored(gateway.id, len(heard), done)
     _count(done, max((h.seen_at for h in heard), default=now), found.clock())
     out = BatchAccepted(
         batch_id=batch.batch_id,
-        accepted=len(batch.observations),
+        accepted=len(heard),
         resolved=done.resolved,
         ignored=dict(done.ignored),
     )
