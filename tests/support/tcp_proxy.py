@@ -158,6 +158,7 @@ class _Held:
             with self._lock:
                 if not data:
                     self._closed = True
+                    self.client.close()  # the client gave up: nothing will go through it
                     return
                 self._data += data
 
@@ -166,6 +167,7 @@ class _Held:
         with self._lock:
             self._released = True
         self._reader.join(timeout=5)
-        self.client.settimeout(None)
         with self._lock:
+            if not self._closed:
+                self.client.settimeout(None)
             return bytes(self._data), not self._closed
