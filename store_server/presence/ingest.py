@@ -239,8 +239,26 @@ def _insert_observations(session: Session, rows: list[tuple[Any, ...]]) -> None:
         driver.cursor() as cursor,
         cursor.copy(f"COPY observations ({columns}) FROM STDIN") as copy,
     ):
-        for row in rows:
-            copy.write_row(row)
+        copy.write(_copy_text(rows))
+
+
+_NULL = "\\N"  # COPY's text format: NULL
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(rows: list[tuple[Any, ...]]) -> str:
+    """Observation rows in COPY's text format, one line each: what psycopg's `write_row`
+    writes, at a fraction of its cost per row (it looks up a dumper for every value)."""
+    gateways: dict[str, str] = {}  # a batch has one gateway: escaped once
+    lines = []
+    for store_id, gateway_id, shopper_id, device_id, tag_id, rssi, seen_at in rows:
+        gateway = gateways.get(gateway_id)
+        if gateway is None:
+            gateway = gateways[gateway_id] = gateway_id.translate(_COPY_ESCAPES)
+        device = _NULL if device_id is None else device_id
+        tag = _NULL if tag_id is None else tag_id
+        lines.append(f"{store_id}\t{gateway}\t{shopper_id}\t{device}\t{tag}\t{rssi}\t{seen_at!r}\n")
+    return "".join(lines)
 
 
 def log_stored(gateway_id: str, observations: int, done: Ingested) -> None:
