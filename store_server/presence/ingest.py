@@ -16,7 +16,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -67,9 +67,9 @@ IGNORED_UNRESOLVED = "unresolved"
 IGNORED_PAUSED = "detection_paused"
 
 
-@dataclass(frozen=True)
-class Source:
-    """Whose signal an observation is: an app's EID or a registered tag, and its shopper."""
+class Source(NamedTuple):
+    """Whose signal an observation is: an app's EID or a registered tag, and its shopper (a
+    named tuple: one per observation of the batch, made in a third of a dataclass's time)."""
 
     shopper_id: int
     device_id: int | None
