@@ -75,6 +75,10 @@ def execute_prepared(
             cursor.execute(sql.string, values, prepare=True)
         except driver.IntegrityError as exc:
             raise IntegrityError(sql.string, None, exc, hide_parameters=True) from exc
+        if connection.dispatch.after_cursor_execute:  # a listener sees it, as any statement
+            connection.dispatch.after_cursor_execute(
+                connection, cursor, sql.string, values, None, False
+            )
         return cursor.fetchall() if cursor.description is not None else []
 
 
