@@ -6,8 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy import CursorResult, Engine, Executable, Result, create_engine, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.elements import ClauseElement
 
 
 class Database:
@@ -42,6 +45,46 @@ def lock_for_writes(session: Session) -> None:
         return
     if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def execute_prepared(
+    session: Session, statement: Executable, params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Run a Core statement of the hot path in the session's transaction; its rows as tuples.
+
+    On PostgreSQL the statement is compiled once per process and run on the driver's cursor
+    as a prepared statement: SQLAlchemy's per-execution work (cache key, parameter processing,
+    result objects) and psycopg's parsing of the text cost more than the query. Only for
+    statements whose parameters and rows need no type conversion (ints, floats, text, and
+    lists of them for `= ANY`). A unique key's conflict is raised as SQLAlchemy's
+    `IntegrityError`, as by `session.execute`. Elsewhere (SQLite) it is `session.connection()
+    .execute`, SQLAlchemy Core without the ORM.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        result = connection.execute(statement, params)
+        return [tuple(row) for row in result] if result.returns_rows else []
+    sql = _compiled.get(statement)
+    if sql is None:
+        clause = cast(ClauseElement, statement)
+        sql = _compiled[statement] = clause.compile(dialect=connection.dialect)
+    driver: Any = connection.connection.dbapi_connection  # a psycopg connection
+    values = sql.construct_params(params)
+    with driver.cursor() as cursor:
+        try:
+            cursor.execute(sql.string, values, prepare=True)
+        except driver.IntegrityError as exc:
+            raise IntegrityError(sql.string, None, exc, hide_parameters=True) from exc
+        if connection.dispatch.after_cursor_execute:  # a listener sees it, as any statement
+            connection.dispatch.after_cursor_execute(
+                connection, cursor, sql.string, values, None, False
+            )
+        return cursor.fetchall() if cursor.description is not None else []
+
+
+# Each statement run by `execute_prepared` on PostgreSQL, compiled (module-level statements
+# only, built once: a statement is a key by identity).
+_compiled: dict[Executable, Compiled] = {}
 
 
 def rows_changed(result: Result[Any]) -> int:

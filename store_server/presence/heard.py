@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 EDDYSTONE_EID = "eddystone_eid"
 EDDYSTONE_TLM = "eddystone_tlm"
@@ -18,13 +19,13 @@ class Telemetry:
     uptime_s: float
 
 
-@dataclass(frozen=True)
-class Heard:
+class Heard(NamedTuple):
     """One observation of a batch: when, how strong, and whose frame.
 
     Exactly one of `eid` (an Eddystone-EID frame), `registered_id` (a registered beacon's or
     tag's frame: iBeacon, AltBeacon, Eddystone-UID) and `telemetry` (Eddystone-TLM, sent by
-    `beacon_id`) is set, as `kind` says.
+    `beacon_id`) is set, as `kind` says. A named tuple, not a frozen dataclass: a batch makes
+    500 of them, and a tuple is made in a third of the time.
     """
 
     seen_at: float

@@ -16,13 +16,27 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, exists, insert, literal, null, select, union_all
+from sqlalchemy import (
+    ARRAY,
+    Executable,
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    insert,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store_server.db.database import Database, lock_for_writes
+from store_server.db.database import Database, execute_prepared, lock_for_writes
 from store_server.db.models import (
     Consent,
     CustomerTag,
@@ -53,9 +67,9 @@ IGNORED_UNRESOLVED = "unresolved"
 IGNORED_PAUSED = "detection_paused"
 
 
-@dataclass(frozen=True)
-class Source:
-    """Whose signal an observation is: an app's EID or a registered tag, and its shopper."""
+class Source(NamedTuple):
+    """Whose signal an observation is: an app's EID or a registered tag, and its shopper (a
+    named tuple: one per observation of the batch, made in a third of a dataclass's time)."""
 
     shopper_id: int
     device_id: int | None
@@ -160,13 +174,15 @@ def ingest_batch(
     fused = fuse_all(before, signals, params, now)
     lock_for_writes(session)
     try:
-        session.execute(
-            insert(GatewayBatch).values(
-                gateway_id=gateway_id,
-                batch_id=batch_id,
-                received_at=now,
-                observation_count=len(heard),
-            )
+        execute_prepared(
+            session,
+            _INSERT_BATCH_ID,
+            {
+                "gateway_id": gateway_id,
+                "batch_id": batch_id,
+                "received_at": now,
+                "observation_count": len(heard),
+            },
         )
     except IntegrityError as exc:
         raise DomainError(
@@ -186,6 +202,13 @@ def ingest_batch(
         states=outcome.states,
     )
 
+
+_INSERT_BATCH_ID = insert(GatewayBatch).values(
+    gateway_id=bindparam("gateway_id"),
+    batch_id=bindparam("batch_id"),
+    received_at=bindparam("received_at"),
+    observation_count=bindparam("observation_count"),
+)
 
 OBSERVATION_COLUMNS = (
     "store_id",
@@ -216,8 +239,26 @@ def _insert_observations(session: Session, rows: list[tuple[Any, ...]]) -> None:
         driver.cursor() as cursor,
         cursor.copy(f"COPY observations ({columns}) FROM STDIN") as copy,
     ):
-        for row in rows:
-            copy.write_row(row)
+        copy.write(_copy_text(rows))
+
+
+_NULL = "\\N"  # COPY's text format: NULL
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(rows: list[tuple[Any, ...]]) -> str:
+    """Observation rows in COPY's text format, one line each: what psycopg's `write_row`
+    writes, at a fraction of its cost per row (it looks up a dumper for every value)."""
+    gateways: dict[str, str] = {}  # a batch has one gateway: escaped once
+    lines = []
+    for store_id, gateway_id, shopper_id, device_id, tag_id, rssi, seen_at in rows:
+        gateway = gateways.get(gateway_id)
+        if gateway is None:
+            gateway = gateways[gateway_id] = gateway_id.translate(_COPY_ESCAPES)
+        device = _NULL if device_id is None else device_id
+        tag = _NULL if tag_id is None else tag_id
+        lines.append(f"{store_id}\t{gateway}\t{shopper_id}\t{device}\t{tag}\t{rssi}\t{seen_at!r}\n")
+    return "".join(lines)
 
 
 def log_stored(gateway_id: str, observations: int, done: Ingested) -> None:
@@ -298,39 +339,12 @@ def _batch_sources(
     found = _Found()
     if not device_ids and not tag_keys:
         return found
-
-    def consented(shopper_id: Any) -> Any:
-        return exists().where(
-            Consent.shopper_id == shopper_id,
-            Consent.store_id == store_id,
-            Consent.purpose == Purpose.ARRIVAL.value,
-        )
-
-    by_device = (
-        select(
-            literal("device").label("kind"),
-            Device.id,
-            null().label("identifier"),
-            Device.shopper_id,
-            null().label("label"),
-            Shopper.detection_paused_until,
-        )
-        .join(Shopper, Shopper.id == Device.shopper_id)
-        .where(Device.id.in_(list(device_ids)), consented(Device.shopper_id))
+    postgresql = session.connection().dialect.name == "postgresql"
+    rows = execute_prepared(
+        session,
+        _SOURCES_BY_ARRAY if postgresql else _SOURCES_BY_LIST,
+        {"store_id": store_id, "device_ids": list(device_ids), "tag_keys": list(tag_keys)},
     )
-    by_tag = (
-        select(
-            literal("tag").label("kind"),
-            CustomerTag.id,
-            CustomerTag.identifier,
-            CustomerTag.shopper_id,
-            CustomerTag.label,
-            Shopper.detection_paused_until,
-        )
-        .join(Shopper, Shopper.id == CustomerTag.shopper_id)
-        .where(and_(CustomerTag.identifier.in_(list(tag_keys)), consented(CustomerTag.shopper_id)))
-    )
-    rows: Any = session.execute(union_all(by_device, by_tag))
     for kind, row_id, identifier, shopper_id, label, paused_until in rows:
         if kind == "device":
             found.devices[row_id] = shopper_id
@@ -339,3 +353,52 @@ def _batch_sources(
         if paused_until is not None:
             found.paused[shopper_id] = paused_until
     return found
+
+
+def _sources_statement(postgresql: bool) -> Executable:
+    """The query of `_batch_sources`, on the parameters `store_id`, `device_ids` and
+    `tag_keys`: on PostgreSQL the lists as arrays (`= ANY`), so the text is the same for
+    every batch and prepared once; elsewhere as expanding IN lists."""
+
+    def consented(shopper_id: Any) -> Any:
+        return exists().where(
+            Consent.shopper_id == shopper_id,
+            Consent.store_id == bindparam("store_id"),
+            Consent.purpose == literal_column(f"'{Purpose.ARRIVAL.value}'"),
+        )
+
+    if postgresql:
+        device_in = Device.id == any_(bindparam("device_ids", type_=ARRAY(Integer)))
+        tag_in = CustomerTag.identifier == any_(bindparam("tag_keys", type_=ARRAY(String)))
+    else:
+        device_in = Device.id.in_(bindparam("device_ids", expanding=True))
+        tag_in = CustomerTag.identifier.in_(bindparam("tag_keys", expanding=True))
+    by_device: Any = (
+        select(
+            literal_column("'device'").label("kind"),
+            Device.id,
+            null().label("identifier"),
+            Device.shopper_id,
+            null().label("label"),
+            Shopper.detection_paused_until,
+        )
+        .join(Shopper, Shopper.id == Device.shopper_id)
+        .where(device_in, consented(Device.shopper_id))
+    )
+    by_tag: Any = (
+        select(
+            literal_column("'tag'").label("kind"),
+            CustomerTag.id,
+            CustomerTag.identifier,
+            CustomerTag.shopper_id,
+            CustomerTag.label,
+            Shopper.detection_paused_until,
+        )
+        .join(Shopper, Shopper.id == CustomerTag.shopper_id)
+        .where(and_(tag_in, consented(CustomerTag.shopper_id)))
+    )
+    return union_all(by_device, by_tag)
+
+
+_SOURCES_BY_ARRAY = _sources_statement(postgresql=True)
+_SOURCES_BY_LIST = _sources_statement(postgresql=False)

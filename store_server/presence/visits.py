@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Executable, select, update
+from sqlalchemy import ARRAY, Executable, Integer, Select, any_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -66,14 +66,33 @@ def open_visits(
     Args:
         fresh: reload visits already in the session (read again before writing them).
     """
-    query = select(Visit).where(
-        Visit.store_id == store_id,
-        Visit.shopper_id.in_(list(shopper_ids)),
-        Visit.ended_at.is_(None),
+    postgresql = session.connection().dialect.name == "postgresql"
+    query = _OPEN_VISITS[postgresql, fresh]
+    found = session.scalars(query, {"store_id": store_id, "shopper_ids": list(shopper_ids)})
+    return {visit.shopper_id: visit for visit in found}
+
+
+def _open_visits_statement(postgresql: bool, fresh: bool) -> Select[Visit]:
+    """The query of `open_visits`, on `store_id` and `shopper_ids`: on PostgreSQL the ids as
+    an array (`= ANY`), one text for every batch, so the driver prepares it once."""
+    shopper_in = (
+        Visit.shopper_id == any_(bindparam("shopper_ids", type_=ARRAY(Integer)))
+        if postgresql
+        else Visit.shopper_id.in_(bindparam("shopper_ids", expanding=True))
     )
-    if fresh:
-        query = query.execution_options(populate_existing=True)
-    return {visit.shopper_id: visit for visit in session.scalars(query)}
+    query = select(Visit).where(
+        Visit.store_id == bindparam("store_id"), shopper_in, Visit.ended_at.is_(None)
+    )
+    return query.execution_options(populate_existing=True) if fresh else query
+
+
+# Built once, by (PostgreSQL, fresh): a statement's construction costs a batch more than its
+# execution.
+_OPEN_VISITS = {
+    (postgresql, fresh): _open_visits_statement(postgresql, fresh)
+    for postgresql in (False, True)
+    for fresh in (False, True)
+}
 
 
 def start_visit(

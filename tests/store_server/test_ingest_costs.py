@@ -25,6 +25,7 @@ from store_server.db.models import (
     Store,
 )
 from store_server.events import Event
+from store_server.presence.ingest import _insert_observations
 from store_server.presence.visits import recent_readings_query
 from store_server.web.context import services
 from tests.store_server.conftest import World, observation
@@ -128,8 +129,10 @@ def test_a_batch_reads_its_own_identities_whatever_the_store_holds(world: World)
         s for s, _ in few if s.lstrip().startswith("SELECT") and ("devices" in s or "tags" in s)
     ]
     assert reading_people, "the batch read its devices"
-    for statement in reading_people:  # by the batch's keys, never the whole store
-        assert " IN (" in statement or "devices.id >" in statement, statement
+    # By the batch's keys, never the whole store (on PostgreSQL as arrays: one prepared text).
+    for statement in reading_people:
+        assert any(key in statement for key in (" IN (", " = ANY (", "devices.id >")), statement
+    assert any("devices.id" in s and "customer_tags.identifier" in s for s in reading_people)
     assert len(many) == len(few)
     assert services(world.app).resolver.builds == builds  # never built again
     # The gateway's zone comes with the gateway; nobody's visit is written, so the open
@@ -273,3 +276,38 @@ def test_events_are_published_after_their_batch_committed(
     world.arrive("maria")
     assert ("presence", 1) in seen  # her `entered`, already in the database
     assert [name for name, _ in seen].count("arrival") == 1  # her pickup alert
+
+
+def test_observations_are_stored_as_written_whatever_the_gateway_id(world: World) -> None:
+    """On PostgreSQL the rows go in by COPY's text format, written by ingest itself: a
+    gateway id with COPY's special characters, missing ids and a precise time read back as
+    they were (on SQLite the same rows go in by INSERT)."""
+    awkward = "gw\\back\tslash\nline\rend"
+    with world.db.transaction() as session:
+        session.add(
+            Gateway(id=awkward, store_id=world.seed.store_id, token_sha256=token_digest("t"))
+        )
+        session.flush()
+        device_id, shopper_id = session.execute(
+            select(Device.id, Device.shopper_id).order_by(Device.id).limit(1)
+        ).one()
+        rows = [
+            (world.seed.store_id, awkward, shopper_id, device_id, None, -71, 1765000000.123456),
+            (world.seed.store_id, awkward, shopper_id, None, None, -20, 1765000001.0),
+        ]
+        _insert_observations(session, rows)
+    with world.db.sessions() as session:
+        stored = session.execute(
+            select(
+                Observation.store_id,
+                Observation.gateway_id,
+                Observation.shopper_id,
+                Observation.device_id,
+                Observation.tag_id,
+                Observation.rssi,
+                Observation.seen_at,
+            )
+            .where(Observation.gateway_id == awkward)
+            .order_by(Observation.seen_at)
+        ).all()
+    assert [tuple(row) for row in stored] == rows

@@ -171,7 +171,7 @@ def _fast_eid(frame: Any, seen_at: float, rssi: int, beacon_id: Any) -> Heard | 
         or not _is_int(frame.get("tx_power"), -128, 127)
     ):
         return None
-    return Heard(seen_at, rssi, "eddystone_eid", eid=bytes.fromhex(eid))
+    return Heard(seen_at, rssi, "eddystone_eid", bytes.fromhex(eid))
 
 
 def _is_text(value: Any, low: int, high: int) -> bool:
