@@ -135,8 +135,9 @@ class FusionParams(FilterParams):
     # which opens the visit at `passage_evidence_db`. A passer is near the outside gateway
     # whenever the inside one reads him that strongly. Measured on door-pair, seeds 1-3,
     # default and harsh channel (docs/decisions.md, "Direction of passage"): evidence 4 let
-    # 11 % of foreground passers in on one seed, 8 none; a silence of 1.5 s (instead of 0.9)
-    # missed the shopper the outside gateway last read a second before the inside one did.
+    # 11 % of foreground passers in on one seed of the default channel, 8 none; a silence of
+    # 1.5 s (instead of 0.9) missed the shopper the outside gateway last read a second before
+    # the inside one did.
     passage_window_s: float = 5.0
     passage_silence_s: float = 0.9
     passage_report_gap_s: float = 1.5
