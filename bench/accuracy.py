@@ -212,7 +212,9 @@ def server_layout(scenario: Scenario) -> tuple[dict[str, fusion.Place], dict[str
     def place_at(point: Point, bay_reach: float) -> fusion.Place:
         to_entrance = math.dist((point.x, point.y), (plan.entrance.x, plan.entrance.y))
         if to_entrance <= ENTRANCE_MOUNT_REACH_M:
-            return fusion.Place(PlaceKind.ENTRANCE, "entrance")
+            # Mounted on the pavement side of the door: a door watched from both sides.
+            outside = not plan.outline.contains(point)
+            return fusion.Place(PlaceKind.ENTRANCE, "entrance", outside=outside)
 
         def to_bay(rect: Any) -> float:
             dx = max(rect.x0 - point.x, 0.0, point.x - rect.x1)

@@ -25,6 +25,10 @@ class ZoneKind(StrEnum):
     ENTRANCE = "entrance"
     ZONE = "zone"
     BAY = "bay"
+    # The pavement side of a door watched from both sides: the zone of a gateway or beacon
+    # mounted outside the door, next to the entrance's inside one. Fusion counts it as the
+    # entrance seen from outside (the direction of passage, docs/hardware.md).
+    DOOR_OUTSIDE = "door_outside"
 
 
 class PresenceState(StrEnum):

@@ -57,7 +57,7 @@ from store_server.presence.pipeline import fuse_all, record_presence, states_bef
 from store_server.presence.visits import FusionStates, fusion_params
 from store_server.problems import DomainError, Refusal
 from store_server.settings import StoreSettings
-from store_server.vocabulary import PlaceKind, Purpose
+from store_server.vocabulary import Purpose
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +126,7 @@ def ingest_batch(
 ) -> Ingested:
     """Store a batch of observations once (a later copy of the batch id is a conflict), as
     heard by `gateway` in its `zone`."""
-    place = (
-        fusion.Place(PlaceKind(zone.kind), zone.name)
-        if zone is not None
-        else fusion.Place(PlaceKind.FLOOR)
-    )
+    place = fusion.zone_place(*((zone.kind, zone.name) if zone is not None else (None, None)))
     params = fusion_params(settings)
     signals: dict[int, list[fusion.Signal]] = defaultdict(list)
     rows: list[tuple[Any, ...]] = []  # in OBSERVATION_COLUMNS' order

@@ -30,7 +30,7 @@ from store_server.db.models import (
 from store_server.events import Audience, Event
 from store_server.presence import fusion
 from store_server.settings import StoreSettings
-from store_server.vocabulary import PlaceKind, PresenceKind
+from store_server.vocabulary import PresenceKind
 
 
 class PresenceEventOut(BaseModel):
@@ -163,12 +163,6 @@ def fusion_params(settings: StoreSettings) -> fusion.FusionParams:
     return fusion.FusionParams(entry_rssi_dbm=float(settings.entry_rssi_dbm))
 
 
-def _place(kind: str | None, name: str | None) -> fusion.Place:
-    return (
-        fusion.Place(PlaceKind(kind), name) if kind is not None else fusion.Place(PlaceKind.FLOOR)
-    )
-
-
 def recent_readings_query(store_id: int, shopper_ids: set[int], since: float) -> Executable:
     """The readings `recent_readings` reads: a range of the index on (store, shopper, time)
     for each shopper."""
@@ -207,7 +201,7 @@ def recent_readings(
         readings.setdefault(shopper_id, []).append(
             fusion.GatewayReading(
                 gateway_id,
-                _place(kind, name),
+                fusion.zone_place(kind, name),
                 rssi,
                 offset,
                 seen_at,

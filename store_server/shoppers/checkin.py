@@ -23,7 +23,6 @@ from store_server.presence.pipeline import (
 from store_server.presence.visits import FusionStates
 from store_server.problems import DomainError, Refusal
 from store_server.shoppers.consents import has_arrival_consent
-from store_server.vocabulary import PlaceKind
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def check_in(
     ).first()
     if zone is None or (bay is not None and zone.kind != "bay"):
         raise DomainError(Refusal.INVALID, "unknown_bay", f"this store has no bay {zone_name!r}")
-    place = fusion.Place(PlaceKind(zone.kind), zone.name)
+    place = fusion.zone_place(zone.kind, zone.name)
     before = states_before(session, states, store_id, {shopper_id}, params, now)
     signal: fusion.Signal = fusion.CheckIn(place, now)
     outcome = fuse_and_record(session, store_id, before, {shopper_id: [signal]}, params, now, reach)
@@ -156,7 +155,7 @@ def report_sightings(
         .where(Beacon.identifier.in_(wanted))
     ):
         if owner == store_id:
-            places[identifier] = fusion.Place(PlaceKind(kind or PlaceKind.FLOOR), name)
+            places[identifier] = fusion.zone_place(kind, name)
         else:
             elsewhere.add(identifier)
     reports: list[fusion.BeaconReport] = []

@@ -16,7 +16,7 @@ from store_server.presence.fusion import (
     PersonState,
     Place,
 )
-from store_server.vocabulary import PlaceKind, PresenceState
+from store_server.vocabulary import PlaceKind, PresenceState, ZoneKind
 
 PARAMS = FusionParams(entry_rssi_dbm=-70.0)
 DOOR = Place(PlaceKind.ENTRANCE, "entrance")
@@ -679,3 +679,85 @@ def test_a_cached_phone_at_a_rail_hearing_only_the_far_door_beacon_for_a_while_s
     # Counting seconds instead of her scans, the visit closes at the rail and opens again.
     _, closed = run(signals, replace(PARAMS, zone_silence_gaps=0.0), T0 + 200, entered(T0 - 1))
     assert "exited" in kinds(closed)
+
+
+# A door watched from both sides (the door-pair layout): the door on y = 0 between x = -1 and
+# x = 1, one gateway 1.5 m inside it and one 1.5 m out on the pavement, the glass front (3 dB)
+# either side of the doorway. Each gateway reports a device about once a second.
+DOOR_OUT = Place(PlaceKind.ENTRANCE, "entrance", outside=True)
+PAIR_GATEWAYS = (("gw-door-in", DOOR, 1.5), ("gw-door-out", DOOR_OUT, -1.5))
+
+
+def pair_readings(
+    path: Sequence[tuple[float, float]], rng: random.Random, start: float = T0
+) -> list[fusion.Signal]:
+    """Both door gateways' readings of someone at `path[i]` (x, y) at second i (3 dB of noise,
+    -59 dBm at 1 m, n = 2); the outside gateway reports half a second after the inside one."""
+    signals: list[fusion.Signal] = []
+    for second, (x, y) in enumerate(path):
+        for offset, (name, place, gateway_y) in enumerate(PAIR_GATEWAYS):
+            distance = max(0.3, math.hypot(x, y - gateway_y))
+            through_glass = (y > 0) != (gateway_y > 0) and abs(x) > 1
+            mean = -59 - 20 * math.log10(distance) - (3 if through_glass else 0)
+            at = start + second + 0.5 * offset
+            signals.append(GatewayReading(name, place, round(mean + rng.gauss(0, 3)), 0.0, at))
+    return signals
+
+
+def test_a_passer_along_a_door_pair_never_enters() -> None:
+    # Walking along the pavement 2-3.3 m out at 1.3 m/s: the outside gateway reads every passer
+    # at the doorway level, the inside one 3.5 m and more away, mostly through the glass.
+    for seed in range(40):
+        rng = random.Random(seed)
+        y = -2.0 - 1.3 * rng.random()
+        path = [(-12 + 1.3 * second, y) for second in range(20)]
+        state, events = play(pair_readings(path, rng), until=T0 + 60)
+        assert "entered" not in kinds(events), seed
+        assert kinds(events) == ["walk_by"]
+        assert not state.visit_open
+
+
+def door_in(rssi: int, at: float) -> GatewayReading:
+    return GatewayReading("gw-door-in", DOOR, rssi, 0.0, at)
+
+
+def door_out(rssi: int, at: float) -> GatewayReading:
+    return GatewayReading("gw-door-out", DOOR_OUT, rssi, 0.0, at)
+
+
+def test_a_shopper_walking_in_through_a_door_pair_enters_within_two_seconds() -> None:
+    # Walking in at 1.2 m/s, crossing the door line at T0 + 2.5, the phone in a pocket: the
+    # inside gateway reads her at -66..-60 only (short of the level sum by itself), but after
+    # the outside one read her at the doorway level and then no longer.
+    crossed = T0 + 2.5
+    signals: list[fusion.Signal] = []
+    for second, (outside, inside) in enumerate([(-61, -75), (-52, -66), (-64, -62), (-74, -60)]):
+        signals += [door_out(outside, T0 + second), door_in(inside, T0 + second + 0.1)]
+    state, events = play(signals)
+    assert kinds(events) == ["entered"]
+    assert events[0].at - crossed <= 2.0
+    assert events[0].reasons[-1] == {"signal": "passage", "from": "outside", "evidence_db": 10}
+    # The same readings from a door watched from one side only: not (yet) an entry.
+    one_sided = [
+        s for s in signals if isinstance(s, GatewayReading) and s.gateway_id != "gw-door-out"
+    ]
+    assert "entered" not in kinds(play(one_sided)[1])
+
+
+def test_a_passer_near_the_outside_gateway_is_no_passage_however_the_inside_one_reads_him() -> None:
+    # The inside gateway reads a passer at the doorway level (a lucky advert, a strong link)
+    # while the outside one still does, or has just lost one advert to a fade (-88).
+    pairs = [(-66, -78), (-58, -69), (-52, -66), (-88, -64), (-56, -67), (-63, -74), (-71, -80)]
+    signals: list[fusion.Signal] = []
+    for second, (outside, inside) in enumerate(pairs):
+        signals += [door_out(outside, T0 + second), door_in(inside, T0 + second + 0.1)]
+    state, events = play(signals, until=T0 + 60)
+    assert kinds(events) == ["walk_by"]
+    assert not state.visit_open
+
+
+def test_a_door_outside_zone_is_the_entrance_seen_from_the_pavement() -> None:
+    outside = fusion.zone_place(ZoneKind.DOOR_OUTSIDE, "front-door-outside")
+    assert outside == Place(PlaceKind.ENTRANCE, "front-door-outside", outside=True)
+    assert fusion.zone_place(ZoneKind.ENTRANCE, "entrance") == DOOR
+    assert fusion.zone_place(None, None) == FLOOR

@@ -9,10 +9,20 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, update
 
-from store_server.db.models import Device, PickupAlert, PresenceEvent, Shopper, Visit
+from store_server.accounts.auth import token_digest
+from store_server.db.models import (
+    Device,
+    Gateway,
+    PickupAlert,
+    PresenceEvent,
+    Shopper,
+    Visit,
+    Zone,
+)
 from store_server.presence import fusion
 from store_server.presence.visits import FusionStates
 from store_server.sweep import sweep
+from store_server.vocabulary import ZoneKind
 from store_server.web.context import EXTENSION as SERVICES_EXTENSION
 from store_server.web.context import services
 from store_server.web.realtime import feed_room, room_of
@@ -149,3 +159,37 @@ def test_state_is_rebuilt_from_the_database_when_the_process_forgot_it(world: Wo
     assert [e.kind for e in events(world)] == ["entered"]  # the open visit goes on
     with world.db.sessions() as session:
         assert len(session.scalars(select(Visit)).all()) == 1
+
+
+def test_a_gateway_of_a_door_outside_zone_tells_the_direction_of_passage(world: World) -> None:
+    # A second gateway on the pavement side of the demo store's door.
+    with world.db.sessions() as session, session.begin():
+        zone = Zone(
+            store_id=world.seed.store_id,
+            name="entrance-outside",
+            kind=ZoneKind.DOOR_OUTSIDE,
+            label="front door, outside",
+        )
+        session.add(zone)
+        session.flush()
+        session.add(
+            Gateway(
+                id="gw-door-out",
+                store_id=world.seed.store_id,
+                zone_id=zone.id,
+                token_sha256=token_digest("door-out-token"),
+            )
+        )
+    at = time.time()
+    eid = world.eid_hex("maria", at)
+    # Read strongly outside only: what a passer under the canopy gives, never an entry.
+    outside = [observation(eid, -55, at - 3), observation(eid, -52, at - 2)]
+    assert world.upload("gw-door-out", outside, token="door-out-token").status_code == 202
+    assert events(world) == []
+    # Then inside at the doorway level while the outside gateway no longer reads her there:
+    # came in (the inside readings alone, -62 and -61, are short of the level sum).
+    inside = [observation(eid, -62, at - 1), observation(eid, -61, at)]
+    assert world.upload("gw-entrance", inside).status_code == 202
+    stored = events(world)
+    assert [e.kind for e in stored] == ["entered"]
+    assert stored[0].reasons[-1]["signal"] == "passage"
