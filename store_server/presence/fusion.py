@@ -1402,9 +1402,15 @@ def _all_stale(state: PersonState, params: FusionParams, now: float) -> bool:
     """Whether every source that heard her has been silent for longer than its own cadence
     allows (`Evidence.fresh`: a few of its usual gaps, at most `evidence_ttl_s`): the phone
     itself has gone quiet, not only her zone's beacon (a pocket phone's zone beacon held her
-    for `zone_silence_gaps` of its scans after she had gone, until the lost timeout)."""
+    for `zone_silence_gaps` of its scans after she had gone, until the lost timeout).
+
+    Only for a phone or tag that gateways hear: a phone that only reports beacons (an Android
+    app the OS has cached, scanning every 10 s) misses every beacon for several scans at a
+    rail, and that silence is for `zone_silence_gaps` to judge (busy-saturday early exits
+    18 -> 20, harsh 24 -> 27, when it counted too)."""
     heard = [e for e in state.evidence if e.signal != "check_in"]
-    return bool(heard) and not any(e.fresh(params, now) for e in heard)
+    radio = any(e.source.startswith("gateway:") for e in heard)
+    return radio and not any(e.fresh(params, now) for e in heard)
 
 
 def _phone_report(
