@@ -409,6 +409,11 @@ class Evidence:
             # something only once several of its usual gaps have passed.
             return silence <= max(params.evidence_ttl_s, params.silence_gaps * self.gap)
         limit = params.report_keepalive_s + params.silence_gaps * self.gap
+        if self.place.kind in ARRIVAL_KINDS and self.last_rssi >= params.entry_rssi_dbm:
+            # At a door or bay gateway's entry threshold every reading is reported (gateway
+            # tracking AT_DOOR), without waiting for a keepalive: not heard again there within
+            # a few of her gaps, she has left the doorway.
+            limit = params.silence_gaps * self.gap
         return silence <= min(params.evidence_ttl_s, limit)
 
     def reason(self) -> dict[str, Any]:
@@ -1062,18 +1067,22 @@ def _step_rules(
             return _enter_place(replace(state, outside_since=None), estimate, t)
     if not state.visit_open:
         return _step_outside_rules(state, estimate, params, t)
+    # Every source silent for longer than its own cadence allows: gone, at once.
+    silent = _all_stale(state, params, t)
     if (
         estimate.state == PresenceState.OUTSIDE
         and state.state == PresenceState.ZONE
+        and not silent
         and _holds_inside(state, params, t)
         and _zone_heard_within(state, params, t)
     ):
         # Her zone's beacon unheard for a few of the phone's scans, the door far and not
-        # passed: silence, not the pavement (see zone_silence_gaps).
+        # passed, other sources still heard: silence, not the pavement (see
+        # zone_silence_gaps).
         return _hold(state, replace(estimate, state=state.state, place=state.place), params, t)
     if estimate.state == PresenceState.OUTSIDE:
         since = state.outside_since if state.outside_since is not None else t
-        if t - since >= params.exit_after_s:
+        if silent or t - since >= params.exit_after_s:
             return _exit(state, estimate, t)
         return replace(state, outside_since=since), []
     state = replace(state, outside_since=None)
@@ -1488,6 +1497,21 @@ def _advance(
         return _exit(state, lost, state.last_heard_at + params.lost_timeout_s)
     # Silence is evidence too: a source long silent no longer places anyone (Evidence.fresh).
     return _step(state, params, now)
+
+
+def _all_stale(state: PersonState, params: FusionParams, now: float) -> bool:
+    """Whether every source that heard her has been silent for longer than its own cadence
+    allows (`Evidence.fresh`: a few of its usual gaps, at most `evidence_ttl_s`): the phone
+    itself has gone quiet, not only her zone's beacon (a pocket phone's zone beacon held her
+    for `zone_silence_gaps` of its scans after she had gone, until the lost timeout).
+
+    Only for a phone or tag that gateways hear: a phone that only reports beacons (an Android
+    app the OS has cached, scanning every 10 s) misses every beacon for several scans at a
+    rail, and that silence is for `zone_silence_gaps` to judge (busy-saturday early exits
+    18 -> 20, harsh 24 -> 27, when it counted too)."""
+    heard = [e for e in state.evidence if e.signal != "check_in"]
+    radio = any(e.source.startswith("gateway:") for e in heard)
+    return radio and not any(e.fresh(params, now) for e in heard)
 
 
 def _phone_report(

@@ -761,3 +761,27 @@ def test_a_door_outside_zone_is_the_entrance_seen_from_the_pavement() -> None:
     assert outside == Place(PlaceKind.ENTRANCE, "front-door-outside", outside=True)
     assert fusion.zone_place(ZoneKind.ENTRANCE, "entrance") == DOOR
     assert fusion.zone_place(None, None) == FLOOR
+
+
+def test_a_phone_advertising_every_second_silent_after_the_door_exits_within_10_s() -> None:
+    # The floor gateway reads her every second, she passes the doorway (the door gateway
+    # reports every reading at the entry threshold, AT_DOOR) and is heard no more: her
+    # doorway readings not repeated within a few of her one-second gaps, she has left.
+    walk = [floor(-75 - s % 3, T0 + s) for s in range(1, 60)]
+    out = T0 + 61
+    signals: list[fusion.Signal] = [*walk, door(-62, out - 1), door(-60, out)]
+    state, events = run(signals, PARAMS, out + 40, entered(T0))
+    exits = [e.at for e in events if e.kind == "exited"]
+    assert len(exits) == 1 and out < exits[0] <= out + 10
+    assert not state.visit_open
+
+
+def test_a_cached_phones_usual_ten_second_gap_does_not_end_her_visit() -> None:
+    # An Android app the OS has cached scans 0.5 s every 10.24 s: each scan reports the shoes
+    # beacon, and every other one the door's far away. Ten seconds of silence, even twenty
+    # when a scan misses, is her cadence, not her absence: five minutes, one visit.
+    scans = [T0 + 10.24 * i for i in range(30) if i != 12]
+    signals: list[fusion.Signal] = [BeaconReport("bcn-shoes", SHOES, -76, t) for t in scans]
+    signals += [door_beacon(-93, t + 0.2) for t in scans[::2]]
+    state, events = run(signals, PARAMS, scans[-1] + 5, entered(T0 - 1))
+    assert "exited" not in kinds(events) and state.visit_open
