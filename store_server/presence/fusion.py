@@ -1508,10 +1508,20 @@ def _all_stale(state: PersonState, params: FusionParams, now: float) -> bool:
     Only for a phone or tag that gateways hear: a phone that only reports beacons (an Android
     app the OS has cached, scanning every 10 s) misses every beacon for several scans at a
     rail, and that silence is for `zone_silence_gaps` to judge (busy-saturday early exits
-    18 -> 20, harsh 24 -> 27, when it counted too)."""
+    18 -> 20, harsh 24 -> 27, when it counted too).
+
+    And only once she has passed the door since the passage that opened her visit: silence
+    right after entering is a phone gone out of the door gateway's range into a store that
+    gateways do not cover (a door gateway and zone beacons only), whose app's delayed beacon
+    reports are still to come; the lost timeout judges that."""
+    left_by_door = (
+        state.entered_at is not None
+        and state.door_passed_at is not None
+        and state.door_passed_at > state.entered_at + params.door_passage_s
+    )
     heard = [e for e in state.evidence if e.signal != "check_in"]
     radio = any(e.source.startswith("gateway:") for e in heard)
-    return radio and not any(e.fresh(params, now) for e in heard)
+    return left_by_door and radio and not any(e.fresh(params, now) for e in heard)
 
 
 def _phone_report(
