@@ -1038,6 +1038,21 @@ def _step(
     return _step_rules(state, params, t, checked_in)
 
 
+def _locate_state(state: PersonState, params: FusionParams, t: float) -> Estimate:
+    """`locate` from what fusion remembers of her: her place, her visit and her door passage."""
+    return locate(
+        state.evidence,
+        params,
+        t,
+        state.visit_open,
+        state.place if state.state == PresenceState.ZONE else None,
+        state.state == PresenceState.ENTRANCE,
+        state.place if state.state == PresenceState.BAY else None,
+        _holds_inside(state, params, t),
+        state.door_passed_at if state.visit_open else None,
+    )
+
+
 def _step_rules(
     state: PersonState, params: FusionParams, t: float, checked_in: bool = False
 ) -> tuple[PersonState, list[PresenceEvent]]:
@@ -1046,20 +1061,7 @@ def _step_rules(
     Args:
         checked_in: the signal just absorbed is a check-in (the shopper's word opens a visit).
     """
-    zone = state.place if state.state == PresenceState.ZONE else None
-    bay = state.place if state.state == PresenceState.BAY else None
-    at_entrance = state.state == PresenceState.ENTRANCE
-    estimate = locate(
-        state.evidence,
-        params,
-        t,
-        state.visit_open,
-        zone,
-        at_entrance,
-        bay,
-        _holds_inside(state, params, t),
-        state.door_passed_at if state.visit_open else None,
-    )
+    estimate = _locate_state(state, params, t)
     if checked_in:  # the shopper's word: in, and where she says, at once
         if not state.visit_open:
             return _open_visit(state, estimate, t)
@@ -1121,20 +1123,7 @@ def _step_filter(
         checked_in: the signal just absorbed is a check-in (the shopper's word opens a visit).
         reading: a reading was just absorbed (it counts at once, see READING_S).
     """
-    zone = state.place if state.state == PresenceState.ZONE else None
-    bay = state.place if state.state == PresenceState.BAY else None
-    at_entrance = state.state == PresenceState.ENTRANCE
-    estimate = locate(
-        state.evidence,
-        params,
-        t,
-        state.visit_open,
-        zone,
-        at_entrance,
-        bay,
-        _holds_inside(state, params, t),
-        state.door_passed_at if state.visit_open else None,
-    )
+    estimate = _locate_state(state, params, t)
     if checked_in:  # the shopper's word: in, and where she says, at once
         where = _place_of_estimate(estimate)
         state = replace(state, belief=places.at_place(_believe(state, params, t).belief, where))
