@@ -23,8 +23,9 @@ from store_server.db.database import Database
 from store_server.db.models import Delivery
 from tests.live import LiveClient, announce_arrival, login
 from tests.support.polling import wait_until
-from tests.support.sms_provider import FROM, SID, SmsProvider, sms_provider
-from tests.support.smtp import Mailbox, smtp_peer
+from tests.support.slow_peers import Peers, proxied_peers
+from tests.support.sms_provider import FROM, SID, SmsProvider
+from tests.support.smtp import Mailbox
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
@@ -37,15 +38,9 @@ TESS_PHONE = "+14155550142"
 
 
 @pytest.fixture
-def peers() -> Iterator[tuple[Mailbox, TcpProxy, SmsProvider, TcpProxy]]:
-    with smtp_peer() as (mailbox, smtp_port), sms_provider() as provider:
-        smtp = TcpProxy("127.0.0.1", smtp_port)
-        sms = TcpProxy("127.0.0.1", provider.port)
-        try:
-            yield mailbox, smtp, provider, sms
-        finally:
-            smtp.close()
-            sms.close()
+def peers() -> Iterator[Peers]:
+    with proxied_peers() as peers:
+        yield peers
 
 
 def delivered(stack: Stack) -> list[tuple[str, int]]:

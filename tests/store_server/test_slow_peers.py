@@ -26,9 +26,8 @@ from store_server.vocabulary import Channel
 from store_server.web.context import services
 from tests.store_server.conftest import World
 from tests.support.polling import wait_until
-from tests.support.sms_provider import FROM, SID, SmsProvider, sms_provider
-from tests.support.smtp import Mailbox, smtp_peer
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.slow_peers import Peers, proxied_peers
+from tests.support.sms_provider import FROM, SID
 
 # Short, so the test is quick: the setting is the bound whatever its value.
 TIMEOUT_S = 0.5
@@ -37,19 +36,12 @@ PATIENT_TIMEOUT_S = 60.0
 EMAIL = "tess@example.com"
 PHONE = "+14155550142"
 MANAGER = "morgan@demo.store"
-Peers = tuple[Mailbox, TcpProxy, SmsProvider, TcpProxy]
 
 
 @pytest.fixture
 def peers() -> Iterator[Peers]:
-    with smtp_peer() as (mailbox, smtp_port), sms_provider() as provider:
-        smtp = TcpProxy("127.0.0.1", smtp_port)
-        sms = TcpProxy("127.0.0.1", provider.port)
-        try:
-            yield mailbox, smtp, provider, sms
-        finally:
-            smtp.close()
-            sms.close()
+    with proxied_peers() as peers:
+        yield peers
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from store_server.sweep import sweep
 from store_server.web.context import services
 from tests.store_server.conftest import World
 from tests.store_server.test_escalations import MANAGER, choose, escalate
-from tests.store_server.test_slow_peers import Peers, peers, scrape, serve, value
+from tests.store_server.test_slow_peers import peers, scrape, serve, value
+from tests.support.slow_peers import Peers
 
 __all__ = ["peers", "serve"]  # fixtures used here
 
