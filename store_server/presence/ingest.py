@@ -41,16 +41,14 @@ from store_server.db.models import (
     Consent,
     CustomerTag,
     Device,
-    Gateway,
     GatewayBatch,
     Observation,
     Shopper,
-    Zone,
 )
 from store_server.events import Event
 from store_server.messaging.outbound import Job, Reach
 from store_server.presence import fusion
-from store_server.presence.gateways import record_beacon_sightings
+from store_server.presence.gateways import KnownGateway, record_beacon_sightings
 from store_server.presence.heard import EDDYSTONE_EID, Heard
 from store_server.presence.identity import DeviceKey, EidResolver
 from store_server.presence.pipeline import fuse_all, record_presence, states_before
@@ -65,6 +63,7 @@ log = logging.getLogger(__name__)
 # Reasons an observation is not used, besides fusion's (counted in the batch answer).
 IGNORED_UNRESOLVED = "unresolved"
 IGNORED_PAUSED = "detection_paused"
+CUSTOMER_TAG = "customer_tag"  # a Source's signal, besides EDDYSTONE_EID
 
 
 class Source(NamedTuple):
@@ -113,8 +112,7 @@ def database_resolver(db: Database) -> EidResolver:
 
 def ingest_batch(
     session: Session,
-    gateway: Gateway,
-    zone: Zone | None,
+    gateway: KnownGateway,
     batch_id: str,
     heard: Sequence[Heard],
     now: float,
@@ -125,48 +123,35 @@ def ingest_batch(
     reach: Reach,
 ) -> Ingested:
     """Store a batch of observations once (a later copy of the batch id is a conflict), as
-    heard by `gateway` in its `zone`."""
-    place = fusion.zone_place(*((zone.kind, zone.name) if zone is not None else (None, None)))
+    heard by `gateway` in its zone."""
+    place = fusion.zone_place(gateway.zone_kind, gateway.zone_name)
     params = fusion_params(settings)
     signals: dict[int, list[fusion.Signal]] = defaultdict(list)
     rows: list[tuple[Any, ...]] = []  # in OBSERVATION_COLUMNS' order
     ignored: Counter[str] = Counter()
-    # Read once: each is an ORM attribute, and the loop runs per observation.
     store_id, gateway_id, offset_db = gateway.store_id, gateway.id, gateway.rssi_offset_db
+    # What fusion.rssi_reason and fusion.clock_skew_reason let through, compared inline (the
+    # loop runs per observation); a reading outside them is ignored for the reason they give.
+    rssi_low, rssi_high = fusion.RSSI_RANGE_DBM
+    earliest, latest = now - fusion.MAX_CLOCK_SKEW_S, now + fusion.MAX_CLOCK_SKEW_S
     for obs, source in zip(heard, _identify(session, store_id, heard, now, resolver), strict=True):
-        if isinstance(source, str):
-            ignored[source] += 1
+        if not isinstance(source, Source):
+            if source is not None:  # a reason
+                ignored[source] += 1
+            continue  # None: a store beacon's frame, beacon health, not a person
+        rssi, seen_at = obs.rssi, obs.seen_at
+        if not (rssi_low <= rssi <= rssi_high and earliest <= seen_at <= latest):
+            # A broken radio or clock, or a replay, is never an arrival.
+            bad = fusion.rssi_reason(rssi) or fusion.clock_skew_reason(seen_at, now)
+            if bad is not None:
+                ignored[bad] += 1
             continue
-        if source is None:
-            continue  # a store beacon's frame: beacon health, not a person
-        bad = fusion.rssi_reason(obs.rssi) or fusion.clock_skew_reason(obs.seen_at, now)
-        if bad is not None:
-            ignored[bad] += 1  # a broken radio or clock, or a replay, is never an arrival
-            continue
-        shopper_id = source.shopper_id
-        rows.append(
-            (
-                store_id,
-                gateway_id,
-                shopper_id,
-                source.device_id,
-                source.tag_id,
-                obs.rssi,
-                obs.seen_at,
-            )
-        )
+        shopper_id, device_id, tag_id, signal, detail = source
+        rows.append((store_id, gateway_id, shopper_id, device_id, tag_id, rssi, seen_at))
         signals[shopper_id].append(
-            fusion.GatewayReading(
-                gateway_id,
-                place,
-                obs.rssi,
-                offset_db,
-                obs.seen_at,
-                source.signal,
-                source.detail,
-            )
+            fusion.GatewayReading(gateway_id, place, rssi, offset_db, seen_at, signal, detail)
         )
-    before = states_before(session, states, gateway.store_id, set(signals), params, now)
+    before = states_before(session, states, store_id, set(signals), params, now)
     fused = fuse_all(before, signals, params, now)
     lock_for_writes(session)
     try:
@@ -186,7 +171,7 @@ def ingest_batch(
         ) from exc
     record_beacon_sightings(session, gateway, heard)
     _insert_observations(session, rows)
-    outcome = record_presence(session, gateway.store_id, fused, now, reach)
+    outcome = record_presence(session, store_id, fused, now, reach)
     ignored.update(outcome.ignored)
     return Ingested(
         resolved=len(rows),
@@ -285,38 +270,42 @@ def _identify(
     """
     # An EID stamped far off the server's clock is ignored for that, unresolved: the resolver
     # holds only the windows around the present.
-    skewed = [
-        fusion.clock_skew_reason(obs.seen_at, now) if obs.kind == EDDYSTONE_EID else None
+    earliest, latest = now - fusion.MAX_CLOCK_SKEW_S, now + fusion.MAX_CLOCK_SKEW_S
+    frames = [
+        (obs.eid, obs.seen_at)
         for obs in heard
+        if obs.eid is not None and earliest <= obs.seen_at <= latest
     ]
-    wanted = [
-        obs.kind == EDDYSTONE_EID and obs.eid is not None and skew is None
-        for obs, skew in zip(heard, skewed, strict=True)
-    ]
-    frames = [(obs.eid, obs.seen_at) for obs, w in zip(heard, wanted, strict=True) if w and obs.eid]
-    device_of = iter(resolver.resolve_all(frames, now))
-    devices: list[int | None] = [next(device_of) if w else None for w in wanted]
+    resolved = resolver.resolve_all(frames, now)
     tag_keys = {obs.registered_id for obs in heard if obs.registered_id is not None}
-    found = _batch_sources(session, store_id, {d for d in devices if d is not None}, tag_keys)
+    found = _batch_sources(session, store_id, {d for d in resolved if d is not None}, tag_keys)
     paused = {shopper_id for shopper_id, until in found.paused.items() if until > now}
+    # What each device and tag stands for, decided once: a batch hears each phone many times.
+    of_device: dict[int | None, Source | str] = {
+        device_id: IGNORED_PAUSED
+        if shopper_id in paused
+        else Source(shopper_id, device_id, None, EDDYSTONE_EID, None)
+        for device_id, shopper_id in found.devices.items()
+    }
+    of_tag: dict[str, Source | str] = {
+        key: IGNORED_PAUSED
+        if shopper_id in paused
+        else Source(shopper_id, None, tag_id, CUSTOMER_TAG, label)
+        for key, (tag_id, shopper_id, label) in found.tags.items()
+    }
+    devices = iter(resolved)
     sources: list[Source | str | None] = []
-    for obs, device_id, skew in zip(heard, devices, skewed, strict=True):
-        if skew is not None:
-            sources.append(skew)
-        elif obs.kind == EDDYSTONE_EID and obs.eid is not None:
-            shopper_id = found.devices.get(device_id) if device_id is not None else None
-            if shopper_id is None:
-                sources.append(IGNORED_UNRESOLVED)
-            elif shopper_id in paused:
-                sources.append(IGNORED_PAUSED)
+    for obs in heard:
+        if obs.eid is not None:
+            seen_at = obs.seen_at
+            if earliest <= seen_at <= latest:
+                sources.append(of_device.get(next(devices), IGNORED_UNRESOLVED))
             else:
-                sources.append(Source(shopper_id, device_id, None, "eddystone_eid", None))
-        elif obs.registered_id is None or (tag := found.tags.get(obs.registered_id)) is None:
-            sources.append(None)  # telemetry, or a store beacon
-        elif tag[1] in paused:
-            sources.append(IGNORED_PAUSED)
+                sources.append(fusion.clock_skew_reason(seen_at, now))
+        elif obs.registered_id is not None:
+            sources.append(of_tag.get(obs.registered_id))  # None: a store beacon
         else:
-            sources.append(Source(tag[1], None, tag[0], "customer_tag", tag[2]))
+            sources.append(None)  # telemetry
     return sources
 
 
