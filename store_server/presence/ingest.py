@@ -1,13 +1,13 @@
 """Gateway ingest: resolve the batch's identities, fuse, then store it once and act.
 
 Reads and fusion come first: the batch's EIDs through the resolver's window tables, its
-devices and tags (with their shopper's consent and pause) in one indexed query, each heard
-shopper's fusion state (from memory, or restored from her recent readings). Only then does
-the transaction write: the batch id (a later copy is a conflict), the observations of
-opted-in, unpaused shoppers, beacon health, and what fusion decided (visits, events, pickup
-alerts, campaigns) through the presence pipeline. On SQLite the write lock is held for the
-writes alone (`lock_for_writes`). The events and offers are returned, for the caller to emit
-and send after the commit: no fan-out inside the transaction.
+devices and tags (with their shopper's consent, pause and open visit) in one indexed query,
+each heard shopper's fusion state (from memory, or restored from her recent readings). Only
+then does the transaction write: the batch id (a later copy is a conflict), the observations
+of opted-in, unpaused shoppers, beacon health, and what fusion decided (visits, events,
+pickup alerts, campaigns) through the presence pipeline. On SQLite the write lock is held for
+the writes alone (`lock_for_writes`). The events and offers are returned, for the caller to
+emit and send after the commit: no fan-out inside the transaction.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from store_server.db.models import (
     GatewayBatch,
     Observation,
     Shopper,
+    Visit,
 )
 from store_server.events import Event
 from store_server.messaging.outbound import Job, Reach
@@ -134,7 +135,8 @@ def ingest_batch(
     # loop runs per observation); a reading outside them is ignored for the reason they give.
     rssi_low, rssi_high = fusion.RSSI_RANGE_DBM
     earliest, latest = now - fusion.MAX_CLOCK_SKEW_S, now + fusion.MAX_CLOCK_SKEW_S
-    for obs, source in zip(heard, _identify(session, store_id, heard, now, resolver), strict=True):
+    sources, open_spans = _identify(session, store_id, heard, now, resolver)
+    for obs, source in zip(heard, sources, strict=True):
         if not isinstance(source, Source):
             if source is not None:  # a reason
                 ignored[source] += 1
@@ -151,7 +153,9 @@ def ingest_batch(
         signals[shopper_id].append(
             fusion.GatewayReading(gateway_id, place, rssi, offset_db, seen_at, signal, detail)
         )
-    before = states_before(session, states, store_id, set(signals), params, now)
+    before = states_before(
+        session, states, store_id, set(signals), params, now, open_spans=open_spans
+    )
     fused = fuse_all(before, signals, params, now)
     lock_for_writes(session)
     try:
@@ -260,13 +264,14 @@ def log_stored(gateway_id: str, observations: int, done: Ingested) -> None:
 
 def _identify(
     session: Session, store_id: int, heard: Sequence[Heard], now: float, resolver: EidResolver
-) -> list[Source | str | None]:
-    """The opted-in shopper behind each observation at this store.
+) -> tuple[list[Source | str | None], dict[int, tuple[float, float]]]:
+    """The opted-in shopper behind each observation at this store, and the open visits of
+    those shoppers here (by shopper: started at, last seen at).
 
-    For each: its source, a reason to ignore it (`unresolved`: an EID of no consenting
-    device, e.g. a revoked key; `detection_paused`; an EID's clock skew), or None for a store
-    beacon's frame (beacon health, recorded elsewhere). Only the batch's devices and tags are
-    read.
+    For each observation: its source, a reason to ignore it (`unresolved`: an EID of no
+    consenting device, e.g. a revoked key; `detection_paused`; an EID's clock skew), or None
+    for a store beacon's frame (beacon health, recorded elsewhere). Only the batch's devices
+    and tags are read, with their shoppers' open visits, in one query.
     """
     # An EID stamped far off the server's clock is ignored for that, unresolved: the resolver
     # holds only the windows around the present.
@@ -306,7 +311,7 @@ def _identify(
             sources.append(of_tag.get(obs.registered_id))  # None: a store beacon
         else:
             sources.append(None)  # telemetry
-    return sources
+    return sources, found.visits
 
 
 @dataclass
@@ -314,13 +319,16 @@ class _Found:
     devices: dict[int, int] = field(default_factory=dict)  # device id -> shopper id
     tags: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # -> id, shopper, label
     paused: dict[int, float] = field(default_factory=dict)  # shopper id -> paused until
+    # shopper id -> her open visit at the store: started at, last seen at
+    visits: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
 def _batch_sources(
     session: Session, store_id: int, device_ids: set[int], tag_keys: set[str]
 ) -> _Found:
-    """The batch's devices and tags whose shopper consented to arrival at this store: one
-    query, by primary key, unique identifier and the consents' unique index."""
+    """The batch's devices and tags whose shopper consented to arrival at this store, with
+    each shopper's open visit there: one query, by primary key, unique identifier, the
+    consents' unique index and the open visits' (`uq_visits_open`)."""
     found = _Found()
     if not device_ids and not tag_keys:
         return found
@@ -330,7 +338,9 @@ def _batch_sources(
         _SOURCES_BY_ARRAY if postgresql else _SOURCES_BY_LIST,
         {"store_id": store_id, "device_ids": list(device_ids), "tag_keys": list(tag_keys)},
     )
-    for kind, row_id, identifier, shopper_id, label, paused_until in rows:
+    for kind, row_id, identifier, shopper_id, label, paused_until, started, seen in rows:
+        if started is not None:
+            found.visits[shopper_id] = (started, seen)
         if kind == "device":
             found.devices[row_id] = shopper_id
         else:
@@ -344,6 +354,13 @@ def _sources_statement(postgresql: bool) -> Executable:
     """The query of `_batch_sources`, on the parameters `store_id`, `device_ids` and
     `tag_keys`: on PostgreSQL the lists as arrays (`= ANY`), so the text is the same for
     every batch and prepared once; elsewhere as expanding IN lists."""
+
+    def open_visit(shopper_id: Any) -> Any:
+        return and_(
+            Visit.store_id == bindparam("store_id"),
+            Visit.shopper_id == shopper_id,
+            Visit.ended_at.is_(None),
+        )
 
     def consented(shopper_id: Any) -> Any:
         return exists().where(
@@ -366,8 +383,11 @@ def _sources_statement(postgresql: bool) -> Executable:
             Device.shopper_id,
             null().label("label"),
             Shopper.detection_paused_until,
+            Visit.started_at,
+            Visit.last_seen_at,
         )
         .join(Shopper, Shopper.id == Device.shopper_id)
+        .outerjoin(Visit, open_visit(Device.shopper_id))
         .where(device_in, consented(Device.shopper_id))
     )
     by_tag: Any = (
@@ -378,8 +398,11 @@ def _sources_statement(postgresql: bool) -> Executable:
             CustomerTag.shopper_id,
             CustomerTag.label,
             Shopper.detection_paused_until,
+            Visit.started_at,
+            Visit.last_seen_at,
         )
         .join(Shopper, Shopper.id == CustomerTag.shopper_id)
+        .outerjoin(Visit, open_visit(CustomerTag.shopper_id))
         .where(and_(tag_in, consented(CustomerTag.shopper_id)))
     )
     return union_all(by_device, by_tag)
