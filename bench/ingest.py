@@ -2,6 +2,7 @@
 
     python -m bench ingest [--devices 1000 100000 1000000] [--observations 0 10000000]
         [--database postgresql|sqlite] [--processes 1|2] [--gateways 4] [--seconds 10] [--json]
+        [--in-process 400]
 
 One store with `--devices` registered, consenting shoppers (one phone each) and
 `--observations` stored readings spread over the retention period, seeded with bulk SQL. Each
@@ -25,6 +26,13 @@ size is served by the real server (`store-server run`, `--processes` of them on 
 - **memory**: each server's resident set at the end (gunicorn and its worker), which holds
   the EID tables of four windows.
 
+With `--in-process N`, no server is started: N batches of the same shape go through the
+store app in this process (Flask's test client, no HTTP, no gevent, one at a time), and the
+figure is this process's CPU per batch, median and lowest of blocks of 20: the server's own
+Python per batch, without the database's share and less exposed to the neighbours' load
+than the servers' figures (two versions of the code compare best run side by side). The
+app logs each batch to stderr, as the server does: `2>/dev/null`.
+
 The bare endpoint (bench/ingest_bare.py: parse, COPY the rows into the same table, commit) is
 then served the same way and measured with the same throughput run: `bare_over_store` is its
 observations per second over the store's. On PostgreSQL, `copy_ceiling` is the floor of any
@@ -42,6 +50,7 @@ import http.client
 import json
 import os
 import sqlite3
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -657,6 +666,56 @@ def measure_bare(
             proc.wait(timeout=30)
 
 
+IN_PROCESS_WARM_UP = 30  # batches: the EID tables built, the statements prepared
+IN_PROCESS_BLOCK = 20  # batches per timed block
+
+
+def in_process(db: Database, workdir: Path, batches: int) -> dict[str, Any]:
+    """The store app's CPU per batch of 500 in this process, through Flask's test client."""
+    from store_server.app import create_app
+    from store_server.settings import StoreSettings
+
+    settings = StoreSettings.from_env(database_url=db.url, var_dir=str(workdir / "var"))
+    app = create_app(settings)  # its log lines, a cost of the server's, go to stderr
+    client = app.test_client()
+
+    def body(k: int) -> bytes:
+        now = time.time()
+        first = (k * PHONES_PER_BATCH) % PHONES + 1
+        phones = list(range(first, first + PHONES_PER_BATCH))
+        return batch_body(phones, BATCH // PHONES_PER_BATCH, now, EIDS.at(now, range(1, 201)))
+
+    def post(k: int, text: bytes) -> None:
+        gateway = f"gw-{k % 4 + 1}"
+        response = client.post(
+            f"/api/v1/gateways/{gateway}/batches",
+            data=text,
+            headers={
+                "Authorization": f"Bearer {db.tokens[gateway]}",
+                "Content-Type": "application/json",
+            },
+        )
+        if response.status_code != 202:
+            raise RuntimeError(f"a batch answered {response.status_code}")
+
+    for k in range(IN_PROCESS_WARM_UP):
+        post(k, body(k))
+    blocks = []
+    for first in range(0, batches, IN_PROCESS_BLOCK):
+        bodies = [body(k) for k in range(first, first + IN_PROCESS_BLOCK)]  # not timed
+        started = time.process_time()
+        for k, text in enumerate(bodies, first):
+            post(k, text)
+        blocks.append((time.process_time() - started) * 1000 / IN_PROCESS_BLOCK)
+    return {
+        "batches": len(blocks) * IN_PROCESS_BLOCK,
+        "server_cpu_ms_per_batch": {
+            "median": round(statistics.median(blocks), 2),
+            "lowest": round(min(blocks), 2),
+        },
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the sizes and print the figures."""
     parser = argparse.ArgumentParser(prog="python -m bench ingest")
@@ -667,7 +726,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gateways", type=int, nargs="+", default=[4])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--in-process", type=int, metavar="BATCHES")
     args = parser.parse_args(argv)
+    if args.in_process:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Database(args.database, Path(tmp))
+            try:
+                db.seed_devices(max(args.devices), time.time())
+                found = in_process(db, Path(tmp), args.in_process)
+            finally:
+                db.drop()
+        print(json.dumps({"devices": max(args.devices), "in_process": found}))
+        return 0
     devices, observations = sorted(args.devices), sorted(args.observations)
     sizes = [(d, observations[0]) for d in devices] + [(devices[-1], o) for o in observations[1:]]
     runs = []

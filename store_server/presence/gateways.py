@@ -8,12 +8,13 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from store_server.accounts.auth import token_digest, tokens_match
+from store_server.db.database import execute_prepared
 from store_server.db.models import Beacon, Consent, CustomerTag, Gateway, Zone
 from store_server.presence.heard import EDDYSTONE_EID, Heard
 from store_server.problems import DomainError, Refusal
@@ -99,29 +100,45 @@ def remove_gateway(session: Session, gateway_id: str) -> None:
     session.flush()
 
 
-# Built once: a statement's construction costs a request more than its execution.
+class KnownGateway(NamedTuple):
+    """What a request of an authenticated gateway needs of it and of its zone (read by
+    `authenticate_gateway`: plain values, not ORM rows, as a batch of 500 writes neither)."""
+
+    id: str
+    store_id: int
+    rssi_offset_db: float
+    zone_kind: str | None  # None: no zone, the store's floor
+    zone_name: str | None
+
+
+# Built once, prepared on PostgreSQL: every batch of every gateway runs it.
 _GATEWAY_AND_ZONE = (
-    select(Gateway, Zone)
+    select(
+        Gateway.id,
+        Gateway.store_id,
+        Gateway.rssi_offset_db,
+        Zone.kind,
+        Zone.name,
+        Gateway.token_sha256,
+    )
     .outerjoin(Zone, Zone.id == Gateway.zone_id)
     .where(Gateway.id == bindparam("gateway_id"))
 )
 
 
-def authenticate_gateway(
-    session: Session, gateway_id: str, token: str | None
-) -> tuple[Gateway, Zone | None]:
-    """The gateway named `gateway_id` and its zone, if `token` is its token (not found /
+def authenticate_gateway(session: Session, gateway_id: str, token: str | None) -> KnownGateway:
+    """The gateway named `gateway_id` with its zone, if `token` is its token (not found /
     unauthorized): one query, in the session of the request's own work (one connection per
     request)."""
-    found = session.execute(_GATEWAY_AND_ZONE, {"gateway_id": gateway_id}).first()
-    if found is None:
+    found = execute_prepared(session, _GATEWAY_AND_ZONE, {"gateway_id": gateway_id})
+    if not found:
         raise DomainError(
             Refusal.NOT_FOUND, "unknown_gateway", f"no gateway {gateway_id!r} is registered"
         )
-    gateway, zone = found
-    if token is None or not tokens_match(token, gateway.token_sha256):
+    *known, token_sha256 = found[0]
+    if token is None or not tokens_match(token, token_sha256):
         raise DomainError(Refusal.UNAUTHORIZED, "unauthorized", "missing or wrong gateway token")
-    return gateway, zone
+    return KnownGateway(*known)
 
 
 @dataclass(frozen=True)
@@ -133,15 +150,13 @@ class GatewayConfig:
     refresh_s: int = CONFIG_REFRESH_S
 
 
-def gateway_config(
-    session: Session, gateway: Gateway, zone: Zone | None, entry_rssi_dbm: float
-) -> GatewayConfig:
+def gateway_config(session: Session, gateway: KnownGateway, entry_rssi_dbm: float) -> GatewayConfig:
     """The store's registered beacons and tags, and the entry threshold if the gateway's
-    `zone` is an arrival point."""
+    zone is an arrival point."""
     # The entry rule compares calibrated readings; the gateway sees raw ones.
     threshold = (
         entry_rssi_dbm - gateway.rssi_offset_db
-        if zone is not None and zone.kind in ("entrance", "bay")
+        if gateway.zone_kind in ("entrance", "bay")
         else None
     )
     beacons = session.scalars(
@@ -180,7 +195,7 @@ def log_heartbeat(gateway_id: str, adapter_state: str, outbox_depth: int) -> Non
 
 
 def record_beacon_sightings(
-    session: Session, gateway: Gateway, observations: Iterable[Heard]
+    session: Session, gateway: KnownGateway, observations: Iterable[Heard]
 ) -> int:
     """Update the health of the store's registered beacons; return how many were matched."""
     latest: dict[str, Heard] = {}

@@ -1,13 +1,13 @@
 """Gateway ingest: resolve the batch's identities, fuse, then store it once and act.
 
 Reads and fusion come first: the batch's EIDs through the resolver's window tables, its
-devices and tags (with their shopper's consent and pause) in one indexed query, each heard
-shopper's fusion state (from memory, or restored from her recent readings). Only then does
-the transaction write: the batch id (a later copy is a conflict), the observations of
-opted-in, unpaused shoppers, beacon health, and what fusion decided (visits, events, pickup
-alerts, campaigns) through the presence pipeline. On SQLite the write lock is held for the
-writes alone (`lock_for_writes`). The events and offers are returned, for the caller to emit
-and send after the commit: no fan-out inside the transaction.
+devices and tags (with their shopper's consent, pause and open visit) in one indexed query,
+each heard shopper's fusion state (from memory, or restored from her recent readings). Only
+then does the transaction write: the batch id (a later copy is a conflict), the observations
+of opted-in, unpaused shoppers, beacon health, and what fusion decided (visits, events,
+pickup alerts, campaigns) through the presence pipeline. On SQLite the write lock is held for
+the writes alone (`lock_for_writes`). The events and offers are returned, for the caller to
+emit and send after the commit: no fan-out inside the transaction.
 """
 
 from __future__ import annotations
@@ -41,16 +41,15 @@ from store_server.db.models import (
     Consent,
     CustomerTag,
     Device,
-    Gateway,
     GatewayBatch,
     Observation,
     Shopper,
-    Zone,
+    Visit,
 )
 from store_server.events import Event
 from store_server.messaging.outbound import Job, Reach
 from store_server.presence import fusion
-from store_server.presence.gateways import record_beacon_sightings
+from store_server.presence.gateways import KnownGateway, record_beacon_sightings
 from store_server.presence.heard import EDDYSTONE_EID, Heard
 from store_server.presence.identity import DeviceKey, EidResolver
 from store_server.presence.pipeline import fuse_all, record_presence, states_before
@@ -65,6 +64,7 @@ log = logging.getLogger(__name__)
 # Reasons an observation is not used, besides fusion's (counted in the batch answer).
 IGNORED_UNRESOLVED = "unresolved"
 IGNORED_PAUSED = "detection_paused"
+CUSTOMER_TAG = "customer_tag"  # a Source's signal, besides EDDYSTONE_EID
 
 
 class Source(NamedTuple):
@@ -113,8 +113,7 @@ def database_resolver(db: Database) -> EidResolver:
 
 def ingest_batch(
     session: Session,
-    gateway: Gateway,
-    zone: Zone | None,
+    gateway: KnownGateway,
     batch_id: str,
     heard: Sequence[Heard],
     now: float,
@@ -125,48 +124,38 @@ def ingest_batch(
     reach: Reach,
 ) -> Ingested:
     """Store a batch of observations once (a later copy of the batch id is a conflict), as
-    heard by `gateway` in its `zone`."""
-    place = fusion.zone_place(*((zone.kind, zone.name) if zone is not None else (None, None)))
+    heard by `gateway` in its zone."""
+    place = fusion.zone_place(gateway.zone_kind, gateway.zone_name)
     params = fusion_params(settings)
     signals: dict[int, list[fusion.Signal]] = defaultdict(list)
     rows: list[tuple[Any, ...]] = []  # in OBSERVATION_COLUMNS' order
     ignored: Counter[str] = Counter()
-    # Read once: each is an ORM attribute, and the loop runs per observation.
     store_id, gateway_id, offset_db = gateway.store_id, gateway.id, gateway.rssi_offset_db
-    for obs, source in zip(heard, _identify(session, store_id, heard, now, resolver), strict=True):
-        if isinstance(source, str):
-            ignored[source] += 1
+    # What fusion.rssi_reason and fusion.clock_skew_reason let through, compared inline (the
+    # loop runs per observation); a reading outside them is ignored for the reason they give.
+    rssi_low, rssi_high = fusion.RSSI_RANGE_DBM
+    earliest, latest = now - fusion.MAX_CLOCK_SKEW_S, now + fusion.MAX_CLOCK_SKEW_S
+    sources, open_spans = _identify(session, store_id, heard, now, resolver)
+    for obs, source in zip(heard, sources, strict=True):
+        if not isinstance(source, Source):
+            if source is not None:  # a reason
+                ignored[source] += 1
+            continue  # None: a store beacon's frame, beacon health, not a person
+        rssi, seen_at = obs.rssi, obs.seen_at
+        if not (rssi_low <= rssi <= rssi_high and earliest <= seen_at <= latest):
+            # A broken radio or clock, or a replay, is never an arrival.
+            bad = fusion.rssi_reason(rssi) or fusion.clock_skew_reason(seen_at, now)
+            if bad is not None:
+                ignored[bad] += 1
             continue
-        if source is None:
-            continue  # a store beacon's frame: beacon health, not a person
-        bad = fusion.rssi_reason(obs.rssi) or fusion.clock_skew_reason(obs.seen_at, now)
-        if bad is not None:
-            ignored[bad] += 1  # a broken radio or clock, or a replay, is never an arrival
-            continue
-        shopper_id = source.shopper_id
-        rows.append(
-            (
-                store_id,
-                gateway_id,
-                shopper_id,
-                source.device_id,
-                source.tag_id,
-                obs.rssi,
-                obs.seen_at,
-            )
-        )
+        shopper_id, device_id, tag_id, signal, detail = source
+        rows.append((store_id, gateway_id, shopper_id, device_id, tag_id, rssi, seen_at))
         signals[shopper_id].append(
-            fusion.GatewayReading(
-                gateway_id,
-                place,
-                obs.rssi,
-                offset_db,
-                obs.seen_at,
-                source.signal,
-                source.detail,
-            )
+            fusion.GatewayReading(gateway_id, place, rssi, offset_db, seen_at, signal, detail)
         )
-    before = states_before(session, states, gateway.store_id, set(signals), params, now)
+    before = states_before(
+        session, states, store_id, set(signals), params, now, open_spans=open_spans
+    )
     fused = fuse_all(before, signals, params, now)
     lock_for_writes(session)
     try:
@@ -186,7 +175,7 @@ def ingest_batch(
         ) from exc
     record_beacon_sightings(session, gateway, heard)
     _insert_observations(session, rows)
-    outcome = record_presence(session, gateway.store_id, fused, now, reach)
+    outcome = record_presence(session, store_id, fused, now, reach)
     ignored.update(outcome.ignored)
     return Ingested(
         resolved=len(rows),
@@ -275,49 +264,54 @@ def log_stored(gateway_id: str, observations: int, done: Ingested) -> None:
 
 def _identify(
     session: Session, store_id: int, heard: Sequence[Heard], now: float, resolver: EidResolver
-) -> list[Source | str | None]:
-    """The opted-in shopper behind each observation at this store.
+) -> tuple[list[Source | str | None], dict[int, tuple[float, float]]]:
+    """The opted-in shopper behind each observation at this store, and the open visits of
+    those shoppers here (by shopper: started at, last seen at).
 
-    For each: its source, a reason to ignore it (`unresolved`: an EID of no consenting
-    device, e.g. a revoked key; `detection_paused`; an EID's clock skew), or None for a store
-    beacon's frame (beacon health, recorded elsewhere). Only the batch's devices and tags are
-    read.
+    For each observation: its source, a reason to ignore it (`unresolved`: an EID of no
+    consenting device, e.g. a revoked key; `detection_paused`; an EID's clock skew), or None
+    for a store beacon's frame (beacon health, recorded elsewhere). Only the batch's devices
+    and tags are read, with their shoppers' open visits, in one query.
     """
     # An EID stamped far off the server's clock is ignored for that, unresolved: the resolver
     # holds only the windows around the present.
-    skewed = [
-        fusion.clock_skew_reason(obs.seen_at, now) if obs.kind == EDDYSTONE_EID else None
+    earliest, latest = now - fusion.MAX_CLOCK_SKEW_S, now + fusion.MAX_CLOCK_SKEW_S
+    frames = [
+        (obs.eid, obs.seen_at)
         for obs in heard
+        if obs.eid is not None and earliest <= obs.seen_at <= latest
     ]
-    wanted = [
-        obs.kind == EDDYSTONE_EID and obs.eid is not None and skew is None
-        for obs, skew in zip(heard, skewed, strict=True)
-    ]
-    frames = [(obs.eid, obs.seen_at) for obs, w in zip(heard, wanted, strict=True) if w and obs.eid]
-    device_of = iter(resolver.resolve_all(frames, now))
-    devices: list[int | None] = [next(device_of) if w else None for w in wanted]
+    resolved = resolver.resolve_all(frames, now)
     tag_keys = {obs.registered_id for obs in heard if obs.registered_id is not None}
-    found = _batch_sources(session, store_id, {d for d in devices if d is not None}, tag_keys)
+    found = _batch_sources(session, store_id, {d for d in resolved if d is not None}, tag_keys)
     paused = {shopper_id for shopper_id, until in found.paused.items() if until > now}
+    # What each device and tag stands for, decided once: a batch hears each phone many times.
+    of_device: dict[int | None, Source | str] = {
+        device_id: IGNORED_PAUSED
+        if shopper_id in paused
+        else Source(shopper_id, device_id, None, EDDYSTONE_EID, None)
+        for device_id, shopper_id in found.devices.items()
+    }
+    of_tag: dict[str, Source | str] = {
+        key: IGNORED_PAUSED
+        if shopper_id in paused
+        else Source(shopper_id, None, tag_id, CUSTOMER_TAG, label)
+        for key, (tag_id, shopper_id, label) in found.tags.items()
+    }
+    devices = iter(resolved)
     sources: list[Source | str | None] = []
-    for obs, device_id, skew in zip(heard, devices, skewed, strict=True):
-        if skew is not None:
-            sources.append(skew)
-        elif obs.kind == EDDYSTONE_EID and obs.eid is not None:
-            shopper_id = found.devices.get(device_id) if device_id is not None else None
-            if shopper_id is None:
-                sources.append(IGNORED_UNRESOLVED)
-            elif shopper_id in paused:
-                sources.append(IGNORED_PAUSED)
+    for obs in heard:
+        if obs.eid is not None:
+            seen_at = obs.seen_at
+            if earliest <= seen_at <= latest:
+                sources.append(of_device.get(next(devices), IGNORED_UNRESOLVED))
             else:
-                sources.append(Source(shopper_id, device_id, None, "eddystone_eid", None))
-        elif obs.registered_id is None or (tag := found.tags.get(obs.registered_id)) is None:
-            sources.append(None)  # telemetry, or a store beacon
-        elif tag[1] in paused:
-            sources.append(IGNORED_PAUSED)
+                sources.append(fusion.clock_skew_reason(seen_at, now))
+        elif obs.registered_id is not None:
+            sources.append(of_tag.get(obs.registered_id))  # None: a store beacon
         else:
-            sources.append(Source(tag[1], None, tag[0], "customer_tag", tag[2]))
-    return sources
+            sources.append(None)  # telemetry
+    return sources, found.visits
 
 
 @dataclass
@@ -325,13 +319,16 @@ class _Found:
     devices: dict[int, int] = field(default_factory=dict)  # device id -> shopper id
     tags: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # -> id, shopper, label
     paused: dict[int, float] = field(default_factory=dict)  # shopper id -> paused until
+    # shopper id -> her open visit at the store: started at, last seen at
+    visits: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
 def _batch_sources(
     session: Session, store_id: int, device_ids: set[int], tag_keys: set[str]
 ) -> _Found:
-    """The batch's devices and tags whose shopper consented to arrival at this store: one
-    query, by primary key, unique identifier and the consents' unique index."""
+    """The batch's devices and tags whose shopper consented to arrival at this store, with
+    each shopper's open visit there: one query, by primary key, unique identifier, the
+    consents' unique index and the open visits' (`uq_visits_open`)."""
     found = _Found()
     if not device_ids and not tag_keys:
         return found
@@ -341,7 +338,9 @@ def _batch_sources(
         _SOURCES_BY_ARRAY if postgresql else _SOURCES_BY_LIST,
         {"store_id": store_id, "device_ids": list(device_ids), "tag_keys": list(tag_keys)},
     )
-    for kind, row_id, identifier, shopper_id, label, paused_until in rows:
+    for kind, row_id, identifier, shopper_id, label, paused_until, started, seen in rows:
+        if started is not None:
+            found.visits[shopper_id] = (started, seen)
         if kind == "device":
             found.devices[row_id] = shopper_id
         else:
@@ -355,6 +354,13 @@ def _sources_statement(postgresql: bool) -> Executable:
     """The query of `_batch_sources`, on the parameters `store_id`, `device_ids` and
     `tag_keys`: on PostgreSQL the lists as arrays (`= ANY`), so the text is the same for
     every batch and prepared once; elsewhere as expanding IN lists."""
+
+    def open_visit(shopper_id: Any) -> Any:
+        return and_(
+            Visit.store_id == bindparam("store_id"),
+            Visit.shopper_id == shopper_id,
+            Visit.ended_at.is_(None),
+        )
 
     def consented(shopper_id: Any) -> Any:
         return exists().where(
@@ -377,8 +383,11 @@ def _sources_statement(postgresql: bool) -> Executable:
             Device.shopper_id,
             null().label("label"),
             Shopper.detection_paused_until,
+            Visit.started_at,
+            Visit.last_seen_at,
         )
         .join(Shopper, Shopper.id == Device.shopper_id)
+        .outerjoin(Visit, open_visit(Device.shopper_id))
         .where(device_in, consented(Device.shopper_id))
     )
     by_tag: Any = (
@@ -389,8 +398,11 @@ def _sources_statement(postgresql: bool) -> Executable:
             CustomerTag.shopper_id,
             CustomerTag.label,
             Shopper.detection_paused_until,
+            Visit.started_at,
+            Visit.last_seen_at,
         )
         .join(Shopper, Shopper.id == CustomerTag.shopper_id)
+        .outerjoin(Visit, open_visit(CustomerTag.shopper_id))
         .where(and_(tag_in, consented(CustomerTag.shopper_id)))
     )
     return union_all(by_device, by_tag)

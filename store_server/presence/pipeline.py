@@ -58,32 +58,39 @@ def states_before(
     shopper_ids: set[int],
     params: fusion.FusionParams,
     now: float,
+    *,
+    open_spans: dict[int, tuple[float, float]] | None = None,
 ) -> dict[int, fusion.PersonState]:
     """Each shopper's fusion state before the new signals: from memory when it agrees with the
     database, else restored.
 
     Another process (or the sweep) may have opened or closed a visit since this process last
     fused: the database's open visit is the truth, and the state is rebuilt from it and the
-    readings of the last lost timeout. Two queries for the lot, whatever their number.
+    readings of the last lost timeout. Two queries for the lot, whatever their number; one
+    when the caller read the open visits already (`open_spans`: each shopper's open visit at
+    the store as (started at, last seen at), ingest reads them with the batch's sources).
     """
     if not shopper_ids:
         return {}
-    visits = open_visits(session, store_id, shopper_ids)
+    if open_spans is None:
+        open_spans = {
+            shopper_id: (visit.started_at, visit.last_seen_at)
+            for shopper_id, visit in open_visits(session, store_id, shopper_ids).items()
+        }
     found: dict[int, fusion.PersonState] = {}
-    restore: dict[int, Visit | None] = {}
+    restore: dict[int, tuple[float, float] | None] = {}
     for shopper_id in shopper_ids:
-        visit = visits.get(shopper_id)
-        live = visit is not None and now - visit.last_seen_at < params.lost_timeout_s
+        span = open_spans.get(shopper_id)
+        live = span is not None and now - span[1] < params.lost_timeout_s
         remembered = states.get(store_id, shopper_id)
         if remembered is not None and remembered.visit_open == live:
             found[shopper_id] = remembered
         else:
-            restore[shopper_id] = visit if live else None
+            restore[shopper_id] = span if live else None
     if restore:
         readings = recent_readings(session, store_id, set(restore), now - params.lost_timeout_s)
-        for shopper_id, visit in restore.items():
-            span = (visit.started_at, visit.last_seen_at) if visit is not None else None
-            found[shopper_id] = fusion.restore(span, readings.get(shopper_id, []), params)
+        for shopper_id, live_span in restore.items():
+            found[shopper_id] = fusion.restore(live_span, readings.get(shopper_id, []), params)
     return found
 
 

@@ -51,8 +51,9 @@ FRAMES: list[dict[str, Any]] = [
 
 
 def _batch(frames: list[dict[str, Any]]) -> dict[str, Any]:
+    """A valid batch of these frames (copies: a test changes its batch, never FRAMES)."""
     observations: list[dict[str, Any]] = [
-        {"seen_at": 1_700_000_000.25 + i, "rssi": -70, "frame": frame}
+        {"seen_at": 1_700_000_000.25 + i, "rssi": -70, "frame": copy.deepcopy(frame)}
         for i, frame in enumerate(frames)
     ]
     observations[-1]["beacon_id"] = "ibeacon-1"
@@ -106,6 +107,24 @@ def test_a_changed_batch_gets_pydantics_answer(field: str, value: Any, valid: bo
     target = payload["observations"][0]
     if field.startswith("frame."):
         target, field = target["frame"], field.removeprefix("frame.")
+    if field.startswith("-"):
+        del target[field[1:]]
+    else:
+        target[field] = value
+    expected = _by_pydantic(payload)
+    assert isinstance(expected, Batch) is valid
+    _same_answer(payload, expected)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "valid"), [c for c in CHANGES if c[0].startswith("frame.")]
+)
+def test_an_eid_heard_again_is_checked_again(field: str, value: Any, valid: bool) -> None:
+    """The fast path reads each EID's text once a batch: a later frame of it is still
+    checked whole."""
+    payload = _batch([FRAMES[0], FRAMES[0], FRAMES[1]])
+    target = payload["observations"][1]["frame"]
+    field = field.removeprefix("frame.")
     if field.startswith("-"):
         del target[field[1:]]
     else:

@@ -267,6 +267,25 @@ def test_integers_are_bounded_at_64_bits_however_long_their_text() -> None:
         assert refused.value.code == "invalid_json"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1e999",  # the whole body
+        '[1.5, {"a": [-1e400]}]',  # deep in it
+        '{"id": "1234567890123456789012", "x": 1e999}',  # a long run of digits in a string
+    ],
+)
+def test_an_infinite_float_is_refused_wherever_it_is(text: str) -> None:
+    with pytest.raises(ApiError) as refused:
+        strict_loads(text)
+    assert refused.value.code == "invalid_json"
+
+
+def test_finite_floats_whose_sum_overflows_are_kept() -> None:
+    """The floats are checked by their sum: one that overflows is decided number by number."""
+    assert strict_loads('{"a": [1e308, 1e308], "b": -1.5}') == {"a": [1e308, 1e308], "b": -1.5}
+
+
 def test_malformed_json_keeps_its_code(world: World) -> None:
     response = json_post(world, "/api/v1/optin", '{"store_id": ')
     assert error_code(response, 400) == "malformed_json"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session
 
-from store_server.db.models import Gateway, Zone
 from store_server.metrics import ALERTS, ARRIVAL_TO_ALERT, BATCHES, OBSERVATIONS
 from store_server.presence.gateways import (
+    KnownGateway,
     authenticate_gateway,
     gateway_config,
     log_heartbeat,
@@ -34,9 +34,8 @@ from store_server.web.schemas.gateway_wire import (
 bp = Blueprint("gateways", __name__, url_prefix="/api/v1/gateways")
 
 
-def _authenticated(session: Session, gateway_id: str) -> tuple[Gateway, Zone | None]:
-    """The gateway in the path and its zone, if the request carries its token (404 / 401
-    otherwise)."""
+def _authenticated(session: Session, gateway_id: str) -> KnownGateway:
+    """The gateway in the path, if the request carries its token (404 / 401 otherwise)."""
     token = bearer_token(request.headers.get("Authorization"))
     return authenticate_gateway(session, gateway_id, token)
 
@@ -52,8 +51,8 @@ def config(gateway_id: str) -> tuple[Response, int]:
     """The store's registered beacons and tags, whose frames the gateway should upload."""
     settings = services().settings
     with services().db.sessions() as session:
-        gateway, zone = _authenticated(session, gateway_id)
-        found = gateway_config(session, gateway, zone, settings.entry_rssi_dbm)
+        gateway = _authenticated(session, gateway_id)
+        found = gateway_config(session, gateway, settings.entry_rssi_dbm)
     out = GatewayConfigOut(
         gateway_id=gateway.id,
         store_id=gateway.store_id,
@@ -79,7 +78,7 @@ def config(gateway_id: str) -> tuple[Response, int]:
 def heartbeat(gateway_id: str) -> tuple[Response, int]:
     """Keep the gateway's latest health report."""
     with services().db.transaction() as session:
-        gateway, _ = _authenticated(session, gateway_id)
+        gateway = _authenticated(session, gateway_id)
         body = parse_body(HeartbeatIn, request.get_json(silent=True))
         record_heartbeat(
             session, gateway.id, body.model_dump(exclude_unset=True), services().clock()
@@ -111,7 +110,7 @@ def _store_batch(gateway_id: str) -> tuple[Response, int]:
     settings = found.settings
     now = found.clock()
     with found.db.transaction() as session:
-        gateway, zone = _authenticated(session, gateway_id)
+        gateway = _authenticated(session, gateway_id)
         batch = parse_batch(request.get_json(silent=True))
         heard = batch.heard
         if len(heard) > settings.max_batch_observations:
@@ -123,7 +122,6 @@ def _store_batch(gateway_id: str) -> tuple[Response, int]:
         done = ingest_batch(
             session,
             gateway,
-            zone,
             batch.batch_id,
             heard,
             now,

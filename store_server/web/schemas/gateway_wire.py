@@ -162,18 +162,6 @@ def _is_number(value: Any) -> bool:  # a float field takes a JSON integer, never
     return value.__class__ is float or value.__class__ is int
 
 
-def _fast_eid(frame: Any, seen_at: float, rssi: int, beacon_id: Any) -> Heard | None:
-    eid = frame.get("eid")
-    if (
-        len(frame) != 3
-        or eid.__class__ is not str
-        or not _HEX16.fullmatch(eid)
-        or not _is_int(frame.get("tx_power"), -128, 127)
-    ):
-        return None
-    return Heard(seen_at, rssi, "eddystone_eid", bytes.fromhex(eid))
-
-
 def _is_text(value: Any, low: int, high: int) -> bool:
     return value.__class__ is str and low <= len(value) <= high and value.isascii()
 
@@ -243,9 +231,9 @@ def _fast_tlm(frame: Any, seen_at: float, rssi: int, beacon_id: Any) -> Heard | 
     return Heard(seen_at, rssi, "eddystone_tlm", telemetry=telemetry, beacon_id=beacon_id)
 
 
-# Each: the Heard of a frame of its kind, or None to leave the batch to pydantic.
+# Each: the Heard of a frame of its kind, or None to leave the batch to pydantic (an
+# Eddystone-EID frame, most of a batch, is read in `_fast_batch`'s loop).
 _FRAMES: dict[str, Callable[[Any, float, int, Any], Heard | None]] = {
-    "eddystone_eid": _fast_eid,
     "ibeacon": _fast_ibeacon,
     "altbeacon": _fast_altbeacon,
     "eddystone_uid": _fast_uid,
@@ -270,6 +258,7 @@ def _fast_batch(payload: Any) -> Batch | None:
     ):
         return None
     heard: list[Heard] = []
+    eids: dict[str, bytes] = {}  # each EID checked once: a batch hears a phone many times
     for obs in observations:
         if obs.__class__ is not dict:
             return None
@@ -280,12 +269,27 @@ def _fast_batch(payload: Any) -> Batch | None:
         beacon_id = obs.get("beacon_id")  # allowed on any frame, kept for telemetry only
         if (
             not (_is_number(seen_at) and seen_at > 0)
-            or not _is_int(rssi, -127, 20)
+            or not (rssi.__class__ is int and -127 <= rssi <= 20)
             or frame.__class__ is not dict
             or (beacon_id is not None and not _is_text(beacon_id, 0, 100))
         ):
             return None
         kind = frame.get("kind")
+        if kind == "eddystone_eid":
+            if len(frame) != 3:
+                return None
+            text, tx_power = frame.get("eid"), frame.get("tx_power")
+            if text.__class__ is not str or not (
+                tx_power.__class__ is int and -128 <= tx_power <= 127
+            ):
+                return None
+            eid = eids.get(text)
+            if eid is None:
+                if not _HEX16.fullmatch(text):
+                    return None
+                eid = eids[text] = bytes.fromhex(text)
+            heard.append(Heard(float(seen_at), rssi, "eddystone_eid", eid))
+            continue
         read = _FRAMES.get(kind) if kind.__class__ is str else None
         found = read(frame, float(seen_at), rssi, beacon_id) if read is not None else None
         if found is None:
