@@ -250,9 +250,12 @@ class FusionParams(FilterParams):
     # door's beacon at -90..-99 meanwhile); held for only `zone_silence_gaps` of her scans,
     # she went to the floor and back (background Android 35 flaps per stationary hour, 25
     # with this hold). Leaving the zone is told by evidence, not by silence: its beacon heard
-    # weak, another zone's beacon, the doorway. A phone ranging every second that walks away
-    # keeps hearing it, weaker. Five minutes: a long stop at a rail (busy-saturday's lingering
-    # shoppers stay 5-10 min); 30 scans or no limit gave the same figures (docs/decisions.md).
+    # weak, another zone's beacon, the doorway placing her (a door passage that supersedes
+    # older readings is not enough by itself: one door-gateway reading of a pocket phone 7 m
+    # away faded up to the entry threshold, -66, and took her out of her zone). A phone
+    # ranging every second that walks away keeps hearing it, weaker. Five minutes: a long
+    # stop at a rail (busy-saturday's lingering shoppers stay 5-10 min); 30 scans or no limit
+    # gave the same figures (docs/decisions.md).
     zone_silence_hold_s: float = 300.0
     # In a zone this long: `zone_dwell` fires while the shopper is still there (a dwell campaign
     # reaches her at the rail), and again with the total when she leaves. A minute at a rail is
@@ -1334,14 +1337,13 @@ def _zone_heard_within(state: PersonState, params: FusionParams, t: float) -> bo
 
 def _zone_unrefuted(state: PersonState, params: FusionParams, t: float) -> bool:
     """Whether nothing has said she left her zone: its beacon was last heard at the zone's
-    holding level, since the door was last passed and within `zone_silence_hold_s`."""
-    passed = state.door_passed_at if state.door_passed_at is not None else float("-inf")
+    holding level, within `zone_silence_hold_s`."""
     held = params.beacon_near_dbm - params.zone_switch_margin_db - params.beacon_body_loss_db
     return any(
         e.signal == "phone_beacon"
         and e.place.kind == PlaceKind.ZONE
         and e.place.name == state.place
-        and e.at >= max(passed, t - params.zone_silence_hold_s)
+        and e.at >= t - params.zone_silence_hold_s
         and e.level >= held
         for e in state.evidence
     )

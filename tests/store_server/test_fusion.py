@@ -675,6 +675,22 @@ def test_a_shopper_at_a_zone_edge_whose_pocket_hides_the_beacon_for_minutes_does
     assert not any(e.kind == "zone_dwell" and e.dwell_s == PARAMS.zone_dwell_s for e in flapping)
 
 
+def test_one_faded_up_door_reading_does_not_take_a_pocket_phone_out_of_its_zone() -> None:
+    # At the dresses rail 7 m from the door gateway: it reads her pocket phone at -88, once
+    # faded up to -66 (the doorway level); the floor gateway reads her at -82, her scans miss
+    # the zone's beacon meanwhile. A doorway reading supersedes older in-store readings, but
+    # it does not place her at the door: nothing says she left the rail.
+    signals: list[fusion.Signal] = [
+        BeaconReport("bcn-dresses", DRESSES, -70, T0 + s) for s in (0, 10, 20, 30, 150)
+    ]
+    signals += [floor(-82, T0 + s + 0.5) for s in range(160)]
+    signals += [door(-66 if s == 40 else -88, T0 + s + 0.7) for s in range(160)]
+    state, events = run(signals, PARAMS, T0 + 160, entered(T0 - 1))
+    assert kinds(events).count("zone_entered") == 1
+    assert state.state == PresenceState.ZONE and state.place == "dresses"
+    assert "exited" not in kinds(events)
+
+
 def test_a_zone_beacon_heard_weak_moves_her_out_of_the_zone() -> None:
     # The same phone walks from the rail to the middle of the floor: its next scans hear the
     # dresses beacon at -92 (under the level that holds a zone), the floor gateway at -75.
