@@ -257,6 +257,13 @@ class FusionParams(FilterParams):
     # stop at a rail (busy-saturday's lingering shoppers stay 5-10 min); 30 scans or no limit
     # gave the same figures (docs/decisions.md).
     zone_silence_hold_s: float = 300.0
+    # ... for a phone that hears its zone's beacon seldom (its usual gap between sightings of
+    # it this long or more, or unknown). A phone scanning or ranging continuously in the
+    # foreground hears a 1 s beacon every second or two: its silence for `zone_silence_gaps`
+    # of those, or a door passage since, is evidence that she left, as before (held like a
+    # pocket phone, foreground Android's zone accuracy fell 0.795 -> 0.768 on busy-saturday
+    # seed 3, default channel: walking from a rail to the door).
+    zone_silence_sparse_gap_s: float = 3.0
     # In a zone this long: `zone_dwell` fires while the shopper is still there (a dwell campaign
     # reaches her at the rail), and again with the total when she leaves. A minute at a rail is
     # the usual "interested" mark (the accuracy bench's dwell threshold); a campaign asking
@@ -1337,13 +1344,25 @@ def _zone_heard_within(state: PersonState, params: FusionParams, t: float) -> bo
 
 def _zone_unrefuted(state: PersonState, params: FusionParams, t: float) -> bool:
     """Whether nothing has said she left her zone: its beacon was last heard at the zone's
-    holding level, within `zone_silence_hold_s`."""
+    holding level, within `zone_silence_hold_s` for a phone that hears it seldom, within
+    `zone_silence_gaps` of its gaps and since the door was passed for one that hears it
+    every second or so (`zone_silence_sparse_gap_s`)."""
     held = params.beacon_near_dbm - params.zone_switch_margin_db - params.beacon_body_loss_db
+
+    passed = state.door_passed_at if state.door_passed_at is not None else float("-inf")
+
+    def since(e: Evidence) -> float:
+        if e.gap is not None and e.gap < params.zone_silence_sparse_gap_s:
+            # Heard every second or so: a few of its gaps unheard, or the door passed, and
+            # she has gone (`_zone_heard_within`).
+            return max(passed, t - params.zone_silence_gaps * e.gap)
+        return t - params.zone_silence_hold_s
+
     return any(
         e.signal == "phone_beacon"
         and e.place.kind == PlaceKind.ZONE
         and e.place.name == state.place
-        and e.at >= t - params.zone_silence_hold_s
+        and e.at >= since(e)
         and e.level >= held
         for e in state.evidence
     )
