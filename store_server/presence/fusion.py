@@ -248,7 +248,7 @@ class FusionParams(FilterParams):
     # phone scanning every 10 s at the rail then misses its beacon for minutes (busy-saturday
     # seed 1: shopper-024 at the dresses rail, 150 s without one sighting of its beacon, the
     # door's beacon at -90..-99 meanwhile); held for only `zone_silence_gaps` of her scans,
-    # she went to the floor and back (background Android 35 flaps per stationary hour, 25
+    # she went to the floor and back (background Android 35 flaps per stationary hour, 22
     # with this hold). Leaving the zone is told by evidence, not by silence: its beacon heard
     # weak, another zone's beacon, the doorway placing her (a door passage that supersedes
     # older readings is not enough by itself: one door-gateway reading of a pocket phone 7 m
@@ -1348,7 +1348,6 @@ def _zone_unrefuted(state: PersonState, params: FusionParams, t: float) -> bool:
     `zone_silence_gaps` of its gaps and since the door was passed for one that hears it
     every second or so (`zone_silence_sparse_gap_s`)."""
     held = params.beacon_near_dbm - params.zone_switch_margin_db - params.beacon_body_loss_db
-
     passed = state.door_passed_at if state.door_passed_at is not None else float("-inf")
 
     def since(e: Evidence) -> float:
