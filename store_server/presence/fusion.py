@@ -231,15 +231,39 @@ class FusionParams(FilterParams):
     # in a zone (hysteresis). 3 dB let shoppers standing at a zone's edge flap (7-11 flaps per
     # stationary hour on busy-saturday); 7 dB brings that to 2-3 on the default channel.
     zone_switch_margin_db: float = 7.0
-    # A zone holds while the person is placed on the floor only because the zone's beacon has
-    # gone unheard, for this many of the phone's usual gaps between sightings of it: a phone in
-    # a pocket scanning every 10 s misses its zone's beacon two or three scans in a row
-    # (busy-saturday: zone <-> floor flaps, 40-60 per stationary hour for background and
-    # cached Android), while a phone ranging every second that stops hearing it has left. (A
-    # flat 45 s cut these flaps by a third but held foreground phones in zones they had left:
-    # zone accuracy 0.77 -> 0.65.) Gateways do not count: they report a still device only on
-    # their keepalive, and their silence means a change.
+    # A zone holds while the person is placed outside only because the zone's beacon has gone
+    # unheard (the door far and not passed, other sources still heard), for this many of the
+    # phone's usual gaps between sightings of it: a phone in a pocket scanning every 10 s
+    # misses its zone's beacon two or three scans in a row (busy-saturday: zone <-> floor
+    # flaps, 40-60 per stationary hour for background and cached Android), while a phone
+    # ranging every second that stops hearing it has left. (A flat 45 s cut these flaps by a
+    # third but held foreground phones in zones they had left: zone accuracy 0.77 -> 0.65.)
+    # Gateways do not count: they report a still device only on their keepalive, and their
+    # silence means a change.
     zone_silence_gaps: float = 4.0
+    # Against a mere floor estimate (an in-store source hears her, no zone does, not the
+    # doorway) her zone holds for as long as this while its beacon, last heard at the zone's
+    # holding level, has not been heard since, whatever the phone's gaps: a pocket or a bag
+    # between the phone and the beacon takes 8-12 dB (firmware_sim.world.BODY_LOSS_DB), and a
+    # phone scanning every 10 s at the rail then misses its beacon for minutes (busy-saturday
+    # seed 1: shopper-024 at the dresses rail, 150 s without one sighting of its beacon, the
+    # door's beacon at -90..-99 meanwhile); held for only `zone_silence_gaps` of her scans,
+    # she went to the floor and back (background Android 35 flaps per stationary hour, 22
+    # with this hold). Leaving the zone is told by evidence, not by silence: its beacon heard
+    # weak, another zone's beacon, the doorway placing her (a door passage that supersedes
+    # older readings is not enough by itself: one door-gateway reading of a pocket phone 7 m
+    # away faded up to the entry threshold, -66, and took her out of her zone). A phone
+    # ranging every second that walks away keeps hearing it, weaker. Five minutes: a long
+    # stop at a rail (busy-saturday's lingering shoppers stay 5-10 min); 30 scans or no limit
+    # gave the same figures (docs/decisions.md).
+    zone_silence_hold_s: float = 300.0
+    # ... for a phone that hears its zone's beacon seldom (its usual gap between sightings of
+    # it this long or more, or unknown). A phone scanning or ranging continuously in the
+    # foreground hears a 1 s beacon every second or two: its silence for `zone_silence_gaps`
+    # of those, or a door passage since, is evidence that she left, as before (held like a
+    # pocket phone, foreground Android's zone accuracy fell 0.795 -> 0.768 on busy-saturday
+    # seed 3, default channel: walking from a rail to the door).
+    zone_silence_sparse_gap_s: float = 3.0
     # In a zone this long: `zone_dwell` fires while the shopper is still there (a dwell campaign
     # reaches her at the rail), and again with the total when she leaves. A minute at a rail is
     # the usual "interested" mark (the accuracy bench's dwell threshold); a campaign asking
@@ -1093,7 +1117,7 @@ def _step_rules(
     if (
         state.state == PresenceState.ZONE
         and estimate.state == PresenceState.INSIDE
-        and _zone_heard_within(state, params, t)
+        and _zone_unrefuted(state, params, t)
     ):
         # Only the zone's source has fallen silent, nothing places her elsewhere.
         return _hold(state, replace(estimate, state=state.state, place=state.place), params, t)
@@ -1313,6 +1337,31 @@ def _zone_heard_within(state: PersonState, params: FusionParams, t: float) -> bo
         and e.place.name == state.place
         and e.gap is not None
         and e.at >= max(passed, t - params.zone_silence_gaps * e.gap)
+        and e.level >= held
+        for e in state.evidence
+    )
+
+
+def _zone_unrefuted(state: PersonState, params: FusionParams, t: float) -> bool:
+    """Whether nothing has said she left her zone: its beacon was last heard at the zone's
+    holding level, within `zone_silence_hold_s` for a phone that hears it seldom, within
+    `zone_silence_gaps` of its gaps and since the door was passed for one that hears it
+    every second or so (`zone_silence_sparse_gap_s`)."""
+    held = params.beacon_near_dbm - params.zone_switch_margin_db - params.beacon_body_loss_db
+    passed = state.door_passed_at if state.door_passed_at is not None else float("-inf")
+
+    def since(e: Evidence) -> float:
+        if e.gap is not None and e.gap < params.zone_silence_sparse_gap_s:
+            # Heard every second or so: a few of its gaps unheard, or the door passed, and
+            # she has gone (`_zone_heard_within`).
+            return max(passed, t - params.zone_silence_gaps * e.gap)
+        return t - params.zone_silence_hold_s
+
+    return any(
+        e.signal == "phone_beacon"
+        and e.place.kind == PlaceKind.ZONE
+        and e.place.name == state.place
+        and e.at >= since(e)
         and e.level >= held
         for e in state.evidence
     )

@@ -644,9 +644,63 @@ def test_a_pocket_phone_missing_its_zone_beacon_for_a_few_scans_stays_in_the_zon
     state, events = run(signals, PARAMS, T0 + 200, entered(T0 - 1))
     assert [e.kind for e in events if e.kind != "zone_dwell"] == ["zone_entered"]
     assert state.state == PresenceState.ZONE and state.place == "dresses"
-    # Counting seconds instead of her scans, the silence moves her to the floor and back.
-    _, flapping = run(signals, replace(PARAMS, zone_silence_gaps=0.0), T0 + 200, entered(T0 - 1))
+    # Without the hold on her zone's silence, it moves her to the floor and back.
+    _, flapping = run(signals, replace(PARAMS, zone_silence_hold_s=0.0), T0 + 200, entered(T0 - 1))
     assert kinds(flapping).count("zone_entered") > 1
+
+
+def test_a_shopper_at_a_zone_edge_whose_pocket_hides_the_beacon_for_minutes_does_not_flap() -> None:
+    # A background Android phone in a bag at the edge of the dresses zone, her back to its
+    # beacon: the floor gateway hears her adverts every second at -86..-90, her scans (every
+    # 10 s) catch the dresses beacon at -78 twice, then for two and a half minutes only the
+    # door's beacon far away (-93), then the dresses beacon again. Nothing says she left.
+    rng = random.Random(7)
+    scans = range(0, 240, 10)
+    signals: list[fusion.Signal] = [
+        BeaconReport("bcn-dresses", DRESSES, -78, T0 + s) for s in scans if s < 20 or s >= 180
+    ]
+    signals += [door_beacon(-93, T0 + s + 0.2) for s in scans]
+    signals += [floor(round(-88 + rng.gauss(0, 2)), T0 + s + 0.5) for s in range(240)]
+    state, events = run(signals, PARAMS, T0 + 240, entered(T0 - 1))
+    assert [e.kind for e in events if e.kind != "zone_dwell"] == ["zone_entered"]
+    assert state.state == PresenceState.ZONE and state.place == "dresses"
+    # Her dwell campaign's minute is reached while she is still at the rail, unheard.
+    zone_entered = next(e for e in events if e.kind == "zone_entered")
+    [dwell] = [e for e in events if e.kind == "zone_dwell"]
+    assert dwell.at == zone_entered.at + PARAMS.zone_dwell_s < T0 + 180
+    # Her scans' own gaps (zone_silence_gaps) alone held her 40 s: then the floor, and back,
+    # and the minute is never reached while she stands there.
+    _, flapping = run(signals, replace(PARAMS, zone_silence_hold_s=0.0), T0 + 240, entered(T0 - 1))
+    assert kinds(flapping).count("zone_entered") > 1
+    assert not any(e.kind == "zone_dwell" and e.dwell_s == PARAMS.zone_dwell_s for e in flapping)
+
+
+def test_one_faded_up_door_reading_does_not_take_a_pocket_phone_out_of_its_zone() -> None:
+    # At the dresses rail 7 m from the door gateway: it reads her pocket phone at -88, once
+    # faded up to -66 (the doorway level); the floor gateway reads her at -82, her scans miss
+    # the zone's beacon meanwhile. A doorway reading supersedes older in-store readings, but
+    # it does not place her at the door: nothing says she left the rail.
+    signals: list[fusion.Signal] = [
+        BeaconReport("bcn-dresses", DRESSES, -70, T0 + s) for s in (0, 10, 20, 30, 150)
+    ]
+    signals += [floor(-82, T0 + s + 0.5) for s in range(160)]
+    signals += [door(-66 if s == 40 else -88, T0 + s + 0.7) for s in range(160)]
+    state, events = run(signals, PARAMS, T0 + 160, entered(T0 - 1))
+    assert kinds(events).count("zone_entered") == 1
+    assert state.state == PresenceState.ZONE and state.place == "dresses"
+    assert "exited" not in kinds(events)
+
+
+def test_a_zone_beacon_heard_weak_moves_her_out_of_the_zone() -> None:
+    # The same phone walks from the rail to the middle of the floor: its next scans hear the
+    # dresses beacon at -92 (under the level that holds a zone), the floor gateway at -75.
+    signals: list[fusion.Signal] = [
+        BeaconReport("bcn-dresses", DRESSES, -66, T0 + s) for s in range(0, 60, 10)
+    ]
+    signals += [BeaconReport("bcn-dresses", DRESSES, -92, T0 + s) for s in range(60, 120, 10)]
+    signals += [floor(-82 if s < 60 else -75, T0 + s + 0.5) for s in range(120)]
+    state, _ = run(signals, PARAMS, T0 + 120, entered(T0 - 1))
+    assert state.visit_open and state.state == PresenceState.INSIDE
 
 
 def test_a_phone_ranging_every_second_that_stops_hearing_its_zone_leaves_it() -> None:
