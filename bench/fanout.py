@@ -194,6 +194,29 @@ def summary(latencies: list[float], expected: int, retries: int = 0) -> dict[str
     }
 
 
+class Steps:
+    """Where each measured arrival's time went: until the request was answered (the product's
+    ingest, the bare app's emit call), and until the first tablet heard it (when the fan-out
+    had begun)."""
+
+    def __init__(self) -> None:
+        self.answered: list[float] = []
+        self.first_heard: list[float] = []
+
+    def add(self, started: float, answered: float, heard: list[float]) -> None:
+        """One arrival: when it was sent, answered, and heard by each tablet."""
+        self.answered.append(answered - started)
+        if heard:
+            self.first_heard.append(min(heard) - started)
+
+    def figures(self) -> dict[str, float]:
+        """Medians over the measured arrivals, in milliseconds."""
+        return {
+            "answered_p50_ms": round(statistics.median(self.answered) * 1000, 1),
+            "first_heard_p50_ms": round(statistics.median(self.first_heard) * 1000, 1),
+        }
+
+
 class GcLog:
     """Where a server's workers log their collections (`--gc`), or nowhere."""
 
@@ -300,6 +323,7 @@ def measure_product(
         ]
         time.sleep(PING_INTERVAL_S)
         latencies: list[float] = []
+        steps = Steps()
         window = [0.0, 0.0]
         session = requests.Session()
         try:
@@ -317,11 +341,14 @@ def measure_product(
                     headers={"Authorization": f"Bearer {gateway_token}"},
                 )
                 response.raise_for_status()
+                answered = time.perf_counter()
+                heard = []
                 for group in groups:
-                    heard = group.wait_all()
-                    if index > WARM_UP:
-                        latencies.extend(t - started for t in heard)
+                    heard.extend(group.wait_all())
                     group.check_none_dropped()
+                if index > WARM_UP:
+                    latencies.extend(t - started for t in heard)
+                    steps.add(started, answered, heard)
                 window[1] = time.perf_counter()
                 time.sleep(SPACING_S)
             arrivals_now = requests.get(
@@ -335,7 +362,7 @@ def measure_product(
     if not arrivals_now:
         raise RuntimeError("no arrival was raised: the bench's batches open no visit")
     result = summary(latencies, tablets * arrivals, sum(group.retries for group in groups))
-    return {**result, **_extra(load, gcs, window)}, arrivals_now[0]
+    return {**result, **steps.figures(), **_extra(load, gcs, window)}, arrivals_now[0]
 
 
 def _extra(load: float, gcs: GcLog, window: list[float]) -> dict[str, Any]:
@@ -413,6 +440,7 @@ def measure_bare(
         ]
         time.sleep(PING_INTERVAL_S)
         latencies: list[float] = []
+        steps = Steps()
         window = [0.0, 0.0]
         session = requests.Session()
         try:
@@ -423,11 +451,14 @@ def measure_bare(
                 if index == WARM_UP + 1:
                     window[0] = started
                 session.post(f"{urls[0]}/emit", json=payload, timeout=30).raise_for_status()
+                answered = time.perf_counter()
+                heard = []
                 for group in groups:
-                    heard = group.wait_all()
-                    if index > WARM_UP:
-                        latencies.extend(t - started for t in heard)
+                    heard.extend(group.wait_all())
                     group.check_none_dropped()
+                if index > WARM_UP:
+                    latencies.extend(t - started for t in heard)
+                    steps.add(started, answered, heard)
                 window[1] = time.perf_counter()
                 time.sleep(SPACING_S)
         finally:
@@ -442,7 +473,7 @@ def measure_bare(
                 proc.kill()
                 proc.wait()
     result = summary(latencies, tablets * arrivals, sum(group.retries for group in groups))
-    return {**result, **_extra(load, gcs, window)}
+    return {**result, **steps.figures(), **_extra(load, gcs, window)}
 
 
 def measure(
