@@ -11,10 +11,18 @@ last tablet connected (every tablet pinging), after one unmeasured warm-up event
 
     python -m bench fanout [--worker gevent|gthread] [--tablets 50] [--arrivals 20] [--json]
                            [--processes 2 --queue redis://127.0.0.1:6379/0]
+                           [--repeat 3] [--gc]
 
 With `--processes 2` both the store server and the bare app run as two processes sharing the
 Redis queue (each with a channel of its own run), the tablets split evenly between them, and
 every event is raised on the first: half the tablets hear it through Redis.
+
+One run's ratio says little on a shared two-core machine (the bare app's own median moved
+fivefold between two runs of the same command), so `--repeat N` measures N pairs, the first
+product then bare, the next bare then product, and so on (a load that rises or falls through
+the invocation favours neither), and reports each pair's ratios with the load average when each
+half started, then the median of the ratios and their range. `--gc` adds, for each half, the
+garbage collections of the server's workers while the arrivals were measured (bench/gc_probe).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,6 +68,10 @@ PING_INTERVAL_S = 25.0
 # Events sent before the measured ones, to both servers: the product's first batch pays its
 # process's first-use costs (SQLAlchemy's statement caches, the EID table), once per start.
 WARM_UP = 1
+# Put first on a server's PYTHONPATH by `--gc`: its sitecustomize logs the workers' collections.
+GC_PROBE = Path(__file__).with_name("gc_probe")
+# A collection this long or longer stops every greenlet long enough to show in a p99.
+GC_LONG_S = 0.020
 
 
 class Tablets:
@@ -181,6 +194,68 @@ def summary(latencies: list[float], expected: int, retries: int = 0) -> dict[str
     }
 
 
+class Steps:
+    """Where each measured arrival's time went: until the request was answered (the product's
+    ingest, the bare app's emit call), and until the first tablet heard it (when the fan-out
+    had begun)."""
+
+    def __init__(self) -> None:
+        self.answered: list[float] = []
+        self.first_heard: list[float] = []
+
+    def add(self, started: float, answered: float, heard: list[float]) -> None:
+        """One arrival: when it was sent, answered, and heard by each tablet."""
+        self.answered.append(answered - started)
+        if heard:
+            self.first_heard.append(min(heard) - started)
+
+    def figures(self) -> dict[str, float]:
+        """Medians over the measured arrivals, in milliseconds."""
+        return {
+            "answered_p50_ms": round(statistics.median(self.answered) * 1000, 1),
+            "first_heard_p50_ms": round(statistics.median(self.first_heard) * 1000, 1),
+        }
+
+
+class GcLog:
+    """Where a server's workers log their collections (`--gc`), or nowhere."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+
+    def env(self) -> dict[str, str]:
+        """The server's environment variables that load the probe."""
+        if self.directory is None:
+            return {}
+        path = os.pathsep.join(p for p in (str(GC_PROBE), os.environ.get("PYTHONPATH")) if p)
+        return {"PYTHONPATH": path, "FANOUT_GC_LOG": str(self.directory)}
+
+    def during(self, start: float, end: float) -> dict[str, Any] | None:
+        """The collections that started between `start` and `end` (perf_counter), all workers
+        together: how many per generation, their total and longest wall time."""
+        if self.directory is None:
+            return None
+        took: list[tuple[int, float]] = []
+        for log in self.directory.glob("gc-*.log"):
+            for line in log.read_text().splitlines():
+                generation, began, seconds = line.split()
+                if start <= float(began) <= end:
+                    took.append((int(generation), float(seconds)))
+        return gc_figures(took)
+
+
+def gc_figures(took: list[tuple[int, float]]) -> dict[str, Any]:
+    """(generation, seconds) of each collection -> counts, total and longest, in ms."""
+    return {
+        "collections": [sum(1 for g, _ in took if g == gen) for gen in (0, 1, 2)],
+        "total_ms": round(sum(t for _, t in took) * 1000, 1),
+        "longest_ms": round(max((t for _, t in took), default=0.0) * 1000, 1),
+        f"over_{GC_LONG_S * 1000:.0f}ms": sum(1 for _, t in took if t >= GC_LONG_S),
+    }
+
+
 def arrival_batch(batch_id: str, identity_key: bytes, now: float) -> dict[str, Any]:
     """The batch an entrance gateway sends as the phone with this key walks in at `now`."""
     return {
@@ -207,14 +282,22 @@ def split(count: int, parts: int) -> list[int]:
 
 
 def measure_product(
-    worker: str, tablets: int, arrivals: int, workdir: Path, queue: str | None = None
+    worker: str,
+    tablets: int,
+    arrivals: int,
+    workdir: Path,
+    queue: str | None = None,
+    gc_log: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Arrivals through the real ingest endpoint; returns the summary and a sample payload.
 
     Args:
         queue: a Redis URL: serve with two processes sharing it (the second without the sweep).
+        gc_log: add the workers' collections during the measured arrivals to the summary.
     """
-    settings = {"STORE_SERVER_WORKER": worker}
+    load = os.getloadavg()[0]
+    gcs = GcLog(workdir / "gc" if gc_log else None)
+    settings = {"STORE_SERVER_WORKER": worker, **gcs.env()}
     if queue:
         settings["STORE_SOCKETIO_MESSAGE_QUEUE"] = queue
     second = Stack(workdir / "second", server_settings={**settings, "STORE_RUN_SCHEDULER": "0"})
@@ -240,6 +323,8 @@ def measure_product(
         ]
         time.sleep(PING_INTERVAL_S)
         latencies: list[float] = []
+        steps = Steps()
+        window = [0.0, 0.0]
         session = requests.Session()
         try:
             for index in range(1, WARM_UP + arrivals + 1):
@@ -247,6 +332,8 @@ def measure_product(
                 for group in groups:
                     group.expect_one()
                 started = time.perf_counter()
+                if index == WARM_UP + 1:
+                    window[0] = started
                 response = session.post(
                     f"{stack.url}/api/v1/gateways/gw-entrance/batches",
                     json=body,
@@ -254,11 +341,15 @@ def measure_product(
                     headers={"Authorization": f"Bearer {gateway_token}"},
                 )
                 response.raise_for_status()
+                answered = time.perf_counter()
+                heard = []
                 for group in groups:
-                    heard = group.wait_all()
-                    if index > WARM_UP:
-                        latencies.extend(t - started for t in heard)
+                    heard.extend(group.wait_all())
                     group.check_none_dropped()
+                if index > WARM_UP:
+                    latencies.extend(t - started for t in heard)
+                    steps.add(started, answered, heard)
+                window[1] = time.perf_counter()
                 time.sleep(SPACING_S)
             arrivals_now = requests.get(
                 f"{stack.url}/api/v1/stores/1/arrivals",
@@ -270,9 +361,13 @@ def measure_product(
                 group.close()
     if not arrivals_now:
         raise RuntimeError("no arrival was raised: the bench's batches open no visit")
-    return summary(
-        latencies, tablets * arrivals, sum(group.retries for group in groups)
-    ), arrivals_now[0]
+    result = summary(latencies, tablets * arrivals, sum(group.retries for group in groups))
+    return {**result, **steps.figures(), **_extra(load, gcs, window)}, arrivals_now[0]
+
+
+def _extra(load: float, gcs: GcLog, window: list[float]) -> dict[str, Any]:
+    gc_figures = gcs.during(*window)
+    return {"load_1m": round(load, 2), **({"gc": gc_figures} if gc_figures else {})}
 
 
 def gunicorn_args(worker: str, port: int, wsgi_app: str) -> list[str]:
@@ -301,11 +396,24 @@ def gunicorn_args(worker: str, port: int, wsgi_app: str) -> list[str]:
 
 
 def measure_bare(
-    worker: str, tablets: int, arrivals: int, payload: dict[str, Any], queue: str | None = None
+    worker: str,
+    tablets: int,
+    arrivals: int,
+    payload: dict[str, Any],
+    queue: str | None = None,
+    gc_dir: Path | None = None,
 ) -> dict[str, Any]:
     """The same payload emitted by a bare Flask-SocketIO app served the same way (two
-    processes on the queue if one is given)."""
-    env = {**os.environ, "FANOUT_QUEUE": queue or "", "FANOUT_CHANNEL": f"bare-{uuid.uuid4()}"}
+    processes on the queue if one is given); with `gc_dir`, its workers' collections during
+    the measured arrivals, logged there."""
+    load = os.getloadavg()[0]
+    gcs = GcLog(gc_dir)
+    env = {
+        **os.environ,
+        "FANOUT_QUEUE": queue or "",
+        "FANOUT_CHANNEL": f"bare-{uuid.uuid4()}",
+        **gcs.env(),
+    }
     ports = [free_port() for _ in range(2 if queue else 1)]
     procs = [
         subprocess.Popen(  # noqa: S603 - our own module
@@ -332,18 +440,26 @@ def measure_bare(
         ]
         time.sleep(PING_INTERVAL_S)
         latencies: list[float] = []
+        steps = Steps()
+        window = [0.0, 0.0]
         session = requests.Session()
         try:
             for index in range(1, WARM_UP + arrivals + 1):
                 for group in groups:
                     group.expect_one()
                 started = time.perf_counter()
+                if index == WARM_UP + 1:
+                    window[0] = started
                 session.post(f"{urls[0]}/emit", json=payload, timeout=30).raise_for_status()
+                answered = time.perf_counter()
+                heard = []
                 for group in groups:
-                    heard = group.wait_all()
-                    if index > WARM_UP:
-                        latencies.extend(t - started for t in heard)
+                    heard.extend(group.wait_all())
                     group.check_none_dropped()
+                if index > WARM_UP:
+                    latencies.extend(t - started for t in heard)
+                    steps.add(started, answered, heard)
+                window[1] = time.perf_counter()
                 time.sleep(SPACING_S)
         finally:
             for group in groups:
@@ -356,24 +472,67 @@ def measure_bare(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-    return summary(latencies, tablets * arrivals, sum(group.retries for group in groups))
+    result = summary(latencies, tablets * arrivals, sum(group.retries for group in groups))
+    return {**result, **steps.figures(), **_extra(load, gcs, window)}
 
 
-def measure(worker: str, tablets: int, arrivals: int, queue: str | None = None) -> dict[str, Any]:
-    """Product and bare app, one after the other, with the same worker class (and, with a
-    queue, two processes each)."""
+def measure(
+    worker: str,
+    tablets: int,
+    arrivals: int,
+    queue: str | None = None,
+    repeat: int = 1,
+    gc_log: bool = False,
+) -> dict[str, Any]:
+    """`repeat` pairs of product and bare app with the same worker class (and, with a queue,
+    two processes each), alternating which goes first; each pair's ratios, then their median
+    and range."""
+    runs: list[dict[str, Any]] = []
+    payload: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as tmp:
-        product, payload = measure_product(worker, tablets, arrivals, Path(tmp), queue)
-    bare = measure_bare(worker, tablets, arrivals, payload, queue)
+        for round_ in range(repeat):
+            workdir = Path(tmp) / f"run-{round_}"
+            bare_first = payload is not None and round_ % 2 == 1
+            bare: dict[str, Any] | None = None
+            if bare_first:
+                assert payload is not None
+                bare = measure_bare(worker, tablets, arrivals, payload, queue, _gc(workdir, gc_log))
+            product, payload = measure_product(worker, tablets, arrivals, workdir, queue, gc_log)
+            if bare is None:
+                bare = measure_bare(worker, tablets, arrivals, payload, queue, _gc(workdir, gc_log))
+            runs.append(
+                {
+                    "first": "bare" if bare_first else "store_server",
+                    "store_server": product,
+                    "bare_flask_socketio": bare,
+                    "ratio_p50": round(product["p50_ms"] / bare["p50_ms"], 2),
+                    "ratio_p99": round(product["p99_ms"] / bare["p99_ms"], 2),
+                }
+            )
     return {
         "worker": worker,
         "processes": 2 if queue else 1,
         "tablets": tablets,
         "arrivals": arrivals,
-        "store_server": product,
-        "bare_flask_socketio": bare,
-        "ratio_p50": round(product["p50_ms"] / bare["p50_ms"], 2),
-        "ratio_p99": round(product["p99_ms"] / bare["p99_ms"], 2),
+        "runs": runs,
+        **{
+            f"{key}_{stat}": value
+            for key in ("ratio_p50", "ratio_p99")
+            for stat, value in spread([run[key] for run in runs]).items()
+        },
+    }
+
+
+def _gc(workdir: Path, gc_log: bool) -> Path | None:
+    return workdir / "gc-bare" if gc_log else None
+
+
+def spread(ratios: list[float]) -> dict[str, float]:
+    """The median of the runs' ratios, and the lowest and highest."""
+    return {
+        "median": round(statistics.median(ratios), 2),
+        "min": min(ratios),
+        "max": max(ratios),
     }
 
 
@@ -385,9 +544,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arrivals", type=int, default=20)
     parser.add_argument("--processes", type=int, choices=(1, 2), default=1)
     parser.add_argument("--queue", default="redis://127.0.0.1:6379/0", help="with --processes 2")
+    parser.add_argument("--repeat", type=int, default=1, help="pairs of runs, alternating")
+    parser.add_argument("--gc", action="store_true", help="the workers' collections too")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     queue = args.queue if args.processes == 2 else None
-    result = measure(args.worker, args.tablets, args.arrivals, queue)
+    result = measure(args.worker, args.tablets, args.arrivals, queue, args.repeat, args.gc)
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
     return 0

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from store_server.serving import GEVENT_CONNECTIONS, GTHREAD_THREADS, GunicornServer
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from store_server.serving import (
+    GEVENT_CONNECTIONS,
+    GTHREAD_THREADS,
+    WORKER_GC_THRESHOLDS,
+    GunicornServer,
+    worker_gc_policy,
+)
 from store_server.settings import StoreSettings
 
 
@@ -19,3 +30,29 @@ def test_gthread_gets_a_thread_and_a_connection_slot_per_socket() -> None:
     cfg = GunicornServer(StoreSettings(server_worker="gthread")).cfg
     assert cfg.worker_class_str == "gthread"
     assert cfg.threads == cfg.worker_connections == GTHREAD_THREADS
+
+
+@pytest.fixture
+def gc_restored() -> Iterator[None]:
+    """The test process's collector as it was, after a test that set the worker's policy."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def test_the_worker_sets_its_gc_policy_once_the_app_is_loaded() -> None:
+    for worker in ("gevent", "gthread"):
+        cfg = GunicornServer(StoreSettings(server_worker=worker)).cfg
+        assert cfg.post_worker_init is worker_gc_policy
+
+
+@pytest.mark.usefixtures("gc_restored")
+def test_the_gc_policy_freezes_what_start_up_left_and_raises_the_first_threshold() -> None:
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    loaded = [object(), [], {}]  # stands for the app loaded before the hook
+    worker_gc_policy()
+    assert gc.get_threshold() == WORKER_GC_THRESHOLDS
+    assert gc.get_freeze_count() > 0
+    assert not any(item is loaded[1] for item in gc.get_objects())  # frozen, walked no more
