@@ -1342,7 +1342,8 @@ def _hold(
 
 
 def _holds_inside(state: PersonState, params: FusionParams, t: float) -> bool:
-    """Whether the person is placed in the store and has not been in the doorway lately.
+    """Whether the person is placed in the store and has not been in the doorway lately, since
+    the passage that opened her visit.
 
     Everything weak and alike is where the radios leave two places indistinguishable: the
     back of the store and the pavement down the street. Which one it is, the door tells: a
@@ -1350,7 +1351,14 @@ def _holds_inside(state: PersonState, params: FusionParams, t: float) -> bool:
     the rail did not.
     """
     placed = state.state in (PresenceState.INSIDE, PresenceState.ZONE)
-    passed = state.door_passed_at is not None and t - state.door_passed_at <= params.door_passage_s
+    # The passage that opened her visit does not count: she has walked in, not out (an entry
+    # from in-store gateways comes seconds after her doorway reading, and a pocket phone at
+    # the back read weak in between closed the visit it had just opened).
+    passed = (
+        state.door_passed_at is not None
+        and t - state.door_passed_at <= params.door_passage_s
+        and (state.entered_at is None or state.door_passed_at > state.entered_at)
+    )
     return state.visit_open and placed and not passed
 
 

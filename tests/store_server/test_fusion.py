@@ -837,3 +837,15 @@ def test_no_walk_by_while_an_in_store_gateway_still_reads_her() -> None:
     state, events = run([], PARAMS, last_in_store + PARAMS.walk_by_gone_s + 2, state)
     assert kinds(events) == ["walk_by"]
     assert events[0].at >= last_in_store + PARAMS.walk_by_gone_s
+
+
+def test_a_pocket_phone_entered_from_the_floor_just_after_the_door_stays_in_at_the_back() -> None:
+    # In through the door (-62, -57) and past it (the floor leads the door twice), then at the
+    # back rail a few seconds later, read as weak by both gateways as on the pavement: the
+    # passage that opened her visit is no passage out, she is held inside.
+    signals: list[fusion.Signal] = [door(-62, T0), door(-57, T0 + 1)]
+    signals += [door(-88, T0 + 2), floor(-78, T0 + 2.1), door(-90, T0 + 3), floor(-76, T0 + 3.1)]
+    signals += at_the_back(T0 + 4, 60)
+    state, events = run(signals, PARAMS, T0 + 64, PersonState())
+    assert kinds(events).count("entered") == 1 and events[0].at == T0 + 3.1
+    assert "exited" not in kinds(events) and state.visit_open
