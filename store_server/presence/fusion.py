@@ -230,14 +230,19 @@ class FusionParams(FilterParams):
     # ... but sooner when she came through the door: read in the doorway (the entry threshold)
     # by a door gateway inside the store, then, within `door_then_floor_window_s`, read by an
     # in-store gateway at `door_then_floor_dbm` or up and `door_then_floor_lead_db` above the
-    # door gateway's level, `door_then_floor_readings` times. An app advertising once a second
-    # is read in the doorway once or twice while crossing it, short of the door's sum (one
-    # advert at -62 and one at -57: 13 dB of the 16), and 2-6 s later she is deeper in the
-    # store: the door gateway behind her reads her at -80..-95 (her body between them), the
-    # floor gateway she walks towards at -72..-80. A passer near the door reads the door
+    # door gateway's latest reading, `door_then_floor_readings` times. An app advertising once
+    # a second is read in the doorway once or twice while crossing it, short of the door's sum
+    # (one advert at -62 and one at -57: 13 dB of the 16), and 2-6 s later she is deeper in
+    # the store: the door gateway behind her reads her at -80..-95 (her body between them),
+    # the floor gateway she walks towards at -72..-80. A passer near the door reads the door
     # gateway 10 dB and more above any in-store one, and the floor gateway through the glass
-    # at -84 or less.
-    door_then_floor_window_s: float = 8.0
+    # at -84 or less. (The door's latest reading, not its smoothed level: the level lags her
+    # by seconds.) Measured on seeds 1-2 of the four reference stores, both channels
+    # (docs/decisions.md, "Visit boundaries"): one leading reading let up to a third of one
+    # harsh store's passers in; two at -82, up to a tenth; a window of 8 s let in a passer
+    # whose floor link the harsh channel's shadowing lifted to -75..-79 on the pavement 7 s
+    # after his doorway reading.
+    door_then_floor_window_s: float = 6.0
     door_then_floor_dbm: float = -80.0
     door_then_floor_lead_db: float = 3.0
     door_then_floor_readings: float = 2.0
