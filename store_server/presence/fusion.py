@@ -12,9 +12,10 @@ dwell and a lost timeout turns raw estimates into states and events (`fuse`, `ad
 
 States: `outside`, `walk-by`, `entrance`, `inside`, `zone` (with the zone's name) and `bay`
 (with the bay's name). Events: `walk_by` (once the passer has gone by without entering),
-`entered` (through the door, at a bay, placed in the store for long enough, or a check-in),
-`zone_entered`, `zone_dwell` (when `zone_dwell_s` is reached while still in the zone, then with
-the total on leaving it), `curbside`, `exited`; each with a confidence and its reasons. Time
+`entered` (through the door, at a bay, past the door into in-store gateways' range, placed in
+the store for long enough, or a check-in), `zone_entered`, `zone_dwell` (when `zone_dwell_s`
+is reached while still in the zone, then with the total on leaving it), `curbside`,
+`exited`; each with a confidence and its reasons. Time
 alone decides some of them (a walk-by, a dwell, an exit): the caller runs `advance` on every
 remembered state every second or so (the sweep; the bench each virtual second).
 
@@ -226,6 +227,25 @@ class FusionParams(FilterParams):
     # not at all while crossing the door. Four such adverts; at 10 s passers placed inside by
     # chance got in.
     inside_entry_s: float = 20.0
+    # ... but sooner when she came through the door: read in the doorway (the entry threshold)
+    # by a door gateway inside the store, then, within `door_then_floor_window_s`, read by an
+    # in-store gateway at `door_then_floor_dbm` or up and `door_then_floor_lead_db` above the
+    # door gateway's latest reading, `door_then_floor_readings` times. An app advertising once
+    # a second is read in the doorway once or twice while crossing it, short of the door's sum
+    # (one advert at -62 and one at -57: 13 dB of the 16), and 2-6 s later she is deeper in
+    # the store: the door gateway behind her reads her at -80..-95 (her body between them),
+    # the floor gateway she walks towards at -72..-80. A passer near the door reads the door
+    # gateway 10 dB and more above any in-store one, and the floor gateway through the glass
+    # at -84 or less. (The door's latest reading, not its smoothed level: the level lags her
+    # by seconds.) Measured on seeds 1-2 of the four reference stores, both channels
+    # (docs/decisions.md, "Visit boundaries"): one leading reading let up to a third of one
+    # harsh store's passers in; two at -82, up to a tenth; a window of 8 s let in a passer
+    # whose floor link the harsh channel's shadowing lifted to -75..-79 on the pavement 7 s
+    # after his doorway reading.
+    door_then_floor_window_s: float = 6.0
+    door_then_floor_dbm: float = -80.0
+    door_then_floor_lead_db: float = 3.0
+    door_then_floor_readings: float = 2.0
     # A zone change also needs the new zone this much stronger than the current one, and the
     # current zone holds until its evidence falls this far below the level that places someone
     # in a zone (hysteresis). 3 dB let shoppers standing at a zone's edge flap (7-11 flaps per
@@ -285,6 +305,11 @@ class FusionParams(FilterParams):
     # life. At 10 s, 7-8 % of walk_by events on busy-saturday (seed 1) went to people who
     # entered within a minute; at 20 s, 2 % (walk-by event precision 0.93 -> 0.98).
     walk_by_gone_s: float = 20.0
+    # ... and no in-store gateway has read them at `inside_min_dbm` or up for as long: a
+    # pocket phone that came in and stands at a rail is read by the floor gateway at -77..-90
+    # and by the door's at -85..-100 (under `walk_by_min_dbm`) while her entry waits for the
+    # inside hold, and a `walk_by` then went to her (busy-saturday seed 1: walk-by event
+    # precision 0.966). A passer reads the floor gateway through the glass at -84 or less.
     # A bay is a parking space several metres across, watched by a gateway on the facade: a car
     # waiting in it is nearer that gateway than any other, however weakly a phone in a bag in a
     # car is heard (-81 to -89 dBm at the post on curbside: an absolute floor of -80 kept it
@@ -504,10 +529,15 @@ class PersonState:
     outside_door_at: float | None = None
     passage_evidence: float = 0.0
     passage_evidence_at: float | None = None
+    # Door then floor (door_then_floor_*): her last reading in the doorway by an inside door
+    # gateway before a visit, and the in-store readings leading the door since.
+    doorway_at: float | None = None
+    floor_leads: int = 0
     # The shop front heard them (walk_by_min_dbm) first and last, and how strongly at most.
     near_door_since: float | None = None
     near_door_at: float | None = None
     near_door_peak: float | None = None
+    in_store_at: float | None = None  # an in-store gateway read them at inside_min_dbm or up
     pending_bay: str | None = None  # the bay placing them since placed_elsewhere_since
     # The last reading saying they were in the doorway (see `_holds_inside`).
     door_passed_at: float | None = None
@@ -899,6 +929,8 @@ def _exit(
         outside_door_at=None,
         passage_evidence=0.0,
         passage_evidence_at=None,
+        doorway_at=None,
+        floor_leads=0,
         near_door_since=None,
         near_door_at=at,
         near_door_peak=None,
@@ -957,8 +989,15 @@ def _add_door_evidence(state: PersonState, signal: Reading, params: FusionParams
             else signal.calibrated_rssi,
             walk_by_reported=False if new_pass else state.walk_by_reported,
         )
+    if (
+        isinstance(signal, GatewayReading)
+        and signal.place.kind not in ARRIVAL_KINDS
+        and signal.calibrated_rssi >= params.inside_min_dbm
+    ):
+        state = replace(state, in_store_at=t)
     if signal.place.outside and _in_doorway(signal, params):
         state = replace(state, outside_door_at=t)
+    state = _door_then_floor(state, signal, params)
     passage = _passage_excess(state, signal, params)
     if passage is not None:
         recent = state.passage_evidence_at is not None and t - state.passage_evidence_at <= (
@@ -974,6 +1013,39 @@ def _add_door_evidence(state: PersonState, signal: Reading, params: FusionParams
     )
     total = max(0.0, (state.door_evidence if recent else 0.0) + excess)
     return replace(state, door_evidence=total, door_evidence_at=t)
+
+
+def _door_then_floor(state: PersonState, signal: Reading, params: FusionParams) -> PersonState:
+    """Count the in-store gateway readings that lead the door since her last reading in the
+    doorway by an inside door gateway (see `door_then_floor_window_s`)."""
+    if not isinstance(signal, GatewayReading):
+        return state
+    t, rssi = signal.seen_at, signal.calibrated_rssi
+    if signal.place.kind == PlaceKind.ENTRANCE and not signal.place.outside:
+        if rssi >= params.entry_rssi_dbm:
+            return replace(state, doorway_at=t, floor_leads=0)
+        return state
+    if (
+        signal.place.kind in ARRIVAL_KINDS
+        or state.doorway_at is None
+        or t - state.doorway_at > params.door_then_floor_window_s
+        or rssi < params.door_then_floor_dbm
+    ):
+        return state
+    door = max(
+        (
+            e.last_rssi
+            for e in state.evidence
+            if e.source.startswith("gateway:")
+            and e.place.kind == PlaceKind.ENTRANCE
+            and not e.place.outside
+            and e.fresh(params, t)
+        ),
+        default=params.unheard_dbm,
+    )
+    if rssi < door + params.door_then_floor_lead_db:
+        return state
+    return replace(state, floor_leads=state.floor_leads + 1)
 
 
 def _passage_excess(state: PersonState, signal: Reading, params: FusionParams) -> float | None:
@@ -1299,7 +1371,8 @@ def _hold(
 
 
 def _holds_inside(state: PersonState, params: FusionParams, t: float) -> bool:
-    """Whether the person is placed in the store and has not been in the doorway lately.
+    """Whether the person is placed in the store and has not been in the doorway lately, since
+    the passage that opened her visit.
 
     Everything weak and alike is where the radios leave two places indistinguishable: the
     back of the store and the pavement down the street. Which one it is, the door tells: a
@@ -1307,7 +1380,14 @@ def _holds_inside(state: PersonState, params: FusionParams, t: float) -> bool:
     the rail did not.
     """
     placed = state.state in (PresenceState.INSIDE, PresenceState.ZONE)
-    passed = state.door_passed_at is not None and t - state.door_passed_at <= params.door_passage_s
+    # The passage that opened her visit does not count: she has walked in, not out (an entry
+    # from in-store gateways comes seconds after her doorway reading, and a pocket phone at
+    # the back read weak in between closed the visit it had just opened).
+    passed = (
+        state.door_passed_at is not None
+        and t - state.door_passed_at <= params.door_passage_s
+        and (state.entered_at is None or state.door_passed_at > state.entered_at)
+    )
     return state.visit_open and placed and not passed
 
 
@@ -1382,6 +1462,9 @@ def _step_outside_rules(
     arrived = _arrival_estimate(state, estimate, params, t)
     if arrived is not None:
         return _open_visit(state, arrived, t)
+    through = _through_door_estimate(state, estimate, params, t)
+    if through is not None:
+        return _open_visit(state, through, t)
     if estimate.state in (PresenceState.INSIDE, PresenceState.ZONE, PresenceState.BAY):
         # Placed in the store or at a bay for long enough, and heard again once the hold is
         # up (the clock alone does not do it: a passer's last reading stays current for
@@ -1414,6 +1497,43 @@ def _step_outside_rules(
     if state.placed_elsewhere_since is not None:
         state = replace(state, placed_elsewhere_since=None, pending_bay=None)
     return _walk_by(state, estimate, params, t)
+
+
+def _through_door_estimate(
+    state: PersonState, estimate: Estimate, params: FusionParams, t: float
+) -> Estimate | None:
+    """Where an entry through the door, confirmed by in-store gateways leading the door just
+    after it (`door_then_floor_*`), places her, or None if unconfirmed."""
+    if (
+        state.doorway_at is None
+        or t - state.doorway_at > params.door_then_floor_window_s
+        or state.floor_leads < params.door_then_floor_readings
+    ):
+        return None
+    floor = max(
+        (
+            e
+            for e in state.evidence
+            if e.source.startswith("gateway:")
+            and e.place.kind not in ARRIVAL_KINDS
+            and e.at >= state.doorway_at
+        ),
+        key=lambda e: e.last_rssi,
+        default=None,
+    )
+    if floor is None:
+        return None
+    passage = {
+        "signal": "door_then_floor",
+        "doorway_s_ago": round(t - state.doorway_at, 1),
+        "readings": state.floor_leads,
+    }
+    if estimate.state in (PresenceState.INSIDE, PresenceState.ZONE):
+        return replace(estimate, reasons=(*estimate.reasons, passage))
+    margin = floor.last_rssi - params.door_then_floor_dbm
+    return Estimate(
+        PresenceState.INSIDE, None, _confidence(margin), (floor.reason(), passage), floor.level
+    )
 
 
 def _step_outside_filter(
@@ -1449,11 +1569,12 @@ def _walk_by(
     state: PersonState, estimate: Estimate, params: FusionParams, t: float
 ) -> tuple[PersonState, list[PresenceEvent]]:
     """`walk_by` once someone heard near the shop front has gone by without entering."""
+    heard_at = max(state.near_door_at or 0.0, state.in_store_at or 0.0)
     if (
         state.walk_by_reported
         or state.near_door_since is None
         or state.near_door_at is None
-        or t - state.near_door_at < params.walk_by_gone_s
+        or t - heard_at < params.walk_by_gone_s
     ):
         return state, []
     peak = state.near_door_peak if state.near_door_peak is not None else params.walk_by_min_dbm
@@ -1463,10 +1584,10 @@ def _walk_by(
             "rssi": round(peak),
             "for_s": round(state.near_door_at - state.near_door_since, 1),
         },
-        {"signal": "gone", "silent_s": round(t - state.near_door_at, 1)},
+        {"signal": "gone", "silent_s": round(t - heard_at, 1)},
     )
     # Sure they passed (gone for twice the wait) and how clearly they were at the shop front.
-    gone_share = min(1.0, (t - state.near_door_at) / (2 * params.walk_by_gone_s))
+    gone_share = min(1.0, (t - heard_at) / (2 * params.walk_by_gone_s))
     confidence = round(min(1.0, BASE_CONFIDENCE + (1 - BASE_CONFIDENCE) * gone_share), 2)
     event = PresenceEvent(PresenceKind.WALK_BY, None, t, confidence, reasons)
     walked = replace(

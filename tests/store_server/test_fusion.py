@@ -839,3 +839,67 @@ def test_a_cached_phones_usual_ten_second_gap_does_not_end_her_visit() -> None:
     signals += [door_beacon(-93, t + 0.2) for t in scans[::2]]
     state, events = run(signals, PARAMS, scans[-1] + 5, entered(T0 - 1))
     assert "exited" not in kinds(events) and state.visit_open
+
+
+def test_read_in_the_doorway_then_led_by_the_floor_gateway_enters_within_seconds() -> None:
+    # A pocket phone advertising once a second crosses the door: -62 then -57 (13 dB of the
+    # door's 16), then, deeper in the store, the door gateway behind her reads -84..-90 and the
+    # floor gateway ahead -78, -76: in at the second floor reading that leads the door.
+    signals: list[fusion.Signal] = [door(-62, T0), door(-57, T0 + 1)]
+    signals += [door(-84, T0 + 2), floor(-82, T0 + 2.1), door(-88, T0 + 3)]
+    signals += [floor(-78, T0 + 3.1), door(-90, T0 + 4), floor(-76, T0 + 4.1)]
+    signals += [floor(-77, T0 + s + 0.1) for s in range(5, 30)]
+    state, events = run(signals, PARAMS, T0 + 30, PersonState())
+    assert kinds(events)[0] == "entered" and events[0].at == T0 + 4.1
+    assert "door_then_floor" in {r["signal"] for r in events[0].reasons}
+    assert "walk_by" not in kinds(events) and state.visit_open
+
+
+def test_a_floor_gateway_that_does_not_lead_the_door_gives_no_early_entry() -> None:
+    # The same doorway readings, then the floor gateway at -79 while the door reads -78 (no
+    # lead: standing in the doorway, or a passer just past it), and -82 (under the floor
+    # level) while the door falls: no entry until the inside hold.
+    signals: list[fusion.Signal] = [door(-62, T0), door(-57, T0 + 1)]
+    for s in range(2, 8):
+        signals += [door(-78 if s < 5 else -92, T0 + s), floor(-79 if s < 5 else -82, T0 + s + 0.1)]
+    state, events = run(signals, PARAMS, T0 + 10, PersonState())
+    assert "entered" not in kinds(events) and not state.visit_open
+
+
+def test_a_passer_read_at_the_doorway_level_then_weakly_through_the_glass_never_enters() -> None:
+    # A passer 2.5 m from the door gateway (-66..-69 at the closest), walking on: the door
+    # gateway falls, the floor gateway reads him through the glass at -84 and under.
+    readings = [(-74, -88), (-69, -86), (-66, -85), (-68, -84), (-75, -86), (-80, -87)]
+    readings += [(-84, -89), (-86, -91), (-90, -93)]
+    signals: list[fusion.Signal] = []
+    for s, (at_door, at_floor) in enumerate(readings):
+        signals += [door(at_door, T0 + s), floor(at_floor, T0 + s + 0.2)]
+    state, events = run(signals, PARAMS, T0 + 60, PersonState())
+    assert "entered" not in kinds(events) and not state.visit_open
+    assert kinds(events) == ["walk_by"]
+
+
+def test_no_walk_by_while_an_in_store_gateway_still_reads_her() -> None:
+    # Near the shop front (the door gateway at -75), then only the floor gateway reads her, a
+    # pocket phone at a rail: -83 (the in-store level) and -90 by turns, too weak on the whole
+    # to place her in the store. She came in; she has not gone by while the floor reads her so.
+    signals: list[fusion.Signal] = [door(-75, T0 + s) for s in range(3)]
+    signals += [floor(-83 if i % 2 else -90, T0 + 5 + 3 * i) for i in range(1, 6)]
+    last_in_store = T0 + 5 + 3 * 5  # the last -83
+    state, events = run(signals, PARAMS, T0 + 2 + PARAMS.walk_by_gone_s + 5, PersonState())
+    assert "walk_by" not in kinds(events) and "entered" not in kinds(events)
+    state, events = run([], PARAMS, last_in_store + PARAMS.walk_by_gone_s + 2, state)
+    assert kinds(events) == ["walk_by"]
+    assert events[0].at >= last_in_store + PARAMS.walk_by_gone_s
+
+
+def test_a_pocket_phone_entered_from_the_floor_just_after_the_door_stays_in_at_the_back() -> None:
+    # In through the door (-62, -57) and past it (the floor leads the door twice), then at the
+    # back rail a few seconds later, read as weak by both gateways as on the pavement: the
+    # passage that opened her visit is no passage out, she is held inside.
+    signals: list[fusion.Signal] = [door(-62, T0), door(-57, T0 + 1)]
+    signals += [door(-88, T0 + 2), floor(-78, T0 + 2.1), door(-90, T0 + 3), floor(-76, T0 + 3.1)]
+    signals += at_the_back(T0 + 4, 60)
+    state, events = run(signals, PARAMS, T0 + 64, PersonState())
+    assert kinds(events).count("entered") == 1 and events[0].at == T0 + 3.1
+    assert "exited" not in kinds(events) and state.visit_open
