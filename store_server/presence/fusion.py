@@ -1022,7 +1022,7 @@ def _door_then_floor(state: PersonState, signal: Reading, params: FusionParams) 
         return state
     t, rssi = signal.seen_at, signal.calibrated_rssi
     if signal.place.kind == PlaceKind.ENTRANCE and not signal.place.outside:
-        if rssi >= params.entry_rssi_dbm:
+        if _in_doorway(signal, params):
             return replace(state, doorway_at=t, floor_leads=0)
         return state
     if (
