@@ -104,16 +104,8 @@ CHANGES: list[tuple[str, Any, bool]] = [
 @pytest.mark.parametrize(("field", "value", "valid"), CHANGES)
 def test_a_changed_batch_gets_pydantics_answer(field: str, value: Any, valid: bool) -> None:
     payload = _batch([FRAMES[0]])
-    target = payload["observations"][0]
-    if field.startswith("frame."):
-        target, field = target["frame"], field.removeprefix("frame.")
-    if field.startswith("-"):
-        del target[field[1:]]
-    else:
-        target[field] = value
-    expected = _by_pydantic(payload)
-    assert isinstance(expected, Batch) is valid
-    _same_answer(payload, expected)
+    _change(payload["observations"][0], field, value)
+    _same_answer_as_pydantic(payload, valid)
 
 
 @pytest.mark.parametrize(
@@ -123,12 +115,23 @@ def test_an_eid_heard_again_is_checked_again(field: str, value: Any, valid: bool
     """The fast path reads each EID's text once a batch: a later frame of it is still
     checked whole."""
     payload = _batch([FRAMES[0], FRAMES[0], FRAMES[1]])
-    target = payload["observations"][1]["frame"]
-    field = field.removeprefix("frame.")
+    _change(payload["observations"][1], field, value)
+    _same_answer_as_pydantic(payload, valid)
+
+
+def _change(observation: dict[str, Any], field: str, value: Any) -> None:
+    """Apply one of CHANGES to an observation: `frame.` names its frame's field, a leading
+    `-` deletes the field."""
+    target = observation
+    if field.startswith("frame."):
+        target, field = target["frame"], field.removeprefix("frame.")
     if field.startswith("-"):
         del target[field[1:]]
     else:
         target[field] = value
+
+
+def _same_answer_as_pydantic(payload: Any, valid: bool) -> None:
     expected = _by_pydantic(payload)
     assert isinstance(expected, Batch) is valid
     _same_answer(payload, expected)
