@@ -24,6 +24,7 @@ keys cost PostgreSQL half its work per batch). What the cascade did, the code do
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from typing import Any
 
@@ -84,18 +85,21 @@ def forget_shopper_readings(session: Session, shopper_id: int) -> int:
 def still_known(session: Session, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The observation rows (ingest's column order: store, gateway, shopper, device, tag, ...)
     whose device or tag still exists: on SQLite, under the write lock, what ingest writes."""
-    device_ids = {row[3] for row in rows if row[3] is not None}
-    tag_ids = {row[4] for row in rows if row[4] is not None}
-    devices = (
-        set(session.scalars(select(Device.id).where(Device.id.in_(list(device_ids)))))
-        if device_ids
-        else set()
+    device_ids = sorted({row[3] for row in rows if row[3] is not None})
+    tag_ids = sorted({row[4] for row in rows if row[4] is not None})
+    known = session.connection().exec_driver_sql(
+        _COUNT_KNOWN, (json.dumps(device_ids), json.dumps(tag_ids))
     )
-    tags = (
-        set(session.scalars(select(CustomerTag.id).where(CustomerTag.id.in_(list(tag_ids)))))
-        if tag_ids
-        else set()
-    )
-    if len(devices) == len(device_ids) and len(tags) == len(tag_ids):
-        return rows
+    if known.scalar() == len(device_ids) + len(tag_ids):
+        return rows  # nearly always: nothing was deleted meanwhile
+    devices = set(session.scalars(select(Device.id).where(Device.id.in_(device_ids))))
+    tags = set(session.scalars(select(CustomerTag.id).where(CustomerTag.id.in_(tag_ids))))
     return [row for row in rows if row[3] in devices or row[4] in tags]
+
+
+# SQLite's: the ids as one JSON array each, read by json_each: 0.1 ms for a batch's 500
+# devices, where an IN list of 500 parameters through SQLAlchemy costs 0.6-0.8 ms.
+_COUNT_KNOWN = (
+    "SELECT (SELECT count(*) FROM devices WHERE id IN (SELECT value FROM json_each(?)))"
+    " + (SELECT count(*) FROM customer_tags WHERE id IN (SELECT value FROM json_each(?)))"
+)
