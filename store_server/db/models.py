@@ -347,9 +347,9 @@ class Observation(Base):
         Index("ix_observations_store_shopper_seen", "store_id", "shopper_id", "seen_at"),
     )
     # No foreign keys (migration 0020): each cost every stored reading a look-up and a lock of
-    # its parent row, half of PostgreSQL's work per batch. Whoever deletes a store, gateway,
+    # its parent row, over a quarter of PostgreSQL's CPU per batch. Whoever deletes a gateway,
     # device or tag deletes its readings in the same transaction, and ingest never writes a
-    # reading whose parent is gone (presence/readings.py says how).
+    # reading whose parent is gone (presence/readings.py says how; nothing deletes a store).
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[int] = mapped_column(Integer)
     gateway_id: Mapped[str] = mapped_column(String(64))

@@ -1,7 +1,7 @@
 """Raw readings without foreign keys: who deletes them, and why ingest never writes an orphan.
 
 `observations` names its store, gateway, device or tag by plain columns (migration 0020: the
-keys cost PostgreSQL half its work per batch). What the cascade did, the code does:
+keys were over a quarter of PostgreSQL's CPU per batch). What the cascade did, the code does:
 
 - Whoever deletes a gateway, a device or a tag deletes its readings in the same transaction,
   by `forget_readings`, before the row itself (gateway removal, a phone moved to a new one, a

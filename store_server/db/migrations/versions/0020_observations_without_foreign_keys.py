@@ -1,7 +1,7 @@
 """observations lose their four foreign keys: the code that deletes a parent deletes its readings
 
-Each key made PostgreSQL look up and lock the parent row for every stored reading: about half
-of its CPU per batch (docs/decisions.md, "Raw readings without foreign keys"). Who deletes a
+Each key made PostgreSQL look up and lock the parent row for every stored reading: over a
+quarter of its CPU per batch (docs/decisions.md, "Raw readings without foreign keys"). Who deletes a
 store's, gateway's, device's or tag's readings instead, and how ingest never writes one whose
 parent is gone: store_server/presence/readings.py. The indexes stay.
 
