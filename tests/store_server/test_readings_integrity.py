@@ -51,6 +51,10 @@ def shopper_id(world: World, person: str) -> int:
         ).one()
 
 
+def maria(world: World) -> int:
+    return shopper_id(world, "maria")
+
+
 def heard(world: World) -> int:
     """Maria registers her car tag; her phone and tag, and Leo's phone, are heard by the
     entrance and the floor. Returns her tag's id."""
@@ -78,10 +82,6 @@ def test_the_orphan_check_finds_a_reading_whose_device_is_gone(world: World) -> 
     with world.db.transaction() as session:  # behind the code's back: no path does this
         session.execute(text("DELETE FROM devices WHERE shopper_id = :s"), {"s": maria(world)})
     assert orphans(world.db) == 2
-
-
-def maria(world: World) -> int:
-    return shopper_id(world, "maria")
 
 
 def test_removing_a_gateway_deletes_its_readings_only(world: World) -> None:
