@@ -17,6 +17,7 @@ from store_server.accounts.auth import token_digest, tokens_match
 from store_server.db.database import execute_prepared
 from store_server.db.models import Beacon, Consent, CustomerTag, Gateway, Zone
 from store_server.presence.heard import EDDYSTONE_EID, Heard
+from store_server.presence.readings import INGEST_SHARE, forget_readings
 from store_server.problems import DomainError, Refusal
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,11 @@ def rotate_gateway_token(session: Session, gateway_id: str) -> str:
 
 
 def remove_gateway(session: Session, gateway_id: str) -> None:
-    """Forget a gateway: its token stops working, its raw readings and batch ids go with it
-    (the database cascades); the visits and events they made stay."""
-    session.delete(gateway_named(session, gateway_id))
+    """Forget a gateway: its token stops working, its raw readings and batch ids go with it;
+    the visits and events they made stay."""
+    gateway = gateway_named(session, gateway_id)
+    forget_readings(session, gateway_id=gateway_id)  # before the row it names (readings.py)
+    session.delete(gateway)  # its batch ids by the database's cascade
     session.flush()
 
 
@@ -124,18 +127,26 @@ _GATEWAY_AND_ZONE = (
     .outerjoin(Zone, Zone.id == Gateway.zone_id)
     .where(Gateway.id == bindparam("gateway_id"))
 )
+# The same, on PostgreSQL for a batch: also takes ingest's share of the lock that keeps a
+# delete from leaving the batch's readings of a deleted device or tag (presence/readings.py).
+_GATEWAY_AND_ZONE_INGESTING = _GATEWAY_AND_ZONE.add_columns(INGEST_SHARE)
 
 
-def authenticate_gateway(session: Session, gateway_id: str, token: str | None) -> KnownGateway:
+def authenticate_gateway(
+    session: Session, gateway_id: str, token: str | None, *, ingesting: bool = False
+) -> KnownGateway:
     """The gateway named `gateway_id` with its zone, if `token` is its token (not found /
     unauthorized): one query, in the session of the request's own work (one connection per
-    request)."""
-    found = execute_prepared(session, _GATEWAY_AND_ZONE, {"gateway_id": gateway_id})
+    request). `ingesting`: the transaction goes on to store a batch (see readings.py)."""
+    statement = _GATEWAY_AND_ZONE
+    if ingesting and session.connection().dialect.name == "postgresql":
+        statement = _GATEWAY_AND_ZONE_INGESTING
+    found = execute_prepared(session, statement, {"gateway_id": gateway_id})
     if not found:
         raise DomainError(
             Refusal.NOT_FOUND, "unknown_gateway", f"no gateway {gateway_id!r} is registered"
         )
-    *known, token_sha256 = found[0]
+    *known, token_sha256 = found[0][:6]
     if token is None or not tokens_match(token, token_sha256):
         raise DomainError(Refusal.UNAUTHORIZED, "unauthorized", "missing or wrong gateway token")
     return KnownGateway(*known)

@@ -53,6 +53,7 @@ from store_server.presence.gateways import KnownGateway, record_beacon_sightings
 from store_server.presence.heard import EDDYSTONE_EID, Heard
 from store_server.presence.identity import DeviceKey, EidResolver
 from store_server.presence.pipeline import fuse_all, record_presence, states_before
+from store_server.presence.readings import still_known
 from store_server.presence.visits import FusionStates, fusion_params
 from store_server.problems import DomainError, Refusal
 from store_server.settings import StoreSettings
@@ -214,9 +215,12 @@ def _insert_observations(session: Session, rows: list[tuple[Any, ...]]) -> None:
         return
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        session.execute(
-            insert(Observation), [dict(zip(OBSERVATION_COLUMNS, row, strict=True)) for row in rows]
-        )
+        # A device or tag deleted since the batch read it leaves no reading (readings.py).
+        if known := still_known(session, rows):
+            session.execute(
+                insert(Observation),
+                [dict(zip(OBSERVATION_COLUMNS, row, strict=True)) for row in known],
+            )
         return
     columns = ", ".join(OBSERVATION_COLUMNS)
     driver: Any = connection.connection.dbapi_connection  # a psycopg connection

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from store_server.db.models import Base, Observation, Shopper
 from store_server.pickup.matching import normalised_email, normalised_phone
+from store_server.presence.readings import forget_shopper_readings
 from store_server.problems import DomainError, Refusal
 
 
@@ -38,7 +39,9 @@ def shopper_export(session: Session, shopper_id: int) -> dict[str, Any]:
 
 
 def erase_shopper(session: Session, shopper_id: int) -> None:
-    """Erase the shopper: every row that names them goes, with their keys (by cascade)."""
+    """Erase the shopper: every row that names them goes, with their keys (by cascade, and
+    their devices' and tags' readings here: `observations` has no keys)."""
+    forget_shopper_readings(session, shopper_id)
     session.execute(delete(Shopper).where(Shopper.id == shopper_id))
 
 

@@ -30,6 +30,7 @@ from store_server.messaging.outbound import (
     queue_delivery,
 )
 from store_server.pickup.matching import normalised_email, normalised_phone
+from store_server.presence.readings import forget_readings
 from store_server.problems import DomainError, Refusal
 from store_server.shoppers.data import erase_shopper, shoppers_by_contact
 from store_server.shoppers.enrolment import Enrolment, new_device
@@ -143,9 +144,11 @@ def _verified(session: Session, secret: bytes, token: str, now: float) -> int:
 
 
 def move_to_new_phone(session: Session, secret: bytes, token: str, now: float) -> Recovered:
-    """Forget her old phones (their keys and tokens) and give this phone a new app."""
+    """Forget her old phones (their keys, tokens and readings) and give this phone a new app."""
     shopper_id = _verified(session, secret, token, now)
-    session.execute(delete(Device).where(Device.shopper_id == shopper_id))
+    old_phones = list(session.scalars(select(Device.id).where(Device.shopper_id == shopper_id)))
+    forget_readings(session, device_ids=old_phones)  # before the rows they name (readings.py)
+    session.execute(delete(Device).where(Device.id.in_(old_phones)))
     return Recovered(shopper_id, new_device(session, shopper_id, now))
 
 

@@ -6,8 +6,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store_server.db.database import rows_changed
 from store_server.db.models import Beacon, CustomerTag
+from store_server.presence.readings import forget_readings
 from store_server.problems import DomainError, Refusal
 
 
@@ -37,8 +37,10 @@ def register_tag(
 
 def remove_tag(session: Session, shopper_id: int, tag_id: int) -> None:
     """Forget one of the shopper's tags and every sighting of it (NOT_FOUND `unknown_tag`)."""
-    deleted = session.execute(
-        delete(CustomerTag).where(CustomerTag.id == tag_id, CustomerTag.shopper_id == shopper_id)
+    mine = session.scalar(
+        select(CustomerTag.id).where(CustomerTag.id == tag_id, CustomerTag.shopper_id == shopper_id)
     )
-    if rows_changed(deleted) != 1:
+    if mine is None:
         raise DomainError(Refusal.NOT_FOUND, "unknown_tag", f"you have no tag {tag_id}")
+    forget_readings(session, tag_ids=[tag_id])  # before the row they name (readings.py)
+    session.execute(delete(CustomerTag).where(CustomerTag.id == tag_id))

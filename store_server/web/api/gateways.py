@@ -34,10 +34,10 @@ from store_server.web.schemas.gateway_wire import (
 bp = Blueprint("gateways", __name__, url_prefix="/api/v1/gateways")
 
 
-def _authenticated(session: Session, gateway_id: str) -> KnownGateway:
+def _authenticated(session: Session, gateway_id: str, *, ingesting: bool = False) -> KnownGateway:
     """The gateway in the path, if the request carries its token (404 / 401 otherwise)."""
     token = bearer_token(request.headers.get("Authorization"))
-    return authenticate_gateway(session, gateway_id, token)
+    return authenticate_gateway(session, gateway_id, token, ingesting=ingesting)
 
 
 @bp.get("/<gateway_id>/config")
@@ -110,7 +110,7 @@ def _store_batch(gateway_id: str) -> tuple[Response, int]:
     settings = found.settings
     now = found.clock()
     with found.db.transaction() as session:
-        gateway = _authenticated(session, gateway_id)
+        gateway = _authenticated(session, gateway_id, ingesting=True)
         batch = parse_batch(request.get_json(silent=True))
         heard = batch.heard
         if len(heard) > settings.max_batch_observations:
