@@ -70,8 +70,13 @@ Metrics:
   same person within 60 s (a walk-by invitation sent to someone stepping in is wrong); None
   when the rule emits no `walk_by` (the baselines never do).
 - `dwell_latency_p95_s`: per true stay in one zone of at least 60 s (a dwell campaign's
-  threshold), the first `zone_dwell` of that zone decided after the threshold is reached,
-  minus that moment (within the stay and 60 s after it); `missed_dwells` counts those with none.
+  threshold), the first `zone_dwell` of that zone decided while she is still in that stay,
+  minus the moment her true dwell reaches the threshold (negative when it came before);
+  `missed_dwells` counts the stays with none (a `zone_dwell` decided after she has left the
+  zone, such as the total on leaving, reaches her away from the rail: missed), `early_dwells`
+  those whose event came more than 5 s before the threshold was truly reached (a zone's
+  beacon places a phone a few metres before the zone's edge, or the previous stay's total
+  came late; a few seconds either side of the minute is the same offer at the same rail).
 - `flaps_per_stationary_hour`: a person is stationary in a second when their position equals
   the previous second's; the first 15 s of each stationary run are skipped (a rule's minimum
   dwell and the tracker's window legitimately lag a stop); every change of the label between
@@ -137,7 +142,7 @@ WALK_BY_THEN_ENTERED_S = 60.0
 # A dwell campaign's threshold for the dwell-event latency (campaigns set their own
 # `min_dwell_s`; a minute at a rail is the usual "interested" mark).
 DWELL_THRESHOLD_S = 60
-DWELL_SEARCH_S = 60.0
+DWELL_EARLY_S = 5.0
 # Groups of counted people (see the module docstring).
 GROUP_TAG = "tag"
 GROUP_ANDROID_CACHED = "android-cached"
@@ -396,6 +401,7 @@ class _Tally:
     premature: int = 0
     missed_exits: int = 0
     missed_dwells: int = 0
+    early_dwells: int = 0
     missed_bays: int = 0
     early: int = 0
     right: int = 0
@@ -460,9 +466,7 @@ def _score(scenario: Scenario, person: Person, track: RuleTrack, tally: _Tally) 
             (
                 t
                 for t, kind, place in rel
-                if kind == PresenceKind.ZONE_DWELL
-                and place == zone
-                and due <= t < end + DWELL_SEARCH_S
+                if kind == PresenceKind.ZONE_DWELL and place == zone and start <= t < end
             ),
             None,
         )
@@ -470,6 +474,7 @@ def _score(scenario: Scenario, person: Person, track: RuleTrack, tally: _Tally) 
             tally.missed_dwells += 1
         else:
             tally.dwell.append(fired - due)
+            tally.early_dwells += fired < due - DWELL_EARLY_S
     for start, end, bay in _same_place_runs(truth, bays):
         tally.in_bay += end - start
         tally.bay_right += sum(1 for s in range(start, end) if track.labels[s] == bay)
@@ -525,6 +530,7 @@ def metrics(scenario: Scenario, tracks: Iterable[tuple[Person, RuleTrack]]) -> d
         "premature_arrivals": tally.premature,
         "missed_exits": tally.missed_exits,
         "missed_dwells": tally.missed_dwells,
+        "early_dwells": tally.early_dwells,
         "missed_bay_arrivals": tally.missed_bays,
         "early_exits": tally.early,
         "walk_bys": tally.walk_bys,

@@ -284,6 +284,13 @@ class FusionParams(FilterParams):
     # pocket phone, foreground Android's zone accuracy fell 0.795 -> 0.768 on busy-saturday
     # seed 3, default channel: walking from a rail to the door).
     zone_silence_sparse_gap_s: float = 3.0
+    # A zone her phone's beacon sightings place her in is confirmed once it has reported this
+    # many sightings of the zone's beacon since (and `min_dwell_s` has passed), not only after
+    # `dwell_gaps` of its slowest beacon's gaps: a pocket phone scanning every 10 s that
+    # walked to a rail was shown there 20-60 s later (its slowest beacon, the door's far away,
+    # heard every 20-30 s), and her zone accuracy and `zone_dwell` lagged that much. Two: one
+    # stray sighting still moves no one. 0: the old rule alone.
+    zone_confirm_sightings: float = 2.0
     # In a zone this long: `zone_dwell` fires while the shopper is still there (a dwell campaign
     # reaches her at the rail), and again with the total when she leaves. A minute at a rail is
     # the usual "interested" mark (the accuracy bench's dwell threshold); a campaign asking
@@ -543,6 +550,15 @@ class PersonState:
     door_passed_at: float | None = None
     walk_by_reported: bool = False
     dwell_reported: bool = False  # zone_dwell already fired during this stay in the zone
+    # The zone the evidence has placed her in since `zone_placed_since`, during a visit, while
+    # she is shown elsewhere: once the minimum dwell confirms it, her stay there counts from
+    # then (see `_enter_place`).
+    zone_placed: str | None = None
+    zone_placed_since: float | None = None
+    # ... and how many sightings of its beacon the phone has reported since (the last at
+    # `zone_placed_heard_at`): see `zone_confirm_sightings`.
+    zone_placed_heard: int = 0
+    zone_placed_heard_at: float | None = None
     belief: Belief = field(default_factory=Belief)  # where they are, as probabilities
     # The phone's app state as last reported, and since when it has been in the store's
     # iBeacon region (None: not in it, or never told).
@@ -876,6 +892,18 @@ def _leave_place(state: PersonState, at: float) -> list[PresenceEvent]:
 def _enter_place(
     state: PersonState, estimate: Estimate, at: float
 ) -> tuple[PersonState, list[PresenceEvent]]:
+    # A zone's stay counts from when the evidence first placed her there, not from when the
+    # minimum dwell confirmed it: a pocket phone's new zone is shown two of its scan gaps
+    # (20-30 s) after its beacon placed her there, and her `zone_dwell` came that much late.
+    since = at
+    if (
+        estimate.state == PresenceState.ZONE
+        and state.zone_placed == estimate.place
+        and state.zone_placed_since is not None
+        and state.entered_at is not None
+        and state.zone_placed_since >= state.entered_at
+    ):
+        since = state.zone_placed_since
     events = _leave_place(state, at)
     if estimate.state == PresenceState.ZONE:
         events.append(_event(PresenceKind.ZONE_ENTERED, estimate, at))
@@ -885,9 +913,13 @@ def _enter_place(
         state,
         state=estimate.state,
         place=estimate.place,
-        since=at,
+        since=since,
         placed_elsewhere_since=None,
         dwell_reported=False,
+        zone_placed=None,
+        zone_placed_since=None,
+        zone_placed_heard=0,
+        zone_placed_heard_at=None,
         confidence=estimate.confidence,
         reasons=estimate.reasons,
     )
@@ -1165,6 +1197,7 @@ def _step_rules(
             return _enter_place(replace(state, outside_since=None), estimate, t)
     if not state.visit_open:
         return _step_outside_rules(state, estimate, params, t)
+    state = _zone_placed(state, estimate, t)
     # Every source silent for longer than its own cadence allows: gone, at once.
     silent = _all_stale(state, params, t)
     if (
@@ -1397,6 +1430,13 @@ def _min_dwell(state: PersonState, params: FusionParams, t: float) -> float:
     Only the phone's beacon reports count: their gaps are its scan cadence, while a gateway
     reports a steady device only on its keepalive (a long gap there means nothing changed).
     """
+    if (
+        state.zone_placed is not None
+        and state.state != PresenceState.ZONE
+        and params.zone_confirm_sightings
+        and state.zone_placed_heard >= params.zone_confirm_sightings
+    ):
+        return params.min_dwell_s
     gaps = [
         e.gap
         for e in state.evidence
@@ -1444,6 +1484,51 @@ def _zone_unrefuted(state: PersonState, params: FusionParams, t: float) -> bool:
         and e.at >= since(e)
         and e.level >= held
         for e in state.evidence
+    )
+
+
+def _zone_placed(state: PersonState, estimate: Estimate, t: float) -> PersonState:
+    """Remember since when the evidence has placed her in a zone she is not shown in, and
+    how many sightings of its beacon her phone has reported since."""
+    shown = state.state == PresenceState.ZONE and state.place == estimate.place
+    if estimate.state != PresenceState.ZONE or shown:
+        if state.zone_placed is None:
+            return state
+        return replace(
+            state,
+            zone_placed=None,
+            zone_placed_since=None,
+            zone_placed_heard=0,
+            zone_placed_heard_at=None,
+        )
+    heard_at = max(
+        (
+            e.at
+            for e in state.evidence
+            if e.signal == "phone_beacon"
+            and e.place.kind == PlaceKind.ZONE
+            and e.place.name == estimate.place
+        ),
+        default=None,
+    )
+    placed_since = state.zone_placed_since
+    if (
+        state.zone_placed == estimate.place
+        and placed_since is not None
+        and placed_since >= (state.entered_at or placed_since)
+    ):
+        if heard_at is None or heard_at == state.zone_placed_heard_at:
+            return state
+        return replace(
+            state, zone_placed_heard=state.zone_placed_heard + 1, zone_placed_heard_at=heard_at
+        )
+    # (a candidate left from an earlier visit starts anew)
+    return replace(
+        state,
+        zone_placed=estimate.place,
+        zone_placed_since=t,
+        zone_placed_heard=0 if heard_at is None else 1,
+        zone_placed_heard_at=heard_at,
     )
 
 

@@ -24,6 +24,7 @@ KEYS: dict[str, type | tuple[type, ...]] = {
     "premature_arrivals": int,
     "missed_exits": int,
     "missed_dwells": int,
+    "early_dwells": int,
     "missed_bay_arrivals": int,
     "early_exits": int,
     "walk_bys": int,

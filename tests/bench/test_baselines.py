@@ -123,25 +123,32 @@ def test_espresense_moves_to_a_closer_room_and_goes_away_after_120_s() -> None:
 def test_metrics_score_walk_by_precision_and_dwell_latency() -> None:
     scenario = _scenario()
     ann = scenario.people[0]
-    # Truth: ann walks 8 m to the door (~6.7 s), 7 m to the rail, stays 120 s, leaves.
+    # Truth: ann walks 8 m to the door (~6.7 s), 7 m to the rail (in the dresses from 10 s),
+    # stays 120 s (until 137 s), leaves: her minute there is reached at 70 s.
     labels = ["outside"] * 400
-    on_time = RuleTrack(labels=list(labels))
-    late = RuleTrack(labels=list(labels))
     t0 = UNIX_START
-    on_time.events = [
-        (t0 + 2, PresenceKind.WALK_BY, None),
-        (t0 + 6, PresenceKind.ENTERED, "entrance"),
-        (t0 + 72, PresenceKind.ZONE_DWELL, "dresses"),
-        (t0 + 160, PresenceKind.EXITED, None),
-    ]
-    late.events = [
-        (t0 + 6, PresenceKind.ENTERED, "entrance"),
-        (t0 + 140, PresenceKind.ZONE_DWELL, "dresses"),
-    ]
+
+    def dwell_at(t: float) -> RuleTrack:
+        return RuleTrack(
+            labels=list(labels),
+            events=[
+                (t0 + 6, PresenceKind.ENTERED, "entrance"),
+                (t0 + t, PresenceKind.ZONE_DWELL, "dresses"),
+            ],
+        )
+
+    on_time = dwell_at(72)
+    on_time.events.insert(0, (t0 + 2, PresenceKind.WALK_BY, None))
     good = metrics(scenario, [(ann, on_time)])
     assert good["walk_by_events"] == 1 and good["walkby_event_precision"] == 0.0
-    assert good["dwell_latency_p95_s"] is not None and good["dwell_latency_p95_s"] < 5
+    assert good["dwell_latency_p95_s"] == 2 and good["early_dwells"] == 0
     assert good["missed_dwells"] == 0 and good["missed_arrivals"] == 0
-    bad = metrics(scenario, [(ann, late)])
-    assert bad["walkby_event_precision"] is None
-    assert bad["dwell_latency_p95_s"] is not None and bad["dwell_latency_p95_s"] > 50
+    late = metrics(scenario, [(ann, dwell_at(130))])
+    assert late["walkby_event_precision"] is None
+    assert late["dwell_latency_p95_s"] == 60 and late["missed_dwells"] == 0
+    # Decided after she has left the rail (a total on leaving): it does not reach her there.
+    gone = metrics(scenario, [(ann, dwell_at(140))])
+    assert gone["dwell_latency_p95_s"] is None and gone["missed_dwells"] == 1
+    # Decided in the zone before her minute there was up: counted, and told apart.
+    early = metrics(scenario, [(ann, dwell_at(40))])
+    assert early["dwell_latency_p95_s"] == -30 and early["early_dwells"] == 1

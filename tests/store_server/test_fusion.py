@@ -332,7 +332,9 @@ def test_a_dwell_event_fires_while_dwelling_then_the_total_on_leaving() -> None:
     dwell = [e for e in events if e.kind == "zone_dwell"]
     zone_entered = next(e for e in events if e.kind == "zone_entered")
     assert len(dwell) == 1 and dwell[0].place == "dresses"
-    assert dwell[0].at == zone_entered.at + PARAMS.zone_dwell_s  # while still at the rail
+    # While still at the rail, her minute counted from when the evidence placed her there
+    # (the minimum dwell before she was shown there).
+    assert dwell[0].at == zone_entered.at - PARAMS.min_dwell_s + PARAMS.zone_dwell_s
     assert dwell[0].dwell_s == PARAMS.zone_dwell_s and dwell[0].reasons
     assert state.state == PresenceState.ZONE
     state, events = play([door(-55, T0 + 200)], state)
@@ -353,9 +355,10 @@ def test_a_dwell_is_reached_on_the_clock_between_a_quiet_phones_reports() -> Non
         else:
             fused = fusion.advance(state, PARAMS, t)
         state, events = fused.state, events + fused.events
-    zone_entered = next(e for e in events if e.kind == "zone_entered")
     [dwell] = [e for e in events if e.kind == "zone_dwell"]
-    assert dwell.at == zone_entered.at + PARAMS.zone_dwell_s
+    # Her minute counts from when the beacon placed her there: once the door's sure reading
+    # is no longer current.
+    assert dwell.at == T0 + PARAMS.evidence_ttl_s + 1 + PARAMS.zone_dwell_s
     assert (dwell.at - T0) % 8 != 0  # not at a report: on the clock
 
 
@@ -667,12 +670,15 @@ def test_a_shopper_at_a_zone_edge_whose_pocket_hides_the_beacon_for_minutes_does
     # Her dwell campaign's minute is reached while she is still at the rail, unheard.
     zone_entered = next(e for e in events if e.kind == "zone_entered")
     [dwell] = [e for e in events if e.kind == "zone_dwell"]
-    assert dwell.at == zone_entered.at + PARAMS.zone_dwell_s < T0 + 180
+    assert dwell.at == zone_entered.at - PARAMS.dwell_gaps * 10 + PARAMS.zone_dwell_s < T0 + 180
     # Her scans' own gaps (zone_silence_gaps) alone held her 40 s: then the floor, and back,
-    # and the minute is never reached while she stands there.
+    # and the minute is not reached while she stands there unheard.
     _, flapping = run(signals, replace(PARAMS, zone_silence_hold_s=0.0), T0 + 240, entered(T0 - 1))
     assert kinds(flapping).count("zone_entered") > 1
-    assert not any(e.kind == "zone_dwell" and e.dwell_s == PARAMS.zone_dwell_s for e in flapping)
+    assert not any(
+        e.kind == "zone_dwell" and e.dwell_s == PARAMS.zone_dwell_s and e.at < T0 + 180
+        for e in flapping
+    )
 
 
 def test_one_faded_up_door_reading_does_not_take_a_pocket_phone_out_of_its_zone() -> None:
@@ -903,3 +909,51 @@ def test_a_pocket_phone_entered_from_the_floor_just_after_the_door_stays_in_at_t
     state, events = run(signals, PARAMS, T0 + 64, PersonState())
     assert kinds(events).count("entered") == 1 and events[0].at == T0 + 3.1
     assert "exited" not in kinds(events) and state.visit_open
+
+
+def pocket_phone_walking_to_the_rail() -> list[fusion.Signal]:
+    """A background Android phone (the floor gateway hears its adverts every second) walks
+    from the floor to the dresses rail; its scans, every 10 s, hear the rail's beacon at -68
+    from T0 + 30, and the door's beacon far away (-95) in every other scan."""
+    signals: list[fusion.Signal] = [floor(-80, T0 + s + 0.5) for s in range(150)]
+    signals += [BeaconReport("bcn-till", FLOOR, -75, T0 + s) for s in range(0, 30, 10)]
+    signals += [BeaconReport("bcn-dresses", DRESSES, -68, T0 + s) for s in range(30, 150, 10)]
+    signals += [door_beacon(-95, T0 + s + 0.2) for s in range(0, 150, 20)]
+    return signals
+
+
+def test_a_pocket_phone_is_shown_at_the_rail_at_its_second_scan_there() -> None:
+    _, events = run(pocket_phone_walking_to_the_rail(), PARAMS, T0 + 150, entered(T0 - 25))
+    assert next(e for e in events if e.kind == "zone_entered").at == T0 + 40
+    # Two of its slowest beacon's gaps (the door's, 20 s) instead: half a minute later.
+    old = replace(PARAMS, zone_confirm_sightings=0.0)
+    _, late = run(pocket_phone_walking_to_the_rail(), old, T0 + 150, entered(T0 - 25))
+    assert next(e for e in late if e.kind == "zone_entered").at == T0 + 30 + 2 * 20
+
+
+def test_a_pocket_phones_dwell_counts_from_when_its_beacon_placed_her_at_the_rail() -> None:
+    # Her minute there is reached a minute after her first scan there, while she is there.
+    old = replace(PARAMS, zone_confirm_sightings=0.0)
+    for params in (PARAMS, old):
+        _, events = run(pocket_phone_walking_to_the_rail(), params, T0 + 150, entered(T0 - 25))
+        [dwell] = [e for e in events if e.kind == "zone_dwell"]
+        assert dwell.place == "dresses" and dwell.dwell_s == PARAMS.zone_dwell_s
+        assert dwell.at == T0 + 30 + PARAMS.zone_dwell_s
+
+
+def test_a_second_stay_at_the_same_rail_dwells_again() -> None:
+    # A phone ranging every second stands at the dresses rail for 90 s (-64), steps onto the
+    # floor for 40 s (the rail's beacon -90, the till's -72), and comes back for 90 s: each
+    # stay gets its own minute while she is there, and its own total on leaving.
+    signals: list[fusion.Signal] = []
+    for s in range(220):
+        away = 90 <= s < 130
+        signals.append(BeaconReport("bcn-dresses", DRESSES, -90 if away else -64, T0 + s))
+        signals.append(BeaconReport("bcn-till", FLOOR, -72 if away else -85, T0 + s + 0.5))
+    state, events = run(signals, PARAMS, T0 + 220, entered(T0 - 25))
+    dwells = [(e.at - T0, e.dwell_s) for e in events if e.kind == "zone_dwell"]
+    first, total, second = dwells
+    assert first == (PARAMS.zone_dwell_s, PARAMS.zone_dwell_s)
+    assert 90 <= total[0] < 130 and total[1] is not None and total[1] >= 90
+    assert second[1] == PARAMS.zone_dwell_s and 130 + 50 <= second[0] <= 130 + 70
+    assert state.state == PresenceState.ZONE and state.place == "dresses"

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from store_server.db.models import Beacon, PresenceEvent, Visit
 from store_server.presence.fusion import FusionParams
 from store_server.sweep import presence_clock
+from store_server.vocabulary import PresenceState
 from store_server.web.context import services
 from tests.store_server.conftest import World, observation
 from tests.store_server.test_campaigns import (
@@ -87,22 +88,22 @@ def test_the_presence_clock_reports_a_dwell_while_the_shopper_is_still_in_the_zo
     start = time.time() - 2 * PARAMS.zone_dwell_s
     world.clock.now = lambda: start
     world.arrive("leo", at=start)
-    since: float | None = None
+    states = services(world.app).fusion_states
+    leo = shopper_id(world, "leo")
+    # Fusion counts her stay at the rail from when the evidence first placed her there.
+    stay: float | None = None
     t = start + 1.0
     # The app reports the rail's beacon every 4 s, until just before the dwell falls due.
-    while since is None or t + 4 < since + PARAMS.zone_dwell_s:
+    while stay is None or t + 4 < stay + PARAMS.zone_dwell_s:
         world.clock.now = lambda t=t: t  # type: ignore[misc]
         report = [{"beacon": DRESSES_BEACON, "rssi": -55, "seen_at": t}]
         assert sightings(world, "leo", report).status_code == 200
-        with world.db.sessions() as session:
-            since = session.scalars(
-                select(PresenceEvent.at).where(PresenceEvent.kind == "zone_entered")
-            ).first()
+        state = states.get(world.seed.store_id, leo)
+        stay = state.since if state is not None and state.state == PresenceState.ZONE else None
         t += 4
     assert presence(world) == [("entered", "entrance"), ("zone_entered", "dresses")]
-    states = services(world.app).fusion_states
     settings = services(world.app).settings
-    presence_clock(world.db, settings, states, since + PARAMS.zone_dwell_s, PAGE_OPEN)
+    presence_clock(world.db, settings, states, stay + PARAMS.zone_dwell_s, PAGE_OPEN)
     assert presence(world)[-1] == ("zone_dwell", "dresses")
     with world.db.sessions() as session:
         dwell = session.scalars(
