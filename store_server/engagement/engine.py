@@ -62,16 +62,20 @@ COUPON_SOURCE = "campaign"
 # An order in this state means the shopper is here to collect it: no promotion until handover.
 PICKUP_TRIP_STATUSES = ("arrived",)
 ZONE_EVENT_KINDS = (PresenceKind.ZONE_ENTERED, PresenceKind.ZONE_DWELL)
+# Two `zone_dwell` events of one stay (the minute while she is there, then the total when she
+# leaves) name the same start, `at - dwell_s`; starts this close are one stay (float rounding).
+SAME_STAY_S = 1.0
 
 
 @dataclass(frozen=True)
 class Trigger:
-    """What happened: the trigger's name and, for presence, the visit, zone and dwell."""
+    """What happened: the trigger's name and, for presence, the visit, zone, dwell and when."""
 
     name: str
     visit_id: int | None = None
     zone: str | None = None
     dwell_s: float | None = None
+    at: float | None = None
 
 
 def _clock(text: str) -> clock_time:
@@ -229,6 +233,50 @@ def _live_versions(
     ]
 
 
+def _stay_already_triggered(
+    session: Session, campaign_id: int, version: CampaignVersion, trigger: Trigger
+) -> bool:
+    """Whether an earlier `zone_dwell` of this same stay already triggered this campaign.
+
+    A stay sends two: its minute while she is there and its total when she leaves; both
+    match a campaign whose minimum the minute reached, and without this a store allowing two
+    offers a visit would send the one offer twice for one stay. A second stay at the same
+    rail starts later, so it triggers the campaign again (and the caps decide).
+    """
+    if (
+        trigger.name != PresenceKind.ZONE_DWELL
+        or trigger.visit_id is None
+        or trigger.at is None
+        or trigger.dwell_s is None
+    ):
+        return False
+    started = trigger.at - trigger.dwell_s
+    earlier_of_this_stay = (
+        select(PresenceEvent.id)
+        .where(
+            PresenceEvent.visit_id == trigger.visit_id,
+            PresenceEvent.kind == PresenceKind.ZONE_DWELL,
+            PresenceEvent.zone == trigger.zone,
+            PresenceEvent.at < trigger.at,
+            PresenceEvent.dwell_s >= (version.min_dwell_s or 0.0),
+            func.abs(PresenceEvent.at - PresenceEvent.dwell_s - started) < SAME_STAY_S,
+        )
+        .limit(1)
+    )
+    if session.scalar(earlier_of_this_stay) is None:
+        return False
+    decided_this_visit = (
+        select(CampaignDecision.id)
+        .where(
+            CampaignDecision.campaign_id == campaign_id,
+            CampaignDecision.visit_id == trigger.visit_id,
+            CampaignDecision.trigger == trigger.name,
+        )
+        .limit(1)
+    )
+    return session.scalar(decided_this_visit) is not None
+
+
 def _recipient(
     session: Session,
     store_id: int,
@@ -359,6 +407,7 @@ def on_trigger(
         (cid, version)
         for cid, version in _live_versions(session, store_id, trigger, now, store.timezone)
         if in_audience(session, store_id, shopper, version.audience, trigger.visit_id)
+        and not _stay_already_triggered(session, cid, version, trigger)
     ]
     if not candidates:
         return []
@@ -518,6 +567,6 @@ def on_presence_events(
     for event in recorded:
         if event.kind not in PRESENCE_TRIGGERS:
             continue
-        trigger = Trigger(event.kind, event.visit_id, event.zone, event.dwell_s)
+        trigger = Trigger(event.kind, event.visit_id, event.zone, event.dwell_s, event.at)
         jobs += on_trigger(session, event.store_id, event.shopper_id, trigger, now, reach)
     return jobs

@@ -9,11 +9,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from store_server.db.models import CampaignDecision, CampaignVersion, Coupon, Delivery, Shopper
+from store_server.db.models import (
+    CampaignDecision,
+    CampaignVersion,
+    Coupon,
+    Delivery,
+    PresenceEvent,
+    Shopper,
+    Store,
+    Visit,
+)
 from store_server.demo import DEMO_STORE_WEB_PAGE
 from store_server.engagement import decide
 from store_server.engagement import engine as engagement
 from store_server.messaging.outbound import Reach
+from store_server.presence.visits import PresenceEventOut
 from store_server.vocabulary import Channel
 from store_server.web.context import services
 from tests.store_server.conftest import World
@@ -382,6 +392,59 @@ def test_zone_dwell_needs_the_zone_and_the_minimum(world: World) -> None:
     assert dwell("shoes", 600) == 0
     assert dwell("dresses", 60) == 0
     assert dwell("dresses", 180) == 1
+
+
+def test_one_stay_triggers_a_dwell_campaign_once_and_a_second_stay_again(world: World) -> None:
+    """The minute while she dwells and the total when she leaves are one stay, one offer."""
+    create(world, starts_at=1.0, trigger="zone_dwell", zone="dresses", min_dwell_s=60)
+    day = datetime(2026, 1, 15, 11, 0, tzinfo=LONDON).timestamp()
+    leo = shopper_id(world, "Leo")
+    with world.db.transaction() as session:
+        # A store that allows several offers a visit, with no gap between them.
+        session.execute(
+            update(Store)
+            .where(Store.id == world.seed.store_id)
+            .values(max_offers_per_visit=5, min_gap_s=0)
+        )
+        visit = Visit(
+            store_id=world.seed.store_id, shopper_id=leo, started_at=day, last_seen_at=day
+        )
+        session.add(visit)
+        session.flush()
+        visit_id = visit.id
+
+    def dwell(at: float, dwell_s: float) -> int:
+        """Record her `zone_dwell` at the dresses and run the engine on it: offers sent."""
+        with world.db.transaction() as session:
+            row = PresenceEvent(
+                store_id=world.seed.store_id,
+                shopper_id=leo,
+                visit_id=visit_id,
+                kind="zone_dwell",
+                zone="dresses",
+                at=at,
+                confidence=0.9,
+                reasons=[],
+                dwell_s=dwell_s,
+            )
+            session.add(row)
+            session.flush()
+            event = PresenceEventOut.model_validate(
+                {
+                    **{
+                        c: getattr(row, c)
+                        for c in PresenceEventOut.model_fields
+                        if c != "first_name"
+                    },
+                    "first_name": "Leo",
+                }
+            )
+            return len(engagement.on_presence_events(session, [event], at, PAGE_OPEN))
+
+    assert dwell(day + 100, 60) == 1  # her minute at the rail, while she is there
+    assert dwell(day + 190, 150) == 0  # the same stay's total when she leaves
+    assert dwell(day + 400, 60) == 1  # back at the rail later: a second stay
+    assert len(decisions(world, leo)) == 2
 
 
 def test_erasure_removes_decisions_and_campaign_coupons(world: World) -> None:
