@@ -24,14 +24,18 @@ Every tunable is a field of `FusionParams`, with its reason.
 
 from __future__ import annotations
 
+import typing
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 from store_server.presence import places
 from store_server.presence.places import Belief, FilterParams
 from store_server.vocabulary import PlaceKind, PresenceKind, PresenceState, ZoneKind
+
+if typing.TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 ARRIVAL_KINDS = (PlaceKind.ENTRANCE, PlaceKind.BAY)
 VISIT_STATES = (PresenceState.ENTRANCE, PresenceState.INSIDE, PresenceState.ZONE, PresenceState.BAY)
@@ -575,6 +579,30 @@ class Fused:
     ignored: Counter[str] = field(default_factory=Counter)
 
 
+_Record = TypeVar("_Record", bound="DataclassInstance")
+_field_names: dict[type, frozenset[str]] = {}
+
+
+def replace(record: _Record, /, **changes: Any) -> _Record:
+    """`dataclasses.replace` for fusion's frozen records (none has `__post_init__` or a field
+    outside `__init__`), in an eighth of its time: a copy of the record's fields with the
+    changes, without `__init__`'s per-field arguments and frozen `object.__setattr__` calls.
+    Fusion copies its `PersonState` a few times per reading (docs/decisions.md,
+    "Fusion per reading")."""
+    cls = type(record)
+    names = _field_names.get(cls)
+    if names is None:
+        names = _field_names[cls] = frozenset(f.name for f in fields(record))
+    if not names.issuperset(changes):
+        unknown = ", ".join(sorted(set(changes) - names))
+        raise TypeError(f"{cls.__name__} has no field {unknown}")
+    copy = object.__new__(cls)
+    values = copy.__dict__
+    values.update(record.__dict__)
+    values.update(changes)
+    return copy
+
+
 def signal_time(signal: Signal) -> float:
     """When a signal was observed."""
     return signal.seen_at
@@ -617,9 +645,9 @@ def check_signal(state: PersonState, signal: Signal, now: float) -> str | None:
     if state.last_heard_at is not None and at < state.last_heard_at - REORDER_TOLERANCE_S:
         return IGNORED_OUT_OF_ORDER
     source = _source(signal)
-    previous = next((e for e in state.evidence if e.source == source), None)
-    if previous is not None and at < previous.at:
-        return IGNORED_OUT_OF_ORDER
+    for e in state.evidence:
+        if e.source == source:
+            return IGNORED_OUT_OF_ORDER if at < e.at else None
     return None
 
 
@@ -627,8 +655,13 @@ def _absorb(
     evidence: tuple[Evidence, ...], signal: Reading, params: FusionParams
 ) -> tuple[Evidence, ...]:
     source = _source(signal)
-    previous = next((e for e in evidence if e.source == source), None)
-    others = tuple(e for e in evidence if e.source != source)
+    previous = None
+    others = []  # one pass: this runs once per reading
+    for e in evidence:
+        if e.source != source:
+            others.append(e)
+        elif previous is None:
+            previous = e
     if isinstance(signal, CheckIn):
         return (*others, Evidence(source, "check_in", signal.place, 0.0, 0.0, signal.seen_at))
     detail = None
@@ -715,22 +748,47 @@ def locate(
             pocket phone's zone beacon, heard every 10-30 s, held her in the zone for half a
             minute after she had left the store).
     """
-    fresh = [
-        e
-        for e in evidence
-        if e.fresh(params, now)
-        and (passed_at is None or e.place.kind in ARRIVAL_KINDS or e.at >= passed_at)
-    ]
-    check_in = next(
-        (e for e in evidence if e.signal == "check_in" and now - e.at <= params.check_in_ttl_s),
-        None,
-    )
-    gateways = [e for e in fresh if e.source.startswith("gateway:")]
-    doors = [e for e in gateways if e.place.kind == PlaceKind.ENTRANCE]
-    in_store = [e for e in gateways if e.place.kind not in ARRIVAL_KINDS]
-    beacons = [e for e in fresh if e.signal == "phone_beacon"]
-    door = max(doors, key=lambda e: e.level, default=None)
-    floor = max(in_store, key=lambda e: e.level, default=None)
+    # One pass sorts the fresh evidence (what `passed_at` supersedes left out) by source and
+    # place: `locate` runs once per reading. The strongest of each kind is the first of the
+    # strongest, as `max` picks it.
+    check_in: Evidence | None = None
+    gateways: list[Evidence] = []
+    in_store: list[Evidence] = []
+    beacons: list[Evidence] = []
+    door: Evidence | None = None  # gateways
+    floor: Evidence | None = None
+    nearest_beacon: Evidence | None = None  # beacons the phone heard
+    in_store_beacon: Evidence | None = None
+    door_beacon = float("-inf")
+    at_bay = False
+    for e in evidence:
+        if check_in is None and e.signal == "check_in" and now - e.at <= params.check_in_ttl_s:
+            check_in = e
+        kind = e.place.kind
+        if not e.fresh(params, now) or (
+            passed_at is not None and kind not in ARRIVAL_KINDS and e.at < passed_at
+        ):
+            continue
+        if e.signal == "phone_beacon":
+            beacons.append(e)
+            if nearest_beacon is None or e.level > nearest_beacon.level:
+                nearest_beacon = e
+            if kind in ARRIVAL_KINDS:
+                door_beacon = max(door_beacon, e.level)
+            elif in_store_beacon is None or e.level > in_store_beacon.level:
+                in_store_beacon = e
+        if not e.source.startswith("gateway:"):
+            continue
+        gateways.append(e)
+        if kind == PlaceKind.ENTRANCE:
+            if door is None or e.level > door.level:
+                door = e
+        elif kind == PlaceKind.BAY:
+            at_bay = True
+        else:
+            in_store.append(e)
+            if floor is None or e.level > floor.level:
+                floor = e
     entry = params.entry_rssi_dbm
     # The shopper's own word, until a gateway hears them anew.
     if check_in is not None and all(e.at <= check_in.at for e in gateways):
@@ -740,7 +798,8 @@ def locate(
         return Estimate(
             state, check_in.place.name, params.check_in_confidence, (check_in.reason(),)
         )
-    bay = _bay_estimate(gateways, params, current_bay)
+    # Only a bay's gateway places someone at a bay.
+    bay = _bay_estimate(gateways, params, current_bay) if at_bay else None
     if bay is not None:
         return bay
     # The door: the latest reading there is strong.
@@ -760,38 +819,13 @@ def locate(
         )
 
     # A zone: the phone hears its beacon close by, or the zone's own gateway is close.
-    def relief(e: Evidence) -> float:
-        return params.zone_switch_margin_db if e.place.name == current_zone else 0.0
-
-    nearest_beacon = max(beacons, key=lambda e: e.level, default=None)
-
-    def body(e: Evidence) -> float:
-        return params.beacon_body_loss_db if e is nearest_beacon else 0.0
-
-    near_zone = [
-        e
-        for e in beacons
-        if e.place.kind == PlaceKind.ZONE
-        and e.level >= params.beacon_near_dbm - relief(e) - body(e)
-        and e.place.name
-    ] + [
-        e
-        for e in in_store
-        if e.place.kind == PlaceKind.ZONE and e.level >= params.zone_gateway_dbm - relief(e)
-    ]
-    if near_zone:
-        best = max(near_zone, key=lambda e: e.level)
-        agree = [e for e in near_zone if e.place == best.place]
-        threshold = (
-            params.beacon_near_dbm if best.signal == "phone_beacon" else params.zone_gateway_dbm
-        )
-        return Estimate(
-            PresenceState.ZONE,
-            best.place.name,
-            _confidence(best.level - threshold, len(agree)),
-            tuple(e.reason() for e in agree),
-            best.level,
-        )
+    zone = (
+        _nearby_zone(beacons, in_store, nearest_beacon, params, current_zone)
+        if beacons or in_store
+        else None
+    )
+    if zone is not None:
+        return zone
     # On the floor: an in-store gateway hears the person, and the door does not dominate.
     # During a visit the level may fall `inside_hold_db` lower (hysteresis): a phone in a
     # pocket at the back of the store reads -80..-92 at a floor gateway 7 m away, no more than
@@ -819,14 +853,6 @@ def locate(
     # A phone that only reports beacons (an iPhone, an Android app the OS has cached) has no
     # gateway evidence. During a visit the door's beacon counts too (its hysteresis band:
     # someone at the front of the store hears it strongest), until it fades out of range.
-    door_beacon = max(
-        (e.level for e in beacons if e.place.kind in ARRIVAL_KINDS), default=float("-inf")
-    )
-    in_store_beacon = max(
-        (e for e in beacons if e.place.kind not in ARRIVAL_KINDS),
-        key=lambda e: e.level,
-        default=None,
-    )
     by_ear = None
     if (
         in_store_beacon is not None
@@ -850,8 +876,51 @@ def locate(
         return Estimate(
             PresenceState.INSIDE, None, _confidence(margin), (door.reason(),), door.level
         )
-    reasons = tuple(e.reason() for e in (door, floor) if e is not None)
+    reasons = (() if door is None else (door.reason(),)) + (
+        () if floor is None else (floor.reason(),)
+    )
     return Estimate(PresenceState.OUTSIDE, None, 0.5 if reasons else 0.0, reasons)
+
+
+def _nearby_zone(
+    beacons: list[Evidence],
+    in_store: list[Evidence],
+    nearest_beacon: Evidence | None,
+    params: FusionParams,
+    current_zone: str | None,
+) -> Estimate | None:
+    """`locate`'s zone, if any: the phone hears its beacon close by (`nearest_beacon` with the
+    body's allowance), or the zone's own gateway is close."""
+
+    def relief(e: Evidence) -> float:
+        return params.zone_switch_margin_db if e.place.name == current_zone else 0.0
+
+    def body(e: Evidence) -> float:
+        return params.beacon_body_loss_db if e is nearest_beacon else 0.0
+
+    near_zone = [
+        e
+        for e in beacons
+        if e.place.kind == PlaceKind.ZONE
+        and e.level >= params.beacon_near_dbm - relief(e) - body(e)
+        and e.place.name
+    ] + [
+        e
+        for e in in_store
+        if e.place.kind == PlaceKind.ZONE and e.level >= params.zone_gateway_dbm - relief(e)
+    ]
+    if not near_zone:
+        return None
+    best = max(near_zone, key=lambda e: e.level)
+    agree = [e for e in near_zone if e.place == best.place]
+    threshold = params.beacon_near_dbm if best.signal == "phone_beacon" else params.zone_gateway_dbm
+    return Estimate(
+        PresenceState.ZONE,
+        best.place.name,
+        _confidence(best.level - threshold, len(agree)),
+        tuple(e.reason() for e in agree),
+        best.level,
+    )
 
 
 def _event(

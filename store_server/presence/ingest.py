@@ -89,7 +89,7 @@ class Ingested:
     alerts: list[Event] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     offers: list[Job] = field(default_factory=list)
-    # Each fused shopper's state, to remember (FusionStates.put) once the transaction committed.
+    # Each fused shopper's state, to remember (FusionStates.put_all) once the transaction committed.
     states: dict[int, fusion.PersonState] = field(default_factory=dict)
 
 

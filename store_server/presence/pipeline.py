@@ -40,15 +40,14 @@ class PresenceOutcome:
     alerts: list[Event] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     offers: list[Job] = field(default_factory=list)
-    # Each fused shopper's state, to remember (FusionStates.put) once the transaction committed.
+    # Each fused shopper's state, to remember (FusionStates.put_all) once the transaction committed.
     states: dict[int, fusion.PersonState] = field(default_factory=dict)
     # The visits opened, per shopper (a check-in answers with its alerts).
     visits: dict[int, Visit] = field(default_factory=dict)
 
     def remember(self, states: FusionStates, store_id: int) -> None:
         """Keep the fused states (call after the commit)."""
-        for shopper_id, state in self.states.items():
-            states.put(store_id, shopper_id, state)
+        states.put_all(store_id, self.states)
 
 
 def states_before(
@@ -79,10 +78,11 @@ def states_before(
         }
     found: dict[int, fusion.PersonState] = {}
     restore: dict[int, tuple[float, float] | None] = {}
+    remembered_all = states.get_all(store_id, shopper_ids)
     for shopper_id in shopper_ids:
         span = open_spans.get(shopper_id)
         live = span is not None and now - span[1] < params.lost_timeout_s
-        remembered = states.get(store_id, shopper_id)
+        remembered = remembered_all.get(shopper_id)
         if remembered is not None and remembered.visit_open == live:
             found[shopper_id] = remembered
         else:

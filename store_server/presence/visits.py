@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,15 +134,26 @@ class FusionStates:
         self._states: dict[tuple[int, int], fusion.PersonState] = {}
         self._lock = threading.Lock()
 
-    def get(self, store_id: int, shopper_id: int) -> fusion.PersonState | None:
-        """The remembered state, or None (never seen by this process, or dropped)."""
+    def get_all(self, store_id: int, shopper_ids: Iterable[int]) -> dict[int, fusion.PersonState]:
+        """The remembered states of these shoppers at this store, by shopper (those never seen by
+        this process, or dropped, are left out): one lock for a batch's shoppers."""
+        found = {}
         with self._lock:
-            return self._states.get((store_id, shopper_id))
+            for shopper_id in shopper_ids:
+                state = self._states.get((store_id, shopper_id))
+                if state is not None:
+                    found[shopper_id] = state
+        return found
 
     def put(self, store_id: int, shopper_id: int, state: fusion.PersonState) -> None:
         """Remember a state (after its transaction committed)."""
+        self.put_all(store_id, {shopper_id: state})
+
+    def put_all(self, store_id: int, states: Mapping[int, fusion.PersonState]) -> None:
+        """Remember these shoppers' states at this store (after their transaction committed)."""
         with self._lock:
-            self._states[(store_id, shopper_id)] = state
+            for shopper_id, state in states.items():
+                self._states[(store_id, shopper_id)] = state
             if len(self._states) > MAX_FUSION_STATES:
                 oldest = sorted(self._states.items(), key=lambda kv: kv[1].last_heard_at or 0.0)
                 for key, _ in oldest[: len(self._states) - MAX_FUSION_STATES]:
@@ -243,7 +255,8 @@ def record_fused(
     writing = {s for s, result in fused.items() if result.events or result.state.visit_open}
     visits = open_visits(session, store_id, writing, fresh=True) if writing else {}
     for shopper_id, result in fused.items():
-        outcome.ignored.update(result.ignored)
+        if result.ignored:
+            outcome.ignored.update(result.ignored)
         outcome.states[shopper_id] = result.state
         visit = visits.get(shopper_id)
         for event in result.events:
@@ -260,9 +273,10 @@ def record_fused(
             outcome.recorded.append(record_event(session, store_id, shopper_id, visit, event))
             if event.kind == PresenceKind.EXITED:
                 visit = None
-        heard = fusion.heard_until(result.state, now)
-        if visit is not None and result.state.visit_open and heard is not None:
-            visit.last_seen_at = max(visit.last_seen_at, min(heard, now))
+        if visit is not None and result.state.visit_open:
+            heard = fusion.heard_until(result.state, now)
+            if heard is not None:
+                visit.last_seen_at = max(visit.last_seen_at, min(heard, now))
     return outcome
 
 

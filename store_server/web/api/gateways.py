@@ -130,8 +130,7 @@ def _store_batch(gateway_id: str) -> tuple[Response, int]:
             settings=settings,
             reach=found.outbound.reach,
         )
-    for shopper_id, state in done.states.items():
-        found.fusion_states.put(gateway.store_id, shopper_id, state)
+    found.fusion_states.put_all(gateway.store_id, done.states)
     found.publisher.publish(done.alerts + done.events)
     found.outbound.submit_all(done.offers)
     log_stored(gateway.id, len(heard), done)
