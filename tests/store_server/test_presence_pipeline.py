@@ -98,7 +98,7 @@ def test_the_presence_clock_reports_a_dwell_while_the_shopper_is_still_in_the_zo
         world.clock.now = lambda t=t: t  # type: ignore[misc]
         report = [{"beacon": DRESSES_BEACON, "rssi": -55, "seen_at": t}]
         assert sightings(world, "leo", report).status_code == 200
-        state = states.get(world.seed.store_id, leo)
+        state = states.get_all(world.seed.store_id, [leo]).get(leo)
         stay = state.since if state is not None and state.state == PresenceState.ZONE else None
         t += 4
     assert presence(world) == [("entered", "entrance"), ("zone_entered", "dresses")]
