@@ -351,7 +351,7 @@ class FusionParams(FilterParams):
     # and fading 15-20 dB, and stays nearest to it for 8 s and more while walking on towards
     # the door (the bay next to the door has no other post on that side): on curbside-bays
     # 18-36 % of advertising passers arrived "at bay-1". Seeds 1-2, both channels
-    # (docs/decisions.md, "Bays: a car waits, a pedestrian walks on"): 6 dB brought them to
+    # (docs/decisions.md, "The phone's ear after the doorway"): 6 dB brought them to
     # 5-13 %, 9 dB to 10-19 %; a fade under the level's peak instead (10-14 dB) to 16-31 %;
     # the price is a car rolling in whose level settles slowly (bay arrival p95 of
     # android-background drivers 8 -> 16 s on the default channel).
