@@ -248,8 +248,9 @@ class FusionParams(FilterParams):
     door_then_floor_readings: float = 2.0
     # ... or, within `door_then_zone_window_s` of that doorway reading, the phone's own ear
     # (an app ranging in the foreground reports the beacons it hears every second or so):
-    # a zone's beacon heard at `door_then_zone_dbm` or up and `door_then_zone_lead_db` above
-    # the door's beacon (its latest sighting), `door_then_floor_readings` times. A shopper
+    # a zone's beacon heard at `door_then_zone_dbm` or up (its smoothed level, the sighting
+    # included) and `door_then_zone_lead_db` above the door's beacon (its latest sighting),
+    # `door_then_floor_readings` times. A shopper
     # walking to a rail hears its beacon at -72..-50 while the door's beacon behind her fades
     # to -80..-95; a window shopper hears a zone beacon through the glass, if ever that
     # strongly, no stronger than the door's beacon next to her. Zone beacons only: a floor
@@ -257,7 +258,10 @@ class FusionParams(FilterParams):
     # on seeds 1-2 of the four reference stores, both channels (docs/decisions.md, "The
     # phone's ear after the doorway"): no passer more; a window of 6-8 s instead of 10 left
     # busy-saturday's foreground p95 at 24 s, a level of -70 most stores' at 22-25 s, a
-    # floor beacon counted let 4 more of 124 passers in on curbside-bays' harsh channel.
+    # floor beacon counted let 4 more of 124 passers in on curbside-bays' harsh channel. The
+    # sighting alone instead of the level let 3 of 27 foreground passers in on curbside-bays'
+    # harsh seed 3 (the shoes beacon, 11 m in, heard at -69 and -71 through the glass after
+    # -87..-93): it gave busy-saturday's harsh foreground p95 9.8 s instead of 24.5.
     door_then_zone_window_s: float = 10.0
     door_then_zone_dbm: float = -72.0
     door_then_zone_lead_db: float = 6.0
@@ -1089,8 +1093,11 @@ def _door_then_zone(state: PersonState, signal: BeaconReport, params: FusionPara
         signal.place.kind != PlaceKind.ZONE
         or state.doorway_at is None
         or t - state.doorway_at > params.door_then_zone_window_s
-        or signal.rssi < params.door_then_zone_dbm
     ):
+        return state
+    # Her level, as _absorb will smooth it: one sighting lifted by the channel is not enough.
+    heard = _absorb(state.evidence, signal, params)[-1]
+    if heard.level < params.door_then_zone_dbm:
         return state
     door = max(
         (

@@ -978,3 +978,21 @@ def test_a_car_whose_reading_wavers_at_its_bay_still_arrives_in_time() -> None:
     assert kinds(events) == ["entered", "curbside"]
     assert events[0].at == T0 + PARAMS.bay_arrival_s
     assert state.state == PresenceState.BAY
+
+
+def test_a_zone_beacon_lifted_for_two_sightings_after_a_weak_run_gives_no_early_entry() -> None:
+    # A passer on a harsh channel (seed 3, curbside-bays): read at the doorway level, his
+    # phone hearing the shoes beacon through the glass at -88..-93, then twice at -69, -71
+    # (the link lifted) while the door's beacon has fallen to -96. Her smoothed level of that
+    # beacon (-80, -75) is what counts: no entry.
+    signals: list[fusion.Signal] = [door(-70, T0), door_beacon(-96, T0 + 0.1)]
+    signals += [
+        BeaconReport("bcn-shoes", SHOES, rssi, T0 - 6 + 2 * i)
+        for i, rssi in enumerate([-88, -93, -87])
+    ]
+    signals += [
+        BeaconReport("bcn-shoes", SHOES, -69, T0 + 1),
+        BeaconReport("bcn-shoes", SHOES, -71, T0 + 2.1),
+    ]
+    state, events = run(signals, PARAMS, T0 + 3, PersonState())
+    assert "entered" not in kinds(events) and not state.visit_open
