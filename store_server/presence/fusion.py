@@ -250,6 +250,25 @@ class FusionParams(FilterParams):
     door_then_floor_dbm: float = -80.0
     door_then_floor_lead_db: float = 3.0
     door_then_floor_readings: float = 2.0
+    # ... or, within `door_then_zone_window_s` of that doorway reading, the phone's own ear
+    # (an app ranging in the foreground reports the beacons it hears every second or so):
+    # a zone's beacon heard at `door_then_zone_dbm` or up (its smoothed level, the sighting
+    # included) and `door_then_zone_lead_db` above the door's beacon (its latest sighting),
+    # `door_then_floor_readings` times. A shopper
+    # walking to a rail hears its beacon at -72..-50 while the door's beacon behind her fades
+    # to -80..-95; a window shopper hears a zone beacon through the glass, if ever that
+    # strongly, no stronger than the door's beacon next to her. Zone beacons only: a floor
+    # beacon may hang by the shop window (busy-saturday's till, 2 m from the glass). Measured
+    # on seeds 1-2 of the four reference stores, both channels (docs/decisions.md, "The
+    # phone's ear after the doorway"): no passer more; a window of 6-8 s instead of 10 left
+    # busy-saturday's foreground p95 at 24 s, a level of -70 most stores' at 22-25 s, a
+    # floor beacon counted let 4 more of 124 passers in on curbside-bays' harsh channel. The
+    # sighting alone instead of the level let 3 of 27 foreground passers in on curbside-bays'
+    # harsh seed 3 (the shoes beacon, 11 m in, heard at -69 and -71 through the glass after
+    # -87..-93): it gave busy-saturday's harsh foreground p95 9.8 s instead of 24.5.
+    door_then_zone_window_s: float = 10.0
+    door_then_zone_dbm: float = -72.0
+    door_then_zone_lead_db: float = 6.0
     # A zone change also needs the new zone this much stronger than the current one, and the
     # current zone holds until its evidence falls this far below the level that places someone
     # in a zone (hysteresis). 3 dB let shoppers standing at a zone's edge flap (7-11 flaps per
@@ -340,6 +359,18 @@ class FusionParams(FilterParams):
     # of 9-140 s: 5 s keeps the arrival within the goal and leaves the rest to a car tag's
     # or the app's evidence (docs/decisions.md).
     bay_arrival_s: float = 5.0
+    # ... at a steady level: the hold restarts when the bay gateway's level moves this far from
+    # where it stood when the hold began. A car waits in its bay at one level (its smoothed
+    # level wanders 2-4 dB); a pedestrian walks past the post at arm's length (-55..-61 dBm
+    # on curbside-bays, whose posts stand 0.9 m from the pavement's walking line), rising
+    # and fading 15-20 dB, and stays nearest to it for 8 s and more while walking on towards
+    # the door (the bay next to the door has no other post on that side): on curbside-bays
+    # 18-36 % of advertising passers arrived "at bay-1". Seeds 1-2, both channels
+    # (docs/decisions.md, "The phone's ear after the doorway"): 6 dB brought them to
+    # 5-13 %, 9 dB to 10-19 %; a fade under the level's peak instead (10-14 dB) to 16-31 %;
+    # the price is a car rolling in whose level settles slowly (bay arrival p95 of
+    # android-background drivers 8 -> 16 s on the default channel).
+    bay_steady_db: float = 6.0
     # Once at a bay, they stay there until another gateway reads them this much above the
     # bay's (hysteresis: a still car's levels spread 2-3 dB, 8.7 dB of shadowing on a harsh
     # channel; the same 6 dB the -80 floor rule held with).
@@ -544,12 +575,14 @@ class PersonState:
     # gateway before a visit, and the in-store readings leading the door since.
     doorway_at: float | None = None
     floor_leads: int = 0
+    zone_leads: int = 0  # zone beacons' sightings leading the door's (door_then_zone_*)
     # The shop front heard them (walk_by_min_dbm) first and last, and how strongly at most.
     near_door_since: float | None = None
     near_door_at: float | None = None
     near_door_peak: float | None = None
     in_store_at: float | None = None  # an in-store gateway read them at inside_min_dbm or up
     pending_bay: str | None = None  # the bay placing them since placed_elsewhere_since
+    pending_bay_level: float | None = None  # its gateway's level then (bay_steady_db)
     # The last reading saying they were in the doorway (see `_holds_inside`).
     door_passed_at: float | None = None
     walk_by_reported: bool = False
@@ -1032,6 +1065,7 @@ def _exit(
         passage_evidence_at=None,
         doorway_at=None,
         floor_leads=0,
+        zone_leads=0,
         near_door_since=None,
         near_door_at=at,
         near_door_peak=None,
@@ -1117,14 +1151,17 @@ def _add_door_evidence(state: PersonState, signal: Reading, params: FusionParams
 
 
 def _door_then_floor(state: PersonState, signal: Reading, params: FusionParams) -> PersonState:
-    """Count the in-store gateway readings that lead the door since her last reading in the
-    doorway by an inside door gateway (see `door_then_floor_window_s`)."""
+    """Count the in-store gateway readings, and the phone's sightings of zone beacons, that
+    lead the door since her last reading in the doorway by an inside door gateway (see
+    `door_then_floor_window_s` and `door_then_zone_window_s`)."""
+    if isinstance(signal, BeaconReport):
+        return _door_then_zone(state, signal, params)
     if not isinstance(signal, GatewayReading):
         return state
     t, rssi = signal.seen_at, signal.calibrated_rssi
     if signal.place.kind == PlaceKind.ENTRANCE and not signal.place.outside:
         if _in_doorway(signal, params):
-            return replace(state, doorway_at=t, floor_leads=0)
+            return replace(state, doorway_at=t, floor_leads=0, zone_leads=0)
         return state
     if (
         signal.place.kind in ARRIVAL_KINDS
@@ -1147,6 +1184,35 @@ def _door_then_floor(state: PersonState, signal: Reading, params: FusionParams) 
     if rssi < door + params.door_then_floor_lead_db:
         return state
     return replace(state, floor_leads=state.floor_leads + 1)
+
+
+def _door_then_zone(state: PersonState, signal: BeaconReport, params: FusionParams) -> PersonState:
+    """Count a zone beacon's sighting by her phone that leads the door's beacon, within
+    `door_then_zone_window_s` of her last doorway reading by an inside door gateway."""
+    t = signal.seen_at
+    if (
+        signal.place.kind != PlaceKind.ZONE
+        or state.doorway_at is None
+        or t - state.doorway_at > params.door_then_zone_window_s
+    ):
+        return state
+    # Her level, as _absorb will smooth it: one sighting lifted by the channel is not enough.
+    heard = _absorb(state.evidence, signal, params)[-1]
+    if heard.level < params.door_then_zone_dbm:
+        return state
+    door = max(
+        (
+            e.last_rssi
+            for e in state.evidence
+            if e.signal == "phone_beacon"
+            and e.place.kind == PlaceKind.ENTRANCE
+            and e.fresh(params, t)
+        ),
+        default=params.unheard_dbm,
+    )
+    if signal.rssi < door + params.door_then_zone_lead_db:
+        return state
+    return replace(state, zone_leads=state.zone_leads + 1)
 
 
 def _passage_excess(state: PersonState, signal: Reading, params: FusionParams) -> float | None:
@@ -1624,13 +1690,21 @@ def _step_outside_rules(
         # up (the clock alone does not do it: a passer's last reading stays current for
         # evidence_ttl_s after they have gone): in, whatever the door.
         since = state.placed_elsewhere_since if state.placed_elsewhere_since is not None else t
-        if estimate.state == PresenceState.BAY and state.pending_bay != estimate.place:
-            # One bay throughout: a pedestrian walking along the kerb is nearest to one bay's
-            # post after another, a car waits at one.
-            since = t
+        level = None
+        if estimate.state == PresenceState.BAY:
+            if state.pending_bay != estimate.place:
+                # One bay throughout: a pedestrian walking along the kerb is nearest to one
+                # bay's post after another, a car waits at one.
+                since = t
+            held = state.pending_bay_level if state.pending_bay == estimate.place else None
+            level = held if held is not None else estimate.level
+            if abs(estimate.level - level) > params.bay_steady_db:
+                # Walking towards the post or away from it, not waiting (see bay_steady_db).
+                since, level = t, estimate.level
         state = replace(
             state,
             pending_bay=estimate.place if estimate.state == PresenceState.BAY else None,
+            pending_bay_level=level,
         )
         if estimate.state == PresenceState.BAY:
             hold = params.bay_arrival_s
@@ -1649,7 +1723,9 @@ def _step_outside_rules(
             return _open_visit(state, estimate, t)
         return replace(state, placed_elsewhere_since=since), []
     if state.placed_elsewhere_since is not None:
-        state = replace(state, placed_elsewhere_since=None, pending_bay=None)
+        state = replace(
+            state, placed_elsewhere_since=None, pending_bay=None, pending_bay_level=None
+        )
     return _walk_by(state, estimate, params, t)
 
 
@@ -1658,17 +1734,24 @@ def _through_door_estimate(
 ) -> Estimate | None:
     """Where an entry through the door, confirmed by in-store gateways leading the door just
     after it (`door_then_floor_*`), places her, or None if unconfirmed."""
-    if (
-        state.doorway_at is None
-        or t - state.doorway_at > params.door_then_floor_window_s
-        or state.floor_leads < params.door_then_floor_readings
-    ):
+    if state.doorway_at is None:
+        return None
+    since = t - state.doorway_at
+    by_floor = (
+        since <= params.door_then_floor_window_s
+        and state.floor_leads >= params.door_then_floor_readings
+    )
+    by_zone = (
+        since <= params.door_then_zone_window_s
+        and state.zone_leads >= params.door_then_floor_readings
+    )
+    if not by_floor and not by_zone:
         return None
     floor = max(
         (
             e
             for e in state.evidence
-            if e.source.startswith("gateway:")
+            if (e.source.startswith("gateway:") if by_floor else e.signal == "phone_beacon")
             and e.place.kind not in ARRIVAL_KINDS
             and e.at >= state.doorway_at
         ),
@@ -1678,13 +1761,15 @@ def _through_door_estimate(
     if floor is None:
         return None
     passage = {
-        "signal": "door_then_floor",
-        "doorway_s_ago": round(t - state.doorway_at, 1),
-        "readings": state.floor_leads,
+        "signal": "door_then_floor" if by_floor else "door_then_zone",
+        "doorway_s_ago": round(since, 1),
+        "readings": state.floor_leads if by_floor else state.zone_leads,
     }
     if estimate.state in (PresenceState.INSIDE, PresenceState.ZONE):
         return replace(estimate, reasons=(*estimate.reasons, passage))
-    margin = floor.last_rssi - params.door_then_floor_dbm
+    margin = floor.last_rssi - (
+        params.door_then_floor_dbm if by_floor else params.door_then_zone_dbm
+    )
     return Estimate(
         PresenceState.INSIDE, None, _confidence(margin), (floor.reason(), passage), floor.level
     )

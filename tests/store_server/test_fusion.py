@@ -957,3 +957,96 @@ def test_a_second_stay_at_the_same_rail_dwells_again() -> None:
     assert 90 <= total[0] < 130 and total[1] is not None and total[1] >= 90
     assert second[1] == PARAMS.zone_dwell_s and 130 + 50 <= second[0] <= 130 + 70
     assert state.state == PresenceState.ZONE and state.place == "dresses"
+
+
+def dresses_beacon(rssi: int, at: float) -> BeaconReport:
+    return BeaconReport("bcn-dresses", DRESSES, rssi, at)
+
+
+def test_read_in_the_doorway_then_hearing_a_zone_beacon_close_enters_within_seconds() -> None:
+    # An app in the foreground crosses the door (-66, -63, -62: 7 dB of the door's 16) and
+    # walks to the dresses rail: the door gateway falls behind her, the floor gateway reads her
+    # weakly (a pocket), but her phone hears the dresses beacon at -69, -66 while the door's
+    # beacon fades to -86: in at the second zone sighting that leads the door's beacon.
+    signals: list[fusion.Signal] = [door(-66, T0), door(-63, T0 + 1), door(-62, T0 + 2)]
+    signals += [door(-85, T0 + 4), floor(-86, T0 + 4.1), door(-87, T0 + 6)]
+    signals += [door_beacon(-84, T0 + 5), dresses_beacon(-69, T0 + 6.4)]
+    signals += [door_beacon(-86, T0 + 7), dresses_beacon(-66, T0 + 7.4)]
+    signals += [dresses_beacon(-68, T0 + s + 0.4) for s in range(8, 30)]
+    state, events = run(signals, PARAMS, T0 + 30, PersonState())
+    assert kinds(events)[:2] == ["entered", "zone_entered"] and events[0].at == T0 + 7.4
+    assert "door_then_zone" in {r["signal"] for r in events[0].reasons}
+    assert state.visit_open and state.place == "dresses"
+
+
+def test_a_window_shopper_hearing_a_zone_beacon_through_the_glass_never_enters() -> None:
+    # Read at the doorway level (-68) 1.5 m from the glass, then -73..-75, her phone hearing
+    # the dresses beacon at -70..-72 through it (a lucky link) and the door's beacon at -75:
+    # the zone beacon never leads the door's by 6 dB, she stays outside.
+    signals: list[fusion.Signal] = [door(-68, T0)]
+    for s in range(1, 10):
+        signals += [door(-73 - s % 3, T0 + s), door_beacon(-75, T0 + s + 0.3)]
+        signals += [dresses_beacon(-70 - s % 3, T0 + s + 0.6)]
+    state, events = run(signals, PARAMS, T0 + 12, PersonState())
+    assert "entered" not in kinds(events) and not state.visit_open
+
+
+def test_zone_sightings_long_after_the_doorway_give_no_early_entry() -> None:
+    # The doorway reading, then the zone beacon heard close only after the window: nothing but
+    # the inside hold opens her visit (door_then_zone_window_s).
+    late = T0 + PARAMS.door_then_zone_window_s + 1
+    signals: list[fusion.Signal] = [door(-66, T0), door_beacon(-90, late - 1)]
+    signals += [dresses_beacon(-66, late), dresses_beacon(-65, late + 1)]
+    state, events = run(signals, PARAMS, late + 2, PersonState())
+    assert "entered" not in kinds(events) and not state.visit_open
+
+
+def test_a_pedestrian_walking_past_a_bay_post_is_no_arrival() -> None:
+    # Walking along the kerb, 0.9 m from the post at the closest, and on towards the door:
+    # nearest to the bay's gateway for 14 s, its reading rising -80 -> -58 and falling to -82
+    # (the door's far weaker). Never steady for bay_arrival_s: no arrival.
+    levels = [-80, -77, -74, -70, -65, -60, -58, -63, -68, -72, -75, -78, -80, -82]
+    signals: list[fusion.Signal] = [curb(rssi, T0 + s) for s, rssi in enumerate(levels)]
+    signals += [door(-95, T0 + s + 0.5) for s in range(0, len(levels), 3)]
+    state, events = play(signals, until=T0 + 40)
+    assert "entered" not in kinds(events) and not state.visit_open
+
+
+def test_a_car_that_rolls_into_its_bay_arrives_once_its_level_holds() -> None:
+    # Rolling up to the post (-84 -> -71 in 4 s) then waiting: arrived bay_arrival_s after its
+    # level settled, not before.
+    levels = [-84, -80, -76, -72, -71, -72, -70, -71, -72, -71, -70, -71, -72, -71]
+    signals: list[fusion.Signal] = [curb(rssi, T0 + s) for s, rssi in enumerate(levels)]
+    state, events = play(signals)
+    assert kinds(events) == ["entered", "curbside"]
+    assert T0 + 3 + PARAMS.bay_arrival_s <= events[0].at <= T0 + 6 + PARAMS.bay_arrival_s
+    assert state.state == PresenceState.BAY
+
+
+def test_a_car_whose_reading_wavers_at_its_bay_still_arrives_in_time() -> None:
+    # A phone in a bag in a car: -71 +- 4 dB with one lucky -62 (half of it in the smoothed
+    # level): steady within bay_steady_db, in at bay_arrival_s.
+    levels = [-71, -62, -73, -75, -69, -72, -67, -74, -71, -70]
+    signals: list[fusion.Signal] = [curb(rssi, T0 + s) for s, rssi in enumerate(levels)]
+    state, events = play(signals)
+    assert kinds(events) == ["entered", "curbside"]
+    assert events[0].at == T0 + PARAMS.bay_arrival_s
+    assert state.state == PresenceState.BAY
+
+
+def test_a_zone_beacon_lifted_for_two_sightings_after_a_weak_run_gives_no_early_entry() -> None:
+    # A passer on a harsh channel (seed 3, curbside-bays): read at the doorway level, his
+    # phone hearing the shoes beacon through the glass at -88..-93, then twice at -69, -71
+    # (the link lifted) while the door's beacon has fallen to -96. Her smoothed level of that
+    # beacon (-80, -75) is what counts: no entry.
+    signals: list[fusion.Signal] = [door(-70, T0), door_beacon(-96, T0 + 0.1)]
+    signals += [
+        BeaconReport("bcn-shoes", SHOES, rssi, T0 - 6 + 2 * i)
+        for i, rssi in enumerate([-88, -93, -87])
+    ]
+    signals += [
+        BeaconReport("bcn-shoes", SHOES, -69, T0 + 1),
+        BeaconReport("bcn-shoes", SHOES, -71, T0 + 2.1),
+    ]
+    state, events = run(signals, PARAMS, T0 + 3, PersonState())
+    assert "entered" not in kinds(events) and not state.visit_open
