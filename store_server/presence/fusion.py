@@ -379,6 +379,13 @@ class FusionParams(FilterParams):
     # stores and seeds: 8 s let no more passers in than 20 s (4 of 164 foreground, 0 of 812
     # background iPhones), 6 s one more, 4 s seven more.
     ear_inside_entry_s: float = 8.0
+    # Both only for a phone that ranges every second: its beacon heard most often is reported
+    # every `ear_ranging_gap_s` or more often (Core Location hands over each beacon once a
+    # second). An Android app the OS has cached hears the door's beacon one to three times in
+    # a 0.5 s scan every 10 s: its smoothed gap stays above 2 s, but at 3 s it passed as
+    # ranging, and its one scan's sightings counted as three leads (busy-saturday: one
+    # passer in 50 let in, where none was).
+    ear_ranging_gap_s: float = 1.5
 
 
 @dataclass(frozen=True)
@@ -1096,6 +1103,7 @@ def _door_then_ear(state: PersonState, signal: Reading, params: FusionParams) ->
         or state.ear_doorway_at is None
         or t - state.ear_doorway_at > params.ear_then_floor_window_s
         or rssi < params.ear_then_floor_dbm
+        or not _ranges_every_second(state, params, t)
     ):
         return state
     door = max(
@@ -1114,21 +1122,26 @@ def _door_then_ear(state: PersonState, signal: Reading, params: FusionParams) ->
     return replace(state, ear_leads=state.ear_leads + 1)
 
 
-def _inside_entry_hold(state: PersonState, params: FusionParams, t: float) -> float:
-    """How long someone placed in the store must stay so before it is an entry:
-    `inside_entry_s`, or `ear_inside_entry_s` for a phone that only reports beacons and
-    ranges them every second or so (see `ear_inside_entry_s`)."""
-    # Its cadence is that of the beacon it hears most often: a beacon at the edge of its range
-    # is heard only now and then, whatever the phone's scans.
+def _ranges_every_second(state: PersonState, params: FusionParams, t: float) -> bool:
+    """Whether the phone only reports beacons and ranges them every second or so: no gateway
+    hears it, and the beacon it hears most often is reported every `ear_ranging_gap_s` (a
+    beacon at the edge of its range is heard only now and then, whatever the phone does)."""
+    if any(e.source.startswith("gateway:") for e in state.evidence):
+        return False
     gaps = [
         e.gap
         for e in state.evidence
         if e.signal == "phone_beacon" and e.gap is not None and e.fresh(params, t)
     ]
-    dense = min(gaps, default=math.inf) < params.zone_silence_sparse_gap_s
-    if not dense or any(e.source.startswith("gateway:") for e in state.evidence):
-        return params.inside_entry_s
-    return params.ear_inside_entry_s
+    return min(gaps, default=math.inf) <= params.ear_ranging_gap_s
+
+
+def _inside_entry_hold(state: PersonState, params: FusionParams, t: float) -> float:
+    """How long someone placed in the store must stay so before it is an entry:
+    `inside_entry_s`, or `ear_inside_entry_s` for a phone that ranges every second."""
+    if _ranges_every_second(state, params, t):
+        return params.ear_inside_entry_s
+    return params.inside_entry_s
 
 
 def _through_door_by_ear(
@@ -1140,7 +1153,7 @@ def _through_door_by_ear(
         state.ear_doorway_at is None
         or t - state.ear_doorway_at > params.ear_then_floor_window_s
         or state.ear_leads < params.ear_then_floor_readings
-        or any(e.source.startswith("gateway:") for e in state.evidence)
+        or not _ranges_every_second(state, params, t)
     ):
         return None
     heard = max(
