@@ -384,7 +384,9 @@ class FusionParams(FilterParams):
     # second). An Android app the OS has cached hears the door's beacon one to three times in
     # a 0.5 s scan every 10 s: its smoothed gap stays above 2 s, but at 3 s it passed as
     # ranging, and its one scan's sightings counted as three leads (busy-saturday: one
-    # passer in 50 let in, where none was).
+    # passer in 50 let in, where none was). Leads closer than half of it are one callback's
+    # (or one scan's) and count once: the first gap of a cached phone's door beacon is the
+    # 0.35 s between two of its adverts in one scan.
     ear_ranging_gap_s: float = 1.5
 
 
@@ -587,6 +589,7 @@ class PersonState:
     # beacon in the doorway before a visit, and the in-store sightings leading it since.
     ear_doorway_at: float | None = None
     ear_leads: int = 0
+    ear_lead_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -1096,7 +1099,7 @@ def _door_then_ear(state: PersonState, signal: Reading, params: FusionParams) ->
     t, rssi = signal.seen_at, signal.rssi
     if signal.place.kind == PlaceKind.ENTRANCE and not signal.place.outside:
         if rssi >= params.ear_doorway_dbm:
-            return replace(state, ear_doorway_at=t, ear_leads=0)
+            return replace(state, ear_doorway_at=t, ear_leads=0, ear_lead_at=None)
         return state
     if (
         signal.place.kind in ARRIVAL_KINDS
@@ -1119,7 +1122,11 @@ def _door_then_ear(state: PersonState, signal: Reading, params: FusionParams) ->
     )
     if rssi < door + params.ear_then_floor_lead_db:
         return state
-    return replace(state, ear_leads=state.ear_leads + 1)
+    if state.ear_lead_at is not None and t - state.ear_lead_at < params.ear_ranging_gap_s / 2:
+        # The same ranging callback's other beacons (Core Location hands over all of them
+        # at once), or one scan's burst of an app that scans: one lead.
+        return state
+    return replace(state, ear_leads=state.ear_leads + 1, ear_lead_at=t)
 
 
 def _ranges_every_second(state: PersonState, params: FusionParams, t: float) -> bool:

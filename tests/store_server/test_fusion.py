@@ -973,16 +973,16 @@ def test_an_iphone_placed_in_the_store_for_a_few_seconds_never_enters() -> None:
 
 
 def test_a_cached_phone_whose_one_scan_hears_the_door_twice_is_no_ranging_iphone() -> None:
-    # A 0.5 s scan every 10 s: the door's beacon twice (it sends every 0.35 s), then three
-    # in-store beacons leading it, all within the scan: neither the door-then-floor by ear nor
-    # the short hold, so no entry before `inside_entry_s`.
+    # A 0.5 s scan every 10 s: the door's beacon twice (it sends every 0.35 s, so its first
+    # gap is 0.35 s), then three in-store beacons leading it, all within the scan: one ranging
+    # callback's worth at most, and no short hold, so no entry before `inside_entry_s`.
     signals: list[fusion.Signal] = []
     for scan in range(0, 60, 10):
         signals += [door_beacon(-72, T0 + scan), door_beacon(-80, T0 + scan + 0.35)]
         signals += [
-            BeaconReport("bcn-dresses", DRESSES, -77, T0 + scan + 0.4),
-            BeaconReport("bcn-shoes", SHOES, -78, T0 + scan + 0.45),
-            BeaconReport("bcn-till", FLOOR, -78, T0 + scan + 0.5),
+            BeaconReport("bcn-dresses", DRESSES, -75, T0 + scan + 0.4),
+            BeaconReport("bcn-shoes", SHOES, -76, T0 + scan + 0.45),
+            BeaconReport("bcn-till", FLOOR, -76, T0 + scan + 0.5),
         ]
     _, events = run(signals, PARAMS, T0 + 60, PersonState())
     entries = [e.at for e in events if e.kind == "entered"]
