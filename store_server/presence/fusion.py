@@ -24,7 +24,6 @@ Every tunable is a field of `FusionParams`, with its reason.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -1135,12 +1134,15 @@ def _ranges_every_second(state: PersonState, params: FusionParams, t: float) -> 
     beacon at the edge of its range is heard only now and then, whatever the phone does)."""
     if any(e.source.startswith("gateway:") for e in state.evidence):
         return False
-    gaps = [
-        e.gap
+    # A gap under half a ranging period is not ranging's (Core Location hands over each beacon
+    # once a second) but one scan's burst: a cached app's door beacon, twice in 0.35 s.
+    return any(
+        e.signal == "phone_beacon"
+        and e.gap is not None
+        and params.ear_ranging_gap_s / 2 <= e.gap <= params.ear_ranging_gap_s
+        and e.fresh(params, t)
         for e in state.evidence
-        if e.signal == "phone_beacon" and e.gap is not None and e.fresh(params, t)
-    ]
-    return min(gaps, default=math.inf) <= params.ear_ranging_gap_s
+    )
 
 
 def _inside_entry_hold(state: PersonState, params: FusionParams, t: float) -> float:

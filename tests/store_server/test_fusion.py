@@ -987,3 +987,20 @@ def test_a_cached_phone_whose_one_scan_hears_the_door_twice_is_no_ranging_iphone
     _, events = run(signals, PARAMS, T0 + 60, PersonState())
     entries = [e.at for e in events if e.kind == "entered"]
     assert all(at >= T0 + PARAMS.inside_entry_s for at in entries)
+
+
+def test_a_cached_passer_whose_second_scan_hears_the_door_twice_keeps_the_long_hold() -> None:
+    # Busy-saturday seed 2: one scan on the pavement hears the till's beacon at -84 (in-store
+    # range), the next, 10 s on, the door's beacon twice 0.36 s apart: a gap no ranging phone
+    # has, so the 20 s hold, not the short one, and he has walked on by then.
+    signals: list[fusion.Signal] = [
+        BeaconReport("bcn-till", FLOOR, -84, T0),
+        BeaconReport("bcn-shoes", SHOES, -90, T0 + 0.2),
+        BeaconReport("bcn-shoes", SHOES, -94, T0 + 10.2),
+        door_beacon(-87, T0 + 10.3),
+        door_beacon(-90, T0 + 10.66),
+        BeaconReport("bcn-dresses", DRESSES, -82, T0 + 10.6),
+        door_beacon(-90, T0 + 20.9),
+    ]
+    _, events = run(signals, PARAMS, T0 + 60, PersonState())
+    assert "entered" not in kinds(events)
