@@ -378,14 +378,14 @@ class FusionParams(FilterParams):
     # stores and seeds: 8 s let no more passers in than 20 s (4 of 164 foreground, 0 of 812
     # background iPhones), 6 s one more, 4 s seven more.
     ear_inside_entry_s: float = 8.0
-    # Both only for a phone that ranges every second: its beacon heard most often is reported
-    # every `ear_ranging_gap_s` or more often (Core Location hands over each beacon once a
-    # second). An Android app the OS has cached hears the door's beacon one to three times in
-    # a 0.5 s scan every 10 s: its smoothed gap stays above 2 s, but at 3 s it passed as
-    # ranging, and its one scan's sightings counted as three leads (busy-saturday: one
-    # passer in 50 let in, where none was). Leads closer than half of it are one callback's
-    # (or one scan's) and count once: the first gap of a cached phone's door beacon is the
-    # 0.35 s between two of its adverts in one scan.
+    # Both only for a phone that ranges every second: no gateway hears it, and a beacon of
+    # it is reported every half to one `ear_ranging_gap_s` (Core Location hands over each
+    # beacon once a second). An Android app the OS has cached hears the door's beacon once or
+    # twice in a 0.5 s scan every 10 s: its smoothed gap stays above 2 s once a scan period
+    # is in it, but at 3 s it passed for ranging, and the first gap of its door beacon (two
+    # adverts 0.35 s apart in one scan) passed at 1.5 s without the lower bound (busy-saturday
+    # seed 2: a passer whose scan on the pavement heard the till's beacon at -84 was let in).
+    # Leads closer than half of it are one callback's (or one scan's) and count once.
     ear_ranging_gap_s: float = 1.5
 
 
