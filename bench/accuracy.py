@@ -2,6 +2,7 @@
 
     python -m bench accuracy [--scenario NAME|FILE|all] [--seed N] [--baselines]
                              [--path-loss-exponent X] [--shadowing-db Y] [--packet-loss P]
+                             [--ios-background-ranging-s S]
                              [--json] [--FUSION-TUNABLE X ...]
 
 Every field of `store_server.presence.fusion.FusionParams` is a flag (underscores as dashes,
@@ -109,6 +110,7 @@ from firmware_sim.scenario import (
     load_scenario_file,
 )
 from firmware_sim.world import (
+    BACKGROUND_RANGING_S,
     SOURCE_BEACON,
     SOURCE_TAG,
     STATE_OUTSIDE,
@@ -258,8 +260,14 @@ def group_of(person: Person) -> str | None:
     return GROUP_TAG if person.tag is not None else None
 
 
-def record_trace(scenario: Scenario, seed: int, channel: ChannelParams) -> Trace:
-    """Play the scenario's radio once and keep what the server's side could know."""
+def record_trace(
+    scenario: Scenario,
+    seed: int,
+    channel: ChannelParams,
+    background_ranging_s: float = BACKGROUND_RANGING_S,
+) -> Trace:
+    """Play the scenario's radio once and keep what the server's side could know
+    (`background_ranging_s`: how long a background iPhone's app ranges after a region event)."""
     rng = random.Random(seed)  # noqa: S311 - simulation noise, reproducible by design
     groups = {p.name: g for p in scenario.people if (g := group_of(p)) is not None}
     tag_owner = {p.tag.name: p.name for p in scenario.people if p.tag is not None}
@@ -272,7 +280,9 @@ def record_trace(scenario: Scenario, seed: int, channel: ChannelParams) -> Trace
         gateway_places,
         beacon_places,
     )
-    world = build_world(scenario, {}, channel, UNIX_START, rng)
+    world = build_world(
+        scenario, {}, channel, UNIX_START, rng, background_ranging_s=background_ranging_s
+    )
     for second in range(trace.seconds):
         air = air_at(world, second, rng)
         for advert in air.adverts:
@@ -590,10 +600,11 @@ def run(
     channel: ChannelParams,
     baselines: bool = False,
     params: fusion.FusionParams | None = None,
+    background_ranging_s: float = BACKGROUND_RANGING_S,
 ) -> dict[str, Any]:
     """The full report of one scenario: every rule's figures on one trace."""
     started = time.perf_counter()
-    trace = record_trace(scenario, seed, channel)
+    trace = record_trace(scenario, seed, channel, background_ranging_s)
     rules = {
         name: rule_report(trace, rule) for name, rule in presence_rules(baselines, params).items()
     }
@@ -605,6 +616,7 @@ def run(
             "shadowing_db": channel.shadowing_sigma_db,
             "packet_loss": channel.packet_loss,
         },
+        "ios_background_ranging_s": background_ranging_s,
         "counted": len(trace.groups),
         "left_out": sum(1 for p in scenario.people if not p.staff and p.name not in trace.groups),
         "rules": rules,
@@ -658,6 +670,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--shadowing-db", type=float, default=ChannelParams().shadowing_sigma_db)
     parser.add_argument("--packet-loss", type=float, default=ChannelParams().packet_loss)
+    parser.add_argument(
+        "--ios-background-ranging-s",
+        type=float,
+        default=BACKGROUND_RANGING_S,
+        help="how long a background iPhone's app ranges after a region event (an app asking "
+        "iOS for a background task ranges longer; firmware_sim.world.BACKGROUND_RANGING_S)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per scenario")
     tunables = parser.add_argument_group("fusion tunables (store_server/presence/fusion.py)")
     for tunable in dataclasses.fields(fusion.FusionParams):
@@ -686,7 +705,9 @@ def main(argv: list[str] | None = None) -> int:
         scenario = load(name)
         if not any(group_of(p) for p in scenario.people):
             continue  # nobody to count (the staff shift)
-        report = run(scenario, args.seed, channel, args.baselines, params)
+        report = run(
+            scenario, args.seed, channel, args.baselines, params, args.ios_background_ranging_s
+        )
         if swept:
             report["fusion_params"] = swept
         reports.append(report)

@@ -107,7 +107,11 @@ REGION_EXIT_S = (10.0, 30.0)
 REGION_ENTER = "enter"
 REGION_EXIT = "exit"
 # An app woken by a region event runs about 10 s in the background (Apple: "the app is given
-# around 10 seconds"); it ranges meanwhile and reports what it ranged.
+# around 10 seconds"); it ranges meanwhile and reports what it ranged. An app may ask for more
+# with a background task (UIApplication.beginBackgroundTask): 180 s through iOS 12 (D. G.
+# Young and S. Yoder, "Extending Background Ranging on iOS", Radius Networks 2014), on later
+# versions what `backgroundTimeRemaining` grants. The app modelled here does not ask;
+# `python -m bench accuracy --ios-background-ranging-s 30` measures what asking would give.
 BACKGROUND_RANGING_S = 10.0
 # Every report of beacon sightings reaches the server over HTTPS on the shopper's mobile data:
 # an LTE round trip of 30-60 ms (Opensignal) times the few round trips of a resumed TLS
@@ -236,6 +240,8 @@ class World:
     # Background iPhones' region monitoring, by person (mutable: it carries over seconds).
     regions: dict[str, RegionMonitor] = field(default_factory=dict)
     region_uuids: frozenset[str] = frozenset()
+    # How long a background iPhone's app ranges after each region event (BACKGROUND_RANGING_S).
+    background_ranging_s: float = BACKGROUND_RANGING_S
 
 
 @dataclass(frozen=True)
@@ -267,6 +273,7 @@ def build_world(
     unix_start: float,
     rng: random.Random,
     sighting_sink: Callable[[PhoneSighting], None] | None = None,
+    background_ranging_s: float = BACKGROUND_RANGING_S,
 ) -> World:
     """Give every phone, tag and beacon a radio identity; unknown phones get a random key."""
     phones: dict[str, PhoneRadio] = {}
@@ -310,6 +317,7 @@ def build_world(
             for b in plan.beacons
             if b.spec.kind == KIND_IBEACON and b.spec.ids.uuid is not None
         ),
+        background_ranging_s=background_ranging_s,
     )
 
 
@@ -667,14 +675,14 @@ def _ranging(
         last = monitor.last_heard
         if last is not None and wake_at - last <= REGION_EXIT_S[0]:
             # Still in range when iOS decides (see REGION_WAKE_MEDIAN_S): entered.
-            monitor.inside, monitor.ranging_until = True, wake_at + BACKGROUND_RANGING_S
+            monitor.inside, monitor.ranging_until = True, wake_at + world.background_ranging_s
             monitor.exit_after_s = rng.uniform(*REGION_EXIT_S)
             events.append(_region_event(name, REGION_ENTER, wake_at, rng))
     last = monitor.last_heard
     if monitor.inside and last is not None and end - last > monitor.exit_after_s:
         monitor.inside = False
         left_at = last + monitor.exit_after_s
-        monitor.ranging_until = left_at + BACKGROUND_RANGING_S
+        monitor.ranging_until = left_at + world.background_ranging_s
         events.append(_region_event(name, REGION_EXIT, left_at, rng))
     return end <= monitor.ranging_until + RANGING_PERIOD_S, events
 

@@ -120,6 +120,27 @@ def test_a_background_iphone_reports_only_for_a_while_after_its_region_wakes_it(
         assert len(times) < 15
 
 
+def test_a_background_iphone_whose_app_asks_for_more_time_ranges_for_as_long() -> None:
+    # The app asks iOS for a 30 s background task on waking: it ranges through the door.
+    walk_in = [{"x": 10, "y": -30}, {"x": 10, "y": -1.5}, {"x": 10, "y": 1.5}, *STILL_AT_THE_RAIL]
+    scenario = _scenario(
+        _person("ivy", platform="ios", app_state="background", waypoints=walk_in),
+        duration_s=400,
+    )
+    spans = []
+    for seed in range(1, 6):
+        world = build_world(
+            scenario, {}, ChannelParams(), UNIX_START, random.Random(seed), background_ranging_s=30
+        )
+        rng = random.Random(seed)
+        sightings = [s for second in range(200) for s in air_at(world, second, rng).sightings]
+        times = sorted({s.unix_time for s in sightings})
+        if times:
+            assert times[-1] - times[0] <= 30 + 1
+            spans.append(times[-1] - times[0])
+    assert spans and max(spans) > BACKGROUND_RANGING_S + 1
+
+
 def test_a_background_iphone_reports_entering_and_leaving_the_region() -> None:
     # Ivy walks in, browses for a minute and walks far away down the street.
     visit = [

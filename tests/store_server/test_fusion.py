@@ -1050,3 +1050,104 @@ def test_a_zone_beacon_lifted_for_two_sightings_after_a_weak_run_gives_no_early_
     ]
     state, events = run(signals, PARAMS, T0 + 3, PersonState())
     assert "entered" not in kinds(events) and not state.visit_open
+
+
+def ranged(second: float, dresses: int | None, at_door: int | None) -> list[fusion.Signal]:
+    """One second of an iPhone ranging: Core Location's averaged reading of each beacon."""
+    out: list[fusion.Signal] = []
+    if dresses is not None:
+        out.append(BeaconReport("bcn-dresses", DRESSES, dresses, T0 + second))
+    if at_door is not None:
+        out.append(door_beacon(at_door, T0 + second))
+    return out
+
+
+def test_an_iphone_ranging_every_second_enters_just_past_the_door() -> None:
+    # In hand: the door's beacon -73 and -69 in the doorway, then, her body between the phone
+    # and the door behind her, the dresses' beacon ahead leads it three times.
+    signals = [*ranged(0, -90, -73), *ranged(1, -88, -69)]
+    for second in range(2, 40):
+        signals += ranged(second, -79, -88)
+    state, events = run(signals, PARAMS, T0 + 40, PersonState())
+    assert kinds(events) == ["entered"] and state.visit_open
+    # The third leading sighting: at second 2 the dresses' beacon is weighed against the
+    # door's latest, the doorway's -69 of the second before.
+    assert events[0].at == T0 + 5
+    assert events[0].reasons[-1]["signal"] == "door_then_floor_by_ear"
+
+
+def test_a_passer_whose_iphone_hears_an_in_store_beacon_lead_twice_never_enters() -> None:
+    # Past the door on the pavement (-70), a lucky dresses' sighting through the glass leads
+    # the fading door beacon twice, then the door's beacon dominates again and fades away.
+    signals = [*ranged(0, -92, -70), *ranged(1, -90, -84)]
+    signals += [*ranged(2, -80, -85), *ranged(3, -81, -80), *ranged(4, -93, -79)]
+    for second in range(5, 30):
+        signals += ranged(second, None, -84 - second // 3)
+    _, events = run(signals, PARAMS, T0 + 60, PersonState())
+    assert "entered" not in kinds(events)
+
+
+def test_an_iphone_placed_in_the_store_by_its_ear_enters_after_the_short_hold() -> None:
+    # Never read in the doorway (the door's beacon -76), then the dresses' beacon at -80 and
+    # the door's not dominating, every second: in the store for `ear_inside_entry_s`.
+    signals: list[fusion.Signal] = []
+    for second in range(40):
+        signals += ranged(second, -80, -76)
+    _, events = run(signals, PARAMS, T0 + 40, PersonState())
+    assert kinds(events) == ["entered"]
+    assert T0 + PARAMS.ear_inside_entry_s <= events[0].at <= T0 + PARAMS.ear_inside_entry_s + 2
+
+
+def test_a_phone_scanning_every_ten_seconds_keeps_the_long_inside_hold() -> None:
+    # The same levels from a cached Android app's scans: a passer's one lucky scan looks so.
+    signals: list[fusion.Signal] = []
+    for second in range(0, 60, 10):
+        signals += ranged(second, -80, -76)
+    _, events = run(signals, PARAMS, T0 + 60, PersonState())
+    assert kinds(events) == ["entered"] and events[0].at >= T0 + PARAMS.inside_entry_s
+
+
+def test_an_iphone_placed_in_the_store_for_a_few_seconds_never_enters() -> None:
+    # A passer hearing the dresses' beacon through the glass as strongly as the door's for
+    # five seconds, then only the door's beacon, fading as he walks on.
+    signals: list[fusion.Signal] = []
+    for second in range(5):
+        signals += ranged(second, -80, -77)
+    for second in range(5, 30):
+        signals += ranged(second, None, -82 - second // 3)
+    _, events = run(signals, PARAMS, T0 + 60, PersonState())
+    assert "entered" not in kinds(events)
+
+
+def test_a_cached_phone_whose_one_scan_hears_the_door_twice_is_no_ranging_iphone() -> None:
+    # A 0.5 s scan every 10 s: the door's beacon twice (it sends every 0.35 s, so its first
+    # gap is 0.35 s), then three in-store beacons leading it, all within the scan: one ranging
+    # callback's worth at most, and no short hold, so no entry before `inside_entry_s`.
+    signals: list[fusion.Signal] = []
+    for scan in range(0, 60, 10):
+        signals += [door_beacon(-72, T0 + scan), door_beacon(-80, T0 + scan + 0.35)]
+        signals += [
+            BeaconReport("bcn-dresses", DRESSES, -75, T0 + scan + 0.4),
+            BeaconReport("bcn-shoes", SHOES, -76, T0 + scan + 0.45),
+            BeaconReport("bcn-till", FLOOR, -76, T0 + scan + 0.5),
+        ]
+    _, events = run(signals, PARAMS, T0 + 60, PersonState())
+    entries = [e.at for e in events if e.kind == "entered"]
+    assert all(at >= T0 + PARAMS.inside_entry_s for at in entries)
+
+
+def test_a_cached_passer_whose_second_scan_hears_the_door_twice_keeps_the_long_hold() -> None:
+    # Busy-saturday seed 2: one scan on the pavement hears the till's beacon at -84 (in-store
+    # range), the next, 10 s on, the door's beacon twice 0.36 s apart: a gap no ranging phone
+    # has, so the 20 s hold, not the short one, and he has walked on by then.
+    signals: list[fusion.Signal] = [
+        BeaconReport("bcn-till", FLOOR, -84, T0),
+        BeaconReport("bcn-shoes", SHOES, -90, T0 + 0.2),
+        BeaconReport("bcn-shoes", SHOES, -94, T0 + 10.2),
+        door_beacon(-87, T0 + 10.3),
+        door_beacon(-90, T0 + 10.66),
+        BeaconReport("bcn-dresses", DRESSES, -82, T0 + 10.6),
+        door_beacon(-90, T0 + 20.9),
+    ]
+    _, events = run(signals, PARAMS, T0 + 60, PersonState())
+    assert "entered" not in kinds(events)
