@@ -156,24 +156,40 @@ class EidResolver:
         reading stamped far off the server's clock never makes the resolver build a table.
         """
         # A phone is heard many times a batch: one look-up per EID and shortest window (the
-        # longer windows are aligned on it).
-        shortest = min(self._known_exponents(), default=0)
+        # longer windows are aligned on it). The windows a frame's time reaches are worked
+        # out once per window of the batch, not per frame (a batch of 500 phones spans one or
+        # two windows).
+        exponents = self._known_exponents()
+        shortest = min(exponents, default=0)
+        reach: dict[int, list[tuple[int, int]]] = {}  # int(seen_at) >> shortest -> windows
         seen: dict[tuple[bytes, int], int | None] = {}
         found = []
         for eid, seen_at in frames:
-            key = (eid, int(seen_at) >> shortest)
+            slot = int(seen_at) >> shortest
+            key = (eid, slot)
             if key not in seen:
-                seen[key] = self._lookup(eid, seen_at, now)
+                windows = reach.get(slot)
+                if windows is None:
+                    windows = reach[slot] = self._windows(exponents, seen_at, now)
+                seen[key] = self._lookup(eid, windows)
             found.append(seen[key])
         if None in found and self._catch_up():
+            exponents = self._known_exponents()
             found = [
-                device if device is not None else self._lookup(eid, seen_at, now)
+                device
+                if device is not None
+                else self._lookup(eid, self._windows(exponents, seen_at, now))
                 for device, (eid, seen_at) in zip(found, frames, strict=True)
             ]
         return found
 
-    def _lookup(self, eid: bytes, seen_at: float, now: float) -> int | None:
-        for exponent in self._known_exponents():
+    @staticmethod
+    def _windows(exponents: frozenset[int], seen_at: float, now: float) -> list[tuple[int, int]]:
+        """The (exponent, window start) tables a frame seen at `seen_at` resolves in, in the
+        order they are tried: its own window, then the one before and the one after, of those
+        around `now`."""
+        windows = []
+        for exponent in exponents:
             period = 1 << exponent
             current = window_start(now, exponent)
             lowest = current - WINDOWS_BEHIND * period
@@ -181,9 +197,14 @@ class EidResolver:
             own = window_start(seen_at, exponent)
             for start in (own, own - period, own + period):
                 if lowest <= start <= highest:
-                    device = self._table(exponent, start).get(eid)
-                    if device is not None:
-                        return device
+                    windows.append((exponent, start))
+        return windows
+
+    def _lookup(self, eid: bytes, windows: list[tuple[int, int]]) -> int | None:
+        for exponent, start in windows:
+            device = self._table(exponent, start).get(eid)
+            if device is not None:
+                return device
         return None
 
     def _known_exponents(self) -> frozenset[int]:

