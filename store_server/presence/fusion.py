@@ -1212,20 +1212,34 @@ def _door_then_floor(state: PersonState, signal: Reading, params: FusionParams) 
         or rssi < params.door_then_floor_dbm
     ):
         return state
-    door = max(
+    door = _door_latest_rssi(state, params, t, by_gateway=True)
+    if rssi < door + params.door_then_floor_lead_db:
+        return state
+    return replace(state, floor_leads=state.floor_leads + 1)
+
+
+def _door_latest_rssi(
+    state: PersonState,
+    params: FusionParams,
+    t: float,
+    *,
+    by_gateway: bool,
+    pavement_too: bool = False,
+) -> float:
+    """Her latest fresh reading at the door (`unheard_dbm` if none): by a door gateway, or
+    her phone's sighting of the door's beacon; the door's inside side only, unless
+    `pavement_too` (door then zone counts a pavement-side door beacon too)."""
+    return max(
         (
             e.last_rssi
             for e in state.evidence
-            if e.source.startswith("gateway:")
+            if (e.source.startswith("gateway:") if by_gateway else e.signal == "phone_beacon")
             and e.place.kind == PlaceKind.ENTRANCE
-            and not e.place.outside
+            and (pavement_too or not e.place.outside)
             and e.fresh(params, t)
         ),
         default=params.unheard_dbm,
     )
-    if rssi < door + params.door_then_floor_lead_db:
-        return state
-    return replace(state, floor_leads=state.floor_leads + 1)
 
 
 def _door_then_zone(state: PersonState, signal: BeaconReport, params: FusionParams) -> PersonState:
@@ -1242,16 +1256,7 @@ def _door_then_zone(state: PersonState, signal: BeaconReport, params: FusionPara
     heard = _absorb(state.evidence, signal, params)[-1]
     if heard.level < params.door_then_zone_dbm:
         return state
-    door = max(
-        (
-            e.last_rssi
-            for e in state.evidence
-            if e.signal == "phone_beacon"
-            and e.place.kind == PlaceKind.ENTRANCE
-            and e.fresh(params, t)
-        ),
-        default=params.unheard_dbm,
-    )
+    door = _door_latest_rssi(state, params, t, by_gateway=False, pavement_too=True)
     if signal.rssi < door + params.door_then_zone_lead_db:
         return state
     return replace(state, zone_leads=state.zone_leads + 1)
@@ -1275,17 +1280,7 @@ def _door_then_ear(state: PersonState, signal: Reading, params: FusionParams) ->
         or not _ranges_every_second(state, params, t)
     ):
         return state
-    door = max(
-        (
-            e.last_rssi
-            for e in state.evidence
-            if e.signal == "phone_beacon"
-            and e.place.kind == PlaceKind.ENTRANCE
-            and not e.place.outside
-            and e.fresh(params, t)
-        ),
-        default=params.unheard_dbm,
-    )
+    door = _door_latest_rssi(state, params, t, by_gateway=False)
     if rssi < door + params.ear_then_floor_lead_db:
         return state
     if state.ear_lead_at is not None and t - state.ear_lead_at < params.ear_ranging_gap_s / 2:
