@@ -15,12 +15,22 @@ from store_server.db.models import Store
 from tests.browser.test_console import log_in
 from tests.browser.test_staff_stores import TWO, second_store
 from tests.live import announce_arrival, login
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.browser
 ADA = ("ada@demo.store", "ada-the-admin-1")
 # Records why the console's socket ended, for the test to wait on.
 WATCH_CUT = "window.consoleSocket.on('disconnect', (reason) => { window.cutReason = reason; })"
 CUT_BY_SERVER = "window.cutReason === 'io server disconnect'"
+
+
+def wait_until_cut_by_server(page: Page) -> None:
+    """Poll the page until the server cut its socket off (30 s, Playwright's default): from
+    Python, as `wait_for_function` would compile its predicate in the page, which the
+    console's CSP (no 'unsafe-eval') refuses whenever the first check is false."""
+    assert wait_until(
+        lambda: page.evaluate(CUT_BY_SERVER), 30, sleep=lambda s: page.wait_for_timeout(s * 1000)
+    )
 
 
 def with_admin(stack: Stack) -> int:
@@ -66,7 +76,7 @@ def test_the_console_reconnects_by_itself_while_the_store_is_still_hers(
     # Made an admin: every connection of hers ends (her rooms change); the demo store is still
     # hers to manage, so the console connects again by itself.
     change_access(stack, two, "admin", [])
-    page.wait_for_function(CUT_BY_SERVER)
+    wait_until_cut_by_server(page)
     expect(page.locator("#link")).to_have_text("live")
     expect(page.locator("#login")).to_be_hidden()
 
@@ -83,7 +93,7 @@ def test_the_console_says_why_and_asks_for_a_log_in_when_the_store_is_taken_away
     console_at_demo(page, stack)
 
     change_access(stack, two, "manager", [station])  # the demo store is no longer hers
-    page.wait_for_function(CUT_BY_SERVER)
+    wait_until_cut_by_server(page)
     expect(page.locator("#login-error")).to_have_text(
         "You no longer manage this store. Log in again to see your stores."
     )
