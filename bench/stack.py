@@ -29,6 +29,8 @@ SIM_BACKEND = "firmware_sim.bleak_backend:SimBleakScanner"
 # Start-up budget per process: a cold Python start with Flask, SQLAlchemy and bleak imports
 # takes 1 to 3 s on this kind of machine; 30 s absorbs a busy CI neighbour.
 START_TIMEOUT_S = 30.0
+# Starts of a server whose port, chosen by free_port(), another process took in the meantime.
+PORT_ATTEMPTS = 3
 STOP_TIMEOUT_S = 10.0
 
 
@@ -121,6 +123,8 @@ class Stack:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        # free_port() chose it: if another process takes it first, the first start picks again.
+        self._port_is_ours = port is None
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = f"sqlite:///{workdir / 'store.db'}"
         self.procs: list[Proc] = []
@@ -246,8 +250,23 @@ class Stack:
         return status
 
     def _serve(self) -> None:
-        server = self._spawn("store-server", [str(BIN / "store-server"), "run"], self.server_env())
-        self.server = server
+        for _attempt in range(PORT_ATTEMPTS):
+            server = self._spawn(
+                "store-server", [str(BIN / "store-server"), "run"], self.server_env()
+            )
+            self.server = server
+            try:  # only then is the port its own: before, /readyz may reach another process
+                server.wait_for_line(f"store server listening on {self.url} ")
+            except RuntimeError:
+                taken = any("Connection in use" in line for line in server.lines)
+                if not (taken and self._port_is_ours):
+                    raise
+                self.kill(server)  # another process took the port free_port() chose: pick again
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+                continue
+            break
+        self._port_is_ours = False  # served once: a restart keeps the port the others know
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if server.popen.poll() is not None:

@@ -480,12 +480,7 @@ def _run(settings: StoreSettings) -> int:
         except SettingsError as exc:
             print(f"store-server: {exc}", file=sys.stderr)
             return 2
-    print(
-        f"store server listening on http://{settings.host}:{settings.port} "
-        f"(gunicorn, {settings.server_worker})",
-        flush=True,
-    )
-    serve(settings)
+    serve(settings)  # says "store server listening on ..." once the port is its own
     return 0
 
 

@@ -69,6 +69,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             options["child_exit"] = _forget_worker_gauges
         options["post_worker_init"] = worker_gc_policy
+        options["when_ready"] = self._say_listening
         # gunicorn's worker_connections caps open connections for both classes (default 1,000:
         # a thousand connected tablets would leave no room for a gateway's batch).
         if settings.server_worker == "gthread":
@@ -78,6 +79,16 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             options["worker_connections"] = GEVENT_CONNECTIONS
         for key, value in options.items():
             self.cfg.set(key, value)
+
+    def _say_listening(self, _arbiter: Any) -> None:
+        """Printed once the address is bound: while another process holds the port, gunicorn
+        retries for five seconds, and whoever probes the port meanwhile talks to that one."""
+        settings = self._settings
+        print(
+            f"store server listening on http://{settings.host}:{settings.port} "
+            f"(gunicorn, {settings.server_worker})",
+            flush=True,
+        )
 
     def load(self) -> Any:
         """Import the app in the worker, after gevent has patched the standard library."""

@@ -192,6 +192,9 @@ def test_a_fresh_install_sets_up_a_store_and_serves_a_pickup_over_https(
         direct.trust_env = False
 
         def answers() -> bool:
+            listening = f"store server listening on http://127.0.0.1:{port} "
+            if listening not in (tmp_path / "server.log").read_text():
+                return server.poll() is not None  # until then, the port may be another's
             try:
                 return direct.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok
             except (requests.ConnectionError, requests.Timeout):  # still starting, or busy

@@ -204,6 +204,8 @@ def serve(
     url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
+        if f"store server listening on {url} " not in log_path.read_text():
+            return process.poll() is not None  # until then, the port may be another's
         try:
             return requests.get(f"{url}/healthz", timeout=5).status_code == 200
         except (requests.ConnectionError, requests.Timeout):  # still starting, or busy
