@@ -137,7 +137,10 @@ def nginx_in_front(upstream_port: int, tls: Certificate, workdir: Path) -> Itera
         str(tls.cert),
     )
     try:
-        assert wait_until(lambda: _healthy(proxy), START_TIMEOUT_S), (
+        # nginx writes its PID file only once it holds its ports: until then, another process
+        # on a port free_port() chose would answer for it.
+        pid_file = workdir / "nginx.pid"
+        assert wait_until(lambda: pid_file.exists() and _healthy(proxy), START_TIMEOUT_S), (
             workdir / "error.log"
         ).read_text()
         yield proxy
