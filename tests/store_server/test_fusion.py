@@ -1151,3 +1151,42 @@ def test_a_cached_passer_whose_second_scan_hears_the_door_twice_keeps_the_long_h
     ]
     _, events = run(signals, PARAMS, T0 + 60, PersonState())
     assert "entered" not in kinds(events)
+
+
+def entered_by_ear(at: float = T0) -> PersonState:
+    """In the store by a cached phone's scans (every 10.24 s) alone: the door's beacon close,
+    then the till's beacon at in-store range, scan after scan."""
+    signals: list[fusion.Signal] = [door_beacon(-62, at - 61.44)]
+    signals += [BeaconReport("bcn-till", FLOOR, -78, at - 10.24 * i) for i in range(5, -1, -1)]
+    state, events = run(signals, PARAMS, at, PersonState())
+    assert kinds(events) == ["entered"] and state.visit_open
+    assert not any(e.source.startswith("gateway:") for e in state.evidence)
+    return state
+
+
+def test_a_cached_phone_hearing_only_far_beacons_weakly_stays_until_it_falls_silent() -> None:
+    # An Android app the OS has cached scans 0.5 s every 10.24 s. On the floor, away from any
+    # zone, its scans catch only the till's beacon at -94 and the door's at -97: as weak as
+    # down the street, but she never passed the door. Then her phone hears nothing more.
+    scans = [T0 + 10.24 * i for i in range(12)]
+    signals: list[fusion.Signal] = [BeaconReport("bcn-till", FLOOR, -94, t) for t in scans]
+    signals += [door_beacon(-97, t + 0.2) for t in scans]
+    last = scans[-1] + 0.2
+    state, events = run(signals, PARAMS, last, entered_by_ear(T0 - 1))
+    assert "exited" not in kinds(events) and state.visit_open
+    state, events = run([], PARAMS, last + PARAMS.lost_timeout_s + 2, state)
+    assert kinds(events) == ["exited"]
+    assert last < events[0].at <= last + PARAMS.lost_timeout_s
+    assert [r["signal"] for r in events[0].reasons] == ["lost"]
+
+
+def test_a_cached_phone_that_heard_the_door_close_then_weak_leaves_without_the_lost_timeout() -> None:
+    # The same phone, but one scan catches her in the doorway (the door's beacon at -64): the
+    # weak scans after it are the pavement, and her visit closes on them.
+    scans = [T0 + 10.24 * i for i in range(12)]
+    signals: list[fusion.Signal] = [BeaconReport("bcn-till", FLOOR, -80, t) for t in scans[:6]]
+    signals += [door_beacon(-64, scans[6])]
+    signals += [door_beacon(-95, t) for t in scans[7:]]
+    state, events = run(signals, PARAMS, scans[-1], entered_by_ear(T0 - 1))
+    assert "exited" in kinds(events) and not state.visit_open
+    assert [e.at for e in events if e.kind == "exited"][0] < scans[-1]
