@@ -22,6 +22,9 @@ from store_server.presence.identity import eddystone_eid
 from tests.support.polling import wait_until
 from tests.support.seeding import add_other_store
 
+# How long a Socket.IO client may take to connect and join its rooms.
+CONNECT_TIMEOUT_S = 30
+
 
 def login(url: str, email: str, password: str) -> dict[str, Any]:
     """Log a staffer in over HTTP."""
@@ -49,7 +52,9 @@ class LiveClient:
         self.sio = socketio.Client(reconnection=False, http_session=http_session)
         for name in events:
             self.sio.on(name, self._recorder(name))
-        self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
+        # A deadline, not a measure: on a loaded CI machine (four test workers and browsers on
+        # two cores) a connect through nginx's TLS once took over 10 s.
+        self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=CONNECT_TIMEOUT_S)
 
     def _recorder(self, name: str) -> Any:
         def record(payload: dict[str, Any]) -> None:
