@@ -1484,7 +1484,11 @@ def _step_rules(
         # passed, other sources still heard: silence, not the pavement (see
         # zone_silence_gaps).
         return _hold(state, replace(estimate, state=state.state, place=state.place), params, t)
-    if estimate.state == PresenceState.OUTSIDE and not silent and _sparse_ear_holds(state, params, t):
+    if (
+        estimate.state == PresenceState.OUTSIDE
+        and not silent
+        and _sparse_ear_holds(state, params, t)
+    ):
         # Weak or missing beacons between a sparse scanner's scans: her cadence, not the
         # pavement (the lost timeout or the door tells when she has gone).
         return _hold(state, replace(estimate, state=state.state, place=state.place), params, t)
@@ -1689,7 +1693,10 @@ def _holds_inside(state: PersonState, params: FusionParams, t: float) -> bool:
     shopper who walked out passed it (a reading at the entry threshold) a moment ago, one at
     the rail did not.
     """
-    placed = state.state in (PresenceState.INSIDE, PresenceState.ZONE)
+    # At the entrance too: a visit opened in the doorway and then read weakly everywhere is
+    # a pocket phone walking on into the store as much as one back on the pavement, and only
+    # a doorway reading since says which (door-pair seed 1: 3 of 6 early exits).
+    placed = state.state in (PresenceState.INSIDE, PresenceState.ZONE, PresenceState.ENTRANCE)
     # The passage that opened her visit does not count: she has walked in, not out (an entry
     # from in-store gateways comes seconds after her doorway reading, and a pocket phone at
     # the back read weak in between closed the visit it had just opened).

@@ -1180,7 +1180,7 @@ def test_a_cached_phone_hearing_only_far_beacons_weakly_stays_until_it_falls_sil
     assert [r["signal"] for r in events[0].reasons] == ["lost"]
 
 
-def test_a_cached_phone_that_heard_the_door_close_then_weak_leaves_without_the_lost_timeout() -> None:
+def test_a_cached_phone_heard_in_the_doorway_then_weak_leaves_before_the_lost_timeout() -> None:
     # The same phone, but one scan catches her in the doorway (the door's beacon at -64): the
     # weak scans after it are the pavement, and her visit closes on them.
     scans = [T0 + 10.24 * i for i in range(12)]
@@ -1190,3 +1190,28 @@ def test_a_cached_phone_that_heard_the_door_close_then_weak_leaves_without_the_l
     state, events = run(signals, PARAMS, scans[-1], entered_by_ear(T0 - 1))
     assert "exited" in kinds(events) and not state.visit_open
     assert [e.at for e in events if e.kind == "exited"][0] < scans[-1]
+
+
+def test_a_pocket_phone_read_weakly_everywhere_just_after_the_doorway_stays_in_its_visit() -> None:
+    # In through the door (placed at the entrance), then on to the back of the store with the
+    # phone in a pocket: the door and floor gateways read her alike and weakly, -82 to -92, as
+    # they would someone down the street. She has not been in the doorway since it let her in.
+    state = entered(T0)
+    assert state.state == PresenceState.ENTRANCE
+    signals: list[fusion.Signal] = []
+    for s in range(2, 40):
+        signals += [door(-82 - s % 7, T0 + s), floor(-85 - s % 8, T0 + s + 0.5)]
+    state, events = run(signals, PARAMS, T0 + 40, state)
+    assert "exited" not in kinds(events) and state.visit_open
+    assert state.state == PresenceState.INSIDE
+
+
+def test_a_shopper_back_in_the_doorway_then_read_weakly_has_left() -> None:
+    # The same, but she stood in the doorway again 20 s later (-62, -60): the weak readings
+    # after that are the pavement.
+    state = entered(T0)
+    signals: list[fusion.Signal] = [door(-62, T0 + 35), door(-60, T0 + 36)]
+    for s in range(37, 60):
+        signals += [door(-84 - s % 7, T0 + s), floor(-88 - s % 5, T0 + s + 0.5)]
+    state, events = run(signals, PARAMS, T0 + 60, state)
+    assert "exited" in kinds(events) and not state.visit_open
