@@ -24,6 +24,8 @@ from typing import Any
 from urllib.error import URLError
 from urllib.request import urlopen
 
+from store_server.serving import listening_line
+
 BIN = Path(sys.executable).parent
 SIM_BACKEND = "firmware_sim.bleak_backend:SimBleakScanner"
 # Start-up budget per process: a cold Python start with Flask, SQLAlchemy and bleak imports
@@ -256,7 +258,7 @@ class Stack:
             )
             self.server = server
             try:  # only then is the port its own: before, /readyz may reach another process
-                server.wait_for_line(f"store server listening on {self.url} ")
+                server.wait_for_line(listening_line("127.0.0.1", self.port))
             except RuntimeError:
                 taken = any("Connection in use" in line for line in server.lines)
                 if not (taken and self._port_is_ours):

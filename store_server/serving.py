@@ -85,8 +85,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         retries for five seconds, and whoever probes the port meanwhile talks to that one."""
         settings = self._settings
         print(
-            f"store server listening on http://{settings.host}:{settings.port} "
-            f"(gunicorn, {settings.server_worker})",
+            f"{listening_line(settings.host, settings.port)}(gunicorn, {settings.server_worker})",
             flush=True,
         )
 
@@ -95,6 +94,12 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         from store_server.app import create_served_app
 
         return create_served_app(self._settings)
+
+
+def listening_line(host: str, port: int) -> str:
+    """How the line `store-server run` prints once it holds its address begins (whoever starts
+    a server waits for it before probing the port)."""
+    return f"store server listening on http://{host}:{port} "
 
 
 def worker_gc_policy(_worker: Any = None) -> None:

@@ -1294,7 +1294,7 @@ def _ranges_every_second(state: PersonState, params: FusionParams, t: float) -> 
     """Whether the phone only reports beacons and ranges them every second or so: no gateway
     hears it, and the beacon it hears most often is reported every `ear_ranging_gap_s` (a
     beacon at the edge of its range is heard only now and then, whatever the phone does)."""
-    if any(e.source.startswith("gateway:") for e in state.evidence):
+    if _heard_by_gateway(state):
         return False
     # A gap under half a ranging period is not ranging's (Core Location hands over each beacon
     # once a second) but one scan's burst: a cached app's door beacon, twice in 0.35 s.
@@ -1475,22 +1475,17 @@ def _step_rules(
     silent = _all_stale(state, params, t)
     if (
         estimate.state == PresenceState.OUTSIDE
-        and state.state == PresenceState.ZONE
         and not silent
         and _holds_inside(state, params, t)
-        and _zone_heard_within(state, params, t)
+        and (
+            (state.state == PresenceState.ZONE and _zone_heard_within(state, params, t))
+            or _sparse_scanner(state, params, t)
+        )
     ):
-        # Her zone's beacon unheard for a few of the phone's scans, the door far and not
-        # passed, other sources still heard: silence, not the pavement (see
-        # zone_silence_gaps).
-        return _hold(state, replace(estimate, state=state.state, place=state.place), params, t)
-    if (
-        estimate.state == PresenceState.OUTSIDE
-        and not silent
-        and _sparse_ear_holds(state, params, t)
-    ):
-        # Weak or missing beacons between a sparse scanner's scans: her cadence, not the
-        # pavement (the lost timeout or the door tells when she has gone).
+        # The door far and not passed, other sources still heard: silence, not the pavement.
+        # Her zone's beacon unheard for a few of the phone's scans (see zone_silence_gaps), or
+        # weak or missing beacons between a sparse scanner's scans: her cadence (the lost
+        # timeout or the door tells when she has gone).
         return _hold(state, replace(estimate, state=state.state, place=state.place), params, t)
     if estimate.state == PresenceState.OUTSIDE:
         since = state.outside_since if state.outside_since is not None else t
@@ -1708,11 +1703,9 @@ def _holds_inside(state: PersonState, params: FusionParams, t: float) -> bool:
     return state.visit_open and placed and not passed
 
 
-def _sparse_ear_holds(state: PersonState, params: FusionParams, t: float) -> bool:
-    """Whether she stays in the store whatever her phone's beacons say now: it only reports
-    beacons (no gateway hears it), from sparse scans rather than ranging every second (an
-    Android app the OS has cached scans 0.5 s every 10 s), and she has not been in the doorway
-    since her visit opened.
+def _sparse_scanner(state: PersonState, params: FusionParams, t: float) -> bool:
+    """Whether her phone only reports beacons (no gateway hears it), from sparse scans rather
+    than ranging every second (an Android app the OS has cached scans 0.5 s every 10 s).
 
     Such a phone at a rail misses every beacon for several scans, then hears the farthest one
     weakly: that is the back of the store as much as the pavement (busy-saturday: 19 of its
@@ -1720,12 +1713,15 @@ def _sparse_ear_holds(state: PersonState, params: FusionParams, t: float) -> boo
     takes the door, which a strong door beacon tells, or silence (`lost_timeout_s`): a phone
     outside soon hears nothing of the store.
     """
-    if not _holds_inside(state, params, t):
+    if _heard_by_gateway(state):
         return False
-    heard = [e for e in state.evidence if e.signal != "check_in"]
-    if not heard or any(e.source.startswith("gateway:") for e in heard):
-        return False
-    return not _ranges_every_second(state, params, t)
+    heard = any(e.signal == "phone_beacon" for e in state.evidence)
+    return heard and not _ranges_every_second(state, params, t)
+
+
+def _heard_by_gateway(state: PersonState) -> bool:
+    """Whether a gateway hears her (her phone advertises, or she carries a tag)."""
+    return any(e.source.startswith("gateway:") for e in state.evidence)
 
 
 def _min_dwell(state: PersonState, params: FusionParams, t: float) -> float:
@@ -2090,8 +2086,9 @@ def _all_stale(state: PersonState, params: FusionParams, now: float) -> bool:
         and state.door_passed_at > state.entered_at + params.door_passage_s
     )
     heard = [e for e in state.evidence if e.signal != "check_in"]
-    radio = any(e.source.startswith("gateway:") for e in heard)
-    return left_by_door and radio and not any(e.fresh(params, now) for e in heard)
+    return (
+        left_by_door and _heard_by_gateway(state) and not any(e.fresh(params, now) for e in heard)
+    )
 
 
 def _phone_report(

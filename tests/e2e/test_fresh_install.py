@@ -24,6 +24,7 @@ import requests
 from bench.fanout import ARRIVAL_READINGS
 from bench.stack import free_port
 from store_server.presence.identity import eddystone_eid
+from store_server.serving import listening_line
 from tests.live import LiveClient
 from tests.proxy import Certificate, nginx_in_front
 from tests.support.polling import wait_until
@@ -192,8 +193,7 @@ def test_a_fresh_install_sets_up_a_store_and_serves_a_pickup_over_https(
         direct.trust_env = False
 
         def answers() -> bool:
-            listening = f"store server listening on http://127.0.0.1:{port} "
-            if listening not in (tmp_path / "server.log").read_text():
+            if listening_line("127.0.0.1", port) not in (tmp_path / "server.log").read_text():
                 return server.poll() is not None  # until then, the port may be another's
             try:
                 return direct.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok

@@ -23,6 +23,7 @@ from store_server.messaging.outbound import (
     SENDING_STALE_S,
     next_try_at,
 )
+from store_server.serving import listening_line
 from store_server.sweep import sweep
 from store_server.web.context import services
 from tests.store_server.conftest import World
@@ -204,7 +205,7 @@ def serve(
     url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
-        if f"store server listening on {url} " not in log_path.read_text():
+        if listening_line("127.0.0.1", port) not in log_path.read_text():
             return process.poll() is not None  # until then, the port may be another's
         try:
             return requests.get(f"{url}/healthz", timeout=5).status_code == 200
