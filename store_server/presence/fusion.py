@@ -682,14 +682,18 @@ def signal_time(signal: Signal) -> float:
     return signal.seen_at
 
 
-def _source(signal: Signal) -> str:
+def _source(signal: Signal) -> tuple[str, str]:
+    """Whose word a signal is: the source (a gateway, a beacon the phone heard, the shopper's
+    check-in) and the transmitter it heard. One person may carry two transmitters (her phone's
+    EID and a registered tag) that the same gateway hears 10-20 dB apart: each is its own
+    evidence, smoothed and ordered on its own."""
     if isinstance(signal, GatewayReading):
-        return f"gateway:{signal.gateway_id}"
+        return f"gateway:{signal.gateway_id}", signal.signal
     if isinstance(signal, BeaconReport):
-        return f"beacon:{signal.beacon_id}"
+        return f"beacon:{signal.beacon_id}", "phone_beacon"
     if isinstance(signal, PhoneReport):
-        return "phone"
-    return "check_in"
+        return "phone", "phone"
+    return "check_in", "check_in"
 
 
 def clock_skew_reason(seen_at: float, now: float) -> str | None:
@@ -718,9 +722,9 @@ def check_signal(state: PersonState, signal: Signal, now: float) -> str | None:
         return skew
     if state.last_heard_at is not None and at < state.last_heard_at - REORDER_TOLERANCE_S:
         return IGNORED_OUT_OF_ORDER
-    source = _source(signal)
+    source, kind = _source(signal)
     for e in state.evidence:
-        if e.source == source:
+        if e.source == source and e.signal == kind:
             return IGNORED_OUT_OF_ORDER if at < e.at else None
     return None
 
@@ -728,21 +732,21 @@ def check_signal(state: PersonState, signal: Signal, now: float) -> str | None:
 def _absorb(
     evidence: tuple[Evidence, ...], signal: Reading, params: FusionParams
 ) -> tuple[Evidence, ...]:
-    source = _source(signal)
+    source, kind = _source(signal)
     previous = None
     others = []  # one pass: this runs once per reading
     for e in evidence:
-        if e.source != source:
+        if e.source != source or e.signal != kind:
             others.append(e)
         elif previous is None:
             previous = e
     if isinstance(signal, CheckIn):
-        return (*others, Evidence(source, "check_in", signal.place, 0.0, 0.0, signal.seen_at))
+        return (*others, Evidence(source, kind, signal.place, 0.0, 0.0, signal.seen_at))
     detail = None
     if isinstance(signal, GatewayReading):
-        rssi, kind, detail = signal.calibrated_rssi, signal.signal, signal.detail
+        rssi, detail = signal.calibrated_rssi, signal.detail
     else:
-        rssi, kind = float(signal.rssi), "phone_beacon"
+        rssi = float(signal.rssi)
     level, gap = rssi, None
     if previous is not None and signal.seen_at - previous.at <= params.evidence_ttl_s:
         level = previous.level + params.level_smoothing * (rssi - previous.level)
@@ -796,6 +800,34 @@ def _bay_estimate(
     return Estimate(PresenceState.BAY, chosen.place.name, _confidence(lead), reasons, chosen.level)
 
 
+def _transmitter(evidence: tuple[Evidence, ...], params: FusionParams, now: float) -> str | None:
+    """Which of her transmitters the gateways' evidence is read from, when they hear two (her
+    phone's EID and a registered tag), or None when they hear one.
+
+    A tag reads 10-20 dB above a phone in a pocket at the same gateway: the door's reading of
+    one against the floor's of the other says nothing of where she is (a shopper by the
+    floor gateway was put on the pavement because the door heard her tag louder than the floor
+    heard her phone). The transmitter more gateways hear freshly places her; on a tie, the one
+    heard last."""
+    first: str | None = None
+    mixed = False
+    for e in evidence:
+        if e.source.startswith("gateway:"):
+            if first is None:
+                first = e.signal
+            elif e.signal != first:
+                mixed = True
+                break
+    if not mixed:
+        return None
+    heard: dict[str, tuple[int, float]] = {}
+    for e in evidence:
+        if e.source.startswith("gateway:") and e.fresh(params, now):
+            count, strongest = heard.get(e.signal, (0, float("-inf")))
+            heard[e.signal] = (count + 1, max(strongest, e.level))
+    return max(heard, key=lambda kind: heard[kind]) if heard else None
+
+
 def locate(
     evidence: Iterable[Evidence],
     params: FusionParams,
@@ -835,6 +867,8 @@ def locate(
     in_store_beacon: Evidence | None = None
     door_beacon = float("-inf")
     at_bay = False
+    evidence = tuple(evidence)
+    transmitter = _transmitter(evidence, params, now)
     for e in evidence:
         if check_in is None and e.signal == "check_in" and now - e.at <= params.check_in_ttl_s:
             check_in = e
@@ -851,7 +885,9 @@ def locate(
                 door_beacon = max(door_beacon, e.level)
             elif in_store_beacon is None or e.level > in_store_beacon.level:
                 in_store_beacon = e
-        if not e.source.startswith("gateway:"):
+        if not e.source.startswith("gateway:") or (
+            transmitter is not None and e.signal != transmitter
+        ):
             continue
         gateways.append(e)
         if kind == PlaceKind.ENTRANCE:

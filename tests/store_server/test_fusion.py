@@ -142,11 +142,19 @@ def curb(rssi: int, at: float) -> GatewayReading:
     return GatewayReading("gw-curbside", BAY, rssi, 0.0, at, "customer_tag", "car tag")
 
 
+def curb_phone(rssi: int, at: float) -> GatewayReading:
+    return GatewayReading("gw-curbside", BAY, rssi, 0.0, at)
+
+
+def door_tag(rssi: int, at: float) -> GatewayReading:
+    return GatewayReading("gw-entrance", DOOR, rssi, 0.0, at, "customer_tag", "car tag")
+
+
 def test_a_car_waiting_nearest_the_bay_gateway_arrives_at_the_bay() -> None:
     # A car 4 m from the facade gateway (-71 dBm): below the door's threshold, but no other
     # gateway hears it as well, so the bay is where it is, once that has held bay_arrival_s.
     signals: list[fusion.Signal] = [curb(-71, T0 + s) for s in range(10)]
-    signals += [door(-88, T0 + s + 0.5) for s in range(0, 10, 3)]
+    signals += [door_tag(-88, T0 + s + 0.5) for s in range(0, 10, 3)]
     state, events = play(signals)
     assert kinds(events) == ["entered", "curbside"]
     assert events[0].at == T0 + PARAMS.bay_arrival_s and events[0].place == "bay-1"
@@ -274,6 +282,45 @@ def test_out_of_order_and_far_off_readings_are_ignored_with_a_reason() -> None:
         fusion.IGNORED_STALE: 1,
     }
     assert fused.events == [] and fused.state == state
+
+
+def tag_at(gateway: str, place: Place, rssi: int, at: float) -> GatewayReading:
+    return GatewayReading(gateway, place, rssi, 0.0, at, "customer_tag", "key fob")
+
+
+def test_her_tag_and_her_phone_are_each_their_own_evidence_at_one_gateway() -> None:
+    # One gateway hears her key fob 16 dB above her pocketed phone, a few tenths of a second
+    # apart and uploaded out of order: both count, neither smooths the other's level.
+    state = entered(T0)
+    fused = fusion.fuse(
+        state,
+        [tag_at("gw-floor", FLOOR, -70, T0 + 10.4), floor(-86, T0 + 10.1)],
+        PARAMS,
+        T0 + 11,
+    )
+    assert not fused.ignored
+    floor_levels = sorted(
+        (e.signal, e.level) for e in fused.state.evidence if e.source == "gateway:gw-floor"
+    )
+    assert floor_levels == [("customer_tag", -70.0), ("eddystone_eid", -86.0)]
+
+
+def test_a_shopper_with_a_tag_is_placed_by_one_transmitter_across_gateways() -> None:
+    # At the back of the store the floor gateway hears her fob at -73 and her pocketed phone
+    # at -90; the door gateway hears only the fob, at -79. The fob reads steadily, so the
+    # gateways report it on their keepalive (every 10 s); the phone's level wavers, so it is
+    # reported every second. Read transmitter by transmitter she is in the store; the door's
+    # fob against the floor's phone (-79 against -90) would put her on the pavement.
+    signals: list[fusion.Signal] = []
+    for s in range(0, 120, 10):
+        signals += [
+            tag_at("gw-floor", FLOOR, -73, T0 + 5 + s),
+            tag_at("gw-entrance", DOOR, -79, T0 + 5.3 + s),
+        ]
+    signals += [floor(-90 + s % 2, T0 + 5.6 + s) for s in range(120)]
+    state, events = play(signals, entered(T0), until=T0 + 126)
+    assert state.visit_open and "exited" not in kinds(events)
+    assert state.state != PresenceState.OUTSIDE
 
 
 def test_far_future_reading_is_never_an_arrival() -> None:
@@ -462,7 +509,7 @@ def test_one_stray_report_of_a_slow_phone_does_not_move_it() -> None:
 def test_a_phone_in_a_car_heard_weakly_but_nearest_the_bay_gateway_is_at_the_bay() -> None:
     # A phone in a bag in a car: -86 dBm at its bay's post, far under any absolute floor, but
     # the post leads the floor gateway (-93) by 7 dB: the bay, with both in the reasons.
-    signals: list[fusion.Signal] = [curb(-86, T0 + s) for s in range(10)]
+    signals: list[fusion.Signal] = [curb_phone(-86, T0 + s) for s in range(10)]
     signals += [floor(-93, T0 + s + 0.5) for s in range(0, 10, 2)]
     state, events = play(signals)
     assert kinds(events) == ["entered", "curbside"]
@@ -472,24 +519,24 @@ def test_a_phone_in_a_car_heard_weakly_but_nearest_the_bay_gateway_is_at_the_bay
 
 def test_a_bay_gateway_without_a_clear_lead_places_nobody() -> None:
     # The post and the floor gateway read alike (someone on the pavement between them).
-    signals: list[fusion.Signal] = [curb(-86, T0 + s) for s in range(15)]
+    signals: list[fusion.Signal] = [curb_phone(-86, T0 + s) for s in range(15)]
     signals += [floor(-85, T0 + s + 0.5) for s in range(15)]
     state, events = play(signals)
     assert "curbside" not in kinds(events) and state.state != PresenceState.BAY
 
 
 def test_the_bay_holds_until_another_gateway_clearly_leads() -> None:
-    waiting: list[fusion.Signal] = [curb(-84, T0 + s) for s in range(10)]
+    waiting: list[fusion.Signal] = [curb_phone(-84, T0 + s) for s in range(10)]
     state, _ = play(waiting)
     assert state.state == PresenceState.BAY
     # The floor gateway creeps up to 2 dB over the post: within the hysteresis, still the bay.
-    closer: list[fusion.Signal] = [curb(-84, T0 + 10 + s) for s in range(10)]
+    closer: list[fusion.Signal] = [curb_phone(-84, T0 + 10 + s) for s in range(10)]
     closer += [floor(-82, T0 + 10.5 + s) for s in range(10)]
     state, events = play(closer, state)
     assert state.state == PresenceState.BAY and "exited" not in kinds(events)
     # Then it leads by 8 dB for long: she has walked into the store.
     inside: list[fusion.Signal] = [floor(-76, T0 + 20.5 + s) for s in range(15)]
-    inside += [curb(-84, T0 + 20 + s) for s in range(15)]
+    inside += [curb_phone(-84, T0 + 20 + s) for s in range(15)]
     state, _ = play(inside, state)
     assert state.state != PresenceState.BAY
 
