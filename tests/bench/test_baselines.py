@@ -152,3 +152,30 @@ def test_metrics_score_walk_by_precision_and_dwell_latency() -> None:
     # Decided in the zone before her minute there was up: counted, and told apart.
     early = metrics(scenario, [(ann, dwell_at(40))])
     assert early["dwell_latency_p95_s"] == -30 and early["early_dwells"] == 1
+
+
+def _layout_with_gateways(gateways: list[dict[str, Any]]) -> Scenario:
+    return scenario_from_dict(
+        {
+            "name": "constructed",
+            "duration_s": 60,
+            "store": {**STORE_LAYOUT, "gateways": gateways},
+            "people": [],
+        }
+    )
+
+
+def test_the_gateway_nearest_the_door_watches_it_where_none_hangs_beside_it() -> None:
+    # The door at (10, 0): a gateway on the first pillar 2.7 m in is the door gateway when
+    # none hangs within 2 m; with one beside the door it stays a floor gateway; one 5 m in
+    # never watches the door.
+    pillar = {"name": "gw-pillar", "x": 11, "y": 2.5}
+    back = {"name": "gw-back", "x": 10, "y": 10}
+    gateways, _ = server_layout(_layout_with_gateways([pillar, back]))
+    assert gateways["gw-pillar"].kind == "entrance" and gateways["gw-back"].kind == "floor"
+    beside = {"name": "gw-door", "x": 10, "y": 0.5}
+    gateways, _ = server_layout(_layout_with_gateways([pillar, beside, back]))
+    assert gateways["gw-door"].kind == "entrance" and gateways["gw-pillar"].kind == "floor"
+    far = {"name": "gw-far", "x": 10, "y": 5}
+    gateways, _ = server_layout(_layout_with_gateways([far, back]))
+    assert gateways["gw-far"].kind == "floor"
