@@ -1026,6 +1026,24 @@ def test_read_in_the_doorway_then_hearing_a_zone_beacon_close_enters_within_seco
     assert state.visit_open and state.place == "dresses"
 
 
+def test_a_floor_gateway_and_a_zone_beacon_leading_the_door_once_each_enter_together() -> None:
+    # Through the door (-66, -63: short of the door's sum), then the floor gateway leads the
+    # door once (-78 against -86) and, 11 s after the doorway, on reaching the rail at the
+    # back, her phone hears the dresses beacon once at -64 (the door's beacon -88): two
+    # witnesses of one step in, in at the zone sighting.
+    signals: list[fusion.Signal] = [door(-66, T0), door(-63, T0 + 1)]
+    signals += [door(-86, T0 + 3), floor(-78, T0 + 3.2), floor(-85, T0 + 6)]
+    signals += [door_beacon(-88, T0 + 11), dresses_beacon(-64, T0 + 12)]
+    signals += [dresses_beacon(-66, T0 + s + 0.4) for s in range(13, 20)]
+    state, events = run(signals, PARAMS, T0 + 20, PersonState())
+    assert kinds(events)[:1] == ["entered"] and events[0].at == T0 + 12
+    through = next(r for r in events[0].reasons if r["signal"] == "door_then_zone")
+    assert through["readings"] == 2
+    # The floor gateway's lead alone (no zone sighting) is one witness: not in yet at 7 s.
+    _, early = run(signals[:5], PARAMS, T0 + 7, PersonState())
+    assert "entered" not in kinds(early)
+
+
 def test_a_window_shopper_hearing_a_zone_beacon_through_the_glass_never_enters() -> None:
     # Read at the doorway level (-68) 1.5 m from the glass, then -73..-75, her phone hearing
     # the dresses beacon at -70..-72 through it (a lucky link) and the door's beacon at -75:
