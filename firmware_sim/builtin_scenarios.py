@@ -706,6 +706,69 @@ LONG_NARROW_STORE: dict[str, Any] = {
 LONG_NARROW_SPOTS = ((3.5, 1.5, 10.5, 6.5), (13.5, 1.5, 20.5, 6.5), (23.5, 0.5, 29.5, 7.5))
 
 
+# wide-front: a 40 m x 10 m store whose whole long side is glass on the street (y < 0), the door
+# in its middle, the door gateway on the first pillar 1.2 m in, a gateway over each end of the
+# floor and a beacon in each of three zones only 5.5-7 m from the glass: passers walk past the
+# zones' beacons and gateways through the glass, not only past the door.
+WIDE_FRONT_DOOR = (20.0, 0.0)
+WIDE_FRONT_FRONTAGE = Frontage(door=WIDE_FRONT_DOOR, inward=(0.0, 1.0))
+WIDE_FRONT_STORE: dict[str, Any] = {
+    "outline": {"x0": 0, "y0": 0, "x1": 40, "y1": 10},
+    "entrance": {"x": WIDE_FRONT_DOOR[0], "y": WIDE_FRONT_DOOR[1]},
+    "zones": [
+        {"name": "homeware", "x0": 2, "y0": 2, "x1": 12, "y1": 9},
+        {"name": "gifts", "x0": 15, "y0": 5, "x1": 25, "y1": 9},
+        {"name": "stationery", "x0": 28, "y0": 2, "x1": 38, "y1": 9},
+    ],
+    "bays": [],
+    "gateways": [
+        {"name": "gw-door", "x": 20.5, "y": 1.2},
+        {"name": "gw-west", "x": 7, "y": 6},
+        {"name": "gw-east", "x": 33, "y": 6},
+    ],
+    "walls": [
+        {"x0": 0, "y0": 0, "x1": 19, "y1": 0, "attenuation_db": GLASS_FRONT_DB},
+        {"x0": 19, "y0": 0, "x1": 21, "y1": 0, "attenuation_db": OPEN_DOORWAY_DB, "door": True},
+        {"x0": 21, "y0": 0, "x1": 40, "y1": 0, "attenuation_db": GLASS_FRONT_DB},
+        {"x0": 0, "y0": 0, "x1": 0, "y1": 10, "attenuation_db": MASONRY_DB},
+        {"x0": 40, "y0": 0, "x1": 40, "y1": 10, "attenuation_db": MASONRY_DB},
+        {"x0": 0, "y0": 10, "x1": 40, "y1": 10, "attenuation_db": MASONRY_DB},
+    ],
+    "beacons": [
+        {
+            "name": "bcn-door",
+            "kind": "ibeacon",
+            "x": 18.5,
+            "y": 0.4,
+            "uuid": STORE_UUID,
+            "major": 3,
+            "minor": 1,
+            "interval_ms": 350,
+            "frames": _TLM_EVERY_10TH,
+        },
+        *(
+            {
+                "name": f"bcn-{zone}",
+                "kind": "ibeacon",
+                "x": x,
+                "y": y,
+                "uuid": STORE_UUID,
+                "major": 3,
+                "minor": minor,
+                "interval_ms": 1000,
+                "frames": _TLM_EVERY_10TH,
+            }
+            for zone, x, y, minor in (
+                ("homeware", 7, 5.5, 2),
+                ("gifts", 20, 7, 3),
+                ("stationery", 33, 5.5, 4),
+            )
+        ),
+    ],
+}
+WIDE_FRONT_SPOTS = ((2.5, 2.5, 11.5, 8.5), (15.5, 5.5, 24.5, 8.5), (28.5, 2.5, 37.5, 8.5))
+
+
 def layout_document(name: str, seed: int = LAYOUT_SEED) -> dict[str, Any]:
     """One of the reference layouts beyond the reference store, with its generated population."""
     if name == "door-pair":
@@ -726,6 +789,10 @@ def layout_document(name: str, seed: int = LAYOUT_SEED) -> dict[str, Any]:
         store = LONG_NARROW_STORE
         population = Population(LONG_NARROW_FRONTAGE, LONG_NARROW_SPOTS)
         about = "a 30 m x 8 m store, street on its short side, door near a corner"
+    elif name == "wide-front":
+        store = WIDE_FRONT_STORE
+        population = Population(WIDE_FRONT_FRONTAGE, WIDE_FRONT_SPOTS)
+        about = "a 40 m x 10 m store, its long glass side on the street, door in the middle"
     else:
         raise ScenarioError(f"unknown layout {name!r}")
     population = replace(population, duration_s=LAYOUT_DURATION_S)
@@ -738,7 +805,7 @@ def layout_document(name: str, seed: int = LAYOUT_SEED) -> dict[str, Any]:
     }
 
 
-LAYOUT_NAMES = ("door-pair", "curbside-bays", "long-narrow")
+LAYOUT_NAMES = ("door-pair", "curbside-bays", "long-narrow", "wide-front")
 
 
 BUILTIN_SCENARIO_DOCUMENTS: dict[str, dict[str, Any]] = {

@@ -14,6 +14,7 @@ import pytest
 
 from firmware_sim.builtin_scenarios import (
     BUILTIN_SCENARIO_DOCUMENTS,
+    LAYOUT_NAMES,
     builtin_scenario,
     builtin_scenario_names,
     busy_saturday_document,
@@ -291,9 +292,16 @@ def test_the_reference_layouts_are_built_in_with_their_features() -> None:
     assert narrow.entrance.x == outline.x0, "the door is on the short west wall"
     assert {z.name for z in narrow.zones} == {"books", "music", "cafe"}
 
+    wide = builtin_scenario("wide-front").floor_plan
+    outline = wide.outline
+    assert outline.x1 - outline.x0 > 3 * (outline.y1 - outline.y0)
+    assert wide.entrance.y == outline.y0, "the door is in the long glass side on the street"
+    # The zones' beacons hang close behind the glass: passers walk past them, not only the door.
+    assert all(b.position.y - outline.y0 <= 7 for b in wide.beacons)
+
 
 def test_shoppers_of_every_layout_enter_through_its_door() -> None:
-    for name in ("door-pair", "curbside-bays", "long-narrow"):
+    for name in LAYOUT_NAMES:
         scenario = builtin_scenario(name)
         shoppers = [p for p in scenario.people if p.name.startswith("shopper-")]
         assert len(shoppers) > 50
@@ -302,6 +310,5 @@ def test_shoppers_of_every_layout_enter_through_its_door() -> None:
                 state_at(scenario.floor_plan, person, t)
                 for t in range(int(person.start_s), int(script_end_s(person)))
             ]
-            assert "entrance" in states and set(states) & (
-                INSIDE_STATES | {"books", "music", "cafe"}
-            )
+            zones = {zone.name for zone in scenario.floor_plan.zones}
+            assert "entrance" in states and set(states) & (INSIDE_STATES | zones)
