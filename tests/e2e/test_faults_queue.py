@@ -73,6 +73,9 @@ def test_redis_stopped_and_started_degrades_then_recovers_by_itself(
     a, b = two_processes
     on_a, on_b = tablet_on(a), tablet_on(b)
     try:
+        # Each tablet's first catch-up (in a thread of its own) done before the arrival: a late
+        # one would list it, on a busy machine, and B would have "seen" it without the queue.
+        assert wait_until(lambda: on_a.catch_ups and on_b.catch_ups, DEADLINE_S)
         private_redis.stop()
 
         # Raised on A while the queue is down: stored, and A's own tablet hears it live.

@@ -21,6 +21,7 @@ class CatchingUpTablet:
         self.updates: list[dict[str, Any]] = []  # alert_updated events, in order
         self.caught_up: set[int] = set()  # alert ids the catch-up fetches listed
         self.connects = 0
+        self.catch_ups = 0  # catch-up fetches finished (answered or failed)
         self.sio = socketio.Client(
             reconnection=True, reconnection_delay=0.5, reconnection_delay_max=2
         )
@@ -49,10 +50,11 @@ class CatchingUpTablet:
                 timeout=10,
             )
         except requests.RequestException:
-            return
-        if response.status_code == 200:
-            with self._lock:
+            response = None
+        with self._lock:
+            if response is not None and response.status_code == 200:
                 self.caught_up |= {a["alert_id"] for a in response.json()["arrivals"]}
+            self.catch_ups += 1
 
     def live_ids(self) -> list[int]:
         """The alert id of every live arrival event, in order (twice if sent twice)."""
