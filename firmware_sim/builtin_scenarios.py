@@ -53,29 +53,28 @@ STORE_UUID = "fda50693-a4e2-4fb1-afcf-c6eb07647825"
 STORE_NAMESPACE = "12345678901234678901"
 # A TLM every tenth advert: health every ~10 s at 1 s, without starving the identity frame.
 _TLM_EVERY_10TH = ["ibeacon"] * 9 + ["tlm"]
+
+
+def _store_ibeacon(
+    name: str, x: float, y: float, major: int, minor: int, interval_ms: int = 1000
+) -> dict[str, Any]:
+    """One of a store's iBeacons (the store's UUID, a TLM every tenth advert)."""
+    return {
+        "name": name,
+        "kind": "ibeacon",
+        "x": x,
+        "y": y,
+        "uuid": STORE_UUID,
+        "major": major,
+        "minor": minor,
+        "interval_ms": interval_ms,
+        "frames": _TLM_EVERY_10TH,
+    }
+
+
 STORE_BEACONS: list[dict[str, Any]] = [
-    {
-        "name": "bcn-entrance",
-        "kind": "ibeacon",
-        "x": 11.5,
-        "y": 0.3,
-        "uuid": STORE_UUID,
-        "major": 1,
-        "minor": 1,
-        "interval_ms": 350,
-        "frames": _TLM_EVERY_10TH,
-    },
-    {
-        "name": "bcn-dresses",
-        "kind": "ibeacon",
-        "x": 5,
-        "y": 9,
-        "uuid": STORE_UUID,
-        "major": 1,
-        "minor": 2,
-        "interval_ms": 1000,
-        "frames": _TLM_EVERY_10TH,
-    },
+    _store_ibeacon("bcn-entrance", 11.5, 0.3, 1, 1, 350),
+    _store_ibeacon("bcn-dresses", 5, 9, 1, 2),
     {
         "name": "bcn-shoes",
         "kind": "eddystone",
@@ -617,17 +616,7 @@ DOOR_PAIR_STORE: dict[str, Any] = {
     ],
     "beacons": [
         *STORE_BEACONS,
-        {
-            "name": "bcn-door-out",
-            "kind": "ibeacon",
-            "x": 8.5,
-            "y": -0.3,
-            "uuid": STORE_UUID,
-            "major": 1,
-            "minor": 9,
-            "interval_ms": 350,
-            "frames": _TLM_EVERY_10TH,
-        },
+        _store_ibeacon("bcn-door-out", 8.5, -0.3, 1, 9, 350),
     ],
 }
 
@@ -676,29 +665,9 @@ LONG_NARROW_STORE: dict[str, Any] = {
         {"x0": 30, "y0": 0, "x1": 30, "y1": 8, "attenuation_db": MASONRY_DB},
     ],
     "beacons": [
-        {
-            "name": "bcn-entrance",
-            "kind": "ibeacon",
-            "x": 0.3,
-            "y": 4.5,
-            "uuid": STORE_UUID,
-            "major": 2,
-            "minor": 1,
-            "interval_ms": 350,
-            "frames": _TLM_EVERY_10TH,
-        },
+        _store_ibeacon("bcn-entrance", 0.3, 4.5, 2, 1, 350),
         *(
-            {
-                "name": f"bcn-{zone}",
-                "kind": "ibeacon",
-                "x": x,
-                "y": 4,
-                "uuid": STORE_UUID,
-                "major": 2,
-                "minor": minor,
-                "interval_ms": 1000,
-                "frames": _TLM_EVERY_10TH,
-            }
+            _store_ibeacon(f"bcn-{zone}", x, 4, 2, minor)
             for zone, x, minor in (("books", 7, 2), ("music", 17, 3), ("cafe", 26.5, 4))
         ),
     ],
@@ -735,29 +704,9 @@ WIDE_FRONT_STORE: dict[str, Any] = {
         {"x0": 0, "y0": 10, "x1": 40, "y1": 10, "attenuation_db": MASONRY_DB},
     ],
     "beacons": [
-        {
-            "name": "bcn-door",
-            "kind": "ibeacon",
-            "x": 18.5,
-            "y": 0.4,
-            "uuid": STORE_UUID,
-            "major": 3,
-            "minor": 1,
-            "interval_ms": 350,
-            "frames": _TLM_EVERY_10TH,
-        },
+        _store_ibeacon("bcn-door", 18.5, 0.4, 3, 1, 350),
         *(
-            {
-                "name": f"bcn-{zone}",
-                "kind": "ibeacon",
-                "x": x,
-                "y": y,
-                "uuid": STORE_UUID,
-                "major": 3,
-                "minor": minor,
-                "interval_ms": 1000,
-                "frames": _TLM_EVERY_10TH,
-            }
+            _store_ibeacon(f"bcn-{zone}", x, y, 3, minor)
             for zone, x, y, minor in (
                 ("homeware", 7, 5.5, 2),
                 ("gifts", 20, 7, 3),
