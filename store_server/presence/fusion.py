@@ -813,7 +813,7 @@ def _transmitter(evidence: tuple[Evidence, ...], params: FusionParams, now: floa
     one against the floor's of the other says nothing of where she is (a shopper by the
     floor gateway was put on the pavement because the door heard her tag louder than the floor
     heard her phone). The transmitter more gateways hear freshly places her; on a tie, the one
-    heard last."""
+    heard strongest (the one heard last would alternate reading by reading)."""
     first: str | None = None
     mixed = False
     for e in evidence:
